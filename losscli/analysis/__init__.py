@@ -1,0 +1,1 @@
+"""Analyses built on the core: compute, bootstrap, diagnostics (and later compare, sensitivity, recommend)."""

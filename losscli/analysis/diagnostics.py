@@ -1,0 +1,94 @@
+"""Warnings a careful user wants next to the numbers: clipping, dominant rows, row sums."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscli.analysis.evaluate import PerSample
+from losscli.core.dataset import Dataset
+from losscli.core.registry import Reduction, Task
+
+DOMINANT_SHARE = 0.5  # warn when the worst 1% of rows carry more than half of a loss
+ROWSUM_TOLERANCE = 1e-6
+
+
+def top_share(values: np.ndarray, weights: np.ndarray | None, fraction: float = 0.01) -> float:
+    """Share of the total (weighted) loss carried by the worst ``fraction`` of rows."""
+    w = np.ones_like(values) if weights is None else weights
+    contrib = np.where(w > 0, w * values, 0.0)
+    total = float(np.sum(contrib))
+    if not np.isfinite(total) or total <= 0:
+        return float("nan")
+    k = max(1, int(np.ceil(fraction * values.size)))
+    worst = np.partition(contrib, values.size - k)[values.size - k :]
+    return float(np.sum(worst) / total)
+
+
+def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
+    """Human-readable warnings about what dominates or distorts the computed values."""
+    out: list[str] = []
+    out.extend(_clipping(dataset, items))
+    out.extend(_row_sums(dataset, items))
+    for item in items:
+        spec = item.selection.spec
+        if spec.reduction is not Reduction.MEAN or spec.signed or item.values.size < 100:
+            continue
+        share = top_share(item.values, dataset.weights)
+        if share > DOMINANT_SHARE:
+            out.append(
+                f"{item.selection.label} ({item.model}): the worst 1% of rows carry "
+                f"{100 * share:.0f}% of the loss; see `loss sensitivity`"
+            )
+    for item in items:
+        if not np.all(np.isfinite(item.values)):
+            out.append(
+                f"{item.selection.label} ({item.model}): some per-row losses overflow float64 "
+                f"(inf); the value is not meaningful at this scale - rescale the targets"
+            )
+    return out
+
+
+def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
+    if dataset.from_logits or dataset.task not in (Task.BINARY, Task.MULTICLASS):
+        return []
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        spec = item.selection.spec
+        if "eps" not in item.selection.params or item.model in seen:
+            continue
+        q = dataset.models[item.model]
+        t = dataset.y_true
+        # A prediction of exactly 0 for something that happened (or 1 for what did not):
+        # the loss of that row is -log(eps), set by the clipping constant, not the model.
+        if q.ndim == 1:
+            certain_wrong = ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
+        else:
+            certain_wrong = ((q == 0) & (t > 0)).any(axis=1)
+        count = int(np.count_nonzero(certain_wrong))
+        if count:
+            seen.add(item.model)
+            share = float(np.sum(item.values[certain_wrong]) / max(np.sum(item.values), 1e-300))
+            out.append(
+                f"P-LOG0 {item.model}: {count} row(s) predict probability exactly 0 for the true "
+                f"class; clipping (eps={item.selection.params['eps']:.3g}) decides their "
+                f"{spec.name} ({100 * share:.0f}% of the total)"
+            )
+    return out
+
+
+def _row_sums(dataset: Dataset, items: list[PerSample]) -> list[str]:
+    if dataset.task is not Task.MULTICLASS or dataset.from_logits:
+        return []
+    out = []
+    for model in dataset.model_names:
+        sums = dataset.models[model].sum(axis=1)
+        off = np.flatnonzero(np.abs(sums - 1.0) > ROWSUM_TOLERANCE)
+        if off.size:
+            i = int(off[0])
+            out.append(
+                f"P-ROWSUM {model}: {off.size} row(s) of class probabilities do not sum to 1 "
+                f"(row {int(dataset.row_numbers[i])} sums to {sums[i]:.6g}); they are used as "
+                f"given, not renormalised - logits? use --from-logits"
+            )
+    return out

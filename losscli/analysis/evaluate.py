@@ -1,0 +1,89 @@
+"""Per-sample losses for a dataset, after checking each loss applies and its domain holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscli.core.dataset import Dataset
+from losscli.core.registry import LossSelection, Task
+from losscli.errors import DataError, DomainError
+
+
+def applies_to(loss_task: Task, data_task: Task) -> bool:
+    """Whether a loss of ``loss_task`` can score data of ``data_task``.
+
+    Regression losses also score binary data (0/1 targets against predicted
+    probabilities), which is how the Brier score and the P-ACT pitfall arise.
+    """
+    return loss_task == data_task or (loss_task is Task.REGRESSION and data_task is Task.BINARY)
+
+
+def check_applicable(selection: LossSelection, dataset: Dataset) -> None:
+    spec = selection.spec
+    if not applies_to(spec.task, dataset.task):
+        raise DataError(
+            f"loss {spec.name} is a {spec.task.value} loss but the data are {dataset.task.value} "
+            f"({dataset.task_reason}); choose {dataset.task.value} losses (see `loss list`) "
+            f"or set --task"
+        )
+    if spec.name == "multiclass_hinge" and dataset.labels is None:
+        raise DataError(
+            "multiclass_hinge needs hard class labels; the soft targets given "
+            "(y_true_* columns) are not one-hot"
+        )
+
+
+def check_domain(selection: LossSelection, dataset: Dataset, model: str) -> None:
+    """Raise DomainError naming the loss, column, bad value and row when the domain fails."""
+    inputs = dataset.inputs(model)
+    for rule in selection.spec.domain_for(selection.params):
+        if rule.skip_with_logits and dataset.from_logits:
+            continue
+        if rule.target == "y_true":
+            values = inputs.y_true
+        elif rule.target == "y_pred":
+            values = inputs.y_pred
+        else:
+            values = inputs.extra[rule.target]
+        ok = np.asarray(rule.valid(values), dtype=bool)
+        if ok.all():
+            continue
+        flat_bad = np.flatnonzero(~ok.all(axis=1) if ok.ndim == 2 else ~ok)
+        i = int(flat_bad[0])
+        bad_value = values[i]
+        shown = (
+            ", ".join(f"{v:g}" for v in np.atleast_1d(bad_value)[~np.atleast_1d(ok[i])])
+            if ok.ndim == 2
+            else f"{float(bad_value):g}"
+        )
+        column = dataset.column_of(rule.target, model)
+        hint = f"; {rule.hint}" if rule.hint else ""
+        raise DomainError(
+            f"loss {selection.spec.name}: column {column} has {shown} at row "
+            f"{int(dataset.row_numbers[i])} ({flat_bad.size} row(s) in all), but "
+            f"{rule.target} must be {rule.requirement}{hint}"
+        )
+
+
+@dataclass(frozen=True)
+class PerSample:
+    """Per-sample losses of one (loss, model) pair."""
+
+    selection: LossSelection
+    model: str
+    values: np.ndarray
+
+
+def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
+    """Every selected loss for every model, as per-row arrays, in (loss, model) order."""
+    out: list[PerSample] = []
+    for selection in selections:
+        check_applicable(selection, dataset)
+        for model in dataset.model_names:
+            check_domain(selection, dataset, model)
+            with np.errstate(all="ignore"):
+                values = selection.per_sample(dataset.inputs(model))
+            out.append(PerSample(selection, model, values))
+    return out

@@ -1,0 +1,127 @@
+"""The ``loss`` command: a Click group whose subcommands load lazily.
+
+Only click is imported at start-up, so ``loss --help`` stays instant; each
+subcommand module imports numpy/pandas/rich inside its function body. Errors
+are mapped to exit codes here, once, for every subcommand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from losscli import __version__
+from losscli.errors import ExitCode, LossCliError, UsageError
+
+# name -> "module:attribute"; a new command is one line here plus its module.
+COMMANDS: dict[str, str] = {
+    "compute": "losscli.cli.compute:compute",
+    "list": "losscli.cli.catalogue:list_command",
+    "info": "losscli.cli.catalogue:info_command",
+}
+
+
+class LossGroup(click.Group):
+    """Lazy subcommands and the one error-to-exit-code mapping."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, list(COMMANDS), n=2)
+            if close and "No such command" in exc.message:
+                exc.message += f" Did you mean {' or '.join(close)}?"
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        show_traceback = "--traceback" in sys.argv or bool(os.environ.get("LOSSCLI_TRACEBACK"))
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise click.UsageError(exc.message) from None
+        except LossCliError as exc:
+            if show_traceback or (ctx.obj or {}).get("traceback"):
+                import traceback
+
+                traceback.print_exc()
+            click.echo(f"Error: {exc.message}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except BrokenPipeError:
+            _silence_stdout()
+            ctx.exit(0)
+        except MemoryError:
+            click.echo("Error: out of memory; try a smaller file or fewer losses", err=True)
+            ctx.exit(int(ExitCode.DATA_ERROR))
+        except Exception as exc:  # the last resort: never a bare traceback
+            if show_traceback or (ctx.obj or {}).get("traceback"):
+                raise
+            click.echo(
+                f"Error: internal error ({type(exc).__name__}: {exc}). This is a bug in losscli; "
+                f"please report it with the command you ran (rerun with --traceback for details)",
+                err=True,
+            )
+            ctx.exit(int(ExitCode.DATA_ERROR))
+
+
+def _silence_stdout() -> None:
+    # After a closed pipe Python would complain when flushing stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(cls=LossGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="loss")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error (for bug reports).")
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool) -> None:
+    """loss: compute, compare and choose loss functions from a file of predictions.
+
+    Point it at a CSV with y_true and y_pred columns:
+
+        loss compute predictions.csv
+
+    Every data command reads csv, tsv, compressed (.gz/.bz2/.xz) and parquet
+    files, or - for CSV on stdin. Exit codes: 0 ok, 1 bad input or data,
+    2 usage error, 3 a --fail-above gate failed, 130 interrupted.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["traceback"] = traceback
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="loss")
+    except KeyboardInterrupt:  # pragma: no cover - outside a command body
+        click.echo("Interrupted.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:  # pragma: no cover
+        _silence_stdout()
+        sys.exit(0)

@@ -1,0 +1,63 @@
+"""Helpers the command modules share: loading data, choosing losses, writing output safely."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any
+
+from losscli.errors import InputError
+
+
+def write_atomically(path: str, write: Callable[[IO[str]], None]) -> None:
+    """Write a file via a temporary file in the same folder, renamed into place.
+
+    ``-`` writes to stdout. On any error the temporary file is removed and the
+    target is left untouched, so a reader never sees half a file.
+    """
+    if path == "-":
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: it is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def warn(lines: list[str]) -> None:
+    """Warnings go to stderr as 'Warning: ...' lines; they never change the exit code."""
+    for line in lines:
+        print(f"Warning: {line}", file=sys.stderr)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def kwargs_without(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k not in names}

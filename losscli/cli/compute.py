@@ -1,0 +1,114 @@
+"""``loss compute FILE``: the selected losses for every model."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import click
+
+from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+
+
+def parse_gates(raw: tuple[str, ...]) -> list[tuple[str, float]]:
+    """``--fail-above mse=0.5`` -> [("mse", 0.5)], names resolved through the registry."""
+    from losscli.core.registry import get_loss
+    from losscli.errors import UsageError
+
+    gates = []
+    for item in raw:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--fail-above expects NAME=VALUE, e.g. mse=0.5 (got {item!r})")
+        try:
+            bound = float(value)
+        except ValueError:
+            raise UsageError(f"--fail-above {item}: {value!r} is not a number") from None
+        gates.append((get_loss(name).name, bound))
+    return gates
+
+
+def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
+    """One row per (data row, model): row number, group, model, one column per loss."""
+    import csv
+
+    writer = csv.writer(handle, lineterminator="\n")
+    labels: list[str] = []
+    for item in items:
+        if item.selection.label not in labels:
+            labels.append(item.selection.label)
+    header = ["row"] + (["group"] if dataset.groups is not None else []) + ["model"] + labels
+    writer.writerow(header)
+    for model in dataset.model_names:
+        columns = [i.values for i in items if i.model == model]
+        for r, row_number in enumerate(dataset.row_numbers):
+            prefix: list[Any] = [int(row_number)]
+            if dataset.groups is not None:
+                prefix.append(dataset.groups[r])
+            writer.writerow(prefix + [model] + [repr(float(c[r])) for c in columns])
+
+
+@click.command("compute")
+@click.argument("file", metavar="FILE")
+@input_options
+@loss_options
+@format_option
+@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap resamples for --ci.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap.")
+@click.option("--group-by", metavar="COL", help="Also compute every loss per value of this column.")
+@click.option("--per-sample", metavar="PATH", help="Write per-row losses as CSV to PATH (- for stdout; the table then goes to stderr).")
+@click.option("--fail-above", multiple=True, metavar="NAME=VALUE", help="Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable).")
+def compute(file: str, losses: tuple[str, ...], fmt: str, ci: float | None, n_boot: int,
+            seed: int, group_by: str | None, per_sample: str | None,
+            fail_above: tuple[str, ...], **kwargs: Any) -> None:
+    """Compute the selected losses for every model in FILE.
+
+    \b
+    Examples:
+      loss compute preds.csv
+      loss compute preds.csv -l mse,mae,huber:delta=2 --pred-col a --pred-col b
+      loss compute preds.csv --ci 0.95 --group-by segment --format json
+      loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5
+
+    Per-sample values (--per-sample) are the terms the reduction averages:
+    squared errors for rmse/rmsle, |e| for median_ae and max_error.
+    """
+    from losscli.analysis.compute import compute as run_compute
+    from losscli.cli.common import same_file, warn, write_atomically
+    from losscli.core.registry import LossSelection, get_loss, select_losses
+    from losscli.errors import GateFailed, UsageError
+    from losscli.io import load_dataset
+    from losscli.report.compute import render
+    from losscli.report.console import make_console
+
+    gates = parse_gates(fail_above)
+    if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
+        raise UsageError("--per-sample would overwrite the input file; choose another path")
+    opts = input_from_kwargs(kwargs, group_by)
+    # Parse --losses before reading the file so typos fail fast (exit 2).
+    from losscli.core.registry import Task
+
+    if losses:
+        select_losses(list(losses), Task.REGRESSION)
+    dataset = load_dataset(file, opts)
+    selections = select_losses(list(losses), dataset.task, dataset.soft_targets)
+    for name, _ in gates:
+        if all(s.name != name for s in selections):
+            spec = get_loss(name)
+            selections.append(LossSelection(spec, spec.resolve_params({})))
+    report, items = run_compute(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+
+    if per_sample:
+        write_atomically(per_sample, lambda h: write_per_sample(h, dataset, items))
+    console = make_console(stderr=per_sample == "-")
+    warn(report.notes)
+    render(report, fmt.lower(), console)
+    warn(report.warnings)
+
+    failed = []
+    for name, bound in gates:
+        for r in report.results:
+            if r.loss == name and r.group is None and r.value > bound:
+                failed.append(f"{r.label} = {r.value:.6g} > {bound:g} (model {r.model})")
+    if failed:
+        raise GateFailed("quality gate failed: " + "; ".join(failed))

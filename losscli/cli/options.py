@@ -1,0 +1,110 @@
+"""Option groups shared by the data commands, declared once as decorators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TASKS = ("auto", "regression", "binary", "multiclass")
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def _apply(options: list[Callable[[F], F]], func: F) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def input_options(func: F) -> F:
+    """--true-col, --pred-col, --weight-col, prefixes, --task, --from-logits, --nan, parsing."""
+    return _apply(
+        [
+            click.option("--true-col", default="y_true", show_default=True, help="Column of targets."),
+            click.option(
+                "--pred-col",
+                multiple=True,
+                help="Column of predictions (default y_pred); repeat to compare models.",
+            ),
+            click.option("--weight-col", help="Column of per-row sample weights (>= 0)."),
+            click.option(
+                "--pred-prefix",
+                default="y_pred_",
+                show_default=True,
+                help="Multiclass: prefix of the per-class prediction columns.",
+            ),
+            click.option(
+                "--true-prefix",
+                default="y_true_",
+                show_default=True,
+                help="Multiclass: prefix of soft/one-hot target columns.",
+            ),
+            click.option(
+                "--task",
+                type=click.Choice(TASKS, case_sensitive=False),
+                default="auto",
+                show_default=True,
+                help="The prediction task; auto detects it from the columns.",
+            ),
+            click.option(
+                "--from-logits",
+                is_flag=True,
+                help="Predictions are raw scores (logits), not probabilities.",
+            ),
+            click.option(
+                "--nan",
+                type=click.Choice(("error", "drop"), case_sensitive=False),
+                default="error",
+                show_default=True,
+                help="Missing/non-numeric cells: stop with an error, or drop those rows.",
+            ),
+            click.option("--delimiter", help="Field delimiter (default from the extension; 'tab' for TSV)."),
+            click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file."),
+        ],
+        func,
+    )
+
+
+def loss_options(func: F) -> F:
+    """--losses / -l."""
+    return click.option(
+        "--losses",
+        "-l",
+        "losses",
+        multiple=True,
+        metavar="LIST",
+        help="Losses to use, e.g. mse,mae,huber:delta=2 (repeatable). Default: the task's panel.",
+    )(func)
+
+
+def format_option(func: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS, case_sensitive=False),
+        default="table",
+        show_default=True,
+        help="Output format: a table for people, json/csv/markdown for scripts.",
+    )(func)
+
+
+def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> Any:
+    """Build io.InputOptions from the parsed input options (imports io lazily)."""
+    from losscli.io import InputOptions
+
+    return InputOptions(
+        true_col=kwargs["true_col"],
+        pred_cols=tuple(kwargs["pred_col"]),
+        weight_col=kwargs["weight_col"],
+        pred_prefix=kwargs["pred_prefix"],
+        true_prefix=kwargs["true_prefix"],
+        task=kwargs["task"].lower(),
+        from_logits=kwargs["from_logits"],
+        nan=kwargs["nan"].lower(),
+        delimiter=kwargs["delimiter"],
+        encoding=kwargs["encoding"],
+        group_by=group_by,
+    )

@@ -1,0 +1,62 @@
+"""The validated data every command works on: NumPy arrays plus where they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from losscli.core.registry import LossInputs, Task
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Targets, one prediction array per model, optional weights and groups.
+
+    ``row_numbers`` are the 1-based data-row numbers in the input file of the
+    rows kept (after --nan drop), so every message can point back to the file.
+    ``columns`` maps a logical input ("y_true", a model name) to the file's
+    column name(s), for messages.
+    """
+
+    source: str
+    task: Task
+    task_reason: str
+    y_true: np.ndarray
+    models: dict[str, np.ndarray]
+    row_numbers: np.ndarray
+    weights: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    group_column: str | None = None
+    n_dropped: int = 0
+    from_logits: bool = False
+    labels: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
+    soft_targets: bool = False
+    columns: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_numbers.shape[0])
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.models)
+
+    def inputs(self, model: str) -> LossInputs:
+        """The kernel inputs for one model."""
+        return LossInputs(
+            y_true=self.y_true,
+            y_pred=self.models[model],
+            from_logits=self.from_logits,
+            labels=self.labels,
+            extra=self.extra,
+        )
+
+    def column_of(self, target: str, model: str) -> str:
+        """The file column behind a kernel input name, for error messages."""
+        if target == "y_pred":
+            return self.columns.get(model, model)
+        return self.columns.get(target, target)

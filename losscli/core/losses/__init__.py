@@ -1,0 +1,6 @@
+"""The built-in losses. Importing this package registers every kernel, in catalogue order."""
+# isort: skip_file
+
+from losscli.core.losses import regression  # noqa: F401
+from losscli.core.losses import binary  # noqa: F401
+from losscli.core.losses import multiclass  # noqa: F401

@@ -1,0 +1,397 @@
+"""The loss registry: every loss is declared once, with its metadata, by ``@register``.
+
+Everything user-facing is derived from these declarations: ``loss list`` and
+``loss info``, option parsing and close-name suggestions, the default panels,
+the property table of ``compare``, the README's table and the property tests
+that run over the whole registry.
+
+A kernel takes a :class:`LossInputs` plus its parameters as keyword arguments
+and returns one loss per row (float64). Reduction to a single number happens
+in exactly one place, :mod:`losscli.core.reduction`, according to the loss's
+``reduction`` kind.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from losscli.errors import UsageError
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+class Task(str, Enum):
+    """The kind of prediction problem a loss belongs to."""
+
+    REGRESSION = "regression"
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    DETECTION = "detection"
+    SIMILARITY = "similarity"
+    GENERATIVE = "generative"
+    VAE = "vae"
+
+
+class Reduction(str, Enum):
+    """How per-sample losses become one value (see :mod:`losscli.core.reduction`)."""
+
+    MEAN = "mean"  # sum(w*l) / sum(w)
+    SQRT_MEAN = "sqrt_mean"  # sqrt(sum(w*l) / sum(w))  (rmse, rmsle)
+    MEDIAN = "median"  # weighted median, averaged inverted CDF (median_ae)
+    MAX = "max"  # max over rows, weights ignored (max_error)
+
+
+@dataclass(frozen=True)
+class LossInputs:
+    """What a kernel sees: float64 arrays, already validated by io.
+
+    regression/binary: ``y_true`` and ``y_pred`` have shape (n,); binary labels
+    are 0/1. multiclass: ``y_true`` is the (n, K) target matrix (one-hot or
+    soft), ``y_pred`` the (n, K) class probabilities or logits, ``labels`` the
+    hard class index per row (or None for soft targets). Structured families
+    put their named columns in ``extra``.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    from_logits: bool = False
+    labels: np.ndarray | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y_pred.shape[0])
+
+    def take(self, index: np.ndarray) -> LossInputs:
+        """The same inputs restricted to some rows (index or boolean mask)."""
+        return LossInputs(
+            y_true=self.y_true[index],
+            y_pred=self.y_pred[index],
+            from_logits=self.from_logits,
+            labels=None if self.labels is None else self.labels[index],
+            extra={k: v[index] for k, v in self.extra.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a loss: name, default, type and the values it accepts."""
+
+    name: str
+    default: Any
+    kind: type = float
+    check: Callable[[Any], bool] | None = None
+    requirement: str = ""  # human text of ``check``, e.g. "> 0"
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+    def convert(self, raw: Any, loss: str) -> Any:
+        """Convert a command-line string (or a Python value) and validate it."""
+        try:
+            if self.choices:
+                value: Any = str(raw).lower()
+                if value not in self.choices:
+                    raise ValueError
+            elif self.kind is bool and isinstance(raw, str):
+                low = raw.lower()
+                if low not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                value = low in ("true", "1", "yes")
+            else:
+                value = self.kind(raw)
+                if self.kind is float and not np.isfinite(value):
+                    raise ValueError
+        except (TypeError, ValueError):
+            allowed = f"one of {', '.join(self.choices)}" if self.choices else f"a {self.kind.__name__}"
+            raise UsageError(
+                f"invalid value {raw!r} for parameter {self.name} of loss {loss}: expected {allowed}"
+            ) from None
+        if self.check is not None and not self.check(value):
+            raise UsageError(
+                f"invalid value {raw!r} for parameter {self.name} of loss {loss}: "
+                f"it must be {self.requirement}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class DomainRule:
+    """A condition on one input array, e.g. y_pred in [0, 1] for probability losses.
+
+    ``valid`` maps the array to a boolean mask of acceptable entries (for 2-D
+    inputs, per entry). ``skip_with_logits`` rules do not apply under
+    --from-logits (logits may be any real number).
+    """
+
+    target: str  # "y_true" or "y_pred" or a key of LossInputs.extra
+    valid: Callable[[np.ndarray], np.ndarray]
+    requirement: str  # e.g. "in [0, 1]", "> -1"
+    skip_with_logits: bool = False
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Properties:
+    """The guide's property table, plus the facts the property tests rely on."""
+
+    convex: bool
+    smooth: bool
+    robust: bool  # bounded gradient: large errors do not dominate
+    probabilistic: bool
+    margin_based: bool
+    sparse: bool = False  # sparse solutions (hinge-type)
+    nonnegative: bool = True
+    zero_at_perfect: bool = True  # loss is 0 when y_pred equals y_true (p = y for probabilities)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything losscli knows about one loss."""
+
+    name: str
+    kernel: Callable[..., np.ndarray]
+    task: Task
+    summary: str
+    formula: str
+    properties: Properties
+    reference: str
+    aliases: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    domain: tuple[DomainRule, ...] = ()
+    domain_fn: Callable[[Mapping[str, Any]], tuple[DomainRule, ...]] | None = None
+    reduction: Reduction = Reduction.MEAN
+    default: bool = False  # member of the task's default panel
+    needs_soft_targets: bool = False  # default panel only when y_true_* targets are given
+    percent: bool = False  # a fraction shown as % in tables (mape, smape)
+    signed: bool = False  # may be negative; rank by absolute value (mbe)
+    unit: str = ""  # "target", "target^2", "" (unitless)
+    advice: str = ""  # when to use it, per the guide
+    conventions: str = ""  # where other libraries differ
+
+    def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults filled in, every given value converted and validated."""
+        known = {p.name: p for p in self.params}
+        values = {p.name: p.default for p in self.params}
+        for key, raw in given.items():
+            param = known.get(key.lower())
+            if param is None:
+                accepted = ", ".join(known) if known else "none"
+                guess = _close(key.lower(), list(known))
+                raise UsageError(
+                    f"unknown parameter {key!r} for loss {self.name} "
+                    f"(parameters: {accepted}){guess}"
+                )
+            values[param.name] = param.convert(raw, self.name)
+        return values
+
+    def domain_for(self, params: Mapping[str, Any]) -> tuple[DomainRule, ...]:
+        """The domain rules that apply with these parameter values."""
+        if self.domain_fn is not None:
+            return self.domain + self.domain_fn(params)
+        return self.domain
+
+    def per_sample(self, inputs: LossInputs, params: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Per-row losses for these inputs (float64, shape (n,))."""
+        values = self.kernel(inputs, **self.resolve_params(params or {}))
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+@dataclass(frozen=True)
+class LossSelection:
+    """A loss chosen on the command line, with its resolved parameters."""
+
+    spec: LossSpec
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        """``huber`` for defaults, ``huber(delta=2)`` when parameters were changed."""
+        changed = {
+            p.name: self.params[p.name]
+            for p in self.spec.params
+            if self.params[p.name] != p.default
+        }
+        if not changed:
+            return self.spec.name
+        inner = ",".join(f"{k}={_fmt_param(v)}" for k, v in changed.items())
+        return f"{self.spec.name}({inner})"
+
+    def per_sample(self, inputs: LossInputs) -> np.ndarray:
+        values = self.spec.kernel(inputs, **self.params)
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def _fmt_param(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+_REGISTRY: dict[str, LossSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(
+    name: str,
+    *,
+    task: Task,
+    formula: str,
+    properties: Properties,
+    reference: str,
+    aliases: tuple[str, ...] = (),
+    params: tuple[Param, ...] = (),
+    domain: tuple[DomainRule, ...] = (),
+    domain_fn: Callable[[Mapping[str, Any]], tuple[DomainRule, ...]] | None = None,
+    reduction: Reduction = Reduction.MEAN,
+    default: bool = False,
+    needs_soft_targets: bool = False,
+    percent: bool = False,
+    signed: bool = False,
+    unit: str = "",
+    advice: str = "",
+    conventions: str = "",
+) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Declare a loss. The kernel's docstring's first line becomes its summary."""
+
+    def decorate(kernel: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        doc = inspect.getdoc(kernel) or ""
+        summary = doc.strip().splitlines()[0] if doc.strip() else ""
+        key = name.lower()
+        if key in _REGISTRY or key in _ALIASES:
+            raise ValueError(f"loss {name!r} registered twice")
+        spec = LossSpec(
+            name=key,
+            kernel=kernel,
+            task=task,
+            summary=summary,
+            formula=formula,
+            properties=properties,
+            reference=reference,
+            aliases=tuple(a.lower() for a in aliases),
+            params=params,
+            domain=domain,
+            domain_fn=domain_fn,
+            reduction=reduction,
+            default=default,
+            needs_soft_targets=needs_soft_targets,
+            percent=percent,
+            signed=signed,
+            unit=unit,
+            advice=advice,
+            conventions=conventions,
+        )
+        _REGISTRY[key] = spec
+        for alias in spec.aliases:
+            if alias in _REGISTRY or alias in _ALIASES:
+                raise ValueError(f"alias {alias!r} of {name!r} already taken")
+            _ALIASES[alias] = key
+        return kernel
+
+    return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a loss (used for user-defined --custom losses and in tests)."""
+    spec = _REGISTRY.pop(name.lower(), None)
+    if spec is not None:
+        for alias in spec.aliases:
+            _ALIASES.pop(alias, None)
+
+
+def _ensure_loaded() -> None:
+    # The kernels register themselves on import; importing here keeps
+    # `from losscli.core.registry import get_loss` self-sufficient.
+    from losscli.core import losses  # noqa: F401
+
+
+def all_losses() -> list[LossSpec]:
+    """Every registered loss, in catalogue order."""
+    _ensure_loaded()
+    return list(_REGISTRY.values())
+
+
+def losses_for_task(task: Task) -> list[LossSpec]:
+    return [s for s in all_losses() if s.task == task]
+
+
+def default_panel(task: Task, soft_targets: bool = False) -> list[LossSpec]:
+    """The losses computed when --losses is not given (SPEC section 3)."""
+    return [
+        s
+        for s in losses_for_task(task)
+        if s.default or (soft_targets and s.needs_soft_targets)
+    ]
+
+
+def _close(word: str, candidates: list[str]) -> str:
+    matches = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return "; did you mean " + " or ".join(matches) + "?"
+
+
+def get_loss(name: str) -> LossSpec:
+    """Look a loss up by name or alias (case-insensitive); UsageError with suggestions."""
+    _ensure_loaded()
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    spec = _REGISTRY.get(key)
+    if spec is None:
+        names = list(_REGISTRY) + list(_ALIASES)
+        guess = _close(key, names)
+        if not guess:
+            guess = "; see `loss list` for the catalogue"
+        raise UsageError(f"unknown loss {name.strip()!r}{guess}")
+    return spec
+
+
+def parse_loss_list(text: str) -> list[LossSelection]:
+    """Parse ``mse,mae,huber:delta=2,focal:gamma=3:alpha=0.5`` (SPEC section 3)."""
+    selections: list[LossSelection] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, *raw_params = item.split(":")
+        spec = get_loss(name)
+        given: dict[str, str] = {}
+        for raw in raw_params:
+            key, sep, value = raw.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(
+                    f"bad parameter {raw!r} for loss {spec.name}: write NAME=VALUE, "
+                    f"e.g. {spec.name}:{spec.params[0].name}={spec.params[0].default}"
+                    if spec.params
+                    else f"loss {spec.name} takes no parameters (got {raw!r})"
+                )
+            given[key.strip()] = value.strip()
+        selections.append(LossSelection(spec, spec.resolve_params(given)))
+    if not selections:
+        raise UsageError("--losses is empty: name at least one loss, e.g. --losses mse,mae")
+    return selections
+
+
+def select_losses(
+    specs: list[str] | None, task: Task, soft_targets: bool = False
+) -> list[LossSelection]:
+    """The user's --losses values (several options are joined), else the default panel."""
+    if specs:
+        chosen: list[LossSelection] = []
+        for text in specs:
+            chosen.extend(parse_loss_list(text))
+        unique: list[LossSelection] = []
+        for sel in chosen:
+            if all(sel.spec is not u.spec or sel.params != u.params for u in unique):
+                unique.append(sel)
+        return unique
+    return [LossSelection(s, s.resolve_params({})) for s in default_panel(task, soft_targets)]

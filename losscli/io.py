@@ -1,0 +1,553 @@
+"""Reading input files into a validated :class:`~losscli.core.dataset.Dataset`.
+
+Two steps, kept apart so later features can reuse them:
+
+1. :func:`read_table` turns a path (csv, tsv, compressed, parquet, ``-``) into
+   a ``pyarrow.Table`` and raises :class:`InputError` for structural problems.
+2. :func:`build_dataset` maps columns to targets/models/weights/groups,
+   detects the task, and converts values to float64 with row-level messages
+   for missing or non-numeric cells.
+"""
+
+from __future__ import annotations
+
+import bz2
+import difflib
+import gzip
+import lzma
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from losscli.core.dataset import Dataset
+from losscli.core.registry import Task
+from losscli.errors import DataError, InputError, UsageError
+
+_COMPRESSION = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """The input options shared by every data command (SPEC section 2)."""
+
+    true_col: str = "y_true"
+    pred_cols: tuple[str, ...] = ()
+    weight_col: str | None = None
+    pred_prefix: str = "y_pred_"
+    true_prefix: str = "y_true_"
+    task: str = "auto"
+    from_logits: bool = False
+    nan: str = "error"
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    group_by: str | None = None
+    extra_columns: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _split_extension(path: str) -> tuple[str, str | None]:
+    """('.csv', '.gz') for data.csv.gz; ('.csv', None) for data.csv."""
+    base, ext = os.path.splitext(path.lower())
+    if ext in _COMPRESSION:
+        inner = os.path.splitext(base)[1]
+        return inner, ext
+    return ext, None
+
+
+def _delimiter_for(path: str, override: str | None) -> str:
+    if override:
+        if override in ("\\t", "tab", "TAB"):
+            return "\t"
+        if len(override) != 1:
+            raise UsageError(f"--delimiter must be one character, got {override!r}")
+        return override
+    inner, _ = _split_extension(path)
+    return "\t" if inner in (".tsv", ".tab") else ","
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    if not os.path.exists(path):
+        raise InputError(f"file not found: {path}. Check the path (use - to read from stdin)")
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a file: give the path of a CSV, TSV or Parquet file")
+    try:
+        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except PermissionError:
+        raise InputError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return handle
+
+
+def _read_all_bytes(path: str) -> bytes:
+    """The decompressed bytes of the file (compression from the extension)."""
+    _, compression = _split_extension(path)
+    handle = _open_binary(path)
+    try:
+        if compression is None:
+            return handle.read()
+        opener = _COMPRESSION[compression]
+        try:
+            with opener(handle) as stream:  # type: ignore[operator]
+                return stream.read()
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise InputError(
+                f"{path} is not a valid {compression[1:]} file ({exc}); "
+                f"rename it to match its real format or re-create it"
+            ) from None
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def _header_fields(data: bytes, delimiter: str, encoding: str) -> list[str]:
+    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    text = first.decode(encoding, errors="replace").lstrip("\ufeff")
+    import csv
+
+    return next(csv.reader([text], delimiter=delimiter), [])
+
+
+def _check_header(names: Sequence[str], path: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(
+                f"{path}: duplicate column name {name!r} in the header; rename one of them"
+            )
+        seen.add(name)
+
+
+def read_table(path: str, *, delimiter: str | None = None, encoding: str = "utf-8") -> pa.Table:
+    """Read a csv/tsv/compressed/parquet file or stdin into an Arrow table."""
+    inner, _ = _split_extension(path)
+    if inner == ".parquet" and path != "-":
+        return _read_parquet(path)
+    sep = _delimiter_for(path, delimiter)
+    data = _read_all_bytes(path)
+    shown = "stdin" if path == "-" else path
+    if not data.strip():
+        raise InputError(f"{shown} is empty: expected a header row and data rows")
+    enc = encoding.lower().replace("_", "-")
+    if enc in ("utf-8", "utf8"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{shown} is not valid UTF-8 (byte {exc.start}); "
+                f"pass its encoding, e.g. --encoding latin-1 or --encoding utf-16"
+            ) from None
+        if b"\x00" in data[:4096]:
+            raise InputError(
+                f"{shown} contains NUL bytes: it looks binary or UTF-16; "
+                f"for UTF-16 text pass --encoding utf-16"
+            )
+    header = _header_fields(data, sep, encoding if enc not in ("utf-8", "utf8") else "utf-8")
+    if enc in ("utf-8", "utf8"):
+        _check_header(header, shown)
+
+    bad_rows: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+    except LookupError:
+        raise UsageError(f"unknown encoding {encoding!r} for --encoding") from None
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "Empty CSV" in message:
+            raise InputError(f"{shown} is empty: expected a header row and data rows") from None
+        raise InputError(f"{shown}: cannot parse as CSV ({_clean_arrow(message)})") from None
+    if bad_rows:
+        number, expected, actual = bad_rows[0]
+        where = f"line {number}" if number is not None else "a row"
+        more = f" ({len(bad_rows)} such rows in all)" if len(bad_rows) > 1 else ""
+        raise InputError(
+            f"{shown}: {where} has {actual} field(s) but the header has {expected}{more}; "
+            f"fix the row or check the delimiter (--delimiter)"
+        )
+    if enc not in ("utf-8", "utf8"):
+        _check_header(table.column_names, shown)
+    if table.num_rows == 0:
+        raise InputError(f"{shown} has a header but no data rows")
+    return table
+
+
+def _clean_arrow(message: str) -> str:
+    return message.replace("CSV parse error: ", "").strip()
+
+
+def _read_parquet(path: str) -> pa.Table:
+    handle = _open_binary(path)
+    handle.close()
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        raise InputError("reading .parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path} is not a valid Parquet file ({exc})") from None
+    _check_header(table.column_names, path)
+    if table.num_rows == 0:
+        raise InputError(f"{path} has no data rows")
+    return table
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _missing_column(name: str, available: Sequence[str], option: str) -> InputError:
+    close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    found = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
+    return InputError(
+        f"column {name!r} not found ({option}); the file has: {found}{hint}"
+    )
+
+
+def _require(table: pa.Table, name: str, option: str) -> None:
+    if name not in table.column_names:
+        raise _missing_column(name, table.column_names, option)
+
+
+def _numeric(table: pa.Table, name: str) -> np.ndarray:
+    """A column as float64; unparseable cells become NaN (reported by the caller)."""
+    column = table.column(name)
+    kind = column.type
+    if pa.types.is_null(kind):
+        return np.full(table.num_rows, np.nan)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_decimal(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    values = np.full(table.num_rows, np.nan)
+    py = strings.to_pylist()
+    for i, text in enumerate(py):
+        if text is None or text == "":
+            continue
+        try:
+            values[i] = float(text)
+        except ValueError:
+            continue
+    return values
+
+
+def _describe_bad(values: np.ndarray, raw: pa.ChunkedArray | None, rows: np.ndarray) -> str:
+    bad = np.flatnonzero(~np.isfinite(values))
+    first = ", ".join(str(int(rows[i])) for i in bad[:5])
+    return f"{bad.size} missing or non-numeric value(s) (rows {first}{', ...' if bad.size > 5 else ''})"
+
+
+def _first_bad_text(table: pa.Table, name: str, index: int) -> str:
+    value = table.column(name)[index].as_py()
+    if value is None or value == "":
+        return "an empty cell"
+    text = str(value)
+    if isinstance(value, str) and "," in value:
+        try:
+            float(value.replace(",", "."))
+            return f"{text!r} (a decimal comma? losscli expects a decimal point)"
+        except ValueError:
+            pass
+    return repr(text)
+
+
+def _class_columns(names: Sequence[str], prefix: str) -> list[str]:
+    return [n for n in names if n.startswith(prefix) and len(n) > len(prefix)]
+
+
+# --------------------------------------------------------------------------- task detection
+
+
+def _detect_task(
+    opts: InputOptions, names: Sequence[str], y_true_values: np.ndarray | None
+) -> tuple[Task, str]:
+    if opts.task != "auto":
+        return Task(opts.task), f"--task {opts.task}"
+    class_cols = _class_columns(names, opts.pred_prefix)
+    if not opts.pred_cols and len(class_cols) >= 2:
+        return Task.MULTICLASS, f"{len(class_cols)} columns named {opts.pred_prefix}<class>"
+    if y_true_values is not None:
+        finite = y_true_values[np.isfinite(y_true_values)]
+        uniq = set(np.unique(finite).tolist()) if finite.size else set()
+        if uniq and (uniq <= {0.0, 1.0} or uniq <= {-1.0, 1.0}):
+            shown = "{" + ", ".join(f"{v:g}" for v in sorted(uniq)) + "}"
+            return Task.BINARY, f"{opts.true_col} holds only the values {shown}"
+    return Task.REGRESSION, f"{opts.true_col} holds continuous values"
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
+    """Validate and convert the table into a Dataset for the detected task."""
+    names = table.column_names
+    n = table.num_rows
+    row_numbers = np.arange(1, n + 1, dtype=np.int64)
+
+    if opts.task == "multiclass" or (
+        opts.task == "auto" and not opts.pred_cols and len(_class_columns(names, opts.pred_prefix)) >= 2
+    ):
+        return _build_multiclass(table, opts, source, row_numbers)
+
+    _require(table, opts.true_col, "--true-col")
+    pred_cols = list(opts.pred_cols) or ["y_pred"]
+    for col in pred_cols:
+        _require(table, col, "--pred-col")
+    y_true = _numeric(table, opts.true_col)
+    task, reason = _detect_task(opts, names, y_true)
+    if task not in (Task.REGRESSION, Task.BINARY):
+        raise UsageError(f"--task {task.value} is not supported for y_true/y_pred columns")
+
+    arrays: dict[str, np.ndarray] = {opts.true_col: y_true}
+    for col in pred_cols:
+        arrays[col] = _numeric(table, col)
+    columns = {"y_true": opts.true_col, **{c: c for c in pred_cols}}
+    weights, groups = _weights_and_groups(table, opts, arrays)
+
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers)
+    if keep is not None:
+        y_true = y_true[keep]
+        arrays = {k: v[keep] for k, v in arrays.items()}
+        row_numbers = row_numbers[keep]
+        groups = None if groups is None else groups[keep]
+    weights = arrays.pop("\0weights", None)
+    _check_weights(weights, opts, row_numbers)
+
+    notes: list[str] = []
+    if task is Task.BINARY:
+        y_true = _binary_labels(arrays[opts.true_col], opts.true_col, row_numbers)
+        if set(np.unique(arrays[opts.true_col]).tolist()) <= {-1.0, 1.0}:
+            notes.append(f"{opts.true_col} labels -1/1 were mapped to 0/1")
+    else:
+        y_true = arrays[opts.true_col]
+    models = {col: arrays[col] for col in pred_cols}
+    return Dataset(
+        source=source,
+        task=task,
+        task_reason=reason,
+        y_true=y_true,
+        models=models,
+        row_numbers=row_numbers,
+        weights=weights,
+        groups=groups,
+        group_column=opts.group_by,
+        n_dropped=n_dropped,
+        from_logits=opts.from_logits,
+        columns=columns,
+        notes=tuple(notes),
+    )
+
+
+def _weights_and_groups(
+    table: pa.Table, opts: InputOptions, arrays: dict[str, np.ndarray]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Adds the weight column to ``arrays`` (so missing values are handled with the rest)."""
+    weights = None
+    if opts.weight_col:
+        _require(table, opts.weight_col, "--weight-col")
+        weights = _numeric(table, opts.weight_col)
+        arrays["\0weights"] = weights
+    groups = None
+    if opts.group_by:
+        _require(table, opts.group_by, "--group-by")
+        raw = table.column(opts.group_by).cast(pa.string()).to_pylist()
+        groups = np.array(["" if g is None else g for g in raw], dtype=object)
+    return weights, groups
+
+
+def _label(name: str, opts: InputOptions) -> str:
+    return opts.weight_col if name == "\0weights" and opts.weight_col else name
+
+
+def _missing_policy(
+    table: pa.Table, opts: InputOptions, arrays: dict[str, np.ndarray], row_numbers: np.ndarray
+) -> tuple[np.ndarray | None, int]:
+    """Apply --nan error|drop to every used column. Returns (rows to keep or None, dropped)."""
+    bad_any = np.zeros(row_numbers.shape[0], dtype=bool)
+    for name, values in arrays.items():
+        bad = ~np.isfinite(values) if values.ndim == 1 else ~np.isfinite(values).all(axis=1)
+        if not bad.any():
+            continue
+        if opts.nan == "error":
+            idx = np.flatnonzero(bad)
+            column = _label(name, opts)
+            first = ", ".join(str(int(row_numbers[i])) for i in idx[:5])
+            more = ", ..." if idx.size > 5 else ""
+            example = (
+                _first_bad_text(table, column, int(idx[0]))
+                if column in table.column_names
+                else "a missing value"
+            )
+            raise DataError(
+                f"column {column}: {idx.size} missing or non-numeric value(s) "
+                f"(rows {first}{more}; first: {example}); "
+                f"fix them or pass --nan drop to skip those rows"
+            )
+        bad_any |= bad
+    if not bad_any.any():
+        return None, 0
+    keep = ~bad_any
+    if not keep.any():
+        raise DataError("every row has a missing or non-numeric value; nothing is left to compute")
+    return keep, int(bad_any.sum())
+
+
+def _check_weights(weights: np.ndarray | None, opts: InputOptions, rows: np.ndarray) -> None:
+    if weights is None:
+        return
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        i = int(negative[0])
+        raise DataError(
+            f"column {opts.weight_col}: sample weights must be >= 0, "
+            f"found {weights[i]:g} at row {int(rows[i])}"
+        )
+    if not np.any(weights > 0):
+        raise DataError(f"column {opts.weight_col}: all sample weights are zero")
+
+
+def _binary_labels(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
+    uniq = set(np.unique(values).tolist())
+    if uniq <= {0.0, 1.0}:
+        return values.astype(np.float64)
+    if uniq <= {-1.0, 1.0}:
+        return (values > 0).astype(np.float64)
+    bad = np.flatnonzero(~np.isin(values, (0.0, 1.0)))
+    i = int(bad[0])
+    raise DataError(
+        f"column {column}: binary labels must be 0/1 (or -1/1), "
+        f"found {values[i]:g} at row {int(rows[i])}; use --task regression for continuous targets"
+    )
+
+
+def _build_multiclass(
+    table: pa.Table, opts: InputOptions, source: str, row_numbers: np.ndarray
+) -> Dataset:
+    names = table.column_names
+    pred_cols = _class_columns(names, opts.pred_prefix)
+    if len(pred_cols) < 2:
+        raise InputError(
+            f"multiclass needs one column per class named {opts.pred_prefix}<class> "
+            f"(at least 2); found {len(pred_cols)} in: {', '.join(names[:20])}"
+        )
+    classes = tuple(c[len(opts.pred_prefix) :] for c in pred_cols)
+    true_cols = [opts.true_prefix + c for c in classes]
+    soft = all(c in names for c in true_cols)
+    reason = (
+        f"{len(pred_cols)} columns named {opts.pred_prefix}<class>"
+        if opts.task == "auto"
+        else "--task multiclass"
+    )
+    arrays: dict[str, np.ndarray] = {c: _numeric(table, c) for c in pred_cols}
+    labels_raw: list[Any] | None = None
+    if soft:
+        for c in true_cols:
+            arrays[c] = _numeric(table, c)
+    else:
+        if any(c in names for c in true_cols):
+            missing = [c for c in true_cols if c not in names]
+            raise InputError(
+                f"soft targets need one {opts.true_prefix}<class> column per class; "
+                f"missing: {', '.join(missing)}"
+            )
+        _require(table, opts.true_col, "--true-col")
+        labels_raw = [
+            None if v is None else _class_text(v)
+            for v in table.column(opts.true_col).to_pylist()
+        ]
+        arrays["\0labels"] = np.array(
+            [np.nan if v is None or v == "" else 0.0 for v in labels_raw]
+        )
+    weights, groups = _weights_and_groups(table, opts, arrays)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers)
+    if keep is not None:
+        arrays = {k: v[keep] for k, v in arrays.items()}
+        row_numbers = row_numbers[keep]
+        groups = None if groups is None else groups[keep]
+        if labels_raw is not None:
+            labels_raw = [v for v, k in zip(labels_raw, keep) if k]
+    weights = arrays.pop("\0weights", None)
+    _check_weights(weights, opts, row_numbers)
+    q = np.column_stack([arrays[c] for c in pred_cols])
+    labels = None
+    if soft:
+        t = np.column_stack([arrays[c] for c in true_cols])
+        bad = np.flatnonzero(((t < 0) | (t > 1)).any(axis=1))
+        if bad.size:
+            raise DataError(
+                f"soft targets ({opts.true_prefix}*) must lie in [0, 1]; "
+                f"row {int(row_numbers[bad[0]])} has {t[bad[0]].tolist()}"
+            )
+        hard = np.isin(t, (0.0, 1.0)).all(axis=1) & (t.sum(axis=1) == 1)
+        if hard.all():
+            labels = np.argmax(t, axis=1)
+        columns = {"y_true": ",".join(true_cols)}
+    else:
+        index = {c: i for i, c in enumerate(classes)}
+        assert labels_raw is not None
+        unknown = [(i, v) for i, v in enumerate(labels_raw) if v not in index]
+        if unknown:
+            i, v = unknown[0]
+            raise DataError(
+                f"column {opts.true_col}: class {v!r} at row {int(row_numbers[i])} has no "
+                f"prediction column {opts.pred_prefix}{v}; classes from the columns: "
+                f"{', '.join(classes)}"
+            )
+        labels = np.array([index[v] for v in labels_raw], dtype=np.int64)
+        t = np.zeros_like(q)
+        t[np.arange(q.shape[0]), labels] = 1.0
+        columns = {"y_true": opts.true_col}
+    model = opts.pred_prefix.rstrip("_") or "y_pred"
+    columns[model] = ",".join(pred_cols)
+    return Dataset(
+        source=source,
+        task=Task.MULTICLASS,
+        task_reason=reason,
+        y_true=t,
+        models={model: q},
+        row_numbers=row_numbers,
+        weights=weights,
+        groups=groups,
+        group_column=opts.group_by,
+        n_dropped=n_dropped,
+        from_logits=opts.from_logits,
+        labels=labels,
+        classes=classes,
+        soft_targets=soft,
+        columns=columns,
+    )
+
+
+def _class_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def load_dataset(path: str, opts: InputOptions) -> Dataset:
+    """Read ``path`` and build the Dataset: the one entry point the commands use."""
+    table = read_table(path, delimiter=opts.delimiter, encoding=opts.encoding)
+    source = "-" if path == "-" else path
+    return build_dataset(table, opts, source)

@@ -1,0 +1,1 @@
+"""Rendering results: rich tables and charts for people, JSON/CSV/markdown for scripts."""

@@ -1,0 +1,146 @@
+"""Rendering the loss catalogue (``loss list``) and one loss in full (``loss info``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from losscli.core.registry import LossSpec, Task, all_losses
+from losscli.errors import UsageError
+from losscli.report.console import make_console
+from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
+
+PROPERTY_NAMES = ("convex", "smooth", "robust", "probabilistic", "margin_based", "sparse")
+
+
+def property_row(spec: LossSpec) -> dict[str, Any]:
+    """The guide's property table row of one loss, from the registry."""
+    props = spec.properties
+    return {"loss": spec.name, **{name: bool(getattr(props, name)) for name in PROPERTY_NAMES}}
+
+
+def _param_defaults(spec: LossSpec) -> dict[str, Any]:
+    return {p.name: p.default for p in spec.params}
+
+
+def list_row(spec: LossSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "task": spec.task.value,
+        "params": _param_defaults(spec),
+        "summary": spec.summary,
+    }
+
+
+def render_list(task: str | None, fmt: str) -> None:
+    specs = all_losses()
+    if task:
+        try:
+            wanted = Task(task.lower())
+        except ValueError:
+            names = ", ".join(t.value for t in Task)
+            raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
+        specs = [s for s in specs if s.task == wanted]
+    console = make_console()
+    rows = [list_row(s) for s in specs]
+    if fmt == "json":
+        console.file.write(to_json({"command": "list", "losses": rows}) + "\n")
+        return
+    if fmt in ("csv", "markdown"):
+        flat = [
+            {**r, "aliases": " ".join(r["aliases"]),
+             "params": " ".join(f"{k}={_short(v)}" for k, v in r["params"].items())}
+            for r in rows
+        ]
+        console.file.write(rows_to_csv(flat) if fmt == "csv" else rows_to_markdown(flat))
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Loss catalogue", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("params", style="dim")
+    table.add_column("summary", ratio=1)
+    for spec in specs:
+        params = " ".join(f"{p.name}={_short(p.default)}" for p in spec.params if p.name != "eps")
+        table.add_row(spec.name, spec.task.value, params, spec.summary)
+    console.print(table)
+    console.print("`loss info NAME` shows formula, domain, properties and conventions.", style="dim")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt_number(value, digits=3) if (value and abs(value) < 1e-4) else f"{value:g}"
+    return str(value)
+
+
+def info_dict(spec: LossSpec) -> dict[str, Any]:
+    domain = [f"{r.target} {r.requirement}" + (" (not with --from-logits)" if r.skip_with_logits else "")
+              for r in spec.domain]
+    return {
+        "command": "info",
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "task": spec.task.value,
+        "summary": spec.summary,
+        "formula": spec.formula,
+        "reduction": spec.reduction.value,
+        "domain": domain,
+        "params": [
+            {"name": p.name, "default": p.default, "requirement": p.requirement, "help": p.help}
+            for p in spec.params
+        ],
+        "properties": {k: v for k, v in property_row(spec).items() if k != "loss"},
+        "advice": spec.advice,
+        "reference": spec.reference,
+        "conventions": spec.conventions,
+    }
+
+
+def render_info(spec: LossSpec, fmt: str) -> None:
+    console = make_console()
+    info = info_dict(spec)
+    if fmt == "json":
+        console.file.write(to_json(info) + "\n")
+        return
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"{spec.name} - {spec.summary}", style="bold"))
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", ratio=1)
+    table.add_row("task", spec.task.value)
+    if spec.aliases:
+        table.add_row("aliases", ", ".join(spec.aliases))
+    table.add_row("formula", spec.formula)
+    table.add_row("reduction", _reduction_text(spec))
+    if spec.percent:
+        table.add_row("units", "a fraction; tables show it as %")
+    table.add_row("domain", "; ".join(info["domain"]) or "any finite values")
+    params = "; ".join(
+        f"{p.name}={_short(p.default)}" + (f" ({p.requirement})" if p.requirement else "")
+        + (f": {p.help}" if p.help else "")
+        for p in spec.params
+    )
+    table.add_row("parameters", params or "none")
+    yes = [k for k, v in info["properties"].items() if v]
+    no = [k for k, v in info["properties"].items() if not v]
+    table.add_row("properties", ", ".join(yes) + (f"; not {', '.join(no)}" if no else ""))
+    if spec.advice:
+        table.add_row("when to use", spec.advice)
+    table.add_row("reference", spec.reference)
+    if spec.conventions:
+        table.add_row("conventions", spec.conventions)
+    console.print(table)
+
+
+def _reduction_text(spec: LossSpec) -> str:
+    return {
+        "mean": "weighted mean of per-sample losses, sum(w*l)/sum(w)",
+        "sqrt_mean": "square root of the weighted mean",
+        "median": "weighted median (averaged inverted CDF)",
+        "max": "maximum over rows (weights ignored)",
+    }.get(spec.reduction.value, spec.reduction.value)

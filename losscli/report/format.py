@@ -1,0 +1,97 @@
+"""Number formatting for people, and the machine formats (JSON, CSV, markdown)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+def fmt_number(value: float | None, *, percent: bool = False, digits: int = 5) -> str:
+    """A value with sensible precision: 5 significant digits, scientific when tiny or huge."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if percent:
+        return fmt_number(100.0 * value, digits=digits) + "%"
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if magnitude >= 10**digits * 10 or magnitude < 1e-4:
+        return f"{value:.{digits - 2}e}"
+    return f"{value:.{digits}g}"
+
+
+def fmt_params(params: Mapping[str, Any]) -> str:
+    """``delta=1`` style, for tables and CSV cells."""
+    parts = []
+    for key, value in params.items():
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    return " ".join(parts)
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null (a warning says why)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def to_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(json_safe(dict(payload)), indent=2, allow_nan=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
+    if isinstance(value, dict):
+        return fmt_params(value)
+    return str(value)
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Tidy CSV of result rows; numbers at full precision, identical to JSON."""
+    if not rows:
+        return ""
+    cols = list(columns) if columns else list(rows[0])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(cols)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in cols])
+    return buffer.getvalue()
+
+
+def rows_to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured markdown table of result rows."""
+    if not rows:
+        return ""
+    cols = list(columns) if columns else list(rows[0])
+
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(esc(_cell(row.get(c))) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def union_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in cols:
+                cols.append(key)
+    return cols
