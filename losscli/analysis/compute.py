@@ -71,10 +71,10 @@ def compute(
             mask = dataset.groups == group
             if dataset.weights is not None and not np.any(dataset.weights[mask] > 0):
                 continue
-            results.extend(_results_for(items, dataset.weights, mask, group, ci_level, n_boot, seed))
-    eps_values = {
-        float(s.params["eps"]) for s in selections if "eps" in s.params
-    }
+            results.extend(
+                _results_for(items, dataset.weights, mask, group, ci_level, n_boot, seed)
+            )
+    eps_values = {float(s.params["eps"]) for s in selections if "eps" in s.params}
     report = ComputeReport(
         source=dataset.source,
         task=dataset.task.value,

@@ -52,13 +52,14 @@ def check_domain(selection: LossSelection, dataset: Dataset, model: str) -> None
             continue
         flat_bad = np.flatnonzero(~ok.all(axis=1) if ok.ndim == 2 else ~ok)
         i = int(flat_bad[0])
-        bad_value = values[i]
-        shown = (
-            ", ".join(f"{v:g}" for v in np.atleast_1d(bad_value)[~np.atleast_1d(ok[i])])
-            if ok.ndim == 2
-            else f"{float(bad_value):g}"
-        )
         column = dataset.column_of(rule.target, model)
+        if ok.ndim == 2:
+            j = int(np.flatnonzero(~ok[i])[0])
+            names = column.split(",")
+            column = names[j] if j < len(names) else column
+            shown = f"{float(values[i, j]):g}"
+        else:
+            shown = f"{float(values[i]):g}"
         hint = f"; {rule.hint}" if rule.hint else ""
         raise DomainError(
             f"loss {selection.spec.name}: column {column} has {shown} at row "

@@ -98,7 +98,9 @@ def _silence_stdout() -> None:
 
 @click.group(cls=LossGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="loss")
-@click.option("--traceback", is_flag=True, help="Show the full traceback of an error (for bug reports).")
+@click.option(
+    "--traceback", is_flag=True, help="Show the full traceback of an error (for bug reports)."
+)
 @click.pass_context
 def cli(ctx: click.Context, traceback: bool) -> None:
     """loss: compute, compare and choose loss functions from a file of predictions.

@@ -9,7 +9,13 @@ from losscli.cli.options import FORMATS
 
 @click.command("list")
 @click.option("--task", help="Only losses of this task (regression, binary, multiclass, ...).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default="table",
+    show_default=True,
+)
 def list_command(task: str | None, fmt: str) -> None:
     """List every loss: name, aliases, task, parameters and a one-line summary."""
     from losscli.report.catalogue import render_list
@@ -19,7 +25,9 @@ def list_command(task: str | None, fmt: str) -> None:
 
 @click.command("info")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
 def info_command(name: str, fmt: str) -> None:
     """Everything about one loss: formula, domain, parameters, properties, advice, conventions."""
     from losscli.core.registry import get_loss

@@ -52,15 +52,46 @@ def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
 @input_options
 @loss_options
 @format_option
-@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap resamples for --ci.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap.")
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95.",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for --ci.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
+)
 @click.option("--group-by", metavar="COL", help="Also compute every loss per value of this column.")
-@click.option("--per-sample", metavar="PATH", help="Write per-row losses as CSV to PATH (- for stdout; the table then goes to stderr).")
-@click.option("--fail-above", multiple=True, metavar="NAME=VALUE", help="Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable).")
-def compute(file: str, losses: tuple[str, ...], fmt: str, ci: float | None, n_boot: int,
-            seed: int, group_by: str | None, per_sample: str | None,
-            fail_above: tuple[str, ...], **kwargs: Any) -> None:
+@click.option(
+    "--per-sample",
+    metavar="PATH",
+    help="Write per-row losses as CSV to PATH (- for stdout; the table then goes to stderr).",
+)
+@click.option(
+    "--fail-above",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable).",
+)
+def compute(
+    file: str,
+    losses: tuple[str, ...],
+    fmt: str,
+    ci: float | None,
+    n_boot: int,
+    seed: int,
+    group_by: str | None,
+    per_sample: str | None,
+    fail_above: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
     """Compute the selected losses for every model in FILE.
 
     \b
@@ -74,7 +105,7 @@ def compute(file: str, losses: tuple[str, ...], fmt: str, ci: float | None, n_bo
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
     """
     from losscli.analysis.compute import compute as run_compute
-    from losscli.cli.common import same_file, warn, write_atomically
+    from losscli.cli.common import note, same_file, warn, write_atomically
     from losscli.core.registry import LossSelection, get_loss, select_losses
     from losscli.errors import GateFailed, UsageError
     from losscli.io import load_dataset
@@ -101,7 +132,8 @@ def compute(file: str, losses: tuple[str, ...], fmt: str, ci: float | None, n_bo
     if per_sample:
         write_atomically(per_sample, lambda h: write_per_sample(h, dataset, items))
     console = make_console(stderr=per_sample == "-")
-    warn(report.notes)
+    for line in report.notes:
+        note(f"Note: {line}")
     render(report, fmt.lower(), console)
     warn(report.warnings)
 

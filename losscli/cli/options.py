@@ -23,7 +23,9 @@ def input_options(func: F) -> F:
     """--true-col, --pred-col, --weight-col, prefixes, --task, --from-logits, --nan, parsing."""
     return _apply(
         [
-            click.option("--true-col", default="y_true", show_default=True, help="Column of targets."),
+            click.option(
+                "--true-col", default="y_true", show_default=True, help="Column of targets."
+            ),
             click.option(
                 "--pred-col",
                 multiple=True,
@@ -61,8 +63,12 @@ def input_options(func: F) -> F:
                 show_default=True,
                 help="Missing/non-numeric cells: stop with an error, or drop those rows.",
             ),
-            click.option("--delimiter", help="Field delimiter (default from the extension; 'tab' for TSV)."),
-            click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file."),
+            click.option(
+                "--delimiter", help="Field delimiter (default from the extension; 'tab' for TSV)."
+            ),
+            click.option(
+                "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
+            ),
         ],
         func,
     )

@@ -171,9 +171,7 @@ def _inverted_cdf(sorted_values: np.ndarray, sorted_weights: np.ndarray, q: floa
     return float(sorted_values[idx])
 
 
-def weighted_percentile(
-    values: np.ndarray, weights: np.ndarray | None, percentile: float
-) -> float:
+def weighted_percentile(values: np.ndarray, weights: np.ndarray | None, percentile: float) -> float:
     """scikit-learn's averaged inverted-CDF weighted percentile.
 
     The mean of the inverted-CDF percentile of ``values`` and of ``-values`` at

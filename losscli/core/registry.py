@@ -108,7 +108,9 @@ class Param:
                 if self.kind is float and not np.isfinite(value):
                     raise ValueError
         except (TypeError, ValueError):
-            allowed = f"one of {', '.join(self.choices)}" if self.choices else f"a {self.kind.__name__}"
+            allowed = (
+                f"one of {', '.join(self.choices)}" if self.choices else f"a {self.kind.__name__}"
+            )
             raise UsageError(
                 f"invalid value {raw!r} for parameter {self.name} of loss {loss}: expected {allowed}"
             ) from None
@@ -168,6 +170,7 @@ class LossSpec:
     reduction: Reduction = Reduction.MEAN
     default: bool = False  # member of the task's default panel
     needs_soft_targets: bool = False  # default panel only when y_true_* targets are given
+    needs_hard_labels: bool = False  # left out of the default panel for soft targets
     percent: bool = False  # a fraction shown as % in tables (mape, smape)
     signed: bool = False  # may be negative; rank by absolute value (mbe)
     unit: str = ""  # "target", "target^2", "" (unitless)
@@ -255,6 +258,7 @@ def register(
     reduction: Reduction = Reduction.MEAN,
     default: bool = False,
     needs_soft_targets: bool = False,
+    needs_hard_labels: bool = False,
     percent: bool = False,
     signed: bool = False,
     unit: str = "",
@@ -284,6 +288,7 @@ def register(
             reduction=reduction,
             default=default,
             needs_soft_targets=needs_soft_targets,
+            needs_hard_labels=needs_hard_labels,
             percent=percent,
             signed=signed,
             unit=unit,
@@ -329,7 +334,8 @@ def default_panel(task: Task, soft_targets: bool = False) -> list[LossSpec]:
     return [
         s
         for s in losses_for_task(task)
-        if s.default or (soft_targets and s.needs_soft_targets)
+        if (s.default and not (soft_targets and s.needs_hard_labels))
+        or (soft_targets and s.needs_soft_targets)
     ]
 
 

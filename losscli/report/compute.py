@@ -33,8 +33,8 @@ def render_table(report: ComputeReport, console: Console) -> None:
 
     with_ci = report.ci_level is not None
     grouped = report.group_column is not None
-    title = f"Losses: {report.source}"
-    table = Table(title=Text(title), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    console.print(Text(f"Losses: {report.source}", style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     if grouped:
         table.add_column(Text(report.group_column or "group"), overflow="fold")
     table.add_column("loss", no_wrap=True)
@@ -82,8 +82,11 @@ def render_table(report: ComputeReport, console: Console) -> None:
     console.print(Text(" · ".join(caption), style="dim"))
     if any(r.signed for r in report.results):
         console.print(
-            Text("mbe = mean(y_true - y_pred): + under = the model under-predicts on average,"
-                 " - over = over-predicts.", style="dim")
+            Text(
+                "mbe = mean(y_true - y_pred): + under = the model under-predicts on average,"
+                " - over = over-predicts.",
+                style="dim",
+            )
         )
 
 

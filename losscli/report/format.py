@@ -54,7 +54,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
+        return (
+            repr(value)
+            if math.isfinite(value)
+            else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
+        )
     if isinstance(value, dict):
         return fmt_params(value)
     return str(value)
@@ -73,7 +77,9 @@ def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None
     return buffer.getvalue()
 
 
-def rows_to_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+def rows_to_markdown(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> str:
     """A GitHub-flavoured markdown table of result rows."""
     if not rows:
         return ""

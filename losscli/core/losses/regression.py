@@ -17,8 +17,12 @@ from losscli.core.registry import (
 
 R = Task.REGRESSION
 
-_SQUARED = Properties(convex=True, smooth=True, robust=False, probabilistic=False, margin_based=False)
-_ABSOLUTE = Properties(convex=True, smooth=False, robust=True, probabilistic=False, margin_based=False)
+_SQUARED = Properties(
+    convex=True, smooth=True, robust=False, probabilistic=False, margin_based=False
+)
+_ABSOLUTE = Properties(
+    convex=True, smooth=False, robust=True, probabilistic=False, margin_based=False
+)
 
 
 def _err(x: LossInputs) -> np.ndarray:
@@ -295,9 +299,7 @@ def max_error(x: LossInputs) -> np.ndarray:
     task=R,
     aliases=("quantile", "mean_pinball_loss"),
     formula="alpha max(e, 0) + (1 - alpha) max(-e, 0)",
-    params=(
-        Param("alpha", 0.5, float, lambda v: 0 <= v <= 1, "in [0, 1]", "the target quantile"),
-    ),
+    params=(Param("alpha", 0.5, float, lambda v: 0 <= v <= 1, "in [0, 1]", "the target quantile"),),
     properties=_ABSOLUTE,
     reference="sklearn.metrics.mean_pinball_loss",
     unit="target",
@@ -325,7 +327,9 @@ def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray
         return 2.0 * (np.log(mu / y) + y / mu - 1.0)
     y_part = np.power(np.maximum(y, 0.0), 2.0 - power) / ((1.0 - power) * (2.0 - power))
     return 2.0 * (
-        y_part - y * np.power(mu, 1.0 - power) / (1.0 - power) + np.power(mu, 2.0 - power) / (2.0 - power)
+        y_part
+        - y * np.power(mu, 1.0 - power) / (1.0 - power)
+        + np.power(mu, 2.0 - power) / (2.0 - power)
     )
 
 

@@ -1,0 +1,87 @@
+"""Flagging outlying residuals: the one rule shared by ``sensitivity`` and ``recommend``.
+
+MAD rule (default): robust z = 0.6745 (r - median) / MAD, flagged when
+|z| > threshold (default 3.5; Iglewicz and Hoaglin). When MAD is 0 (more than
+half the residuals identical) the fallback scale is the mean absolute
+deviation from the median times 1.2533 (= sqrt(pi/2), which makes it estimate
+the standard deviation under normality, as 1.4826 MAD does); if that is also
+0, no row is flagged.
+
+IQR rule: flagged when r < Q1 - k IQR or r > Q3 + k IQR (k = threshold,
+default 1.5, Tukey's fences). Quartiles are numpy's linear interpolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD * 1.4826 estimates sigma under normality
+Z_FACTOR = 0.6745  # Phi^-1(3/4), the constant of the modified z-score
+MEANAD_TO_SIGMA = 1.2533  # sqrt(pi / 2): mean absolute deviation -> sigma under normality
+DEFAULT_THRESHOLD = {"mad": 3.5, "iqr": 1.5}
+
+
+@dataclass(frozen=True)
+class OutlierFlags:
+    """Which rows are outliers under a rule, and the scale used."""
+
+    rule: str
+    threshold: float
+    mask: np.ndarray  # boolean, True = flagged
+    center: float  # median of the residuals
+    scale: float  # robust standard deviation (1.4826 MAD or the fallback)
+    fallback: bool  # True when MAD was 0 and the fallback scale was used
+
+    @property
+    def count(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+    @property
+    def fraction(self) -> float:
+        return self.count / self.mask.size if self.mask.size else 0.0
+
+
+def robust_scale(residuals: np.ndarray) -> tuple[float, float, bool]:
+    """(median, robust sigma, used_fallback) of residuals."""
+    r = np.asarray(residuals, dtype=np.float64)
+    center = float(np.median(r))
+    mad = float(np.median(np.abs(r - center)))
+    if mad > 0:
+        return center, MAD_TO_SIGMA * mad, False
+    mean_ad = float(np.mean(np.abs(r - center)))
+    return center, MEANAD_TO_SIGMA * mean_ad, True
+
+
+def robust_zscore(residuals: np.ndarray) -> np.ndarray:
+    """0.6745 (r - median) / MAD, with the documented fallback when MAD is 0."""
+    r = np.asarray(residuals, dtype=np.float64)
+    center, sigma, _ = robust_scale(r)
+    if sigma == 0:
+        return np.zeros_like(r)
+    # 0.6745 / MAD == 1 / (1.4826 MAD) up to the constants' rounding; use the
+    # textbook form with MAD itself when it is available.
+    mad = float(np.median(np.abs(r - center)))
+    if mad > 0:
+        return Z_FACTOR * (r - center) / mad
+    return (r - center) / sigma
+
+
+def flag_outliers(
+    residuals: np.ndarray, rule: str = "mad", threshold: float | None = None
+) -> OutlierFlags:
+    """Flag outlying residuals with the MAD (robust z) or IQR (Tukey fences) rule."""
+    r = np.asarray(residuals, dtype=np.float64)
+    rule = rule.lower()
+    if rule not in DEFAULT_THRESHOLD:
+        raise ValueError(f"unknown outlier rule {rule!r}")
+    k = DEFAULT_THRESHOLD[rule] if threshold is None else float(threshold)
+    center, sigma, fallback = robust_scale(r)
+    if rule == "mad":
+        mask = np.abs(robust_zscore(r)) > k
+    else:
+        q1, q3 = np.percentile(r, [25, 75])
+        iqr = q3 - q1
+        mask = (r < q1 - k * iqr) | (r > q3 + k * iqr)
+    return OutlierFlags(rule, k, mask, center, sigma, fallback)

@@ -1,0 +1,89 @@
+"""Regenerate the sample files: python sample_data/generate.py (deterministic, seed 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).parent
+rng = np.random.default_rng(7)
+
+
+def save(name: str, frame: pd.DataFrame) -> None:
+    frame.to_csv(HERE / name, index=False, float_format="%.6g")
+
+
+def regression(n: int, outlier_fraction: float) -> pd.DataFrame:
+    # House prices in thousands: a good model (y_pred) and a biased, noisier one (model_b).
+    size = rng.uniform(50, 250, n)
+    y = 40 + 1.6 * size + rng.normal(0, 12, n)
+    y_pred = 40 + 1.6 * size + rng.normal(0, 4, n)
+    model_b = 30 + 1.55 * size + rng.normal(0, 8, n)
+    k = int(round(outlier_fraction * n))
+    if k:
+        idx = rng.choice(n, k, replace=False)
+        y[idx] += rng.choice([-1, 1], k) * rng.uniform(120, 300, k)  # data-entry errors
+    segment = rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2])
+    weight = rng.choice([1.0, 1.0, 2.0, 0.5], n)
+    return pd.DataFrame(
+        {"y_true": y.round(2), "y_pred": y_pred.round(2), "model_b": model_b.round(2),
+         "weight": weight, "segment": segment}
+    )
+
+
+def binary(n: int, positive_rate: float, logits: bool = False) -> pd.DataFrame:
+    y = (rng.uniform(size=n) < positive_rate).astype(int)
+    signal = np.where(y == 1, 1.4, -1.4) + np.log(positive_rate / (1 - positive_rate))
+    z = signal + rng.normal(0, 1.3, n)
+    z_b = 0.6 * signal + rng.normal(0, 1.6, n)
+    if logits:
+        return pd.DataFrame({"y_true": y, "y_pred": z.round(4), "model_b": z_b.round(4)})
+    p = 1 / (1 + np.exp(-z))
+    p_b = 1 / (1 + np.exp(-z_b))
+    return pd.DataFrame({"y_true": y, "y_pred": p.round(5), "model_b": p_b.round(5)})
+
+
+def hinge(n: int) -> pd.DataFrame:
+    y = rng.choice([-1, 1], n)
+    score = 1.2 * y + rng.normal(0, 1.0, n)
+    return pd.DataFrame({"y_true": y, "y_pred": score.round(4)})
+
+
+def multiclass(n: int, logits: bool = False, soft: bool = False) -> pd.DataFrame:
+    classes = ["cat", "dog", "bird"]
+    labels = rng.choice(3, n, p=[0.45, 0.35, 0.2])
+    z = rng.normal(0, 1, (n, 3))
+    z[np.arange(n), labels] += 2.0
+    frame: dict[str, object] = {}
+    if soft:
+        t = np.full((n, 3), 0.05)
+        t[np.arange(n), labels] = 0.9
+        for i, c in enumerate(classes):
+            frame[f"y_true_{c}"] = t[:, i]
+    else:
+        frame["y_true"] = [classes[i] for i in labels]
+    if logits:
+        for i, c in enumerate(classes):
+            frame[f"y_pred_{c}"] = z[:, i].round(4)
+    else:
+        q = np.exp(z - z.max(axis=1, keepdims=True))
+        q /= q.sum(axis=1, keepdims=True)
+        q = q.round(5)
+        q[:, 2] = (1 - q[:, 0] - q[:, 1]).round(5)  # rows sum to 1 as written
+        for i, c in enumerate(classes):
+            frame[f"y_pred_{c}"] = q[:, i]
+    return pd.DataFrame(frame)
+
+
+if __name__ == "__main__":
+    save("regression_clean.csv", regression(500, 0.0))
+    save("regression_outliers.csv", regression(500, 0.03))
+    save("binary_balanced.csv", binary(600, 0.5))
+    save("binary_imbalanced.csv", binary(1000, 0.05))
+    save("binary_logits.csv", binary(600, 0.5, logits=True))
+    save("hinge_labels.csv", hinge(400))
+    save("multiclass_probs.csv", multiclass(450))
+    save("multiclass_logits.csv", multiclass(450, logits=True))
+    save("multiclass_soft.csv", multiclass(300, soft=True))
