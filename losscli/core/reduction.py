@@ -56,6 +56,8 @@ class MeanAccumulator:
     sum_wl: float = 0.0
     exponent: int = 0
     count: int = 0
+    # Reduction.SUM (issue 6): the weighted sum itself, not divided by sum(w).
+    total: bool = False
 
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         values = np.asarray(values, dtype=np.float64)
@@ -73,14 +75,16 @@ class MeanAccumulator:
         self.count += count
 
     def merge(self, other: MeanAccumulator) -> MeanAccumulator:
-        out = MeanAccumulator(self.sqrt, self.sum_w, self.sum_wl, self.exponent, self.count)
+        out = MeanAccumulator(
+            self.sqrt, self.sum_w, self.sum_wl, self.exponent, self.count, self.total
+        )
         out._combine(other.sum_w, other.sum_wl, other.exponent, other.count)
         return out
 
     def result(self) -> float:
         if self.sum_w <= 0:
             return math.nan
-        mean = self.sum_wl / self.sum_w
+        mean = self.sum_wl / (1.0 if self.total else self.sum_w)
         try:
             mean = math.ldexp(mean, self.exponent)
         except OverflowError:
@@ -144,6 +148,8 @@ def new_accumulator(kind: Reduction) -> Accumulator:
         return MeanAccumulator()
     if kind is Reduction.SQRT_MEAN:
         return MeanAccumulator(sqrt=True)
+    if kind is Reduction.SUM:
+        return MeanAccumulator(total=True)
     if kind is Reduction.MAX:
         return MaxAccumulator()
     if kind is Reduction.MEDIAN:

@@ -46,6 +46,9 @@ class Reduction(str, Enum):
     SQRT_MEAN = "sqrt_mean"  # sqrt(sum(w*l) / sum(w))  (rmse, rmsle)
     MEDIAN = "median"  # weighted median, averaged inverted CDF (median_ae)
     MAX = "max"  # max over rows, weights ignored (max_error)
+    # issue 6 (GAN losses): sum(w*l) with weights already normalised per term
+    # (1/n_real, 1/n_fake), so -(mean log d_real + mean log(1 - d_fake)) is one sum.
+    SUM = "sum"
 
 
 @dataclass(frozen=True)
@@ -346,14 +349,51 @@ def _close(word: str, candidates: list[str]) -> str:
     return "; did you mean " + " or ".join(matches) + "?"
 
 
+# --- user-defined losses (--custom, issue 6) ---------------------------------------------
+# The CLI loads the user's file (losscli.custom) and hands the resulting specs here; they
+# live apart from the catalogue (all_losses() never lists them) and are replaced as a whole
+# on every command invocation. A custom loss adopts the task of the data it scores.
+_CUSTOM: dict[str, LossSpec] = {}
+
+
+def set_custom_losses(specs: list[LossSpec]) -> None:
+    """Make these user-defined losses selectable (replacing any earlier set)."""
+    _ensure_loaded()
+    _CUSTOM.clear()
+    for spec in specs:
+        key = spec.name.lower()
+        if key in _REGISTRY or key in _ALIASES:
+            raise UsageError(
+                f"custom loss {spec.name!r} has the name of a built-in loss; "
+                f"rename the function (or factory) in your file"
+            )
+        _CUSTOM[key] = spec
+
+
+def custom_losses() -> list[LossSpec]:
+    """The user-defined losses of this invocation, in --custom order."""
+    return list(_CUSTOM.values())
+
+
+def _for_task(spec: LossSpec, task: Task) -> LossSpec:
+    if _CUSTOM.get(spec.name.lower()) is spec and spec.task is not task:
+        from dataclasses import replace
+
+        return replace(spec, task=task)
+    return spec
+
+
+# --- end user-defined losses ----------------------------------------------------------------
+
+
 def get_loss(name: str) -> LossSpec:
     """Look a loss up by name or alias (case-insensitive); UsageError with suggestions."""
     _ensure_loaded()
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
-    spec = _REGISTRY.get(key)
+    spec = _REGISTRY.get(key) or _CUSTOM.get(key)
     if spec is None:
-        names = list(_REGISTRY) + list(_ALIASES)
+        names = list(_REGISTRY) + list(_ALIASES) + list(_CUSTOM)
         guess = _close(key, names)
         if not guess:
             guess = "; see `loss list` for the catalogue"
@@ -399,5 +439,11 @@ def select_losses(
         for sel in chosen:
             if all(sel.spec is not u.spec or sel.params != u.params for u in unique):
                 unique.append(sel)
-        return unique
-    return [LossSelection(s, s.resolve_params({})) for s in default_panel(task, soft_targets)]
+    else:
+        unique = [LossSelection(s, s.resolve_params({})) for s in default_panel(task, soft_targets)]
+    # --custom losses join the selection (or the default panel), with the data's task.
+    named = {sel.spec.name for sel in unique}
+    unique += [
+        LossSelection(s, s.resolve_params({})) for s in _CUSTOM.values() if s.name not in named
+    ]
+    return [LossSelection(_for_task(sel.spec, task), sel.params) for sel in unique]
