@@ -9,7 +9,16 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-TASKS = ("auto", "regression", "binary", "multiclass")
+TASKS = (
+    "auto",
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "vae",
+)
 FORMATS = ("table", "json", "csv", "markdown")
 
 

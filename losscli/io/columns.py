@@ -121,6 +121,13 @@ def _detect_task(
 
 def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
     """Validate and convert the table into a Dataset for the detected task."""
+    # --- structured column families (issue 6): they take precedence; see io/families.py ---
+    from losscli.io.families import build_family_dataset, detect_family
+
+    family = detect_family(table.column_names, opts.task)
+    if family is not None:
+        return build_family_dataset(table, opts, source, family)
+    # --- end structured column families ---
     names = table.column_names
     n = table.num_rows
     row_numbers = np.arange(1, n + 1, dtype=np.int64)

@@ -294,6 +294,7 @@ def _is_real(x: LossInputs) -> np.ndarray:
     ),
     reference="the guide (001), Goodfellow et al. 2014 (minimax value function, negated)",
     default=True,
+    needs_hard_labels=True,  # needs d_real; see io.families
     advice=(
         "Training or monitoring a GAN's discriminator (R-GEN): the cross-entropy of telling "
         "real (D(x) -> 1) from generated (D(G(z)) -> 0); 2 log 2 = 1.386 at D = 0.5."
@@ -304,8 +305,11 @@ def _is_real(x: LossInputs) -> np.ndarray:
 )
 def gan_discriminator(x: LossInputs, eps: float) -> np.ndarray:
     """GAN discriminator loss: cross-entropy of real (d_real) against generated (d_fake)."""
+    is_real = _is_real(x)
+    if not is_real.any():
+        raise DataError("gan_discriminator needs a d_real column (D(x)) next to d_fake")
     log_d, log_1md = _log_d(x, eps)
-    return -np.where(_is_real(x), log_d, log_1md)
+    return -np.where(is_real, log_d, log_1md)
 
 
 @register(
