@@ -77,6 +77,73 @@ def multiclass(n: int, logits: bool = False, soft: bool = False) -> pd.DataFrame
     return pd.DataFrame(frame)
 
 
+# Structured families (issue 6). A separate generator so the files above stay byte-identical.
+family_rng = np.random.default_rng(11)
+
+
+def boxes(n: int) -> pd.DataFrame:
+    # Ground-truth boxes in a 640x480 image; predictions are jittered, a few far off.
+    x1 = family_rng.uniform(0, 500, n)
+    y1 = family_rng.uniform(0, 360, n)
+    w = family_rng.uniform(20, 140, n)
+    h = family_rng.uniform(20, 120, n)
+    jitter = family_rng.normal(0, 8, (n, 4))
+    miss = family_rng.uniform(size=n) < 0.08
+    jitter[miss, :2] += family_rng.uniform(80, 200, (int(miss.sum()), 1))
+    px1, py1 = x1 + jitter[:, 0], y1 + jitter[:, 1]
+    pw = np.maximum(w + jitter[:, 2], 1.0)
+    ph = np.maximum(h + jitter[:, 3], 1.0)
+    return pd.DataFrame(
+        {"true_x1": x1.round(1), "true_y1": y1.round(1),
+         "true_x2": (x1 + w).round(1), "true_y2": (y1 + h).round(1),
+         "pred_x1": px1.round(1), "pred_y1": py1.round(1),
+         "pred_x2": (px1 + pw).round(1), "pred_y2": (py1 + ph).round(1)}
+    )
+
+
+def embedding_pairs(n: int, k: int) -> pd.DataFrame:
+    # label 0 = similar pair (the guide's convention), 1 = dissimilar.
+    label = (family_rng.uniform(size=n) < 0.5).astype(int)
+    a = family_rng.normal(0, 0.5, (n, k))
+    b = np.where(label[:, None] == 0, a + family_rng.normal(0, 0.15, (n, k)),
+                 family_rng.normal(0, 0.5, (n, k)))
+    frame: dict[str, object] = {"label": label}
+    frame.update({f"a_{j}": a[:, j].round(4) for j in range(k)})
+    frame.update({f"b_{j}": b[:, j].round(4) for j in range(k)})
+    return pd.DataFrame(frame)
+
+
+def triplets(n: int, k: int) -> pd.DataFrame:
+    anchor = family_rng.normal(0, 0.5, (n, k))
+    positive = anchor + family_rng.normal(0, 0.2, (n, k))
+    negative = anchor + family_rng.normal(0, 0.45, (n, k))
+    frame: dict[str, object] = {}
+    for name, values in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        frame.update({f"{name}_{j}": values[:, j].round(4) for j in range(k)})
+    return pd.DataFrame(frame)
+
+
+def gan(n_real: int, n_fake: int) -> pd.DataFrame:
+    # D(x) on real images and D(G(z)) on generated ones; d_fake is shorter (trailing empties).
+    d_real = 1 / (1 + np.exp(-family_rng.normal(1.2, 0.8, n_real)))
+    d_fake = 1 / (1 + np.exp(-family_rng.normal(-0.9, 0.9, n_fake)))
+    fake = pd.Series(d_fake.round(5))
+    return pd.DataFrame({"d_real": d_real.round(5), "d_fake": fake.reindex(range(n_real))})
+
+
+def vae_latents(n: int, k: int, d: int) -> pd.DataFrame:
+    mu = family_rng.normal(0, 0.6, (n, k))
+    logvar = family_rng.normal(-0.4, 0.3, (n, k))
+    x = family_rng.uniform(0, 1, (n, d))
+    x_hat = np.clip(x + family_rng.normal(0, 0.08, (n, d)), 0, 1)
+    frame: dict[str, object] = {}
+    frame.update({f"mu_{j}": mu[:, j].round(4) for j in range(k)})
+    frame.update({f"logvar_{j}": logvar[:, j].round(4) for j in range(k)})
+    frame.update({f"y_true_{j}": x[:, j].round(4) for j in range(d)})
+    frame.update({f"y_pred_{j}": x_hat[:, j].round(4) for j in range(d)})
+    return pd.DataFrame(frame)
+
+
 if __name__ == "__main__":
     save("regression_clean.csv", regression(500, 0.0))
     save("regression_outliers.csv", regression(500, 0.03))
@@ -87,3 +154,8 @@ if __name__ == "__main__":
     save("multiclass_probs.csv", multiclass(450))
     save("multiclass_logits.csv", multiclass(450, logits=True))
     save("multiclass_soft.csv", multiclass(300, soft=True))
+    save("detection_boxes.csv", boxes(300))
+    save("similarity_pairs.csv", embedding_pairs(400, 8))
+    save("similarity_triplets.csv", triplets(300, 8))
+    save("gan_outputs.csv", gan(256, 200))
+    save("vae_latents.csv", vae_latents(200, 4, 6))
