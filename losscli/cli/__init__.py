@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "compute": "losscli.cli.compute:compute",
     "list": "losscli.cli.catalogue:list_command",
     "info": "losscli.cli.catalogue:info_command",
+    "compare": "losscli.cli.compare:compare",
 }
 
 

@@ -1,0 +1,277 @@
+"""``loss compare FILE``: losses side by side for every model, rankings and agreement.
+
+For every (loss, model): the value (the core's reduction), the distribution of
+the per-row terms (weighted median and 95th percentile, max, and the share of
+the total carried by the worst 1% of rows). With several models, each loss
+ranks them (signed losses such as mbe by absolute value: a bias of -2 is worse
+than one of +1), and the best models per loss are compared: the losses agree
+when they all pick the same model. ``--ci`` adds paired-bootstrap intervals of
+each model's difference to the best: every replicate draws the same rows for
+all models, so the row-to-row noise they share cancels out of the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from losscli.analysis.bootstrap import bootstrap_replicates, percentile_interval
+from losscli.analysis.diagnostics import top_share, warnings_for
+from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.core.dataset import Dataset
+from losscli.core.reduction import reduce_values, weighted_percentile
+from losscli.core.registry import LossSelection, Reduction
+
+
+@dataclass(frozen=True)
+class ModelLoss:
+    """One loss for one model: the value, its per-row distribution, its rank."""
+
+    loss: str
+    label: str
+    params: dict[str, Any]
+    model: str
+    value: float
+    median: float
+    p95: float
+    max: float
+    top1pct_share: float | None
+    rank: int
+    diff_to_best: float
+    diff_ci_low: float | None = None
+    diff_ci_high: float | None = None
+    percent: bool = False
+    signed: bool = False
+
+    def as_dict(self, with_ci: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "loss": self.loss,
+            "params": dict(self.params),
+            "model": self.model,
+            "value": self.value,
+            "median": self.median,
+            "p95": self.p95,
+            "max": self.max,
+            "top1pct_share": self.top1pct_share,
+            "rank": self.rank,
+            "diff_to_best": self.diff_to_best,
+        }
+        if with_ci:
+            row["diff_ci_low"] = self.diff_ci_low
+            row["diff_ci_high"] = self.diff_ci_high
+        return row
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Whether the losses pick the same best model, and which do not."""
+
+    agree: bool
+    best_model: str | None  # the model most losses rank first
+    best_by_loss: dict[str, str]
+    disagreeing: list[str]  # losses whose best model is not ``best_model``
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "agree": self.agree,
+            "best_model": self.best_model,
+            "best_by_loss": dict(self.best_by_loss),
+            "disagreeing": list(self.disagreeing),
+        }
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """What ``loss compare FILE`` found."""
+
+    source: str
+    task: str
+    task_reason: str
+    n_rows: int
+    n_dropped: int
+    models: list[str]
+    results: list[ModelLoss]
+    rankings: dict[str, list[str]]
+    agreement: Agreement
+    ci_level: float | None = None
+    n_boot: int = 0
+    seed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        with_ci = self.ci_level is not None
+        out: dict[str, Any] = {
+            "command": "compare",
+            "source": self.source,
+            "task": self.task,
+            "n_rows": self.n_rows,
+            "n_dropped": self.n_dropped,
+            "models": list(self.models),
+            "results": [r.as_dict(with_ci) for r in self.results],
+            "rankings": {k: list(v) for k, v in self.rankings.items()},
+            "agreement": self.agreement.as_dict(),
+        }
+        if with_ci:
+            out["ci_level"] = self.ci_level
+            out["bootstrap"] = self.n_boot
+            out["seed"] = self.seed
+        out["task_reason"] = self.task_reason
+        out["warnings"] = list(self.warnings)
+        return out
+
+
+def ranking_key(value: float, signed: bool) -> float:
+    """What a ranking orders by: the value, or its size for signed losses; NaN last."""
+    if value != value:
+        return math.inf
+    return abs(value) if signed else value
+
+
+def rank_models(values: dict[str, float], signed: bool) -> list[str]:
+    """Models from best to worst (ties keep the input order)."""
+    return sorted(values, key=lambda m: ranking_key(values[m], signed))
+
+
+def agreement_of(rankings: dict[str, list[str]]) -> Agreement:
+    """The model most losses rank first, and the losses that rank another first."""
+    best_by_loss = {label: order[0] for label, order in rankings.items() if order}
+    if not best_by_loss:
+        return Agreement(True, None, {}, [])
+    votes = Counter(best_by_loss.values())
+    top = max(votes.values())
+    # Ties in the vote go to the model chosen by the earliest loss.
+    best = next(m for m in best_by_loss.values() if votes[m] == top)
+    disagreeing = [label for label, m in best_by_loss.items() if m != best]
+    return Agreement(not disagreeing, best, best_by_loss, disagreeing)
+
+
+def _one_row(value: float, kind: Reduction) -> float:
+    """The loss of a single row with this per-row term (sqrt for rmse, else the term)."""
+    return reduce_values(np.array([value]), None, kind)
+
+
+def _distribution(
+    values: np.ndarray, weights: np.ndarray | None, kind: Reduction
+) -> tuple[float, float, float]:
+    """Weighted median, 95th percentile and max of the per-row losses.
+
+    Quantiles are taken of the terms being averaged and then mapped to one
+    row's loss (|e| rather than e^2 for rmse), which commutes with quantiles
+    because that map is monotone.
+    """
+    keep = np.ones(values.shape[0], dtype=bool) if weights is None else weights > 0
+    if not keep.any():
+        return math.nan, math.nan, math.nan
+    median = weighted_percentile(values, weights, 50.0)
+    p95 = weighted_percentile(values, weights, 95.0)
+    largest = float(np.max(values[keep]))
+    return _one_row(median, kind), _one_row(p95, kind), _one_row(largest, kind)
+
+
+def compare_models(
+    dataset: Dataset,
+    selections: list[LossSelection],
+    *,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> CompareReport:
+    """Every selected loss for every model, ranked, with paired intervals when asked."""
+    items = per_sample_losses(dataset, selections)
+    weights = dataset.weights
+    values = [reduce_values(i.values, weights, i.selection.spec.reduction) for i in items]
+
+    replicates: np.ndarray | None = None
+    if ci_level is not None and dataset.n_rows > 0:
+        replicates = bootstrap_replicates(
+            [(i.values, i.selection.spec.reduction) for i in items], weights, n_boot, seed
+        )
+
+    # items are in (loss, model) order: group the column indices of each selection.
+    groups: dict[str, list[int]] = {}
+    for j, item in enumerate(items):
+        groups.setdefault(item.selection.label, []).append(j)
+
+    rankings: dict[str, list[str]] = {}
+    results: list[ModelLoss] = []
+    for label, columns in groups.items():
+        spec = items[columns[0]].selection.spec
+        by_model = {items[j].model: values[j] for j in columns}
+        order = rank_models(by_model, spec.signed)
+        rankings[label] = order
+        best_column = next(j for j in columns if items[j].model == order[0])
+        best_key = ranking_key(values[best_column], spec.signed)
+        for j in columns:
+            row = _model_loss(items[j], values[j], weights, order, best_key, spec.signed)
+            if replicates is not None and ci_level is not None:
+                row = _with_interval(
+                    row, replicates[:, j], replicates[:, best_column], spec.signed, ci_level
+                )
+            results.append(row)
+
+    return CompareReport(
+        source=dataset.source,
+        task=dataset.task.value,
+        task_reason=dataset.task_reason,
+        n_rows=dataset.n_rows,
+        n_dropped=dataset.n_dropped,
+        models=dataset.model_names,
+        results=results,
+        rankings=rankings,
+        agreement=agreement_of(rankings),
+        ci_level=ci_level,
+        n_boot=n_boot if ci_level is not None else 0,
+        seed=seed,
+        warnings=warnings_for(dataset, items),
+        notes=list(dataset.notes),
+    )
+
+
+def _model_loss(
+    item: PerSample,
+    value: float,
+    weights: np.ndarray | None,
+    order: list[str],
+    best_key: float,
+    signed: bool,
+) -> ModelLoss:
+    spec = item.selection.spec
+    median, p95, largest = _distribution(item.values, weights, spec.reduction)
+    share = None if signed else top_share(item.values, weights, 0.01)
+    if share is not None and share != share:
+        share = None
+    return ModelLoss(
+        loss=spec.name,
+        label=item.selection.label,
+        params=dict(item.selection.params),
+        model=item.model,
+        value=value,
+        median=median,
+        p95=p95,
+        max=largest,
+        top1pct_share=share,
+        rank=order.index(item.model) + 1,
+        diff_to_best=ranking_key(value, signed) - best_key,
+        percent=spec.percent,
+        signed=signed,
+    )
+
+
+def _with_interval(
+    row: ModelLoss, reps: np.ndarray, best_reps: np.ndarray, signed: bool, level: float
+) -> ModelLoss:
+    """Attach the paired percentile interval of (this model - the best) in ranking terms."""
+    if signed:
+        diffs = np.abs(reps) - np.abs(best_reps)
+    else:
+        with np.errstate(invalid="ignore"):
+            diffs = reps - best_reps
+    low, high = percentile_interval(diffs, level)
+    if low != low:  # no finite replicate
+        return row
+    return replace(row, diff_ci_low=low, diff_ci_high=high)

@@ -1,0 +1,287 @@
+"""Losses compared as functions: values and gradients over an error, probability or margin grid.
+
+Every curve is evaluated through the registered kernel itself (one row per
+grid point, each reduced on its own by the core's reduction), and its
+gradient is derived from the same kernel by finite differences, so there is
+no second, hand-kept list of formulas to drift from the catalogue.
+
+The grid variable depends on the loss:
+
+- regression losses: the error ``e = y_true - y_pred`` (``--errors``), with
+  ``y_true`` fixed at a reference value (0, or the smallest of 1, 2, 5, 10, ...
+  for which every grid point lies in the loss's domain, e.g. y_pred > 0 for
+  poisson; the curve records it as ``y_true``);
+- probabilistic classification losses: the predicted probability of the true
+  class (0.01 to 0.99), with y_true = 1 (binary) or the second of two classes
+  (multiclass);
+- margin-based losses (hinge-type): the margin ``t * s`` (-3 to 3).
+
+Gradients are d loss / d (grid variable) -- for the error grid that is
+d/de = -d/dy_pred. They come from second-order one-sided differences on both
+sides of each point, averaged: exact for piecewise quadratics, and at a kink
+(mae at 0, hinge at margin 1) the average of the two one-sided slopes, the
+midpoint subgradient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli.core.reduction import reduce_values
+from losscli.core.registry import LossInputs, LossSelection, LossSpec, Task
+from losscli.errors import UsageError
+
+ERROR = "error"
+PROBABILITY = "probability"
+MARGIN = "margin"
+
+PROBABILITY_RANGE = (0.01, 0.99)
+MARGIN_RANGE = (-3.0, 3.0)
+DEFAULT_ERRORS = "-3:3:13"
+CHART_POINTS = 161  # dense sampling used only to draw smooth charts
+MAX_POINTS = 100_001
+
+# Relative finite-difference step: small enough that the O(h^2) term is far
+# below 1e-8, large enough that rounding (eps * |f| / h) stays near 1e-10.
+STEP = 1e-5
+# Reference targets tried, in order, for regression losses whose value depends
+# on the level of y_true or whose domain excludes y_true = 0.
+REFERENCE_TARGETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+
+VARIABLE_TEXT = {
+    ERROR: "error e = y_true - y_pred",
+    PROBABILITY: "predicted probability p of the true class",
+    MARGIN: "margin m = t*s (label t = +-1, score s)",
+}
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """START:STOP:N as given to --errors."""
+
+    start: float
+    stop: float
+    n: int
+
+    def points(self) -> np.ndarray:
+        return np.linspace(self.start, self.stop, self.n)
+
+    def with_range(self, start: float, stop: float) -> GridSpec:
+        return GridSpec(start, stop, self.n)
+
+    def text(self) -> str:
+        return f"{self.start:g}:{self.stop:g}:{self.n}"
+
+
+def parse_grid(text: str) -> GridSpec:
+    """Parse ``START:STOP:N`` (e.g. ``-3:3:13``); UsageError when it is not that."""
+    parts = text.split(":")
+    example = f"e.g. {DEFAULT_ERRORS}"
+    if len(parts) != 3:
+        raise UsageError(f"--errors expects START:STOP:N, {example} (got {text!r})")
+    try:
+        start, stop = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise UsageError(f"--errors {text}: START and STOP must be numbers, {example}") from None
+    try:
+        n = int(parts[2])
+    except ValueError:
+        raise UsageError(f"--errors {text}: N must be a whole number, {example}") from None
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise UsageError(f"--errors {text}: START and STOP must be finite")
+    if not start < stop:
+        raise UsageError(f"--errors {text}: START must be smaller than STOP")
+    if not 2 <= n <= MAX_POINTS:
+        raise UsageError(f"--errors {text}: N must be between 2 and {MAX_POINTS}")
+    return GridSpec(start, stop, n)
+
+
+def curve_variable(spec: LossSpec) -> str:
+    """The grid variable a loss is drawn against (error, probability or margin)."""
+    if spec.properties.margin_based:
+        return MARGIN
+    if spec.task is Task.REGRESSION:
+        return ERROR
+    if spec.task in (Task.BINARY, Task.MULTICLASS):
+        return PROBABILITY
+    raise UsageError(
+        f"loss {spec.name} ({spec.task.value}) has no curve over an error grid: it reads "
+        f"fixed column families; compare it on a FILE instead (loss compare FILE -l {spec.name})"
+    )
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One loss as a function of its grid variable."""
+
+    loss: str
+    label: str
+    params: dict[str, Any]
+    variable: str
+    grid: np.ndarray
+    values: np.ndarray
+    gradients: np.ndarray
+    reference: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "label": self.label,
+            "params": dict(self.params),
+            "variable": self.variable,
+            **self.reference,
+            "grid": [float(v) for v in self.grid],
+            "values": [float(v) for v in self.values],
+            "gradients": [float(v) for v in self.gradients],
+        }
+
+
+def _inputs_for(spec: LossSpec, variable: str, x: np.ndarray, y0: float) -> LossInputs:
+    n = x.shape[0]
+    if variable == ERROR:
+        return LossInputs(y_true=np.full(n, y0), y_pred=y0 - x)
+    if spec.task is Task.MULTICLASS:
+        # Two classes, the true one second: q = (1 - p, p), scores = (0, margin).
+        target = np.tile([0.0, 1.0], (n, 1))
+        labels = np.ones(n, dtype=np.int64)
+        first = 1.0 - x if variable == PROBABILITY else np.zeros(n)
+        return LossInputs(y_true=target, y_pred=np.column_stack([first, x]), labels=labels)
+    # Binary, true class 1: y_pred is P(class 1) or the score, whose margin is t*s = s.
+    return LossInputs(y_true=np.ones(n), y_pred=np.asarray(x, dtype=np.float64))
+
+
+def _in_domain(selection: LossSelection, inputs: LossInputs) -> np.ndarray:
+    ok = np.ones(len(inputs), dtype=bool)
+    for rule in selection.spec.domain_for(selection.params):
+        values = getattr(inputs, rule.target, None)
+        if values is None:
+            continue
+        valid = np.asarray(rule.valid(values), dtype=bool)
+        ok &= valid.all(axis=1) if valid.ndim == 2 else valid
+    return ok
+
+
+def _loss_function(
+    selection: LossSelection, variable: str, y0: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> the loss of one sample at each x (NaN outside the loss's domain)."""
+    spec = selection.spec
+
+    def evaluate(x: np.ndarray) -> np.ndarray:
+        inputs = _inputs_for(spec, variable, x, y0)
+        with np.errstate(all="ignore"):
+            per_row = selection.per_sample(inputs)
+        ok = _in_domain(selection, inputs)
+        # Each grid point is a data set of one row, reduced by the core (sqrt for rmse).
+        single = np.array(
+            [reduce_values(per_row[i : i + 1], None, spec.reduction) for i in range(x.shape[0])]
+        )
+        return np.where(ok, single, np.nan)
+
+    return evaluate
+
+
+def _steps(variable: str, x: np.ndarray) -> np.ndarray:
+    if variable == PROBABILITY:
+        h = STEP * np.minimum(x, 1.0 - x)  # keeps x +- 2h inside (0, 1)
+    else:
+        h = STEP * np.maximum(1.0, np.abs(x))
+    # A power of two: x +- k h and y_true - (x +- k h) are then exact for the
+    # usual dyadic grid points, so a symmetric kink gives a slope of exactly 0.
+    return np.exp2(np.round(np.log2(h)))
+
+
+def finite_difference(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray
+) -> np.ndarray:
+    """The average of the second-order forward and backward difference quotients."""
+    f_m2, f_m1, f_0, f_p1, f_p2 = (f(x + k * h) for k in (-2.0, -1.0, 0.0, 1.0, 2.0))
+    forward = (-3.0 * f_0 + 4.0 * f_p1 - f_p2) / (2.0 * h)
+    backward = (3.0 * f_0 - 4.0 * f_m1 + f_m2) / (2.0 * h)
+    return 0.5 * (forward + backward)
+
+
+def reference_target(selection: LossSelection, grid: np.ndarray) -> float:
+    """y_true for a regression curve: 0 when any level will do, else the first that fits."""
+    spec = selection.spec
+    if not spec.domain_for(selection.params) and not spec.percent:
+        return 0.0
+    h = _steps(ERROR, grid)
+    stencil = np.concatenate([grid - 2 * h, grid + 2 * h, grid])
+    for y0 in REFERENCE_TARGETS:
+        inputs = _inputs_for(spec, ERROR, stencil, y0)
+        if _in_domain(selection, inputs).all():
+            return y0
+    return REFERENCE_TARGETS[-1]
+
+
+def loss_curve(selection: LossSelection, errors: GridSpec, *, with_gradients: bool = True) -> Curve:
+    """The curve of one selected loss; regression losses use ``errors``, others their own range."""
+    spec = selection.spec
+    variable = curve_variable(spec)
+    if variable == ERROR:
+        grid = errors.points()
+    elif variable == PROBABILITY:
+        grid = errors.with_range(*PROBABILITY_RANGE).points()
+    else:
+        grid = errors.with_range(*MARGIN_RANGE).points()
+    reference: dict[str, float] = {}
+    y0 = 0.0
+    if variable == ERROR:
+        y0 = reference_target(selection, grid)
+        reference = {"y_true": y0}
+    f = _loss_function(selection, variable, y0)
+    values = f(grid)
+    gradients = np.full_like(grid, np.nan)
+    if with_gradients:
+        with np.errstate(all="ignore"):
+            # + 0.0 turns the -0.0 of a symmetric kink into 0.0 for display.
+            gradients = finite_difference(f, grid, _steps(variable, grid)) + 0.0
+    return Curve(
+        loss=spec.name,
+        label=selection.label,
+        params=dict(selection.params),
+        variable=variable,
+        grid=grid,
+        values=values,
+        gradients=gradients,
+        reference=reference,
+    )
+
+
+@dataclass(frozen=True)
+class CurvesReport:
+    """What ``loss compare`` without a FILE found: curves, chart curves, the losses' specs."""
+
+    errors: GridSpec
+    curves: list[Curve]
+    chart_curves: list[Curve]
+    specs: list[LossSpec]
+
+    @property
+    def grid(self) -> np.ndarray:
+        return self.errors.points()
+
+    def variables(self) -> list[str]:
+        """The grid variables present, in a fixed order (error, probability, margin)."""
+        present = {c.variable for c in self.curves}
+        return [v for v in (ERROR, PROBABILITY, MARGIN) if v in present]
+
+
+def compare_curves(selections: list[LossSelection], errors: GridSpec) -> CurvesReport:
+    """Curves of every selected loss over its grid, plus dense versions for the charts."""
+    for selection in selections:
+        curve_variable(selection.spec)  # fail early for losses without a curve
+    curves = [loss_curve(s, errors) for s in selections]
+    dense = GridSpec(errors.start, errors.stop, max(errors.n, CHART_POINTS))
+    chart_curves = [loss_curve(s, dense, with_gradients=False) for s in selections]
+    specs: list[LossSpec] = []
+    for selection in selections:
+        if all(selection.spec.name != known.name for known in specs):
+            specs.append(selection.spec)
+    return CurvesReport(errors=errors, curves=curves, chart_curves=chart_curves, specs=specs)

@@ -1,0 +1,173 @@
+"""``loss compare [FILE]``: models side by side, or the losses themselves as curves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+
+DEFAULT_CURVE_LOSSES = "mse,mae,huber"  # the guide's "Loss vs Error" figure
+
+
+def _check_errors(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from losscli.analysis.curves import parse_grid
+    from losscli.errors import UsageError
+
+    try:
+        return parse_grid(value)
+    except UsageError as exc:
+        raise click.BadParameter(exc.message.removeprefix("--errors "), ctx, param) from None
+
+
+def _check_plot(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from losscli.report.chart import check_image_path
+
+    if value is None:
+        return None
+    try:
+        check_image_path(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: the file name must end in .png or .svg", ctx, param
+        ) from None
+    return value
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+@click.command("compare")
+@click.argument("file", metavar="[FILE]", required=False)
+@input_options
+@loss_options
+@format_option
+@click.option(
+    "--errors",
+    default="-3:3:13",
+    show_default=True,
+    metavar="START:STOP:N",
+    callback=_check_errors,
+    help="Without FILE: the error grid of regression curves (classification losses use "
+    "p = 0.01..0.99 and hinge-type the margin -3..3, with the same N).",
+)
+@click.option(
+    "--plot",
+    metavar="PATH",
+    callback=_check_plot,
+    help="Without FILE: also save the chart as PATH (.png or .svg; needs losscli[plot]).",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="With FILE: paired-bootstrap interval of each model's difference to the best, "
+    "at this level, e.g. 0.95.",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for --ci.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
+)
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    file: str | None,
+    losses: tuple[str, ...],
+    fmt: str,
+    errors: Any,
+    plot: str | None,
+    ci: float | None,
+    n_boot: int,
+    seed: int,
+    **kwargs: Any,
+) -> None:
+    """Compare losses: across models in FILE, or as functions of the error without FILE.
+
+    With FILE, every loss for every model (--pred-col repeatable): the value,
+    the per-row distribution (median, p95, max, share of the worst 1% of rows),
+    a ranking per loss (mbe by absolute value) and whether the losses agree on
+    the best model; --ci adds paired-bootstrap intervals of the difference to
+    the best.
+
+    Without FILE, the losses as curves: values and slopes over an error grid
+    (regression), the probability of the true class (classification) or the
+    margin (hinge-type), the guide's property table and a chart in the terminal
+    (default losses: mse,mae,huber, the guide's "Loss vs Error" figure).
+
+    \b
+    Examples:
+      loss compare --losses mse,mae,huber
+      loss compare -l mse,huber:delta=2,log_cosh --errors -5:5:21 --plot curves.png
+      loss compare -l bce,focal,hinge --format json
+      loss compare preds.csv --pred-col model_a --pred-col model_b --ci 0.95
+    """
+    from losscli.errors import UsageError
+    from losscli.report.console import make_console
+
+    fmt = fmt.lower()
+    if file is None:
+        for name, flag in (("ci", "--ci"), ("n_boot", "--bootstrap"), ("seed", "--seed")):
+            if _given(ctx, name):
+                raise UsageError(f"{flag} compares models in a FILE; give a FILE to use it")
+        _compare_curves(losses, errors, plot, fmt, make_console())
+        return
+    for name, flag in (("errors", "--errors"), ("plot", "--plot")):
+        if _given(ctx, name):
+            raise UsageError(f"{flag} draws loss curves; use it without a FILE")
+    _compare_models(file, losses, fmt, ci, n_boot, seed, kwargs)
+
+
+def _compare_curves(
+    losses: tuple[str, ...], errors: Any, plot: str | None, fmt: str, console: Any
+) -> None:
+    from losscli.analysis.curves import compare_curves
+    from losscli.core.registry import Task, select_losses
+    from losscli.report.chart import save_chart
+    from losscli.report.compare import chart_panels, render_curves
+
+    # With explicit names the task is not used: parsed and de-duplicated as given.
+    selections = select_losses(list(losses or (DEFAULT_CURVE_LOSSES,)), Task.REGRESSION)
+    report = compare_curves(selections, errors)
+    if plot:
+        save_chart(plot, chart_panels(report))
+    color = console.is_terminal and not console.no_color
+    render_curves(report, fmt, console, color=color)
+    if plot:
+        click.echo(f"Chart saved to {plot}", err=True)
+
+
+def _compare_models(
+    file: str,
+    losses: tuple[str, ...],
+    fmt: str,
+    ci: float | None,
+    n_boot: int,
+    seed: int,
+    kwargs: dict[str, Any],
+) -> None:
+    from losscli.analysis.compare import compare_models
+    from losscli.cli.common import note, warn
+    from losscli.core.registry import Task, select_losses
+    from losscli.io import load_dataset
+    from losscli.report.compare import render_models
+    from losscli.report.console import make_console
+
+    opts = input_from_kwargs(kwargs)
+    if losses:  # typos fail fast (exit 2), before the file is read
+        select_losses(list(losses), Task.REGRESSION)
+    dataset = load_dataset(file, opts)
+    selections = select_losses(list(losses), dataset.task, dataset.soft_targets)
+    report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+    for line in report.notes:
+        note(f"Note: {line}")
+    render_models(report, fmt, make_console())
+    warn(report.warnings)

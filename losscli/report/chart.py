@@ -1,0 +1,135 @@
+"""Charts of loss against error: in the terminal with plotext, to PNG/SVG with matplotlib.
+
+Both draw the same series: (label, xs, ys) triples grouped into panels, one
+panel per grid variable (error, probability of the true class, margin). In
+the terminal each curve gets its own marker character, so the chart reads
+without colour; colour is added only when writing to a colour terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from losscli.errors import LossCliError
+
+MARKERS = ("•", "+", "x", "o", "*", "#", "=", "~", "%", "@")
+IMAGE_FORMATS = ("png", "svg")
+PLOT_EXTRA_HINT = "pip install 'losscli[plot]'"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve of a chart."""
+
+    label: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One chart: a title, an x-axis label and its curves."""
+
+    title: str
+    xlabel: str
+    series: Sequence[Series]
+
+
+def _finite_points(series: Series) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for x, y in zip(series.xs, series.ys):
+        if math.isfinite(x) and math.isfinite(y):
+            xs.append(float(x))
+            ys.append(float(y))
+    return xs, ys
+
+
+def terminal_chart(panel: Panel, *, width: int = 80, height: int = 20, color: bool = False) -> str:
+    """The panel drawn as text, ``width`` columns wide; deterministic when ``color`` is off."""
+    import plotext
+
+    fig = plotext.figure
+    fig.clear()
+    fig.plot_size(max(width, 30), max(height, 10))
+    for i, series in enumerate(panel.series):
+        xs, ys = _finite_points(series)
+        if not xs:
+            continue
+        signal = fig.signal(xs, ys, marker=MARKERS[i % len(MARKERS)])
+        signal.label(series.label)
+        signal.lines()
+        fig.draw(signal)
+    # Centred at the top: loss curves are lowest in the middle of the grid.
+    canvas_width = max(width, 30) - 8
+    fig.legend(x=canvas_width // 2, y=0, ha="center", va="top")
+    fig.title(panel.title)
+    fig.label(panel.xlabel, "x")
+    text = fig.build().string(colorless=not color)
+    fig.clear()
+    lines = [line.rstrip() for line in str(text).splitlines()]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def check_image_path(path: str) -> str:
+    """The image format of ``path`` from its extension ('png' or 'svg'), else ValueError."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in IMAGE_FORMATS:
+        raise ValueError(f"--plot {path}: the file name must end in .png or .svg")
+    return ext
+
+
+def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> None:
+    """Save the panels side by side as PNG or SVG, atomically (temp file, then rename)."""
+    fmt = check_image_path(path)
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise LossCliError(
+            f"--plot needs matplotlib, which is not installed; install it with: {PLOT_EXTRA_HINT}"
+        ) from None
+    import matplotlib
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise LossCliError(f"cannot write {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise LossCliError(f"cannot write {path}: it is a directory")
+
+    count = max(1, len(panels))
+    fig = Figure(figsize=(5.0 * count, 4.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, count, squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for series in panel.series:
+            xs, ys = _finite_points(series)
+            ax.plot(xs, ys, label=series.label, linewidth=1.8)
+        ax.set_title(panel.title)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=f".{fmt}", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise LossCliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        # Fixed metadata and hash salt keep the SVG identical from run to run.
+        metadata = {"Date": None} if fmt == "svg" else {"Software": "losscli"}
+        with matplotlib.rc_context({"svg.hashsalt": "losscli"}):
+            fig.savefig(tmp, format=fmt, metadata=metadata, dpi=120)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise LossCliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
