@@ -9,6 +9,10 @@ the standard deviation under normality, as 1.4826 MAD does); if that is also
 
 IQR rule: flagged when r < Q1 - k IQR or r > Q3 + k IQR (k = threshold,
 default 1.5, Tukey's fences). Quartiles are numpy's linear interpolation.
+
+Both rules are equivalent to two cut-offs on the residual itself, kept in
+``OutlierFlags.lower``/``upper`` (for drawing them on a histogram): a row is
+flagged when r < lower or r > upper.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class OutlierFlags:
     center: float  # median of the residuals
     scale: float  # robust standard deviation (1.4826 MAD or the fallback)
     fallback: bool  # True when MAD was 0 and the fallback scale was used
+    lower: float = -np.inf  # flagged when r < lower ...
+    upper: float = np.inf  # ... or r > upper (residual units)
 
     @property
     def count(self) -> int:
@@ -77,11 +83,21 @@ def flag_outliers(
     if rule not in DEFAULT_THRESHOLD:
         raise ValueError(f"unknown outlier rule {rule!r}")
     k = DEFAULT_THRESHOLD[rule] if threshold is None else float(threshold)
+    if r.size == 0:
+        return OutlierFlags(rule, k, np.zeros(0, dtype=bool), np.nan, np.nan, False)
     center, sigma, fallback = robust_scale(r)
     if rule == "mad":
         mask = np.abs(robust_zscore(r)) > k
+        if sigma > 0:
+            # |z| > k  <=>  |r - median| > k MAD / 0.6745 (or k sigma under the fallback)
+            mad = float(np.median(np.abs(r - center)))
+            half_width = k * mad / Z_FACTOR if mad > 0 else k * sigma
+            lower, upper = center - half_width, center + half_width
+        else:
+            lower, upper = -np.inf, np.inf
     else:
         q1, q3 = np.percentile(r, [25, 75])
         iqr = q3 - q1
-        mask = (r < q1 - k * iqr) | (r > q3 + k * iqr)
-    return OutlierFlags(rule, k, mask, center, sigma, fallback)
+        lower, upper = float(q1 - k * iqr), float(q3 + k * iqr)
+        mask = (r < lower) | (r > upper)
+    return OutlierFlags(rule, k, mask, center, sigma, fallback, lower, upper)
