@@ -83,8 +83,32 @@ def input_options(func: F) -> F:
     )
 
 
+def _load_custom(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    # --custom (issue 6): load the user's losses now so that select_losses() adds them to
+    # whatever the command selects; an empty value clears those of an earlier invocation.
+    import sys
+
+    if value or "losscli.core.registry" in sys.modules:
+        from losscli.custom import load_custom_losses
+
+        load_custom_losses(value)
+    return value
+
+
 def loss_options(func: F) -> F:
-    """--losses / -l."""
+    """--losses / -l, and --custom PATH.py:FUNC (user-defined losses)."""
+    func = click.option(
+        "--custom",
+        "custom",
+        multiple=True,
+        metavar="PATH.py:FUNC[:k=v...]",
+        callback=_load_custom,
+        help=(
+            "Add a loss written in Python: FUNC(y_true, y_pred) returning per-sample losses "
+            "(or a scalar); PATH.py:FACTORY:threshold=2 calls FACTORY(threshold=2) first "
+            "(repeatable)."
+        ),
+    )(func)
     return click.option(
         "--losses",
         "-l",
