@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from losscli.core.reduction import reduce_values
-from losscli.core.registry import LossInputs, LossSelection, LossSpec, Task
+from losscli.core.registry import EPS, LossInputs, LossSelection, LossSpec, Task
 from losscli.errors import UsageError
 
 ERROR = "error"
@@ -203,7 +203,10 @@ def finite_difference(
     f_m2, f_m1, f_0, f_p1, f_p2 = (f(x + k * h) for k in (-2.0, -1.0, 0.0, 1.0, 2.0))
     forward = (-3.0 * f_0 + 4.0 * f_p1 - f_p2) / (2.0 * h)
     backward = (3.0 * f_0 - 4.0 * f_m1 + f_m2) / (2.0 * h)
-    return 0.5 * (forward + backward)
+    slope = 0.5 * (forward + backward)
+    # Below the rounding noise of the differences the slope is 0 (e.g. mae at 0).
+    size = np.maximum.reduce([np.abs(v) for v in (f_m2, f_m1, f_0, f_p1, f_p2)])
+    return np.where(np.abs(slope) <= 8.0 * EPS * size / h, 0.0, slope)
 
 
 def reference_target(selection: LossSelection, grid: np.ndarray) -> float:

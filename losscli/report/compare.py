@@ -201,7 +201,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
         first = row.label != previous
         previous = row.label
         name = (row.label + (" %" if row.percent else "")) if first else ""
-        cells = [
+        cells: list[str | Text] = [
             name,
             Text(row.model),
             _value_text(row, row.value),
@@ -220,8 +220,8 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             box=box.SIMPLE_HEAD,
             pad_edge=False,
             title=(
-                f"Difference to the best model, paired bootstrap {100 * report.ci_level:g}% "
-                f"interval ({report.n_boot} resamples, seed {report.seed})"
+                f"Difference to the best model ({100 * report.ci_level:g}% paired-bootstrap "
+                "interval)"
             ),
             title_justify="left",
         )
@@ -257,6 +257,8 @@ def render_models_table(report: CompareReport, console: Console) -> None:
         f"task {report.task} ({report.task_reason})",
         f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
     ]
+    if report.ci_level is not None:
+        caption.append(f"bootstrap {report.n_boot} resamples, seed {report.seed}")
     console.print(Text(" · ".join(caption), style="dim"))
     console.print(
         Text(
