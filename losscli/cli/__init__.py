@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "compute": "losscli.cli.compute:compute",
     "list": "losscli.cli.catalogue:list_command",
     "info": "losscli.cli.catalogue:info_command",
+    "recommend": "losscli.cli.recommend:recommend",
+    "sensitivity": "losscli.cli.sensitivity:sensitivity",
     "compare": "losscli.cli.compare:compare",
 }
 

@@ -1,0 +1,628 @@
+"""``loss sensitivity``: how much each loss is driven by a few rows.
+
+Flagging (per model, from that model's own predictions):
+
+- regression: the residual r = y_true - y_pred, flagged by
+  :func:`losscli.analysis.outliers.flag_outliers` (MAD robust z > 3.5 by
+  default, or Tukey's fences with ``rule="iqr"``; MAD == 0 falls back to
+  1.2533 x the mean absolute deviation, see that module);
+- binary / multiclass: "confidently wrong" rows, whose predicted probability of
+  the true class is below the threshold (default 0.01). From logits it is
+  computed with the stable sigmoid / softmax. With soft targets the
+  probability of the true class is sum_c t_c q_c.
+
+Rows of zero weight take no part: they are never flagged and the cut-offs are
+computed without them. Otherwise the flagging is unweighted (a weight says how
+much a row counts in the loss, not whether its residual is unusual).
+
+Figures for every loss and model (weights respected, every value through
+:func:`losscli.core.reduction.reduce_values`):
+
+- ``change_pct`` = 100 (value - value_without_outliers) / value_without_outliers;
+  0 when both are 0; None (JSON null) when value_without_outliers is 0 and
+  value is not (the flagged rows carry all of the loss) or when every row is
+  flagged. Signed losses (mbe) use the same formula, so the sign is relative to
+  the sign of value_without_outliers.
+- ``outlier_share`` = sum(w l, flagged rows) / sum(w l) over the per-sample
+  terms the reduction works on: squared errors for rmse, |e| for median_ae and
+  max_error (their value ignores how big most terms are; the share shows how
+  much of the error mass sits in the flagged rows). Signed losses use |l|.
+- ``top1pct_share``: the share carried by the worst 1% of rows
+  (:func:`losscli.analysis.diagnostics.top_share`; |l| for signed losses).
+
+Injection test: one synthetic row is appended and each loss is recomputed.
+Regression: y_pred = the median prediction, y_true = y_pred + k x scale, with
+scale = 1.4826 MAD of the residuals (the robust standard deviation; the
+fallback scale when MAD is 0; 1.0 when even that is 0). Classification: a row
+of the first class (binary: y_true = 1) whose true-class logit is -k, the other
+logits 0 (probabilities: sigmoid(-k) / softmax). The row gets the mean weight
+of the rows of positive weight (1 without weights), so it counts as one
+typical row. ``change_pct`` = 100 (value_with_row - value) / value.
+
+Growth and verdict: ``growth_ratio`` R = change at k=100 / change at k=10
+(how much a 10x larger error moves the loss): R >= 30 (about k^1.5 or faster)
+is "quadratic", 3 <= R < 30 "linear", R < 3 "bounded"; no change at k=10 but a
+change at k=100 is a "jump" (the value is set by the single largest row, as
+max_error). A loss is **sensitive** when any of these holds, else **robust**:
+
+- its growth is quadratic or a jump;
+- the flagged rows change it by 100% or more (abs(change_pct) >= 100: they at
+  least double it);
+- the worst 1% of rows carry half of it or more (top1pct_share >= 0.5, the same
+  threshold ``loss compute`` warns at).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli.analysis.diagnostics import DOMINANT_SHARE, top_share
+from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
+from losscli.core.dataset import Dataset
+from losscli.core.reduction import reduce_values
+from losscli.core.registry import LossInputs, LossSelection, Task
+from losscli.core.stable import sigmoid, softmax
+from losscli.errors import DataError
+
+INJECTION_KS = (5.0, 10.0, 50.0, 100.0)
+P_TRUE_THRESHOLD = 0.01  # confidently wrong: P(true class) below this
+SENSITIVE_CHANGE_PCT = 100.0  # the flagged rows at least double the loss
+QUADRATIC_RATIO = 30.0  # change(k=100) / change(k=10) >= 30 ~ k^1.5 or faster
+LINEAR_RATIO = 3.0  # below this a 10x larger error barely moves the loss: bounded
+HISTOGRAM_FLOOR = 1e-16  # log10 P(true class) is drawn from -16 up
+MAX_ROWS_LISTED = 100
+SUPPORTED = (Task.REGRESSION, Task.BINARY, Task.MULTICLASS)
+
+
+@dataclass(frozen=True)
+class ModelOutliers:
+    """The rows flagged for one model, and the rule, cut-offs and scale behind them."""
+
+    model: str
+    rule: str  # "mad", "iqr", or "p_true" (classification)
+    threshold: float
+    mask: np.ndarray  # over all rows of the dataset
+    rows: list[int]  # 1-based data-row numbers of every flagged row
+    n_considered: int  # rows of positive weight
+    scale: float  # robust sd of the residuals (regression), nan otherwise
+    center: float  # median residual (regression), nan otherwise
+    fallback: bool  # MAD was 0: the fallback scale was used
+    lower: float  # flagged below this (residual, or P(true class))
+    upper: float  # flagged above this (regression)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def fraction(self) -> float:
+        return self.count / self.n_considered if self.n_considered else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "threshold": self.threshold,
+            "count": self.count,
+            "fraction": self.fraction,
+            "rows": self.rows[:MAX_ROWS_LISTED],
+            "model": self.model,
+        }
+        if self.rule == "p_true":
+            out["p_true_below"] = self.lower
+        else:
+            out.update(
+                center=self.center,
+                scale=self.scale,
+                fallback=self.fallback,
+                lower=self.lower,
+                upper=self.upper,
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of the residuals (or log10 P(true class)) in equal bins, flagged rows apart."""
+
+    model: str
+    quantity: str  # what is on the x axis
+    edges: list[float]
+    counts: list[int]
+    flagged: list[int]
+    cutoffs: list[float]  # where the rule's cut-offs fall, to mark on the axis
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "quantity": self.quantity,
+            "edges": self.edges,
+            "counts": self.counts,
+            "flagged": self.flagged,
+            "cutoffs": self.cutoffs,
+        }
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """One loss for one model: with and without the flagged rows, growth and verdict."""
+
+    loss: str
+    label: str
+    params: dict[str, Any]
+    model: str
+    value: float
+    value_without_outliers: float
+    change_pct: float | None
+    outlier_share: float
+    top1pct_share: float
+    growth: str  # "quadratic", "linear", "bounded", "jump"
+    growth_ratio: float | None
+    verdict: str  # "robust" or "sensitive"
+    reasons: list[str] = field(default_factory=list)
+    percent: bool = False
+    signed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "params": dict(self.params),
+            "model": self.model,
+            "value": self.value,
+            "value_without_outliers": self.value_without_outliers,
+            "change_pct": self.change_pct,
+            "outlier_share": self.outlier_share,
+            "top1pct_share": self.top1pct_share,
+            "growth": self.growth,
+            "growth_ratio": self.growth_ratio,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class InjectionResult:
+    """How one loss moves when one synthetic row of k x scale error is appended."""
+
+    loss: str
+    label: str
+    params: dict[str, Any]
+    model: str
+    k: float
+    residual: float | None  # regression: k x scale; classification: None
+    p_true: float | None  # classification: P(true class) of the synthetic row
+    value: float | None  # the loss with the synthetic row (None: outside the domain)
+    change_pct: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "loss": self.loss,
+            "params": dict(self.params),
+            "model": self.model,
+            "scale": self.k,
+            "change_pct": self.change_pct,
+            "value": self.value,
+        }
+        if self.residual is not None:
+            out["residual"] = self.residual
+        if self.p_true is not None:
+            out["logit"] = -self.k
+            out["p_true"] = self.p_true
+        return out
+
+
+@dataclass(frozen=True)
+class SensitivityReport:
+    """What ``loss sensitivity`` found."""
+
+    source: str
+    task: str
+    task_reason: str
+    n_rows: int
+    n_dropped: int
+    models: list[str]
+    outliers: list[ModelOutliers]
+    results: list[SensitivityResult]
+    injection: list[InjectionResult]
+    histograms: list[Histogram]
+    injection_scale: dict[str, float]  # model -> the scale k multiplies
+    from_logits: bool = False
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": "sensitivity",
+            "source": self.source,
+            "task": self.task,
+            "n_rows": self.n_rows,
+            "n_dropped": self.n_dropped,
+            "outliers": self.outliers[0].as_dict() if self.outliers else None,
+            "outliers_by_model": {o.model: o.as_dict() for o in self.outliers},
+            "results": [r.as_dict() for r in self.results],
+            "injection": [i.as_dict() for i in self.injection],
+            "injection_scale": dict(self.injection_scale),
+            "histograms": [h.as_dict() for h in self.histograms],
+            "task_reason": self.task_reason,
+            "warnings": list(self.warnings),
+        }
+
+
+# --------------------------------------------------------------------------- flagging
+
+
+def true_class_probability(dataset: Dataset, model: str) -> np.ndarray:
+    """Predicted probability of the true class per row (stable sigmoid/softmax from logits)."""
+    pred = np.asarray(dataset.models[model], dtype=np.float64)
+    y = np.asarray(dataset.y_true, dtype=np.float64)
+    if dataset.task is Task.BINARY:
+        p = sigmoid(pred) if dataset.from_logits else pred
+        return np.where(y == 1, p, 1.0 - p)
+    q = softmax(pred) if dataset.from_logits else pred
+    if dataset.labels is not None:
+        return q[np.arange(q.shape[0]), np.asarray(dataset.labels, dtype=np.intp)]
+    return np.sum(y * q, axis=1)
+
+
+def _positive(dataset: Dataset) -> np.ndarray:
+    if dataset.weights is None:
+        return np.ones(dataset.n_rows, dtype=bool)
+    return np.asarray(dataset.weights) > 0
+
+
+def flag_model(
+    dataset: Dataset, model: str, rule: str = "mad", threshold: float | None = None
+) -> ModelOutliers:
+    """Flag one model's outlying rows (regression residuals, or confidently wrong rows)."""
+    keep = _positive(dataset)
+    mask = np.zeros(dataset.n_rows, dtype=bool)
+    n_considered = int(keep.sum())
+    if dataset.task is Task.REGRESSION:
+        residual = dataset.y_true - dataset.models[model]
+        flags = flag_outliers(residual[keep], rule, threshold)
+        mask[keep] = flags.mask
+        return ModelOutliers(
+            model=model,
+            rule=flags.rule,
+            threshold=flags.threshold,
+            mask=mask,
+            rows=[int(r) for r in dataset.row_numbers[mask]],
+            n_considered=n_considered,
+            scale=flags.scale,
+            center=flags.center,
+            fallback=flags.fallback,
+            lower=flags.lower,
+            upper=flags.upper,
+        )
+    limit = P_TRUE_THRESHOLD if threshold is None else float(threshold)
+    mask[keep] = true_class_probability(dataset, model)[keep] < limit
+    return ModelOutliers(
+        model=model,
+        rule="p_true",
+        threshold=limit,
+        mask=mask,
+        rows=[int(r) for r in dataset.row_numbers[mask]],
+        n_considered=n_considered,
+        scale=math.nan,
+        center=math.nan,
+        fallback=False,
+        lower=limit,
+        upper=math.inf,
+    )
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def change_pct(value: float, base: float) -> float | None:
+    """100 (value - base) / base; 0 when both are 0; None when base is 0 (or either is nan)."""
+    if not (math.isfinite(value) and math.isfinite(base)):
+        return None
+    if base == 0:
+        return 0.0 if value == 0 else None
+    return 100.0 * (value - base) / base
+
+
+def outlier_share(values: np.ndarray, weights: np.ndarray | None, mask: np.ndarray) -> float:
+    """Share of sum(w l) carried by the masked rows (nan when the total is not positive)."""
+    w = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    contrib = np.where(w > 0, w * values, 0.0)
+    total = float(np.sum(contrib))
+    if not math.isfinite(total) or total <= 0:
+        return math.nan
+    return float(np.sum(contrib[mask]) / total)
+
+
+def _without(values: np.ndarray, weights: np.ndarray | None, mask: np.ndarray, kind: Any) -> float:
+    keep = ~mask
+    if not np.any(keep if weights is None else keep & (weights > 0)):
+        return math.nan
+    return reduce_values(values[keep], None if weights is None else weights[keep], kind)
+
+
+# --------------------------------------------------------------------------- injection
+
+
+def injection_scale(dataset: Dataset, outliers: ModelOutliers) -> float:
+    """The unit k multiplies: the robust sd of the residuals (regression), 1 otherwise."""
+    if dataset.task is not Task.REGRESSION:
+        return 1.0
+    scale = outliers.scale
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+def synthetic_row(dataset: Dataset, model: str, k: float, scale: float) -> LossInputs:
+    """One row whose error is k x scale (regression) or whose true-class logit is -k."""
+    keep = _positive(dataset)
+    if dataset.task is Task.REGRESSION:
+        p = float(np.median(dataset.models[model][keep]))
+        return LossInputs(
+            y_true=np.array([p + k * scale]),
+            y_pred=np.array([p]),
+            from_logits=dataset.from_logits,
+        )
+    if dataset.task is Task.BINARY:
+        z = np.array([-k])
+        return LossInputs(
+            y_true=np.array([1.0]),
+            y_pred=z if dataset.from_logits else sigmoid(z),
+            from_logits=dataset.from_logits,
+        )
+    n_classes = dataset.models[model].shape[1]
+    z = np.zeros((1, n_classes))
+    z[0, 0] = -k
+    target = np.zeros((1, n_classes))
+    target[0, 0] = 1.0
+    return LossInputs(
+        y_true=target,
+        y_pred=z if dataset.from_logits else softmax(z),
+        from_logits=dataset.from_logits,
+        labels=None if dataset.labels is None else np.array([0]),
+    )
+
+
+def _row_p_true(row: LossInputs, task: Task) -> float:
+    if task is Task.BINARY:
+        return float(sigmoid(row.y_pred)[0]) if row.from_logits else float(row.y_pred[0])
+    q = softmax(row.y_pred) if row.from_logits else row.y_pred
+    return float(q[0, 0])
+
+
+def _in_domain(selection: LossSelection, row: LossInputs) -> bool:
+    for rule in selection.spec.domain_for(selection.params):
+        if rule.skip_with_logits and row.from_logits:
+            continue
+        if rule.target in ("y_true", "y_pred"):
+            values = row.y_true if rule.target == "y_true" else row.y_pred
+            if not np.all(rule.valid(values)):
+                return False
+    return True
+
+
+def _injected_value(
+    item: PerSample, weights: np.ndarray | None, row: LossInputs, row_weight: float
+) -> float | None:
+    if not _in_domain(item.selection, row):
+        return None
+    with np.errstate(all="ignore"):
+        row_values = item.selection.per_sample(row)
+    values = np.concatenate([item.values, row_values])
+    w = None if weights is None else np.concatenate([weights, [row_weight]])
+    return reduce_values(values, w, item.selection.spec.reduction)
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def growth_of(changes: dict[float, float | None]) -> tuple[str, float | None]:
+    """(label, R) from the injection changes at k=10 and k=100 (see the module docstring)."""
+    low, high = changes.get(10.0), changes.get(100.0)
+    if low is None or high is None:
+        return "bounded", None
+    tiny = 1e-9
+    if abs(low) <= tiny:
+        return ("jump", math.inf) if abs(high) > tiny else ("bounded", None)
+    ratio = high / low
+    if ratio >= QUADRATIC_RATIO:
+        return "quadratic", ratio
+    if ratio >= LINEAR_RATIO:
+        return "linear", ratio
+    return "bounded", ratio
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.3g}%" if abs(value) < 1000 else f"{value:+.0f}%"
+
+
+def verdict_of(
+    change: float | None,
+    share: float,
+    top1: float,
+    growth: str,
+    ratio: float | None,
+    fraction: float,
+) -> tuple[str, list[str]]:
+    """("robust" | "sensitive", the reasons with their numbers)."""
+    sensitive: list[str] = []
+    robust: list[str] = []
+    if growth == "quadratic":
+        sensitive.append(f"one bad row moves it ~k^2 (x{ratio:.3g} from k=10 to k=100)")
+    elif growth == "jump":
+        sensitive.append("one bad row sets it (no change at k=10, a change at k=100)")
+    elif growth == "linear":
+        robust.append(f"one bad row moves it ~k (x{ratio:.3g} from k=10 to k=100)")
+    else:
+        robust.append("one bad row barely moves it (bounded)")
+    if change is not None and abs(change) >= SENSITIVE_CHANGE_PCT:
+        sensitive.append(
+            f"the {100 * fraction:.3g}% flagged rows change it by {_pct(change)} "
+            f"and carry {100 * share:.3g}% of it"
+        )
+    elif change is None and fraction > 0:
+        sensitive.append("the flagged rows carry all of it")
+    elif fraction > 0 and change is not None:
+        robust.append(f"the flagged rows change it by only {_pct(change)}")
+    if math.isfinite(top1) and top1 >= DOMINANT_SHARE:
+        sensitive.append(f"the worst 1% of rows carry {100 * top1:.3g}% of it")
+    if sensitive:
+        return "sensitive", sensitive
+    return "robust", robust
+
+
+# --------------------------------------------------------------------------- histogram
+
+
+def histogram(dataset: Dataset, outliers: ModelOutliers, bins: int) -> Histogram:
+    """Equal-width bins of the residuals (or log10 P(true class)), flagged rows counted apart."""
+    keep = _positive(dataset)
+    model = outliers.model
+    if dataset.task is Task.REGRESSION:
+        x = (dataset.y_true - dataset.models[model])[keep]
+        quantity = "Residuals y_true - y_pred"
+        cutoffs = [c for c in (outliers.lower, outliers.upper) if math.isfinite(c)]
+    else:
+        p = np.clip(true_class_probability(dataset, model)[keep], HISTOGRAM_FLOOR, 1.0)
+        x = np.log10(p)
+        quantity = "log10 P(true class)"
+        cutoffs = [math.log10(outliers.lower)] if 0 < outliers.lower <= 1 else []
+    flagged = outliers.mask[keep]
+    if x.size == 0:
+        return Histogram(model, quantity, [], [], [], cutoffs)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if dataset.task is not Task.REGRESSION:
+        hi = 0.0  # log10 of probability 1
+        if cutoffs:
+            lo = min(lo, cutoffs[0] - 0.5)  # keep the cut-off visible on the axis
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(x, edges)
+    marked, _ = np.histogram(x[flagged], edges)
+    return Histogram(
+        model,
+        quantity,
+        [float(e) for e in edges],
+        [int(c) for c in counts],
+        [int(c) for c in marked],
+        [float(c) for c in cutoffs],
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def sensitivity(
+    dataset: Dataset,
+    selections: list[LossSelection],
+    *,
+    rule: str = "mad",
+    threshold: float | None = None,
+    ks: tuple[float, ...] = INJECTION_KS,
+    bins: int = 60,
+) -> SensitivityReport:
+    """The outlier-sensitivity report of every selected loss for every model."""
+    if dataset.task not in SUPPORTED:
+        raise DataError(
+            f"loss sensitivity needs regression, binary or multiclass data; these are "
+            f"{dataset.task.value} ({dataset.task_reason})"
+        )
+    if dataset.task is not Task.REGRESSION and threshold is None:
+        threshold = P_TRUE_THRESHOLD
+    if dataset.task is Task.REGRESSION and threshold is None:
+        threshold = DEFAULT_THRESHOLD[rule]
+    items = per_sample_losses(dataset, selections)
+    weights = dataset.weights
+    keep = _positive(dataset)
+    row_weight = 1.0 if weights is None else float(np.mean(weights[keep]))
+    flags = {m: flag_model(dataset, m, rule, threshold) for m in dataset.model_names}
+    scales = {m: injection_scale(dataset, flags[m]) for m in dataset.model_names}
+    rows = {
+        (m, k): synthetic_row(dataset, m, k, scales[m]) for m in dataset.model_names for k in ks
+    }
+
+    results: list[SensitivityResult] = []
+    injection: list[InjectionResult] = []
+    for item in items:
+        spec = item.selection.spec
+        outliers = flags[item.model]
+        terms = np.abs(item.values) if spec.signed else item.values
+        value = reduce_values(item.values, weights, spec.reduction)
+        without = _without(item.values, weights, outliers.mask, spec.reduction)
+        change = change_pct(value, without)
+        share = outlier_share(terms, weights, outliers.mask)
+        top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
+
+        changes: dict[float, float | None] = {}
+        for k in ks:
+            row = rows[(item.model, k)]
+            injected = _injected_value(item, weights, row, row_weight)
+            moved = None if injected is None else change_pct(injected, value)
+            changes[float(k)] = moved
+            regression = dataset.task is Task.REGRESSION
+            injection.append(
+                InjectionResult(
+                    loss=spec.name,
+                    label=item.selection.label,
+                    params=item.selection.params,
+                    model=item.model,
+                    k=float(k),
+                    residual=k * scales[item.model] if regression else None,
+                    p_true=None if regression else _row_p_true(row, dataset.task),
+                    value=injected,
+                    change_pct=moved,
+                )
+            )
+        growth, ratio = growth_of(changes)
+        verdict, reasons = verdict_of(change, share, top1, growth, ratio, outliers.fraction)
+        results.append(
+            SensitivityResult(
+                loss=spec.name,
+                label=item.selection.label,
+                params=item.selection.params,
+                model=item.model,
+                value=value,
+                value_without_outliers=without,
+                change_pct=change,
+                outlier_share=share,
+                top1pct_share=top1,
+                growth=growth,
+                growth_ratio=ratio,
+                verdict=verdict,
+                reasons=reasons,
+                percent=spec.percent,
+                signed=spec.signed,
+            )
+        )
+
+    warnings: list[str] = []
+    for m, o in flags.items():
+        if o.fallback:
+            warnings.append(
+                f"{m}: MAD of the residuals is 0 (more than half are identical); the scale is "
+                f"1.2533 x the mean absolute deviation = {o.scale:.6g}"
+            )
+        if dataset.task is Task.REGRESSION and not (o.scale > 0):
+            warnings.append(
+                f"{m}: the residuals have no spread; no row is flagged and the injection uses "
+                f"scale 1"
+            )
+    return SensitivityReport(
+        source=dataset.source,
+        task=dataset.task.value,
+        task_reason=dataset.task_reason,
+        n_rows=dataset.n_rows,
+        n_dropped=dataset.n_dropped,
+        models=dataset.model_names,
+        outliers=list(flags.values()),
+        results=results,
+        injection=injection,
+        histograms=[histogram(dataset, flags[m], bins) for m in dataset.model_names],
+        injection_scale=scales,
+        from_logits=dataset.from_logits,
+        notes=list(dataset.notes),
+        warnings=warnings,
+    )

@@ -1,0 +1,324 @@
+"""Rendering the ``loss sensitivity`` report: outliers, histogram, tables, verdicts."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from losscli.analysis.sensitivity import (
+    Histogram,
+    InjectionResult,
+    ModelOutliers,
+    SensitivityReport,
+    SensitivityResult,
+)
+from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+CSV_COLUMNS = [
+    "loss",
+    "params",
+    "model",
+    "value",
+    "value_without_outliers",
+    "change_pct",
+    "outlier_share",
+    "top1pct_share",
+    "growth",
+    "verdict",
+]
+HISTOGRAM_HEIGHT = 8
+ROWS_SHOWN = 12  # flagged row numbers printed in the table view (JSON lists up to 100)
+BAR = "█"
+FLAGGED_BAR = "▒"
+GROWTH_TEXT = {"quadratic": "~k^2", "linear": "~k", "bounded": "bounded", "jump": "jump"}
+
+
+def fmt_pct(value: float | None) -> str:
+    """A signed percentage with about 3 significant digits, never in e-notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if abs(value) < 0.005:
+        return "0%"
+    if abs(value) >= 1000:
+        return f"{value:+.0f}%"
+    return f"{value:+.3g}%"
+
+
+def fmt_share(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{100 * value:.3g}%"
+
+
+def _rule_text(o: ModelOutliers) -> str:
+    if o.rule == "p_true":
+        return f"P(true class) < {o.threshold:g}"
+    if o.rule == "iqr":
+        return f"residual outside Q1 - {o.threshold:g} IQR, Q3 + {o.threshold:g} IQR"
+    return f"|robust z| > {o.threshold:g}"
+
+
+def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
+    what = "Confidently wrong rows" if o.rule == "p_true" else "Outliers"
+    lines = [
+        f"{what} in {o.model}: {o.count:,} of {o.n_considered:,} rows "
+        f"({fmt_share(o.fraction)}) with {_rule_text(o)}"
+    ]
+    if o.rule != "p_true" and math.isfinite(o.lower):
+        scale_name = "1.2533 x mean abs. deviation" if o.fallback else "1.4826 MAD"
+        lines.append(f"  i.e. residual < {fmt_number(o.lower)} or > {fmt_number(o.upper)}")
+        lines.append(
+            f"  median residual {fmt_number(o.center)}, "
+            f"robust sd ({scale_name}) {fmt_number(o.scale)}"
+        )
+    if o.rows:
+        shown = ", ".join(str(r) for r in o.rows[:ROWS_SHOWN])
+        more = f", ... ({o.count - ROWS_SHOWN} more)" if o.count > ROWS_SHOWN else ""
+        lines.append(f"  rows {shown}{more}")
+    return lines
+
+
+def histogram_lines(h: Histogram, height: int = HISTOGRAM_HEIGHT) -> list[tuple[str, list[bool]]]:
+    """The chart as text lines; each line comes with a per-character 'flagged' mask.
+
+    Bar height grows with log(1 + count), so a single outlying row stays visible
+    next to a bin of hundreds; every non-empty bin is at least one cell high.
+    """
+    if not h.counts:
+        return []
+    top = max(h.counts)
+    heights = [
+        0 if c == 0 else max(1, round(height * math.log1p(c) / math.log1p(top))) for c in h.counts
+    ]
+    label_top, label_bottom = str(top), "1"
+    margin = max(len(label_top), len(label_bottom)) + 1
+    out: list[tuple[str, list[bool]]] = []
+    for level in range(height, 0, -1):
+        label = label_top if level == height else (label_bottom if level == 1 else "")
+        prefix = label.rjust(margin - 1) + ("┤" if label else "│")
+        chars, marks = [], []
+        for bar, flagged in zip(heights, h.flagged):
+            filled = bar >= level
+            chars.append((FLAGGED_BAR if flagged else BAR) if filled else " ")
+            marks.append(filled and flagged > 0)
+        out.append((prefix + "".join(chars), [False] * len(prefix) + marks))
+    # The axis, with the rule's cut-offs marked.
+    lo, hi = h.edges[0], h.edges[-1]
+    n = len(h.counts)
+    width = (hi - lo) / n if n else 1.0
+
+    def column(x: float) -> int:
+        return min(n - 1, max(0, int((x - lo) / width))) if width > 0 else 0
+
+    axis = ["─"] * n
+    for c in h.cutoffs:
+        if lo <= c <= hi:
+            axis[column(c)] = "┴"
+    out.append((" " * (margin - 1) + "└" + "".join(axis), [False] * (margin + n)))
+    # Labels under the axis: the ends and the cut-offs, left to right, never overlapping.
+    labels = [(0, fmt_number(lo))]
+    labels += [(column(c), fmt_number(c)) for c in h.cutoffs if lo <= c <= hi]
+    labels.append((n - len(fmt_number(hi)), fmt_number(hi)))
+    text = [" "] * (n + 12)
+    last_end = -1
+    for pos, label in sorted(labels):
+        start = max(pos - len(label) // 2 if 0 < pos < n - len(label) else pos, 0)
+        if start <= last_end:
+            continue
+        text[start : start + len(label)] = list(label)
+        last_end = start + len(label)
+    line = " " * margin + "".join(text).rstrip()
+    out.append((line, [False] * len(line)))
+    return out
+
+
+def _render_histogram(h: Histogram, o: ModelOutliers, console: Console) -> None:
+    from rich.text import Text
+
+    cut = " and ".join(fmt_number(c) for c in h.cutoffs)
+    console.print(
+        Text(
+            f"{h.quantity} ({h.model}): {len(h.counts)} bins of "
+            f"{fmt_number(h.edges[1] - h.edges[0], digits=3)}, bar height ~ log(count)",
+            style="bold",
+        )
+    )
+    for line, marks in histogram_lines(h):
+        text = Text()
+        for ch, flagged in zip(line, marks + [False] * (len(line) - len(marks))):
+            text.append(ch, style="red" if flagged else ("cyan" if ch == BAR else ""))
+        console.print(text)
+    legend = f"{FLAGGED_BAR} = bins holding flagged rows ({o.count})"
+    if cut:
+        legend += f"; ┴ = cut-off{'s' if len(h.cutoffs) > 1 else ''} {cut}"
+    console.print(Text(legend, style="dim"))
+
+
+def _results_table(report: SensitivityReport, console: Console) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    several = len(report.models) > 1
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("loss", no_wrap=True)
+    if several:
+        table.add_column("model", overflow="fold")
+    table.add_column("value", justify="right")
+    table.add_column("without\noutliers", justify="right")
+    table.add_column("change", justify="right")
+    table.add_column("outlier\nshare", justify="right")
+    table.add_column("top 1%\nshare", justify="right")
+    table.add_column("verdict")
+    for r in report.results:
+        row: list[Text | str] = [r.label]
+        if several:
+            row.append(Text(r.model))
+        row += [
+            fmt_number(r.value, percent=r.percent),
+            fmt_number(r.value_without_outliers, percent=r.percent),
+            fmt_pct(r.change_pct),
+            fmt_share(r.outlier_share),
+            fmt_share(r.top1pct_share),
+            Text(r.verdict, style="red" if r.verdict == "sensitive" else "green"),
+        ]
+        table.add_row(*row)
+    console.print(table)
+
+
+def _injection_table(report: SensitivityReport, console: Console) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    several = len(report.models) > 1
+    ks: list[float] = []
+    for i in report.injection:
+        if i.k not in ks:
+            ks.append(i.k)
+    cells: dict[tuple[str, str], dict[float, InjectionResult]] = {}
+    for i in report.injection:
+        cells.setdefault((i.label, i.model), {})[i.k] = i
+    growth = {(r.label, r.model): r for r in report.results}
+
+    if report.task == "regression":
+        scales = ", ".join(
+            f"{fmt_number(s)} ({m})" if several else fmt_number(s)
+            for m, s in report.injection_scale.items()
+        )
+        intro = f"Injection: one extra row with residual k x {scales} (robust sd)"
+    else:
+        intro = "Injection: one extra row whose true-class logit is -k (other logits 0)"
+    console.print(Text(intro, style="bold"))
+    if report.task != "regression" and not report.from_logits:
+        console.print(
+            Text(
+                "Probabilities are clipped at eps, so log losses stop growing near "
+                "k = -ln(eps) (36 for eps 2.2e-16); --from-logits on logits shows the "
+                "unclipped growth.",
+                style="dim",
+            )
+        )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("% change", no_wrap=True)
+    if several:
+        table.add_column("model", overflow="fold")
+    for k in ks:
+        table.add_column(f"k={k:g}", justify="right")
+    table.add_column("growth")
+    for (label, model), by_k in cells.items():
+        result = growth[(label, model)]
+        row: list[Text | str] = [label]
+        if several:
+            row.append(Text(model))
+        row += [fmt_pct(by_k[k].change_pct) if k in by_k else "" for k in ks]
+        text = GROWTH_TEXT.get(result.growth, result.growth)
+        if result.growth in ("quadratic", "linear") and result.growth_ratio is not None:
+            text += f" x{result.growth_ratio:.3g}"
+        row.append(Text(text, style="red" if result.growth in ("quadratic", "jump") else ""))
+        table.add_row(*row)
+    console.print(table)
+
+
+def _verdict_lines(report: SensitivityReport, console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    several = len(report.models) > 1
+    console.print(Text("Verdicts", style="bold"))
+    grid = Table.grid(padding=(0, 1), pad_edge=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for r in report.results:
+        who = f"{r.label} ({r.model})" if several else r.label
+        text = Text(r.verdict, style="red" if r.verdict == "sensitive" else "green")
+        text.append(": " + "; ".join(r.reasons))
+        grid.add_row(Text(" " + who), text)
+    console.print(grid)
+    console.print(
+        Text(
+            "sensitive = one bad row moves it ~k^2 or sets it (x >= 30 from k=10 to k=100), "
+            "or the flagged rows change it by >= 100%, or the worst 1% of rows carry >= 50% "
+            "of it; robust otherwise.",
+            style="dim",
+        )
+    )
+
+
+def render_table(report: SensitivityReport, console: Console) -> None:
+    from rich.text import Text
+
+    console.print(Text(f"Outlier sensitivity: {report.source}", style="bold"))
+    caption = [
+        f"task {report.task} ({report.task_reason})",
+        f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
+    ]
+    if report.from_logits:
+        caption.append("predictions read as logits")
+    console.print(Text(" · ".join(caption), style="dim"))
+    by_model = {h.model: h for h in report.histograms}
+    for o in report.outliers:
+        console.print()
+        for line in _outlier_lines(report, o):
+            console.print(Text(line))
+        h = by_model.get(o.model)
+        if h is not None and h.counts:
+            console.print()
+            _render_histogram(h, o, console)
+    console.print()
+    _results_table(report, console)
+    _injection_table(report, console)
+    _verdict_lines(report, console)
+
+
+def results_rows(report: SensitivityReport) -> list[dict[str, object]]:
+    """The long/tidy rows of csv and markdown output."""
+    rows = []
+    for r in report.results:
+        row = r.as_dict()
+        row["params"] = fmt_params(r.params)
+        rows.append(row)
+    return rows
+
+
+def render(report: SensitivityReport, fmt: str, console: Console) -> None:
+    """Write the report to ``console`` in the requested format."""
+    if fmt == "json":
+        console.file.write(to_json(report.as_dict()) + "\n")
+        return
+    if fmt in ("csv", "markdown"):
+        rows = results_rows(report)
+        text = (
+            rows_to_csv(rows, CSV_COLUMNS) if fmt == "csv" else rows_to_markdown(rows, CSV_COLUMNS)
+        )
+        console.file.write(text)
+        return
+    render_table(report, console)
+
+
+__all__ = ["SensitivityResult", "render", "render_table", "histogram_lines", "fmt_pct"]
