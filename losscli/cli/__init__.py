@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "recommend": "losscli.cli.recommend:recommend",
     "sensitivity": "losscli.cli.sensitivity:sensitivity",
     "compare": "losscli.cli.compare:compare",
+    "explain": "losscli.cli.explain:explain",
 }
 
 

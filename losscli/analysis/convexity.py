@@ -1,0 +1,253 @@
+"""The guide's convexity analysis (000): is a loss convex in the model's pre-activation z?
+
+A loss composed with a link (identity, sigmoid, softmax) is convex in z exactly
+where its second derivative d2L/dz2 is >= 0. For a sigmoid output p = sigmoid(z)
+the guide shows MSE has d2L/dz2 < 0 for p > 2/3 when y = 0 and for p < 1/3 when
+y = 1, while log loss has d2L/dz2 = p (1 - p) >= 0 everywhere.
+
+How it is computed, for any registered loss of one prediction:
+
+- The loss is evaluated as a function of z through its own kernel, in the
+  stable form: probability losses (binary, multiclass) get the logit itself
+  with ``from_logits`` (softplus / log-softmax, never ``log(sigmoid(z))`` and
+  no clipping); regression losses get p = sigmoid(z) from the stable sigmoid.
+  Softmax is analysed with two classes, logits (0, z), where it equals the
+  sigmoid. The identity link feeds the prediction itself (a probability in
+  (0, 1) for probability losses, any real number for regression losses).
+- d2L/dz2 comes from central second differences with one Richardson step
+  (error O(h^4)), on a grid that is uniform in the link's output.
+- Sign changes on the grid are refined by bisection in z down to 1e-13, so an
+  interval boundary is exact to far better than the grid spacing; a loss with
+  no interval where d2L/dz2 < -tolerance is reported convex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscli.core.registry import EPS, LossInputs, LossSelection, Task
+from losscli.core.stable import sigmoid
+from losscli.errors import UsageError
+
+LINKS = ("identity", "sigmoid", "softmax")
+DEFAULT_LINK = {Task.REGRESSION: "identity", Task.BINARY: "sigmoid", Task.MULTICLASS: "softmax"}
+GRID_POINTS = 2001
+PROBABILITY_MARGIN = 1e-4  # the sigmoid grid covers p in [1e-4, 1 - 1e-4] (|z| <= 9.2)
+REGRESSION_SPAN = 4.0  # identity grid for regression losses: y_true +- 4
+STEP = 1e-3  # finite-difference step in z (Richardson: h and h/2)
+RELATIVE_TOLERANCE = 1e-12  # on the grid, |d2| below noise or 1e-12 max|d2| counts as 0
+BISECTION_TOLERANCE = 1e-13
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where d2L/dz2 < 0, as values of the link's output (e.g. the probability)."""
+
+    y_true: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """d2L/dz2 along the grid for one y_true (for the chart and JSON)."""
+
+    y_true: float
+    output: np.ndarray
+    second_derivative: np.ndarray
+
+
+@dataclass(frozen=True)
+class ConvexityReport:
+    """The result of ``loss explain``."""
+
+    loss: str
+    label: str
+    params: dict[str, object]
+    link: str
+    output_name: str  # what ``from``/``to`` are: "p" (probability) or "prediction"
+    convex: bool
+    nonconvex: list[Interval]
+    curves: list[Curve]
+    notes: list[str]
+
+
+def _loss_of_z(
+    selection: LossSelection, link: str, y: float
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """(z -> per-point loss, z -> link output) for one y_true, through the loss's kernel."""
+    spec = selection.spec
+    task = spec.task
+    rules = spec.domain_for(selection.params)
+
+    def evaluate(inputs: LossInputs) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = selection.per_sample(inputs)
+        ok = np.isfinite(values)
+        for rule in rules:
+            if rule.skip_with_logits and inputs.from_logits:
+                continue
+            target = inputs.y_true if rule.target == "y_true" else inputs.y_pred
+            valid = np.asarray(rule.valid(target), dtype=bool)
+            ok &= valid.all(axis=1) if valid.ndim == 2 else valid
+        return np.where(ok, values, np.nan)
+
+    def output(z: np.ndarray) -> np.ndarray:
+        return z if link == "identity" else sigmoid(z)
+
+    if task is Task.REGRESSION:
+
+        def regression(z: np.ndarray) -> np.ndarray:
+            return evaluate(LossInputs(np.full(z.shape, y), output(z)))
+
+        return regression, output
+    if task is Task.BINARY:
+        logits = link != "identity"
+
+        def binary(z: np.ndarray) -> np.ndarray:
+            return evaluate(LossInputs(np.full(z.shape, y), z, from_logits=logits))
+
+        return binary, output
+    if task is Task.MULTICLASS:
+        logits = link != "identity"
+        label = int(y)
+
+        def multiclass(z: np.ndarray) -> np.ndarray:
+            n = z.shape[0]
+            targets = np.zeros((n, 2))
+            targets[:, label] = 1.0
+            scores = np.column_stack([np.zeros(n), z]) if logits else np.column_stack([1 - z, z])
+            inputs = LossInputs(
+                targets, scores, from_logits=logits, labels=np.full(n, label, dtype=np.int64)
+            )
+            return evaluate(inputs)
+
+        return multiclass, output
+    raise UsageError(
+        f"explain analyses losses of one prediction (regression, binary, multiclass); "
+        f"{spec.name} is a {task.value} loss"
+    )
+
+
+def second_derivative(
+    f: Callable[[np.ndarray], np.ndarray], z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(d2f/dz2, its rounding-noise level) by central differences and one Richardson step.
+
+    The extrapolation is used only where both step sizes agree in sign: next to
+    a kink (hinge, mae) one difference straddles it and the other does not, and
+    extrapolating would invent a negative curvature there.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    h = STEP * np.maximum(1.0, np.abs(z))
+    with np.errstate(all="ignore"):
+        f0 = f(z)
+        size = np.abs(f0)
+        slope = np.zeros_like(z)
+
+        def central(step: np.ndarray) -> np.ndarray:
+            nonlocal size, slope
+            up, down = f(z + step), f(z - step)
+            size = np.maximum(size, np.maximum(np.abs(up), np.abs(down)))
+            slope = np.maximum(slope, np.abs(up - down) / (2.0 * step))
+            return (up - 2.0 * f0 + down) / (step * step)
+
+        coarse, fine = central(h), central(h / 2.0)
+        extrapolated = (4.0 * fine - coarse) / 3.0
+        d2 = np.where(coarse * fine > 0, extrapolated, fine)
+        # Rounding of f and of z +- h, amplified by 1/h^2 (with margin).
+        noise = 64.0 * EPS * (size + slope * np.abs(z)) / np.square(h / 2.0)
+    return d2, noise
+
+
+def _grid(selection: LossSelection, link: str, y: float) -> np.ndarray:
+    """Grid in z, uniform in the link's output."""
+    if link != "identity":
+        p = np.linspace(PROBABILITY_MARGIN, 1.0 - PROBABILITY_MARGIN, GRID_POINTS)
+        return np.log(p) - np.log1p(-p)
+    if selection.spec.task is Task.REGRESSION:
+        return np.linspace(y - REGRESSION_SPAN, y + REGRESSION_SPAN, GRID_POINTS)
+    return np.linspace(PROBABILITY_MARGIN, 1.0 - PROBABILITY_MARGIN, GRID_POINTS)
+
+
+def _bisect(
+    is_negative: Callable[[np.ndarray], np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    negative_lo: np.ndarray,
+) -> np.ndarray:
+    """Boundaries where the sign of d2 flips, for many brackets at once."""
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(200):
+        if np.all(hi - lo <= BISECTION_TOLERANCE * np.maximum(1.0, np.abs(lo))):
+            break
+        mid = 0.5 * (lo + hi)
+        same = is_negative(mid) == negative_lo
+        lo = np.where(same, mid, lo)
+        hi = np.where(same, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def analyse(selection: LossSelection, link: str) -> ConvexityReport:
+    """Where the loss, composed with ``link``, is not convex in the pre-activation."""
+    if link not in LINKS:
+        raise UsageError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
+    spec = selection.spec
+    y_values = (0.0, 1.0)
+    intervals: list[Interval] = []
+    curves: list[Curve] = []
+    notes: list[str] = []
+    for y in y_values:
+        f, output = _loss_of_z(selection, link, y)
+        z = _grid(selection, link, y)
+        d2_grid, noise = second_derivative(f, z)
+        valid = np.isfinite(d2_grid)
+        if not valid.any():
+            notes.append(f"y_true = {y:g} is outside the domain of {spec.name}; skipped")
+            continue
+        z, d2_grid, noise = z[valid], d2_grid[valid], noise[valid]
+        curves.append(Curve(y, output(z), d2_grid))
+        scale = float(np.max(np.abs(d2_grid)))
+        relative = RELATIVE_TOLERANCE * scale
+
+        def is_negative(
+            points: np.ndarray, f: Callable[[np.ndarray], np.ndarray] = f
+        ) -> np.ndarray:
+            # Refinement uses the plain sign: the bracket already holds a real crossing,
+            # and a tolerance here would shift the boundary.
+            return second_derivative(f, points)[0] < 0
+
+        negative = d2_grid < -np.maximum(noise, relative)
+        if not negative.any():
+            continue
+        flips = np.flatnonzero(negative[1:] != negative[:-1])
+        edges = (
+            _bisect(is_negative, z[flips], z[flips + 1], negative[flips])
+            if flips.size
+            else np.empty(0)
+        )
+        boundaries = output(edges)
+        lower = float(output(z[:1])[0]) if link == "identity" else 0.0
+        upper = float(output(z[-1:])[0]) if link == "identity" else 1.0
+        points = [lower] + [float(b) for b in boundaries] + [upper]
+        inside = bool(negative[0])
+        for start, end in zip(points[:-1], points[1:]):
+            if inside:
+                intervals.append(Interval(y, start, end))
+            inside = not inside
+    if spec.properties.margin_based and spec.task is not Task.REGRESSION:
+        notes.append(f"{spec.name} reads a raw score: the pre-activation z is the score itself")
+    return ConvexityReport(
+        loss=spec.name,
+        label=selection.label,
+        params=dict(selection.params),
+        link=link,
+        output_name="prediction" if link == "identity" else "p = " + link + "(z)",
+        convex=not intervals,
+        nonconvex=intervals,
+        curves=curves,
+        notes=notes,
+    )

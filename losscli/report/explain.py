@@ -1,0 +1,150 @@
+"""Rendering ``loss explain``: the intervals where a loss is not convex, and a chart of d2L/dz2."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from losscli.analysis.convexity import ConvexityReport
+from losscli.report.chart import MARKERS
+from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+CURVE_POINTS = 101  # points per curve in JSON (the analysis itself uses a finer grid)
+
+
+def _label(y_true: float) -> int | float:
+    return int(y_true) if float(y_true).is_integer() else y_true
+
+
+def interval_rows(report: ConvexityReport) -> list[dict[str, Any]]:
+    return [{"y_true": _label(i.y_true), "from": i.start, "to": i.end} for i in report.nonconvex]
+
+
+def explain_dict(report: ConvexityReport) -> dict[str, Any]:
+    """The JSON object of SPEC section 5 (plus params, the curves and notes)."""
+    curves = []
+    for curve in report.curves:
+        step = max(1, (curve.output.size - 1) // (CURVE_POINTS - 1))
+        curves.append(
+            {
+                "y_true": _label(curve.y_true),
+                "output": curve.output[::step].tolist(),
+                "second_derivative": curve.second_derivative[::step].tolist(),
+            }
+        )
+    return {
+        "command": "explain",
+        "loss": report.loss,
+        "link": report.link,
+        "convex": report.convex,
+        "nonconvex": interval_rows(report),
+        "params": dict(report.params),
+        "output": report.output_name,
+        "curves": curves,
+        "notes": list(report.notes),
+    }
+
+
+def chart(report: ConvexityReport, width: int, color: bool) -> str:
+    """d2L/dz2 against the link's output, one curve per y_true, with the zero line.
+
+    Drawn with plotext's figure API like :mod:`losscli.report.chart`, but with the
+    legend below the plot: the curves of d2L/dz2 fill the top of the canvas.
+    """
+    import plotext
+
+    fig = plotext.figure
+    fig.clear()
+    fig.plot_size(max(width, 30), 18)
+    legend = []
+    for i, curve in enumerate(report.curves):
+        marker = MARKERS[i % len(MARKERS)]
+        finite = np.isfinite(curve.second_derivative)
+        signal = fig.signal(
+            curve.output[finite].tolist(), curve.second_derivative[finite].tolist(), marker=marker
+        )
+        signal.lines()
+        fig.draw(signal)
+        legend.append(f"{marker} y_true={_label(curve.y_true)}")
+    if report.curves:
+        low = min(float(c.output[0]) for c in report.curves)
+        high = max(float(c.output[-1]) for c in report.curves)
+        zero = fig.signal([low, high], [0.0, 0.0], marker="-")
+        zero.lines()
+        fig.draw(zero)
+        legend.append("- zero")
+    fig.title(f"d2L/dz2 of {report.label}, {report.link} link (below zero: not convex)")
+    fig.label(report.output_name, "x")
+    text = fig.build().string(colorless=not color)
+    fig.clear()
+    lines = [line.rstrip() for line in str(text).splitlines()]
+    return "\n".join(lines + ["   ".join(legend)]) + "\n"
+
+
+def render_table(report: ConvexityReport, console: Console, color: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    verdict = "convex" if report.convex else "NOT convex"
+    console.print(
+        Text(
+            f"{report.label} with a {report.link} link is {verdict} in the pre-activation z",
+            style="bold",
+        )
+    )
+    console.file.write(chart(report, min(console.width, 100), color))
+    if report.nonconvex:
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            title="Where d2L/dz2 < 0 (non-convex)",
+            title_justify="left",
+        )
+        table.add_column("y_true", justify="right")
+        table.add_column(f"from ({report.output_name})", justify="right")
+        table.add_column("to", justify="right")
+        for row in interval_rows(report):
+            table.add_row(
+                str(row["y_true"]),
+                fmt_number(row["from"], digits=6),
+                fmt_number(row["to"], digits=6),
+            )
+        console.print(table)
+    else:
+        console.print(Text("d2L/dz2 >= 0 everywhere on the grid: no non-convex interval."))
+    lines = [
+        "d2L/dz2 is the second derivative of the loss with respect to the pre-activation z, "
+        "evaluated through the loss's own kernel (stable log-sigmoid/softmax form, no "
+        "clipping); boundaries are refined by bisection."
+    ]
+    if report.link == "softmax":
+        lines.append("softmax is analysed with two classes, logits (0, z): it equals the sigmoid.")
+    if report.link == "identity" and report.output_name == "prediction":
+        lines.append(
+            "identity link: the grid is the prediction itself; ends of intervals at the "
+            "grid's edge mean 'and beyond'."
+        )
+    lines.extend(report.notes)
+    for line in lines:
+        console.print(Text(line, style="dim"))
+
+
+def render(report: ConvexityReport, fmt: str, console: Console, color: bool = False) -> None:
+    """Write the explain report in the requested format."""
+    if fmt == "json":
+        console.file.write(to_json(explain_dict(report)) + "\n")
+        return
+    if fmt in ("csv", "markdown"):
+        head = {"loss": report.loss, "link": report.link, "convex": report.convex}
+        # A convex loss still gets one row, so scripts always find the verdict.
+        rows = [{**head, **row} for row in interval_rows(report)] or [head]
+        columns = ["loss", "link", "convex", "y_true", "from", "to"]
+        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
+        console.file.write(text)
+        return
+    render_table(report, console, color)
