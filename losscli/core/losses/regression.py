@@ -190,7 +190,7 @@ def log_cosh(x: LossInputs) -> np.ndarray:
 def mape(x: LossInputs, eps: float) -> np.ndarray:
     """Mean absolute percentage error: the error relative to the target."""
     with np.errstate(over="ignore"):
-        return np.abs(_err(x)) / np.maximum(np.abs(x.y_true), eps)
+        return np.abs(_err(x)) / np.maximum(np.abs(np.asarray(x.y_true, dtype=np.float64)), eps)
 
 
 @register(
@@ -217,7 +217,9 @@ def smape(x: LossInputs) -> np.ndarray:
 
 
 def _log_err(x: LossInputs) -> np.ndarray:
-    return np.square(np.log1p(x.y_true) - np.log1p(x.y_pred))
+    y = np.asarray(x.y_true, dtype=np.float64)
+    p = np.asarray(x.y_pred, dtype=np.float64)
+    return np.square(np.log1p(y) - np.log1p(p))
 
 
 @register(
@@ -351,7 +353,7 @@ def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray
 )
 def poisson(x: LossInputs) -> np.ndarray:
     """Poisson deviance: the loss for count data with a positive predicted mean."""
-    return _tweedie_deviance(x.y_true, x.y_pred, 1.0)
+    return _tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 1.0)
 
 
 @register(
@@ -372,7 +374,7 @@ def poisson(x: LossInputs) -> np.ndarray:
 )
 def gamma(x: LossInputs) -> np.ndarray:
     """Gamma deviance: relative error for positive, skewed targets."""
-    return _tweedie_deviance(x.y_true, x.y_pred, 2.0)
+    return _tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 2.0)
 
 
 def _tweedie_power_ok(power: float) -> bool:

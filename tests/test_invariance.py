@@ -1,0 +1,282 @@
+"""Invariances over the whole registry, scikit-learn style (sklearn/metrics/tests/test_common.py).
+
+Every registered loss gets inputs built for its task (structured tasks included)
+and must satisfy: non-negativity where declared, zero at perfect prediction
+where declared, integer weights = repeated rows, zero weight = dropped row,
+invariance to row order, float32 input = the same values in float64, and
+Python lists = arrays. Inputs are drawn by hypothesis (bounded examples).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from losscli.core.reduction import reduce_values
+from losscli.core.registry import LossInputs, LossSpec, Task, all_losses
+
+SPECS = all_losses()
+IDS = [s.name for s in SPECS]
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+PROBABILITY_TASKS = (Task.BINARY, Task.MULTICLASS, Task.GENERATIVE)
+
+
+# --------------------------------------------------------------------------- inputs per task
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def make_inputs(
+    spec: LossSpec, rng: np.random.Generator, n: int, scale: float, from_logits: bool, soft: bool
+) -> LossInputs:
+    """Valid inputs of n rows for the loss's task and domain."""
+    task = spec.task
+    if task is Task.REGRESSION:
+        if spec.domain_for(spec.resolve_params({})):
+            y = rng.uniform(0.05, 10.0, n) * scale
+            p = y * rng.lognormal(0.0, 0.5, n)
+        else:
+            y = rng.normal(0.0, 3.0, n) * scale
+            p = y + rng.standard_t(3, n) * scale
+        return LossInputs(y_true=y, y_pred=p)
+    if task is Task.BINARY:
+        y = rng.integers(0, 2, n).astype(np.float64)
+        p = rng.normal(0.0, 3.0, n) if from_logits else rng.uniform(0.001, 0.999, n)
+        if spec.properties.margin_based:
+            p = rng.normal(0.0, 2.0, n)
+        return LossInputs(y_true=y, y_pred=p, from_logits=from_logits)
+    if task is Task.MULTICLASS:
+        k = int(rng.integers(2, 5))
+        labels = rng.integers(0, k, n)
+        z = rng.normal(0.0, 2.0, (n, k))
+        q = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        if soft and not spec.needs_hard_labels:
+            t, labels = rng.dirichlet(np.ones(k), n), None
+        else:
+            t = np.eye(k)[labels]
+        pred = z if (from_logits or spec.properties.margin_based) else q
+        return LossInputs(y_true=t, y_pred=pred, from_logits=from_logits, labels=labels)
+    if task is Task.DETECTION:
+        xy = rng.uniform(0.0, 10.0, (n, 2))
+        wh = rng.uniform(0.5, 5.0, (n, 2))
+        true = np.hstack([xy, xy + wh])
+        pxy = xy + rng.normal(0.0, 1.0, (n, 2))
+        pwh = wh * rng.lognormal(0.0, 0.3, (n, 2))
+        return LossInputs(y_true=true, y_pred=np.hstack([pxy, pxy + pwh]))
+    if task is Task.SIMILARITY:
+        k = 3
+        a, b = rng.normal(0.0, 1.0, (n, k)), rng.normal(0.0, 1.0, (n, k))
+        label = rng.integers(0, 2, n).astype(np.float64)
+        distance = np.sqrt(np.sum((a - b) ** 2, axis=1))
+        extra = {
+            "a": a,
+            "b": b,
+            "anchor": rng.normal(0.0, 1.0, (n, k)),
+            "positive": rng.normal(0.0, 1.0, (n, k)),
+            "negative": rng.normal(0.0, 1.0, (n, k)),
+        }
+        return LossInputs(y_true=label, y_pred=distance, extra=extra)
+    if task is Task.GENERATIVE:
+        is_real = rng.integers(0, 2, n).astype(np.float64)
+        is_real[:2] = [1.0, 0.0]  # both columns present (the first two rows keep weight)
+        d = rng.normal(0.0, 3.0, n) if from_logits else rng.uniform(0.001, 0.999, n)
+        return LossInputs(y_true=is_real, y_pred=d, from_logits=from_logits)
+    if task is Task.VAE:
+        k, dim = 3, 4
+        t = rng.normal(0.0, 1.0, (n, dim))
+        extra = {"mu": rng.normal(0.0, 1.0, (n, k)), "logvar": rng.normal(0.0, 0.5, (n, k))}
+        return LossInputs(y_true=t, y_pred=t + rng.normal(0.0, 0.3, (n, dim)), extra=extra)
+    raise AssertionError(f"no input builder for task {task}")  # pragma: no cover
+
+
+def perfect_inputs(spec: LossSpec, x: LossInputs) -> LossInputs:
+    """The same targets with a perfect prediction: p = y (probabilities of the true class = 1)."""
+    if spec.task is Task.MULTICLASS and x.from_logits:
+        pytest.skip("a perfect prediction is not reachable with finite logits")
+    if spec.task is Task.BINARY and x.from_logits:
+        return LossInputs(
+            y_true=x.y_true, y_pred=np.where(x.y_true == 1, 800.0, -800.0), from_logits=True
+        )
+    return LossInputs(
+        y_true=x.y_true, y_pred=np.array(x.y_true, copy=True), labels=x.labels, extra=x.extra
+    )
+
+
+def value(spec: LossSpec, x: LossInputs, weights: np.ndarray | None = None) -> float:
+    return reduce_values(spec.per_sample(x), weights, spec.reduction)
+
+
+def assert_close(a: float, b: float, per_sample: np.ndarray, rel: float = 1e-12) -> None:
+    """Equal to rel, with an absolute floor relative to the size of the terms summed.
+
+    Reordering a sum changes its rounding by about eps * sum(|terms|), which matters
+    for signed losses (mbe) whose mean can be far smaller than its terms.
+    """
+    floor = 64 * np.finfo(float).eps * float(np.max(np.abs(per_sample), initial=0.0))
+    assert a == pytest.approx(b, rel=rel, abs=floor), (a, b)
+
+
+# --------------------------------------------------------------------------- strategies
+
+cases = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "n": st.integers(2, 30),
+        "scale": st.sampled_from([1e-3, 1.0, 1e3]),
+        "from_logits": st.booleans(),
+        "soft": st.booleans(),
+    }
+)
+
+
+def build(spec: LossSpec, case: dict) -> tuple[np.random.Generator, LossInputs]:
+    rng = np.random.default_rng(case["seed"])
+    logits = case["from_logits"] and spec.task in PROBABILITY_TASKS
+    return rng, make_inputs(spec, rng, case["n"], case["scale"], logits, case["soft"])
+
+
+# --------------------------------------------------------------------------- the invariances
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_nonnegative(spec, case):
+    if not spec.properties.nonnegative:
+        pytest.skip(f"{spec.name} is signed (properties.nonnegative is False)")
+    _, x = build(spec, case)
+    per_sample = spec.per_sample(x)
+    assert per_sample.shape == (case["n"],)
+    assert np.all(np.isfinite(per_sample))
+    assert np.all(per_sample >= 0)
+    assert value(spec, x) >= 0
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_zero_at_perfect_prediction(spec, case):
+    if not spec.properties.zero_at_perfect:
+        pytest.skip(f"{spec.name} is not zero at a perfect prediction (by declaration)")
+    _, x = build(spec, case)
+    perfect = perfect_inputs(spec, x)
+    # Probability losses clip p to [eps, 1-eps]: -log(1 - eps) ~ 1e-16 is "zero".
+    assert np.all(np.abs(spec.per_sample(perfect)) <= 1e-12)
+    assert abs(value(spec, perfect)) <= 1e-12
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_integer_weights_equal_repeated_rows(spec, case):
+    rng, x = build(spec, case)
+    n = case["n"]
+    weights = rng.integers(0, 4, n).astype(np.float64)
+    weights[:2] = rng.integers(1, 4, 2)
+    repeated = x.take(np.repeat(np.arange(n), weights.astype(int)))
+    per_sample = spec.per_sample(x)
+    assert_close(value(spec, x, weights), value(spec, repeated), per_sample)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_zero_weight_equals_dropped_row(spec, case):
+    rng, x = build(spec, case)
+    n = case["n"]
+    weights = rng.uniform(0.1, 3.0, n)
+    weights[rng.uniform(size=n) < 0.4] = 0.0
+    weights[:2] = rng.uniform(0.1, 3.0, 2)
+    keep = weights > 0
+    per_sample = spec.per_sample(x)
+    assert_close(value(spec, x, weights), value(spec, x.take(keep), weights[keep]), per_sample)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases, weighted=st.booleans())
+def test_row_order_does_not_matter(spec, case, weighted):
+    rng, x = build(spec, case)
+    n = case["n"]
+    weights = rng.uniform(0.1, 3.0, n) if weighted else None
+    perm = rng.permutation(n)
+    shuffled = x.take(perm)
+    per_sample = spec.per_sample(x)
+    np.testing.assert_array_equal(spec.per_sample(shuffled), per_sample[perm])
+    got = value(spec, shuffled, None if weights is None else weights[perm])
+    assert_close(got, value(spec, x, weights), per_sample)
+
+
+def _cast(x: LossInputs, dtype: type) -> LossInputs:
+    def conv(a):
+        a = np.asarray(a)
+        return a.astype(dtype) if a.dtype.kind == "f" else a
+
+    return LossInputs(
+        y_true=conv(x.y_true),
+        y_pred=conv(x.y_pred),
+        from_logits=x.from_logits,
+        labels=x.labels,
+        extra={k: conv(v) for k, v in x.extra.items()},
+    )
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_float32_input_equals_float64_input(spec, case):
+    _, x = build(spec, case)
+    x32 = _cast(x, np.float32)
+    # The reference: the very same (float32-rounded) numbers, held as float64.
+    x64 = _cast(x32, np.float64)
+    per32, per64 = spec.per_sample(x32), spec.per_sample(x64)
+    assert per32.dtype == np.float64
+    np.testing.assert_allclose(per32, per64, rtol=1e-12, atol=0)
+    assert_close(value(spec, x32), value(spec, x64), per64)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@SETTINGS
+@given(case=cases)
+def test_list_inputs_equal_array_inputs(spec, case):
+    _, x = build(spec, case)
+    as_lists = LossInputs(
+        y_true=x.y_true.tolist(),
+        y_pred=x.y_pred.tolist(),
+        from_logits=x.from_logits,
+        labels=None if x.labels is None else x.labels.tolist(),
+        extra={k: np.asarray(v).tolist() for k, v in x.extra.items()},
+    )
+    np.testing.assert_array_equal(spec.per_sample(as_lists), spec.per_sample(x))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_extreme_inputs_stay_finite(spec):
+    """Huge errors and extreme logits (+-1e4) give finite (or +inf for huge) losses, never NaN."""
+    rng = np.random.default_rng(0)
+    x = make_inputs(spec, rng, 6, 1.0, spec.task in PROBABILITY_TASKS, False)
+    if x.from_logits:
+        x = LossInputs(
+            y_true=x.y_true,
+            y_pred=np.sign(x.y_pred) * 1e4,
+            from_logits=True,
+            labels=x.labels,
+            extra=x.extra,
+        )
+        per_sample = spec.per_sample(x)
+        assert np.all(np.isfinite(per_sample))
+    elif spec.task is Task.REGRESSION:
+        big = LossInputs(y_true=x.y_true * 1e150, y_pred=x.y_pred * 1e-150)
+        per_sample = spec.per_sample(big)
+        assert not np.any(np.isnan(per_sample))
+        assert not math.isnan(value(spec, big))
