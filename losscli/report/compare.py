@@ -19,8 +19,6 @@ CHART_TITLES = {
     "margin": "Loss vs margin",
 }
 GRID_SYMBOL = {"error": "e", "probability": "p", "margin": "m"}
-GRID_COLUMN_WIDTH = 10  # the grid column of a curve table, with its padding
-NUMBER_WIDTH = 10  # the widest number fmt_number prints, e.g. -1.2346e-05
 
 
 # --------------------------------------------------------------------------- curves
@@ -87,15 +85,22 @@ def _curve_table(variable: str, curves: list[Curve]) -> Any:
     return table
 
 
+def _column_width(header: str, numbers: Any) -> int:
+    """Printed width of one curve-table column, with rich's padding of 2."""
+    return max([len(header)] + [len(fmt_number(float(v))) for v in numbers]) + 2
+
+
 def _chunks(curves: list[Curve], width: int) -> list[list[Curve]]:
-    """Split curves into groups whose value+slope columns fit in ``width`` columns."""
+    """Split curves into groups whose value and slope columns fit in ``width`` columns."""
+    grid_width = max(len(fmt_number(float(x), digits=4)) for x in curves[0].grid) + 2
     groups: list[list[Curve]] = [[]]
-    used = GRID_COLUMN_WIDTH
+    used = grid_width
     for curve in curves:
-        need = 2 * (max(len(curve.label) + 1, NUMBER_WIDTH) + 2)
+        need = _column_width(curve.label, curve.values)
+        need += _column_width(curve.label + "'", curve.gradients)
         if groups[-1] and used + need > width:
             groups.append([])
-            used = GRID_COLUMN_WIDTH
+            used = grid_width
         groups[-1].append(curve)
         used += need
     return groups
@@ -196,7 +201,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
         table.add_column(header, justify="right", no_wrap=True)
     previous = None
     for row in report.results:
-        if previous is not None and row.label != previous:
+        if several and previous is not None and row.label != previous:
             table.add_section()
         first = row.label != previous
         previous = row.label
