@@ -616,3 +616,28 @@ def test_nan_safe_curves():
     # Values outside a loss's domain would be NaN (null in JSON), never an exception.
     curve = loss_curve(_default("gamma"), parse_grid("-3:3:13"))
     assert all(math.isfinite(v) for v in curve.values)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--losses", "mse,mae,huber"),
+        (
+            "sample_data/regression_outliers.csv",
+            "--pred-col",
+            "y_pred",
+            "--pred-col",
+            "model_b",
+        ),
+    ],
+)
+def test_readme_shows_the_real_output(run, args, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    result = run("compare", *args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    shown = "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ loss compare " + " ".join(args)
+    assert f"{command}\n{shown}\n```" in readme, "paste the current output into the README"
