@@ -1,0 +1,448 @@
+"""`loss sensitivity`: flagged rows known exactly, every figure against direct NumPy, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import SAMPLES
+
+from losscli.analysis.outliers import flag_outliers
+from losscli.analysis.sensitivity import (
+    change_pct,
+    growth_of,
+    sensitivity,
+    true_class_probability,
+)
+from losscli.core.registry import select_losses
+from losscli.io import InputOptions, load_dataset
+from losscli.report.sensitivity import fmt_pct, histogram_lines
+
+OUTLIERS = SAMPLES / "regression_outliers.csv"
+BINARY = SAMPLES / "binary_imbalanced.csv"
+
+# Residuals with median 0 and MAD 1: |0.6745 r| > 3.5 <=> |r| > 5.189 flags rows 10, 11.
+# Quartiles (numpy linear): Q1 = -1, Q3 = 1.25, IQR = 2.25; with k = 1 the fences are
+# -3.25 and 3.5, which also flag row 9 (r = 4.5); with k = 1.5 they are -4.375, 4.625.
+RESIDUALS = [0, 1, -1, 2, -2, 1, -1, 0, 4.5, 50, -40, 0]
+
+
+def write_regression(tmp_path, residuals, weights=None, name="reg.csv"):
+    y_pred = np.linspace(10, 20, len(residuals))
+    y_true = y_pred + np.asarray(residuals, dtype=float)
+    lines = ["y_true,y_pred" + (",w" if weights is not None else "")]
+    for i, (t, p) in enumerate(zip(y_true, y_pred)):
+        extra = f",{float(weights[i])!r}" if weights is not None else ""
+        lines.append(f"{float(t)!r},{float(p)!r}{extra}")
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def report_for(path, losses=None, rule="mad", threshold=None, **options):
+    dataset = load_dataset(str(path), InputOptions(**options))
+    selections = select_losses(losses, dataset.task, dataset.soft_targets)
+    return dataset, sensitivity(dataset, selections, rule=rule, threshold=threshold)
+
+
+def result(report, loss, model="y_pred"):
+    return next(r for r in report.results if r.loss == loss and r.model == model)
+
+
+def injected(report, loss, k, model="y_pred"):
+    return next(i for i in report.injection if i.loss == loss and i.k == k and i.model == model)
+
+
+# --------------------------------------------------------------------------- flagging
+
+
+def test_mad_rule_flags_exactly_the_known_rows(tmp_path):
+    _, rep = report_for(write_regression(tmp_path, RESIDUALS), ["mse"])
+    o = rep.outliers[0]
+    assert o.rows == [10, 11]
+    assert (o.rule, o.threshold, o.count) == ("mad", 3.5, 2)
+    assert o.fraction == pytest.approx(2 / 12)
+    assert o.center == pytest.approx(0.0, abs=1e-12)
+    assert o.scale == pytest.approx(1.4826)
+    assert not o.fallback
+    assert o.upper == pytest.approx(3.5 / 0.6745, rel=1e-9)
+
+
+@pytest.mark.parametrize(("threshold", "rows"), [(None, [10, 11]), (1.0, [9, 10, 11])])
+def test_iqr_rule_flags_exactly_the_known_rows(tmp_path, threshold, rows):
+    _, rep = report_for(write_regression(tmp_path, RESIDUALS), ["mse"], "iqr", threshold)
+    o = rep.outliers[0]
+    assert o.rows == rows
+    k = 1.5 if threshold is None else threshold
+    assert (o.rule, o.threshold) == ("iqr", k)
+    assert o.lower == pytest.approx(-1 - k * 2.25, abs=1e-9)
+    assert o.upper == pytest.approx(1.25 + k * 2.25, abs=1e-9)
+
+
+def test_mad_zero_uses_the_documented_fallback(tmp_path):
+    residuals = [0, 0, 0, 0, 0, 0, 1, -1, 10]
+    flags = flag_outliers(np.array(residuals, dtype=float))
+    mean_ad = 12 / 9
+    assert flags.fallback
+    assert flags.scale == pytest.approx(1.2533 * mean_ad)
+    assert flags.mask.tolist() == [False] * 8 + [True]
+    _, rep = report_for(write_regression(tmp_path, residuals), ["mse"])
+    assert rep.outliers[0].rows == [9]
+    assert rep.outliers[0].fallback
+    assert any("MAD of the residuals is 0" in w for w in rep.warnings)
+    assert injected(rep, "mse", 10).residual == pytest.approx(10 * 1.2533 * mean_ad)
+
+
+def test_no_spread_flags_nothing_and_injects_with_scale_one(tmp_path):
+    _, rep = report_for(write_regression(tmp_path, [0.0] * 6), ["mae"])
+    assert rep.outliers[0].rows == []
+    assert injected(rep, "mae", 5).residual == 5.0
+    # mae 0 -> 5/7 with one extra row: change from a zero value is undefined (null).
+    assert injected(rep, "mae", 5).change_pct is None
+    assert result(rep, "mae").change_pct == 0.0
+
+
+def write_binary(tmp_path, y, p, name="bin.csv"):
+    lines = ["y_true,y_pred"] + [f"{a},{float(b)!r}" for a, b in zip(y, p)]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_binary_confidently_wrong_rows(tmp_path):
+    y = [1, 0, 1, 0, 1, 0]
+    p = [0.9, 0.2, 0.005, 0.995, 0.6, 0.0099]
+    path = write_binary(tmp_path, y, p)
+    ds, rep = report_for(path, ["bce"])
+    assert np.allclose(true_class_probability(ds, "y_pred"), [0.9, 0.8, 0.005, 0.005, 0.6, 0.9901])
+    assert rep.outliers[0].rows == [3, 4]
+    assert rep.outliers[0].rule == "p_true"
+    _, rep = report_for(path, ["bce"], threshold=0.001)
+    assert rep.outliers[0].rows == []
+    _, rep = report_for(path, ["bce"], threshold=0.2)
+    assert rep.outliers[0].rows == [3, 4]
+    _, rep = report_for(path, ["bce"], threshold=0.7)
+    assert rep.outliers[0].rows == [3, 4, 5]
+
+
+def test_binary_from_logits_flags_the_same_rows(tmp_path):
+    y = [1, 0, 1, 0, 1, 0]
+    p = np.array([0.9, 0.2, 0.005, 0.995, 0.6, 0.3])
+    z = np.log(p / (1 - p))
+    _, rep = report_for(write_binary(tmp_path, y, list(z)), ["bce"], from_logits=True)
+    assert rep.outliers[0].rows == [3, 4]
+
+
+def test_multiclass_confidently_wrong_rows(tmp_path):
+    rows = [
+        ("cat", 0.8, 0.1, 0.1),
+        ("dog", 0.995, 0.004, 0.001),  # P(dog) = 0.004: flagged
+        ("bird", 0.3, 0.3, 0.4),
+        ("bird", 0.5, 0.495, 0.005),  # P(bird) = 0.005: flagged
+        ("cat", 0.01, 0.5, 0.49),  # exactly 0.01 is not below the threshold
+    ]
+    text = "y_true,y_pred_cat,y_pred_dog,y_pred_bird\n" + "".join(
+        f"{a},{b},{c},{d}\n" for a, b, c, d in rows
+    )
+    path = tmp_path / "multi.csv"
+    path.write_text(text)
+    _, rep = report_for(path, ["cce"])
+    assert rep.outliers[0].rows == [2, 4]
+    # The synthetic row: class 0 with logit -k, the others 0.
+    k = 10.0
+    q0 = math.exp(-k) / (math.exp(-k) + 2)
+    i = injected(rep, "cce", k)
+    assert i.p_true == pytest.approx(q0)
+    t = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]], dtype=float)
+    q = np.array([r[1:] for r in rows])
+    base = np.mean(-np.sum(t * np.log(q), axis=1))
+    with_row = (np.sum(-np.sum(t * np.log(q), axis=1)) - math.log(q0)) / 6
+    assert i.value == pytest.approx(with_row, rel=1e-12)
+    assert i.change_pct == pytest.approx(100 * (with_row - base) / base, rel=1e-10)
+
+
+def test_zero_weight_rows_are_never_flagged(tmp_path):
+    residuals = RESIDUALS + [500.0]
+    weights = [1.0] * len(RESIDUALS) + [0.0]
+    _, rep = report_for(write_regression(tmp_path, residuals, weights), ["mse"], weight_col="w")
+    assert rep.outliers[0].rows == [10, 11]
+    assert rep.outliers[0].n_considered == 12
+    _, plain = report_for(write_regression(tmp_path, RESIDUALS, name="b.csv"), ["mse"])
+    assert result(rep, "mse").value == pytest.approx(result(plain, "mse").value, rel=1e-12)
+    assert injected(rep, "mse", 50).value == pytest.approx(
+        injected(plain, "mse", 50).value, rel=1e-12
+    )
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def direct(values, w, mask):
+    total = np.sum(w * values)
+    value = total / np.sum(w)
+    without = np.sum(w[~mask] * values[~mask]) / np.sum(w[~mask])
+    contrib = w * values
+    k = int(np.ceil(0.01 * values.size))
+    top1 = np.sum(np.sort(contrib)[-k:]) / total
+    return value, without, np.sum(contrib[mask]) / total, top1
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_every_figure_equals_direct_numpy(weighted):
+    options = {"pred_cols": ("y_pred", "model_b")}
+    if weighted:
+        options["weight_col"] = "weight"
+    ds, rep = report_for(OUTLIERS, ["mse,mae,rmse,huber:delta=5,max_error"], **options)
+    w = ds.weights if weighted else np.ones(ds.n_rows)
+    mean_w = float(np.mean(w))
+    for model in ("y_pred", "model_b"):
+        r = ds.y_true - ds.models[model]
+        med = np.median(r)
+        mad = np.median(np.abs(r - med))
+        mask = np.abs(0.6745 * (r - med) / mad) > 3.5
+        o = next(o for o in rep.outliers if o.model == model)
+        assert o.mask.tolist() == mask.tolist()
+        assert o.rows == (np.flatnonzero(mask) + 1).tolist()
+        scale = 1.4826 * mad
+        huber = np.where(np.abs(r) <= 5, 0.5 * r**2, 5 * (np.abs(r) - 2.5))
+        for loss, terms in (("mse", r**2), ("mae", np.abs(r)), ("huber", huber)):
+            value, without, share, top1 = direct(terms, w, mask)
+            got = result(rep, loss, model)
+            assert got.value == pytest.approx(value, rel=1e-12)
+            assert got.value_without_outliers == pytest.approx(without, rel=1e-12)
+            assert got.change_pct == pytest.approx(100 * (value - without) / without, rel=1e-10)
+            assert got.outlier_share == pytest.approx(share, rel=1e-12)
+            assert got.top1pct_share == pytest.approx(top1, rel=1e-12)
+        # rmse: sqrt of the weighted mean; its share is that of the squared errors.
+        value, without, share, _ = direct(r**2, w, mask)
+        got = result(rep, "rmse", model)
+        assert got.value == pytest.approx(math.sqrt(value), rel=1e-12)
+        assert got.value_without_outliers == pytest.approx(math.sqrt(without), rel=1e-12)
+        assert got.outlier_share == pytest.approx(share, rel=1e-12)
+        got = result(rep, "max_error", model)
+        assert got.value == pytest.approx(np.max(np.abs(r)))
+        assert got.value_without_outliers == pytest.approx(np.max(np.abs(r[~mask])))
+        # Injection: one row, residual k x 1.4826 MAD, the mean weight.
+        for k in (5.0, 10.0, 50.0, 100.0):
+            e = k * scale
+            base = np.sum(w * r**2) / np.sum(w)
+            with_row = (np.sum(w * r**2) + mean_w * e**2) / (np.sum(w) + mean_w)
+            i = injected(rep, "mse", k, model)
+            assert i.residual == pytest.approx(e, rel=1e-12)
+            assert i.value == pytest.approx(with_row, rel=1e-12)
+            assert i.change_pct == pytest.approx(100 * (with_row - base) / base, rel=1e-9)
+            base = np.sum(w * np.abs(r)) / np.sum(w)
+            with_row = (np.sum(w * np.abs(r)) + mean_w * e) / (np.sum(w) + mean_w)
+            assert injected(rep, "mae", k, model).change_pct == pytest.approx(
+                100 * (with_row - base) / base, rel=1e-9
+            )
+            top = max(np.max(np.abs(r)), e)
+            assert injected(rep, "max_error", k, model).value == pytest.approx(top)
+
+
+def test_binary_figures_and_injection_equal_direct_numpy():
+    ds, rep = report_for(BINARY, ["bce,brier"])
+    y, p = ds.y_true, ds.models["y_pred"]
+    p_true = np.where(y == 1, p, 1 - p)
+    mask = p_true < 0.01
+    assert rep.outliers[0].rows == (np.flatnonzero(mask) + 1).tolist()
+    eps = np.finfo(float).eps
+    bce = -np.log(np.clip(p_true, eps, 1))
+    value, without, share, top1 = direct(bce, np.ones_like(bce), mask)
+    got = result(rep, "bce")
+    assert got.value == pytest.approx(value, rel=1e-12)
+    assert got.value_without_outliers == pytest.approx(without, rel=1e-12)
+    assert got.outlier_share == pytest.approx(share, rel=1e-12)
+    assert got.top1pct_share == pytest.approx(top1, rel=1e-12)
+    for k in (5.0, 10.0, 50.0, 100.0):
+        p_row = 1 / (1 + math.exp(k))
+        row = -math.log(max(p_row, eps))
+        expected = (np.sum(bce) + row) / (bce.size + 1)
+        i = injected(rep, "bce", k)
+        assert i.p_true == pytest.approx(p_row)
+        assert i.change_pct == pytest.approx(100 * (expected - value) / value, rel=1e-9)
+    # Clipping: beyond k = -ln(eps) ~ 36 the probability loss stops growing.
+    assert injected(rep, "bce", 50.0).value == injected(rep, "bce", 100.0).value
+
+
+def test_logit_injection_grows_linearly_without_clipping(tmp_path):
+    path = SAMPLES / "binary_logits.csv"
+    ds, rep = report_for(path, ["bce"], from_logits=True)
+    z, y = ds.models["y_pred"], ds.y_true
+    per_row = np.logaddexp(0, z) - y * z
+    value = per_row.mean()
+    for k in (10.0, 100.0):
+        expected = (per_row.sum() + np.logaddexp(0, k)) / (per_row.size + 1)
+        assert injected(rep, "bce", k).value == pytest.approx(expected, rel=1e-12)
+    assert result(rep, "bce").growth == "linear"
+    assert result(rep, "bce").value == pytest.approx(value, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_verdicts_on_the_sample_with_outliers():
+    _, rep = report_for(OUTLIERS, None)
+    verdicts = {r.loss: r.verdict for r in rep.results}
+    assert verdicts["mse"] == verdicts["rmse"] == verdicts["max_error"] == "sensitive"
+    assert verdicts["mae"] == verdicts["huber"] == verdicts["median_ae"] == "robust"
+    growth = {r.loss: r.growth for r in rep.results}
+    assert growth["mse"] == "quadratic" and growth["mae"] == "linear"
+    assert growth["median_ae"] == "bounded" and growth["max_error"] == "jump"
+    mse = result(rep, "mse")
+    assert any("+1157%" in reason for reason in mse.reasons)
+
+
+def test_growth_of_and_change_pct_edge_cases():
+    assert growth_of({10.0: 1.0, 100.0: 100.0}) == ("quadratic", 100.0)
+    assert growth_of({10.0: 1.0, 100.0: 10.0}) == ("linear", 10.0)
+    assert growth_of({10.0: 1.0, 100.0: 1.0}) == ("bounded", 1.0)
+    assert growth_of({10.0: 0.0, 100.0: 5.0}) == ("jump", math.inf)
+    assert growth_of({10.0: 0.0, 100.0: 0.0}) == ("bounded", None)
+    assert growth_of({10.0: None, 100.0: 1.0}) == ("bounded", None)
+    assert change_pct(3.0, 2.0) == 50.0
+    assert change_pct(0.0, 0.0) == 0.0
+    assert change_pct(1.0, 0.0) is None
+    assert change_pct(1.0, math.nan) is None
+    assert change_pct(-0.4, -0.2) == pytest.approx(100.0)  # signed: the SPEC formula as is
+    assert fmt_pct(None) == "n/a" and fmt_pct(1157.3) == "+1157%" and fmt_pct(0.001) == "0%"
+
+
+def test_histogram_counts_every_row_and_marks_the_flagged(tmp_path):
+    _, rep = report_for(OUTLIERS, ["mse"])
+    h = rep.histograms[0]
+    assert sum(h.counts) == 500
+    assert sum(h.flagged) == rep.outliers[0].count == 15
+    assert len(h.edges) == len(h.counts) + 1 == 61
+    lines = histogram_lines(h)
+    assert all(len(line) <= 80 for line, _ in lines)
+    assert any("▒" in line for line, _ in lines)
+    assert "┴" in lines[-2][0]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_follows_the_spec(run_json):
+    out = run_json("sensitivity", OUTLIERS, "--pred-col", "y_pred", "--pred-col", "model_b")
+    assert out["command"] == "sensitivity"
+    assert out["task"] == "regression" and out["n_rows"] == 500
+    o = out["outliers"]
+    assert {"rule", "threshold", "count", "fraction", "rows"} <= set(o)
+    assert (o["rule"], o["threshold"], o["count"]) == ("mad", 3.5, 15)
+    assert o["fraction"] == pytest.approx(0.03)
+    assert o["model"] == "y_pred"
+    assert set(out["outliers_by_model"]) == {"y_pred", "model_b"}
+    assert out["outliers_by_model"]["y_pred"] == o
+    keys = {
+        "loss",
+        "params",
+        "model",
+        "value",
+        "value_without_outliers",
+        "change_pct",
+        "outlier_share",
+        "top1pct_share",
+    }
+    assert len(out["results"]) == 16
+    assert all(keys <= set(r) for r in out["results"])
+    assert all(r["verdict"] in ("robust", "sensitive") for r in out["results"])
+    assert len(out["injection"]) == 16 * 4
+    first = out["injection"][0]
+    assert {"loss", "params", "scale", "change_pct", "model"} <= set(first)
+    assert [i["scale"] for i in out["injection"][:4]] == [5, 10, 50, 100]
+
+
+def test_cli_rows_list_at_most_100(tmp_path, run_json):
+    residuals = [0.0, 1.0, -1.0] * 100 + [100.0] * 150
+    out = run_json("sensitivity", write_regression(tmp_path, residuals), "-l", "mse")
+    assert out["outliers"]["count"] == 150
+    assert out["outliers"]["rows"] == list(range(301, 401))
+
+
+def test_cli_iqr_and_threshold(tmp_path, run_json):
+    path = write_regression(tmp_path, RESIDUALS)
+    out = run_json("sensitivity", path, "--rule", "iqr", "--threshold", "1", "-l", "mae")
+    assert out["outliers"]["rows"] == [9, 10, 11]
+    assert (out["outliers"]["rule"], out["outliers"]["threshold"]) == ("iqr", 1.0)
+
+
+def test_cli_binary(run_json):
+    out = run_json("sensitivity", BINARY)
+    assert out["task"] == "binary"
+    assert out["outliers"]["rule"] == "p_true" and out["outliers"]["threshold"] == 0.01
+    assert out["outliers"]["rows"] == [304]
+    assert [r["loss"] for r in out["results"]] == ["bce", "brier", "hinge", "focal"]
+
+
+def test_cli_table_reads_at_80_columns(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    res = run("sensitivity", OUTLIERS)
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = res.stdout
+    for expected in ("Outliers in y_pred: 15 of 500 rows", "▒", "Injection", "Verdicts"):
+        assert expected in text
+    assert "sensitive" in text and "robust" in text
+    res = run("sensitivity", BINARY, "--pred-col", "y_pred", "--pred-col", "model_b")
+    assert res.exit_code == 0
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80
+    assert "Confidently wrong rows in y_pred: 1 of 1,000" in res.stdout
+
+
+def test_cli_csv_and_markdown(run):
+    res = run("sensitivity", OUTLIERS, "-l", "mse,mae", "--format", "csv")
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("loss,params,model,value,value_without_outliers,change_pct")
+    assert len(lines) == 3 and lines[1].startswith("mse,,y_pred,")
+    res = run("sensitivity", OUTLIERS, "-l", "mse,mae", "--format", "markdown")
+    assert res.stdout.startswith("| loss | params | model | value |")
+    assert len(res.stdout.splitlines()) == 4
+
+
+def test_cli_missing_file(run, tmp_path):
+    res = run("sensitivity", tmp_path / "nope.csv")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--rule", "zscore"),
+        ("--threshold", "0"),
+        ("--threshold", "abc"),
+        ("-l", "msee"),
+    ],
+)
+def test_cli_usage_errors(run, args):
+    res = run("sensitivity", OUTLIERS, *args)
+    assert res.exit_code == 2
+    assert res.stdout == ""
+
+
+def test_cli_classification_threshold_must_be_a_probability(run):
+    res = run("sensitivity", BINARY, "--threshold", "3.5")
+    assert res.exit_code == 2
+    assert "probability" in res.stderr
+
+
+def test_cli_rule_on_classification_is_a_note(run):
+    res = run("sensitivity", BINARY, "--rule", "iqr", "--format", "json")
+    assert res.exit_code == 0
+    assert "--rule applies to regression" in res.stderr
+    assert json.loads(res.stdout)["outliers"]["rule"] == "p_true"
+
+
+def test_cli_domain_error_is_exit_1(run, tmp_path):
+    path = write_regression(tmp_path, [0.0, 1.0, -30.0])  # y_true = 10 - 30 < 0 in row 3
+    res = run("sensitivity", path, "-l", "poisson")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert res.stderr.startswith("Error: loss poisson")
