@@ -1,0 +1,156 @@
+"""``loss recommend [FILE] [FLAGS]``: the guide's choosing rules applied to flags and data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from losscli.analysis.rules import THRESHOLDS_HELP
+from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+
+RECOMMEND_TASKS = (
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "distribution",
+)
+LOADER_TASKS = ("regression", "binary", "multiclass")
+
+
+def _input_options_without_task(func: Any) -> Any:
+    """The shared input options minus their --task (recommend declares a wider one)."""
+    decorated = input_options(func)
+    decorated.__click_params__ = [
+        p for p in decorated.__click_params__ if getattr(p, "name", None) != "task"
+    ]
+    return decorated
+
+
+EPILOG = (
+    """\b
+Flags alone imply a task: --outliers, --no-outliers, --heavy-tails,
+--interpretable (and --smooth alone) -> regression; --imbalanced,
+--max-margin, --need-probabilities -> binary unless --task multiclass.
+Usage errors (exit 2): --max-margin with --need-probabilities (hinge is not
+probabilistic, cross-entropy not margin-based); a regression flag with a
+classification one; a flag that does not apply to the task or the file.
+With FILE, data that strongly show what a flag denies win (--no-outliers on
+>= 1% outliers): see "contradictions". With several models the first
+--pred-col is profiled.
+
+"""
+    + THRESHOLDS_HELP
+)
+
+
+@click.command("recommend", epilog=EPILOG)
+@click.argument("file", metavar="[FILE]", required=False)
+@click.option(
+    "--task",
+    "rec_task",
+    type=click.Choice(RECOMMEND_TASKS, case_sensitive=False),
+    help="The problem (default: from FILE, or implied by the flags).",
+)
+@click.option(
+    "--outliers/--no-outliers",
+    default=None,
+    help="Regression: the data have outliers (or have none).",
+)
+@click.option("--heavy-tails", is_flag=True, help="Regression: errors are heavy-tailed.")
+@click.option("--imbalanced", is_flag=True, help="Classification: the classes are imbalanced.")
+@click.option("--max-margin", is_flag=True, help="Classification: you want a maximum margin (SVM).")
+@click.option(
+    "--need-probabilities", is_flag=True, help="Classification: you need calibrated probabilities."
+)
+@click.option(
+    "--interpretable", is_flag=True, help="Regression: the loss should read in target units."
+)
+@click.option("--smooth", is_flag=True, help="You want a smooth (differentiable) loss.")
+@_input_options_without_task
+@loss_options
+@format_option
+def recommend(
+    file: str | None,
+    rec_task: str | None,
+    outliers: bool | None,
+    heavy_tails: bool,
+    imbalanced: bool,
+    max_margin: bool,
+    need_probabilities: bool,
+    interpretable: bool,
+    smooth: bool,
+    losses: tuple[str, ...],
+    fmt: str,
+    **kwargs: Any,
+) -> None:
+    """Recommend losses from what you know (flags) and what FILE shows.
+
+    Encodes the guide's choosing rules (Quick Reference Guide, Choosing the
+    Right Loss Function, Common Pitfalls): each recommendation has a score
+    from 0 to 1, the rules that fired with the measured evidence and the
+    thresholds, and suggested parameters; losses to avoid, pitfalls and
+    contradictions between your flags and the data are listed too.
+    --losses rates the losses you plan to use.
+
+    \b
+    Examples:
+      loss recommend --outliers
+      loss recommend --task multiclass --imbalanced --need-probabilities
+      loss recommend preds.csv
+      loss recommend preds.csv --no-outliers -l mse,mbe --format json
+    """
+    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
+    from losscli.analysis.recommend import recommend as run_recommend
+    from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
+    from losscli.core.registry import parse_loss_list
+    from losscli.io import load_dataset
+    from losscli.report.console import make_console
+    from losscli.report.recommend import render
+
+    task = rec_task.lower() if rec_task else None
+    flags = Flags(
+        task=task,
+        outliers=outliers,
+        heavy_tails=heavy_tails,
+        imbalanced=imbalanced,
+        max_margin=max_margin,
+        need_probabilities=need_probabilities,
+        interpretable=interpretable,
+        smooth=smooth,
+    )
+    # Check flags and --losses before reading the file, so usage errors fail fast (exit 2).
+    if file is None:
+        resolved = resolve_task(flags)
+    else:
+        check_flags(flags)
+    planned: list[PlannedLoss] = []
+    for text in losses:
+        for sel in parse_loss_list(text):
+            planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+
+    profile = None
+    notes: list[str] = []
+    if file is None:
+        task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
+    else:
+        kwargs["task"] = task if task in LOADER_TASKS else "auto"
+        dataset = load_dataset(file, input_from_kwargs(kwargs))
+        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
+        resolved = resolve_task(flags, data_task=dataset.task.value)
+        task_reason = dataset.task_reason
+        if len(dataset.model_names) > 1 and profile.model:
+            notes.append(
+                f"{len(dataset.model_names)} models: the residual evidence is that of the "
+                f"first, {profile.model} (put the model you train first with --pred-col)"
+            )
+        notes.extend(dataset.notes)
+    facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
+    report = run_recommend(
+        facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
+    )
+    render(report, fmt.lower(), make_console())

@@ -1,0 +1,220 @@
+"""Rendering the ``loss recommend`` report: the top choice and why first, then the details."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from losscli.analysis.recommend import Reason, RecommendReport
+from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: the rules that only name the task; the top panel leaves them out when others fired.
+TASK_RULES = ("R-REG", "R-BIN", "R-MULTI")
+
+COLUMNS = ("kind", "rank", "loss", "params", "score", "verdict", "rules", "text")
+
+EVIDENCE_LABELS = {
+    "model": "model profiled",
+    "n_rows": "rows",
+    "outlier_fraction": "outliers",
+    "residual_scale": "robust sigma of residuals",
+    "excess_kurtosis": "excess kurtosis",
+    "skew": "skew",
+    "target_std": "std of y_true",
+    "n_zero_targets": "zeros in y_true",
+    "n_negative_targets": "negatives in y_true",
+    "minority_fraction": "smallest class",
+    "imbalance_ratio": "smallest / largest class",
+    "predictions": "predictions",
+    "n_pred_outside_01": "values outside [0, 1]",
+    "n_pred_exact_01": "values exactly 0 or 1",
+    "n_rows_not_summing_to_1": "rows not summing to 1",
+    "form": "given as",
+}
+
+
+def rows(report: RecommendReport) -> list[dict[str, Any]]:
+    """The long/tidy rows of csv and markdown: one per recommendation, avoid, pitfall..."""
+    out: list[dict[str, Any]] = []
+    for rank, rec in enumerate(report.recommendations, start=1):
+        out.append(
+            {
+                "kind": "recommend",
+                "rank": rank,
+                "loss": rec.loss,
+                "params": rec.params,
+                "score": rec.score,
+                "rules": " ".join(dict.fromkeys(r.rule for r in rec.reasons)),
+                "text": "; ".join(r.text for r in rec.reasons if r.effect == "for"),
+            }
+        )
+    for item in report.avoid:
+        out.append(
+            {
+                "kind": "avoid",
+                "loss": item.loss,
+                "rules": " ".join(dict.fromkeys(r.rule for r in item.reasons)),
+                "text": "; ".join(r.text for r in item.reasons),
+            }
+        )
+    for planned in report.planned:
+        out.append(
+            {
+                "kind": "planned",
+                "loss": planned.loss,
+                "params": planned.params,
+                "score": planned.score,
+                "verdict": planned.verdict,
+                "rules": " ".join(dict.fromkeys(r.rule for r in planned.reasons)),
+            }
+        )
+    for pitfall in report.pitfalls:
+        out.append({"kind": "pitfall", "rules": pitfall.id, "text": pitfall.message})
+    for c in report.contradictions:
+        out.append({"kind": "contradiction", "loss": c.flag, "verdict": c.winner, "text": c.text})
+    return out
+
+
+def _evidence_value(key: str, value: Any, evidence: dict[str, Any]) -> str:
+    if key == "outlier_fraction":
+        return (
+            f"{100 * value:.1f}% ({evidence.get('outlier_count')} rows with |robust z| > "
+            f"{evidence.get('outlier_threshold', 3.5):g})"
+        )
+    if key == "minority_fraction":
+        return f"{evidence.get('minority_class')}: {100 * value:.1f}%"
+    if isinstance(value, float):
+        return fmt_number(value)
+    return str(value)
+
+
+def _quote_line(reason: Reason) -> str:
+    if not reason.quotes:
+        return ""
+    q = reason.quotes[0]
+    return f'"{q.text}" (guide, {q.seed[:3]})'
+
+
+def render_table(report: RecommendReport, console: Console) -> None:
+    from rich import box
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    where = report.source or "flags " + " ".join(report.flags)
+    console.print(Text(f"Recommendation for {report.task} ({where})", style="bold"))
+    top = report.top
+    if top is None:
+        console.print("No loss is backed by the rules for these inputs.")
+    else:
+        body = Text()
+        shown = [r for r in top.reasons if r.effect == "for"]
+        specific = [r for r in shown if r.rule not in TASK_RULES]
+        for reason in specific or shown:
+            body.append(f"{reason.rule}  ", style="bold")
+            body.append(reason.text + "\n")
+            quote = _quote_line(reason)
+            if quote:
+                body.append(f"  {quote}\n", style="dim italic")
+        if top.params_note:
+            body.append("params  ", style="bold")
+            body.append(top.params_note + "\n")
+        params = fmt_params(top.params)
+        title = f"use {top.loss}" + (f" ({params})" if params else "") + f" · score {top.score:.2f}"
+        body.rstrip()
+        console.print(Panel(body, title=Text(title), title_align="left"))
+
+    if report.recommendations:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("loss", no_wrap=True)
+        table.add_column("params", overflow="fold")
+        table.add_column("score", justify="right")
+        table.add_column("rules", overflow="fold")
+        for rank, rec in enumerate(report.recommendations, start=1):
+            rules = " ".join((r.rule if r.effect == "for" else f"-{r.rule}") for r in rec.reasons)
+            table.add_row(str(rank), rec.loss, fmt_params(rec.params), f"{rec.score:.3f}", rules)
+        console.print(table)
+
+    def section(title: str, items: list[tuple[str, str, str]]) -> None:
+        if not items:
+            return
+        console.print(Text(title, style="bold"))
+        grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for name, text, quote in items:
+            cell = Text(text)
+            if quote:
+                cell.append("\n" + quote, style="dim italic")
+            grid.add_row(Text(name), cell)
+        console.print(grid)
+
+    # Losses avoided for the same reasons share one entry (mse, rmse).
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    texts: dict[tuple[str, ...], tuple[str, str]] = {}
+    for a in report.avoid:
+        key = tuple(f"{r.rule}: {r.text}" for r in a.reasons)
+        grouped.setdefault(key, []).append(a.loss)
+        texts[key] = ("; ".join(key), _quote_line(a.reasons[0]) if a.reasons else "")
+    section("Avoid", [(", ".join(names), *texts[key]) for key, names in grouped.items()])
+    section(
+        "Your losses",
+        [
+            (
+                p.loss,
+                f"{p.verdict}, score {p.score:.3f}"
+                + (
+                    " (" + ", ".join(dict.fromkeys(r.rule for r in p.reasons)) + ")"
+                    if p.reasons
+                    else ""
+                ),
+                "",
+            )
+            for p in report.planned
+        ],
+    )
+    section(
+        "Pitfalls",
+        [
+            (
+                p.id,
+                p.message,
+                f'"{p.quotes[0].text}" (guide, {p.quotes[0].seed[:3]})' if p.quotes else "",
+            )
+            for p in report.pitfalls
+        ],
+    )
+    section(
+        "Contradictions",
+        [
+            (c.flag, f"{c.evidence}: {c.text}", f"the {c.winner} wins")
+            for c in report.contradictions
+        ],
+    )
+    if report.evidence:
+        shown = [
+            (EVIDENCE_LABELS[k], _evidence_value(k, v, report.evidence))
+            for k, v in report.evidence.items()
+            if k in EVIDENCE_LABELS
+        ]
+        section("Evidence", [(label, value, "") for label, value in shown])
+    caption = [f"task {report.task} ({report.task_reason})"] if report.task_reason else []
+    caption.append("scores 0-1; thresholds: loss recommend --help")
+    console.print(Text(" · ".join(caption), style="dim"))
+    for line in report.notes:
+        console.print(Text(f"Note: {line}", style="dim"))
+
+
+def render(report: RecommendReport, fmt: str, console: Console) -> None:
+    """Print the report in the chosen format (table for people; json/csv/markdown for scripts)."""
+    if fmt == "json":
+        console.file.write(to_json(report.as_dict()) + "\n")
+    elif fmt == "csv":
+        console.file.write(rows_to_csv(rows(report), COLUMNS))
+    elif fmt == "markdown":
+        console.file.write(rows_to_markdown(rows(report), COLUMNS))
+    else:
+        render_table(report, console)
