@@ -54,6 +54,7 @@ def terminal_chart(panel: Panel, *, width: int = 80, height: int = 20, color: bo
 
     fig = plotext.figure
     fig.clear()
+    fig.theme("simple")  # coloured curves on the terminal's own background
     fig.plot_size(max(width, 30), max(height, 10))
     for i, series in enumerate(panel.series):
         xs, ys = _finite_points(series)
