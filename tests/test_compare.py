@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -325,6 +326,9 @@ def test_plot_png(run, tmp_path):
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]  # no temp file left
     assert f"Chart saved to {target}" in result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_plot_svg(run, tmp_path):

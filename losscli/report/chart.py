@@ -125,6 +125,10 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
         metadata = {"Date": None} if fmt == "svg" else {"Software": "losscli"}
         with matplotlib.rc_context({"svg.hashsalt": "losscli"}):
             fig.savefig(tmp, format=fmt, metadata=metadata, dpi=120)
+        # mkstemp makes the file private (0600); give it the usual mode of a new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
