@@ -453,12 +453,11 @@ def _gan(table: pa.Table, opts: Any, source: str, reason: str) -> Dataset:
     names = table.column_names
     if "d_fake" not in names:
         raise InputError("GAN losses need a d_fake column (D(G(z))); d_real (D(x)) is optional")
-    fake, fake_rows, dropped = _gan_column(table, "d_fake", opts)
+    real, real_rows, dropped = np.zeros(0), np.zeros(0, dtype=np.int64), 0
     if "d_real" in names:
-        real, real_rows, dropped_real = _gan_column(table, "d_real", opts)
-        dropped += dropped_real
-    else:
-        real, real_rows = np.zeros(0), np.zeros(0, dtype=np.int64)
+        real, real_rows, dropped = _gan_column(table, "d_real", opts)
+    fake, fake_rows, dropped_fake = _gan_column(table, "d_fake", opts)
+    dropped += dropped_fake
     if fake.size == 0:
         raise DataError("column d_fake has no values")
     if "d_real" in names and real.size == 0:
