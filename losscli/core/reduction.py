@@ -67,9 +67,15 @@ class MeanAccumulator:
 
     def _combine(self, sum_w: float, mantissa: float, exponent: int, count: int) -> None:
         top = max(self.exponent, exponent)
-        self.sum_wl = math.ldexp(self.sum_wl, self.exponent - top) + math.ldexp(
-            mantissa, exponent - top
-        )
+        mine = math.ldexp(self.sum_wl, self.exponent - top)
+        theirs = math.ldexp(mantissa, exponent - top)
+        total = mine + theirs
+        if math.isinf(total) and math.isfinite(mine) and math.isfinite(theirs):
+            # Two finite partial sums whose total overflows: one more power of two of
+            # headroom (exact) is always enough for a sum of two terms.
+            top += 1
+            total = math.ldexp(mine, -1) + math.ldexp(theirs, -1)
+        self.sum_wl = total
         self.exponent = top
         self.sum_w += sum_w
         self.count += count
