@@ -604,6 +604,8 @@ def test_unknown_loss_is_a_usage_error(run):
 
 def test_options_that_need_a_file_or_no_file(run):
     assert run("compare", "--ci", "0.9").exit_code == 2
+    result = run("compare", "--pred-col", "model_b")
+    assert result.exit_code == 2 and "--pred-col applies to models in a FILE" in result.stderr
     path = SAMPLES / "regression_clean.csv"
     result = run("compare", path, "--errors", "-1:1:3")
     assert result.exit_code == 2 and "without a FILE" in result.stderr

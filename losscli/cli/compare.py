@@ -115,9 +115,13 @@ def compare(
 
     fmt = fmt.lower()
     if file is None:
-        for name, flag in (("ci", "--ci"), ("n_boot", "--bootstrap"), ("seed", "--seed")):
+        flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
+        for name in ["ci", "n_boot", "seed", *kwargs]:
             if _given(ctx, name):
-                raise UsageError(f"{flag} compares models in a FILE; give a FILE to use it")
+                raise UsageError(
+                    f"{flags.get(name, name)} applies to models in a FILE; give a FILE "
+                    f"(loss compare FILE ...) or leave it out to compare loss curves"
+                )
         _compare_curves(losses, errors, plot, fmt, make_console())
         return
     for name, flag in (("errors", "--errors"), ("plot", "--plot")):
