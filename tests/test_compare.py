@@ -647,3 +647,16 @@ def test_readme_shows_the_real_output(run, args, monkeypatch):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     command = "$ loss compare " + " ".join(args)
     assert f"{command}\n{shown}\n```" in readme, "paste the current output into the README"
+
+
+def test_large_error_grids_keep_gradients_accurate():
+    # The reference target follows the grid (poisson needs y_pred > 0), and the
+    # finite-difference step follows the target's magnitude.
+    curve = loss_curve(_default("poisson"), parse_grid("-1e5:1e5:5"))
+    y0 = curve.reference["y_true"]
+    assert y0 > 1e5
+    value, gradient = CLOSED_FORMS["poisson"]
+    np.testing.assert_allclose(curve.values, value(curve.grid, y0), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(curve.gradients, gradient(curve.grid, y0), rtol=1e-6, atol=1e-8)
+    mse = loss_curve(_default("mse"), parse_grid("-1e8:1e8:5"))
+    np.testing.assert_allclose(mse.gradients, 2 * mse.grid, rtol=1e-9)

@@ -186,11 +186,12 @@ def _loss_function(
     return evaluate
 
 
-def _steps(variable: str, x: np.ndarray) -> np.ndarray:
+def _steps(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:
     if variable == PROBABILITY:
         h = STEP * np.minimum(x, 1.0 - x)  # keeps x +- 2h inside (0, 1)
     else:
-        h = STEP * np.maximum(1.0, np.abs(x))
+        # The kernel sees y_pred = level - x: the step follows the larger magnitude.
+        h = STEP * np.maximum(max(1.0, abs(level)), np.abs(x))
     # A power of two: x +- k h and y_true - (x +- k h) are then exact for the
     # usual dyadic grid points, so a symmetric kink gives a slope of exactly 0.
     return np.exp2(np.round(np.log2(h)))
@@ -214,9 +215,9 @@ def reference_target(selection: LossSelection, grid: np.ndarray) -> float:
     spec = selection.spec
     if not spec.domain_for(selection.params) and not spec.percent:
         return 0.0
-    h = _steps(ERROR, grid)
-    stencil = np.concatenate([grid - 2 * h, grid + 2 * h, grid])
     for y0 in REFERENCE_TARGETS:
+        h = _steps(ERROR, grid, y0)
+        stencil = np.concatenate([grid - 2 * h, grid + 2 * h, grid])
         inputs = _inputs_for(spec, ERROR, stencil, y0)
         if _in_domain(selection, inputs).all():
             return y0
@@ -244,7 +245,7 @@ def loss_curve(selection: LossSelection, errors: GridSpec, *, with_gradients: bo
     if with_gradients:
         with np.errstate(all="ignore"):
             # + 0.0 turns the -0.0 of a symmetric kink into 0.0 for display.
-            gradients = finite_difference(f, grid, _steps(variable, grid)) + 0.0
+            gradients = finite_difference(f, grid, _steps(variable, grid, y0)) + 0.0
     return Curve(
         loss=spec.name,
         label=selection.label,
