@@ -446,3 +446,12 @@ def test_cli_domain_error_is_exit_1(run, tmp_path):
     assert res.exit_code == 1
     assert res.stdout == ""
     assert res.stderr.startswith("Error: loss poisson")
+
+
+def test_cli_scores_outside_0_1_need_from_logits(run):
+    res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge")
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: loss sensitivity reads the predictions of y_pred")
+    assert "--from-logits" in res.stderr
+    res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge", "--from-logits")
+    assert res.exit_code == 0

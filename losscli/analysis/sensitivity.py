@@ -203,7 +203,7 @@ class InjectionResult:
             "loss": self.loss,
             "params": dict(self.params),
             "model": self.model,
-            "scale": self.k,
+            "scale": int(self.k) if float(self.k).is_integer() else self.k,
             "change_pct": self.change_pct,
             "value": self.value,
         }
@@ -266,6 +266,27 @@ def true_class_probability(dataset: Dataset, model: str) -> np.ndarray:
     if dataset.labels is not None:
         return q[np.arange(q.shape[0]), np.asarray(dataset.labels, dtype=np.intp)]
     return np.sum(y * q, axis=1)
+
+
+def check_probabilities(dataset: Dataset) -> None:
+    """Classification rows are flagged by probability: y_pred must be one (or a logit)."""
+    if dataset.task is Task.REGRESSION or dataset.from_logits:
+        return
+    for model in dataset.model_names:
+        pred = np.asarray(dataset.models[model])
+        bad = ~((pred >= 0) & (pred <= 1))
+        if bad.ndim == 2:
+            bad = bad.any(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            shown = np.ravel(pred[i])
+            raise DataError(
+                f"loss sensitivity reads the predictions of {dataset.column_of('y_pred', model)} "
+                f"as probabilities to find confidently wrong rows, but row "
+                f"{int(dataset.row_numbers[i])} has {', '.join(f'{v:g}' for v in shown)} "
+                f"({int(bad.sum())} row(s) outside [0, 1]); if these are raw scores (logits), "
+                f"add --from-logits"
+            )
 
 
 def _positive(dataset: Dataset) -> np.ndarray:
@@ -534,6 +555,7 @@ def sensitivity(
         threshold = P_TRUE_THRESHOLD
     if dataset.task is Task.REGRESSION and threshold is None:
         threshold = DEFAULT_THRESHOLD[rule]
+    check_probabilities(dataset)
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
     keep = _positive(dataset)

@@ -59,7 +59,7 @@ def _rule_text(o: ModelOutliers) -> str:
     if o.rule == "p_true":
         return f"P(true class) < {o.threshold:g}"
     if o.rule == "iqr":
-        return f"residual outside Q1 - {o.threshold:g} IQR, Q3 + {o.threshold:g} IQR"
+        return f"residual outside Tukey's fences (k = {o.threshold:g})"
     return f"|robust z| > {o.threshold:g}"
 
 
@@ -71,7 +71,11 @@ def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
     ]
     if o.rule != "p_true" and math.isfinite(o.lower):
         scale_name = "1.2533 x mean abs. deviation" if o.fallback else "1.4826 MAD"
-        lines.append(f"  i.e. residual < {fmt_number(o.lower)} or > {fmt_number(o.upper)}")
+        how = "Q1 - k IQR" if o.rule == "iqr" else "the cut-off"
+        lines.append(
+            f"  i.e. residual < {fmt_number(o.lower)} or > {fmt_number(o.upper)}"
+            + (f" ({how}, Q3 + k IQR)" if o.rule == "iqr" else "")
+        )
         lines.append(
             f"  median residual {fmt_number(o.center)}, "
             f"robust sd ({scale_name}) {fmt_number(o.scale)}"
