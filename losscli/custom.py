@@ -232,6 +232,8 @@ def _kwargs_text(kwargs: dict[str, Any]) -> str:
 def per_sample_values(result: Any, n: int, name: str) -> np.ndarray:
     """The user's return value as n per-sample losses (see the module docstring)."""
     try:
+        if result is None:
+            raise TypeError
         values = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
         raise CustomLossError(
