@@ -274,9 +274,8 @@ def check_probabilities(dataset: Dataset) -> None:
         return
     for model in dataset.model_names:
         pred = np.asarray(dataset.models[model])
-        bad = ~((pred >= 0) & (pred <= 1))
-        if bad.ndim == 2:
-            bad = bad.any(axis=1)
+        outside = ~((pred >= 0) & (pred <= 1))
+        bad = np.asarray(outside.any(axis=1) if outside.ndim == 2 else outside)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             shown = np.ravel(pred[i])
