@@ -1,0 +1,124 @@
+"""``loss explain``: the guide's convexity analysis (000), shown and not only said."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from losscli.analysis.convexity import analyse, second_derivative
+from losscli.core.registry import parse_loss_list
+from losscli.core.stable import sigmoid
+
+
+def intervals(out: dict) -> dict[int, tuple[float, float]]:
+    return {i["y_true"]: (i["from"], i["to"]) for i in out["nonconvex"]}
+
+
+def test_mse_on_a_sigmoid_has_the_guides_boundaries(run_json):
+    out = run_json("explain", "mse", "--link", "sigmoid")
+    assert out["command"] == "explain"
+    assert out["loss"] == "mse" and out["link"] == "sigmoid"
+    assert out["convex"] is False
+    found = intervals(out)
+    # y = 0: H(p) <= 0 for p in [2/3, 1]; y = 1: for p in [0, 1/3] (the guide's figures 7, 8)
+    assert found[0][0] == pytest.approx(2 / 3, abs=1e-3)
+    assert found[0][1] == 1.0
+    assert found[1][0] == 0.0
+    assert found[1][1] == pytest.approx(1 / 3, abs=1e-3)
+    # root finding, not the grid: far tighter than the grid spacing (5e-4)
+    assert found[0][0] == pytest.approx(2 / 3, abs=1e-7)
+    assert found[1][1] == pytest.approx(1 / 3, abs=1e-7)
+
+
+def test_log_loss_on_a_sigmoid_is_convex(run_json):
+    out = run_json("explain", "bce", "--link", "sigmoid")
+    assert out["convex"] is True
+    assert out["nonconvex"] == []
+
+
+@pytest.mark.parametrize("name", ["cce", "kl_div"])
+def test_cross_entropy_on_a_softmax_is_convex(run_json, name):
+    assert run_json("explain", name, "--link", "softmax")["convex"] is True
+
+
+def test_softmax_with_two_classes_equals_the_sigmoid(run_json):
+    softmax = intervals(run_json("explain", "multiclass_brier", "--link", "softmax"))
+    sig = intervals(run_json("explain", "brier", "--link", "sigmoid"))
+    for y in (0, 1):
+        assert softmax[y] == pytest.approx(sig[y], abs=1e-7)
+    assert softmax[0][0] == pytest.approx(2 / 3, abs=1e-7)
+
+
+def test_mse_is_convex_in_the_prediction_itself(run_json):
+    out = run_json("explain", "mse", "--link", "identity")
+    assert out["convex"] is True
+
+
+def test_default_link_follows_the_task(run_json):
+    assert run_json("explain", "mse")["link"] == "identity"
+    assert run_json("explain", "bce")["link"] == "sigmoid"
+    assert run_json("explain", "cce")["link"] == "softmax"
+
+
+def test_boundary_of_msle_is_e_minus_1():
+    # (log1p(p))^2 has d2 = 2 (1 - log1p(p)) / (1 + p)^2: negative beyond p = e - 1
+    report = analyse(parse_loss_list("msle")[0], "identity")
+    starts = [i.start for i in report.nonconvex if i.y_true == 0]
+    assert starts[0] == pytest.approx(math.e - 1, abs=1e-7)
+
+
+def test_huber_parameters_are_used():
+    # huber with delta < 1 on a sigmoid: linear beyond delta, so the boundary moves
+    default = analyse(parse_loss_list("huber")[0], "sigmoid")
+    small = analyse(parse_loss_list("huber:delta=0.3")[0], "sigmoid")
+    assert default.nonconvex[0].start == pytest.approx(2 / 3, abs=1e-7)
+    assert small.nonconvex[0].start != pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_second_derivative_matches_the_closed_form_of_log_loss():
+    z = np.linspace(-8, 8, 41)
+
+    def log_loss(points):
+        return np.logaddexp(0, points) - 1.0 * points
+
+    d2, _ = second_derivative(log_loss, z)
+    p = sigmoid(z)
+    np.testing.assert_allclose(d2, p * (1 - p), rtol=1e-6, atol=1e-10)
+
+
+def test_extreme_logits_stay_finite():
+    report = analyse(parse_loss_list("bce")[0], "sigmoid")
+    for curve in report.curves:
+        assert np.all(np.isfinite(curve.second_derivative))
+        assert np.all(curve.second_derivative > 0)
+
+
+def test_table_shows_the_verdict_intervals_and_chart(run):
+    result = run("explain", "mse", "--link", "sigmoid")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "mse with a sigmoid link is NOT convex" in out
+    assert "0.666667" in out and "0.333333" in out
+    assert "d2L/dz2" in out and "p = sigmoid(z)" in out
+    assert "• y_true=0" in out and "+ y_true=1" in out  # the chart's legend
+
+
+def test_csv_has_one_row_per_interval_and_a_row_when_convex(run):
+    rows = run("explain", "mse", "--link", "sigmoid", "--format", "csv").stdout.splitlines()
+    assert rows[0] == "loss,link,convex,y_true,from,to"
+    assert len(rows) == 3
+    rows = run("explain", "bce", "--link", "sigmoid", "--format", "csv").stdout.splitlines()
+    assert rows[1].startswith("bce,sigmoid,True")
+
+
+def test_structured_losses_are_a_usage_error(run):
+    result = run("explain", "iou")
+    assert result.exit_code == 2
+    assert "detection loss" in result.stderr
+
+
+def test_unknown_loss_and_link(run):
+    assert run("explain", "msee").exit_code == 2
+    assert run("explain", "mse", "--link", "tanh").exit_code == 2
