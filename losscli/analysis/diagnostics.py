@@ -27,6 +27,11 @@ def top_share(values: np.ndarray, weights: np.ndarray | None, fraction: float = 
 def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
     """Human-readable warnings about what dominates or distorts the computed values."""
     out: list[str] = []
+    if dataset.n_dropped:
+        out.append(
+            f"{dataset.n_dropped:,} row(s) with missing or non-numeric values were dropped "
+            f"(--nan drop); {dataset.n_rows:,} row(s) used"
+        )
     out.extend(_clipping(dataset, items))
     out.extend(_row_sums(dataset, items))
     for item in items:
