@@ -151,6 +151,7 @@ def _reduction_text(spec: LossSpec) -> str:
         "sqrt_mean": "square root of the weighted mean",
         "median": "weighted median (averaged inverted CDF)",
         "max": "maximum over rows (weights ignored)",
+        "sum": "sum of per-column means: sum(w*l), w = 1/n_real on d_real, 1/n_fake on d_fake",
     }.get(spec.reduction.value, spec.reduction.value)
 
 

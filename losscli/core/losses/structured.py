@@ -167,8 +167,8 @@ def _pair_distance(x: LossInputs) -> np.ndarray:
     task=Task.SIMILARITY,
     aliases=("contrastive_loss",),
     formula=(
-        "(1 - label) d^2 + label max(margin - d, 0)^2, d = ||a - b||_2; "
-        "label 0 = similar pair, 1 = dissimilar"
+        "(1 - label) d^2 + label max(margin - d, 0)^2, d = ||a - b||_2 of columns a_*, b_* "
+        "(or a distance column); label 0 = similar pair, 1 = dissimilar"
     ),
     params=(_MARGIN,),
     domain=(DomainRule("y_true", lambda a: (a == 0) | (a == 1), "0 (similar) or 1 (dissimilar)"),),
@@ -280,7 +280,7 @@ def _is_real(x: LossInputs) -> np.ndarray:
     "gan_discriminator",
     task=Task.GENERATIVE,
     aliases=("discriminator", "d_loss"),
-    formula="-(mean log D(x) + mean log(1 - D(G(z)))) over d_real and d_fake",
+    formula="-(mean log D(x) + mean log(1 - D(G(z)))), D(x) = column d_real, D(G(z)) = d_fake",
     params=(_GAN_EPS,),
     domain=_GAN_DOMAIN,
     reduction=Reduction.SUM,
@@ -316,7 +316,7 @@ def gan_discriminator(x: LossInputs, eps: float) -> np.ndarray:
     "gan_generator",
     task=Task.GENERATIVE,
     aliases=("generator_minimax", "g_loss_minimax"),
-    formula="mean log(1 - D(G(z))) over d_fake (minimax, saturating)",
+    formula="mean log(1 - D(G(z))), D(G(z)) = column d_fake (minimax, saturating)",
     params=(_GAN_EPS,),
     domain=_GAN_DOMAIN,
     reduction=Reduction.SUM,
@@ -351,7 +351,7 @@ def gan_generator(x: LossInputs, eps: float) -> np.ndarray:
     "gan_generator_ns",
     task=Task.GENERATIVE,
     aliases=("generator_ns", "non_saturating"),
-    formula="-mean log D(G(z)) over d_fake (non-saturating)",
+    formula="-mean log D(G(z)), D(G(z)) = column d_fake (non-saturating)",
     params=(_GAN_EPS,),
     domain=_GAN_DOMAIN,
     reduction=Reduction.SUM,
@@ -422,7 +422,8 @@ _VAE_NOTE = (
     task=Task.VAE,
     aliases=("kl_latent", "vae_kl_loss"),
     formula=(
-        "-0.5 mean over latent entries of (1 + logvar - mu^2 - exp(logvar)); "
+        "-0.5 mean over latent entries of (1 + logvar - mu^2 - exp(logvar)), columns "
+        "mu_*, logvar_*; "
         "kl_reduction=sum sums over latent dims and averages over rows"
     ),
     params=(_KL_REDUCTION,),
