@@ -164,35 +164,36 @@ def _render_histogram(h: Histogram, o: ModelOutliers, console: Console) -> None:
 
 
 def _results_table(report: SensitivityReport, console: Console) -> None:
+    """One table per model (a model column would not fit 80 columns)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     several = len(report.models) > 1
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    table.add_column("loss", no_wrap=True)
-    if several:
-        table.add_column("model", overflow="fold")
-    table.add_column("value", justify="right")
-    table.add_column("without\noutliers", justify="right")
-    table.add_column("change", justify="right")
-    table.add_column("outlier\nshare", justify="right")
-    table.add_column("top 1%\nshare", justify="right")
-    table.add_column("verdict")
-    for r in report.results:
-        row: list[Text | str] = [r.label]
+    for model in report.models:
         if several:
-            row.append(Text(r.model))
-        row += [
-            fmt_number(r.value, percent=r.percent),
-            fmt_number(r.value_without_outliers, percent=r.percent),
-            fmt_pct(r.change_pct),
-            fmt_share(r.outlier_share),
-            fmt_share(r.top1pct_share),
-            Text(r.verdict, style="red" if r.verdict == "sensitive" else "green"),
-        ]
-        table.add_row(*row)
-    console.print(table)
+            console.print(Text(f"Model {model}", style="bold"))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("loss", no_wrap=True)
+        table.add_column("value", justify="right")
+        table.add_column("without\noutliers", justify="right")
+        table.add_column("change", justify="right")
+        table.add_column("outlier\nshare", justify="right")
+        table.add_column("top 1%\nshare", justify="right")
+        table.add_column("verdict", no_wrap=True)
+        for r in report.results:
+            if r.model != model:
+                continue
+            table.add_row(
+                r.label,
+                fmt_number(r.value, percent=r.percent),
+                fmt_number(r.value_without_outliers, percent=r.percent),
+                fmt_pct(r.change_pct),
+                fmt_share(r.outlier_share),
+                fmt_share(r.top1pct_share),
+                Text(r.verdict, style="red" if r.verdict == "sensitive" else "green"),
+            )
+        console.print(table)
 
 
 def _injection_table(report: SensitivityReport, console: Console) -> None:
@@ -211,11 +212,11 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
     growth = {(r.label, r.model): r for r in report.results}
 
     if report.task == "regression":
-        scales = ", ".join(
-            f"{fmt_number(s)} ({m})" if several else fmt_number(s)
-            for m, s in report.injection_scale.items()
-        )
-        intro = f"Injection: one extra row with residual k x {scales} (robust sd)"
+        if several:
+            intro = "Injection: one extra row with residual k x the model's robust sd"
+        else:
+            scale = fmt_number(next(iter(report.injection_scale.values())))
+            intro = f"Injection: one extra row with residual k x {scale} (robust sd)"
     else:
         intro = "Injection: one extra row whose true-class logit is -k (other logits 0)"
     console.print(Text(intro, style="bold"))
@@ -231,7 +232,7 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("% change", no_wrap=True)
     if several:
-        table.add_column("model", overflow="fold")
+        table.add_column("model", no_wrap=True)
     for k in ks:
         table.add_column(f"k={k:g}", justify="right")
     table.add_column("growth")
