@@ -107,6 +107,7 @@ def recommend(
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
+    from losscli.cli.common import note
     from losscli.core.registry import parse_loss_list
     from losscli.io import load_dataset
     from losscli.report.console import make_console
@@ -145,7 +146,7 @@ def recommend(
         task_reason = dataset.task_reason
         if len(dataset.model_names) > 1 and profile.model:
             notes.append(
-                f"{len(dataset.model_names)} models: the residual evidence is that of the "
+                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
                 f"first, {profile.model} (put the model you train first with --pred-col)"
             )
         notes.extend(dataset.notes)
@@ -153,4 +154,6 @@ def recommend(
     report = run_recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
     )
+    for line in report.notes:
+        note(f"Note: {line}")
     render(report, fmt.lower(), make_console())

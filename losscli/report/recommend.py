@@ -195,17 +195,15 @@ def render_table(report: RecommendReport, console: Console) -> None:
         ],
     )
     if report.evidence:
-        shown = [
+        figures = [
             (EVIDENCE_LABELS[k], _evidence_value(k, v, report.evidence))
             for k, v in report.evidence.items()
             if k in EVIDENCE_LABELS
         ]
-        section("Evidence", [(label, value, "") for label, value in shown])
+        section("Evidence", [(label, value, "") for label, value in figures])
     caption = [f"task {report.task} ({report.task_reason})"] if report.task_reason else []
     caption.append("scores 0-1; thresholds: loss recommend --help")
     console.print(Text(" · ".join(caption), style="dim"))
-    for line in report.notes:
-        console.print(Text(f"Note: {line}", style="dim"))
 
 
 def render(report: RecommendReport, fmt: str, console: Console) -> None:

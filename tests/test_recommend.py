@@ -1,0 +1,286 @@
+"""``loss recommend`` end to end on sample_data/ and flags alone: exit codes, JSON, table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+
+from losscli.cli import cli
+
+SPEC_KEYS = {
+    "command",
+    "task",
+    "evidence",
+    "recommendations",
+    "avoid",
+    "pitfalls",
+    "contradictions",
+}
+
+
+def sample(name: str) -> str:
+    return str(SAMPLES / name)
+
+
+def rec_json(run_json, *args):
+    out = run_json("recommend", *args)
+    assert SPEC_KEYS <= set(out)
+    assert out["command"] == "recommend"
+    for r in out["recommendations"]:
+        assert {"loss", "params", "score", "reasons"} <= set(r)
+        assert all({"rule", "text"} <= set(reason) for reason in r["reasons"])
+    for a in out["avoid"]:
+        assert {"loss", "reasons"} <= set(a)
+    for p in out["pitfalls"]:
+        assert {"id", "message"} <= set(p)
+    for c in out["contradictions"]:
+        assert {"flag", "evidence", "text"} <= set(c)
+    scores = [r["score"] for r in out["recommendations"]]
+    assert scores == sorted(scores, reverse=True)
+    return out
+
+
+def losses(out) -> list[str]:
+    return [r["loss"] for r in out["recommendations"]]
+
+
+def pitfall_ids(out) -> set[str]:
+    return {p["id"] for p in out["pitfalls"]}
+
+
+# --------------------------------------------------------------------------- flags alone
+
+
+def test_outliers_flag_alone(run_json):
+    out = rec_json(run_json, "--outliers")
+    assert out["task"] == "regression"
+    assert losses(out)[:2] == ["huber", "mae"]
+    assert {"mse", "rmse"} <= {a["loss"] for a in out["avoid"]}
+    assert out["evidence"] == {} and out["contradictions"] == []
+    top = out["recommendations"][0]
+    assert "R-REG-OUTLIERS" in [r["rule"] for r in top["reasons"]]
+    assert "delta" in top["params_note"]
+
+
+@pytest.mark.parametrize(
+    "args, task, top",
+    [
+        (["--no-outliers"], "regression", "mse"),
+        (["--interpretable"], "regression", "mae"),
+        (["--imbalanced"], "binary", "focal"),
+        (["--max-margin"], "binary", "hinge"),
+        (["--need-probabilities"], "binary", "bce"),
+        (["--task", "multiclass", "--imbalanced"], "multiclass", "categorical_focal"),
+        (["--task", "detection"], "detection", "giou"),
+        (["--task", "similarity"], "similarity", "contrastive"),
+        (["--task", "generative"], "generative", "gan_discriminator"),
+        (["--task", "distribution"], "distribution", "kl_div"),
+    ],
+)
+def test_flags_alone(run_json, args, task, top):
+    out = rec_json(run_json, *args)
+    assert out["task"] == task
+    assert losses(out)[0] == top
+
+
+# --------------------------------------------------------------------------- sample files
+
+
+def test_regression_outliers_file(run_json):
+    out = rec_json(run_json, sample("regression_outliers.csv"))
+    ev = out["evidence"]
+    assert out["task"] == "regression"
+    assert ev["outlier_fraction"] == pytest.approx(0.03)
+    assert ev["excess_kurtosis"] > 1
+    top = out["recommendations"][0]
+    assert top["loss"] == "huber"
+    assert top["params"]["delta"] == pytest.approx(1.345 * ev["residual_scale"], rel=1e-2)
+    text = next(r["text"] for r in top["reasons"] if r["rule"] == "R-REG-OUTLIERS")
+    assert "3.0% of rows (15 of 500)" in text and "3.5" in text
+    assert "mse" in {a["loss"] for a in out["avoid"]}
+    assert "P-SCALE" in pitfall_ids(out)
+
+
+def test_contradicted_flag_evidence_wins(run_json):
+    out = rec_json(run_json, sample("regression_outliers.csv"), "--no-outliers")
+    (c,) = out["contradictions"]
+    assert c["flag"] == "--no-outliers" and c["winner"] == "evidence"
+    assert "3.0%" in c["evidence"] and "1%" in c["text"]
+    assert losses(out)[0] == "huber"
+    assert "mse" in {a["loss"] for a in out["avoid"]}
+
+
+def test_regression_clean_file(run_json):
+    out = rec_json(run_json, sample("regression_clean.csv"))
+    assert losses(out)[0] == "mse"
+    assert "R-REG-CLEAN" in out["rules_fired"]
+    assert out["contradictions"] == []
+
+
+def test_outliers_flag_kept_on_clean_file(run_json):
+    out = rec_json(run_json, sample("regression_clean.csv"), "--outliers")
+    (c,) = out["contradictions"]
+    assert c["flag"] == "--outliers" and c["winner"] == "flag"
+    assert losses(out)[0] == "huber"
+
+
+def test_binary_balanced(run_json):
+    out = rec_json(run_json, sample("binary_balanced.csv"))
+    assert out["task"] == "binary" and losses(out)[0] == "bce"
+    assert pitfall_ids(out) == set()
+
+
+def test_binary_imbalanced(run_json):
+    out = rec_json(run_json, sample("binary_imbalanced.csv"))
+    top = out["recommendations"][0]
+    assert top["loss"] == "focal" and top["params"]["alpha"] == pytest.approx(0.94)
+    assert "P-IMB" in pitfall_ids(out)
+    assert out["evidence"]["minority_fraction"] == pytest.approx(0.057)
+
+
+def test_imbalanced_flag_on_balanced_file(run_json):
+    out = rec_json(run_json, sample("binary_balanced.csv"), "--imbalanced")
+    assert [c["flag"] for c in out["contradictions"]] == ["--imbalanced"]
+    assert losses(out)[0] == "focal"
+
+
+def test_binary_logits_without_and_with_from_logits(run_json):
+    out = rec_json(run_json, sample("binary_logits.csv"))
+    assert "P-NOTPROB" in pitfall_ids(out)
+    out = rec_json(run_json, sample("binary_logits.csv"), "--from-logits")
+    assert "P-NOTPROB" not in pitfall_ids(out)
+    assert out["evidence"]["predictions"] == "logits"
+
+
+def test_hinge_labels_max_margin(run_json):
+    out = rec_json(run_json, sample("hinge_labels.csv"), "--max-margin", "--from-logits")
+    assert losses(out)[0] == "hinge"
+
+
+def test_multiclass_files(run_json):
+    out = rec_json(run_json, sample("multiclass_probs.csv"))
+    assert out["task"] == "multiclass" and losses(out)[0] == "cce"
+    assert pitfall_ids(out) == set()
+    out = rec_json(run_json, sample("multiclass_logits.csv"))
+    assert "P-NOTPROB" in pitfall_ids(out)
+    out = rec_json(run_json, sample("multiclass_soft.csv"))
+    assert "kl_div" in losses(out)
+    out = rec_json(run_json, sample("multiclass_soft.csv"), "--task", "distribution")
+    assert out["task"] == "distribution" and losses(out)[0] == "kl_div"
+
+
+def test_planned_losses_rated_and_pitfalls(run_json):
+    out = rec_json(run_json, sample("regression_outliers.csv"), "-l", "mse,mbe,huber:delta=5")
+    verdicts = {p["loss"]: p["verdict"] for p in out["planned"]}
+    assert verdicts == {"mse": "avoid", "mbe": "avoid", "huber": "recommended"}
+    assert "P-MBE" in pitfall_ids(out)
+    assert next(p for p in out["planned"] if p["loss"] == "huber")["params"]["delta"] == 5.0
+
+
+def test_p_act_from_planned_mse_on_probabilities(run_json):
+    out = rec_json(run_json, sample("binary_balanced.csv"), "--losses", "mse")
+    assert "P-ACT" in pitfall_ids(out)
+    assert "mse" in {a["loss"] for a in out["avoid"]}
+
+
+def test_p_mape0_with_zero_targets(run_json, tmp_path):
+    path = tmp_path / "zeros.csv"
+    rows = ["y_true,y_pred"] + [f"{i % 7},{i % 7 + 0.5}" for i in range(60)]
+    path.write_text("\n".join(rows) + "\n")
+    out = rec_json(run_json, str(path), "-l", "mape")
+    assert "P-MAPE0" in pitfall_ids(out)
+    assert out["evidence"]["n_zero_targets"] > 0
+
+
+def test_p_rowsum_and_p_log0(run_json, tmp_path):
+    path = tmp_path / "rows.csv"
+    rows = ["y_true,y_pred_a,y_pred_b"] + ["a,0.7,0.1", "b,0.2,0.8", "a,1.0,0.0"] * 20
+    path.write_text("\n".join(rows) + "\n")
+    out = rec_json(run_json, str(path))
+    assert {"P-ROWSUM", "P-LOG0"} <= pitfall_ids(out)
+    assert out["evidence"]["n_rows_not_summing_to_1"] == 20
+
+
+def test_several_models_note_on_stderr(run):
+    result = run(
+        "recommend", sample("regression_clean.csv"), "--pred-col", "y_pred", "--pred-col", "model_b"
+    )
+    assert result.exit_code == 0
+    assert "Note: 2 models" in result.stderr and "y_pred" in result.stderr
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+def test_table_at_80_columns_shows_the_top_choice_and_why():
+    runner = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"})
+    result = runner.invoke(cli, ["recommend", sample("regression_outliers.csv")])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "use huber (delta=17.5)" in lines[1]
+    assert "R-REG-OUTLIERS" in result.stdout and "Outliers present → MAE or Huber" in result.stdout
+    assert "Avoid" in result.stdout and "P-SCALE" in result.stdout
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_table_flags_alone(run):
+    result = run("recommend", "--outliers")
+    assert result.exit_code == 0
+    assert "use huber" in result.stdout and "you said --outliers" in result.stdout
+
+
+@pytest.mark.parametrize("fmt, head", [("csv", "kind,rank,loss"), ("markdown", "| kind | rank")])
+def test_csv_and_markdown(run, fmt, head):
+    result = run("recommend", "--outliers", "--format", fmt)
+    assert result.exit_code == 0
+    assert result.stdout.startswith(head)
+    assert "recommend" in result.stdout and "avoid" in result.stdout
+
+
+def test_help_documents_thresholds(run):
+    result = run("recommend", "--help")
+    assert result.exit_code == 0
+    for text in ("3.5", "1%", "kurtosis", "1.345", "--max-margin with --need-probabilities"):
+        assert text in result.stdout, text
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--max-margin", "--need-probabilities"],
+        ["--outliers", "--imbalanced"],
+        ["--task", "regression", "--imbalanced"],
+        ["--task", "binary", "--heavy-tails"],
+        ["--outliers", "-l", "nosuch"],
+        ["--task", "nosuch"],
+        [sample("regression_clean.csv"), "--imbalanced"],
+        [sample("binary_balanced.csv"), "--task", "detection"],
+        [sample("regression_clean.csv"), "--max-margin", "--need-probabilities"],
+    ],
+)
+def test_usage_errors_exit_2(run, args):
+    result = run("recommend", *args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
+    assert "Error:" in result.stderr
+
+
+def test_missing_file_exit_1(run, tmp_path):
+    result = run("recommend", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:")
+
+
+def test_json_is_one_object(run):
+    result = run("recommend", "--task", "similarity", "--format", "json")
+    assert result.exit_code == 0
+    assert isinstance(json.loads(result.stdout), dict)
