@@ -390,7 +390,7 @@ def test_cli_table_reads_at_80_columns(run, monkeypatch):
     res = run("sensitivity", BINARY, "--pred-col", "y_pred", "--pred-col", "model_b")
     assert res.exit_code == 0
     assert max(len(line) for line in res.stdout.splitlines()) <= 80
-    assert "Confidently wrong rows in y_pred: 1 of 1,000" in res.stdout
+    assert "Confidently wrong rows in y_pred: 1 of 1,000 (0.1%), P(true class) < 0.01" in res.stdout
 
 
 def test_cli_csv_and_markdown(run):

@@ -59,16 +59,16 @@ def _rule_text(o: ModelOutliers) -> str:
     if o.rule == "p_true":
         return f"P(true class) < {o.threshold:g}"
     if o.rule == "iqr":
-        return f"residual outside Tukey's fences (k = {o.threshold:g})"
+        return f"outside Tukey's fences, k = {o.threshold:g}"
     return f"|robust z| > {o.threshold:g}"
 
 
 def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
-    what = "Confidently wrong rows" if o.rule == "p_true" else "Outliers"
-    lines = [
-        f"{what} in {o.model}: {o.count:,} of {o.n_considered:,} rows "
-        f"({fmt_share(o.fraction)}) with {_rule_text(o)}"
-    ]
+    if o.rule == "p_true":
+        head = f"Confidently wrong rows in {o.model}: {o.count:,} of {o.n_considered:,}"
+    else:
+        head = f"Outliers in {o.model}: {o.count:,} of {o.n_considered:,} rows"
+    lines = [f"{head} ({fmt_share(o.fraction)}), {_rule_text(o)}"]
     if o.rule != "p_true" and math.isfinite(o.lower):
         scale_name = "1.2533 x mean abs. deviation" if o.fallback else "1.4826 MAD"
         how = "Q1 - k IQR" if o.rule == "iqr" else "the cut-off"
