@@ -172,6 +172,31 @@ def test_multiclass_files(run_json):
     assert out["task"] == "distribution" and losses(out)[0] == "kl_div"
 
 
+@pytest.mark.parametrize(
+    "name, task, top",
+    [
+        ("detection_boxes.csv", "detection", "giou"),
+        ("gan_outputs.csv", "generative", "gan_discriminator"),
+        ("similarity_pairs.csv", "similarity", "contrastive"),
+        ("similarity_triplets.csv", "similarity", "triplet"),
+        ("vae_latents.csv", "vae", "vae"),
+    ],
+)
+def test_structured_files(run_json, name, task, top):
+    if not (SAMPLES / name).exists():
+        pytest.skip(f"{name} not in sample_data yet")
+    out = rec_json(run_json, sample(name))
+    assert out["task"] == task
+    assert losses(out)[0] == top
+
+
+def test_structured_file_with_imbalanced_flag(run_json):
+    if not (SAMPLES / "detection_boxes.csv").exists():
+        pytest.skip("detection_boxes.csv not in sample_data yet")
+    out = rec_json(run_json, sample("detection_boxes.csv"), "--task", "detection", "--imbalanced")
+    assert losses(out)[:3] == ["focal", "giou", "iou"]
+
+
 def test_planned_losses_rated_and_pitfalls(run_json):
     out = rec_json(run_json, sample("regression_outliers.csv"), "-l", "mse,mbe,huber:delta=5")
     verdicts = {p["loss"]: p["verdict"] for p in out["planned"]}

@@ -79,11 +79,11 @@ THRESHOLDS: dict[str, float] = {
 THRESHOLDS_HELP = f"""\
 \b
 Thresholds (all in losscli/analysis/rules.py):
-  outlier        |robust z| = |0.6745 (r - median) / MAD| > {OUTLIER_Z:g} (as sensitivity)
-  outliers       present if >= {OUTLIERS_PRESENT_FRACTION:.0%} of rows are outliers,
-                 absent if <= {OUTLIERS_ABSENT_FRACTION:.1%}
-                 (a normal sample: ~0.05%); present data beat --no-outliers
-                 when the file has >= {MIN_ROWS_FOR_STRONG_EVIDENCE} rows
+  outlier        |0.6745 (r - median) / MAD| > {OUTLIER_Z:g}, r = y_true - y_pred
+                 (the rule of loss sensitivity)
+  outliers       present if >= {OUTLIERS_PRESENT_FRACTION:.0%} of rows are outliers, absent if
+                 <= {OUTLIERS_ABSENT_FRACTION:.1%} (a normal sample: ~0.05%); present beats
+                 --no-outliers when the file has >= {MIN_ROWS_FOR_STRONG_EVIDENCE} rows
   heavy tails    excess kurtosis of the residuals > {HEAVY_TAILS_KURTOSIS:g}
   Gaussian-like  |excess kurtosis| <= {HEAVY_TAILS_KURTOSIS:g} and |skew| <= {GAUSSIAN_MAX_SKEW:g}
   imbalanced     smallest class share / largest < {IMBALANCE_RATIO:g}
@@ -92,8 +92,9 @@ Thresholds (all in losscli/analysis/rules.py):
   row sums       P-ROWSUM when |sum of class probabilities - 1| > {ROWSUM_TOLERANCE:g}
   huber delta    {HUBER_DELTA_FACTOR:g} x robust sigma of the residuals (1.4826 MAD)
   focal alpha    1 - share of positives (inverse-frequency class weight)
-  score          1 - prod(1 - weight) over supporting rules, x prod(1 - penalty)
-                 over warning rules; penalty >= {AVOID_PENALTY:g} -> listed under avoid
+  score          (1 - prod(1 - weight)) over the rules for a loss,
+                 x prod(1 - penalty) over the rules against it;
+                 a combined penalty >= {AVOID_PENALTY:g} -> listed under avoid
 """
 
 SEED_000 = "000_e4f54a72a6445f3f.txt"

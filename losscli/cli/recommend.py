@@ -18,7 +18,7 @@ RECOMMEND_TASKS = (
     "generative",
     "distribution",
 )
-LOADER_TASKS = ("regression", "binary", "multiclass")
+LOADER_TASKS = ("regression", "binary", "multiclass", "detection", "similarity", "generative")
 
 
 def _input_options_without_task(func: Any) -> Any:
@@ -53,7 +53,11 @@ With FILE, data that strongly show what a flag denies win (--no-outliers on
     "--task",
     "rec_task",
     type=click.Choice(RECOMMEND_TASKS, case_sensitive=False),
-    help="The problem (default: from FILE, or implied by the flags).",
+    metavar="TASK",
+    help=(
+        "The problem: regression, binary, multiclass, detection, similarity, generative or "
+        "distribution (default: from FILE, or implied by the flags)."
+    ),
 )
 @click.option(
     "--outliers/--no-outliers",
