@@ -286,7 +286,7 @@ def test_help_documents_thresholds(run):
         ["--outliers", "-l", "nosuch"],
         ["--task", "nosuch"],
         [sample("regression_clean.csv"), "--imbalanced"],
-        [sample("binary_balanced.csv"), "--task", "detection"],
+        [sample("regression_clean.csv"), "--task", "distribution"],
         [sample("regression_clean.csv"), "--max-margin", "--need-probabilities"],
     ],
 )
@@ -303,6 +303,12 @@ def test_missing_file_exit_1(run, tmp_path):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:")
+
+
+def test_task_whose_columns_are_missing_exit_1(run):
+    result = run("recommend", sample("binary_balanced.csv"), "--task", "detection")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error:") and "true_x1" in result.stderr
 
 
 def test_json_is_one_object(run):
