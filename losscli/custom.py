@@ -120,6 +120,15 @@ def _is_user_frame(filename: str, user_file: str) -> bool:
     return not any(path == d or path.startswith(d + os.sep) for d in _library_dirs())
 
 
+def _shown_path(filename: str) -> str:
+    """Paths under the working directory are shown relative to it, as the user typed them."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive on Windows
+        return filename
+    return filename if relative.startswith("..") else relative
+
+
 def user_error(exc: BaseException, user_file: str, what: str) -> CustomLossError:
     """A CustomLossError whose message shows only the frames of the user's code."""
     frames = [
@@ -127,13 +136,13 @@ def user_error(exc: BaseException, user_file: str, what: str) -> CustomLossError
     ]
     lines = [f"{what} raised {type(exc).__name__}: {exc}"]
     if isinstance(exc, SyntaxError) and exc.filename:
-        lines.append(f'  File "{exc.filename}", line {exc.lineno}')
+        lines.append(f'  File "{_shown_path(exc.filename)}", line {exc.lineno}')
         if exc.text:
             lines.append(f"    {exc.text.strip()}")
     if frames:
         lines.append("Traceback of your code (most recent call last):")
         for f in frames:
-            lines.append(f'  File "{f.filename}", line {f.lineno}, in {f.name}')
+            lines.append(f'  File "{_shown_path(f.filename)}", line {f.lineno}, in {f.name}')
             if f.line:
                 lines.append(f"    {f.line.strip()}")
     return CustomLossError("\n".join(lines))
