@@ -455,3 +455,22 @@ def test_cli_scores_outside_0_1_need_from_logits(run):
     assert "--from-logits" in res.stderr
     res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge", "--from-logits")
     assert res.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "loss sensitivity sample_data/regression_outliers.csv",
+        "loss sensitivity sample_data/binary_imbalanced.csv -l bce,brier",
+    ],
+)
+def test_readme_shows_the_real_output(run, monkeypatch, command):
+    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"$ {command}\n") + len(command) + 3
+    shown = readme[start : readme.index("```", start)]
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(SAMPLES.parent)
+    res = run(*command.split()[1:])
+    assert res.exit_code == 0
+    got = [line.rstrip() for line in res.stdout.splitlines()]
+    assert [line.rstrip() for line in shown.splitlines()] == got
