@@ -315,3 +315,22 @@ def test_json_is_one_object(run):
     result = run("recommend", "--task", "similarity", "--format", "json")
     assert result.exit_code == 0
     assert isinstance(json.loads(result.stdout), dict)
+
+
+# --------------------------------------------------------------------------- README
+
+
+@pytest.mark.parametrize(
+    "args", [["--outliers"], ["sample_data/regression_outliers.csv"]], ids=["flags", "file"]
+)
+def test_readme_examples_are_real_output(args, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    runner = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"})
+    result = runner.invoke(cli, ["recommend", *args])
+    assert result.exit_code == 0
+    shown = "\n".join(line.rstrip() for line in result.stdout.splitlines())
+    block = f"$ loss recommend {' '.join(args)}\n{shown}\n```"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert block in readme, "update the README's `loss recommend` examples (COLUMNS=80)"

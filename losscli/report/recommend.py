@@ -109,21 +109,21 @@ def render_table(report: RecommendReport, console: Console) -> None:
     if top is None:
         console.print("No loss is backed by the rules for these inputs.")
     else:
-        body = Text()
+        body = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        body.add_column(no_wrap=True, style="bold")
+        body.add_column(overflow="fold")
         shown = [r for r in top.reasons if r.effect == "for"]
         specific = [r for r in shown if r.rule not in TASK_RULES]
         for reason in specific or shown:
-            body.append(f"{reason.rule}  ", style="bold")
-            body.append(reason.text + "\n")
+            cell = Text(reason.text)
             quote = _quote_line(reason)
             if quote:
-                body.append(f"  {quote}\n", style="dim italic")
+                cell.append("\n" + quote, style="dim italic")
+            body.add_row(reason.rule, cell)
         if top.params_note:
-            body.append("params  ", style="bold")
-            body.append(top.params_note + "\n")
+            body.add_row("params", Text(top.params_note))
         params = fmt_params(top.params)
         title = f"use {top.loss}" + (f" ({params})" if params else "") + f" · score {top.score:.2f}"
-        body.rstrip()
         console.print(Panel(body, title=Text(title), title_align="left"))
 
     if report.recommendations:
@@ -201,9 +201,11 @@ def render_table(report: RecommendReport, console: Console) -> None:
             if k in EVIDENCE_LABELS
         ]
         section("Evidence", [(label, value, "") for label, value in figures])
-    caption = [f"task {report.task} ({report.task_reason})"] if report.task_reason else []
-    caption.append("scores 0-1; thresholds: loss recommend --help")
-    console.print(Text(" · ".join(caption), style="dim"))
+    if report.task_reason:
+        console.print(Text(f"task {report.task} ({report.task_reason})", style="dim"))
+    console.print(
+        Text("scores 0-1, higher is better; thresholds: loss recommend --help", style="dim")
+    )
 
 
 def render(report: RecommendReport, fmt: str, console: Console) -> None:
