@@ -295,6 +295,20 @@ def test_verdicts_on_the_sample_with_outliers():
     assert any("+1157%" in reason for reason in mse.reasons)
 
 
+def test_max_error_is_always_sensitive_and_small_data_ignore_top1(tmp_path):
+    _, rep = report_for(SAMPLES / "regression_clean.csv", ["max_error,mae"])
+    assert result(rep, "max_error").growth == "linear"  # on clean data k=10 already exceeds
+    assert result(rep, "max_error").verdict == "sensitive"
+    assert "one row sets it" in result(rep, "max_error").reasons[0]
+    assert result(rep, "mae").verdict == "robust"
+    # 12 rows: "the worst 1%" is one row; it is not a verdict criterion below 100 rows.
+    _, rep = report_for(write_regression(tmp_path, [0.1, -0.1] * 6), ["mae"])
+    assert result(rep, "mae").top1pct_share == pytest.approx(1 / 12)
+    _, rep = report_for(write_regression(tmp_path, [0.0] * 11 + [0.5], name="c.csv"), ["mae"])
+    assert result(rep, "mae").top1pct_share == 1.0
+    assert not any("worst 1%" in r for r in result(rep, "mae").reasons)
+
+
 def test_growth_of_and_change_pct_edge_cases():
     assert growth_of({10.0: 1.0, 100.0: 100.0}) == ("quadratic", 100.0)
     assert growth_of({10.0: 1.0, 100.0: 10.0}) == ("linear", 10.0)

@@ -45,11 +45,12 @@ is "quadratic", 3 <= R < 30 "linear", R < 3 "bounded"; no change at k=10 but a
 change at k=100 is a "jump" (the value is set by the single largest row, as
 max_error). A loss is **sensitive** when any of these holds, else **robust**:
 
+- its reduction is the maximum (max_error): one row sets it;
 - its growth is quadratic or a jump;
 - the flagged rows change it by 100% or more (abs(change_pct) >= 100: they at
   least double it);
 - the worst 1% of rows carry half of it or more (top1pct_share >= 0.5, the same
-  threshold ``loss compute`` warns at).
+  threshold ``loss compute`` warns at; only with >= 100 rows, as there).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import reduce_values
-from losscli.core.registry import LossInputs, LossSelection, Task
+from losscli.core.registry import LossInputs, LossSelection, Reduction, Task
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
 
@@ -74,6 +75,7 @@ P_TRUE_THRESHOLD = 0.01  # confidently wrong: P(true class) below this
 SENSITIVE_CHANGE_PCT = 100.0  # the flagged rows at least double the loss
 QUADRATIC_RATIO = 30.0  # change(k=100) / change(k=10) >= 30 ~ k^1.5 or faster
 LINEAR_RATIO = 3.0  # below this a 10x larger error barely moves the loss: bounded
+MIN_ROWS_TOP1 = 100  # below 100 rows "the worst 1%" is one row: not a verdict criterion
 HISTOGRAM_FLOOR = 1e-16  # log10 P(true class) is drawn from -16 up
 MAX_ROWS_LISTED = 100
 SUPPORTED = (Task.REGRESSION, Task.BINARY, Task.MULTICLASS)
@@ -455,6 +457,8 @@ def growth_of(changes: dict[float, float | None]) -> tuple[str, float | None]:
 
 
 def _pct(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
     return f"{value:+.3g}%" if abs(value) < 1000 else f"{value:+.0f}%"
 
 
@@ -465,11 +469,20 @@ def verdict_of(
     growth: str,
     ratio: float | None,
     fraction: float,
+    n_rows: int = MIN_ROWS_TOP1,
+    largest_row: float | None = None,
 ) -> tuple[str, list[str]]:
-    """("robust" | "sensitive", the reasons with their numbers)."""
+    """("robust" | "sensitive", the reasons with their numbers).
+
+    ``largest_row`` is given for max-type losses (max_error): the injection's
+    change at the largest k; such a loss is the error of one row, so it is
+    sensitive whatever its growth.
+    """
     sensitive: list[str] = []
     robust: list[str] = []
-    if growth == "quadratic":
+    if largest_row is not None:
+        sensitive.append(f"one row sets it, the largest error ({_pct(largest_row)} at k=100)")
+    elif growth == "quadratic":
         sensitive.append(f"one bad row moves it ~k^2 (x{ratio:.3g} from k=10 to k=100)")
     elif growth == "jump":
         sensitive.append("one bad row sets it (no change at k=10, a change at k=100)")
@@ -486,7 +499,7 @@ def verdict_of(
         sensitive.append("the flagged rows carry all of it")
     elif fraction > 0 and change is not None:
         robust.append(f"the flagged rows change it by only {_pct(change)}")
-    if math.isfinite(top1) and top1 >= DOMINANT_SHARE:
+    if n_rows >= MIN_ROWS_TOP1 and math.isfinite(top1) and top1 >= DOMINANT_SHARE:
         sensitive.append(f"the worst 1% of rows carry {100 * top1:.3g}% of it")
     if sensitive:
         return "sensitive", sensitive
@@ -598,7 +611,20 @@ def sensitivity(
                 )
             )
         growth, ratio = growth_of(changes)
-        verdict, reasons = verdict_of(change, share, top1, growth, ratio, outliers.fraction)
+        largest_row = None
+        if spec.reduction is Reduction.MAX:
+            moved_most = changes.get(float(max(ks)))
+            largest_row = math.nan if moved_most is None else moved_most
+        verdict, reasons = verdict_of(
+            change,
+            share,
+            top1,
+            growth,
+            ratio,
+            outliers.fraction,
+            outliers.n_considered,
+            largest_row,
+        )
         results.append(
             SensitivityResult(
                 loss=spec.name,
@@ -621,7 +647,7 @@ def sensitivity(
 
     warnings: list[str] = []
     for m, o in flags.items():
-        if o.fallback:
+        if o.fallback and o.scale > 0:
             warnings.append(
                 f"{m}: MAD of the residuals is 0 (more than half are identical); the scale is "
                 f"1.2533 x the mean absolute deviation = {o.scale:.6g}"

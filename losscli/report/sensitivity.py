@@ -265,14 +265,11 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
         text.append(": " + "; ".join(r.reasons))
         grid.add_row(Text(" " + who), text)
     console.print(grid)
-    console.print(
-        Text(
-            "sensitive = one bad row moves it ~k^2 or sets it (x >= 30 from k=10 to k=100), "
-            "or the flagged rows change it by >= 100%, or the worst 1% of rows carry >= 50% "
-            "of it; robust otherwise.",
-            style="dim",
-        )
-    )
+    for line in (
+        "sensitive = a max (one row sets it), growth x >= 30 from k=10 to k=100 (~k^2)",
+        "or a jump, flagged rows change it by >= 100%, or the worst 1% carry >= 50%.",
+    ):
+        console.print(Text(line, style="dim"))
 
 
 def render_table(report: SensitivityReport, console: Console) -> None:
