@@ -34,11 +34,14 @@ def write_atomically(path: str, write: Callable[[IO[str]], None]) -> None:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             write(handle)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            # A full disk or a vanished folder is a problem with the output, not a bug.
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 
