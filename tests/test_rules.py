@@ -712,3 +712,29 @@ def test_facts_are_frozen():
     facts, _ = reconcile(Flags(outliers=True), "regression")
     with pytest.raises(dataclasses.FrozenInstanceError):
         facts.task = "binary"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_single_class_file_gets_no_focal_alpha():
+    report = run(Flags(), binary(positive=1.0))
+    focal = next(r for r in report.recommendations if r.loss == "focal")
+    assert focal.params == {} and "1 - the share of positives" in focal.params_note
+
+
+def test_extreme_balance_keeps_alpha_inside_0_1():
+    report = run(Flags(), binary(positive=0.001))
+    assert report.recommendations[0].params["alpha"] == 0.99
+
+
+def test_few_rows_are_called_weak_evidence():
+    report = run(Flags(), reg(n_rows=3))
+    text = next(r.text for r in report.recommendations[0].reasons if r.rule == "R-REG-CLEAN")
+    assert "only 3 rows, weak evidence" in text
+
+
+def test_constant_residuals_are_not_called_measured_gaussian():
+    report = run(Flags(), reg(excess_kurtosis=None, skew=None))
+    text = next(r.text for r in report.recommendations[0].reasons if r.rule == "R-REG-CLEAN")
+    assert "no spread" in text

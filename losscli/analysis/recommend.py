@@ -436,9 +436,9 @@ def suggest_params(loss: str, facts: Facts) -> tuple[dict[str, Any], str]:
             f"residuals' robust sigma (give a FILE to measure it); the default is 1"
         )
     if loss == "focal" and facts.task == "binary" and facts.imbalanced:
-        if p is not None and p.class_fractions.get("1") is not None:
-            positive = p.class_fractions["1"]
-            alpha = round(1.0 - positive, 2)
+        positive = p.class_fractions.get("1") if p is not None else None
+        if positive is not None and 0 < positive < 1:
+            alpha = min(max(round(1.0 - positive, 2), 0.01), 0.99)
             return {"gamma": 2.0, "alpha": alpha}, (
                 f"alpha weights the positive class (torchvision): 1 - {positive:.3g} "
                 f"positives = {alpha:g} balances the classes by inverse frequency; Lin et al. "

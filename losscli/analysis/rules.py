@@ -243,9 +243,14 @@ def outlier_text(f: Facts) -> str:
             f"{_pct(frac)} of rows ({p.outlier_count} of {p.n_rows}) have |robust z| > "
             f"{p.outlier_threshold:g}"
         )
+        weak = (
+            f"; only {p.n_rows} rows, weak evidence"
+            if p.n_rows < MIN_ROWS_FOR_STRONG_EVIDENCE
+            else ""
+        )
         if f.outliers:
-            return f"{base} (present from {OUTLIERS_PRESENT_FRACTION:.0%})"
-        return f"{base} (none counted up to {OUTLIERS_ABSENT_FRACTION:.1%})"
+            return f"{base} (present from {OUTLIERS_PRESENT_FRACTION:.0%}{weak})"
+        return f"{base} (none counted up to {OUTLIERS_ABSENT_FRACTION:.1%}{weak})"
     if f.outliers_from == "flag":
         return "you said --outliers" if f.outliers else "you said --no-outliers"
     return "outliers unknown"
@@ -268,6 +273,8 @@ def gaussian_text(f: Facts) -> str:
             f"the residuals look Gaussian (excess kurtosis {_g(p.excess_kurtosis)}, "
             f"skew {_g(p.skew)}; within {HEAVY_TAILS_KURTOSIS:g} and {GAUSSIAN_MAX_SKEW:g})"
         )
+    if p is not None:
+        return "the residuals have no spread to measure (Gaussian noise assumed)"
     return "Gaussian noise assumed (no file measured)"
 
 
