@@ -110,11 +110,21 @@ def _empty_and_values(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarra
     n = table.num_rows
     if pa.types.is_null(kind):
         return np.ones(n, dtype=bool), np.full(n, np.nan)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        empty = column.is_null().to_numpy(zero_copy_only=False)
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(empty, dtype=bool), np.asarray(values, dtype=np.float64)
-    cells = column.cast(pa.string()).to_pylist()
+    try:
+        if (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_decimal(kind)
+            or pa.types.is_boolean(kind)
+        ):
+            empty = column.is_null().to_numpy(zero_copy_only=False)
+            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return np.asarray(empty, dtype=bool), np.asarray(values, dtype=np.float64)
+        cells = column.cast(pa.string()).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise DataError(
+            f"column {name} holds values of type {kind}, not numbers; check the file"
+        ) from None
     empty = np.zeros(n, dtype=bool)
     values = np.full(n, np.nan)
     for i, cell in enumerate(cells):
@@ -131,7 +141,16 @@ def _empty_and_values(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarra
 
 def _cell_text(table: pa.Table, name: str, i: int) -> str:
     value = table.column(name)[i].as_py()
-    return "an empty cell" if value is None or value == "" else repr(str(value))
+    if value is None or value == "":
+        return "an empty cell"
+    text = str(value)
+    if "," in text:
+        try:
+            float(text.replace(",", "."))
+            return f"{text!r} (a decimal comma? losscli expects a decimal point)"
+        except ValueError:
+            pass
+    return repr(text)
 
 
 class _Columns:
