@@ -801,7 +801,9 @@ def test_ragged_rows(run, tmp_path, bad_row):
 
 def test_missing_column_lists_columns_and_suggests(run, tmp_path):
     path = write(tmp_path / "m.csv", "y_true,y_prd,other\n1,2,3\n")
-    line = assert_error(run("compute", path), 1, "'y_pred' not found", "y_true, y_prd, other")
+    line = assert_error(run("compute", path), 1, "'y_pred' not found")
+    found = line.split("the file has", 1)[1]
+    assert all(name in found for name in ("y_true", "y_prd", "other"))
     assert "did you mean 'y_prd'" in line
     line = assert_error(run("compute", path, "--true-col", "ytrue", "--pred-col", "y_prd"), 1)
     assert "'ytrue' not found" in line and "--true-col" in line
