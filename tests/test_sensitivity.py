@@ -8,11 +8,14 @@ import math
 import numpy as np
 import pytest
 from conftest import SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from losscli.analysis.outliers import flag_outliers
 from losscli.analysis.sensitivity import (
     change_pct,
     growth_of,
+    outlier_share,
     sensitivity,
     true_class_probability,
 )
@@ -488,3 +491,37 @@ def test_readme_shows_the_real_output(run, monkeypatch, command):
     assert res.exit_code == 0
     got = [line.rstrip() for line in res.stdout.splitlines()]
     assert [line.rstrip() for line in shown.splitlines()] == got
+
+
+def test_flagged_rows_are_file_rows_after_nan_drop(tmp_path, run_json):
+    path = tmp_path / "gaps.csv"
+    path.write_text("y_true,y_pred\n1,1\n2,\n3,3\n4,4.1\n5,5\n6,6.1\n7,7\n8,80\n")
+    out = run_json("sensitivity", path, "--nan", "drop", "-l", "mae")
+    assert (out["n_rows"], out["n_dropped"]) == (7, 1)
+    assert out["outliers"]["rows"] == [8]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=3, max_size=60),
+    st.sampled_from(["mad", "iqr"]),
+)
+def test_flags_and_figures_match_numpy_on_random_residuals(residuals, rule):
+    r = np.asarray(residuals)
+    flags = flag_outliers(r, rule)
+    med = np.median(r)
+    mad = np.median(np.abs(r - med))
+    if rule == "iqr":
+        q1, q3 = np.percentile(r, [25, 75])
+        expected = (r < q1 - 1.5 * (q3 - q1)) | (r > q3 + 1.5 * (q3 - q1))
+    elif mad > 0:
+        expected = np.abs(0.6745 * (r - med) / mad) > 3.5
+    else:
+        sigma = 1.2533 * np.mean(np.abs(r - med))
+        expected = np.abs(r - med) / sigma > 3.5 if sigma > 0 else np.zeros(r.size, bool)
+    assert flags.mask.tolist() == expected.tolist()
+    share = outlier_share(r**2, None, flags.mask)
+    total = np.sum(r**2)
+    if total > 0:
+        assert share == pytest.approx(np.sum(r[flags.mask] ** 2) / total, rel=1e-12, abs=1e-300)
+        assert 0.0 <= share <= 1.0
