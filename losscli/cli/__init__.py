@@ -83,9 +83,13 @@ class LossGroup(click.Group):
         except Exception as exc:  # the last resort: never a bare traceback
             if show_traceback or (ctx.obj or {}).get("traceback"):
                 raise
+            # One line, whatever the exception's text holds (it may span lines).
+            detail = " ".join(str(exc).split())
+            detail = detail if len(detail) <= 200 else detail[:197] + "..."
             click.echo(
-                f"Error: internal error ({type(exc).__name__}: {exc}). This is a bug in losscli; "
-                f"please report it with the command you ran (rerun with --traceback for details)",
+                f"Error: internal error ({type(exc).__name__}: {detail}). This is a bug in "
+                f"losscli; please report it with the command you ran (rerun with "
+                f"`loss --traceback ...` for details)",
                 err=True,
             )
             ctx.exit(int(ExitCode.DATA_ERROR))

@@ -45,7 +45,10 @@ class InputOptions:
 
 def _missing_column(name: str, available: Sequence[str], option: str) -> InputError:
     close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    if close:
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}? (pass {option} NAME)"
+    else:
+        hint = f"; name the right column with {option} NAME"
     found = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
     return InputError(f"column {name!r} not found ({option}); the file has: {found}{hint}")
 
@@ -63,9 +66,14 @@ def _numeric(table: pa.Table, name: str) -> np.ndarray:
         return np.full(table.num_rows, np.nan)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_decimal(kind):
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    try:
+        if pa.types.is_decimal(kind):
+            return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise DataError(
+            f"column {name} holds values of type {kind}, not numbers; choose a numeric column"
+        ) from None
     values = np.full(table.num_rows, np.nan)
     py = strings.to_pylist()
     for i, text in enumerate(py):
@@ -81,8 +89,18 @@ def _numeric(table: pa.Table, name: str) -> np.ndarray:
 def _first_bad_text(table: pa.Table, name: str, index: int) -> str:
     value = table.column(name)[index].as_py()
     if value is None or value == "":
-        return "an empty cell"
+        return "an empty or NA cell"
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return f"{value} (infinite, or a literal beyond float64 such as 1e400)"
     text = str(value)
+    if isinstance(value, str):
+        try:
+            if abs(float(value.strip())) == float("inf") and "inf" not in value.lower():
+                return f"{text!r} (too large for float64)"
+        except ValueError:
+            pass
     if isinstance(value, str) and "," in value:
         try:
             float(value.replace(",", "."))
@@ -253,7 +271,17 @@ def _check_weights(weights: np.ndarray | None, opts: InputOptions, rows: np.ndar
             f"found {weights[i]:g} at row {int(rows[i])}"
         )
     if not np.any(weights > 0):
-        raise DataError(f"column {opts.weight_col}: all sample weights are zero")
+        raise DataError(
+            f"column {opts.weight_col}: all sample weights are zero; "
+            f"at least one row needs a positive weight"
+        )
+    with np.errstate(over="ignore"):
+        total = float(np.sum(weights))
+    if not np.isfinite(total):
+        raise DataError(
+            f"column {opts.weight_col}: the sample weights sum to more than float64 can hold; "
+            f"rescale them (only their ratios matter)"
+        )
 
 
 def _binary_labels(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
