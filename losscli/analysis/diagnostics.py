@@ -6,7 +6,7 @@ import numpy as np
 
 from losscli.analysis.evaluate import PerSample
 from losscli.core.dataset import Dataset
-from losscli.core.registry import Reduction, Task
+from losscli.core.registry import EPS, Reduction, Task
 
 DOMINANT_SHARE = 0.5  # warn when the worst 1% of rows carry more than half of a loss
 ROWSUM_TOLERANCE = 1e-6
@@ -34,6 +34,7 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
         )
     out.extend(_clipping(dataset, items))
     out.extend(_row_sums(dataset, items))
+    out.extend(_mape_zeros(dataset, items))
     for item in items:
         spec = item.selection.spec
         if spec.reduction is not Reduction.MEAN or spec.signed or item.values.size < 100:
@@ -51,6 +52,21 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
                 f"(inf); the value is not meaningful at this scale - rescale the targets"
             )
     return out
+
+
+def _mape_zeros(dataset: Dataset, items: list[PerSample]) -> list[str]:
+    """P-MAPE0: y_true = 0 is valid for mape (sklearn's eps floor) but decides its value."""
+    if not any(i.selection.name == "mape" for i in items) or dataset.y_true.ndim != 1:
+        return []
+    zeros = np.flatnonzero(np.abs(dataset.y_true) < EPS)
+    if not zeros.size:
+        return []
+    rows = ", ".join(str(int(dataset.row_numbers[i])) for i in zeros[:5])
+    more = ", ..." if zeros.size > 5 else ""
+    return [
+        f"P-MAPE0 mape: {zeros.size} row(s) have y_true = 0 (rows {rows}{more}); each is divided "
+        f"by eps ({EPS:.3g}) instead, so these rows dominate mape - use smape or mae there"
+    ]
 
 
 def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
