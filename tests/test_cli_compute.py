@@ -258,6 +258,14 @@ def test_multiclass_unknown_class_is_a_data_error(run, tmp_path):
     assert_error(run("compute", path), 1, "fish", "row 2")
 
 
+def test_multiclass_missing_label_names_the_target_column(run, run_json, tmp_path):
+    path = write(tmp_path / "mc.csv", "y_true,y_pred_a,y_pred_b\na,0.5,0.5\n,0.2,0.8\nb,0.1,0.9\n")
+    assert_error(run("compute", path), 1, "column y_true:", "rows 2")
+    payload = run_json("compute", path, "--nan", "drop", "-l", "cce")
+    assert payload["n_rows"] == 2 and payload["n_dropped"] == 1
+    assert values(payload, "cce") == pytest.approx(-(np.log(0.5) + np.log(0.9)) / 2, rel=1e-12)
+
+
 def test_wrong_task_loss_is_a_data_error(run, reg_csv):
     assert_error(run("compute", reg_csv, "-l", "cce"), 1, "cce", "multiclass", "regression")
 

@@ -224,7 +224,12 @@ def _weights_and_groups(
 
 
 def _label(name: str, opts: InputOptions) -> str:
-    return opts.weight_col if name == "\0weights" and opts.weight_col else name
+    """The file's column behind an internal array name, for messages."""
+    if name == "\0weights" and opts.weight_col:
+        return opts.weight_col
+    if name == "\0labels":
+        return opts.true_col
+    return name
 
 
 def _missing_policy(
