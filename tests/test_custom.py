@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLES
 
+from losscli.core.registry import set_custom_losses
 from losscli.custom import parse_custom, parse_value
 
 REGRESSION = SAMPLES / "regression_clean.csv"
@@ -57,6 +58,13 @@ def wrong_shape(y_true, y_pred):
 def not_numbers(y_true, y_pred):
     return None
 '''
+
+
+@pytest.fixture(autouse=True)
+def _no_custom_losses_afterwards():
+    """Custom losses live in the registry until the next command: leave none behind."""
+    yield
+    set_custom_losses([])
 
 
 @pytest.fixture
