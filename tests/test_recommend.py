@@ -158,6 +158,11 @@ def test_binary_logits_without_and_with_from_logits(run_json):
 def test_hinge_labels_max_margin(run_json):
     out = rec_json(run_json, sample("hinge_labels.csv"), "--max-margin", "--from-logits")
     assert losses(out)[0] == "hinge"
+    # raw scores are what hinge wants: no "use --from-logits" pitfall with --max-margin
+    out = rec_json(run_json, sample("hinge_labels.csv"), "--max-margin")
+    assert losses(out)[0] == "hinge" and pitfall_ids(out) == set()
+    out = rec_json(run_json, sample("binary_balanced.csv"), "--max-margin")
+    assert "P-HINGE-PROB" in pitfall_ids(out)
 
 
 def test_multiclass_files(run_json):

@@ -408,6 +408,16 @@ CASES = [
         {"P-NOTPROB"},
     ),
     (
+        "P-HINGE-PROB",
+        Flags(max_margin=True),
+        binary(),
+        (),
+        {"P-HINGE-PROB"},
+        ["hinge"],
+        set(),
+        {"P-HINGE-PROB"},
+    ),
+    (
         "P-ROWSUM",
         Flags(),
         multi(n_rows_not_summing_to_1=5, max_rowsum_deviation=0.2),
@@ -465,6 +475,8 @@ def test_spec_rules_exist():
 
 # --------------------------------------------------------------------------- must not fire
 
+MARGIN = Flags(max_margin=True)
+
 NOT_FIRING = [
     ("P-NOTPROB with --from-logits", binary(from_logits=True, n_pred_outside_01=300), "P-NOTPROB"),
     ("P-LOG0 without exact 0/1", binary(), "P-LOG0"),
@@ -476,14 +488,15 @@ NOT_FIRING = [
     ("R-REG-OUTLIERS inconclusive", reg(outlier_fraction=0.005), "R-REG-OUTLIERS"),
     ("R-IMB balanced", binary(positive=0.3), "R-IMB"),
     ("R-DIST hard labels", multi(), "R-DIST"),
+    ("P-HINGE-PROB without a margin loss", binary(), "P-HINGE-PROB"),
+    ("P-NOTPROB with --max-margin", binary(n_pred_outside_01=300), "P-NOTPROB", MARGIN),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "profile, rule", [c[1:] for c in NOT_FIRING], ids=[c[0] for c in NOT_FIRING]
-)
-def test_rule_does_not_fire(profile, rule):
-    assert rule not in run(Flags(), profile).fired
+@pytest.mark.parametrize("case", NOT_FIRING, ids=[c[0] for c in NOT_FIRING])
+def test_rule_does_not_fire(case):
+    _, profile, rule, *flags = case
+    assert rule not in run(flags[0] if flags else Flags(), profile).fired
 
 
 def test_p_mape0_needs_zero_targets_and_planned_mape():

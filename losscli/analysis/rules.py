@@ -797,6 +797,7 @@ RULES: tuple[Rule, ...] = (
             and f.profile is not None
             and not f.profile.from_logits
             and bool(f.profile.n_pred_outside_01)
+            and not f.max_margin  # raw scores are what hinge wants
         ),
         because=lambda f: (
             f"{f.profile.n_pred_outside_01} prediction value(s) lie outside [0, 1] "  # type: ignore[union-attr]
@@ -805,6 +806,36 @@ RULES: tuple[Rule, ...] = (
         rationale=(
             "they look like logits (raw scores): probability losses (bce, cce, focal, brier) "
             "reject them; rerun with --from-logits (hinge takes raw scores as they are)"
+        ),
+    ),
+    Rule(
+        id="P-HINGE-PROB",
+        kind="pitfall",
+        quotes=(
+            Quote(SEED_002, "Margin-based | ✗ | ✓ |"),
+            Quote(
+                SEED_001,
+                "Hinge loss is primarily developed for support vector machines for "
+                "calculating the maximum margin from the hyperplane to the classes.",
+            ),
+        ),
+        when=lambda f: (
+            f.task in CLASSIFICATION
+            and f.profile is not None
+            and f.profile.predictions == "probabilities"
+            and (
+                f.max_margin
+                or any(p.name in ("hinge", "squared_hinge", "multiclass_hinge") for p in f.planned)
+            )
+        ),
+        because=lambda f: (
+            "a margin loss is wanted but the predictions are probabilities in [0, 1] "
+            f"(from {f.profile.pred_min:.4g} to {f.profile.pred_max:.4g})"  # type: ignore[union-attr]
+        ),
+        rationale=(
+            "hinge reads y_pred as a raw score, so on probabilities no margin exceeds 1 and "
+            "the loss never reaches 0 for positives; score the decision function (raw scores) "
+            "instead"
         ),
     ),
     Rule(
