@@ -197,7 +197,8 @@ def test_every_figure_equals_direct_numpy(weighted):
     options = {"pred_cols": ("y_pred", "model_b")}
     if weighted:
         options["weight_col"] = "weight"
-    ds, rep = report_for(OUTLIERS, ["mse,mae,rmse,huber:delta=5,max_error"], **options)
+    losses = ["mse,mae,rmse,huber:delta=5,max_error,mbe,median_ae"]
+    ds, rep = report_for(OUTLIERS, losses, **options)
     w = ds.weights if weighted else np.ones(ds.n_rows)
     mean_w = float(np.mean(w))
     for model in ("y_pred", "model_b"):
@@ -224,6 +225,18 @@ def test_every_figure_equals_direct_numpy(weighted):
         assert got.value == pytest.approx(math.sqrt(value), rel=1e-12)
         assert got.value_without_outliers == pytest.approx(math.sqrt(without), rel=1e-12)
         assert got.outlier_share == pytest.approx(share, rel=1e-12)
+        # mbe: signed; its shares are those of abs(e), change_pct the SPEC formula as is.
+        value, without, _, _ = direct(r, w, mask)
+        _, _, share, top1 = direct(np.abs(r), w, mask)
+        got = result(rep, "mbe", model)
+        assert got.value == pytest.approx(value, rel=1e-12)
+        assert got.change_pct == pytest.approx(100 * (value - without) / without, rel=1e-9)
+        assert got.outlier_share == pytest.approx(share, rel=1e-12)
+        assert got.top1pct_share == pytest.approx(top1, rel=1e-12)
+        if not weighted:
+            got = result(rep, "median_ae", model)
+            assert got.value == pytest.approx(np.median(np.abs(r)), rel=1e-12)
+            assert got.value_without_outliers == pytest.approx(np.median(np.abs(r[~mask])))
         got = result(rep, "max_error", model)
         assert got.value == pytest.approx(np.max(np.abs(r)))
         assert got.value_without_outliers == pytest.approx(np.max(np.abs(r[~mask])))
@@ -259,8 +272,15 @@ def test_binary_figures_and_injection_equal_direct_numpy():
     assert got.value_without_outliers == pytest.approx(without, rel=1e-12)
     assert got.outlier_share == pytest.approx(share, rel=1e-12)
     assert got.top1pct_share == pytest.approx(top1, rel=1e-12)
+    brier = (1 - p_true) ** 2
+    value_b, without_b, share_b, top1_b = direct(brier, np.ones_like(brier), mask)
+    got = result(rep, "brier")
+    assert (got.value, got.value_without_outliers) == pytest.approx((value_b, without_b))
+    assert (got.outlier_share, got.top1pct_share) == pytest.approx((share_b, top1_b))
     for k in (5.0, 10.0, 50.0, 100.0):
         p_row = 1 / (1 + math.exp(k))
+        expected_b = (np.sum(brier) + (1 - p_row) ** 2) / (brier.size + 1)
+        assert injected(rep, "brier", k).value == pytest.approx(expected_b, rel=1e-12)
         row = -math.log(max(p_row, eps))
         expected = (np.sum(bce) + row) / (bce.size + 1)
         i = injected(rep, "bce", k)
