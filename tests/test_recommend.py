@@ -339,3 +339,23 @@ def test_readme_examples_are_real_output(args, monkeypatch):
     block = f"$ loss recommend {' '.join(args)}\n{shown}\n```"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert block in readme, "update the README's `loss recommend` examples (COLUMNS=80)"
+
+
+def test_readme_documents_the_thresholds():
+    from conftest import ROOT
+
+    from losscli.analysis import rules as R
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### loss recommend") :]
+    for text in (
+        f"> {R.OUTLIER_Z:g}",
+        f">= {R.OUTLIERS_PRESENT_FRACTION:.0%} of rows / <= {R.OUTLIERS_ABSENT_FRACTION:.1%}",
+        f">= {R.MIN_ROWS_FOR_STRONG_EVIDENCE} rows",
+        f"excess kurtosis of the residuals > {R.HEAVY_TAILS_KURTOSIS:g}",
+        f"< {R.IMBALANCE_RATIO:g} / >= {R.BALANCED_RATIO:g}",
+        f"std(y_true) > {R.TARGET_STD_LARGE:g}",
+        f"> {R.ROWSUM_TOLERANCE:g}",
+        f"{R.HUBER_DELTA_FACTOR:g} x 1.4826 MAD",
+    ):
+        assert text in section, text

@@ -694,6 +694,17 @@ def test_profile_constant_residuals_have_no_moments():
     assert fig["outlier_count"] == 0
 
 
+@pytest.mark.parametrize("scale", [1e-150, 1.0, 1e150])
+def test_profile_moments_are_scale_free(scale):
+    rng = np.random.default_rng(5)
+    r = rng.standard_t(3, 400)
+    fig = profile_regression(r * scale, np.zeros(400))
+    base = profile_regression(r, np.zeros(400))
+    assert np.isfinite(fig["excess_kurtosis"]) and np.isfinite(fig["skew"])
+    assert fig["excess_kurtosis"] == pytest.approx(base["excess_kurtosis"], rel=1e-9)
+    assert fig["skew"] == pytest.approx(base["skew"], rel=1e-9)
+
+
 def test_profile_binary_balance_and_predictions():
     y = np.array([0, 0, 0, 1.0])
     fig = profile_binary(y, np.array([0.0, 0.2, 0.3, 1.0]), from_logits=False)

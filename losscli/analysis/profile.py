@@ -96,13 +96,26 @@ def _moments(r: np.ndarray) -> tuple[float | None, float | None]:
     if r.size < 4:
         return None, None
     centred = r - r.mean()
-    m2 = float(np.mean(centred**2))
-    scale = max(float(np.max(np.abs(centred))), np.finfo(np.float64).tiny)
-    if m2 <= (np.finfo(np.float64).eps * scale) ** 2:
+    largest = float(np.max(np.abs(centred)))
+    if not np.isfinite(largest) or largest == 0:
         return None, None
-    m3 = float(np.mean(centred**3))
-    m4 = float(np.mean(centred**4))
+    # Scale-free moments: dividing by the largest deviation first keeps the 4th
+    # power from overflowing for residuals of 1e100 and more.
+    z = centred / largest
+    m2 = float(np.mean(z**2))
+    if m2 <= np.finfo(np.float64).eps ** 2:
+        return None, None
+    m3 = float(np.mean(z**3))
+    m4 = float(np.mean(z**4))
     return m4 / m2**2 - 3.0, m3 / m2**1.5
+
+
+def _scaled_std(values: np.ndarray) -> float:
+    """np.std without overflow for huge magnitudes (scaled by the largest value first)."""
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if largest == 0 or not np.isfinite(largest):
+        return 0.0 if largest == 0 else float("nan")
+    return float(np.std(values / largest)) * largest
 
 
 def profile_regression(
@@ -125,7 +138,7 @@ def profile_regression(
         "excess_kurtosis": kurtosis,
         "skew": skew,
         "target_mean": float(np.mean(y)),
-        "target_std": float(np.std(y)),
+        "target_std": _scaled_std(y),
         "target_abs_max": float(np.max(np.abs(y))),
         "n_zero_targets": int(np.count_nonzero(y == 0)),
         "n_negative_targets": int(np.count_nonzero(y < 0)),
