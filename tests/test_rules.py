@@ -504,6 +504,12 @@ def test_p_mape0_needs_zero_targets_and_planned_mape():
     assert "P-MAPE0" not in run(Flags(), reg(n_zero_targets=2)).fired
 
 
+def test_p_imb_names_the_planned_standard_losses():
+    report = run(Flags(imbalanced=True), None, plan("bce", "focal"))
+    (pitfall,) = report.pitfalls
+    assert "you plan bce" in pitfall.message and "focal" not in pitfall.message.split(":")[0]
+
+
 def test_p_mbe_and_p_act_fire_only_from_planned_losses():
     assert "P-MBE" not in run(Flags(outliers=True)).fired
     assert "P-ACT" not in run(Flags(task="binary"), None, plan("bce")).fired

@@ -102,6 +102,8 @@ SEED_001 = "001_ac2074f0a5945128.txt"
 SEED_002 = "002_5d9a6f289d50fb00.txt"
 
 CLASSIFICATION = ("binary", "multiclass")
+#: unweighted classification losses ("Standard losses fail" under class imbalance).
+STANDARD_LOSSES = ("bce", "cce", "brier", "multiclass_brier", "hinge", "multiclass_hinge")
 
 
 # --------------------------------------------------------------------------- facts
@@ -730,7 +732,14 @@ RULES: tuple[Rule, ...] = (
             Quote(SEED_002, "Class Imbalance: Standard losses fail → Use weighted or focal loss"),
         ),
         when=lambda f: f.task in CLASSIFICATION and f.imbalanced,
-        because=imbalance_text,
+        because=lambda f: (
+            imbalance_text(f)
+            + (
+                f"; you plan {_planned_list(f, STANDARD_LOSSES)}"
+                if _planned_list(f, STANDARD_LOSSES)
+                else ""
+            )
+        ),
         rationale=(
             "an unweighted loss is dominated by the majority class (a constant prediction "
             "already scores well); use focal loss or class weights (--weight-col)"
