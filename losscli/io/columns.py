@@ -184,7 +184,7 @@ def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
     notes: list[str] = []
     if task is Task.BINARY:
         y_true = _binary_labels(arrays[opts.true_col], opts.true_col, row_numbers)
-        if set(np.unique(arrays[opts.true_col]).tolist()) <= {-1.0, 1.0}:
+        if np.any(arrays[opts.true_col] == -1.0):
             notes.append(f"{opts.true_col} labels -1/1 were mapped to 0/1")
     else:
         y_true = arrays[opts.true_col]
