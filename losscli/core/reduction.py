@@ -122,27 +122,227 @@ class MaxAccumulator:
 
 @dataclass
 class MedianAccumulator:
-    """Weighted median (averaged inverted CDF). Keeps the values it is given.
+    """Exact weighted median (averaged inverted CDF) in bounded memory.
 
-    Exact; memory is O(rows). The streaming engine replaces this by an exact
-    multi-pass selection for files that do not fit in memory.
+    While it has seen at most ``cap`` rows it keeps them and the result is
+    :func:`weighted_percentile` itself. Beyond that it keeps a histogram of
+    the values' order keys (their float64 bit patterns made monotone): a
+    count and a weight total per bin, which merge by addition. The median is
+    then pinned down by refinement passes over the same values
+    (:meth:`refine_plan` / :meth:`refine_add` / :meth:`refine_finish`): each
+    pass either histograms the bin range that holds the median more finely or,
+    once that range holds at most ``cap`` rows, collects those rows and
+    selects the exact order statistics among them. Memory stays
+    O(cap + 2**bits) however many rows there are.
+
+    Weights are summed in a different order than ``np.cumsum`` over the sorted
+    values; with non-integer weights a cumulative weight that lands within
+    rounding error of exactly half the total can therefore pick the
+    neighbouring value. With unit or integer weights the result is identical.
     """
 
+    cap: int = 1 << 20
+    bits: int = 16
     values: list[np.ndarray] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)
+    kept: int = 0
+    counts: np.ndarray | None = None
+    bin_weights: np.ndarray | None = None
+    total_w: float = 0.0
+    # Refinement: one selector per order statistic of the averaged inverted CDF.
+    _selectors: list[_OrderStatistic] = field(default_factory=list)
 
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         values = np.asarray(values, dtype=np.float64)
-        self.values.append(values)
-        self.weights.append(_as_weights(values, weights))
+        w = _as_weights(values, weights)
+        keep = w > 0
+        if not keep.all():
+            values, w = values[keep], w[keep]
+        if values.size == 0:
+            return
+        if self.counts is None:
+            self.values.append(values)
+            self.weights.append(w)
+            self.kept += int(values.size)
+            if self.kept <= self.cap:
+                return
+            values, w = np.concatenate(self.values), np.concatenate(self.weights)
+            self.values, self.weights, self.kept = [], [], 0
+            self.counts = np.zeros(1 << self.bits, dtype=np.int64)
+            self.bin_weights = np.zeros(1 << self.bits, dtype=np.float64)
+        self._histogram(values, w)
+
+    def _histogram(self, values: np.ndarray, w: np.ndarray) -> None:
+        assert self.counts is not None and self.bin_weights is not None
+        bins = (order_keys(values) >> np.uint64(64 - self.bits)).astype(np.intp)
+        size = 1 << self.bits
+        self.counts += np.bincount(bins, minlength=size)
+        self.bin_weights += np.bincount(bins, weights=w, minlength=size)
+        self.total_w += float(np.sum(w))
 
     def merge(self, other: MedianAccumulator) -> MedianAccumulator:
-        return MedianAccumulator(self.values + other.values, self.weights + other.weights)
+        out = MedianAccumulator(cap=self.cap, bits=self.bits)
+        for acc in (self, other):
+            for v, w in zip(acc.values, acc.weights):
+                out.add(v, w)
+            if acc.counts is not None:
+                if out.counts is None:
+                    out.counts = np.zeros(1 << self.bits, dtype=np.int64)
+                    out.bin_weights = np.zeros(1 << self.bits, dtype=np.float64)
+                    kept_v, kept_w = out.values, out.weights
+                    out.values, out.weights, out.kept = [], [], 0
+                    for v, w in zip(kept_v, kept_w):
+                        out._histogram(v, w)
+                assert out.bin_weights is not None and acc.bin_weights is not None
+                out.counts += acc.counts
+                out.bin_weights += acc.bin_weights
+                out.total_w += acc.total_w
+        return out
+
+    # ------------------------------------------------------------------ refinement
+
+    @property
+    def needs_pass(self) -> bool:
+        """Whether :meth:`result` needs (another) pass over the values."""
+        if self.counts is None:
+            return False
+        return not self._selectors or any(s.value is None for s in self._selectors)
+
+    def refine_plan(self) -> None:
+        """Start a pass: on the first one, locate both order statistics in the histogram."""
+        assert self.counts is not None and self.bin_weights is not None
+        if not self._selectors:
+            target = 0.5 * self.total_w
+            self._selectors = [
+                _OrderStatistic(from_top, target, self.cap, self.bits, 64 - self.bits)
+                for from_top in (False, True)
+            ]
+            for selector in self._selectors:
+                selector.locate(self.counts, self.bin_weights)
+
+    def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Feed the values again (every row, in any order and chunking) during a pass."""
+        values = np.asarray(values, dtype=np.float64)
+        w = _as_weights(values, weights)
+        keys = order_keys(values)
+        for selector in self._selectors:
+            selector.add(values, w, keys)
+
+    def refine_finish(self) -> None:
+        """End a pass: each order statistic is either known or located more finely."""
+        for selector in self._selectors:
+            selector.finish()
 
     def result(self) -> float:
+        if self.counts is not None:
+            if self.needs_pass:
+                raise RuntimeError("the median needs refinement passes over the values first")
+            low, high = (s.value for s in self._selectors)
+            assert low is not None and high is not None
+            return 0.5 * (low + high)
         if not self.values:
             return math.nan
         return weighted_percentile(np.concatenate(self.values), np.concatenate(self.weights), 50.0)
+
+
+@dataclass
+class _OrderStatistic:
+    """One inverted-CDF order statistic, located by successively finer key histograms.
+
+    From the bottom: the smallest value whose cumulative weight reaches
+    ``target``; from the top (``from_top``): the largest value with at least
+    ``target`` weight at or above it.
+    """
+
+    from_top: bool
+    target: float
+    cap: int
+    bits: int
+    shift: int
+    lo: int = 0
+    outside: float = 0.0  # weight strictly below (or above, from the top) [lo, hi)
+    hi: int = 1 << 64
+    mode: str = "histogram"
+    counts: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    found: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    value: float | None = None
+
+    def locate(self, counts: np.ndarray, weights: np.ndarray) -> None:
+        """Pick the bin holding the statistic; plan to collect it or histogram it finer."""
+        ordered = weights[::-1] if self.from_top else weights
+        cum = self.outside + np.cumsum(ordered)
+        k = min(int(np.searchsorted(cum, self.target, side="left")), counts.size - 1)
+        index = counts.size - 1 - k if self.from_top else k
+        step = -1 if self.from_top else 1
+        while 0 <= index + step < counts.size and counts[index] == 0:
+            index += step
+        if self.from_top:
+            self.outside += float(np.sum(weights[index + 1 :]))
+        else:
+            self.outside += float(np.sum(weights[:index]))
+        self.lo = self.lo + (index << self.shift)
+        self.hi = self.lo + (1 << self.shift)
+        inside = int(counts[index])
+        if inside <= self.cap:
+            self.mode = "collect"
+        elif self.shift == 0:
+            self.value = key_value(self.lo)  # a single key: the value itself
+        else:
+            self.shift = max(0, self.shift - self.bits)
+            self.mode = "histogram"
+            size = ((self.hi - self.lo - 1) >> self.shift) + 1
+            self.counts = np.zeros(size, dtype=np.int64)
+            self.weights = np.zeros(size, dtype=np.float64)
+
+    def add(self, values: np.ndarray, weights: np.ndarray, keys: np.ndarray) -> None:
+        if self.value is not None:
+            return
+        inside = (weights > 0) & (keys >= np.uint64(self.lo))
+        if self.hi < 1 << 64:
+            inside &= keys < np.uint64(self.hi)
+        if not inside.any():
+            return
+        if self.mode == "collect":
+            self.found.append((values[inside], weights[inside]))
+            return
+        assert self.counts is not None and self.weights is not None
+        idx = ((keys[inside] - np.uint64(self.lo)) >> np.uint64(self.shift)).astype(np.intp)
+        self.counts += np.bincount(idx, minlength=self.counts.size)
+        self.weights += np.bincount(idx, weights=weights[inside], minlength=self.counts.size)
+
+    def finish(self) -> None:
+        if self.value is not None:
+            return
+        if self.mode == "histogram":
+            assert self.counts is not None and self.weights is not None
+            counts, weights = self.counts, self.weights
+            self.counts = self.weights = None
+            self.locate(counts, weights)
+            return
+        values = np.concatenate([v for v, _ in self.found])
+        weights = np.concatenate([w for _, w in self.found])
+        self.found = []
+        order = np.argsort(values, kind="stable")
+        v, w = values[order], weights[order]
+        if self.from_top:
+            v, w = v[::-1], w[::-1]
+        cum = self.outside + np.cumsum(w)
+        i = min(int(np.searchsorted(cum, self.target, side="left")), v.size - 1)
+        self.value = float(v[i])
+
+
+def order_keys(values: np.ndarray) -> np.ndarray:
+    """uint64 keys that sort like the float64 values (negative values flipped)."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    negative = bits >> np.uint64(63) == 1
+    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
+
+
+def key_value(key: int) -> float:
+    """The float64 whose :func:`order_keys` key is ``key``."""
+    bits = key & ~(1 << 63) if key >> 63 else ~key & ((1 << 64) - 1)
+    return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
 
 
 Accumulator = MeanAccumulator | MaxAccumulator | MedianAccumulator
