@@ -185,6 +185,23 @@ def test_tweedie_zero_targets_match_sklearn(power):
         assert loss_value("poisson", y, p) == pytest.approx(expected, rel=REL, abs=0)
 
 
+@pytest.mark.parametrize("power", [-1.0, -0.5, 1.5, 3.0])
+def test_tweedie_large_targets_match_exact_arithmetic(power):
+    # sklearn's direct formula cancels terms of size y^(2-p): at power -1 and y = 1e6 it
+    # returns -128 for a perfect prediction. The unit deviance itself, in exact arithmetic:
+    y = np.array([1e4, 1e6, 2.5e5, 3e3])
+    p = np.array([1e4 * (1 + 1e-6), 1e6, 2.4e5, 3.3e3])
+    a, b = D(2.0 - power), D(1.0 - power)
+    per_row = []
+    for yi, mi in zip(y, p):
+        yd, md = D(yi), D(mi)
+        per_row.append(2 * (yd**a / (a * b) - yd * md**b / b + md**a / a))
+    assert loss_value("tweedie", y, p, power=power) == pytest.approx(
+        weighted_mean(per_row), rel=REL, abs=0
+    )
+    assert loss_value("tweedie", y[1:2], p[1:2], power=power) == 0.0
+
+
 def test_tweedie_negative_power_negative_targets_match_sklearn():
     y = np.array([-2.0, 0.0, 3.0, -0.5])
     p = np.array([0.5, 1.5, 2.0, 4.0])
