@@ -168,26 +168,36 @@ def test_unknown_parameter_suggests_the_close_one():
 
 
 @pytest.mark.parametrize(
-    ("task", "soft", "expected"),
+    ("task", "features", "expected"),
     [
         (
             Task.REGRESSION,
-            False,
+            set(),
             ["mse", "rmse", "mae", "mbe", "huber", "log_cosh", "median_ae", "max_error"],
         ),
-        (Task.BINARY, False, ["bce", "brier", "hinge", "focal"]),
+        (Task.BINARY, set(), ["bce", "brier", "hinge", "focal"]),
         (
             Task.MULTICLASS,
-            False,
+            {"hard_labels"},
             ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal"],
         ),
         # Soft targets add kl_div; multiclass_hinge needs hard labels, so it leaves the panel.
-        (Task.MULTICLASS, True, ["cce", "multiclass_brier", "categorical_focal", "kl_div"]),
+        (
+            Task.MULTICLASS,
+            {"target_columns"},
+            ["cce", "multiclass_brier", "categorical_focal", "kl_div"],
+        ),
+        # One-hot y_true_* columns give both: hard labels and target columns.
+        (
+            Task.MULTICLASS,
+            {"target_columns", "hard_labels"},
+            ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal", "kl_div"],
+        ),
     ],
 )
-def test_default_panels_are_spec_section_3(task, soft, expected):
-    assert [s.name for s in default_panel(task, soft)] == expected
-    assert [s.name for s in select_losses(None, task, soft)] == expected
+def test_default_panels_are_spec_section_3(task, features, expected):
+    assert [s.name for s in default_panel(task, features)] == expected
+    assert [s.name for s in select_losses(None, task, features)] == expected
 
 
 @pytest.mark.parametrize(

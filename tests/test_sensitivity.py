@@ -46,7 +46,7 @@ def write_regression(tmp_path, residuals, weights=None, name="reg.csv"):
 
 def report_for(path, losses=None, rule="mad", threshold=None, **options):
     dataset = load_dataset(str(path), InputOptions(**options))
-    selections = select_losses(losses, dataset.task, dataset.soft_targets)
+    selections = select_losses(losses, dataset.task, dataset.features)
     return dataset, sensitivity(dataset, selections, rule=rule, threshold=threshold)
 
 

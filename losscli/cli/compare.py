@@ -169,7 +169,7 @@ def _compare_models(
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)
     dataset = load_dataset(file, opts)
-    selections = select_losses(list(losses), dataset.task, dataset.soft_targets)
+    selections = select_losses(list(losses), dataset.task, dataset.features)
     report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
     for line in report.notes:
         note(f"Note: {line}")

@@ -122,7 +122,7 @@ def compute(
     if losses:
         select_losses(list(losses), Task.REGRESSION)
     dataset = load_dataset(file, opts)
-    selections = select_losses(list(losses), dataset.task, dataset.soft_targets)
+    selections = select_losses(list(losses), dataset.task, dataset.features)
     for name, _ in gates:
         if all(s.name != name for s in selections):
             spec = get_loss(name)

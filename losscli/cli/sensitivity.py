@@ -78,7 +78,7 @@ def sensitivity(
             f"--threshold for {dataset.task.value} data is a probability of the true class "
             f"in (0, 1), e.g. 0.01 (got {threshold:g})"
         )
-    selections = select_losses(list(losses), dataset.task, dataset.soft_targets)
+    selections = select_losses(list(losses), dataset.task, dataset.features)
     report = run_sensitivity(dataset, selections, rule=(rule or "mad").lower(), threshold=threshold)
     for line in report.notes:
         note(f"Note: {line}")

@@ -32,7 +32,10 @@ class Dataset:
     from_logits: bool = False
     labels: np.ndarray | None = None
     classes: tuple[str, ...] = ()
-    soft_targets: bool = False
+    soft_targets: bool = False  # multiclass: targets came as y_true_<class> columns
+    # What the data provide beyond the task, for default panels: "hard_labels",
+    # "target_columns", "pairs", "triplets", "d_real", "reconstruction".
+    features: frozenset[str] = frozenset()
     columns: dict[str, str] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -172,8 +172,9 @@ class LossSpec:
     domain_fn: Callable[[Mapping[str, Any]], tuple[DomainRule, ...]] | None = None
     reduction: Reduction = Reduction.MEAN
     default: bool = False  # member of the task's default panel
-    needs_soft_targets: bool = False  # default panel only when y_true_* targets are given
-    needs_hard_labels: bool = False  # left out of the default panel for soft targets
+    # The default panel includes this loss only when the data provide all these
+    # features (Dataset.features), e.g. "hard_labels" for multiclass_hinge.
+    panel_requires: tuple[str, ...] = ()
     percent: bool = False  # a fraction shown as % in tables (mape, smape)
     signed: bool = False  # may be negative; rank by absolute value (mbe)
     unit: str = ""  # "target", "target^2", "" (unitless)
@@ -260,8 +261,7 @@ def register(
     domain_fn: Callable[[Mapping[str, Any]], tuple[DomainRule, ...]] | None = None,
     reduction: Reduction = Reduction.MEAN,
     default: bool = False,
-    needs_soft_targets: bool = False,
-    needs_hard_labels: bool = False,
+    panel_requires: tuple[str, ...] = (),
     percent: bool = False,
     signed: bool = False,
     unit: str = "",
@@ -290,8 +290,7 @@ def register(
             domain_fn=domain_fn,
             reduction=reduction,
             default=default,
-            needs_soft_targets=needs_soft_targets,
-            needs_hard_labels=needs_hard_labels,
+            panel_requires=panel_requires,
             percent=percent,
             signed=signed,
             unit=unit,
@@ -332,14 +331,24 @@ def losses_for_task(task: Task) -> list[LossSpec]:
     return [s for s in all_losses() if s.task == task]
 
 
-def default_panel(task: Task, soft_targets: bool = False) -> list[LossSpec]:
-    """The losses computed when --losses is not given (SPEC section 3)."""
-    return [
-        s
-        for s in losses_for_task(task)
-        if (s.default and not (soft_targets and s.needs_hard_labels))
-        or (soft_targets and s.needs_soft_targets)
-    ]
+# What a typical file of each task provides; default_panel() assumes it when
+# the caller does not say (e.g. `loss list`, tests, flags-only commands).
+TYPICAL_FEATURES: dict[Task, frozenset[str]] = {
+    Task.MULTICLASS: frozenset({"hard_labels"}),
+    Task.SIMILARITY: frozenset({"pairs"}),
+    Task.GENERATIVE: frozenset({"d_real"}),
+    Task.VAE: frozenset({"reconstruction"}),
+}
+
+
+def default_panel(task: Task, features: Collection[str] | None = None) -> list[LossSpec]:
+    """The losses computed when --losses is not given (SPEC section 3).
+
+    ``features`` are what the data provide (``Dataset.features``): a loss with
+    ``panel_requires`` joins the panel only when all of them are present.
+    """
+    have = TYPICAL_FEATURES.get(task, frozenset()) if features is None else frozenset(features)
+    return [s for s in losses_for_task(task) if s.default and set(s.panel_requires) <= have]
 
 
 def _close(word: str, candidates: list[str]) -> str:
@@ -428,7 +437,7 @@ def parse_loss_list(text: str) -> list[LossSelection]:
 
 
 def select_losses(
-    specs: list[str] | None, task: Task, soft_targets: bool = False
+    specs: list[str] | None, task: Task, features: Collection[str] | None = None
 ) -> list[LossSelection]:
     """The user's --losses values (several options are joined), else the default panel."""
     if specs:
@@ -440,7 +449,7 @@ def select_losses(
             if all(sel.spec is not u.spec or sel.params != u.params for u in unique):
                 unique.append(sel)
     else:
-        unique = [LossSelection(s, s.resolve_params({})) for s in default_panel(task, soft_targets)]
+        unique = [LossSelection(s, s.resolve_params({})) for s in default_panel(task, features)]
     # --custom losses join the selection (or the default panel), with the data's task.
     named = {sel.spec.name for sel in unique}
     unique += [

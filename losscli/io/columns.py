@@ -394,6 +394,9 @@ def _build_multiclass(
         labels=labels,
         classes=classes,
         soft_targets=soft,
+        features=frozenset(
+            (["hard_labels"] if labels is not None else []) + (["target_columns"] if soft else [])
+        ),
         columns=columns,
     )
 

@@ -14,10 +14,9 @@ VAE         mu_*, logvar_* (+ y_true_*/y_pred_* or y_true/y_pred) vae
 
 How each family fills :class:`~losscli.core.registry.LossInputs` is described
 in :mod:`losscli.core.losses.structured`. The default panel depends on which
-optional columns are present; the Dataset's ``soft_targets`` flag carries that
-("the family's labelled columns are absent"): triplets (no labels) select
-triplet rather than contrastive, a VAE file without reconstruction columns
-selects vae_kl only, a GAN file without d_real leaves out gan_discriminator.
+optional columns are present, told by the Dataset's ``features``: "pairs" or
+"triplets" select contrastive or triplet, "reconstruction" adds vae to vae_kl,
+"d_real" adds gan_discriminator.
 
 Validation (each error names the column, the row and the value): boxes need
 x2 >= x1 and y2 >= y1; zero-area boxes are accepted (the formula's 1e-7 makes
@@ -257,7 +256,7 @@ def build_family_dataset(
         group_column=opts.group_by,
         n_dropped=n_dropped,
         from_logits=opts.from_logits,
-        soft_targets=parts["partial"],
+        features=frozenset(parts["features"]),
         columns=parts["columns"],
         extra=extra,
         notes=tuple(notes),
@@ -277,7 +276,7 @@ def _boxes(cols: _Columns, names: Sequence[str]) -> dict[str, Any]:
         "extra": {},
         "model": "pred",
         "columns": {"y_true": ",".join(BOX_TRUE), "pred": ",".join(BOX_PRED)},
-        "partial": False,
+        "features": (),
         "notes": [],
     }
 
@@ -332,7 +331,7 @@ def _similarity(cols: _Columns, names: Sequence[str]) -> dict[str, Any]:
             "extra": {"anchor": a, "positive": p, "negative": n},
             "model": "embeddings",
             "columns": {"y_true": "anchor_*", "embeddings": "anchor_*,positive_*,negative_*"},
-            "partial": True,
+            "features": ("triplets",),
             "notes": [],
         }
     if "label" not in names:
@@ -347,7 +346,7 @@ def _similarity(cols: _Columns, names: Sequence[str]) -> dict[str, Any]:
             "extra": {"a": a, "b": b},
             "model": "embeddings",
             "columns": {"y_true": "label", "embeddings": "a_*,b_*"},
-            "partial": False,
+            "features": ("pairs",),
             "notes": [],
         }
     distance = cols.add(["distance"])[:, 0]
@@ -357,7 +356,7 @@ def _similarity(cols: _Columns, names: Sequence[str]) -> dict[str, Any]:
         "extra": {"distance": distance},
         "model": "distance",
         "columns": {"y_true": "label", "distance": "distance"},
-        "partial": False,
+        "features": ("pairs",),
         "notes": [],
     }
 
@@ -409,15 +408,15 @@ def _vae(cols: _Columns, names: Sequence[str], opts: Any) -> dict[str, Any]:
             )
         y_true, y_pred = cols.add(true_cols), cols.add(pred_cols)
         columns = {"y_true": ",".join(true_cols), "vae": ",".join(pred_cols)}
-        partial = False
+        features: tuple[str, ...] = ("reconstruction",)
     elif opts.true_col in names and "y_pred" in names:
         y_true, y_pred = cols.add([opts.true_col]), cols.add(["y_pred"])
         columns = {"y_true": opts.true_col, "vae": "y_pred"}
-        partial = False
+        features = ("reconstruction",)
     else:
         y_true, y_pred = np.zeros((n, 0)), np.zeros((n, 0))
         columns = {"y_true": "", "vae": ""}
-        partial = True
+        features = ()
         notes.append("no reconstruction columns (y_true_*/y_pred_*): only vae_kl is computed")
     return {
         "y_true": y_true,
@@ -425,7 +424,7 @@ def _vae(cols: _Columns, names: Sequence[str], opts: Any) -> dict[str, Any]:
         "extra": {"mu": mu, "logvar": logvar},
         "model": "vae",
         "columns": columns,
-        "partial": partial,
+        "features": features,
         "notes": notes,
     }
 
@@ -493,7 +492,7 @@ def _gan(table: pa.Table, opts: Any, source: str, reason: str) -> Dataset:
         weights=gan_term_weights(is_real),
         n_dropped=dropped,
         from_logits=opts.from_logits,
-        soft_targets="d_real" not in names,
+        features=frozenset({"d_real"} if "d_real" in names else ()),
         columns={"y_true": "d_real/d_fake", "discriminator": "d_real/d_fake"},
         notes=tuple(notes),
     )

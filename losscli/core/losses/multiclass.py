@@ -109,7 +109,7 @@ def multiclass_brier(x: LossInputs) -> np.ndarray:
     ),
     reference="sklearn.metrics.hinge_loss (multiclass)",
     default=True,
-    needs_hard_labels=True,
+    panel_requires=("hard_labels",),
     advice="Maximum-margin multi-class classification.",
     conventions=(
         "keras CategoricalHinge is max(0, 1 + max_{j != y} s_j - s_y) too. Needs hard labels; "
@@ -171,7 +171,8 @@ def _xlogx(t: np.ndarray) -> np.ndarray:
     formula="sum_c t_c log(t_c / clip(q_c)), 0 log 0 = 0",
     params=(_EPS_PARAM,),
     domain=PROBABILITIES,
-    needs_soft_targets=True,
+    default=True,
+    panel_requires=("target_columns",),  # SPEC 3: kl_div joins when y_true_* are given
     properties=Properties(
         convex=True, smooth=True, robust=False, probabilistic=True, margin_based=False
     ),

@@ -182,7 +182,7 @@ def _pair_distance(x: LossInputs) -> np.ndarray:
     ),
     reference="the guide (001): criterion(x1, x2, label, margin=1.0)",
     default=True,
-    needs_hard_labels=True,  # pairs carry labels; left out of the triplet panel
+    panel_requires=("pairs",),
     advice=(
         "Similarity / metric learning on pairs (R-SIM): pulls similar pairs together and "
         "pushes dissimilar ones at least `margin` apart."
@@ -220,7 +220,8 @@ def contrastive(x: LossInputs, margin: float) -> np.ndarray:
         zero_at_perfect=False,
     ),
     reference="torch.nn.TripletMarginLoss(margin=1.0, p=2, eps=1e-6, swap=False)",
-    needs_soft_targets=True,  # default panel of triplet data (no labels), see io.families
+    default=True,
+    panel_requires=("triplets",),
     advice=(
         "Similarity learning from triplets (R-SIM): the anchor must be closer to the "
         "positive than to the negative by `margin`."
@@ -294,7 +295,7 @@ def _is_real(x: LossInputs) -> np.ndarray:
     ),
     reference="the guide (001), Goodfellow et al. 2014 (minimax value function, negated)",
     default=True,
-    needs_hard_labels=True,  # needs d_real; see io.families
+    panel_requires=("d_real",),
     advice=(
         "Training or monitoring a GAN's discriminator (R-GEN): the cross-entropy of telling "
         "real (D(x) -> 1) from generated (D(G(z)) -> 0); 2 log 2 = 1.386 at D = 0.5."
@@ -467,7 +468,7 @@ def vae_kl(x: LossInputs, kl_reduction: str) -> np.ndarray:
     ),
     reference="the guide (000): vae_loss = 0.01 * vae_kl_loss + vae_rc_loss (keras MSE)",
     default=True,
-    needs_hard_labels=True,  # needs the reconstruction columns; see io.families
+    panel_requires=("reconstruction",),
     advice=(
         "The whole VAE objective of the guide: reconstruction error plus a small weight "
         "(0.01) on the KL term."
