@@ -137,8 +137,16 @@ def _detect_task(
 # --------------------------------------------------------------------------- building
 
 
-def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
-    """Validate and convert the table into a Dataset for the detected task."""
+def build_dataset(
+    table: pa.Table, opts: InputOptions, source: str, *, row_offset: int = 0, chunk: bool = False
+) -> Dataset:
+    """Validate and convert the table into a Dataset for the detected task.
+
+    The streaming reader (io/stream.py) calls this once per chunk of a large
+    file: ``row_offset`` is the number of data rows before the chunk (so
+    messages name the file's row numbers) and ``chunk`` skips the checks that
+    only hold for the whole file (some row left, some positive weight).
+    """
     # --- structured column families (issue 6): they take precedence; see io/families.py ---
     from losscli.io.families import build_family_dataset, detect_family
 
@@ -148,14 +156,14 @@ def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
     # --- end structured column families ---
     names = table.column_names
     n = table.num_rows
-    row_numbers = np.arange(1, n + 1, dtype=np.int64)
+    row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
 
     if opts.task == "multiclass" or (
         opts.task == "auto"
         and not opts.pred_cols
         and len(_class_columns(names, opts.pred_prefix)) >= 2
     ):
-        return _build_multiclass(table, opts, source, row_numbers)
+        return _build_multiclass(table, opts, source, row_numbers, chunk)
 
     _require(table, opts.true_col, "--true-col")
     pred_cols = list(opts.pred_cols) or ["y_pred"]
@@ -172,14 +180,14 @@ def build_dataset(table: pa.Table, opts: InputOptions, source: str) -> Dataset:
     columns = {"y_true": opts.true_col, **{c: c for c in pred_cols}}
     weights, groups = _weights_and_groups(table, opts, arrays)
 
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk)
     if keep is not None:
         y_true = y_true[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
         groups = None if groups is None else groups[keep]
     weights = arrays.pop("\0weights", None)
-    _check_weights(weights, opts, row_numbers)
+    _check_weights(weights, opts, row_numbers, chunk)
 
     notes: list[str] = []
     if task is Task.BINARY:
@@ -233,7 +241,11 @@ def _label(name: str, opts: InputOptions) -> str:
 
 
 def _missing_policy(
-    table: pa.Table, opts: InputOptions, arrays: dict[str, np.ndarray], row_numbers: np.ndarray
+    table: pa.Table,
+    opts: InputOptions,
+    arrays: dict[str, np.ndarray],
+    row_numbers: np.ndarray,
+    chunk: bool = False,
 ) -> tuple[np.ndarray | None, int]:
     """Apply --nan error|drop to every used column. Returns (rows to keep or None, dropped)."""
     bad_any = np.zeros(row_numbers.shape[0], dtype=bool)
@@ -260,12 +272,14 @@ def _missing_policy(
     if not bad_any.any():
         return None, 0
     keep = ~bad_any
-    if not keep.any():
+    if not keep.any() and not chunk:
         raise DataError("every row has a missing or non-numeric value; nothing is left to compute")
     return keep, int(bad_any.sum())
 
 
-def _check_weights(weights: np.ndarray | None, opts: InputOptions, rows: np.ndarray) -> None:
+def _check_weights(
+    weights: np.ndarray | None, opts: InputOptions, rows: np.ndarray, chunk: bool = False
+) -> None:
     if weights is None:
         return
     negative = np.flatnonzero(weights < 0)
@@ -275,7 +289,7 @@ def _check_weights(weights: np.ndarray | None, opts: InputOptions, rows: np.ndar
             f"column {opts.weight_col}: sample weights must be >= 0, "
             f"found {weights[i]:g} at row {int(rows[i])}"
         )
-    if not np.any(weights > 0):
+    if not chunk and not np.any(weights > 0):
         raise DataError(
             f"column {opts.weight_col}: all sample weights are zero; "
             f"at least one row needs a positive weight"
@@ -304,7 +318,7 @@ def _binary_labels(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndar
 
 
 def _build_multiclass(
-    table: pa.Table, opts: InputOptions, source: str, row_numbers: np.ndarray
+    table: pa.Table, opts: InputOptions, source: str, row_numbers: np.ndarray, chunk: bool = False
 ) -> Dataset:
     names = table.column_names
     pred_cols = _class_columns(names, opts.pred_prefix)
@@ -339,7 +353,7 @@ def _build_multiclass(
         ]
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
     weights, groups = _weights_and_groups(table, opts, arrays)
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk)
     if keep is not None:
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
@@ -347,7 +361,7 @@ def _build_multiclass(
         if labels_raw is not None:
             labels_raw = [v for v, k in zip(labels_raw, keep) if k]
     weights = arrays.pop("\0weights", None)
-    _check_weights(weights, opts, row_numbers)
+    _check_weights(weights, opts, row_numbers, chunk)
     q = np.column_stack([arrays[c] for c in pred_cols])
     labels = None
     if soft:
