@@ -919,3 +919,43 @@ def test_info_shows_the_library_conventions(run):
     assert "keras" in mape.lower() and "100" in mape
     focal = " ".join(run("info", "focal").stdout.split())
     assert "alpha" in focal and "keras" in focal.lower()
+
+
+# --------------------------------------------------------------------------- interrupts, pipes
+
+
+def test_ctrl_c_exits_130_without_traceback(run, reg_csv, monkeypatch):
+    import losscli.io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(losscli.io, "load_dataset", interrupted)
+    result = run("compute", reg_csv)
+    assert result.exit_code == ExitCode.INTERRUPTED == 130
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+
+
+def test_closed_stdout_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=20_000)
+    path = tmp_path / "big.csv"
+    path.write_text("y_true,y_pred\n" + "".join(f"{a},{a + 0.5}\n" for a in y))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "losscli", "compute", str(path), "-l", "mae", "--per-sample", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    code = proc.wait(timeout=60)
+    assert first.startswith(b"row,")
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr
