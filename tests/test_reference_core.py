@@ -67,7 +67,8 @@ def loss_value(name, y_true, y_pred, weights=None, *, from_logits=False, labels=
 
 
 def D(x) -> Decimal:
-    return Decimal(repr(float(x)))
+    """The exact value of a float64 as a decimal (not its shortest repr)."""
+    return Decimal(float(x))
 
 
 def weighted_mean(values, weights=None) -> float:
@@ -306,6 +307,26 @@ def test_bce_clips_exact_zero_and_one_like_sklearn():
     expected = metrics.log_loss(y, p)
     assert np.isfinite(expected)
     assert loss_value("bce", y, p) == pytest.approx(expected, rel=REL, abs=0)
+
+
+@pytest.mark.parametrize("name", ["bce", "focal", "cce", "categorical_focal", "kl_div"])
+def test_eps_parameter_sets_the_clipping(name):
+    # keras clips with 1e-7: bce:eps=1e-7 reproduces it on predictions of exactly 0 and 1
+    if name in ("bce", "focal"):
+        y, p, labels = np.array([1.0, 0.0]), np.array([0.0, 1.0]), None
+        params = {"gamma": 0.0, "alpha": -1.0} if name == "focal" else {}
+    else:
+        y, p, labels = np.eye(2), np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1])
+        params = {"gamma": 0.0, "alpha": 1.0} if name == "categorical_focal" else {}
+    for eps in (1e-7, float(np.finfo(float).eps)):
+        # p = 0 is clipped to eps; p = 1 to the float64 number 1 - eps (binary only)
+        upper = D(1.0 - eps)
+        other = -(1 - upper).ln() if labels is None else -D(eps).ln()
+        expected = weighted_mean([-D(eps).ln(), other])
+        got = loss_value(name, y, p, labels=labels, eps=eps, **params)
+        assert got == pytest.approx(expected, rel=REL, abs=0)
+    default = loss_value(name, y, p, labels=labels, **params)
+    assert default == loss_value(name, y, p, labels=labels, eps=np.finfo(float).eps, **params)
 
 
 @WEIGHTED
