@@ -310,6 +310,15 @@ def test_explicit_task_overrides_detection(run_json, tmp_path):
     assert values(payload, "mse") == pytest.approx(values(payload, "brier"), rel=1e-15)
 
 
+def test_explicit_task_multiclass_and_case_insensitive_choice(run, run_json, tmp_path):
+    text = MULTI_TEXT.replace("label", "y_true").replace("p_", "y_pred_")
+    path = write(tmp_path / "mc.csv", text)
+    payload = run_json("compute", path, "--task", "MultiClass", "-l", "cce")
+    assert payload["task"] == "multiclass"
+    assert "--task multiclass" in payload.get("task_reason", "--task multiclass")
+    assert_error(run("compute", write(tmp_path / "r.csv", REG_TEXT), "--task", "multiclass"), 1)
+
+
 def test_task_binary_on_continuous_target_is_a_data_error(run, reg_csv):
     assert_error(run("compute", reg_csv, "--task", "binary"), 1, "binary labels must be 0/1")
 
