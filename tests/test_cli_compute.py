@@ -968,3 +968,15 @@ def test_closed_stdout_ends_quietly(tmp_path):
     assert first.startswith(b"row,")
     assert code == 0, stderr
     assert "Traceback" not in stderr and "Error" not in stderr
+
+
+def test_info_renders_every_loss(run):
+    from losscli.core.registry import all_losses
+
+    for spec in all_losses():
+        result = run("info", spec.name)
+        assert result.exit_code == 0, (spec.name, result.stderr)
+        text = " ".join(result.stdout.split())
+        assert spec.name in text and spec.summary.split()[0] in text
+        info = json.loads(run("info", spec.name, "--format", "json").stdout)
+        assert info["reference"] == spec.reference and info["formula"] == spec.formula
