@@ -47,6 +47,18 @@ def _weighted_sum_scaled(values: np.ndarray, weights: np.ndarray) -> tuple[float
     return float(np.sum(scaled)), exponent
 
 
+def _sum_scaled(values: np.ndarray) -> tuple[float, int]:
+    """sum(l) as (mantissa, exponent), like :func:`_weighted_sum_scaled` with unit weights."""
+    if values.size == 0:
+        return 0.0, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(values))
+    if math.isfinite(total) or not np.isfinite(values).all():
+        return total, 0
+    exponent = int(np.frexp(np.max(np.abs(values)))[1])
+    return float(np.sum(np.ldexp(values, -exponent))), exponent
+
+
 @dataclass
 class MeanAccumulator:
     """Partial sums of a weighted mean: mergeable, exact across chunk boundaries."""
@@ -61,6 +73,11 @@ class MeanAccumulator:
 
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         values = np.asarray(values, dtype=np.float64)
+        if weights is None:
+            # Unit weights: a plain (pairwise) sum, no array of ones (the hot path).
+            mantissa, exponent = _sum_scaled(values)
+            self._combine(float(values.size), mantissa, exponent, int(values.size))
+            return
         w = _as_weights(values, weights)
         mantissa, exponent = _weighted_sum_scaled(values, w)
         self._combine(float(np.sum(w)), mantissa, exponent, int(np.count_nonzero(w > 0)))
@@ -146,6 +163,7 @@ class MedianAccumulator:
     values: list[np.ndarray] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)
     kept: int = 0
+    weighted: bool = False  # False while every row had unit weight (weights stay None)
     counts: np.ndarray | None = None
     bin_weights: np.ndarray | None = None
     total_w: float = 0.0
@@ -154,31 +172,42 @@ class MedianAccumulator:
 
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         values = np.asarray(values, dtype=np.float64)
-        w = _as_weights(values, weights)
-        keep = w > 0
-        if not keep.all():
-            values, w = values[keep], w[keep]
+        w: np.ndarray | None = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            keep = w > 0
+            if not keep.all():
+                values, w = values[keep], w[keep]
         if values.size == 0:
             return
         if self.counts is None:
             self.values.append(values)
-            self.weights.append(w)
+            self.weights.append(_as_weights(values, w) if self.weighted else w)  # type: ignore[arg-type]
+            if w is not None and not self.weighted:
+                self.weighted = True
+                self.weights = [_as_weights(v, x) for v, x in zip(self.values, self.weights)]
             self.kept += int(values.size)
             if self.kept <= self.cap:
                 return
-            values, w = np.concatenate(self.values), np.concatenate(self.weights)
+            values = np.concatenate(self.values)
+            w = np.concatenate(self.weights) if self.weighted else None
             self.values, self.weights, self.kept = [], [], 0
             self.counts = np.zeros(1 << self.bits, dtype=np.int64)
             self.bin_weights = np.zeros(1 << self.bits, dtype=np.float64)
         self._histogram(values, w)
 
-    def _histogram(self, values: np.ndarray, w: np.ndarray) -> None:
+    def _histogram(self, values: np.ndarray, w: np.ndarray | None) -> None:
         assert self.counts is not None and self.bin_weights is not None
         bins = (order_keys(values) >> np.uint64(64 - self.bits)).astype(np.intp)
         size = 1 << self.bits
-        self.counts += np.bincount(bins, minlength=size)
-        self.bin_weights += np.bincount(bins, weights=w, minlength=size)
-        self.total_w += float(np.sum(w))
+        counts = np.bincount(bins, minlength=size)
+        self.counts += counts
+        if w is None:
+            self.bin_weights += counts
+            self.total_w += float(values.size)
+        else:
+            self.bin_weights += np.bincount(bins, weights=w, minlength=size)
+            self.total_w += float(np.sum(w))
 
     def merge(self, other: MedianAccumulator) -> MedianAccumulator:
         out = MedianAccumulator(cap=self.cap, bits=self.bits)
@@ -223,7 +252,7 @@ class MedianAccumulator:
     def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Feed the values again (every row, in any order and chunking) during a pass."""
         values = np.asarray(values, dtype=np.float64)
-        w = _as_weights(values, weights)
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
         keys = order_keys(values)
         for selector in self._selectors:
             selector.add(values, w, keys)
@@ -242,7 +271,8 @@ class MedianAccumulator:
             return 0.5 * (low + high)
         if not self.values:
             return math.nan
-        return weighted_percentile(np.concatenate(self.values), np.concatenate(self.weights), 50.0)
+        weights = np.concatenate(self.weights) if self.weighted else None
+        return weighted_percentile(np.concatenate(self.values), weights, 50.0)
 
 
 @dataclass
@@ -295,21 +325,28 @@ class _OrderStatistic:
             self.counts = np.zeros(size, dtype=np.int64)
             self.weights = np.zeros(size, dtype=np.float64)
 
-    def add(self, values: np.ndarray, weights: np.ndarray, keys: np.ndarray) -> None:
+    def add(self, values: np.ndarray, weights: np.ndarray | None, keys: np.ndarray) -> None:
         if self.value is not None:
             return
-        inside = (weights > 0) & (keys >= np.uint64(self.lo))
+        inside = keys >= np.uint64(self.lo)
         if self.hi < 1 << 64:
             inside &= keys < np.uint64(self.hi)
+        if weights is not None:
+            inside &= weights > 0
         if not inside.any():
             return
+        picked = _as_weights(values[inside], None if weights is None else weights[inside])
         if self.mode == "collect":
-            self.found.append((values[inside], weights[inside]))
+            self.found.append((values[inside], picked))
             return
         assert self.counts is not None and self.weights is not None
         idx = ((keys[inside] - np.uint64(self.lo)) >> np.uint64(self.shift)).astype(np.intp)
-        self.counts += np.bincount(idx, minlength=self.counts.size)
-        self.weights += np.bincount(idx, weights=weights[inside], minlength=self.counts.size)
+        counts = np.bincount(idx, minlength=self.counts.size)
+        self.counts += counts
+        if weights is None:
+            self.weights += counts
+        else:
+            self.weights += np.bincount(idx, weights=picked, minlength=self.counts.size)
 
     def finish(self) -> None:
         if self.value is not None:
@@ -335,8 +372,10 @@ class _OrderStatistic:
 def order_keys(values: np.ndarray) -> np.ndarray:
     """uint64 keys that sort like the float64 values (negative values flipped)."""
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    negative = bits >> np.uint64(63) == 1
-    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
+    sign = np.uint64(1 << 63)
+    if not np.signbit(values).any():  # the usual case (losses are >= 0): one operation
+        return bits | sign
+    return np.where(bits >= sign, ~bits, bits | sign)
 
 
 def key_value(key: int) -> float:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
+from losscli.io.arrow import float64_numpy
 from losscli.io.reader import read_table
 
 
@@ -65,10 +66,10 @@ def _numeric(table: pa.Table, name: str) -> np.ndarray:
     if pa.types.is_null(kind):
         return np.full(table.num_rows, np.nan)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return float64_numpy(column)  # not to_numpy(): that imports pandas (start-up time)
     try:
         if pa.types.is_decimal(kind):
-            return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return float64_numpy(column)
         strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         raise DataError(

@@ -1,0 +1,34 @@
+"""Arrow columns to NumPy without pyarrow's pandas-backed conversion.
+
+``ChunkedArray.to_numpy(zero_copy_only=False)`` imports pandas (about 0.25 s)
+the first time it is used; reading the buffers directly keeps ``loss compute``
+free of pandas (SPEC section 8: start-up time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+def float64_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The column cast to float64 as a writable NumPy array, NaN where it is null."""
+    cast = column.cast(pa.float64())
+    chunks = cast.chunks if isinstance(cast, pa.ChunkedArray) else [cast]
+    parts = []
+    for chunk in chunks:
+        n = len(chunk)
+        if n == 0:
+            continue
+        validity, data = chunk.buffers()
+        values = np.frombuffer(data, dtype=np.float64, count=n, offset=chunk.offset * 8).copy()
+        if chunk.null_count:
+            if chunk.null_count == n or validity is None:
+                values[:] = np.nan
+            else:
+                bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+                values[bits[chunk.offset : chunk.offset + n] == 0] = np.nan
+        parts.append(values)
+    if not parts:
+        return np.empty(0, dtype=np.float64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
