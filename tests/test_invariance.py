@@ -80,7 +80,7 @@ def make_inputs(
         labels = rng.integers(0, k, n)
         z = rng.normal(0.0, 2.0, (n, k))
         q = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        if soft and not spec.needs_hard_labels:
+        if soft and "hard_labels" not in spec.panel_requires:
             t, labels = rng.dirichlet(np.ones(k), n), None
         else:
             t = np.eye(k)[labels]
