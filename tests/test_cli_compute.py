@@ -253,6 +253,24 @@ def test_multiclass_soft_targets_with_true_prefix(run_json, tmp_path):
     assert got["cce"] == pytest.approx(np.mean(-np.sum(t * np.log(q), axis=1)), rel=1e-12)
 
 
+def test_multiclass_one_hot_target_columns_keep_the_hinge(run_json, tmp_path):
+    path = write(
+        tmp_path / "onehot.csv",
+        "y_true_a,y_true_b,y_pred_a,y_pred_b\n1,0,0.6,0.4\n0,1,0.3,0.7\n",
+    )
+    payload = run_json("compute", path)
+    got = values(payload)
+    assert list(got) == [
+        "cce",
+        "multiclass_brier",
+        "multiclass_hinge",
+        "categorical_focal",
+        "kl_div",
+    ]
+    assert got["kl_div"] == pytest.approx(got["cce"], rel=1e-12)
+    assert got["multiclass_hinge"] == pytest.approx((0.8 + 0.6) / 2, rel=1e-12)
+
+
 def test_multiclass_unknown_class_is_a_data_error(run, tmp_path):
     path = write(tmp_path / "mc.csv", "y_true,y_pred_a,y_pred_b\na,0.5,0.5\nfish,0.5,0.5\n")
     assert_error(run("compute", path), 1, "fish", "row 2")
@@ -934,12 +952,12 @@ def test_info_shows_the_library_conventions(run):
 
 
 def test_ctrl_c_exits_130_without_traceback(run, reg_csv, monkeypatch):
-    import losscli.io
+    import losscli.report.compute
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(losscli.io, "load_dataset", interrupted)
+    monkeypatch.setattr(losscli.report.compute, "render", interrupted)
     result = run("compute", reg_csv)
     assert result.exit_code == ExitCode.INTERRUPTED == 130
     assert result.stdout == ""
