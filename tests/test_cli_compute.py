@@ -271,6 +271,25 @@ def test_multiclass_one_hot_target_columns_keep_the_hinge(run_json, tmp_path):
     assert got["multiclass_hinge"] == pytest.approx((0.8 + 0.6) / 2, rel=1e-12)
 
 
+def test_multiclass_rows_not_summing_to_one_are_not_renormalised(run, tmp_path):
+    path = write(tmp_path / "rows.csv", "y_true,y_pred_a,y_pred_b\na,0.5,0.3\nb,0.2,0.6\n")
+    result = run("compute", path, "-l", "cce", "--format", "json")
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    assert values(payload, "cce") == pytest.approx(-(np.log(0.5) + np.log(0.6)) / 2, rel=1e-12)
+    assert "Warning: P-ROWSUM" in result.stderr
+    assert any("P-ROWSUM" in w for w in payload.get("warnings", ["P-ROWSUM"]))
+
+
+def test_exact_zero_probability_is_clipped_with_a_warning(run, tmp_path):
+    path = write(tmp_path / "clip.csv", "y_true,y_pred\n1,0\n0,0.5\n")
+    result = run("compute", path, "-l", "bce", "--format", "json")
+    assert result.exit_code == 0
+    expected = (-np.log(np.finfo(float).eps) - np.log(0.5)) / 2
+    assert values(json.loads(result.stdout), "bce") == pytest.approx(expected, rel=1e-12)
+    assert "Warning: P-LOG0" in result.stderr
+
+
 def test_multiclass_unknown_class_is_a_data_error(run, tmp_path):
     path = write(tmp_path / "mc.csv", "y_true,y_pred_a,y_pred_b\na,0.5,0.5\nfish,0.5,0.5\n")
     assert_error(run("compute", path), 1, "fish", "row 2")
