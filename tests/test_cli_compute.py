@@ -13,6 +13,7 @@ import io
 import json
 import lzma
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -827,6 +828,19 @@ def test_fail_above_usage_errors(run, reg_csv, gate):
 
 def test_missing_file(run, tmp_path):
     assert_error(run("compute", tmp_path / "nope.csv"), 1, "file not found", "nope.csv")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files regardless of mode"
+)
+def test_unreadable_file(run, tmp_path):
+    path = write(tmp_path / "secret.csv", REG_TEXT)
+    path.chmod(0)
+    try:
+        line = assert_error(run("compute", path), 1, "secret.csv")
+        assert "permission" in line.lower()
+    finally:
+        path.chmod(0o644)
 
 
 def test_directory(run, tmp_path):
