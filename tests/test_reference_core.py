@@ -469,6 +469,24 @@ def test_cce_matches_sklearn_log_loss_named_classes(weights):
 
 
 @WEIGHTED
+def test_two_named_classes_match_sklearn_binary_log_loss_and_brier(weights):
+    # "spam"/"ham": sklearn's binary form takes P(the later class in sorted order) = P(spam)
+    names = np.where(Y_BIN == 1, "spam", "ham")
+    q = np.column_stack([P_BIN, 1 - P_BIN])  # columns y_pred_spam, y_pred_ham
+    labels = np.where(Y_BIN == 1, 0, 1)
+    t = np.eye(2)[labels]
+    assert loss_value("cce", t, q, weights, labels=labels) == pytest.approx(
+        metrics.log_loss(names, P_BIN, sample_weight=weights), rel=REL, abs=0
+    )
+    assert loss_value("multiclass_brier", t, q, weights, labels=labels) == pytest.approx(
+        metrics.brier_score_loss(names, P_BIN, sample_weight=weights, pos_label="spam")
+        * 2,  # sklearn halves the binary Brier score; the multiclass sum does not
+        rel=REL,
+        abs=0,
+    )
+
+
+@WEIGHTED
 def test_multiclass_brier_matches_sklearn_named_classes(weights):
     expected = metrics.brier_score_loss(
         NAMES, PROBS[:, SORTED], sample_weight=weights, labels=sorted(CLASSES), scale_by_half=False
