@@ -47,6 +47,40 @@ def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
             writer.writerow(prefix + [model] + [repr(float(c[r])) for c in columns])
 
 
+def compute_streaming(
+    path: str, opts: Any, selections_for: Any, show_progress: bool = False
+) -> Any:
+    """The compute report of a file read in chunks (large files) or whole (small ones).
+
+    Both go through the same streaming engine; a whole file is one chunk.
+    """
+    from losscli.analysis.streaming import StreamingCompute, compute_chunks
+    from losscli.io.stream import ValueSpool, open_stream
+    from losscli.report.console import progress_bar
+
+    with progress_bar(show_progress) as bar:
+        stream = open_stream(path, opts, progress=bar.update if bar else None)
+        if stream.whole is not None:
+            engine = StreamingCompute(selections_for(stream.whole))
+            engine.add(stream.whole)
+            return engine.finish()
+        if bar is not None:
+            bar.start(stream.total_bytes)
+        spool = ValueSpool()
+        try:
+            assert stream.chunks is not None
+            reread = None
+            if path != "-":
+
+                def reread() -> Any:
+                    again = open_stream(path, opts)
+                    return again.chunks if again.chunks is not None else [again.whole]
+
+            return compute_chunks(stream.chunks, selections_for, spool, reread=reread)
+        finally:
+            spool.close()
+
+
 @click.command("compute")
 @click.argument("file", metavar="FILE")
 @input_options
@@ -121,14 +155,22 @@ def compute(
 
     if losses:
         select_losses(list(losses), Task.REGRESSION)
-    dataset = load_dataset(file, opts)
-    selections = select_losses(list(losses), dataset.task, dataset.features)
-    for name, _ in gates:
-        if all(s.name != name for s in selections):
-            spec = get_loss(name)
-            selections.append(LossSelection(spec, spec.resolve_params({})))
-    report, items = run_compute(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
 
+    def selections_for(data: Any) -> list[Any]:
+        chosen = select_losses(list(losses), data.task, data.features)
+        for name, _ in gates:
+            if all(s.name != name for s in chosen):
+                spec = get_loss(name)
+                chosen.append(LossSelection(spec, spec.resolve_params({})))
+        return chosen
+
+    if ci is not None or per_sample:
+        # Bootstrap resampling and per-row output need every row in memory.
+        dataset = load_dataset(file, opts)
+        selections = selections_for(dataset)
+        report, items = run_compute(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+    else:
+        report = compute_streaming(file, opts, selections_for, show_progress=fmt == "table")
     if per_sample:
         write_atomically(per_sample, lambda h: write_per_sample(h, dataset, items))
     console = make_console(stderr=per_sample == "-")

@@ -249,6 +249,14 @@ class MedianAccumulator:
             for selector in self._selectors:
                 selector.locate(self.counts, self.bin_weights)
 
+    def key_ranges(self) -> list[tuple[int, int]]:
+        """The [lo, hi) order-key ranges the next pass looks at (after :meth:`refine_plan`).
+
+        Values outside them are ignored by :meth:`refine_add`, so a caller may
+        feed only the values it kept in a range covering these.
+        """
+        return [(s.lo, s.hi) for s in self._selectors if s.value is None]
+
     def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Feed the values again (every row, in any order and chunking) during a pass."""
         values = np.asarray(values, dtype=np.float64)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,3 +39,55 @@ def make_console(stderr: bool = False) -> Console:
         force_terminal=None if is_tty else False,
         soft_wrap=False,
     )
+
+
+class ProgressBar:
+    """A rich progress bar on stderr over the bytes of a file (only on a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=make_console(stderr=True),
+            transient=True,
+        )
+        self._task: Any = None
+
+    def start(self, total: int | None) -> None:
+        self._task = self._progress.add_task("reading", total=total)
+        self._progress.start()
+
+    def update(self, done: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=done)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+@contextmanager
+def progress_bar(wanted: bool) -> Iterator[ProgressBar | None]:
+    """A :class:`ProgressBar` when wanted and stderr is a terminal, else None.
+
+    Never in pipes, redirected stderr or machine-readable output (the caller
+    passes ``wanted=False`` for json/csv/markdown).
+    """
+    if not wanted or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        yield None
+        return
+    bar = ProgressBar()
+    try:
+        yield bar
+    finally:
+        bar.stop()

@@ -1,0 +1,284 @@
+"""Benchmark `loss compute` against DuckDB and pandas + scikit-learn (SPEC section 8).
+
+Generates its own regression CSV into benchmarks/data/ (gitignored), then runs
+the three commands alternately, --runs times each, every one in its own
+process, and prints median wall times, ratios and each command's peak memory
+(the child's maximum resident set size, from os.wait4).
+
+    python benchmarks/bench.py                  # 10M rows, 3 runs each
+    python benchmarks/bench.py --startup        # also `loss --help` and a 1,000-row compute
+    python benchmarks/bench.py --flatness       # also the 100M-row peak-memory check (~2 GB)
+
+Needs the bench extra: pip install '.[bench]' (duckdb, scikit-learn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+TARGETS = {
+    "loss/duckdb": 1.5,
+    "pandas/loss": 2.5,
+    "peak_mib": 256,
+    "flatness": 1.1,
+    "help_ms": 150,
+    "small_over_pandas_import_ms": 150,
+}
+
+DUCKDB_SCRIPT = r"""
+import json, sys, duckdb
+path = sys.argv[1]
+row = duckdb.sql(f'''
+    SELECT avg(e * e), sqrt(avg(e * e)), avg(abs(e)), avg(e),
+           avg(CASE WHEN abs(e) <= 1 THEN 0.5 * e * e ELSE abs(e) - 0.5 END),
+           avg(abs(e) + ln(1 + exp(-2 * abs(e))) - ln(2)),
+           median(abs(e)), max(abs(e))
+    FROM (SELECT y_true - y_pred AS e FROM read_csv('{path}'))
+''').fetchall()[0]
+names = ["mse", "rmse", "mae", "mbe", "huber", "log_cosh", "median_ae", "max_error"]
+print(json.dumps(dict(zip(names, row))))
+"""
+
+PANDAS_SCRIPT = r"""
+import json, sys
+import numpy as np, pandas as pd
+from sklearn import metrics
+df = pd.read_csv(sys.argv[1])
+y, p = df["y_true"].to_numpy(), df["y_pred"].to_numpy()
+e = y - p
+a = np.abs(e)
+out = {
+    "mse": metrics.mean_squared_error(y, p),
+    "rmse": metrics.root_mean_squared_error(y, p),
+    "mae": metrics.mean_absolute_error(y, p),
+    "mbe": float(np.mean(e)),
+    "huber": float(np.mean(np.where(a <= 1.0, 0.5 * e * e, a - 0.5))),
+    "log_cosh": float(np.mean(a + np.log1p(np.exp(-2 * a)) - np.log(2))),
+    "median_ae": metrics.median_absolute_error(y, p),
+    "max_error": metrics.max_error(y, p),
+}
+print(json.dumps({k: float(v) for k, v in out.items()}))
+"""
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> None:
+    """A regression CSV: y_true ~ N(100, 25), errors N(0, 1.5) with 1% gross outliers (x20)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(b"y_true,y_pred\n")
+        options = pacsv.WriteOptions(include_header=False)
+        step = 1_000_000
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            y = np.round(rng.normal(100, 25, n), 5)
+            noise = rng.normal(0, 1.5, n)
+            noise[rng.random(n) < 0.01] *= 20
+            pacsv.write_csv(
+                pa.table({"y_true": y, "y_pred": np.round(y + noise, 5)}), handle, options
+            )
+    tmp.replace(path)
+
+
+def dataset(rows: int) -> Path:
+    path = DATA / f"regression_{rows}.csv"
+    if not path.exists():
+        print(f"generating {path} ({rows:,} rows) ...", file=sys.stderr)
+        generate(path, rows)
+    return path
+
+
+def loss_command() -> list[str]:
+    exe = shutil.which("loss")
+    return [exe] if exe else [sys.executable, "-m", "losscli"]
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, str]:
+    """Like :func:`run`, with the child's own peak RSS from os.wait4."""
+    import threading
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr = proc.stderr
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    t_err = threading.Thread(target=lambda: err_chunks.append(stderr.read()))
+    t_err.start()
+    out_chunks.append(proc.stdout.read())
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    t_err.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 3):
+        raise RuntimeError(
+            f"{cmd} failed ({proc.returncode}): {b''.join(err_chunks).decode()[-2000:]}"
+        )
+    return wall, usage.ru_maxrss / 1024, b"".join(out_chunks).decode()
+
+
+def commands(path: Path) -> dict[str, list[str]]:
+    return {
+        "loss": loss_command() + ["compute", str(path), "--format", "json"],
+        "duckdb": [sys.executable, "-c", DUCKDB_SCRIPT, str(path)],
+        "pandas+sklearn": [sys.executable, "-c", PANDAS_SCRIPT, str(path)],
+    }
+
+
+def values_of(name: str, stdout: str) -> dict[str, float]:
+    data = json.loads(stdout)
+    if name == "loss":
+        return {r["loss"]: r["value"] for r in data["results"]}
+    return data
+
+
+def compare_runs(path: Path, runs: int) -> dict[str, dict[str, float]]:
+    cmds = commands(path)
+    walls: dict[str, list[float]] = {k: [] for k in cmds}
+    peaks: dict[str, list[float]] = {k: [] for k in cmds}
+    outputs: dict[str, dict[str, float]] = {}
+    for i in range(runs):
+        order = list(cmds) if i % 2 == 0 else list(reversed(cmds))
+        for name in order:
+            wall, peak, out = run_measured(cmds[name])
+            walls[name].append(wall)
+            peaks[name].append(peak)
+            outputs[name] = values_of(name, out)
+            print(f"  run {i + 1} {name:15s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+    summary = {
+        name: {
+            "median_s": statistics.median(walls[name]),
+            "min_s": min(walls[name]),
+            "peak_mib": max(peaks[name]),
+        }
+        for name in cmds
+    }
+    worst = 0.0
+    for loss, ref in outputs["duckdb"].items():
+        mine = outputs["loss"][loss]
+        worst = max(worst, abs(mine - ref) / max(abs(ref), 1e-300))
+    summary["agreement"] = {"max_rel_diff_vs_duckdb": worst}
+    return summary
+
+
+def startup(runs: int) -> dict[str, float]:
+    small = DATA / "regression_1000.csv"
+    if not small.exists():
+        generate(small, 1000)
+    times: dict[str, list[float]] = {"help": [], "import_pandas": [], "compute_1000": []}
+    cmds = {
+        "help": loss_command() + ["--help"],
+        "import_pandas": [sys.executable, "-c", "import pandas"],
+        "compute_1000": loss_command() + ["compute", str(small)],
+    }
+    for _ in range(max(runs, 7)):
+        for name, cmd in cmds.items():
+            times[name].append(run_measured(cmd)[0])
+    return {name: 1000 * statistics.median(v) for name, v in times.items()}
+
+
+def flatness(small_peak: float, runs: int) -> dict[str, float]:
+    free = shutil.disk_usage(DATA if DATA.exists() else HERE).free
+    if free < 5 << 30:
+        raise SystemExit(
+            f"--flatness needs ~2.1 GB for the 100M-row file; only {free >> 20} MiB free"
+        )
+    big = DATA / "regression_100000000.csv"
+    try:
+        path = dataset(100_000_000)
+        peaks, walls = [], []
+        for _ in range(max(1, min(runs, 2))):
+            wall, peak, _ = run_measured(
+                loss_command() + ["compute", str(path), "--format", "json"]
+            )
+            peaks.append(peak)
+            walls.append(wall)
+            print(f"  100M loss {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+        return {
+            "peak_100m_mib": max(peaks),
+            "wall_100m_s": statistics.median(walls),
+            "ratio": max(peaks) / small_peak,
+        }
+    finally:
+        big.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--flatness", action="store_true", help="100M-row peak-memory check")
+    parser.add_argument("--startup", action="store_true", help="time loss --help and 1,000 rows")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    path = dataset(args.rows)
+    size = path.stat().st_size
+    print(
+        f"{path.name}: {args.rows:,} rows, {size / 1e6:.0f} MB; {os.cpu_count()} CPUs",
+        file=sys.stderr,
+    )
+    result: dict[str, object] = {"rows": args.rows, "file_mb": size / 1e6}
+    summary = compare_runs(path, args.runs)
+    result.update(summary)
+    loss, duck, pandas = summary["loss"], summary["duckdb"], summary["pandas+sklearn"]
+    ratios = {
+        "loss/duckdb": loss["median_s"] / duck["median_s"],
+        "pandas/loss": pandas["median_s"] / loss["median_s"],
+    }
+    result["ratios"] = ratios
+    if args.startup:
+        result["startup_ms"] = startup(args.runs)
+    if args.flatness:
+        result["flatness"] = flatness(loss["peak_mib"], args.runs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+
+    print(f"\n{'command':16s} {'median s':>9s} {'min s':>7s} {'peak MiB':>9s}")
+    for name in ("loss", "duckdb", "pandas+sklearn"):
+        row = summary[name]
+        print(f"{name:16s} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['peak_mib']:9.0f}")
+    print(
+        f"\nloss / duckdb          {ratios['loss/duckdb']:.2f}  (target <= {TARGETS['loss/duckdb']})"
+    )
+    print(
+        f"pandas+sklearn / loss  {ratios['pandas/loss']:.2f}  (target >= {TARGETS['pandas/loss']})"
+    )
+    print(f"loss peak memory       {loss['peak_mib']:.0f} MiB  (target <= {TARGETS['peak_mib']})")
+    print(f"max rel. diff vs duckdb {summary['agreement']['max_rel_diff_vs_duckdb']:.1e}")
+    if args.startup:
+        s = result["startup_ms"]
+        assert isinstance(s, dict)
+        print(f"loss --help            {s['help']:.0f} ms  (target < {TARGETS['help_ms']})")
+        print(
+            f"1,000-row compute      {s['compute_1000']:.0f} ms  vs import pandas "
+            f"{s['import_pandas']:.0f} ms + 150 = {s['import_pandas'] + 150:.0f} ms"
+        )
+    if args.flatness:
+        f = result["flatness"]
+        assert isinstance(f, dict)
+        print(
+            f"100M-row peak          {f['peak_100m_mib']:.0f} MiB = {f['ratio']:.2f}x the "
+            f"{args.rows:,}-row peak  (target <= {TARGETS['flatness']})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""``loss compute`` over chunks: mergeable accumulators, then exact median passes.
+
+:class:`StreamingCompute` takes validated chunks (Datasets) one at a time.
+For every chunk it computes the per-sample losses with the same
+:func:`~losscli.analysis.evaluate.per_sample_losses` as the in-memory path and
+adds them to the core's accumulators (one per loss, model and group), which
+hold partial sums (count, sum of weights, weighted sum, max) and merge
+exactly. Weighted medians (median_ae) keep their values while few and
+otherwise a histogram; the per-row values are spooled so that
+:meth:`StreamingCompute.finish` can run the refinement passes that make the
+median exact. A whole file in memory is the same engine fed one chunk, so
+both paths print the same numbers.
+
+Warnings: with a single chunk they are exactly those of
+:func:`~losscli.analysis.diagnostics.warnings_for`. Over several chunks the
+counts and shares are merged; only the "worst 1% of rows carry N% of the
+loss" share is then estimated from a histogram of the largest per-row
+contributions (see :class:`TopShareEstimate`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli.analysis.diagnostics import DOMINANT_SHARE, ROWSUM_TOLERANCE, warnings_for
+from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.analysis.results import ComputeReport, LossResult
+from losscli.core.dataset import Dataset
+from losscli.core.reduction import (
+    Accumulator,
+    MedianAccumulator,
+    new_accumulator,
+    order_keys,
+)
+from losscli.core.registry import EPS, LossSelection, Reduction, Task
+
+# Rows a group's median keeps before switching to a (coarser) histogram.
+GROUP_MEDIAN_CAP = 1 << 16
+GROUP_MEDIAN_BITS = 12
+MEDIAN_BITS = 16
+# Quantiles of the first chunk bounding the values spooled for the exact median.
+BAND = (0.4, 0.6)
+
+
+class Spool:
+    """What the engine needs from a spool: append chunks of arrays, iterate them again."""
+
+    def append(self, arrays: dict[str, np.ndarray]) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def __iter__(self) -> Any:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+class MemorySpool(Spool):
+    """A spool in memory (for tests and single chunks)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[dict[str, np.ndarray]] = []
+
+    def append(self, arrays: dict[str, np.ndarray]) -> None:
+        self.chunks.append(arrays)
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+
+@dataclass
+class TopShareEstimate:
+    """Share of the total loss carried by the worst 1% of rows, in one pass.
+
+    Contributions (weight x loss) at or above ``threshold`` (the 95th
+    percentile of the first chunk) go into a 65,536-bin histogram of their
+    float64 keys (count and sum per bin); those below are only counted and
+    summed. The top 1% is summed from the histogram bins, the boundary bin at
+    its mean value, so the share is exact up to a part of one bin (bins are
+    1/16 of a binary order of magnitude wide).
+    """
+
+    threshold: float | None = None
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, dtype=np.int64))
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, dtype=np.float64))
+    n_rows: int = 0
+    total: float = 0.0
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None) -> None:
+        contrib = values if weights is None else np.where(weights > 0, weights * values, 0.0)
+        self.n_rows += int(values.size)
+        with np.errstate(all="ignore"):
+            self.total += float(np.sum(contrib))
+        if contrib.size == 0:
+            return
+        if self.threshold is None:
+            k = max(0, int(0.95 * contrib.size) - 1)
+            self.threshold = float(np.partition(contrib, k)[k])
+        top = contrib[contrib >= self.threshold]
+        if top.size:
+            bins = (order_keys(top) >> np.uint64(48)).astype(np.intp)
+            self.counts += np.bincount(bins, minlength=1 << 16)
+            self.sums += np.bincount(bins, weights=top, minlength=1 << 16)
+
+    def result(self, fraction: float = 0.01) -> float:
+        if not math.isfinite(self.total) or self.total <= 0 or self.threshold is None:
+            return math.nan
+        k = max(1, int(math.ceil(fraction * self.n_rows)))
+        taken = 0
+        carried = 0.0
+        for b in np.flatnonzero(self.counts)[::-1]:
+            count = int(self.counts[b])
+            if taken + count >= k:
+                carried += (k - taken) * float(self.sums[b]) / count
+                taken = k
+                break
+            taken += count
+            carried += float(self.sums[b])
+        if taken < k:  # rows below the threshold: bounded by the threshold itself
+            carried += (k - taken) * self.threshold
+        return carried / self.total
+
+
+@dataclass
+class _ItemState:
+    """Accumulators of one (loss, model): overall and per group."""
+
+    selection: LossSelection
+    model: str
+    overall: Accumulator
+    groups: dict[str, Accumulator] = field(default_factory=dict)
+    top_share: TopShareEstimate | None = None
+    finite: bool = True
+    # P-LOG0: rows predicting 0 for what happened, their loss and the total loss.
+    certain_wrong: int = 0
+    certain_wrong_loss: float = 0.0
+    loss_total: float = 0.0
+
+
+class StreamingCompute:
+    """The compute report from chunks of a dataset, in bounded memory."""
+
+    def __init__(
+        self,
+        selections: list[LossSelection],
+        spool: Spool | None = None,
+        *,
+        median_cap: int = 1 << 20,
+        reread: Callable[[], Iterable[Dataset]] | None = None,
+    ) -> None:
+        self.selections = selections
+        self.reread = reread
+        self.band_mode = False
+        self.bands: dict[int, tuple[int, int]] = {}
+        self.spool: Spool = spool if spool is not None else MemorySpool()
+        self.median_cap = median_cap
+        self.items: list[_ItemState] = []
+        self.first: Dataset | None = None
+        self.first_warnings: list[str] = []
+        self.n_chunks = 0
+        self.n_rows = 0
+        self.n_dropped = 0
+        self.notes: list[str] = []
+        self.group_rows: dict[str, int] = {}
+        self.group_positive: set[str] = set()
+        self.group_codes: dict[str, int] = {}
+        self.row_sums: dict[str, tuple[int, int, float]] = {}  # model -> (count, row, sum)
+        self.has_weights = False
+
+    # ------------------------------------------------------------------ pass 1
+
+    def add(self, chunk: Dataset) -> None:
+        """Add one validated chunk."""
+        items = per_sample_losses(chunk, self.selections)
+        if self.first is None:
+            self.first = chunk
+            self.has_weights = chunk.weights is not None
+            self.band_mode = self.reread is not None and chunk.groups is None
+            self.items = [
+                _ItemState(
+                    item.selection,
+                    item.model,
+                    self._new_accumulator(item.selection.spec.reduction, overall=True),
+                )
+                for item in items
+            ]
+        if self.n_chunks == 0:
+            self.first_warnings = warnings_for(chunk, items)
+        self.n_chunks += 1
+        self.n_rows += chunk.n_rows
+        self.n_dropped += chunk.n_dropped
+        for line in chunk.notes:
+            if line not in self.notes:
+                self.notes.append(line)
+        if chunk.n_rows == 0:
+            return
+        weights = chunk.weights
+        groups = self._group_index(chunk)
+        spooled: dict[str, np.ndarray] = {}
+        for index, (state, item) in enumerate(zip(self.items, items)):
+            values = item.values
+            kind = state.selection.spec.reduction
+            state.overall.add(values, weights)
+            if groups is not None:
+                codes, names = groups
+                for code, name in enumerate(names):
+                    mask = codes == code
+                    acc = state.groups.get(name)
+                    if acc is None:
+                        acc = self._new_accumulator(kind, overall=False)
+                        state.groups[name] = acc
+                    acc.add(values[mask], None if weights is None else weights[mask])
+            if kind is Reduction.MEDIAN:
+                if self.band_mode:
+                    self._spool_band(spooled, index, values, weights)
+                else:
+                    spooled[f"v{index}"] = values
+            self._diagnostics(state, chunk, values)
+        if spooled:
+            if weights is not None and not self.band_mode:
+                spooled["w"] = weights
+            if groups is not None:
+                lookup = np.array([self.group_codes[g] for g in groups[1]], dtype=np.int32)
+                spooled["g"] = lookup[groups[0]]
+            self.spool.append(spooled)
+        self._row_sums(chunk)
+
+    def _spool_band(
+        self, spooled: dict[str, np.ndarray], index: int, values: np.ndarray, w: np.ndarray | None
+    ) -> None:
+        """Spool only the values near the first chunk's median (by level-0 histogram bin).
+
+        The exact median then needs only those values, unless the median of
+        the whole file lies outside the band (data sorted or drifting): then
+        :meth:`finish` re-reads the input instead.
+        """
+        bins = order_keys(values) >> np.uint64(64 - MEDIAN_BITS)
+        band = self.bands.get(index)
+        if band is None:
+            kept = values if w is None else values[w > 0]
+            if kept.size == 0:
+                return
+            lo_k = int(BAND[0] * (kept.size - 1))
+            hi_k = int(BAND[1] * (kept.size - 1))
+            low, high = np.partition(kept, (lo_k, hi_k))[[lo_k, hi_k]]
+            edges = order_keys(np.array([low, high])) >> np.uint64(64 - MEDIAN_BITS)
+            band = (int(edges[0]), int(edges[1]))
+            self.bands[index] = band
+        inside = (bins >= np.uint64(band[0])) & (bins <= np.uint64(band[1]))
+        spooled[f"v{index}"] = values[inside]
+        if w is not None:
+            spooled[f"w{index}"] = w[inside]
+
+    def _new_accumulator(self, kind: Reduction, overall: bool) -> Accumulator:
+        if kind is Reduction.MEDIAN:
+            if overall:
+                return MedianAccumulator(cap=self.median_cap, bits=MEDIAN_BITS)
+            return MedianAccumulator(
+                cap=min(self.median_cap, GROUP_MEDIAN_CAP), bits=GROUP_MEDIAN_BITS
+            )
+        return new_accumulator(kind)
+
+    def _group_index(self, chunk: Dataset) -> tuple[np.ndarray, list[str]] | None:
+        if chunk.groups is None:
+            return None
+        names, codes = np.unique(chunk.groups.astype(str), return_inverse=True)
+        listed = [str(n) for n in names]
+        counts = np.bincount(codes, minlength=len(listed))
+        positive = (
+            np.ones(len(listed), dtype=bool)
+            if chunk.weights is None
+            else np.bincount(codes, weights=(chunk.weights > 0), minlength=len(listed)) > 0
+        )
+        for i, name in enumerate(listed):
+            self.group_codes.setdefault(name, len(self.group_codes))
+            self.group_rows[name] = self.group_rows.get(name, 0) + int(counts[i])
+            if positive[i]:
+                self.group_positive.add(name)
+        return codes, listed
+
+    def _diagnostics(self, state: _ItemState, chunk: Dataset, values: np.ndarray) -> None:
+        spec = state.selection.spec
+        with np.errstate(all="ignore"):
+            if state.finite and not np.all(np.isfinite(values)):
+                state.finite = False
+            if spec.reduction is Reduction.MEAN and not spec.signed:
+                if state.top_share is None:
+                    state.top_share = TopShareEstimate()
+                state.top_share.add(values, chunk.weights)
+            if "eps" in state.selection.params and not chunk.from_logits:
+                if chunk.task in (Task.BINARY, Task.MULTICLASS):
+                    q = chunk.models[state.model]
+                    t = chunk.y_true
+                    if q.ndim == 1:
+                        wrong = ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
+                    else:
+                        wrong = ((q == 0) & (t > 0)).any(axis=1)
+                    state.certain_wrong += int(np.count_nonzero(wrong))
+                    state.certain_wrong_loss += float(np.sum(values[wrong]))
+                    state.loss_total += float(np.sum(values))
+
+    def _row_sums(self, chunk: Dataset) -> None:
+        if chunk.task is not Task.MULTICLASS or chunk.from_logits:
+            return
+        for model in chunk.model_names:
+            sums = chunk.models[model].sum(axis=1)
+            off = np.flatnonzero(np.abs(sums - 1.0) > ROWSUM_TOLERANCE)
+            count, row, value = self.row_sums.get(model, (0, 0, 0.0))
+            if off.size and count == 0:
+                row, value = int(chunk.row_numbers[off[0]]), float(sums[off[0]])
+            self.row_sums[model] = (count + int(off.size), row, value)
+
+    # ------------------------------------------------------------------ pass 2 and report
+
+    def finish(self, progress: Callable[[], None] | None = None) -> ComputeReport:
+        """Run the median passes over the spool and build the report."""
+        if self.first is None:
+            raise ValueError("no chunk was added")
+        self._refine_medians(progress)
+        results = self._results()
+        first = self.first
+        eps_values = {float(s.params["eps"]) for s in self.selections if "eps" in s.params}
+        return ComputeReport(
+            source=first.source,
+            task=first.task.value,
+            task_reason=first.task_reason,
+            n_rows=self.n_rows,
+            n_dropped=self.n_dropped,
+            models=first.model_names,
+            results=results,
+            group_column=first.group_column,
+            eps=min(eps_values) if eps_values else EPS,
+            from_logits=first.from_logits,
+            warnings=self.first_warnings if self.n_chunks == 1 else self._merged_warnings(),
+            notes=self.notes,
+            classes=list(first.classes),
+        )
+
+    def _refine_medians(self, progress: Callable[[], None] | None) -> None:
+        pending: list[tuple[int, MedianAccumulator, str | None]] = []
+        for index, state in enumerate(self.items):
+            for acc, group in [(state.overall, None)] + [(a, g) for g, a in state.groups.items()]:
+                if isinstance(acc, MedianAccumulator) and acc.needs_pass:
+                    pending.append((index, acc, group))
+        reread = False
+        while pending:
+            for index, acc, _ in pending:
+                acc.refine_plan()
+                if self.band_mode and not self._in_band(index, acc):
+                    reread = True
+            if reread:
+                self._refine_from_source(pending)
+            else:
+                self._refine_from_spool(pending, progress)
+            for _, acc, _ in pending:
+                acc.refine_finish()
+            pending = [p for p in pending if p[1].needs_pass]
+
+    def _in_band(self, index: int, acc: MedianAccumulator) -> bool:
+        band = self.bands.get(index)
+        if band is None:
+            return False
+        shift = 64 - MEDIAN_BITS
+        lo, hi = band[0] << shift, (band[1] + 1) << shift
+        return all(lo <= a and b <= hi for a, b in acc.key_ranges())
+
+    def _refine_from_spool(
+        self,
+        pending: list[tuple[int, MedianAccumulator, str | None]],
+        progress: Callable[[], None] | None,
+    ) -> None:
+        for arrays in self.spool:
+            weights = arrays.get("w")
+            codes = arrays.get("g")
+            for index, acc, group in pending:
+                values = arrays.get(f"v{index}")
+                if values is None:
+                    continue
+                if self.band_mode:
+                    acc.refine_add(values, arrays.get(f"w{index}"))
+                    continue
+                if group is None:
+                    acc.refine_add(values, weights)
+                    continue
+                assert codes is not None
+                mask = codes == self.group_codes[group]
+                acc.refine_add(values[mask], None if weights is None else weights[mask])
+            if progress is not None:
+                progress()
+
+    def _refine_from_source(self, pending: list[tuple[int, MedianAccumulator, str | None]]) -> None:
+        """The band missed the median: one more pass over the input itself."""
+        assert self.reread is not None
+        for chunk in self.reread():
+            if chunk.n_rows == 0:
+                continue
+            for index, acc, _ in pending:
+                state = self.items[index]
+                values = next(
+                    i.values
+                    for i in per_sample_losses(chunk, [state.selection])
+                    if i.model == state.model
+                )
+                acc.refine_add(values, chunk.weights)
+
+    def _results(self) -> list[LossResult]:
+        out = [self._result(state, state.overall, None, self.n_rows) for state in self.items]
+        if self.first is not None and self.first.groups is not None:
+            for group in sorted(self.group_rows, key=str):
+                if self.has_weights and group not in self.group_positive:
+                    continue
+                for state in self.items:
+                    out.append(
+                        self._result(state, state.groups[group], group, self.group_rows[group])
+                    )
+        return out
+
+    @staticmethod
+    def _result(state: _ItemState, acc: Accumulator, group: str | None, n: int) -> LossResult:
+        spec = state.selection.spec
+        return LossResult(
+            loss=spec.name,
+            label=state.selection.label,
+            params=state.selection.params,
+            model=state.model,
+            value=acc.result(),
+            group=group,
+            percent=spec.percent,
+            signed=spec.signed,
+            n_rows=n,
+        )
+
+    def _merged_warnings(self) -> list[str]:
+        out: list[str] = []
+        seen: set[str] = set()
+        for state in self.items:
+            if "eps" not in state.selection.params or state.model in seen:
+                continue
+            if state.certain_wrong:
+                seen.add(state.model)
+                share = state.certain_wrong_loss / max(state.loss_total, 1e-300)
+                out.append(
+                    f"P-LOG0 {state.model}: {state.certain_wrong} row(s) predict probability "
+                    f"exactly 0 for the true class; clipping "
+                    f"(eps={state.selection.params['eps']:.3g}) decides their "
+                    f"{state.selection.spec.name} ({100 * share:.0f}% of the total)"
+                )
+        for model, (count, row, value) in self.row_sums.items():
+            if count:
+                out.append(
+                    f"P-ROWSUM {model}: {count} row(s) of class probabilities do not sum to 1 "
+                    f"(row {row} sums to {value:.6g}); they are used as "
+                    f"given, not renormalised - logits? use --from-logits"
+                )
+        for state in self.items:
+            if state.top_share is None or self.n_rows < 100:
+                continue
+            share = state.top_share.result()
+            if share > DOMINANT_SHARE:
+                out.append(
+                    f"{state.selection.label} ({state.model}): the worst 1% of rows carry "
+                    f"{100 * share:.0f}% of the loss; see `loss sensitivity`"
+                )
+        for state in self.items:
+            if not state.finite:
+                out.append(
+                    f"{state.selection.label} ({state.model}): some per-row losses overflow "
+                    f"float64 (inf); the value is not meaningful at this scale - rescale the "
+                    f"targets"
+                )
+        return out
+
+
+def compute_chunks(
+    chunks: Iterable[Dataset],
+    selections_for: Callable[[Dataset], list[LossSelection]],
+    spool: Spool | None = None,
+    *,
+    median_cap: int = 1 << 20,
+    on_pass: Callable[[], None] | None = None,
+    reread: Callable[[], Iterable[Dataset]] | None = None,
+) -> ComputeReport:
+    """The compute report of a stream of chunks; losses chosen from the first chunk.
+
+    ``reread`` (when the input can be read again, i.e. not stdin) lets the
+    engine spool only the values near the median and fall back to another
+    pass over the input in the rare case the median lies elsewhere.
+    """
+    engine: StreamingCompute | None = None
+    for chunk in chunks:
+        if engine is None:
+            engine = StreamingCompute(
+                selections_for(chunk), spool, median_cap=median_cap, reread=reread
+            )
+        engine.add(chunk)
+    if engine is None:
+        raise ValueError("no chunk was read")
+    return engine.finish(on_pass)
+
+
+def per_sample_items(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
+    """Per-sample losses of an in-memory dataset (for --per-sample and --ci)."""
+    return per_sample_losses(dataset, selections)

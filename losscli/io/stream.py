@@ -1,0 +1,422 @@
+"""Reading a large CSV in chunks: bounded memory however long the file is.
+
+:func:`open_stream` decides whether an input is read whole (the ordinary
+:func:`~losscli.io.reader.read_table` path: small files, parquet, other
+encodings, structured column families) or streamed. Streaming reads the
+decompressed bytes in blocks of ``chunk_bytes``, cuts each block after its
+last complete record (a newline outside quotes), parses the block with
+``pyarrow.csv.read_csv`` (multithreaded) and hands every chunk to the same
+:func:`~losscli.io.columns.build_dataset` as the whole-file path, with the
+chunk's row offset, so validation and messages name the file's row numbers.
+The task is detected on the first chunk and then fixed for the rest.
+
+Why this reader: ``benchmarks/README.md`` has the measurements (pyarrow's
+``open_csv`` streaming reader read ahead far more than one block and held
+more memory for the same speed; pandas chunks were slower).
+
+:class:`ValueSpool` keeps per-row arrays for later passes (the exact median
+needs a second look at the values): in memory while small, then in an
+anonymous temporary file. stdin cannot be read twice, so the spool is what
+makes the second pass possible there too.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import dataclasses
+import gzip
+import io
+import lzma
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from losscli.core.dataset import Dataset
+from losscli.errors import DataError, InputError
+from losscli.io.columns import InputOptions, build_dataset, load_dataset
+from losscli.io.reader import _check_header, _delimiter_for, _open_binary, _split_extension
+
+# Inputs smaller than this are read whole (one chunk): same numbers, less overhead.
+STREAM_MIN_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
+# Compressed files: their decompressed size is unknown, stream above this size on disk.
+STREAM_MIN_COMPRESSED_BYTES = STREAM_MIN_BYTES // 8
+# Bytes of CSV text parsed per chunk (measured: see benchmarks/README.md).
+CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 8 << 20))
+
+_DECOMPRESS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class StreamInput:
+    """An input ready to be consumed: either one whole Dataset or a stream of chunks."""
+
+    source: str
+    whole: Dataset | None = None
+    chunks: Iterator[Dataset] | None = None
+    total_bytes: int | None = None  # size on disk when known, for a progress bar
+
+    @property
+    def streamed(self) -> bool:
+        return self.chunks is not None
+
+
+def open_stream(
+    path: str,
+    opts: InputOptions,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    min_bytes: int = STREAM_MIN_BYTES,
+    progress: Progress | None = None,
+) -> StreamInput:
+    """Read small inputs whole and set up chunked reading for large CSV/TSV inputs."""
+    source = "-" if path == "-" else path
+    inner, compression = _split_extension(path)
+    plain_utf8 = opts.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    if not plain_utf8 or (inner == ".parquet" and path != "-"):
+        return StreamInput(source, whole=load_dataset(path, opts))
+    if path == "-":
+        head = sys.stdin.buffer.read(min_bytes)
+        if len(head) < min_bytes:
+            with _stdin_replaced(head):
+                return StreamInput(source, whole=load_dataset(path, opts))
+        raw: IO[bytes] = _Chained(head, sys.stdin.buffer)
+        total = None
+    else:
+        handle = _open_binary(path)  # existence, directory and permission messages
+        size = os.fstat(handle.fileno()).st_size
+        limit = min_bytes if compression is None else max(1, min_bytes // 8)
+        if size < limit:
+            handle.close()
+            return StreamInput(source, whole=load_dataset(path, opts))
+        raw = handle
+        total = size
+    text = _DECOMPRESS[compression](raw) if compression else raw  # type: ignore[operator]
+    return _start_chunks(source, path, text, raw, total, opts, chunk_bytes, progress)
+
+
+def _start_chunks(
+    source: str,
+    path: str,
+    text: IO[bytes],
+    raw: IO[bytes],
+    total: int | None,
+    opts: InputOptions,
+    chunk_bytes: int,
+    progress: Progress | None,
+) -> StreamInput:
+    shown = "stdin" if path == "-" else path
+    sep = _delimiter_for(path, opts.delimiter)
+    try:
+        header_line = text.readline()
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InputError(
+            f"{path} is not a valid {os.path.splitext(path)[1][1:]} file ({exc}); "
+            f"rename it to match its real format or re-create it"
+        ) from None
+    names = _parse_header(header_line, sep, shown)
+    from losscli.io.families import detect_family
+
+    if detect_family(names, opts.task) is not None:
+        # Structured families (GAN columns of different lengths...) are read whole.
+        rest = text.read()
+        if raw is not sys.stdin.buffer and not isinstance(raw, _Chained):
+            raw.close()
+        with _file_replaced(header_line + rest) as fake:
+            return StreamInput(source, whole=load_dataset(fake, opts))
+    chunks = _iter_chunks(source, shown, text, raw, names, sep, opts, chunk_bytes, progress)
+    return StreamInput(source, chunks=_prefetched(chunks), total_bytes=total)
+
+
+def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
+    """Read and validate the next chunk in a worker thread while the caller computes.
+
+    pyarrow parses and NumPy computes without holding the GIL, so reading
+    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read") as pool:
+        future = pool.submit(next, chunks, done)
+        try:
+            while True:
+                item = future.result()
+                if item is done:
+                    return
+                future = pool.submit(next, chunks, done)
+                yield item  # type: ignore[misc]
+        finally:
+            future.cancel()
+            try:
+                future.result()
+            except BaseException:  # noqa: BLE001 - already reported or abandoned
+                pass
+            chunks.close()  # type: ignore[attr-defined]
+
+
+def _parse_header(line: bytes, sep: str, shown: str) -> list[str]:
+    if not line.strip():
+        raise InputError(f"{shown} is empty: expected a header row and data rows")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{shown} is not valid UTF-8 (byte {exc.start}); "
+            f"pass its encoding, e.g. --encoding latin-1 or --encoding utf-16"
+        ) from None
+    names = next(csv.reader([text.lstrip("\ufeff").rstrip("\r\n")], delimiter=sep), [])
+    _check_header(names, shown)
+    return names
+
+
+def _record_blocks(text: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole records: each cut after a newline with an even number of quotes before it."""
+    rest = b""
+    while True:
+        data = text.read(chunk_bytes)
+        if not data:
+            if rest.strip():
+                yield rest
+            return
+        block = rest + data
+        cut = block.rfind(b"\n")
+        quoted = b'"' in block
+        while quoted and cut >= 0 and block.count(b'"', 0, cut) % 2:
+            cut = block.rfind(b"\n", 0, cut)  # that newline is inside a quoted field
+        if cut < 0:
+            rest = block
+            continue
+        rest = block[cut + 1 :]
+        yield block[: cut + 1]
+
+
+def _iter_chunks(
+    source: str,
+    shown: str,
+    text: IO[bytes],
+    raw: IO[bytes],
+    names: list[str],
+    sep: str,
+    opts: InputOptions,
+    chunk_bytes: int,
+    progress: Progress | None,
+) -> Iterator[Dataset]:
+    read_options = pacsv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 20)
+    parse_options = pacsv.ParseOptions(delimiter=sep, invalid_row_handler=None)
+    convert_options = pacsv.ConvertOptions(strings_can_be_null=True)
+    rows_before = 0
+    kept = 0
+    positive_weight = False
+    chunk_opts = opts
+    first = True
+    try:
+        for block in _record_blocks(text, chunk_bytes):
+            table = _parse_block(
+                block, shown, read_options, parse_options, convert_options, 1 + rows_before
+            )
+            if table.num_rows == 0:
+                continue
+            dataset = build_dataset(table, chunk_opts, source, row_offset=rows_before, chunk=True)
+            if first:
+                chunk_opts = dataclasses.replace(opts, task=dataset.task.value)
+                first = False
+            rows_before += table.num_rows
+            kept += dataset.n_rows
+            if dataset.weights is not None and not positive_weight:
+                positive_weight = bool(np.any(dataset.weights > 0))
+            if progress is not None:
+                try:
+                    progress(raw.tell())
+                except (OSError, ValueError, AttributeError):
+                    pass
+            yield dataset
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InputError(f"{shown}: cannot read the file ({exc})") from None
+    finally:
+        if raw is not sys.stdin.buffer and not isinstance(raw, _Chained):
+            raw.close()
+    if rows_before == 0:
+        raise InputError(f"{shown} has a header but no data rows")
+    # The checks build_dataset skips for a chunk, over the whole file (same messages).
+    if kept == 0:
+        raise DataError("every row has a missing or non-numeric value; nothing is left to compute")
+    if opts.weight_col and not positive_weight:
+        raise DataError(
+            f"column {opts.weight_col}: all sample weights are zero; "
+            f"at least one row needs a positive weight"
+        )
+
+
+def _parse_block(
+    block: bytes,
+    shown: str,
+    read_options: pacsv.ReadOptions,
+    parse_options: pacsv.ParseOptions,
+    convert_options: pacsv.ConvertOptions,
+    lines_before: int,
+) -> pa.Table:
+    bad_rows: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    options = pacsv.ParseOptions(
+        delimiter=parse_options.delimiter,
+        quote_char=parse_options.quote_char,
+        invalid_row_handler=on_invalid,
+    )
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=read_options,
+            parse_options=options,
+            convert_options=convert_options,
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc).replace("CSV parse error: ", "").strip()
+        if "UTF8" in message or "utf8" in message.lower():
+            raise InputError(
+                f"{shown} is not valid UTF-8; pass its encoding, e.g. --encoding latin-1"
+            ) from None
+        raise InputError(f"{shown}: cannot parse as CSV ({message})") from None
+    if bad_rows:
+        number, expected, actual = bad_rows[0]
+        where = f"line {number + lines_before}" if number is not None else "a row"
+        more = f" ({len(bad_rows)} such rows in this part of the file)" if len(bad_rows) > 1 else ""
+        raise InputError(
+            f"{shown}: {where} has {actual} field(s) but the header has {expected}{more}; "
+            f"fix the row or check the delimiter (--delimiter)"
+        )
+    return table
+
+
+class _Chained(io.RawIOBase):
+    """Bytes already read from stdin followed by the rest of stdin."""
+
+    def __init__(self, head: bytes, tail: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._tail.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return bytes(self._head) + self._tail.read()
+        out = bytearray()
+        while len(out) < size:
+            chunk = bytearray(size - len(out))
+            n = self.readinto(chunk)
+            if not n:
+                break
+            out += chunk[:n]
+        return bytes(out)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        out = bytearray()
+        while True:
+            byte = self.read(1)
+            if not byte:
+                break
+            out += byte
+            if byte == b"\n":
+                break
+        return bytes(out)
+
+
+@contextmanager
+def _stdin_replaced(data: bytes) -> Iterator[None]:
+    """Let the whole-file reader read bytes already taken from stdin."""
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data))
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+@contextmanager
+def _file_replaced(data: bytes) -> Iterator[str]:
+    """The whole-file reader on bytes already read from a stream, through stdin."""
+    with _stdin_replaced(data):
+        yield "-"
+
+
+class ValueSpool:
+    """Per-row arrays kept for further passes: in memory up to a budget, then on disk.
+
+    The file is an anonymous temporary file (deleted when closed, never next
+    to the input). Each :meth:`append` stores one chunk; iteration yields the
+    chunks back in order.
+    """
+
+    def __init__(self, memory_budget: int = 16 << 20) -> None:
+        self._budget = memory_budget
+        self._memory: list[dict[str, np.ndarray]] = []
+        self._in_memory = 0
+        self._file: IO[bytes] | None = None
+        self._index: list[dict[str, tuple[int, np.dtype[Any], int]]] = []
+        self._offset = 0
+
+    def append(self, arrays: dict[str, np.ndarray]) -> None:
+        if self._file is None:
+            self._memory.append(arrays)
+            self._in_memory += sum(a.nbytes for a in arrays.values())
+            if self._in_memory <= self._budget:
+                return
+            self._file = tempfile.TemporaryFile(prefix="losscli-spool-")
+            pending, self._memory = self._memory, []
+            for item in pending:
+                self._write(item)
+            return
+        self._write(arrays)
+
+    def _write(self, arrays: dict[str, np.ndarray]) -> None:
+        assert self._file is not None
+        entry = {}
+        for name, array in arrays.items():
+            data = np.ascontiguousarray(array)
+            self._file.write(data.tobytes())
+            entry[name] = (self._offset, data.dtype, int(data.size))
+            self._offset += data.nbytes
+        self._index.append(entry)
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        if self._file is None:
+            yield from self._memory
+            return
+        self._file.flush()
+        fd = self._file.fileno()
+        for entry in self._index:
+            yield {
+                name: np.frombuffer(os.pread(fd, size * dtype.itemsize, offset), dtype=dtype)
+                for name, (offset, dtype, size) in entry.items()
+            }
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._memory = []
