@@ -314,30 +314,46 @@ def pinball(x: LossInputs, alpha: float) -> np.ndarray:
     return alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0)
 
 
-def _xlogy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a * log(b) with 0 * log(anything) = 0."""
-    safe_b = np.where(a == 0, 1.0, b)
-    return np.where(a == 0, 0.0, a * np.log(safe_b))
+def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(a / b) for a, b > 0, also where a / b overflows or underflows (1e300 / 1e-300)."""
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        ratio = a / b
+        direct = np.log(ratio)
+        split = np.log(a) - np.log(b)
+    normal = np.isfinite(ratio) & (ratio >= np.finfo(np.float64).tiny)
+    return np.where(normal, direct, split)
 
 
 def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
     if power == 0:
         return np.square(y - mu)
     if power == 1:
-        return 2.0 * (_xlogy(y, y / mu) - y + mu)
+        log_ratio = _log_ratio(np.where(y > 0, y, 1.0), np.where(mu > 0, mu, 1.0))
+        return 2.0 * (np.where(y == 0, 0.0, y * log_ratio) - y + mu)
     if power == 2:
-        return 2.0 * (np.log(mu / y) + y / mu - 1.0)
+        return 2.0 * (_log_ratio(mu, y) + y / mu - 1.0)
     a, b = 2.0 - power, 1.0 - power
     y_part = np.power(np.maximum(y, 0.0), a) / (b * a)
     direct = 2.0 * (y_part - y * np.power(mu, b) / b + np.power(mu, a) / a)
     # For y > 0 the same deviance as 2 mu^a (r^a - a r + b) / (a b), r = y / mu, written
     # with expm1 so that it is exactly 0 at y == mu: the direct form cancels terms of
     # size y^a (power -1 and y ~ 1e4 leaves 3e-5 at a perfect prediction).
-    positive = y > 0
-    ratio = np.where(positive, y, 1.0) / np.where(positive, mu, 1.0)
-    s = np.log(ratio)
-    stable = 2.0 * np.power(mu, a) * (np.expm1(a * s) - a * np.expm1(s)) / (a * b)
-    return np.where(positive & (mu > 0) & np.isfinite(stable), stable, direct)
+    positive = (y > 0) & (mu > 0)
+    s = _log_ratio(np.where(positive, y, 1.0), np.where(positive, mu, 1.0))
+    with np.errstate(all="ignore"):
+        shape = (np.expm1(a * s) - a * np.expm1(s)) / (a * b)  # >= 0, exactly 0 at y == mu
+        stable = 2.0 * np.power(mu, a) * shape
+        # mu^a may overflow (or underflow) where the deviance does not: add logs instead.
+        logged = 2.0 * np.exp(a * np.log(np.where(positive, mu, 1.0)) + np.log(shape))
+    out = np.where(
+        positive & np.isfinite(stable),
+        stable,
+        np.where(positive & np.isfinite(logged), logged, direct),
+    )
+    # Left with inf - inf = NaN from overflowing terms: a form that is not NaN decides (inf).
+    for candidate in (stable, logged):
+        out = np.where(np.isnan(out) & positive & ~np.isnan(candidate), candidate, out)
+    return out
 
 
 @register(

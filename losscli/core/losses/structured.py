@@ -21,6 +21,8 @@ Each family reads fixed columns, which io (:mod:`losscli.io.families`) maps to
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from losscli.core.registry import (
@@ -46,7 +48,16 @@ PAIRWISE_EPS = 1e-6  # torch pairwise_distance / TripletMarginLoss eps
 def euclidean_distance(x: np.ndarray, y: np.ndarray, eps: float = 0.0) -> np.ndarray:
     """Row-wise ||x - y + eps||_2 of two (n, k) arrays (torch pairwise_distance with eps)."""
     diff = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64) + eps
-    return np.sqrt(np.sum(diff * diff, axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = np.sqrt(np.sum(diff * diff, axis=1))
+        if np.all(np.isfinite(plain)):
+            return plain
+        # Squares of coordinates beyond ~1e154 overflow: scale each row by its largest
+        # difference (the norm itself is finite unless a difference is).
+        scale = np.max(np.abs(diff), axis=1)
+        safe = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+        scaled = safe * np.sqrt(np.sum(np.square(diff / safe[:, None]), axis=1))
+    return np.where(np.isfinite(plain), plain, np.where(np.isfinite(scale), scaled, np.inf))
 
 
 def gan_term_weights(is_real: np.ndarray) -> np.ndarray:
@@ -115,8 +126,31 @@ _BOX_POLICY = (
 )
 def iou(x: LossInputs) -> np.ndarray:
     """IoU loss: one minus the overlap of predicted and true boxes over their union."""
+    return _rescale_overflow(_iou_values, x)
+
+
+def _iou_values(x: LossInputs) -> np.ndarray:
     inter, union, _ = _inter_union(x)
     return 1.0 - inter / (union + BOX_EPS)
+
+
+def _rescale_overflow(values_of: Any, x: LossInputs) -> np.ndarray:
+    """Rows whose areas overflow float64 (coordinates beyond ~1e154) are recomputed with
+    their coordinates scaled by a power of two: IoU and GIoU are scale-invariant, and at
+    that scale the 1e-7 is negligible either way."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(values_of(x), dtype=np.float64)
+    t = np.asarray(x.y_true, dtype=np.float64)
+    p = np.asarray(x.y_pred, dtype=np.float64)
+    largest = np.max(np.abs(np.concatenate([t, p], axis=1)), axis=1)
+    bad = ~np.isfinite(out) & np.isfinite(largest) & (largest > 0)
+    if not bad.any():
+        return out
+    exponent = np.frexp(largest[bad])[1][:, None]
+    scaled = LossInputs(y_true=np.ldexp(t[bad], -exponent), y_pred=np.ldexp(p[bad], -exponent))
+    with np.errstate(all="ignore"):
+        out[bad] = values_of(scaled)
+    return out
 
 
 @register(
@@ -138,6 +172,10 @@ def iou(x: LossInputs) -> np.ndarray:
 )
 def giou(x: LossInputs) -> np.ndarray:
     """Generalized IoU loss: IoU loss plus the empty share of the enclosing box."""
+    return _rescale_overflow(_giou_values, x)
+
+
+def _giou_values(x: LossInputs) -> np.ndarray:
     inter, union, (tx1, ty1, tx2, ty2, px1, py1, px2, py2) = _inter_union(x)
     iou_value = inter / (union + BOX_EPS)
     enclosing = (np.maximum(tx2, px2) - np.minimum(tx1, px1)) * (
@@ -198,7 +236,10 @@ def contrastive(x: LossInputs, margin: float) -> np.ndarray:
     """Contrastive loss: squared distance for similar pairs, squared margin gap otherwise."""
     d = _pair_distance(x)
     label = np.asarray(x.y_true, dtype=np.float64)
-    return (1.0 - label) * d * d + label * np.square(np.maximum(margin - d, 0.0))
+    # where(), not 0 * d^2: a huge distance of a dissimilar pair must not give 0 * inf = NaN.
+    similar = np.where(label != 1.0, (1.0 - label) * d * d, 0.0)
+    dissimilar = np.where(label != 0.0, label * np.square(np.maximum(margin - d, 0.0)), 0.0)
+    return similar + dissimilar
 
 
 @register(
