@@ -47,8 +47,6 @@ from losscli.io.reader import _check_header, _delimiter_for, _open_binary, _spli
 
 # Inputs smaller than this are read whole (one chunk): same numbers, less overhead.
 STREAM_MIN_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
-# Compressed files: their decompressed size is unknown, stream above this size on disk.
-STREAM_MIN_COMPRESSED_BYTES = STREAM_MIN_BYTES // 8
 # Bytes of CSV text parsed per chunk (measured: see benchmarks/README.md).
 CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 8 << 20))
 
@@ -75,11 +73,17 @@ def open_stream(
     path: str,
     opts: InputOptions,
     *,
-    chunk_bytes: int = CHUNK_BYTES,
-    min_bytes: int = STREAM_MIN_BYTES,
+    chunk_bytes: int | None = None,
+    min_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> StreamInput:
-    """Read small inputs whole and set up chunked reading for large CSV/TSV inputs."""
+    """Read small inputs whole and set up chunked reading for large CSV/TSV inputs.
+
+    ``chunk_bytes`` and ``min_bytes`` default to the module's CHUNK_BYTES and
+    STREAM_MIN_BYTES (read at call time, so tests can lower them).
+    """
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    min_bytes = STREAM_MIN_BYTES if min_bytes is None else min_bytes
     source = "-" if path == "-" else path
     inner, compression = _split_extension(path)
     plain_utf8 = opts.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
@@ -95,7 +99,8 @@ def open_stream(
     else:
         handle = _open_binary(path)  # existence, directory and permission messages
         size = os.fstat(handle.fileno()).st_size
-        limit = min_bytes if compression is None else max(1, min_bytes // 8)
+        # Compressed: the text is several times larger than the file on disk.
+        limit = min_bytes if compression is None else min_bytes // 8
         if size < limit:
             handle.close()
             return StreamInput(source, whole=load_dataset(path, opts))
@@ -292,14 +297,44 @@ def _parse_block(
             ) from None
         raise InputError(f"{shown}: cannot parse as CSV ({message})") from None
     if bad_rows:
-        number, expected, actual = bad_rows[0]
-        where = f"line {number + lines_before}" if number is not None else "a row"
-        more = f" ({len(bad_rows)} such rows in this part of the file)" if len(bad_rows) > 1 else ""
-        raise InputError(
-            f"{shown}: {where} has {actual} field(s) but the header has {expected}{more}; "
-            f"fix the row or check the delimiter (--delimiter)"
-        )
+        raise _field_count_error(block, options, read_options, shown, lines_before, len(bad_rows))
     return table
+
+
+def _field_count_error(
+    block: bytes,
+    options: pacsv.ParseOptions,
+    read_options: pacsv.ReadOptions,
+    shown: str,
+    lines_before: int,
+    count: int,
+) -> InputError:
+    """Re-parse the block single-threaded (the error path only) to learn the line number.
+
+    Same message as the whole-file reader (io/reader.py); the count covers this chunk.
+    """
+    rows: list[tuple[int | None, int, int]] = []
+
+    def record(row: Any) -> str:
+        if row.text.strip():
+            rows.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    pacsv.read_csv(
+        pa.py_buffer(block),
+        read_options=pacsv.ReadOptions(column_names=read_options.column_names, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter, quote_char=options.quote_char, invalid_row_handler=record
+        ),
+        convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+    )
+    number, expected, actual = rows[0] if rows else (None, 0, 0)
+    where = f"line {number + lines_before}" if number is not None else "a row"
+    more = f" ({count} such rows in all)" if count > 1 else ""
+    return InputError(
+        f"{shown}, {where}: {actual} field(s) but the header has {expected}{more}; "
+        f"fix the row or check the delimiter (--delimiter)"
+    )
 
 
 class _Chained(io.RawIOBase):
