@@ -34,6 +34,7 @@ from losscli.core.dataset import Dataset
 from losscli.core.reduction import (
     Accumulator,
     MedianAccumulator,
+    key_bins,
     new_accumulator,
     order_keys,
 )
@@ -158,7 +159,7 @@ class StreamingCompute:
         self.median_cap = median_cap
         self.items: list[_ItemState] = []
         self.first: Dataset | None = None
-        self.first_warnings: list[str] = []
+        self.first_items: list[PerSample] | None = None
         self.n_chunks = 0
         self.n_rows = 0
         self.n_dropped = 0
@@ -186,8 +187,9 @@ class StreamingCompute:
                 )
                 for item in items
             ]
-        if self.n_chunks == 0:
-            self.first_warnings = warnings_for(chunk, items)
+        # Exact warnings when the whole input is one chunk; computed at finish() and
+        # only then, so a streamed file does not pay for them.
+        self.first_items = items if self.n_chunks == 0 else None
         self.n_chunks += 1
         self.n_rows += chunk.n_rows
         self.n_dropped += chunk.n_dropped
@@ -236,7 +238,7 @@ class StreamingCompute:
         the whole file lies outside the band (data sorted or drifting): then
         :meth:`finish` re-reads the input instead.
         """
-        bins = order_keys(values) >> np.uint64(64 - MEDIAN_BITS)
+        bins = key_bins(values, MEDIAN_BITS)
         band = self.bands.get(index)
         if band is None:
             kept = values if w is None else values[w > 0]
@@ -245,10 +247,10 @@ class StreamingCompute:
             lo_k = int(BAND[0] * (kept.size - 1))
             hi_k = int(BAND[1] * (kept.size - 1))
             low, high = np.partition(kept, (lo_k, hi_k))[[lo_k, hi_k]]
-            edges = order_keys(np.array([low, high])) >> np.uint64(64 - MEDIAN_BITS)
+            edges = key_bins(np.array([low, high]), MEDIAN_BITS)
             band = (int(edges[0]), int(edges[1]))
             self.bands[index] = band
-        inside = (bins >= np.uint64(band[0])) & (bins <= np.uint64(band[1]))
+        inside = (bins >= band[0]) & (bins <= band[1])
         spooled[f"v{index}"] = values[inside]
         if w is not None:
             spooled[f"w{index}"] = w[inside]
@@ -333,7 +335,9 @@ class StreamingCompute:
             group_column=first.group_column,
             eps=min(eps_values) if eps_values else EPS,
             from_logits=first.from_logits,
-            warnings=self.first_warnings if self.n_chunks == 1 else self._merged_warnings(),
+            warnings=self._single_chunk_warnings()
+            if self.n_chunks == 1
+            else self._merged_warnings(),
             notes=self.notes,
             classes=list(first.classes),
         )
@@ -431,6 +435,10 @@ class StreamingCompute:
             signed=spec.signed,
             n_rows=n,
         )
+
+    def _single_chunk_warnings(self) -> list[str]:
+        assert self.first is not None and self.first_items is not None
+        return warnings_for(self.first, self.first_items)
 
     def _merged_warnings(self) -> list[str]:
         out: list[str] = []

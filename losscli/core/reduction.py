@@ -13,6 +13,7 @@ division by the weight total; the scaling is exact in binary floating point.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,7 +199,7 @@ class MedianAccumulator:
 
     def _histogram(self, values: np.ndarray, w: np.ndarray | None) -> None:
         assert self.counts is not None and self.bin_weights is not None
-        bins = (order_keys(values) >> np.uint64(64 - self.bits)).astype(np.intp)
+        bins = key_bins(values, self.bits)
         size = 1 << self.bits
         counts = np.bincount(bins, minlength=size)
         self.counts += counts
@@ -384,6 +385,18 @@ def order_keys(values: np.ndarray) -> np.ndarray:
     if not np.signbit(values).any():  # the usual case (losses are >= 0): one operation
         return bits | sign
     return np.where(bits >= sign, ~bits, bits | sign)
+
+
+def key_bins(values: np.ndarray, bits: int) -> np.ndarray:
+    """``order_keys(values) >> (64 - bits)``: the histogram bin of each value.
+
+    For 16 bits and non-negative values (losses) the bin is the top 16 bits
+    of the float itself, read through a strided uint16 view: no uint64 keys.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if bits == 16 and sys.byteorder == "little" and not np.signbit(values).any():
+        return values.view(np.uint16)[3::4] | np.uint16(0x8000)
+    return order_keys(values) >> np.uint64(64 - bits)
 
 
 def key_value(key: int) -> float:

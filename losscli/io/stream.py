@@ -48,7 +48,7 @@ from losscli.io.reader import _check_header, _delimiter_for, _open_binary, _spli
 # Inputs smaller than this are read whole (one chunk): same numbers, less overhead.
 STREAM_MIN_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
 # Bytes of CSV text parsed per chunk (measured: see benchmarks/README.md).
-CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 8 << 20))
+CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 4 << 20))
 
 _DECOMPRESS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
