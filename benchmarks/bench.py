@@ -72,6 +72,70 @@ print(json.dumps({k: float(v) for k, v in out.items()}))
 """
 
 
+READER_SCRIPT = r"""
+import sys
+import numpy as np, pyarrow as pa, pyarrow.csv as pacsv
+path, mode = sys.argv[1], sys.argv[2]
+n = 0
+if mode == "pyarrow.read_csv(whole, threads)":
+    t = pacsv.read_csv(path)
+    n = len(t.column(0).to_numpy())
+elif mode.startswith("pyarrow.open_csv"):
+    block = int(mode.split("block=")[1].split("MiB")[0]) << 20
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block))
+    for batch in reader:
+        n += len(batch.column(0).to_numpy())
+elif mode.startswith("blocks+read_csv"):
+    # losscli's reader: whole records cut from fixed-size byte blocks, parsed multithreaded
+    from losscli.io.stream import _record_blocks
+    size = int(mode.split("block=")[1].split("MiB")[0]) << 20
+    with open(path, "rb") as handle:
+        names = handle.readline().decode().strip().split(",")
+        options = pacsv.ReadOptions(column_names=names, block_size=1 << 20)
+        for block in _record_blocks(handle, size):
+            t = pacsv.read_csv(pa.py_buffer(block), read_options=options)
+            n += len(t.column(0).chunk(0))
+elif mode == "pandas.read_csv(whole)":
+    import pandas as pd
+    n = len(pd.read_csv(path)["y_true"].to_numpy())
+elif mode == "pandas.read_csv(chunksize=1M)":
+    import pandas as pd
+    for chunk in pd.read_csv(path, chunksize=1_000_000):
+        n += len(chunk["y_true"].to_numpy())
+elif mode == "pandas.read_csv(engine=pyarrow)":
+    import pandas as pd
+    n = len(pd.read_csv(path, engine="pyarrow")["y_true"].to_numpy())
+print(n)
+"""
+
+READERS = [
+    "blocks+read_csv block=4MiB",
+    "blocks+read_csv block=8MiB",
+    "blocks+read_csv block=16MiB",
+    "pyarrow.open_csv block=1MiB",
+    "pyarrow.open_csv block=4MiB",
+    "pyarrow.read_csv(whole, threads)",
+    "pandas.read_csv(chunksize=1M)",
+    "pandas.read_csv(whole)",
+    "pandas.read_csv(engine=pyarrow)",
+]
+
+
+def compare_readers(path: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Each candidate reader alone (parse to float arrays, no losses), alternating."""
+    walls: dict[str, list[float]] = {m: [] for m in READERS}
+    peaks: dict[str, list[float]] = {m: [] for m in READERS}
+    for i in range(runs):
+        for mode in READERS if i % 2 == 0 else list(reversed(READERS)):
+            wall, peak, _ = run_measured([sys.executable, "-c", READER_SCRIPT, str(path), mode])
+            walls[mode].append(wall)
+            peaks[mode].append(peak)
+            print(f"  run {i + 1} {mode:34s} {wall:6.2f} s {peak:6.0f} MiB", file=sys.stderr)
+    return {
+        m: {"median_s": statistics.median(walls[m]), "peak_mib": max(peaks[m])} for m in READERS
+    }
+
+
 def generate(path: Path, rows: int, seed: int = 0) -> None:
     """A regression CSV: y_true ~ N(100, 25), errors N(0, 1.5) with 1% gross outliers (x20)."""
     import numpy as np
@@ -142,7 +206,7 @@ def commands(path: Path) -> dict[str, list[str]]:
 
 
 def values_of(name: str, stdout: str) -> dict[str, float]:
-    data = json.loads(stdout)
+    data, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{") :])
     if name == "loss":
         return {r["loss"]: r["value"] for r in data["results"]}
     return data
@@ -226,7 +290,16 @@ def main() -> None:
     parser.add_argument("--flatness", action="store_true", help="100M-row peak-memory check")
     parser.add_argument("--startup", action="store_true", help="time loss --help and 1,000 rows")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--readers", action="store_true", help="only compare the candidate CSV readers"
+    )
     args = parser.parse_args()
+    if args.readers:
+        table = compare_readers(dataset(args.rows), args.runs)
+        print(f"\n{'reader (parse to float64 arrays)':36s} {'median s':>9s} {'peak MiB':>9s}")
+        for mode, row in table.items():
+            print(f"{mode:36s} {row['median_s']:9.2f} {row['peak_mib']:9.0f}")
+        return
 
     path = dataset(args.rows)
     size = path.stat().st_size

@@ -44,6 +44,9 @@ from losscli.core.registry import EPS, LossSelection, Reduction, Task
 GROUP_MEDIAN_CAP = 1 << 16
 GROUP_MEDIAN_BITS = 12
 MEDIAN_BITS = 16
+# Rows an overall median collects at most in memory (its values while few, then the
+# candidates of one refinement bin): bounds memory whatever the file size.
+MEDIAN_CAP = 1 << 18
 # Quantiles of the first chunk bounding the values spooled for the exact median.
 BAND = (0.4, 0.6)
 
@@ -148,7 +151,7 @@ class StreamingCompute:
         selections: list[LossSelection],
         spool: Spool | None = None,
         *,
-        median_cap: int = 1 << 20,
+        median_cap: int = MEDIAN_CAP,
         reread: Callable[[], Iterable[Dataset]] | None = None,
     ) -> None:
         self.selections = selections
@@ -486,7 +489,7 @@ def compute_chunks(
     selections_for: Callable[[Dataset], list[LossSelection]],
     spool: Spool | None = None,
     *,
-    median_cap: int = 1 << 20,
+    median_cap: int = MEDIAN_CAP,
     on_pass: Callable[[], None] | None = None,
     reread: Callable[[], Iterable[Dataset]] | None = None,
 ) -> ComputeReport:
