@@ -108,6 +108,45 @@ elif mode == "pandas.read_csv(engine=pyarrow)":
 print(n)
 """
 
+BREAKDOWN_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy, pyarrow, pyarrow.csv
+import rich.table
+from losscli.analysis.streaming import StreamingCompute
+from losscli.core.registry import select_losses
+from losscli.io import stream
+from losscli.io.columns import InputOptions
+import losscli.report.compute
+t1 = time.perf_counter()
+path, opts = sys.argv[1], InputOptions()
+with open(path, "rb") as handle:
+    names = handle.readline().decode().strip().split(",")
+    options = pyarrow.csv.ReadOptions(column_names=names, block_size=1 << 20)
+    for block in stream._record_blocks(handle, stream.CHUNK_BYTES):
+        pyarrow.csv.read_csv(pyarrow.py_buffer(block), read_options=options)
+t2 = time.perf_counter()
+for chunk in stream.open_stream(path, opts).chunks:
+    pass
+t3 = time.perf_counter()
+engine = None
+spool = stream.ValueSpool()
+for chunk in stream.open_stream(path, opts).chunks:
+    if engine is None:
+        engine = StreamingCompute(
+            select_losses([], chunk.task, chunk.features), spool,
+            reread=lambda: stream.open_stream(path, opts).chunks,
+        )
+    engine.add(chunk)
+t4 = time.perf_counter()
+report = engine.finish()
+t5 = time.perf_counter()
+print(json.dumps({
+    "import": t1 - t0, "parse": t2 - t1, "parse+validate": t3 - t2,
+    "pass 1 (parse+validate+losses)": t4 - t3, "median passes": t5 - t4,
+}))
+"""
+
 READERS = [
     "blocks+read_csv block=4MiB",
     "blocks+read_csv block=8MiB",
@@ -291,9 +330,23 @@ def main() -> None:
     parser.add_argument("--startup", action="store_true", help="time loss --help and 1,000 rows")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
+        "--breakdown", action="store_true", help="only time the phases of loss compute"
+    )
+    parser.add_argument(
         "--readers", action="store_true", help="only compare the candidate CSV readers"
     )
     args = parser.parse_args()
+    if args.breakdown:
+        path = dataset(args.rows)
+        phases: dict[str, list[float]] = {}
+        for _ in range(args.runs):
+            out = run_measured([sys.executable, "-c", BREAKDOWN_SCRIPT, str(path)])[2]
+            for key, value in json.loads(out).items():
+                phases.setdefault(key, []).append(value)
+        print(f"\n{'phase (in one process, sequential)':36s} {'median s':>9s}")
+        for key, values in phases.items():
+            print(f"{key:36s} {statistics.median(values):9.2f}")
+        return
     if args.readers:
         table = compare_readers(dataset(args.rows), args.runs)
         print(f"\n{'reader (parse to float64 arrays)':36s} {'median s':>9s} {'peak MiB':>9s}")
