@@ -682,3 +682,18 @@ def test_usage_errors_exit_2(run, tmp_path):
     assert_error(run("compute", path, "-l", "huber:delta=0"), 2, "delta")
     assert_error(run("compute", path, "--delimiter", ";;"), 2, "one character")
     assert run("compute", path, "--no-such-option").exit_code == 2
+
+
+def test_check_text_start_for_streaming_readers():
+    from losscli.errors import InputError
+    from losscli.io.reader import check_text_start
+
+    check_text_start(b"y_true,y_pred\n1,2\n3,\xc3", "big.csv")  # cut inside a character: fine
+    for head, fragment in [
+        (b"y_true;y_pred\n1;2\n", "--delimiter ';'"),
+        (b"# comment\ny_true,y_pred\n", "comment or preamble"),
+        (gzip.compress(CLEAN), "gzip-compressed"),
+        (b"y_true,y_pred\n1,\xe9\n", "--encoding latin-1"),
+    ]:
+        with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
+            check_text_start(head, "big.csv")

@@ -122,7 +122,7 @@ def _line_and_column(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _check_not_binary(data: bytes, shown: str, encoding: str) -> None:
+def _check_not_binary(data: bytes, shown: str, encoding: str, complete: bool = True) -> None:
     """Recognise compressed files, spreadsheets and binary junk before parsing them as CSV."""
     for magic, what, todo in _MAGIC:
         if data.startswith(magic):
@@ -158,7 +158,8 @@ def _check_not_binary(data: bytes, shown: str, encoding: str) -> None:
         )
     if utf8:
         try:
-            data.decode("utf-8")
+            # A block cut from a longer file may end inside a character: not an error.
+            codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
         except UnicodeDecodeError as exc:
             line, column = _line_and_column(data, exc.start)
             raise InputError(
@@ -283,6 +284,21 @@ def _field_count_error(data: bytes, sep: str, encoding: str, shown: str, count: 
     return InputError(
         f"{shown}, {where}: {actual} field(s) but the header has {expected}{more}; {hint}"
     )
+
+
+def check_text_start(
+    head: bytes, path: str, *, delimiter: str | None = None, encoding: str = "utf-8"
+) -> None:
+    """The checks of :func:`read_table` that need only the first bytes of the text.
+
+    For readers that stream a file in blocks: pass the first (decompressed) block.
+    Raises InputError for binary or misnamed compressed content, a wrong encoding,
+    a comment/preamble first line or a header that hints at another delimiter.
+    """
+    _check_encoding(encoding)
+    shown = "stdin" if path == "-" else path
+    _check_not_binary(head, shown, encoding, complete=False)
+    _check_header_line(_first_line(head, encoding), _delimiter_for(path, delimiter), shown)
 
 
 def read_table(path: str, *, delimiter: str | None = None, encoding: str = "utf-8") -> pa.Table:
