@@ -145,3 +145,20 @@ def test_environment_variable_shows_tracebacks(tmp_path):
     )
     assert done.returncode == 1
     assert "Traceback" in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_reader_gone_before_the_first_byte(fmt):
+    """``loss compute f.csv | head -0``: stdout is closed before anything is written."""
+    proc = subprocess.Popen(
+        [*LOSS, "compute", str(SAMPLES / "regression_outliers.csv"), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    code = proc.wait(timeout=60)
+    _quiet(stderr)
+    assert code == 0, stderr

@@ -29,7 +29,7 @@ def make_console(stderr: bool = False) -> Console:
             width = int(os.environ.get("COLUMNS", "")) or 80
         except ValueError:
             width = 80
-    return Console(
+    console = Console(
         file=stream,
         width=width,
         markup=False,
@@ -39,6 +39,14 @@ def make_console(stderr: bool = False) -> Console:
         force_terminal=None if is_tty else False,
         soft_wrap=False,
     )
+    # rich would exit 1 on a closed pipe; the CLI's one handler ends quietly with 0,
+    # as for every other output format (`loss compute f.csv | head`).
+    console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
+    return console
+
+
+def _raise_broken_pipe() -> None:
+    raise BrokenPipeError
 
 
 class ProgressBar:
