@@ -21,9 +21,9 @@ contributions (see :class:`TopShareEstimate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -51,17 +51,15 @@ MEDIAN_CAP = 1 << 18
 BAND = (0.4, 0.6)
 
 
-class Spool:
+class Spool(Protocol):
     """What the engine needs from a spool: append chunks of arrays, iterate them again."""
 
-    def append(self, arrays: dict[str, np.ndarray]) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def append(self, arrays: dict[str, np.ndarray]) -> None: ...
 
-    def __iter__(self) -> Any:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]: ...
 
 
-class MemorySpool(Spool):
+class MemorySpool:
     """A spool in memory (for tests and single chunks)."""
 
     def __init__(self) -> None:
@@ -70,7 +68,7 @@ class MemorySpool(Spool):
     def append(self, arrays: dict[str, np.ndarray]) -> None:
         self.chunks.append(arrays)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         return iter(self.chunks)
 
 

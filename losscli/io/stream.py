@@ -94,7 +94,7 @@ def open_stream(
         if len(head) < min_bytes:
             with _stdin_replaced(head):
                 return StreamInput(source, whole=load_dataset(path, opts))
-        raw: IO[bytes] = _Chained(head, sys.stdin.buffer)
+        raw: IO[bytes] = _Chained(head, sys.stdin.buffer)  # type: ignore[assignment]
         total = None
     else:
         handle = _open_binary(path)  # existence, directory and permission messages
