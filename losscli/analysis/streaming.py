@@ -202,19 +202,28 @@ class StreamingCompute:
         weights = chunk.weights
         groups = self._group_index(chunk)
         spooled: dict[str, np.ndarray] = {}
+        if groups is not None:
+            # Rows sorted by group (stably: each group keeps the file's row order), so
+            # each group is one slice: O(rows log rows) however many groups there are.
+            codes, names = groups
+            order, bounds = group_slices(codes, len(names))
+            sorted_weights = None if weights is None else weights[order]
         for index, (state, item) in enumerate(zip(self.items, items)):
             values = item.values
             kind = state.selection.spec.reduction
             state.overall.add(values, weights)
             if groups is not None:
-                codes, names = groups
+                sorted_values = values[order]
                 for code, name in enumerate(names):
-                    mask = codes == code
+                    part = slice(bounds[code], bounds[code + 1])
                     acc = state.groups.get(name)
                     if acc is None:
                         acc = self._new_accumulator(kind, overall=False)
                         state.groups[name] = acc
-                    acc.add(values[mask], None if weights is None else weights[mask])
+                    acc.add(
+                        sorted_values[part],
+                        None if sorted_weights is None else sorted_weights[part],
+                    )
             if kind is Reduction.MEDIAN:
                 if self.band_mode:
                     self._spool_band(spooled, index, values, weights)
@@ -379,6 +388,11 @@ class StreamingCompute:
         for arrays in self.spool:
             weights = arrays.get("w")
             codes = arrays.get("g")
+            order = bounds = None
+            sorted_values: dict[int, np.ndarray] = {}
+            if codes is not None and any(group is not None for _, _, group in pending):
+                order, bounds = group_slices(codes, len(self.group_codes))
+                weights_sorted = None if weights is None else weights[order]
             for index, acc, group in pending:
                 values = arrays.get(f"v{index}")
                 if values is None:
@@ -389,9 +403,15 @@ class StreamingCompute:
                 if group is None:
                     acc.refine_add(values, weights)
                     continue
-                assert codes is not None
-                mask = codes == self.group_codes[group]
-                acc.refine_add(values[mask], None if weights is None else weights[mask])
+                assert order is not None and bounds is not None
+                if index not in sorted_values:
+                    sorted_values[index] = values[order]
+                code = self.group_codes[group]
+                part = slice(bounds[code], bounds[code + 1])
+                acc.refine_add(
+                    sorted_values[index][part],
+                    None if weights_sorted is None else weights_sorted[part],
+                )
             if progress is not None:
                 progress()
 
@@ -480,6 +500,14 @@ class StreamingCompute:
                     f"targets"
                 )
         return out
+
+
+def group_slices(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order of the rows by group code, and where each group starts and ends in it."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=n_groups), out=bounds[1:])
+    return order, bounds
 
 
 def compute_chunks(
