@@ -134,11 +134,11 @@ def _start_chunks(
 
     if detect_family(names, opts.task) is not None:
         # Structured families (GAN columns of different lengths...) are read whole.
-        rest = text.read()
-        if raw is not sys.stdin.buffer and not isinstance(raw, _Chained):
+        if path != "-":
             raw.close()
-        with _file_replaced(header_line + rest) as fake:
-            return StreamInput(source, whole=load_dataset(fake, opts))
+            return StreamInput(source, whole=load_dataset(path, opts))
+        with _stdin_replaced(header_line + text.read()):
+            return StreamInput(source, whole=load_dataset(path, opts))
     chunks = _iter_chunks(source, shown, text, raw, names, sep, opts, chunk_bytes, progress)
     return StreamInput(source, chunks=_prefetched(chunks), total_bytes=total)
 
@@ -390,13 +390,6 @@ def _stdin_replaced(data: bytes) -> Iterator[None]:
         yield
     finally:
         sys.stdin = saved
-
-
-@contextmanager
-def _file_replaced(data: bytes) -> Iterator[str]:
-    """The whole-file reader on bytes already read from a stream, through stdin."""
-    with _stdin_replaced(data):
-        yield "-"
 
 
 class ValueSpool:
