@@ -268,3 +268,26 @@ def test_median_refinement_handles_ties_signs_and_scales(seed):
         acc.refine_add(values, weights)
         acc.refine_finish()
     assert acc.result() == weighted_percentile(values, weights, 50.0)
+
+
+def test_parquet_streams_by_record_batches(tmp_path, monkeypatch):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    csv_path = _write_regression(tmp_path / "data.csv", n=3000, weights=True, groups=True)
+    path = tmp_path / "data.parquet"
+    pq.write_table(pacsv.read_csv(csv_path), path, row_group_size=500)
+    monkeypatch.setattr(stream_module, "PARQUET_BATCH_ROWS", 400)
+    opts = InputOptions(weight_col="w", group_by="segment")
+    stream = open_stream(str(path), opts, min_bytes=0)
+    assert stream.streamed
+    spool = ValueSpool(memory_budget=1 << 12)
+    streamed = compute_chunks(
+        stream.chunks,
+        lambda d: select_losses([], d.task, d.features),
+        spool,
+        median_cap=64,
+        reread=lambda: open_stream(str(path), opts, min_bytes=0).chunks,
+    )
+    spool.close()
+    _assert_same(streamed, _in_memory(path, opts))

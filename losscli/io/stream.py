@@ -1,8 +1,9 @@
 """Reading a large CSV in chunks: bounded memory however long the file is.
 
 :func:`open_stream` decides whether an input is read whole (the ordinary
-:func:`~losscli.io.reader.read_table` path: small files, parquet, other
-encodings, structured column families) or streamed. Streaming reads the
+:func:`~losscli.io.reader.read_table` path: small files, other encodings,
+structured column families) or streamed; large parquet files stream by record
+batches. Streaming reads the
 decompressed bytes in blocks of ``chunk_bytes``, cuts each block after its
 last complete record (a newline outside quotes), parses the block with
 ``pyarrow.csv.read_csv`` (multithreaded) and hands every chunk to the same
@@ -50,6 +51,9 @@ STREAM_MIN_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
 # Bytes of CSV text parsed per chunk (measured: see benchmarks/README.md).
 CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 4 << 20))
 
+# Rows per record batch when streaming a parquet file.
+PARQUET_BATCH_ROWS = 1 << 18
+
 _DECOMPRESS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 Progress = Callable[[int], None]
@@ -87,7 +91,9 @@ def open_stream(
     source = "-" if path == "-" else path
     inner, compression = _split_extension(path)
     plain_utf8 = opts.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-    if not plain_utf8 or (inner == ".parquet" and path != "-"):
+    if inner == ".parquet" and path != "-":
+        return _open_parquet(path, opts, min_bytes, progress)
+    if not plain_utf8:
         return StreamInput(source, whole=load_dataset(path, opts))
     if path == "-":
         head = sys.stdin.buffer.read(min_bytes)
@@ -108,6 +114,62 @@ def open_stream(
         total = size
     text = _DECOMPRESS[compression](raw) if compression else raw  # type: ignore[operator]
     return _start_chunks(source, path, text, raw, total, opts, chunk_bytes, progress)
+
+
+def _open_parquet(
+    path: str, opts: InputOptions, min_bytes: int, progress: Progress | None
+) -> StreamInput:
+    """Parquet: small files whole, large ones by row groups' record batches."""
+    handle = _open_binary(path)
+    size = os.fstat(handle.fileno()).st_size
+    handle.close()
+    if size < min_bytes // 4:  # parquet is compressed: several times smaller than CSV
+        return StreamInput(path, whole=load_dataset(path, opts))
+    import pyarrow.parquet as pq
+
+    from losscli.io.families import detect_family
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        return StreamInput(path, whole=load_dataset(path, opts))  # its usual message
+    names = parquet.schema_arrow.names
+    _check_header(names, path)
+    if parquet.metadata.num_rows == 0 or detect_family(names, opts.task) is not None:
+        return StreamInput(path, whole=load_dataset(path, opts))
+    total_rows = parquet.metadata.num_rows
+
+    def chunks() -> Iterator[Dataset]:
+        rows_before = 0
+        chunk_opts = opts
+        kept = 0
+        positive_weight = False
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            table = pa.Table.from_batches([batch])
+            dataset = build_dataset(table, chunk_opts, path, row_offset=rows_before, chunk=True)
+            if rows_before == 0:
+                chunk_opts = dataclasses.replace(opts, task=dataset.task.value)
+            rows_before += table.num_rows
+            kept += dataset.n_rows
+            if dataset.weights is not None and not positive_weight:
+                positive_weight = bool(np.any(dataset.weights > 0))
+            if progress is not None:
+                progress(int(size * rows_before / total_rows))
+            yield dataset
+        _check_whole_file(opts, kept, positive_weight)
+
+    return StreamInput(path, chunks=_prefetched(chunks()), total_bytes=size)
+
+
+def _check_whole_file(opts: InputOptions, kept: int, positive_weight: bool) -> None:
+    """The checks build_dataset skips for a chunk, over the whole file (same messages)."""
+    if kept == 0:
+        raise DataError("every row has a missing or non-numeric value; nothing is left to compute")
+    if opts.weight_col and not positive_weight:
+        raise DataError(
+            f"column {opts.weight_col}: all sample weights are zero; "
+            f"at least one row needs a positive weight"
+        )
 
 
 def _start_chunks(
@@ -253,14 +315,7 @@ def _iter_chunks(
             raw.close()
     if rows_before == 0:
         raise InputError(f"{shown} has a header but no data rows")
-    # The checks build_dataset skips for a chunk, over the whole file (same messages).
-    if kept == 0:
-        raise DataError("every row has a missing or non-numeric value; nothing is left to compute")
-    if opts.weight_col and not positive_weight:
-        raise DataError(
-            f"column {opts.weight_col}: all sample weights are zero; "
-            f"at least one row needs a positive weight"
-        )
+    _check_whole_file(opts, kept, positive_weight)
 
 
 def _parse_block(
