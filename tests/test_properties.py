@@ -12,6 +12,7 @@ magnitudes, where floating-point summation order does not dominate.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,8 @@ from losscli.core.registry import LossSelection, LossSpec, Reduction, Task, all_
 from losscli.io.columns import InputOptions, build_dataset
 
 SETTINGS = settings(
-    max_examples=60,
+    # LOSSCLI_HYPOTHESIS_EXAMPLES=2000 for a deep run; CI keeps the default fast.
+    max_examples=int(os.environ.get("LOSSCLI_HYPOTHESIS_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -220,7 +222,7 @@ def multiclass_table(k: int, labels: list[int], q: np.ndarray, soft: np.ndarray 
 @SETTINGS
 @given(drawn=class_rows(), mix=st.floats(min_value=0, max_value=1))
 def test_multiclass_losses_never_nan(spec, from_logits, soft, drawn, mix):
-    if soft and getattr(spec, "needs_hard_labels", False) or soft and spec.name == "multiclass_hinge":
+    if soft and spec.name == "multiclass_hinge":  # needs hard labels (a clear DataError)
         return
     k, labels, scores = drawn
     targets = None

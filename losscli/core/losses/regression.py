@@ -333,8 +333,10 @@ def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray
     if power == 2:
         return 2.0 * (_log_ratio(mu, y) + y / mu - 1.0)
     a, b = 2.0 - power, 1.0 - power
-    y_part = np.power(np.maximum(y, 0.0), a) / (b * a)
-    direct = 2.0 * (y_part - y * np.power(mu, b) / b + np.power(mu, a) / a)
+    with np.errstate(all="ignore"):  # overflowing terms are resolved below, never NaN
+        y_part = np.power(np.maximum(y, 0.0), a) / (b * a)
+        cross = np.where(y == 0, 0.0, y * np.power(mu, b) / b)  # 0 * inf must stay 0
+        direct = 2.0 * (y_part - cross + np.power(mu, a) / a)
     # For y > 0 the same deviance as 2 mu^a (r^a - a r + b) / (a b), r = y / mu, written
     # with expm1 so that it is exactly 0 at y == mu: the direct form cancels terms of
     # size y^a (power -1 and y ~ 1e4 leaves 3e-5 at a perfect prediction).
