@@ -137,6 +137,9 @@ def compute(
 
     Per-sample values (--per-sample) are the terms the reduction averages:
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
+
+    Large files are read in chunks with bounded memory and the same results
+    (median_ae stays exact); --ci and --per-sample read the whole file.
     """
     from losscli.analysis.compute import compute as run_compute
     from losscli.cli.common import note, same_file, warn, write_atomically
