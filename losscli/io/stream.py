@@ -44,7 +44,15 @@ import pyarrow.csv as pacsv
 from losscli.core.dataset import Dataset
 from losscli.errors import DataError, InputError
 from losscli.io.columns import InputOptions, build_dataset, load_dataset
-from losscli.io.reader import _check_header, _delimiter_for, _open_binary, _split_extension
+from losscli.io.reader import (
+    _check_header,
+    _check_header_line,
+    _check_not_binary,
+    _delimiter_for,
+    _first_line,
+    _open_binary,
+    _split_extension,
+)
 
 # Inputs smaller than this are read whole (one chunk): same numbers, less overhead.
 STREAM_MIN_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
@@ -237,6 +245,10 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
 def _parse_header(line: bytes, sep: str, shown: str) -> list[str]:
     if not line.strip():
         raise InputError(f"{shown} is empty: expected a header row and data rows")
+    # The whole-file reader's checks on the first line (issue 7): binary or compressed
+    # content, comment/preamble lines, a header that hints at another delimiter.
+    _check_not_binary(line, shown, "utf-8", complete=False)
+    _check_header_line(_first_line(line, "utf-8"), sep, shown)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -244,7 +256,18 @@ def _parse_header(line: bytes, sep: str, shown: str) -> list[str]:
             f"{shown} is not valid UTF-8 (byte {exc.start}); "
             f"pass its encoding, e.g. --encoding latin-1 or --encoding utf-16"
         ) from None
-    names = next(csv.reader([text.lstrip("\ufeff").rstrip("\r\n")], delimiter=sep), [])
+    header = text.lstrip("\ufeff").rstrip("\r\n")
+    if "\r" in header:
+        raise InputError(
+            f"{shown}: lines end with a lone CR (old Mac format), which large files cannot "
+            f"be streamed with; convert the line ends to LF or CRLF (e.g. with dos2unix -c mac)"
+        )
+    try:
+        names = next(csv.reader([header], delimiter=sep), [])
+    except csv.Error as exc:
+        raise InputError(f"{shown}, line 1: cannot parse the header ({exc})") from None
+    _check_header(names, shown)
+    names = [n.strip() for n in names]  # ' y_true ' -> 'y_true', as read_table does
     _check_header(names, shown)
     return names
 
@@ -331,7 +354,8 @@ def _parse_block(
     bad_rows: list[tuple[int | None, int, int]] = []
 
     def on_invalid(row: Any) -> str:
-        bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+        if row.text.strip():  # a line of spaces is a blank line, not a short row
+            bad_rows.append((row.number, row.expected_columns, row.actual_columns))
         return "skip"
 
     options = pacsv.ParseOptions(
