@@ -697,3 +697,37 @@ def test_check_text_start_for_streaming_readers():
     ]:
         with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
             check_text_start(head, "big.csv")
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "fragments"),
+    [
+        (CLEAN, "utf-16", ("cannot be decoded as utf-16", "check --encoding")),
+        (CLEAN, "utf-32", ("cannot be decoded as utf-32",)),
+        ("y_true,y_pred,n\n1,2,\u00e9\n".encode("latin-1"), "ascii", ("as ascii",)),
+        ("y_true,y_pred\n1,2\n".encode("utf-16"), "latin-1", ("UTF-16", "--encoding utf-16")),
+    ],
+    ids=["utf8-as-utf16", "utf8-as-utf32", "latin1-as-ascii", "utf16-as-latin1"],
+)
+def test_a_wrong_explicit_encoding(check, content, encoding, fragments):
+    check(content, "data.csv", ["--encoding", encoding], 1, *fragments)
+
+
+def test_group_column_that_is_not_text(run, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "data.parquet"
+    table = pa.table({"y_true": [1.0, 2.0], "y_pred": [1.0, 2.5], "g": pa.array([[1], [2]])})
+    pq.write_table(table, path)
+    assert_error(run("compute", path, "--group-by", "g"), 1, "column g (--group-by)", "group names")
+
+
+def test_streaming_reader_reports_bad_utf8_with_its_line(run, tmp_path, monkeypatch):
+    stream = pytest.importorskip("losscli.io.stream")
+    monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 1, raising=False)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 64, raising=False)
+    rows = b"".join(b"%d,%d\n" % (i, i) for i in range(1, 40))
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"y_true,y_pred\n" + rows + b"7,caf\xe9\n")
+    assert_error(run("compute", path), 1, "not valid UTF-8", "line 41", "--encoding latin-1")

@@ -165,6 +165,8 @@ COMMANDS: list[list[str]] = [
     ["compute", "--task", "binary", "-l", "bce,hinge"],
     ["compute", "-l", "msle,poisson,gamma,mape"],
     ["compute", "--weight-col", "weight", "--group-by", "segment"],
+    ["compute", "--encoding", "utf-16"],
+    ["compute", "--encoding", "latin-1", "--delimiter", ";"],
     ["compare"],
     ["sensitivity"],
     ["recommend"],

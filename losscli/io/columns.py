@@ -227,7 +227,13 @@ def _weights_and_groups(
     groups = None
     if opts.group_by:
         _require(table, opts.group_by, "--group-by")
-        raw = table.column(opts.group_by).cast(pa.string()).to_pylist()
+        try:
+            raw = table.column(opts.group_by).cast(pa.string()).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise DataError(
+                f"column {opts.group_by} (--group-by) holds values of type "
+                f"{table.column(opts.group_by).type} that cannot be read as group names"
+            ) from None
         groups = np.array(["" if g is None else g for g in raw], dtype=object)
     return weights, groups
 

@@ -138,7 +138,7 @@ def _check_not_binary(data: bytes, shown: str, encoding: str, complete: bool = T
         return
     head = data[:65536]
     nul = head.find(b"\x00")
-    if nul >= 0 and utf8:
+    if nul >= 0:
         # UTF-16 without a byte-order mark: every other byte of ASCII text is NUL.
         if head[1::2].count(0) > 0.4 * len(head[1::2]) or head[0::2].count(0) > 0.4 * len(
             head[0::2]
@@ -327,6 +327,11 @@ def read_table(path: str, *, delimiter: str | None = None, encoding: str = "utf-
 
     try:
         table = _parse(data, sep, encoding, True, on_invalid)
+    except UnicodeError as exc:  # an explicit --encoding that does not fit the bytes
+        raise InputError(
+            f"{shown} cannot be decoded as {encoding} ({exc.__class__.__name__}: "
+            f"{_short(str(exc), 80)}); check --encoding (utf-8 is the default)"
+        ) from None
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "Empty CSV" in message:
