@@ -731,3 +731,28 @@ def test_streaming_reader_reports_bad_utf8_with_its_line(run, tmp_path, monkeypa
     path = tmp_path / "data.csv"
     path.write_bytes(b"y_true,y_pred\n" + rows + b"7,caf\xe9\n")
     assert_error(run("compute", path), 1, "not valid UTF-8", "line 41", "--encoding latin-1")
+
+
+def test_per_sample_file_gets_the_usual_permissions(run, tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(CLEAN)
+    out = tmp_path / "per_sample.csv"
+    assert run("compute", path, "-l", "mse", "--per-sample", out).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_plot_that_fails_while_saving_leaves_nothing(run, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    def broken_savefig(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    out = tmp_path / "plots" / "curves.png"
+    out.parent.mkdir()
+    result = run("compare", "-l", "mse,mae", "--plot", out)
+    assert_error(result, 1, "cannot write", "No space left on device")
+    assert list(out.parent.iterdir()) == []

@@ -33,6 +33,10 @@ def write_atomically(path: str, write: Callable[[IO[str]], None]) -> None:
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             write(handle)
+        # mkstemp makes the file private (0600); give it the usual mode of a new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
