@@ -59,15 +59,24 @@ def render_list(task: str | None, fmt: str) -> None:
         return
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Loss catalogue", title_justify="left")
-    table.add_column("name", no_wrap=True)
+    # Names stay whole; aliases (dim, under the name) wrap between aliases.
+    width = max(len(s.name) for s in specs) if specs else 4
+    table.add_column("name", min_width=width, max_width=max(width, 24))
     table.add_column("task", no_wrap=True)
-    table.add_column("params", style="dim")
     table.add_column("summary", ratio=1)
     for spec in specs:
+        name = Text(spec.name)
+        if spec.aliases:
+            shortest = sorted(spec.aliases, key=len)[:2]
+            name.append("\n" + ", ".join(shortest), style="dim")
+        summary = Text(spec.summary)
         params = " ".join(f"{p.name}={_short(p.default)}" for p in spec.params if p.name != "eps")
-        table.add_row(spec.name, spec.task.value, params, spec.summary)
+        if params:
+            summary.append(f" ({params})", style="dim")
+        table.add_row(name, spec.task.value, summary)
     console.print(table)
     console.print(
         "`loss info NAME` shows formula, domain, properties and conventions.", style="dim"

@@ -9,10 +9,11 @@ from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_m
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 
 def value_text(result: LossResult, with_ci: bool) -> str:
-    """A value as a person reads it: %, sign meaning for mbe, the interval when asked."""
+    """A value as a person reads it: %, sign meaning for mbe, the interval on a second line."""
     text = fmt_number(result.value, percent=result.percent)
     if result.signed and result.value == result.value:
         if result.value > 0:
@@ -22,52 +23,121 @@ def value_text(result: LossResult, with_ci: bool) -> str:
     if with_ci and result.ci_low is not None:
         low = fmt_number(result.ci_low, percent=result.percent)
         high = fmt_number(result.ci_high, percent=result.percent)
-        text += f" [{low}, {high}]"
+        text += f"\n[{low}, {high}]"
     return text
 
 
-def render_table(report: ComputeReport, console: Console) -> None:
+def _grouped_results(
+    report: ComputeReport,
+) -> list[tuple[str | None, str, dict[str, LossResult]]]:
+    """(group, loss label, {model: result}) in report order."""
+    by_key: dict[tuple[str | None, str], dict[str, LossResult]] = {}
+    for r in report.results:
+        by_key.setdefault((r.group, r.label), {})[r.model] = r
+    return [(group, label, cells) for (group, label), cells in by_key.items()]
+
+
+def _loss_cells(first: LossResult) -> list[str]:
+    params = {k: v for k, v in first.params.items() if k != "eps"}
+    return [first.loss + (" %" if first.percent else ""), fmt_params(params)]
+
+
+def _wide_table(report: ComputeReport, with_ci: bool) -> Table:
+    """Losses down, models across: the layout for a few models."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    with_ci = report.ci_level is not None
     grouped = report.group_column is not None
-    console.print(Text(f"Losses: {report.source}", style="bold"))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     if grouped:
         table.add_column(Text(report.group_column or "group"), overflow="fold")
     table.add_column("loss", no_wrap=True)
-    table.add_column("params", overflow="fold", style="dim")
+    table.add_column("params", style="dim")
     for model in report.models:
-        table.add_column(Text(model), justify="right", overflow="fold")
-
-    by_key: dict[tuple[str | None, str], dict[str, LossResult]] = {}
-    order: list[tuple[str | None, str]] = []
-    for r in report.results:
-        key = (r.group, r.label)
-        if key not in by_key:
-            by_key[key] = {}
-            order.append(key)
-        by_key[key][r.model] = r
-    previous_group: str | None = "\0"
-    for group, label in order:
-        cells = by_key[(group, label)]
-        first = next(iter(cells.values()))
+        table.add_column(Text(model), justify="right", no_wrap=True)
+    previous: str | None = "\0"
+    for group, _label, cells in _grouped_results(report):
         row: list[Any] = []
         if grouped:
-            shown = "(all)" if group is None else group
-            row.append(Text(shown if group != previous_group else ""))
-            if group != previous_group and previous_group != "\0":
+            if group != previous and previous != "\0":
                 table.add_section()
-            previous_group = group
-        params = {k: v for k, v in first.params.items() if k != "eps"}
-        row.append(first.loss + (" %" if first.percent else ""))
-        row.append(fmt_params(params))
+            row.append(Text(("(all)" if group is None else group) if group != previous else ""))
+            previous = group
+        row.extend(_loss_cells(next(iter(cells.values()))))
         for model in report.models:
             r = cells.get(model)
             row.append(value_text(r, with_ci) if r else "")
         table.add_row(*row)
+    return table
+
+
+def _long_table(report: ComputeReport, with_ci: bool) -> Table:
+    """One row per (loss, model): the layout when the models do not fit side by side."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    grouped = report.group_column is not None
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    if grouped:
+        table.add_column(Text(report.group_column or "group"), overflow="fold")
+    table.add_column("loss", no_wrap=True)
+    table.add_column("params", style="dim")
+    table.add_column("model", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True)
+    previous: tuple[str | None, str] | None = None
+    for group, label, cells in _grouped_results(report):
+        if previous is not None and previous != (group, label):
+            table.add_section()
+        first_row = True
+        for model in report.models:
+            r = cells.get(model)
+            if r is None:
+                continue
+            row: list[Any] = []
+            if grouped:
+                row.append(Text(("(all)" if group is None else group) if first_row else ""))
+            row.extend(_loss_cells(r) if first_row else ["", ""])
+            row.extend([Text(model), value_text(r, with_ci)])
+            table.add_row(*row)
+            first_row = False
+        previous = (group, label)
+    return table
+
+
+def _fits(table: Table, console: Console) -> bool:
+    from rich.measure import Measurement
+
+    # The natural width: no cell wrapped or cut (rich would otherwise truncate names).
+    unbounded = console.options.update_width(1_000_000)
+    return Measurement.get(console, unbounded, table).maximum <= console.width
+
+
+def print_footer(console: Console, parts: list[str]) -> None:
+    """Footer facts joined by ' · ', breaking between facts rather than inside one."""
+    from rich.text import Text
+
+    line = ""
+    for part in parts:
+        candidate = f"{line} · {part}" if line else part
+        if line and len(candidate) > console.width:
+            console.print(Text(line, style="dim"))
+            line = part
+        else:
+            line = candidate
+    if line:
+        console.print(Text(line, style="dim"))
+
+
+def render_table(report: ComputeReport, console: Console) -> None:
+    from rich.text import Text
+
+    with_ci = report.ci_level is not None
+    console.print(Text(f"Losses: {report.source}", style="bold"))
+    table = _wide_table(report, with_ci)
+    if len(report.models) > 1 and not _fits(table, console):
+        table = _long_table(report, with_ci)
     console.print(table)
     caption = [
         f"task {report.task} ({report.task_reason})",
@@ -79,14 +149,11 @@ def render_table(report: ComputeReport, console: Console) -> None:
         caption.append(f"eps {report.eps:.3g}")
     if with_ci:
         caption.append(f"{100 * report.ci_level:g}% bootstrap CI, {report.n_boot} resamples")
-    console.print(Text(" · ".join(caption), style="dim"))
+    print_footer(console, caption)
     if any(r.signed for r in report.results):
-        console.print(
-            Text(
-                "mbe = mean(y_true - y_pred): + under = the model under-predicts on average,"
-                " - over = over-predicts.",
-                style="dim",
-            )
+        print_footer(
+            console,
+            ["mbe = mean(y_true - y_pred)", "+ under: under-predicts", "- over: over-predicts"],
         )
 
 
