@@ -93,7 +93,7 @@ def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
             out.append(
                 f"P-LOG0 {item.model}: {count} row(s) predict probability exactly 0 for the true "
                 f"class; clipping (eps={item.selection.params['eps']:.3g}) decides their "
-                f"{spec.name} ({100 * share:.0f}% of the total)"
+                f"{spec.name} ({100 * share:.2g}% of the total)"
             )
     return out
 

@@ -39,6 +39,9 @@ class InputOptions:
     encoding: str = "utf-8"
     group_by: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    # Set by the streaming reader once it has decided the task for the whole
+    # file, so every chunk reports the detection's real reason.
+    task_reason: str | None = None
 
 
 # --------------------------------------------------------------------------- columns
@@ -122,7 +125,7 @@ def _detect_task(
     opts: InputOptions, names: Sequence[str], y_true_values: np.ndarray | None
 ) -> tuple[Task, str]:
     if opts.task != "auto":
-        return Task(opts.task), f"--task {opts.task}"
+        return Task(opts.task), opts.task_reason or f"--task {opts.task}"
     class_cols = _class_columns(names, opts.pred_prefix)
     if not opts.pred_cols and len(class_cols) >= 2:
         return Task.MULTICLASS, f"{len(class_cols)} columns named {opts.pred_prefix}<class>"

@@ -9,7 +9,12 @@ last complete record (a newline outside quotes), parses the block with
 ``pyarrow.csv.read_csv`` (multithreaded) and hands every chunk to the same
 :func:`~losscli.io.columns.build_dataset` as the whole-file path, with the
 chunk's row offset, so validation and messages name the file's row numbers.
-The task is detected on the first chunk and then fixed for the rest.
+The task is detected on the first chunk and then fixed for the rest; when the
+first chunk's y_true looks binary under --task auto, the y_true column of the
+whole file is scanned first (one extra pass over that column only, stopping at
+the first non-binary value), so detection holds for the whole column (SPEC 2).
+stdin cannot be scanned twice: there the first chunk decides, and a later
+non-binary label is an error that says so.
 
 Why this reader: ``benchmarks/README.md`` has the measurements (pyarrow's
 ``open_csv`` streaming reader read ahead far more than one block and held
@@ -172,6 +177,64 @@ def _open_parquet(
     return StreamInput(path, chunks=_prefetched(chunks()), total_bytes=size)
 
 
+_BINARY_LABELS = (frozenset({0.0, 1.0}), frozenset({-1.0, 1.0}))
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def _whole_file_task(
+    first: pa.Table, opts: InputOptions, shown: str, sep: str
+) -> InputOptions | None:
+    """Regression options when y_true stops looking binary after the first chunk, else None.
+
+    Only binary-vs-regression depends on values (multiclass and the families
+    are told by column names), so only that case is settled by a scan of
+    y_true to the end of the file; the scan stops at the first non-binary value.
+    """
+    from losscli.io.arrow import float64_numpy
+
+    head = float64_numpy(first.column(opts.true_col))
+    labels = set(np.unique(head[np.isfinite(head)]).tolist())
+    for values in _column_blocks(shown, sep, opts.true_col):
+        labels.update(np.unique(values[np.isfinite(values)]).tolist())
+        if not any(labels <= allowed for allowed in _BINARY_LABELS):
+            reason = f"{opts.true_col} holds continuous values beyond its first rows"
+            return dataclasses.replace(opts, task="regression", task_reason=reason)
+    return None
+
+
+def _column_blocks(path: str, sep: str, column: str) -> Iterator[np.ndarray]:
+    """One column of a CSV file as float64, block by block; non-numbers are left out."""
+    import pyarrow.compute as pc
+
+    from losscli.io.arrow import float64_numpy
+
+    _, compression = _split_extension(path)
+    raw = open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        text = _DECOMPRESS[compression](raw) if compression else raw  # type: ignore[operator]
+        reader = pacsv.open_csv(
+            text,
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[column], column_types={column: pa.string()}
+            ),
+        )
+        for batch in reader:
+            strings = pc.utf8_trim_whitespace(batch.column(0))
+            try:
+                numbers = pc.cast(strings, pa.float64())
+            except pa.ArrowInvalid:
+                numbers = pc.cast(
+                    pc.filter(strings, pc.match_substring_regex(strings, _NUMBER)), pa.float64()
+                )
+            yield float64_numpy(numbers)
+    except (pa.ArrowInvalid, OSError, EOFError, lzma.LZMAError):
+        return  # the main pass reports unreadable content with row numbers
+    finally:
+        raw.close()
+
+
 def _check_whole_file(opts: InputOptions, kept: int, positive_weight: bool) -> None:
     """The checks build_dataset skips for a chunk, over the whole file (same messages)."""
     if kept == 0:
@@ -321,8 +384,15 @@ def _iter_chunks(
             if table.num_rows == 0:
                 continue
             dataset = build_dataset(table, chunk_opts, source, row_offset=rows_before, chunk=True)
+            if first and opts.task == "auto" and dataset.task.value == "binary" and source != "-":
+                regression = _whole_file_task(table, opts, shown, sep)
+                if regression is not None:
+                    chunk_opts = regression
+                    dataset = build_dataset(table, chunk_opts, source, chunk=True)
             if first:
-                chunk_opts = dataclasses.replace(opts, task=dataset.task.value)
+                chunk_opts = dataclasses.replace(
+                    chunk_opts, task=dataset.task.value, task_reason=dataset.task_reason
+                )
                 first = False
             rows_before += table.num_rows
             kept += dataset.n_rows
