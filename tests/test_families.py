@@ -201,3 +201,96 @@ def test_non_numeric_family_cell(run, tmp_path):
 def test_structured_loss_on_regression_data_is_refused(run):
     result = run("compute", SAMPLES / "regression_clean.csv", "-l", "iou")
     assert_error(result, "iou is a detection loss")
+
+
+# --------------------------------------------------------------------------- GAN statistics
+
+
+def _gan_columns() -> tuple[np.ndarray, np.ndarray]:
+    frame = pd.read_csv(SAMPLES / "gan_outputs.csv")
+    return frame["d_real"].dropna().to_numpy(), frame["d_fake"].dropna().to_numpy()
+
+
+def test_gan_bootstrap_resamples_d_real_and_d_fake_separately(run_json):
+    """--ci on GAN data: each column is resampled within itself, keeping its size."""
+    real, fake = _gan_columns()
+    n_boot, seed = 200, 7
+    out = run_json(
+        "compute",
+        SAMPLES / "gan_outputs.csv",
+        "-l",
+        "gan_generator",
+        "--ci",
+        "0.9",
+        "--bootstrap",
+        n_boot,
+        "--seed",
+        seed,
+    )
+    # Direct NumPy stratified bootstrap: strata in sorted order (0 = d_fake, 1 = d_real),
+    # each drawing its own rows with rng.integers(0, n_s, size=n_s).
+    rng = np.random.default_rng(seed)
+    terms = np.log1p(-fake)
+    reps = []
+    for _ in range(n_boot):
+        fake_draw = rng.integers(0, fake.size, size=fake.size)
+        rng.integers(0, real.size, size=real.size)
+        reps.append(np.mean(terms[fake_draw]))
+    low, high = np.percentile(reps, [5.0, 95.0])
+    row = out["results"][0]
+    assert row["ci_low"] == pytest.approx(low, rel=1e-9)
+    assert row["ci_high"] == pytest.approx(high, rel=1e-9)
+
+
+def test_stratified_bootstrap_keeps_each_stratum_size():
+    from losscli.analysis.bootstrap import bootstrap_replicates
+    from losscli.core.registry import Reduction
+
+    strata = np.array([1, 1, 0, 0, 0, 1, 0])
+    # values count each stratum's rows: the replicate SUM of the indicator of stratum 0
+    # is its size in every replicate when resampling stays within strata.
+    indicator = (strata == 0).astype(float)
+    reps = bootstrap_replicates([(indicator, Reduction.SUM)], None, 50, 3, strata)
+    assert np.all(reps[:, 0] == 4.0)
+    joint = bootstrap_replicates([(indicator, Reduction.SUM)], None, 50, 3)
+    assert np.unique(joint[:, 0]).size > 1
+
+
+def test_gan_compare_statistics_use_only_the_rows_a_loss_is_defined_on(run_json):
+    real, fake = _gan_columns()
+    out = run_json("compare", SAMPLES / "gan_outputs.csv")
+    rows = {r["loss"]: r for r in out["results"]}
+    generator = np.log1p(-fake)
+    ns = -np.log(fake)
+    assert rows["gan_generator"]["median"] == pytest.approx(np.median(generator), rel=1e-12)
+    assert rows["gan_generator"]["max"] == pytest.approx(np.max(generator), rel=1e-12)
+    assert rows["gan_generator_ns"]["median"] == pytest.approx(np.median(ns), rel=1e-12)
+    assert rows["gan_generator_ns"]["max"] == pytest.approx(np.max(ns), rel=1e-12)
+    k = int(np.ceil(0.01 * fake.size))
+    share = np.sum(np.sort(ns)[-k:]) / np.sum(ns)
+    assert rows["gan_generator_ns"]["top1pct_share"] == pytest.approx(share, rel=1e-12)
+    # the values (the sums of each column's mean) are unchanged
+    assert rows["gan_generator"]["value"] == pytest.approx(np.mean(generator), rel=1e-12)
+    # gan_discriminator is defined on every row: its maximum is over both columns
+    both = np.concatenate([-np.log(real), -np.log1p(-fake)])
+    assert rows["gan_discriminator"]["max"] == pytest.approx(np.max(both), rel=1e-12)
+
+
+def test_gan_per_sample_names_the_column_and_leaves_undefined_cells_empty(run, tmp_path):
+    path = write(tmp_path, "d_real,d_fake\n0.9,0.2\n0.8,0.4\n0.7,\n")
+    result = run("compute", path, "--per-sample", "-", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "row,column,model,gan_discriminator,gan_generator,gan_generator_ns"
+    cells = [line.split(",") for line in lines[1:]]
+    assert [(c[0], c[1]) for c in cells] == [
+        ("1", "d_real"),
+        ("2", "d_real"),
+        ("3", "d_real"),
+        ("1", "d_fake"),
+        ("2", "d_fake"),
+    ]
+    assert all(c[4] == "" and c[5] == "" for c in cells[:3])
+    assert float(cells[3][4]) == pytest.approx(math.log(0.8), rel=1e-12)
+    assert float(cells[4][5]) == pytest.approx(-math.log(0.4), rel=1e-12)
+    assert float(cells[0][3]) == pytest.approx(-math.log(0.9), rel=1e-12)

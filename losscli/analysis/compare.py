@@ -189,7 +189,11 @@ def compare_models(
     replicates: np.ndarray | None = None
     if ci_level is not None and dataset.n_rows > 0:
         replicates = bootstrap_replicates(
-            [(i.values, i.selection.spec.reduction) for i in items], weights, n_boot, seed
+            [(i.values, i.selection.spec.reduction) for i in items],
+            weights,
+            n_boot,
+            seed,
+            dataset.strata,
         )
 
     # items are in (loss, model) order: group the column indices of each selection.
@@ -241,8 +245,11 @@ def _model_loss(
     signed: bool,
 ) -> ModelLoss:
     spec = item.selection.spec
-    median, p95, largest = _distribution(item.values, weights, spec.reduction)
-    share = None if signed else top_share(item.values, weights, 0.01)
+    # Per-row statistics over the rows where the loss is defined (GAN generator
+    # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
+    defined, defined_weights = item.defined(weights)
+    median, p95, largest = _distribution(defined, defined_weights, spec.reduction)
+    share = None if signed else top_share(defined, defined_weights, 0.01)
     if share is not None and share != share:
         share = None
     return ModelLoss(

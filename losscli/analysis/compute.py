@@ -21,17 +21,19 @@ def _results_for(
     ci_level: float | None,
     n_boot: int,
     seed: int,
+    strata: np.ndarray | None = None,
 ) -> list[LossResult]:
     w = weights
     subset = items
     if mask is not None:
         w = None if weights is None else weights[mask]
-        subset = [PerSample(i.selection, i.model, i.values[mask]) for i in items]
+        strata = None if strata is None else strata[mask]
+        subset = [i.restricted(mask) for i in items]
     n = int(subset[0].values.shape[0]) if subset else 0
     intervals: list[tuple[float | None, float | None]] = [(None, None)] * len(subset)
     if ci_level is not None and n > 0:
         reps = bootstrap_replicates(
-            [(i.values, i.selection.spec.reduction) for i in subset], w, n_boot, seed
+            [(i.values, i.selection.spec.reduction) for i in subset], w, n_boot, seed, strata
         )
         intervals = [percentile_interval(reps[:, j], ci_level) for j in range(len(subset))]
     out = []
@@ -65,14 +67,18 @@ def compute(
 ) -> tuple[ComputeReport, list[PerSample]]:
     """The compute report and the per-sample losses behind it."""
     items = per_sample_losses(dataset, selections)
-    results = _results_for(items, dataset.weights, None, None, ci_level, n_boot, seed)
+    results = _results_for(
+        items, dataset.weights, None, None, ci_level, n_boot, seed, dataset.strata
+    )
     if dataset.groups is not None:
         for group in sorted(set(dataset.groups.tolist()), key=str):
             mask = dataset.groups == group
             if dataset.weights is not None and not np.any(dataset.weights[mask] > 0):
                 continue
             results.extend(
-                _results_for(items, dataset.weights, mask, group, ci_level, n_boot, seed)
+                _results_for(
+                    items, dataset.weights, mask, group, ci_level, n_boot, seed, dataset.strata
+                )
             )
     eps_values = {float(s.params["eps"]) for s in selections if "eps" in s.params}
     report = ComputeReport(

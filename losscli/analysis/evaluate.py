@@ -70,11 +70,28 @@ def check_domain(selection: LossSelection, dataset: Dataset, model: str) -> None
 
 @dataclass(frozen=True)
 class PerSample:
-    """Per-sample losses of one (loss, model) pair."""
+    """Per-sample losses of one (loss, model) pair.
+
+    ``support`` marks the rows where the loss is defined (None: every row; see
+    ``LossSpec.support``). ``values`` keeps every row, so reductions are unchanged;
+    per-row statistics use :meth:`defined` instead.
+    """
 
     selection: LossSelection
     model: str
     values: np.ndarray
+    support: np.ndarray | None = None
+
+    def defined(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(values, weights) of the rows where the loss is defined."""
+        if self.support is None:
+            return self.values, weights
+        return self.values[self.support], None if weights is None else weights[self.support]
+
+    def restricted(self, mask: np.ndarray) -> PerSample:
+        """The same losses for some rows (a boolean mask or an index)."""
+        support = None if self.support is None else self.support[mask]
+        return PerSample(self.selection, self.model, self.values[mask], support)
 
 
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
@@ -84,7 +101,10 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
         check_applicable(selection, dataset)
         for model in dataset.model_names:
             check_domain(selection, dataset, model)
+            inputs = dataset.inputs(model)
             with np.errstate(all="ignore"):
-                values = selection.per_sample(dataset.inputs(model))
-            out.append(PerSample(selection, model, values))
+                values = selection.per_sample(inputs)
+            support = selection.spec.support
+            mask = None if support is None else np.asarray(support(inputs), dtype=bool)
+            out.append(PerSample(selection, model, values, mask))
     return out

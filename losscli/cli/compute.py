@@ -28,7 +28,12 @@ def parse_gates(raw: tuple[str, ...]) -> list[tuple[str, float]]:
 
 
 def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
-    """One row per (data row, model): row number, group, model, one column per loss."""
+    """One row per (data row, model): row number, group, model, one column per loss.
+
+    GAN files stack d_real and d_fake, whose row numbers both start at 1: a
+    ``column`` column says which one a row comes from. A loss's cell is empty
+    on rows where it is not defined (its support, e.g. d_real for gan_generator).
+    """
     import csv
 
     writer = csv.writer(handle, lineterminator="\n")
@@ -36,15 +41,23 @@ def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
     for item in items:
         if item.selection.label not in labels:
             labels.append(item.selection.label)
-    header = ["row"] + (["group"] if dataset.groups is not None else []) + ["model"] + labels
+    gan = dataset.task.value == "generative"
+    header = ["row"] + (["column"] if gan else [])
+    header += (["group"] if dataset.groups is not None else []) + ["model"] + labels
     writer.writerow(header)
     for model in dataset.model_names:
-        columns = [i.values for i in items if i.model == model]
+        columns = [(i.values, i.support) for i in items if i.model == model]
         for r, row_number in enumerate(dataset.row_numbers):
             prefix: list[Any] = [int(row_number)]
+            if gan:
+                prefix.append("d_real" if dataset.y_true[r] == 1 else "d_fake")
             if dataset.groups is not None:
                 prefix.append(dataset.groups[r])
-            writer.writerow(prefix + [model] + [repr(float(c[r])) for c in columns])
+            cells = [
+                "" if support is not None and not support[r] else repr(float(values[r]))
+                for values, support in columns
+            ]
+            writer.writerow(prefix + [model] + cells)
 
 
 def compute_streaming(
@@ -160,7 +173,7 @@ def compute(
         select_losses(list(losses), Task.REGRESSION)
 
     def selections_for(data: Any) -> list[Any]:
-        chosen = select_losses(list(losses), data.task, data.features)
+        chosen = choose_losses(losses, data)
         for name, _ in gates:
             if all(s.name != name for s in chosen):
                 spec = get_loss(name)

@@ -16,7 +16,9 @@ class Dataset:
     ``row_numbers`` are the 1-based data-row numbers in the input file of the
     rows kept (after --nan drop), so every message can point back to the file.
     ``columns`` maps a logical input ("y_true", a model name) to the file's
-    column name(s), for messages.
+    column name(s), for messages. ``strata`` labels rows that come from separate
+    samples (GAN: 1 for d_real rows, 0 for d_fake rows); the bootstrap resamples
+    each stratum within itself, keeping its size.
     """
 
     source: str
@@ -39,6 +41,7 @@ class Dataset:
     columns: dict[str, str] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    strata: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:

@@ -495,4 +495,5 @@ def _gan(table: pa.Table, opts: Any, source: str, reason: str) -> Dataset:
         features=frozenset({"d_real"} if "d_real" in names else ()),
         columns={"y_true": "d_real/d_fake", "discriminator": "d_real/d_fake"},
         notes=tuple(notes),
+        strata=is_real.astype(np.int8),  # d_real and d_fake are separate samples
     )

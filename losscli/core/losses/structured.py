@@ -14,7 +14,9 @@ Each family reads fixed columns, which io (:mod:`losscli.io.families`) maps to
   The two columns may differ in length, so the losses are sums of two means;
   they use :attr:`Reduction.SUM` with per-term weights 1/n_real and 1/n_fake
   (:func:`gan_term_weights`), which keeps one mergeable reduction path. A
-  generator loss is 0 on the D(x) rows, which it does not depend on.
+  generator loss is 0 on the D(x) rows, which it does not depend on; it
+  declares ``support`` = the D(G(z)) rows, so per-row statistics and
+  --per-sample leave those rows out.
 - vae: ``extra["mu"]``/``extra["logvar"]`` (n, k); ``y_true``/``y_pred`` the
   (n, D) reconstruction target and output (D may be 0 when absent).
 """
@@ -318,6 +320,11 @@ def _is_real(x: LossInputs) -> np.ndarray:
     return np.asarray(x.y_true, dtype=np.float64) == 1.0
 
 
+def _fake_rows(x: LossInputs) -> np.ndarray:
+    """The D(G(z)) rows (d_fake): where a generator loss is defined."""
+    return ~_is_real(x)
+
+
 @register(
     "gan_discriminator",
     task=Task.GENERATIVE,
@@ -380,8 +387,9 @@ def gan_discriminator(x: LossInputs, eps: float) -> np.ndarray:
     ),
     conventions=(
         "Negative by construction (log of a probability); lower is better for the "
-        "generator. Only d_fake is used (0 on d_real rows in --per-sample). " + _GAN_NOTE
+        "generator. Only d_fake is used (empty on d_real rows in --per-sample). " + _GAN_NOTE
     ),
+    support=_fake_rows,
 )
 def gan_generator(x: LossInputs, eps: float) -> np.ndarray:
     """GAN generator loss (minimax): mean log(1 - D(G(z))), which saturates early in training."""
@@ -412,9 +420,10 @@ def gan_generator(x: LossInputs, eps: float) -> np.ndarray:
         "strong gradients when D rejects fakes."
     ),
     conventions=(
-        "Equals torch BCELoss(D(G(z)), ones). Only d_fake is used (0 on d_real rows in "
-        "--per-sample). " + _GAN_NOTE
+        "Equals torch BCELoss(D(G(z)), ones). Only d_fake is used (empty on d_real rows "
+        "in --per-sample). " + _GAN_NOTE
     ),
+    support=_fake_rows,
 )
 def gan_generator_ns(x: LossInputs, eps: float) -> np.ndarray:
     """GAN generator loss (non-saturating): -mean log D(G(z))."""
