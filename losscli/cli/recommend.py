@@ -8,6 +8,7 @@ import click
 
 from losscli.analysis.rules import THRESHOLDS_HELP
 from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.errors import UsageError
 
 RECOMMEND_TASKS = (
     "regression",
@@ -59,10 +60,13 @@ With FILE, data that strongly show what a flag denies win (--no-outliers on
         "distribution (default: from FILE, or implied by the flags)."
     ),
 )
+# Two plain flags, not Click's --outliers/--no-outliers pair: the pair keeps whichever
+# comes last, and saying both is a contradiction the user must hear about (exit 2).
+@click.option("--outliers", is_flag=True, help="Regression: the data have outliers.")
 @click.option(
-    "--outliers/--no-outliers",
-    default=None,
-    help="Regression: the data have outliers (or have none).",
+    "--no-outliers",
+    is_flag=True,
+    help="Regression: the data have no outliers (a FILE that clearly has some overrides it).",
 )
 @click.option("--heavy-tails", is_flag=True, help="Regression: errors are heavy-tailed.")
 @click.option("--imbalanced", is_flag=True, help="Classification: the classes are imbalanced.")
@@ -80,7 +84,8 @@ With FILE, data that strongly show what a flag denies win (--no-outliers on
 def recommend(
     file: str | None,
     rec_task: str | None,
-    outliers: bool | None,
+    outliers: bool,
+    no_outliers: bool,
     heavy_tails: bool,
     imbalanced: bool,
     max_margin: bool,
@@ -117,10 +122,15 @@ def recommend(
     from losscli.report.console import make_console
     from losscli.report.recommend import render
 
+    if outliers and no_outliers:
+        raise UsageError(
+            "--outliers and --no-outliers contradict each other: give the one that "
+            "describes your data (or neither, and let FILE show it)"
+        )
     task = rec_task.lower() if rec_task else None
     flags = Flags(
         task=task,
-        outliers=outliers,
+        outliers=True if outliers else (False if no_outliers else None),
         heavy_tails=heavy_tails,
         imbalanced=imbalanced,
         max_margin=max_margin,
