@@ -173,7 +173,7 @@ def compute(
         select_losses(list(losses), Task.REGRESSION)
 
     def selections_for(data: Any) -> list[Any]:
-        chosen = choose_losses(losses, data)
+        chosen = select_losses(list(losses), data.task, data.features)
         for name, _ in gates:
             if all(s.name != name for s in chosen):
                 spec = get_loss(name)
