@@ -17,10 +17,12 @@ The grid variable depends on the loss:
 - margin-based losses (hinge-type): the margin ``t * s`` (-3 to 3).
 
 Gradients are d loss / d (grid variable) -- for the error grid that is
-d/de = -d/dy_pred. They come from second-order one-sided differences on both
-sides of each point, averaged: exact for piecewise quadratics, and at a kink
-(mae at 0, hinge at margin 1) the average of the two one-sided slopes, the
-midpoint subgradient.
+d/de = -d/dy_pred. They come from central differences at four halving steps,
+Richardson-extrapolated (about 12 correct digits where the loss is smooth),
+and are rounded to the digits that the estimated error supports, so exact
+slopes print exactly (0 for msle at e = 0, -100 for bce at p = 0.01). At a
+kink (mae at 0, hinge at margin 1), where the extrapolated forward and
+backward slopes differ, the slope is their mean, the midpoint subgradient.
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ DEFAULT_ERRORS = "-3:3:13"
 CHART_POINTS = 161  # dense sampling used only to draw smooth charts
 MAX_POINTS = 100_001
 
-# Relative finite-difference step: small enough that the O(h^2) term is far
-# below 1e-8, large enough that rounding (eps * |f| / h) stays near 1e-10.
-STEP = 1e-5
+# Largest relative step of the difference tableau, and its number of halvings:
+# with LEVELS steps the central tableau cancels the error terms up to
+# h^(2 LEVELS - 1), so a step this large keeps the truncation error near 1e-15
+# of the slope while rounding (eps |f| / step) stays near 1e-12.
+STEP = 1e-3
+LEVELS = 4
+# How much the tableau can amplify the rounding error of one difference quotient.
+ROUNDING_GAIN = 16.0
 # Reference targets tried, in order, for regression losses whose value depends
 # on the level of y_true or whose domain excludes y_true = 0.
 REFERENCE_TARGETS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, 1e5, 1e6)
@@ -186,28 +193,101 @@ def _loss_function(
     return evaluate
 
 
-def _steps(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:
+def _input_scale(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """How large the kernel's inputs are around each point (the unit of its step)."""
     if variable == PROBABILITY:
-        h = STEP * np.minimum(x, 1.0 - x)  # keeps x +- 2h inside (0, 1)
-    else:
-        # The kernel sees y_pred = level - x: the step follows the larger magnitude.
-        h = STEP * np.maximum(max(1.0, abs(level)), np.abs(x))
-    # A power of two: x +- k h and y_true - (x +- k h) are then exact for the
-    # usual dyadic grid points, so a symmetric kink gives a slope of exactly 0.
+        return np.minimum(x, 1.0 - x)  # the distance to the edge of (0, 1)
+    # The kernel sees y_pred = level - x: the larger magnitude counts.
+    return np.maximum(max(1.0, abs(level)), np.abs(x))
+
+
+def _steps(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """The largest step of the difference tableau at each point (a power of two)."""
+    h = STEP * _input_scale(variable, x, level)  # inside (0, 1) for probabilities
+    if x.shape[0] > 1:
+        # The stencil stays well inside the gap to the next grid point, so a
+        # kink at a neighbouring point (mae at 0 on a fine grid) is not crossed.
+        h = np.minimum(h, float(np.min(np.diff(x))) / 8.0)
+    # A power of two: x +- h / 2^k and y_true - (x +- h / 2^k) are then exact for
+    # the usual dyadic grid points, so a symmetric kink gives a slope of exactly 0.
     return np.exp2(np.round(np.log2(h)))
 
 
+def _richardson(quotients: list[np.ndarray], order_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Richardson extrapolation of difference quotients at steps h, h/2, h/4, ...
+
+    ``order_step`` is 2 for central differences (error in h^2, h^4, ...) and 1
+    for one-sided ones (h, h^2, ...). Returns the most extrapolated estimate
+    and the size of its last correction, the usual estimate of its error.
+    """
+    row = [quotients[0]]
+    for quotient in quotients[1:]:
+        new_row = [quotient]
+        for j, previous in enumerate(row, start=1):
+            factor = 2.0 ** (order_step * j)
+            new_row.append((factor * new_row[-1] - previous) / (factor - 1.0))
+        row = new_row
+    return row[-1], np.abs(row[-1] - row[-2])
+
+
 def finite_difference(
-    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray
-) -> np.ndarray:
-    """The average of the second-order forward and backward difference quotients."""
-    f_m2, f_m1, f_0, f_p1, f_p2 = (f(x + k * h) for k in (-2.0, -1.0, 0.0, 1.0, 2.0))
-    forward = (-3.0 * f_0 + 4.0 * f_p1 - f_p2) / (2.0 * h)
-    backward = (3.0 * f_0 - 4.0 * f_m1 + f_m2) / (2.0 * h)
-    slope = 0.5 * (forward + backward)
-    # Below the rounding noise of the differences the slope is 0 (e.g. mae at 0).
-    size = np.maximum.reduce([np.abs(v) for v in (f_m2, f_m1, f_0, f_p1, f_p2)])
-    return np.where(np.abs(slope) <= 8.0 * EPS * size / h, 0.0, slope)
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The slope of ``f`` at ``x`` and a bound on its error.
+
+    Central differences at steps h, h/2, ..., h/2^(LEVELS-1), extrapolated
+    (Richardson), are accurate to about 1e-12 where ``f`` is smooth. Forward
+    and backward differences, extrapolated the same way, see each side of
+    ``x`` alone: where their mean and the central estimate disagree, a
+    derivative jumps at ``x`` (mae at 0, hinge at margin 1, huber at delta)
+    and the slope is that mean, the midpoint subgradient at a kink.
+    """
+    steps = [h / 2.0**k for k in range(LEVELS)]
+    f_0 = f(x)
+    ahead = [f(x + s) for s in steps]
+    behind = [f(x - s) for s in steps]
+    central, central_err = _richardson(
+        [(a - b) / (2.0 * s) for a, b, s in zip(ahead, behind, steps)], 2
+    )
+    forward, forward_err = _richardson([(a - f_0) / s for a, s in zip(ahead, steps)], 1)
+    backward, backward_err = _richardson([(f_0 - b) / s for b, s in zip(behind, steps)], 1)
+    # Rounding: each quotient carries about eps |f| / step, amplified by the
+    # tableau. Inside a kernel, terms as large as the curve's steepest slope
+    # times the inputs' scale may cancel (poisson at e = 0: y log(y/p) - y + p), so the values
+    # are good only to eps times that, even where the loss itself is near 0.
+    size = np.maximum.reduce([np.abs(v) for v in [f_0, *ahead, *behind]])
+    finite = np.abs(central[np.isfinite(central)])
+    steepest = float(finite.max()) if finite.size else 0.0
+    size = np.fmax(size, scale * steepest)
+    rounding = ROUNDING_GAIN * EPS * size / steps[-1]
+    one_sided = 0.5 * (forward + backward)
+    one_sided_err = np.maximum(forward_err, backward_err) + 4.0 * rounding
+    # Central differences assume the loss is smooth across x; where they and
+    # the one-sided mean disagree, a derivative jumps at x and one-sided wins.
+    kink = np.abs(central - one_sided) > 10.0 * one_sided_err
+    slope = np.where(kink, one_sided, central)
+    error = np.where(kink, one_sided_err, central_err + rounding)
+    return slope, error
+
+
+def clean_slope(slope: float, error: float) -> float:
+    """The slope with only the digits its error supports (at most 12); 0 below the error.
+
+    Rounding to one decimal place above the error turns 99.99999999998 into
+    100 and 3e-12 into 0, the exact values the kernels' formulas give.
+    """
+    if not math.isfinite(slope):
+        return slope
+    if not math.isfinite(error):
+        return slope
+    error = max(error, abs(slope) * 1e-12, 1e-300)
+    quantum = math.ceil(math.log10(error))
+    if abs(slope) < 10.0**quantum / 2.0:
+        return 0.0
+    digits = math.floor(math.log10(abs(slope))) - quantum + 1
+    if digits < 1:
+        return 0.0
+    return float(f"{slope:.{digits - 1}e}") + 0.0
 
 
 def reference_target(selection: LossSelection, grid: np.ndarray) -> float:
@@ -217,7 +297,7 @@ def reference_target(selection: LossSelection, grid: np.ndarray) -> float:
         return 0.0
     for y0 in REFERENCE_TARGETS:
         h = _steps(ERROR, grid, y0)
-        stencil = np.concatenate([grid - 2 * h, grid + 2 * h, grid])
+        stencil = np.concatenate([grid - h, grid + h, grid])
         inputs = _inputs_for(spec, ERROR, stencil, y0)
         if _in_domain(selection, inputs).all():
             return y0
@@ -244,8 +324,9 @@ def loss_curve(selection: LossSelection, errors: GridSpec, *, with_gradients: bo
     gradients = np.full_like(grid, np.nan)
     if with_gradients:
         with np.errstate(all="ignore"):
-            # + 0.0 turns the -0.0 of a symmetric kink into 0.0 for display.
-            gradients = finite_difference(f, grid, _steps(variable, grid, y0)) + 0.0
+            steps, scale = _steps(variable, grid, y0), _input_scale(variable, grid, y0)
+            slopes, errors_ = finite_difference(f, grid, steps, scale)
+        gradients = np.array([clean_slope(float(g), float(e)) for g, e in zip(slopes, errors_)])
     return Curve(
         loss=spec.name,
         label=selection.label,
