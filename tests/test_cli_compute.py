@@ -1031,3 +1031,15 @@ def test_info_renders_every_loss(run):
         assert spec.name in text and spec.summary.split()[0] in text
         info = json.loads(run("info", spec.name, "--format", "json").stdout)
         assert info["reference"] == spec.reference and info["formula"] == spec.formula
+
+
+def test_raw_scores_default_panel_keeps_margin_losses_with_a_note(run):
+    from conftest import SAMPLES
+
+    result = run("compute", SAMPLES / "hinge_labels.csv", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    assert [r["loss"] for r in json.loads(result.stdout)["results"]] == ["hinge"]
+    assert "Note: bce, brier, focal left out of the default panel" in result.stderr
+    assert "--from-logits" in result.stderr

@@ -175,22 +175,24 @@ def test_unknown_parameter_suggests_the_close_one():
             set(),
             ["mse", "rmse", "mae", "mbe", "huber", "log_cosh", "median_ae", "max_error"],
         ),
-        (Task.BINARY, set(), ["bce", "brier", "hinge", "focal"]),
+        (Task.BINARY, {"probabilities"}, ["bce", "brier", "hinge", "focal"]),
+        # Raw scores (not in [0, 1], no --from-logits): only the margin loss.
+        (Task.BINARY, set(), ["hinge"]),
         (
             Task.MULTICLASS,
-            {"hard_labels"},
+            {"hard_labels", "probabilities"},
             ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal"],
         ),
         # Soft targets add kl_div; multiclass_hinge needs hard labels, so it leaves the panel.
         (
             Task.MULTICLASS,
-            {"target_columns"},
+            {"target_columns", "probabilities"},
             ["cce", "multiclass_brier", "categorical_focal", "kl_div"],
         ),
         # One-hot y_true_* columns give both: hard labels and target columns.
         (
             Task.MULTICLASS,
-            {"target_columns", "hard_labels"},
+            {"target_columns", "hard_labels", "probabilities"},
             ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal", "kl_div"],
         ),
     ],
@@ -236,3 +238,14 @@ def test_every_registered_loss_has_a_reference_test():
     assert not missing, f"losses without a reference test (COVERED_LOSSES): {missing}"
     unknown = sorted(covered - {s.name for s in SPECS})
     assert not unknown, f"COVERED_LOSSES names that are not registered: {unknown}"
+
+
+def test_panel_omissions_say_which_losses_and_why():
+    from losscli.core.registry import panel_omissions
+
+    (line,) = panel_omissions(Task.BINARY, set())
+    assert line.startswith("bce, brier, focal left out of the default panel")
+    assert "--from-logits" in line
+    (line,) = panel_omissions(Task.MULTICLASS, {"target_columns", "probabilities"})
+    assert line.startswith("multiclass_hinge left out") and "soft" in line
+    assert panel_omissions(Task.BINARY, {"probabilities"}) == []

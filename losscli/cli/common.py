@@ -62,6 +62,20 @@ def warn(lines: list[str]) -> None:
         print(f"Warning: {line}", file=sys.stderr)
 
 
+def choose_losses(losses: tuple[str, ...] | list[str], dataset: Any) -> list[Any]:
+    """The user's --losses, else the task's default panel for what these data provide.
+
+    When the data leave out losses of the usual panel (e.g. probability losses
+    on raw scores), a note on stderr says which and why.
+    """
+    from losscli.core.registry import panel_omissions, select_losses
+
+    if not losses:
+        for line in panel_omissions(dataset.task, dataset.features):
+            note(f"Note: {line}")
+    return select_losses(list(losses), dataset.task, dataset.features)
+
+
 def note(text: str) -> None:
     print(text, file=sys.stderr)
 

@@ -159,7 +159,7 @@ def _compare_models(
     kwargs: dict[str, Any],
 ) -> None:
     from losscli.analysis.compare import compare_models
-    from losscli.cli.common import note, warn
+    from losscli.cli.common import choose_losses, note, warn
     from losscli.core.registry import Task, select_losses
     from losscli.io import load_dataset
     from losscli.report.compare import render_models
@@ -169,7 +169,7 @@ def _compare_models(
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)
     dataset = load_dataset(file, opts)
-    selections = select_losses(list(losses), dataset.task, dataset.features)
+    selections = choose_losses(losses, dataset)
     report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
     for line in report.notes:
         note(f"Note: {line}")

@@ -155,7 +155,7 @@ def compute(
     (median_ae stays exact); --ci and --per-sample read the whole file.
     """
     from losscli.analysis.compute import compute as run_compute
-    from losscli.cli.common import note, same_file, warn, write_atomically
+    from losscli.cli.common import choose_losses, note, same_file, warn, write_atomically
     from losscli.core.registry import LossSelection, get_loss, select_losses
     from losscli.errors import GateFailed, UsageError
     from losscli.io import load_dataset
@@ -173,7 +173,7 @@ def compute(
         select_losses(list(losses), Task.REGRESSION)
 
     def selections_for(data: Any) -> list[Any]:
-        chosen = select_losses(list(losses), data.task, data.features)
+        chosen = choose_losses(losses, data)
         for name, _ in gates:
             if all(s.name != name for s in chosen):
                 spec = get_loss(name)

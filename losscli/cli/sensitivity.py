@@ -59,7 +59,7 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import note, warn
+    from losscli.cli.common import choose_losses, note, warn
     from losscli.core.registry import Task, select_losses
     from losscli.errors import UsageError
     from losscli.io import load_dataset
@@ -78,7 +78,7 @@ def sensitivity(
             f"--threshold for {dataset.task.value} data is a probability of the true class "
             f"in (0, 1), e.g. 0.01 (got {threshold:g})"
         )
-    selections = select_losses(list(losses), dataset.task, dataset.features)
+    selections = choose_losses(losses, dataset)
     report = run_sensitivity(dataset, selections, rule=(rule or "mad").lower(), threshold=threshold)
     for line in report.notes:
         note(f"Note: {line}")

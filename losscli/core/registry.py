@@ -341,10 +341,21 @@ def losses_for_task(task: Task) -> list[LossSpec]:
 # What a typical file of each task provides; default_panel() assumes it when
 # the caller does not say (e.g. `loss list`, tests, flags-only commands).
 TYPICAL_FEATURES: dict[Task, frozenset[str]] = {
-    Task.MULTICLASS: frozenset({"hard_labels"}),
+    Task.BINARY: frozenset({"probabilities"}),
+    Task.MULTICLASS: frozenset({"hard_labels", "probabilities"}),
     Task.SIMILARITY: frozenset({"pairs"}),
     Task.GENERATIVE: frozenset({"d_real"}),
     Task.VAE: frozenset({"reconstruction"}),
+}
+
+# Why a loss of the task's usual panel was left out, for the features a user
+# would otherwise wonder about (the families print their own notes).
+MISSING_FEATURE_REASON: dict[str, str] = {
+    "probabilities": (
+        "y_pred is not in [0, 1] (these need probabilities; add --from-logits if "
+        "the predictions are logits)"
+    ),
+    "hard_labels": "the targets are soft (y_true_* columns), not class labels",
 }
 
 
@@ -356,6 +367,24 @@ def default_panel(task: Task, features: Collection[str] | None = None) -> list[L
     """
     have = TYPICAL_FEATURES.get(task, frozenset()) if features is None else frozenset(features)
     return [s for s in losses_for_task(task) if s.default and set(s.panel_requires) <= have]
+
+
+def panel_omissions(task: Task, features: Collection[str]) -> list[str]:
+    """Notes naming default-panel losses these data leave out, and why."""
+    typical = default_panel(task)
+    have = set(default_panel(task, features))
+    missing: dict[str, list[str]] = {}
+    for spec in typical:
+        if spec in have:
+            continue
+        for feature in spec.panel_requires:
+            if feature not in features and feature in MISSING_FEATURE_REASON:
+                missing.setdefault(feature, []).append(spec.name)
+                break
+    return [
+        f"{', '.join(names)} left out of the default panel: {MISSING_FEATURE_REASON[f]}"
+        for f, names in missing.items()
+    ]
 
 
 def _close(word: str, candidates: list[str]) -> str:

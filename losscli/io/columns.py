@@ -201,6 +201,7 @@ def build_dataset(
     else:
         y_true = arrays[opts.true_col]
     models = {col: arrays[col] for col in pred_cols}
+    features = frozenset(["probabilities"] if _probabilities(models, opts) else [])
     return Dataset(
         source=source,
         task=task,
@@ -215,7 +216,19 @@ def build_dataset(
         from_logits=opts.from_logits,
         columns=columns,
         notes=tuple(notes),
+        features=features,
     )
+
+
+def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
+    """Whether probability losses can read the predictions: logits, or values in [0, 1]."""
+    if opts.from_logits:
+        return True
+    for values in models.values():
+        finite = values[np.isfinite(values)]
+        if finite.size and (finite.min() < 0 or finite.max() > 1):
+            return False
+    return True
 
 
 def _weights_and_groups(
@@ -419,7 +432,9 @@ def _build_multiclass(
         classes=classes,
         soft_targets=soft,
         features=frozenset(
-            (["hard_labels"] if labels is not None else []) + (["target_columns"] if soft else [])
+            (["hard_labels"] if labels is not None else [])
+            + (["target_columns"] if soft else [])
+            + (["probabilities"] if _probabilities({model: q}, opts) else [])
         ),
         columns=columns,
     )

@@ -45,6 +45,7 @@ def _probability(x: LossInputs) -> np.ndarray:
     ),
     reference="sklearn.metrics.log_loss; torch.nn.BCEWithLogitsLoss",
     default=True,
+    panel_requires=("probabilities",),
     advice=(
         "Binary classification ('Binary classification -> Binary Cross-Entropy'); convex "
         "in the logit, unlike MSE on a sigmoid output."
@@ -78,6 +79,7 @@ def bce(x: LossInputs, eps: float, label_smoothing: float) -> np.ndarray:
     ),
     reference="sklearn.metrics.brier_score_loss",
     default=True,
+    panel_requires=("probabilities",),
     advice="Calibration of predicted probabilities; bounded in [0, 1], unlike log loss.",
     conventions="As a training loss on a sigmoid output it is MSE, which is non-convex in z.",
 )
@@ -161,6 +163,7 @@ def squared_hinge(x: LossInputs) -> np.ndarray:
     ),
     reference="torchvision.ops.sigmoid_focal_loss",
     default=True,
+    panel_requires=("probabilities",),
     advice=(
         "Imbalanced classes and detection: 'Imbalanced classes -> Focal Loss'. "
         "It down-weights easy examples so training focuses on hard ones."

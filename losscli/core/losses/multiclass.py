@@ -63,6 +63,7 @@ def _weighted_sum(t: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     ),
     reference="sklearn.metrics.log_loss; torch.nn.CrossEntropyLoss",
     default=True,
+    panel_requires=("probabilities",),
     advice="Multi-class classification with softmax outputs: 'Multi-class -> Categorical Cross-Entropy'.",
     conventions=(
         "sklearn log_loss renormalises rows that do not sum to 1; losscli does not (it warns). "
@@ -85,6 +86,7 @@ def cce(x: LossInputs, eps: float, label_smoothing: float) -> np.ndarray:
     ),
     reference="sklearn.metrics.brier_score_loss (multiclass, scale_by_half=False)",
     default=True,
+    panel_requires=("probabilities",),
     advice="Calibration of class probabilities, bounded in [0, 2].",
     conventions="Some texts halve it to lie in [0, 1]; losscli sums over classes without halving.",
 )
@@ -144,6 +146,7 @@ def multiclass_hinge(x: LossInputs) -> np.ndarray:
     ),
     reference="keras CategoricalFocalCrossentropy",
     default=True,
+    panel_requires=("probabilities",),
     advice="Imbalanced multi-class problems: focuses training on hard, misclassified rows.",
     conventions="keras renormalises rows that do not sum to 1 and clips with 1e-7; losscli does neither.",
 )
@@ -172,7 +175,7 @@ def _xlogx(t: np.ndarray) -> np.ndarray:
     params=(_EPS_PARAM,),
     domain=PROBABILITIES,
     default=True,
-    panel_requires=("target_columns",),  # SPEC 3: kl_div joins when y_true_* are given
+    panel_requires=("target_columns", "probabilities"),  # SPEC 3: with y_true_* columns
     properties=Properties(
         convex=True, smooth=True, robust=False, probabilistic=True, margin_based=False
     ),
