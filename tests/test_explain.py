@@ -122,3 +122,33 @@ def test_structured_losses_are_a_usage_error(run):
 def test_unknown_loss_and_link(run):
     assert run("explain", "msee").exit_code == 2
     assert run("explain", "mse", "--link", "tanh").exit_code == 2
+
+
+def test_identity_link_reads_an_identity_link(run):
+    out = run("explain", "mse", "--link", "identity").stdout
+    assert "mse with an identity link is convex" in out
+    assert "with a identity" not in out
+    assert "bce with a sigmoid link" in run("explain", "bce", "--link", "sigmoid").stdout
+
+
+def test_wide_range_chart_uses_a_symlog_axis():
+    """bce on an identity link: 1/p^2 reaches ~1e6; a linear axis shows nothing."""
+    from losscli.analysis.convexity import chart_scale
+    from losscli.report.explain import chart
+
+    report = analyse(parse_loss_list("bce")[0], "identity")
+    scale = chart_scale(report.curves)
+    assert scale.symlog
+    # the middle of the curve (d2 = 1/p^2 ~ 4 at p = 0.5) is drawn above the zero line,
+    # not flattened against it
+    d2 = np.concatenate([c.second_derivative for c in report.curves])
+    top = float(np.max(scale.apply(d2)))
+    assert float(scale.apply(np.array([4.0]))[0]) > 0.02 * top
+    assert 4.0 < 1e-5 * float(np.max(d2))  # on a linear axis: indistinguishable from 0
+    assert "1e6" in scale.labels and "0" in scale.labels
+    text = chart(report, 80, color=False)
+    assert "symlog y axis" in text
+    assert "1e6┤" in text and "1e2┤" in text
+    # a bounded curve keeps its linear axis
+    assert not chart_scale(analyse(parse_loss_list("mse")[0], "sigmoid").curves).symlog
+    assert "symlog" not in chart(analyse(parse_loss_list("mse")[0], "sigmoid"), 80, False)

@@ -251,3 +251,64 @@ def analyse(selection: LossSelection, link: str) -> ConvexityReport:
         curves=curves,
         notes=notes,
     )
+
+
+# --------------------------------------------------------------------------- chart scale
+
+WIDE_RANGE = 100.0  # max |d2| / 75th percentile of |d2| above this: symlog chart axis
+DECADES = 6  # decades shown on a symlog axis above its linear part
+
+
+@dataclass(frozen=True)
+class ChartScale:
+    """How the chart's y axis shows d2L/dz2: linear, or symlog when the range is wide.
+
+    Symlog maps y to sign(y) log10(1 + |y| / c): linear near 0 (so the zero line
+    and the sign stay where they are) and logarithmic beyond c, a power of ten
+    near the typical size of d2L/dz2. bce with an identity link has 1/p^2,
+    which reaches ~1e7 at the edges: on a linear axis every curve hugs a border.
+    """
+
+    symlog: bool
+    threshold: float = 1.0
+    ticks: tuple[float, ...] = ()  # in transformed units
+    labels: tuple[str, ...] = ()
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        if not self.symlog:
+            return values
+        return np.sign(values) * np.log10(1.0 + np.abs(values) / self.threshold)
+
+
+def chart_scale(curves: list[Curve]) -> ChartScale:
+    """A readable y scale for the curves of d2L/dz2 (see :class:`ChartScale`)."""
+    finite = [c.second_derivative[np.isfinite(c.second_derivative)] for c in curves]
+    values = np.abs(np.concatenate(finite)) if finite else np.empty(0)
+    if values.size == 0:
+        return ChartScale(False)
+    largest = float(np.max(values))
+    typical = float(np.percentile(values, 75))
+    if not largest > WIDE_RANGE * max(typical, 1e-300):
+        return ChartScale(False)
+    # At most DECADES decades above the threshold: a kink (mae) has d2 ~ 0 almost
+    # everywhere, and noise-level values would otherwise set the threshold.
+    threshold = 10.0 ** np.floor(np.log10(max(typical, largest * 10.0**-DECADES)))
+    signed = np.concatenate([c.second_derivative for c in curves])
+    signed = signed[np.isfinite(signed)]
+    scale = ChartScale(True, threshold)
+    ticks, labels = [0.0], ["0"]
+    both_signs = bool(np.any(signed < 0) and np.any(signed > 0))
+    for sign in (1.0, -1.0):
+        side = np.abs(signed[signed * sign > 0])
+        bound = float(np.max(side)) if side.size else 0.0
+        # With both signs, +-threshold would share the zero line's row: start a decade up.
+        exponent = int(round(np.log10(threshold))) + (1 if both_signs else 0)
+        while 10.0**exponent <= bound:
+            ticks.append(float(scale.apply(np.array([sign * 10.0**exponent]))[0]))
+            labels.append(f"{'-' if sign < 0 else ''}1e{exponent}")
+            exponent += 1
+    order = np.argsort(ticks)
+    return ChartScale(
+        True, threshold, tuple(ticks[i] for i in order), tuple(labels[i] for i in order)
+    )

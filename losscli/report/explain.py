@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from losscli.analysis.convexity import ConvexityReport
+from losscli.analysis.convexity import ConvexityReport, chart_scale
 from losscli.report.chart import MARKERS
 from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
 
@@ -18,6 +18,11 @@ CURVE_POINTS = 101  # points per curve in JSON (the analysis itself uses a finer
 
 def _label(y_true: float) -> int | float:
     return int(y_true) if float(y_true).is_integer() else y_true
+
+
+def _article(word: str) -> str:
+    """'an' before a vowel sound (identity), else 'a' (sigmoid, softmax)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def interval_rows(report: ConvexityReport) -> list[dict[str, Any]]:
@@ -57,6 +62,7 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
     """
     import plotext
 
+    scale = chart_scale(report.curves)
     fig = plotext.figure
     fig.clear()
     fig.plot_size(max(width, 30), 18)
@@ -64,9 +70,8 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
     for i, curve in enumerate(report.curves):
         marker = MARKERS[i % len(MARKERS)]
         finite = np.isfinite(curve.second_derivative)
-        signal = fig.signal(
-            curve.output[finite].tolist(), curve.second_derivative[finite].tolist(), marker=marker
-        )
+        shown = scale.apply(curve.second_derivative[finite])
+        signal = fig.signal(curve.output[finite].tolist(), shown.tolist(), marker=marker)
         signal.lines()
         fig.draw(signal)
         legend.append(f"{marker} y_true={_label(curve.y_true)}")
@@ -77,12 +82,23 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
         zero.lines()
         fig.draw(zero)
         legend.append("- zero")
-    fig.title(f"d2L/dz2 of {report.label}, {report.link} link (below zero: not convex)")
+    title = f"d2L/dz2 of {report.label}, {report.link} link (below zero: not convex)"
+    if scale.symlog:
+        fig.ruler("y").ticks(list(scale.ticks), list(scale.labels))
+        title = (
+            f"d2L/dz2 of {report.label}, {report.link} link, symlog y axis (below 0: not convex)"
+        )
+    fig.title(title)
     fig.label(report.output_name, "x")
     text = fig.build().string(colorless=not color)
     fig.clear()
-    lines = [line.rstrip() for line in str(text).splitlines()]
-    return "\n".join(lines + ["   ".join(legend)]) + "\n"
+    lines = [line.rstrip() for line in str(text).splitlines()] + ["   ".join(legend)]
+    if scale.symlog:
+        lines.append(
+            f"y axis: symlog - linear within +-{scale.threshold:g}, logarithmic beyond "
+            f"(d2L/dz2 spans orders of magnitude)"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def render_table(report: ConvexityReport, console: Console, color: bool) -> None:
@@ -93,7 +109,8 @@ def render_table(report: ConvexityReport, console: Console, color: bool) -> None
     verdict = "convex" if report.convex else "NOT convex"
     console.print(
         Text(
-            f"{report.label} with a {report.link} link is {verdict} in the pre-activation z",
+            f"{report.label} with {_article(report.link)} {report.link} link is {verdict} "
+            f"in the pre-activation z",
             style="bold",
         )
     )
