@@ -333,12 +333,15 @@ def test_max_error_is_always_sensitive_and_small_data_ignore_top1(tmp_path):
 
 
 def test_growth_of_and_change_pct_edge_cases():
-    assert growth_of({10.0: 1.0, 100.0: 100.0}) == ("quadratic", 100.0)
-    assert growth_of({10.0: 1.0, 100.0: 10.0}) == ("linear", 10.0)
-    assert growth_of({10.0: 1.0, 100.0: 1.0}) == ("bounded", 1.0)
-    assert growth_of({10.0: 0.0, 100.0: 5.0}) == ("jump", math.inf)
-    assert growth_of({10.0: 0.0, 100.0: 0.0}) == ("bounded", None)
-    assert growth_of({10.0: None, 100.0: 1.0}) == ("bounded", None)
+    assert growth_of({10.0: 1.0, 100.0: 100.0}) == ("quadratic", 100.0, pytest.approx(2.0))
+    assert growth_of({10.0: 1.0, 100.0: 10.0}) == ("linear", 10.0, pytest.approx(1.0))
+    assert growth_of({10.0: 1.0, 100.0: 1.0}) == ("bounded", 1.0, 0.0)
+    assert growth_of({10.0: 0.0, 100.0: 5.0}) == ("jump", math.inf, None)
+    assert growth_of({10.0: 0.0, 100.0: 0.0}) == ("bounded", None, None)
+    assert growth_of({10.0: None, 100.0: 1.0}) == ("bounded", None, None)
+    # The large-k probe decides the exponent: ~k^2 at small k, ~k once the row dominates.
+    probe = {1e3: 10.0, 1e4: 100.0, 1e5: 1000.0}
+    assert growth_of({10.0: 1.0, 100.0: 100.0}, probe) == ("linear", 100.0, pytest.approx(1.0))
     assert change_pct(3.0, 2.0) == 50.0
     assert change_pct(0.0, 0.0) == 0.0
     assert change_pct(1.0, 0.0) is None
@@ -486,12 +489,136 @@ def test_cli_domain_error_is_exit_1(run, tmp_path):
 
 
 def test_cli_scores_outside_0_1_need_from_logits(run):
-    res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge")
+    # A probability loss on raw scores: the probability rule cannot apply.
+    res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge,bce")
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: loss sensitivity reads the predictions of y_pred")
     assert "--from-logits" in res.stderr
     res = run("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge", "--from-logits")
     assert res.exit_code == 0
+
+
+def test_margin_losses_on_raw_scores_flag_by_margin(tmp_path, run, run_json):
+    """hinge alone on raw scores: flagged when t s < logit(0.01) = -4.595, not an error."""
+    out = run_json("sensitivity", SAMPLES / "hinge_labels.csv", "-l", "hinge")
+    o = out["outliers"]
+    assert o["rule"] == "margin" and o["p_true_below"] == 0.01
+    assert o["margin_below"] == pytest.approx(math.log(0.01 / 0.99), rel=1e-12)
+    ds = load_dataset(str(SAMPLES / "hinge_labels.csv"), InputOptions())
+    t = 2 * ds.y_true - 1
+    margin = t * ds.models["y_pred"]
+    assert o["rows"] == (np.flatnonzero(margin < math.log(0.01 / 0.99)) + 1).tolist()
+    # Known rows: margins 2, -1, -5 (flagged), 4.6 (t=-1, s=-4.6 is right), -4.6 (flagged).
+    path = tmp_path / "scores.csv"
+    path.write_text("y_true,y_pred\n1,2\n1,-1\n1,-5\n-1,-4.6\n-1,4.6\n")
+    out = run_json("sensitivity", path, "-l", "hinge,squared_hinge")
+    assert out["outliers"]["rows"] == [3, 5]
+    hinge = [i for i in out["injection"] if i["loss"] == "hinge"]
+    per_row = np.maximum(0, 1 - np.array([2, -1, -5, 4.6, -4.6]))
+    for i in hinge:  # the synthetic row's raw score is -k: hinge 1 + k
+        expected = (per_row.sum() + 1 + i["scale"]) / 6
+        assert i["value"] == pytest.approx(expected, rel=1e-12)
+    verdicts = {r["loss"]: (r["growth"], r["verdict"]) for r in out["results"]}
+    assert verdicts["hinge"][0] == "linear" and verdicts["squared_hinge"][0] == "quadratic"
+    out = run_json("sensitivity", path, "-l", "hinge", "--threshold", "0.5")
+    assert out["outliers"]["rows"] == [2, 3, 5]  # margin < logit(0.5) = 0
+    res = run("sensitivity", path, "-l", "hinge")
+    assert res.exit_code == 0
+    assert "margin t x score < -4.595" in res.stdout
+    assert "Margin t x score" in res.stdout
+
+
+# --------------------------------------------------------------------------- QA defects
+
+
+def test_probability_loss_bounded_only_by_clipping_is_sensitive(run_json):
+    """bce on probabilities stops at -ln(eps) from k ~ 36: 'clipped', not robust."""
+    ds, rep = report_for(BINARY, ["bce,brier,focal"])
+    bce = result(rep, "bce")
+    assert injected(rep, "bce", 50.0).change_pct == injected(rep, "bce", 100.0).change_pct
+    assert bce.growth == "clipped" and bce.verdict == "sensitive"
+    eps = np.finfo(float).eps
+    assert bce.clip_eps == eps
+    assert "bounded only by clipping at eps=2.22e-16" in bce.reasons[0]
+    assert "stops at 36.04" in bce.reasons[0]
+    assert bce.unclipped_exponent == pytest.approx(1.0, abs=0.01)  # ~k through logits
+    assert result(rep, "focal").growth == "clipped"
+    assert result(rep, "brier").growth == "bounded" and result(rep, "brier").verdict == "robust"
+    # The unclipped view: the same row through logits, -log sigmoid(-k) = softplus(k).
+    y, p = ds.y_true, ds.models["y_pred"]
+    per_row = -np.log(np.clip(np.where(y == 1, p, 1 - p), eps, 1))
+    for k in (10.0, 100.0):
+        i = injected(rep, "bce", k)
+        expected = (per_row.sum() + np.logaddexp(0, k)) / (per_row.size + 1)
+        assert i.value_unclipped == pytest.approx(expected, rel=1e-12)
+    # A larger eps clips sooner: sigmoid(-50) < 1e-7 but sigmoid(-10) is not.
+    _, rep = report_for(BINARY, ["bce:eps=1e-7"])
+    assert result(rep, "bce").clip_eps == 1e-7 and result(rep, "bce").verdict == "sensitive"
+    out = run_json("sensitivity", BINARY, "-l", "bce")
+    assert out["results"][0]["growth"] == "clipped"
+    assert out["results"][0]["clip_eps"] == eps
+    assert "change_pct_unclipped" in out["injection"][0]
+    # From logits nothing is clipped: bce grows ~k (the logit test above).
+
+
+def test_growth_label_is_the_measured_exponent(run, monkeypatch):
+    """rmse is sqrt of a mean: ~k once the row dominates, not ~k^2."""
+    _, rep = report_for(OUTLIERS, ["mse,rmse,mae,median_ae"])
+    assert result(rep, "rmse").growth == "linear"
+    assert result(rep, "rmse").growth_exponent == pytest.approx(1.0, abs=0.02)
+    assert result(rep, "mse").growth_exponent == pytest.approx(2.0, abs=0.02)
+    assert result(rep, "mae").growth_exponent == pytest.approx(1.0, abs=0.02)
+    assert result(rep, "median_ae").growth_exponent == pytest.approx(0.0, abs=0.02)
+    monkeypatch.setenv("COLUMNS", "80")
+    res = run("sensitivity", OUTLIERS, "-l", "mse,rmse")
+    rmse_line = next(
+        line for line in res.stdout.splitlines() if line.startswith(" rmse ") and "b=" in line
+    )
+    assert rmse_line.rstrip().endswith("~k (b=1.00)")
+    assert "~k^2" not in rmse_line
+
+
+def test_signed_loss_reads_as_a_bias_and_documents_its_share(run, run_json, monkeypatch):
+    _, rep = report_for(OUTLIERS, ["mbe"])
+    mbe = result(rep, "mbe")
+    v, w = mbe.value, mbe.value_without_outliers
+    assert mbe.change_pct == pytest.approx(100 * (v - w) / w)  # SPEC formula kept
+    assert mbe.abs_change_pct == pytest.approx(100 * (abs(v) - abs(w)) / abs(w))
+    assert any(f"move the bias from {w:.5g} to {v:.5g}" in r for r in mbe.reasons)
+    out = run_json("sensitivity", OUTLIERS, "-l", "mbe,mae")
+    by = {r["loss"]: r for r in out["results"]}
+    assert by["mbe"]["share_of"] == "sum of |per-sample terms|"
+    assert by["mae"]["share_of"] == "sum of per-sample terms"
+    assert by["mbe"]["abs_change_pct"] == pytest.approx(mbe.abs_change_pct)
+    monkeypatch.setenv("COLUMNS", "80")
+    res = run("sensitivity", OUTLIERS, "-l", "mbe")
+    assert "mbe is signed: change of |bias|" in res.stdout
+    assert "shares are of sum |e|" in res.stdout
+    # The injection cells are the bias with the row, not a % of a negative value.
+    k5 = injected(rep, "mbe", 5.0).value
+    line = next(x for x in res.stdout.splitlines() if x.startswith(" mbe ") and "=" in x)
+    assert f"={k5:+.4g}" in line
+    assert "-33.6%" not in res.stdout
+
+
+def test_table_and_verdict_share_one_precision(run, monkeypatch):
+    """hinge: the table's 0% and the verdict's figure are the same text."""
+    _, rep = report_for(BINARY, ["hinge"])
+    hinge = result(rep, "hinge")
+    assert 0 < abs(hinge.change_pct) < 0.005
+    assert fmt_pct(hinge.change_pct) == "0%"
+    assert hinge.reasons[-1] == "the flagged rows change it by only 0%"
+    monkeypatch.setenv("COLUMNS", "80")
+    res = run("sensitivity", BINARY, "-l", "hinge")
+    assert "0.00187" not in res.stdout
+
+
+def test_generative_data_are_refused_not_counted_as_rows(run):
+    """GAN columns are two samples, not rows: sensitivity says it does not apply."""
+    res = run("sensitivity", SAMPLES / "gan_outputs.csv")
+    assert res.exit_code == 1
+    assert "rows used" not in res.stdout
+    assert res.stderr.startswith("Error: loss sensitivity needs regression, binary or multiclass")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,14 @@ Flagging (per model, from that model's own predictions):
   the true class is below the threshold (default 0.01). From logits it is
   computed with the stable sigmoid / softmax. With soft targets the
   probability of the true class is sum_c t_c q_c.
+- margin losses on raw scores (rule ``"margin"``): when every selected loss is
+  margin-based and not probabilistic (hinge, squared_hinge, multiclass_hinge)
+  and the predictions are not all in [0, 1], they are raw scores, not
+  probabilities, and are read as logits for flagging. Binary: a row is flagged
+  when its margin t s (t = 2y - 1) is below logit(threshold) = ln(p / (1 - p));
+  the default p = 0.01 gives margin < -4.595, the margin at which a logistic
+  link would put P(true class) at 1% (the same rule as the probability one
+  under --from-logits). Multiclass: softmax of the scores, as for logits.
 
 Rows of zero weight take no part: they are never flagged and the cut-offs are
 computed without them. Otherwise the flagging is unweighted (a weight says how
@@ -26,9 +34,16 @@ Figures for every loss and model (weights respected, every value through
 - ``outlier_share`` = sum(w l, flagged rows) / sum(w l) over the per-sample
   terms the reduction works on: squared errors for rmse, |e| for median_ae and
   max_error (their value ignores how big most terms are; the share shows how
-  much of the error mass sits in the flagged rows). Signed losses use |l|.
+  much of the error mass sits in the flagged rows). Signed losses (mbe) use
+  |l|: the share of the total absolute error sum(w |e|), since a signed mean
+  has no share of its own (rows of opposite sign cancel); JSON says so in
+  ``share_of``.
 - ``top1pct_share``: the share carried by the worst 1% of rows
   (:func:`losscli.analysis.diagnostics.top_share`; |l| for signed losses).
+- signed losses also get ``abs_change_pct`` = 100 (|value| - |without|) / |without|,
+  the change of the size of the bias, which is what the table shows; the table
+  and verdict say "bias moves from X to Y" (``change_pct`` keeps the SPEC
+  formula, whose sign is relative to the sign of value_without_outliers).
 
 Injection test: one synthetic row is appended and each loss is recomputed.
 Regression: y_pred = the median prediction, y_true = y_pred + k x scale, with
@@ -39,12 +54,33 @@ logits 0 (probabilities: sigmoid(-k) / softmax). The row gets the mean weight
 of the rows of positive weight (1 without weights), so it counts as one
 typical row. ``change_pct`` = 100 (value_with_row - value) / value.
 
-Growth and verdict: ``growth_ratio`` R = change at k=100 / change at k=10
-(how much a 10x larger error moves the loss): R >= 30 (about k^1.5 or faster)
-is "quadratic", 3 <= R < 30 "linear", R < 3 "bounded"; no change at k=10 but a
-change at k=100 is a "jump" (the value is set by the single largest row, as
-max_error). A loss is **sensitive** when any of these holds, else **robust**:
+Growth and verdict: the growth exponent b is the slope of log |change| against
+log k once the synthetic row dominates the loss. It is measured on further
+injections at k = 1e3, 1e4, ... 1e12 (not shown; the same row, only larger)
+between successive decades, until two successive slopes agree within 0.02;
+if those injections are outside the domain or not finite, the two largest
+shown k are used. So rmse (the square root of a mean: its change is ~k^2 while
+the row is small against the total, ~k once it dominates) reads b = 1, mse 2,
+mae 1, median_ae 0, whatever the size of the data. b >= 1.5 is "quadratic",
+0.5 <= b < 1.5 "linear", b < 0.5 "bounded"; no change at k=10 but a change at
+k=100 is a "jump" (the value is set by the single largest row, as max_error).
+``growth_ratio`` R = change at k=100 / change at k=10 is kept in JSON.
 
+Clipping: a probability loss with an ``eps`` parameter (bce, focal, cce, ...)
+on probabilities clips P(true class) at eps, so the synthetic row's loss stops
+at about -ln(eps) (36.04 for float64 eps) from k ~ 36 on and the change at
+k=50 and k=100 is the same. That loss is bounded only by the clipping, not
+robust: when the row's P(true class) is below eps at the largest k and its loss
+is the same at the two largest k, growth is "clipped" and the loss is
+sensitive. The same rows are also computed through logits (the stable
+log-sigmoid / log-softmax, no clipping): ``value_unclipped`` and
+``change_pct_unclipped`` in JSON, and the exponent of that growth in the
+verdict (~k for bce).
+
+A loss is **sensitive** when any of these holds, else **robust**:
+
+- its reduction is the maximum (max_error): one row sets it;
+- its growth is quadratic, a jump, or clipped (bounded only by eps);
 - its reduction is the maximum (max_error): one row sets it;
 - its growth is quadratic or a jump;
 - the flagged rows change it by 100% or more (abs(change_pct) >= 100: they at
@@ -71,10 +107,12 @@ from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
 
 INJECTION_KS = (5.0, 10.0, 50.0, 100.0)
+PROBE_KS = tuple(10.0**j for j in range(3, 13))  # where the synthetic row dominates
+SLOPE_AGREE = 0.02  # successive slopes this close: the asymptotic exponent
 P_TRUE_THRESHOLD = 0.01  # confidently wrong: P(true class) below this
 SENSITIVE_CHANGE_PCT = 100.0  # the flagged rows at least double the loss
-QUADRATIC_RATIO = 30.0  # change(k=100) / change(k=10) >= 30 ~ k^1.5 or faster
-LINEAR_RATIO = 3.0  # below this a 10x larger error barely moves the loss: bounded
+QUADRATIC_EXPONENT = 1.5  # growth exponent b >= 1.5: ~k^2
+LINEAR_EXPONENT = 0.5  # below this a larger error barely moves the loss: bounded
 MIN_ROWS_TOP1 = 100  # below 100 rows "the worst 1%" is one row: not a verdict criterion
 HISTOGRAM_FLOOR = 1e-16  # log10 P(true class) is drawn from -16 up
 MAX_ROWS_LISTED = 100
@@ -86,7 +124,7 @@ class ModelOutliers:
     """The rows flagged for one model, and the rule, cut-offs and scale behind them."""
 
     model: str
-    rule: str  # "mad", "iqr", or "p_true" (classification)
+    rule: str  # "mad", "iqr", "p_true" (classification) or "margin" (raw scores)
     threshold: float
     mask: np.ndarray  # over all rows of the dataset
     rows: list[int]  # 1-based data-row numbers of every flagged row
@@ -94,7 +132,7 @@ class ModelOutliers:
     scale: float  # robust sd of the residuals (regression), nan otherwise
     center: float  # median residual (regression), nan otherwise
     fallback: bool  # MAD was 0: the fallback scale was used
-    lower: float  # flagged below this (residual, or P(true class))
+    lower: float  # flagged below this (residual, P(true class), or margin t s)
     upper: float  # flagged above this (regression)
 
     @property
@@ -116,6 +154,9 @@ class ModelOutliers:
         }
         if self.rule == "p_true":
             out["p_true_below"] = self.lower
+        elif self.rule == "margin":
+            out["p_true_below"] = self.threshold
+            out["margin_below"] = self.lower
         else:
             out.update(
                 center=self.center,
@@ -162,15 +203,23 @@ class SensitivityResult:
     change_pct: float | None
     outlier_share: float
     top1pct_share: float
-    growth: str  # "quadratic", "linear", "bounded", "jump"
+    growth: str  # "quadratic", "linear", "bounded", "jump", "clipped"
     growth_ratio: float | None
     verdict: str  # "robust" or "sensitive"
     reasons: list[str] = field(default_factory=list)
     percent: bool = False
     signed: bool = False
+    growth_exponent: float | None = None  # b of change ~ k^b at the largest k
+    clip_eps: float | None = None  # growth "clipped": the eps that bounds it
+    unclipped_exponent: float | None = None  # b of the same rows through logits
+
+    @property
+    def abs_change_pct(self) -> float | None:
+        """Change of |value| (signed losses: the size of the bias)."""
+        return change_pct(abs(self.value), abs(self.value_without_outliers))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "loss": self.loss,
             "params": dict(self.params),
             "model": self.model,
@@ -181,9 +230,17 @@ class SensitivityResult:
             "top1pct_share": self.top1pct_share,
             "growth": self.growth,
             "growth_ratio": self.growth_ratio,
+            "growth_exponent": self.growth_exponent,
             "verdict": self.verdict,
             "reasons": list(self.reasons),
+            "share_of": "sum of |per-sample terms|" if self.signed else "sum of per-sample terms",
         }
+        if self.signed:
+            out["abs_change_pct"] = self.abs_change_pct
+        if self.clip_eps is not None:
+            out["clip_eps"] = self.clip_eps
+            out["unclipped_exponent"] = self.unclipped_exponent
+        return out
 
 
 @dataclass(frozen=True)
@@ -199,6 +256,8 @@ class InjectionResult:
     p_true: float | None  # classification: P(true class) of the synthetic row
     value: float | None  # the loss with the synthetic row (None: outside the domain)
     change_pct: float | None
+    value_unclipped: float | None = None  # probability losses with eps: through logits
+    change_pct_unclipped: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -214,6 +273,9 @@ class InjectionResult:
         if self.p_true is not None:
             out["logit"] = -self.k
             out["p_true"] = self.p_true
+        if self.value_unclipped is not None:
+            out["value_unclipped"] = self.value_unclipped
+            out["change_pct_unclipped"] = self.change_pct_unclipped
         return out
 
 
@@ -235,6 +297,7 @@ class SensitivityReport:
     from_logits: bool = False
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    raw_scores: bool = False  # margin losses on raw scores: read as logits to flag
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -257,28 +320,49 @@ class SensitivityReport:
 # --------------------------------------------------------------------------- flagging
 
 
-def true_class_probability(dataset: Dataset, model: str) -> np.ndarray:
-    """Predicted probability of the true class per row (stable sigmoid/softmax from logits)."""
+def true_class_probability(
+    dataset: Dataset, model: str, as_logits: bool | None = None
+) -> np.ndarray:
+    """Predicted probability of the true class per row (stable sigmoid/softmax from logits).
+
+    ``as_logits`` reads the predictions as logits even without --from-logits
+    (raw scores of margin losses); None follows the dataset.
+    """
+    logits = dataset.from_logits if as_logits is None else as_logits
     pred = np.asarray(dataset.models[model], dtype=np.float64)
     y = np.asarray(dataset.y_true, dtype=np.float64)
     if dataset.task is Task.BINARY:
-        p = sigmoid(pred) if dataset.from_logits else pred
+        p = sigmoid(pred) if logits else pred
         return np.where(y == 1, p, 1.0 - p)
-    q = softmax(pred) if dataset.from_logits else pred
+    q = softmax(pred) if logits else pred
     if dataset.labels is not None:
         return q[np.arange(q.shape[0]), np.asarray(dataset.labels, dtype=np.intp)]
     return np.sum(y * q, axis=1)
 
 
-def check_probabilities(dataset: Dataset) -> None:
-    """Classification rows are flagged by probability: y_pred must be one (or a logit)."""
+def margin_only(selections: list[LossSelection]) -> bool:
+    """Every selected loss reads y_pred as a raw score (hinge-type: margin, not probability)."""
+    return bool(selections) and all(
+        s.spec.properties.margin_based and not s.spec.properties.probabilistic for s in selections
+    )
+
+
+def check_probabilities(dataset: Dataset, selections: list[LossSelection] | None = None) -> bool:
+    """Classification rows are flagged by probability: y_pred must be one (or a logit).
+
+    Returns True when the predictions are raw scores of margin losses (outside
+    [0, 1], every selected loss margin-based): they are flagged by margin.
+    """
     if dataset.task is Task.REGRESSION or dataset.from_logits:
-        return
+        return False
+    raw = margin_only(selections or [])
     for model in dataset.model_names:
         pred = np.asarray(dataset.models[model])
         outside = ~((pred >= 0) & (pred <= 1))
         bad = np.asarray(outside.any(axis=1) if outside.ndim == 2 else outside)
         if bad.any():
+            if raw:
+                return True
             i = int(np.flatnonzero(bad)[0])
             shown = np.ravel(pred[i])
             raise DataError(
@@ -288,6 +372,7 @@ def check_probabilities(dataset: Dataset) -> None:
                 f"({int(bad.sum())} row(s) outside [0, 1]); if these are raw scores (logits), "
                 f"add --from-logits"
             )
+    return False
 
 
 def _positive(dataset: Dataset) -> np.ndarray:
@@ -296,10 +381,29 @@ def _positive(dataset: Dataset) -> np.ndarray:
     return np.asarray(dataset.weights) > 0
 
 
+def logit(p: float) -> float:
+    """ln(p / (1 - p)): the margin at which a logistic link gives probability p."""
+    return math.log(p) - math.log1p(-p)
+
+
+def margins(dataset: Dataset, model: str) -> np.ndarray:
+    """Binary margins t s (t = 2y - 1) of raw scores."""
+    t = 2.0 * np.asarray(dataset.y_true, dtype=np.float64) - 1.0
+    return t * np.asarray(dataset.models[model], dtype=np.float64)
+
+
 def flag_model(
-    dataset: Dataset, model: str, rule: str = "mad", threshold: float | None = None
+    dataset: Dataset,
+    model: str,
+    rule: str = "mad",
+    threshold: float | None = None,
+    raw_scores: bool = False,
 ) -> ModelOutliers:
-    """Flag one model's outlying rows (regression residuals, or confidently wrong rows)."""
+    """Flag one model's outlying rows (regression residuals, or confidently wrong rows).
+
+    ``raw_scores``: the predictions are raw scores of margin losses; they are
+    read as logits (binary: margin t s < logit(threshold)).
+    """
     keep = _positive(dataset)
     mask = np.zeros(dataset.n_rows, dtype=bool)
     n_considered = int(keep.sum())
@@ -321,10 +425,16 @@ def flag_model(
             upper=flags.upper,
         )
     limit = P_TRUE_THRESHOLD if threshold is None else float(threshold)
-    mask[keep] = true_class_probability(dataset, model)[keep] < limit
+    lower = limit
+    binary_margin = raw_scores and dataset.task is Task.BINARY
+    if binary_margin:
+        lower = logit(limit)
+        mask[keep] = margins(dataset, model)[keep] < lower
+    else:
+        mask[keep] = true_class_probability(dataset, model, raw_scores or None)[keep] < limit
     return ModelOutliers(
         model=model,
-        rule="p_true",
+        rule="margin" if binary_margin else "p_true",
         threshold=limit,
         mask=mask,
         rows=[int(r) for r in dataset.row_numbers[mask]],
@@ -332,7 +442,7 @@ def flag_model(
         scale=math.nan,
         center=math.nan,
         fallback=False,
-        lower=limit,
+        lower=lower,
         upper=math.inf,
     )
 
@@ -377,8 +487,22 @@ def injection_scale(dataset: Dataset, outliers: ModelOutliers) -> float:
     return scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
-def synthetic_row(dataset: Dataset, model: str, k: float, scale: float) -> LossInputs:
-    """One row whose error is k x scale (regression) or whose true-class logit is -k."""
+def synthetic_row(
+    dataset: Dataset,
+    model: str,
+    k: float,
+    scale: float,
+    *,
+    write_logits: bool | None = None,
+    from_logits: bool | None = None,
+) -> LossInputs:
+    """One row whose error is k x scale (regression) or whose true-class logit is -k.
+
+    Classification: ``write_logits`` writes y_pred as the logits themselves
+    (default: as the dataset holds them), ``from_logits`` is the flag the
+    kernel sees (default: the dataset's). Both True is the unclipped view of a
+    probability loss; write_logits alone is a raw score for margin losses.
+    """
     keep = _positive(dataset)
     if dataset.task is Task.REGRESSION:
         p = float(np.median(dataset.models[model][keep]))
@@ -387,12 +511,14 @@ def synthetic_row(dataset: Dataset, model: str, k: float, scale: float) -> LossI
             y_pred=np.array([p]),
             from_logits=dataset.from_logits,
         )
+    logits = dataset.from_logits if write_logits is None else write_logits
+    flag = dataset.from_logits if from_logits is None else from_logits
     if dataset.task is Task.BINARY:
         z = np.array([-k])
         return LossInputs(
             y_true=np.array([1.0]),
-            y_pred=z if dataset.from_logits else sigmoid(z),
-            from_logits=dataset.from_logits,
+            y_pred=z if logits else sigmoid(z),
+            from_logits=flag,
         )
     n_classes = dataset.models[model].shape[1]
     z = np.zeros((1, n_classes))
@@ -401,8 +527,8 @@ def synthetic_row(dataset: Dataset, model: str, k: float, scale: float) -> LossI
     target[0, 0] = 1.0
     return LossInputs(
         y_true=target,
-        y_pred=z if dataset.from_logits else softmax(z),
-        from_logits=dataset.from_logits,
+        y_pred=z if logits else softmax(z),
+        from_logits=flag,
         labels=None if dataset.labels is None else np.array([0]),
     )
 
@@ -437,29 +563,141 @@ def _injected_value(
     return reduce_values(values, w, item.selection.spec.reduction)
 
 
+def _clipping(
+    eps: float,
+    ks: list[float],
+    changes: dict[float, float | None],
+    unclipped: dict[float, float | None],
+    row_losses: dict[float, float],
+    top_row: LossInputs,
+    task: Task,
+    unclipped_probe: dict[float, float | None],
+) -> Clipping | None:
+    """A Clipping when the loss stops growing only because P(true class) is clipped at eps."""
+    k1, k2 = ks[-2], ks[-1]
+    c1, c2 = changes.get(k1), changes.get(k2)
+    if c1 is None or c2 is None or _row_p_true(top_row, task) >= eps:
+        return None
+    l1, l2 = row_losses.get(k1, math.nan), row_losses.get(k2, math.nan)
+    if not (math.isfinite(l1) and l1 == l2):
+        return None
+    free = unclipped.get(k2)
+    if free is None or not abs(free) > abs(c2):
+        return None  # through logits it grows no further: not a clipping artefact
+    growth, _, exponent = growth_of(unclipped, unclipped_probe)
+    return Clipping(eps, l2, c2, (k1, k2), growth, exponent, free)
+
+
+def _probe_logits(
+    dataset: Dataset, item: PerSample, weights: np.ndarray | None, row_weight: float, value: float
+) -> dict[float, float | None]:
+    """The large-k injections through logits (no clipping)."""
+    probe: dict[float, float | None] = {}
+    for k in PROBE_KS:
+        row = synthetic_row(dataset, item.model, k, 1.0, write_logits=True, from_logits=True)
+        big = _injected_value(item, weights, row, row_weight)
+        probe[k] = None if big is None else change_pct(big, value)
+        if asymptotic_exponent(probe) is not None:
+            break
+    return probe
+
+
 # --------------------------------------------------------------------------- verdict
 
 
-def growth_of(changes: dict[float, float | None]) -> tuple[str, float | None]:
-    """(label, R) from the injection changes at k=10 and k=100 (see the module docstring)."""
+def asymptotic_exponent(probe: dict[float, float | None]) -> float | None:
+    """The slope of log |change| against log k once successive slopes agree (None: unknown)."""
+    tiny = 1e-12
+    known = sorted(k for k, c in probe.items() if c is not None and math.isfinite(c))
+    slopes: list[float] = []
+    for k1, k2 in zip(known, known[1:]):
+        c1, c2 = abs(probe[k1] or 0.0), abs(probe[k2] or 0.0)
+        if c1 <= tiny:
+            return None
+        slopes.append(math.log(max(c2, tiny) / c1) / math.log(k2 / k1))
+        if len(slopes) >= 2 and abs(slopes[-1] - slopes[-2]) <= SLOPE_AGREE:
+            return slopes[-1]
+    return None
+
+
+def growth_of(
+    changes: dict[float, float | None], probe: dict[float, float | None] | None = None
+) -> tuple[str, float | None, float | None]:
+    """(label, R, b) from the injection changes (see the module docstring).
+
+    R = change(k=100) / change(k=10); b = the growth exponent: from the large-k
+    ``probe`` injections when they give one, else the slope of log |change|
+    against log k between the two largest shown k.
+    """
     low, high = changes.get(10.0), changes.get(100.0)
-    if low is None or high is None:
-        return "bounded", None
     tiny = 1e-9
-    if abs(low) <= tiny:
-        return ("jump", math.inf) if abs(high) > tiny else ("bounded", None)
-    ratio = high / low
-    if ratio >= QUADRATIC_RATIO:
-        return "quadratic", ratio
-    if ratio >= LINEAR_RATIO:
-        return "linear", ratio
-    return "bounded", ratio
+    ratio = None
+    if low is not None and high is not None:
+        if abs(low) <= tiny:
+            if abs(high) > tiny:
+                return "jump", math.inf, None
+        else:
+            ratio = high / low
+    exponent = asymptotic_exponent(probe) if probe else None
+    if exponent is None:
+        known = sorted(k for k, c in changes.items() if c is not None)
+        if len(known) < 2:
+            return "bounded", ratio, None
+        k1, k2 = known[-2], known[-1]
+        c1, c2 = abs(changes[k1] or 0.0), abs(changes[k2] or 0.0)
+        if c1 <= tiny:
+            return ("jump", math.inf, None) if c2 > tiny else ("bounded", ratio, None)
+        exponent = math.log(max(c2, tiny) / c1) / math.log(k2 / k1)
+    if exponent >= QUADRATIC_EXPONENT:
+        return "quadratic", ratio, exponent
+    if exponent >= LINEAR_EXPONENT:
+        return "linear", ratio, exponent
+    return "bounded", ratio, exponent
 
 
-def _pct(value: float) -> str:
-    if not math.isfinite(value):
+def format_pct(value: float | None) -> str:
+    """A signed percentage with about 3 significant digits, never in e-notation.
+
+    The one format of every % in the report (table cells and verdict text alike).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value:+.3g}%" if abs(value) < 1000 else f"{value:+.0f}%"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if abs(value) < 0.005:
+        return "0%"
+    if abs(value) >= 1000:
+        return f"{value:+.0f}%"
+    return f"{value:+.3g}%"
+
+
+_pct = format_pct
+
+
+def fmt_value(value: float) -> str:
+    """A value in verdict text (5 significant digits, sign kept)."""
+    return f"{value:.5g}"
+
+
+def growth_text(growth: str, exponent: float | None) -> str:
+    """~k^2 / ~k / bounded / jump / clipped, with the measured exponent when there is one."""
+    base = {"quadratic": "~k^2", "linear": "~k", "bounded": "bounded"}.get(growth, growth)
+    if growth in ("quadratic", "linear") and exponent is not None:
+        return f"{base} (b={exponent:.2f})"
+    return base
+
+
+@dataclass(frozen=True)
+class Clipping:
+    """A probability loss bounded only by its clipping at eps (see the module docstring)."""
+
+    eps: float
+    row_loss: float  # the synthetic row's (clipped) loss at the largest k
+    change: float | None  # the change at the two largest k (the same)
+    ks: tuple[float, float]
+    unclipped_growth: str
+    unclipped_exponent: float | None
+    unclipped_change: float | None  # through logits at the largest k
 
 
 def verdict_of(
@@ -471,34 +709,63 @@ def verdict_of(
     fraction: float,
     n_rows: int = MIN_ROWS_TOP1,
     largest_row: float | None = None,
+    *,
+    exponent: float | None = None,
+    clipping: Clipping | None = None,
+    signed: tuple[float, float] | None = None,
 ) -> tuple[str, list[str]]:
     """("robust" | "sensitive", the reasons with their numbers).
 
     ``largest_row`` is given for max-type losses (max_error): the injection's
     change at the largest k; such a loss is the error of one row, so it is
-    sensitive whatever its growth.
+    sensitive whatever its growth. ``clipping``: the growth stops only because
+    probabilities are clipped at eps. ``signed``: (value, value_without) of a
+    signed loss, said as "the bias moves from X to Y".
     """
     sensitive: list[str] = []
     robust: list[str] = []
+    b = "" if exponent is None else f"growth exponent {exponent:.2f} at large k"
     if largest_row is not None:
         sensitive.append(f"one row sets it, the largest error ({_pct(largest_row)} at k=100)")
+    elif clipping is not None:
+        k1, k2 = clipping.ks
+        through = growth_text(clipping.unclipped_growth, clipping.unclipped_exponent)
+        sensitive.append(
+            f"bounded only by clipping at eps={clipping.eps:.3g}: the bad row's P(true class) "
+            f"is clipped at eps, so its loss stops at {clipping.row_loss:.4g} "
+            f"(-ln(eps) = {-math.log(clipping.eps):.4g}), "
+            f"{_pct(clipping.change)} at both k={k1:g} and k={k2:g}; unclipped (through "
+            f"logits) it grows {through}, {_pct(clipping.unclipped_change)} at k={k2:g}"
+        )
     elif growth == "quadratic":
-        sensitive.append(f"one bad row moves it ~k^2 (x{ratio:.3g} from k=10 to k=100)")
+        sensitive.append(f"one bad row moves it ~k^2 ({b})" if b else "one bad row moves it ~k^2")
     elif growth == "jump":
         sensitive.append("one bad row sets it (no change at k=10, a change at k=100)")
     elif growth == "linear":
-        robust.append(f"one bad row moves it ~k (x{ratio:.3g} from k=10 to k=100)")
+        robust.append(f"one bad row moves it ~k ({b})" if b else "one bad row moves it ~k")
     else:
-        robust.append("one bad row barely moves it (bounded)")
+        robust.append(f"one bad row barely moves it (bounded{', ' + b if b else ''})")
+    moved = ""
+    if signed is not None and change is not None:
+        value, without = signed
+        moved = (
+            f"move the bias from {fmt_value(without)} to {fmt_value(value)} "
+            f"(|bias| {_pct(change_pct(abs(value), abs(without)))})"
+        )
     if change is not None and abs(change) >= SENSITIVE_CHANGE_PCT:
+        what = moved or f"change it by {_pct(change)}"
         sensitive.append(
-            f"the {100 * fraction:.3g}% flagged rows change it by {_pct(change)} "
-            f"and carry {100 * share:.3g}% of it"
+            f"the {100 * fraction:.3g}% flagged rows {what} and carry {100 * share:.3g}% of "
+            + ("its |e|" if signed is not None else "it")
         )
     elif change is None and fraction > 0:
         sensitive.append("the flagged rows carry all of it")
     elif fraction > 0 and change is not None:
-        robust.append(f"the flagged rows change it by only {_pct(change)}")
+        robust.append(
+            f"the flagged rows only {moved}"
+            if moved
+            else f"the flagged rows change it by only {_pct(change)}"
+        )
     if n_rows >= MIN_ROWS_TOP1 and math.isfinite(top1) and top1 >= DOMINANT_SHARE:
         sensitive.append(f"the worst 1% of rows carry {100 * top1:.3g}% of it")
     if sensitive:
@@ -517,6 +784,10 @@ def histogram(dataset: Dataset, outliers: ModelOutliers, bins: int) -> Histogram
         x = (dataset.y_true - dataset.models[model])[keep]
         quantity = "Residuals y_true - y_pred"
         cutoffs = [c for c in (outliers.lower, outliers.upper) if math.isfinite(c)]
+    elif outliers.rule == "margin":
+        x = margins(dataset, model)[keep]
+        quantity = "Margin t x score"
+        cutoffs = [outliers.lower]
     else:
         p = np.clip(true_class_probability(dataset, model)[keep], HISTOGRAM_FLOOR, 1.0)
         x = np.log10(p)
@@ -526,7 +797,9 @@ def histogram(dataset: Dataset, outliers: ModelOutliers, bins: int) -> Histogram
     if x.size == 0:
         return Histogram(model, quantity, [], [], [], cutoffs)
     lo, hi = float(np.min(x)), float(np.max(x))
-    if dataset.task is not Task.REGRESSION:
+    if outliers.rule == "margin":
+        lo, hi = min(lo, outliers.lower - 0.5), max(hi, outliers.lower + 0.5)
+    elif dataset.task is not Task.REGRESSION:
         hi = 0.0  # log10 of probability 1
         if cutoffs:
             lo = min(lo, cutoffs[0] - 0.5)  # keep the cut-off visible on the axis
@@ -567,15 +840,25 @@ def sensitivity(
         threshold = P_TRUE_THRESHOLD
     if dataset.task is Task.REGRESSION and threshold is None:
         threshold = DEFAULT_THRESHOLD[rule]
-    check_probabilities(dataset)
+    raw = check_probabilities(dataset, selections)
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
     keep = _positive(dataset)
     row_weight = 1.0 if weights is None else float(np.mean(weights[keep]))
-    flags = {m: flag_model(dataset, m, rule, threshold) for m in dataset.model_names}
+    flags = {m: flag_model(dataset, m, rule, threshold, raw) for m in dataset.model_names}
     scales = {m: injection_scale(dataset, flags[m]) for m in dataset.model_names}
     rows = {
-        (m, k): synthetic_row(dataset, m, k, scales[m]) for m in dataset.model_names for k in ks
+        (m, k): synthetic_row(dataset, m, k, scales[m], write_logits=raw or None)
+        for m in dataset.model_names
+        for k in ks
+    }
+    classification = dataset.task is not Task.REGRESSION
+    # The same rows as logits (no clipping): the unclipped view of probability losses.
+    logit_rows = {
+        (m, k): synthetic_row(dataset, m, k, 1.0, write_logits=True, from_logits=True)
+        for m in dataset.model_names
+        for k in ks
+        if classification
     }
 
     results: list[SensitivityResult] = []
@@ -590,13 +873,30 @@ def sensitivity(
         share = outlier_share(terms, weights, outliers.mask)
         top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
 
+        clips = (
+            classification
+            and not dataset.from_logits
+            and not raw
+            and spec.properties.probabilistic
+            and "eps" in item.selection.params
+        )
         changes: dict[float, float | None] = {}
+        unclipped: dict[float, float | None] = {}
+        row_losses: dict[float, float] = {}
         for k in ks:
             row = rows[(item.model, k)]
             injected = _injected_value(item, weights, row, row_weight)
             moved = None if injected is None else change_pct(injected, value)
             changes[float(k)] = moved
-            regression = dataset.task is Task.REGRESSION
+            regression = not classification
+            free = free_moved = None
+            if clips:
+                logit_row = logit_rows[(item.model, k)]
+                free = _injected_value(item, weights, logit_row, row_weight)
+                free_moved = None if free is None else change_pct(free, value)
+                unclipped[float(k)] = free_moved
+                with np.errstate(all="ignore"):
+                    row_losses[float(k)] = float(item.selection.per_sample(row)[0])
             injection.append(
                 InjectionResult(
                     loss=spec.name,
@@ -605,12 +905,39 @@ def sensitivity(
                     model=item.model,
                     k=float(k),
                     residual=k * scales[item.model] if regression else None,
-                    p_true=None if regression else _row_p_true(row, dataset.task),
+                    p_true=None
+                    if regression
+                    else _row_p_true(logit_rows[(item.model, k)], dataset.task),
                     value=injected,
                     change_pct=moved,
+                    value_unclipped=free,
+                    change_pct_unclipped=free_moved,
                 )
             )
-        growth, ratio = growth_of(changes)
+        probe: dict[float, float | None] = {}
+        for k in PROBE_KS:
+            row = synthetic_row(
+                dataset, item.model, k, scales[item.model], write_logits=raw or None
+            )
+            big = _injected_value(item, weights, row, row_weight)
+            probe[k] = None if big is None else change_pct(big, value)
+            if asymptotic_exponent(probe) is not None:
+                break
+        growth, ratio, exponent = growth_of(changes, probe)
+        clipping = None
+        if clips and len(ks) >= 2:
+            clipping = _clipping(
+                item.selection.params["eps"],
+                sorted(float(k) for k in ks),
+                changes,
+                unclipped,
+                row_losses,
+                logit_rows[(item.model, max(ks))],
+                dataset.task,
+                _probe_logits(dataset, item, weights, row_weight, value),
+            )
+            if clipping is not None:
+                growth = "clipped"
         largest_row = None
         if spec.reduction is Reduction.MAX:
             moved_most = changes.get(float(max(ks)))
@@ -624,6 +951,9 @@ def sensitivity(
             outliers.fraction,
             outliers.n_considered,
             largest_row,
+            exponent=exponent,
+            clipping=clipping,
+            signed=(value, without) if spec.signed else None,
         )
         results.append(
             SensitivityResult(
@@ -642,6 +972,9 @@ def sensitivity(
                 reasons=reasons,
                 percent=spec.percent,
                 signed=spec.signed,
+                growth_exponent=exponent,
+                clip_eps=None if clipping is None else clipping.eps,
+                unclipped_exponent=None if clipping is None else clipping.unclipped_exponent,
             )
         )
 
@@ -672,4 +1005,5 @@ def sensitivity(
         from_logits=dataset.from_logits,
         notes=list(dataset.notes),
         warnings=warnings,
+        raw_scores=raw,
     )

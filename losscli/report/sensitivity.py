@@ -11,6 +11,8 @@ from losscli.analysis.sensitivity import (
     ModelOutliers,
     SensitivityReport,
     SensitivityResult,
+    format_pct,
+    growth_text,
 )
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
@@ -33,20 +35,12 @@ HISTOGRAM_HEIGHT = 8
 ROWS_SHOWN = 12  # flagged row numbers printed in the table view (JSON lists up to 100)
 BAR = "█"
 FLAGGED_BAR = "▒"
-GROWTH_TEXT = {"quadratic": "~k^2", "linear": "~k", "bounded": "bounded", "jump": "jump"}
+SENSITIVE_GROWTH = ("quadratic", "jump", "clipped")
 
 
 def fmt_pct(value: float | None) -> str:
-    """A signed percentage with about 3 significant digits, never in e-notation."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if abs(value) < 0.005:
-        return "0%"
-    if abs(value) >= 1000:
-        return f"{value:+.0f}%"
-    return f"{value:+.3g}%"
+    """A signed percentage with about 3 significant digits (the verdicts' format too)."""
+    return format_pct(value)
 
 
 def fmt_share(value: float) -> str:
@@ -58,18 +52,25 @@ def fmt_share(value: float) -> str:
 def _rule_text(o: ModelOutliers) -> str:
     if o.rule == "p_true":
         return f"P(true class) < {o.threshold:g}"
+    if o.rule == "margin":
+        return f"margin t x score < {o.lower:.4g}"
     if o.rule == "iqr":
         return f"outside Tukey's fences, k = {o.threshold:g}"
     return f"|robust z| > {o.threshold:g}"
 
 
 def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
-    if o.rule == "p_true":
+    if o.rule in ("p_true", "margin"):
         head = f"Confidently wrong rows in {o.model}: {o.count:,} of {o.n_considered:,}"
     else:
         head = f"Outliers in {o.model}: {o.count:,} of {o.n_considered:,} rows"
     lines = [f"{head} ({fmt_share(o.fraction)}), {_rule_text(o)}"]
-    if o.rule != "p_true" and math.isfinite(o.lower):
+    if o.rule == "margin":
+        lines.append(
+            f"  t = 2y - 1; {o.lower:.4g} = logit({o.threshold:g}), "
+            f"P(true class) {o.threshold:g} under a logistic link"
+        )
+    if o.rule not in ("p_true", "margin") and math.isfinite(o.lower):
         scale_name = "1.2533 x mean abs. deviation" if o.fallback else "1.4826 MAD"
         how = "Q1 - k IQR" if o.rule == "iqr" else "the cut-off"
         lines.append(
@@ -188,12 +189,22 @@ def _results_table(report: SensitivityReport, console: Console) -> None:
                 r.label,
                 fmt_number(r.value, percent=r.percent),
                 fmt_number(r.value_without_outliers, percent=r.percent),
-                fmt_pct(r.change_pct),
+                fmt_pct(r.abs_change_pct) + "*" if r.signed else fmt_pct(r.change_pct),
                 fmt_share(r.outlier_share),
                 fmt_share(r.top1pct_share),
                 Text(r.verdict, style="red" if r.verdict == "sensitive" else "green"),
             )
         console.print(table)
+        for r in report.results:
+            if r.model == model and r.signed:
+                console.print(
+                    Text(
+                        f"* {r.label} is signed: change of |bias|, the flagged rows move it from "
+                        f"{fmt_number(r.value_without_outliers)} to {fmt_number(r.value)}; "
+                        f"shares are of sum |e|",
+                        style="dim",
+                    )
+                )
 
 
 def _injection_table(report: SensitivityReport, console: Console) -> None:
@@ -217,15 +228,16 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
         else:
             scale = fmt_number(next(iter(report.injection_scale.values())))
             intro = f"Injection: one extra row with residual k x {scale} (robust sd)"
+    elif report.raw_scores:
+        intro = "Injection: one extra row whose true-class raw score is -k (margin -k)"
     else:
         intro = "Injection: one extra row whose true-class logit is -k (other logits 0)"
     console.print(Text(intro, style="bold"))
-    if report.task != "regression" and not report.from_logits:
+    if report.task != "regression" and not report.from_logits and not report.raw_scores:
         console.print(
             Text(
                 "Probabilities are clipped at eps, so log losses stop growing near "
-                "k = -ln(eps) (36 for eps 2.2e-16); --from-logits on logits shows the "
-                "unclipped growth.",
+                "k = -ln(eps) (36 for eps 2.2e-16): growth 'clipped', bounded only by eps.",
                 style="dim",
             )
         )
@@ -241,13 +253,23 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
         row: list[Text | str] = [label]
         if several:
             row.append(Text(model))
-        row += [fmt_pct(by_k[k].change_pct) if k in by_k else "" for k in ks]
-        text = GROWTH_TEXT.get(result.growth, result.growth)
-        if result.growth in ("quadratic", "linear") and result.growth_ratio is not None:
-            text += f" x{result.growth_ratio:.3g}"
-        row.append(Text(text, style="red" if result.growth in ("quadratic", "jump") else ""))
+        row += [_injection_cell(by_k[k], result) if k in by_k else "" for k in ks]
+        text = growth_text(result.growth, result.growth_exponent)
+        row.append(Text(text, style="red" if result.growth in SENSITIVE_GROWTH else ""))
         table.add_row(*row)
     console.print(table)
+    notes = []
+    if any(r.signed for r in report.results):
+        notes.append("signed losses show the value with the row (=), not a % change")
+    notes.append("b = growth exponent at large k (change ~ k^b)")
+    console.print(Text("; ".join(notes) + ".", style="dim"))
+
+
+def _injection_cell(i: InjectionResult, result: SensitivityResult) -> str:
+    """% change; for a signed loss the value itself (the bias with the row)."""
+    if result.signed:
+        return "n/a" if i.value is None else f"={i.value:+.4g}"
+    return fmt_pct(i.change_pct)
 
 
 def _verdict_lines(report: SensitivityReport, console: Console) -> None:
@@ -266,8 +288,9 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
         grid.add_row(Text(" " + who), text)
     console.print(grid)
     for line in (
-        "sensitive = a max (one row sets it), growth x >= 30 from k=10 to k=100 (~k^2)",
-        "or a jump, flagged rows change it by >= 100%, or the worst 1% carry >= 50%.",
+        "sensitive = a max (one row sets it), growth ~k^2 (b >= 1.5), a jump, bounded",
+        "only by clipping at eps, flagged rows change it by >= 100%, or the worst 1%",
+        "carry >= 50%.",
     ):
         console.print(Text(line, style="dim"))
 
