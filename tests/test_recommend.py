@@ -86,6 +86,43 @@ def test_flags_alone(run_json, args, task, top):
     assert losses(out)[0] == top
 
 
+# A flag's objection outweighs another flag's backing: the user's own flags never
+# make a loss one of them rules against the top choice (see analysis/rules.py).
+FLAG_COMBINATIONS = [
+    (["--smooth", "--interpretable"], "rmse", "mae"),
+    (["--interpretable", "--smooth"], "rmse", "mae"),
+    (["--outliers", "--smooth"], "huber", "mae"),
+    (["--heavy-tails", "--smooth"], "huber", "mae"),
+    (["--outliers", "--interpretable"], "mae", "mse"),
+    (["--outliers", "--interpretable", "--smooth"], "huber", "mae"),
+    (["--heavy-tails", "--interpretable", "--smooth"], "huber", "mae"),
+    (["--no-outliers", "--interpretable"], "mae", "mse"),
+    (["--no-outliers", "--interpretable", "--smooth"], "rmse", "mae"),
+    (["--max-margin", "--smooth"], "squared_hinge", "hinge"),
+    (["--need-probabilities", "--smooth"], "bce", "hinge"),
+    (["--imbalanced", "--smooth"], "focal", None),
+    (["--task", "multiclass", "--smooth"], "cce", None),
+]
+
+
+@pytest.mark.parametrize(
+    "args, top, ruled_out", FLAG_COMBINATIONS, ids=[" ".join(c[0]) for c in FLAG_COMBINATIONS]
+)
+def test_flag_combinations(run_json, args, top, ruled_out):
+    out = rec_json(run_json, *args)
+    assert losses(out)[0] == top, losses(out)
+    against = [r["rule"] for r in out["recommendations"][0]["reasons"] if r["effect"] == "against"]
+    assert against == [], against
+    if ruled_out is None:
+        return
+    # the loss a flag rules against is ranked lower or listed under avoid, with the reason
+    ranked = {r["loss"]: r for r in out["recommendations"]}
+    avoided = {a["loss"]: a for a in out["avoid"]}
+    assert ruled_out in ranked or ruled_out in avoided
+    item = ranked.get(ruled_out) or avoided[ruled_out]
+    assert any(r["effect"] == "against" for r in item["reasons"])
+
+
 # --------------------------------------------------------------------------- sample files
 
 
@@ -256,6 +293,45 @@ def test_table_at_80_columns_shows_the_top_choice_and_why():
     assert max(len(line) for line in lines) <= 80
 
 
+def test_panel_and_table_show_the_same_score():
+    runner = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"})
+    result = runner.invoke(cli, ["recommend", "--outliers"])
+    assert result.exit_code == 0
+    assert "score 0.835" in result.stdout  # the panel title
+    assert " 0.835 " in result.stdout  # the table row
+    assert "score 0.83 " not in result.stdout
+
+
+def test_title_names_flags_only_when_there_are_some(run):
+    result = run("recommend", "--task", "detection")
+    assert result.exit_code == 0
+    first = result.stdout.splitlines()[0]
+    assert first == "Recommendation for detection", first
+    assert "(flags )" not in result.stdout
+    result = run("recommend", "--task", "detection", "--imbalanced")
+    assert result.stdout.splitlines()[0] == "Recommendation for detection (flags --imbalanced)"
+
+
+@pytest.mark.parametrize(
+    "name, flag, winner",
+    [
+        ("regression_outliers.csv", "--no-outliers", "the evidence wins"),
+        ("regression_clean.csv", "--outliers", "the flag wins"),
+        ("binary_balanced.csv", "--imbalanced", "the flag wins"),
+    ],
+)
+def test_contradiction_says_who_wins_once(name, flag, winner):
+    runner = CliRunner(env={"COLUMNS": "80", "NO_COLOR": "1"})
+    result = runner.invoke(cli, ["recommend", sample(name), flag])
+    assert result.exit_code == 0, result.stderr
+    section = result.stdout.split("Contradictions\n", 1)[1].split("\nEvidence", 1)[0]
+    flat = " ".join(section.split())
+    assert flat.count("wins") == 1, section
+    assert winner in flat, section
+    lines = [line.strip() for line in section.splitlines()]
+    assert "the evidence wins" not in lines and "the flag wins" not in lines
+
+
 def test_table_flags_alone(run):
     result = run("recommend", "--outliers")
     assert result.exit_code == 0
@@ -277,6 +353,31 @@ def test_help_documents_thresholds(run):
         assert text in result.stdout, text
 
 
+def test_top_level_help_does_not_import_the_rules():
+    # `loss --help` lists recommend's short help; its epilog (the thresholds) is built
+    # only when `loss recommend --help` prints it.
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "from losscli.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'], prog_name='loss')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED:' + ' '.join(sorted(m for m in sys.modules if m.startswith(('losscli.analysis', 'numpy')))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert "recommend" in done.stdout
+    loaded = done.stdout.rsplit("LOADED:", 1)[1].split()
+    assert loaded == [], loaded
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -293,6 +394,7 @@ def test_help_documents_thresholds(run):
         [sample("regression_clean.csv"), "--imbalanced"],
         [sample("regression_clean.csv"), "--task", "distribution"],
         [sample("regression_clean.csv"), "--max-margin", "--need-probabilities"],
+        ["--outliers", "--no-outliers"],
     ],
 )
 def test_usage_errors_exit_2(run, args):
@@ -300,6 +402,29 @@ def test_usage_errors_exit_2(run, args):
     assert result.exit_code == 2, result.stderr
     assert result.stdout == ""
     assert "Error:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--outliers", "--no-outliers"],
+        ["--no-outliers", "--outliers"],
+        ["--task", "regression", "--no-outliers", "--smooth", "--outliers"],
+        [sample("regression_clean.csv"), "--no-outliers", "--outliers"],
+    ],
+)
+def test_outliers_and_no_outliers_together_exit_2(run, args):
+    # Not "the last one wins": saying both is a contradiction (SPEC 5), one clear error.
+    result = run("recommend", *args)
+    assert result.exit_code == 2, result.stdout
+    assert result.stdout == ""
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "--outliers and --no-outliers contradict each other" in error
+
+
+def test_outliers_flags_still_work_alone(run_json):
+    assert run_json("recommend", "--outliers")["flags"] == ["--outliers"]
+    assert run_json("recommend", "--no-outliers")["flags"] == ["--no-outliers"]
 
 
 def test_missing_file_exit_1(run, tmp_path):

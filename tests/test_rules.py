@@ -554,6 +554,105 @@ def test_focal_alpha_from_class_balance():
     assert top.loss == "focal" and top.params == {"gamma": 2.0, "alpha": 0.94}
 
 
+# --------------------------------------------------------------------------- flag combinations
+# A flag's objection outweighs a flag's backing (rules.py docstring): the backing a
+# loss gets from the user's flags is overruled when a rule fired by a flag is
+# against it; task and evidence backing still count.
+# (case id, flags, profile, ranking prefix, losses overruled, losses avoided)
+
+FLAG_CASES = [
+    ("smooth+interpretable", Flags(smooth=True, interpretable=True), None,
+     ["rmse", "huber", "mse", "mae"], {"mae", "mse"}, set()),
+    ("no-outliers+interpretable+smooth",
+     Flags(outliers=False, interpretable=True, smooth=True), None,
+     ["rmse", "huber", "mse", "mae"], {"mae", "mse"}, set()),
+    ("no-outliers+interpretable", Flags(outliers=False, interpretable=True), None,
+     ["mae", "rmse", "huber", "mse"], {"mse"}, set()),
+    ("outliers+smooth", Flags(outliers=True, smooth=True), None,
+     ["huber", "mae"], {"mae"}, {"mse", "rmse"}),
+    ("heavy+interpretable+smooth", Flags(heavy_tails=True, interpretable=True, smooth=True), None,
+     ["huber", "mae"], {"mae"}, {"mse", "rmse"}),
+    ("outliers+interpretable", Flags(outliers=True, interpretable=True), None,
+     ["mae", "huber"], set(), {"mse", "rmse"}),
+    ("max-margin+smooth: hinge has no backing left", Flags(max_margin=True, smooth=True), None,
+     ["squared_hinge", "bce"], set(), {"hinge"}),
+    ("need-probabilities+smooth", Flags(need_probabilities=True, smooth=True), None,
+     ["bce", "focal"], set(), {"hinge", "squared_hinge"}),
+    ("multiclass+smooth", Flags(task="multiclass", smooth=True), None, ["cce"], set(), set()),
+    # evidence is not a flag: the data's backing of mae still counts under --smooth
+    ("smooth on a file with outliers", Flags(smooth=True), reg(outlier_fraction=0.03),
+     ["huber", "mae"], set(), {"mse", "rmse"}),
+    # --outliers kept on clean data is still the user's flag
+    ("outliers flag on clean data + smooth", Flags(outliers=True, smooth=True), reg(),
+     ["huber", "mae"], {"mae"}, {"mse", "rmse"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags, profile, ranking, overruled, avoided",
+    [c[1:] for c in FLAG_CASES],
+    ids=[c[0] for c in FLAG_CASES],
+)
+def test_flag_objection_outweighs_flag_backing(flags, profile, ranking, overruled, avoided):
+    report = run(flags, profile)
+    got = [r.loss for r in report.recommendations]
+    assert got[: len(ranking)] == ranking, got
+    items = [*report.recommendations, *report.avoid]
+    got_overruled = {i.loss for i in items if any(r.effect == "overruled" for r in i.reasons)}
+    assert got_overruled == overruled
+    assert avoided <= {a.loss for a in report.avoid}
+
+
+def test_overruled_backing_does_not_count():
+    report = run(Flags(smooth=True, interpretable=True))
+    mae = next(r for r in report.recommendations if r.loss == "mae")
+    effects = {r.rule: r.effect for r in mae.reasons}
+    assert effects == {"R-REG": "for", "R-REG-INTERP": "overruled", "R-SMOOTH": "against"}
+    assert mae.score == pytest.approx(0.4 * (1 - 0.25), abs=1e-3)  # R-REG only, x R-SMOOTH
+    assert report.recommendations[0].loss == "rmse"
+
+
+def _all_flag_combinations():
+    import itertools
+
+    names = (
+        "heavy_tails",
+        "imbalanced",
+        "max_margin",
+        "need_probabilities",
+        "interpretable",
+        "smooth",
+    )
+    for task in (None, *R.CLASSIFICATION, "regression", "detection", "distribution"):
+        for outliers in (None, True, False):
+            for values in itertools.product((False, True), repeat=len(names)):
+                flags = Flags(task=task, outliers=outliers, **dict(zip(names, values)))
+                try:
+                    resolve_task(flags)
+                except UsageError:
+                    continue
+                yield flags
+
+
+def test_no_flag_combination_tops_a_loss_a_flag_rules_against():
+    checked = 0
+    for flags in _all_flag_combinations():
+        report = run(flags)
+        flag_rules = {
+            f.id for f in R.evaluate(R.RULES, reconcile(flags, report.task)[0]) if f.by_flag
+        }
+
+        def objected(rec, flag_rules=flag_rules):
+            return any(r.effect == "against" and r.rule in flag_rules for r in rec.reasons)
+
+        clean = [r for r in report.recommendations if not objected(r)]
+        if clean:
+            assert not objected(report.recommendations[0]), (flags.given(), report.recommendations)
+            assert report.recommendations[0].score == clean[0].score
+        checked += 1
+    assert checked > 50
+
+
 def test_planned_losses_are_rated():
     report = run(Flags(outliers=True), None, plan("huber", "mse", "mbe", "log_cosh"))
     verdict = {p.loss: p.verdict for p in report.planned}

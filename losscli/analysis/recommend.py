@@ -212,8 +212,8 @@ def reconcile(
                     "--outliers",
                     measured,
                     f"this file shows no outliers ({frac:.1%} <= "
-                    f"{R.OUTLIERS_ABSENT_FRACTION:.1%}); --outliers is kept because the "
-                    f"rows you know of may not be in this file (e.g. training data)",
+                    f"{R.OUTLIERS_ABSENT_FRACTION:.1%}), but the flag wins: the rows you know "
+                    f"of may not be in this file (e.g. training data)",
                     "flag",
                 )
             )
@@ -232,8 +232,8 @@ def reconcile(
                         "--heavy-tails",
                         f"excess kurtosis of the residuals {kurt:.3g}",
                         f"this file's residuals are not heavy-tailed ({kurt:.3g} <= "
-                        f"{R.HEAVY_TAILS_KURTOSIS:g}); --heavy-tails is kept (it may describe "
-                        f"data not in this file)",
+                        f"{R.HEAVY_TAILS_KURTOSIS:g}), but the flag wins: it may describe "
+                        f"data not in this file",
                         "flag",
                     )
                 )
@@ -254,8 +254,8 @@ def reconcile(
                     f"smallest class share {profile.minority_fraction:.1%} "
                     f"(ratio to the largest {ratio:.3g})",
                     f"the classes in this file are balanced (ratio {ratio:.3g} >= "
-                    f"{R.BALANCED_RATIO:g}); --imbalanced is kept (it may describe the data "
-                    f"you train on)",
+                    f"{R.BALANCED_RATIO:g}), but the flag wins: it may describe the data "
+                    f"you train on",
                     "flag",
                 )
             )
@@ -292,7 +292,7 @@ class Reason:
 
     rule: str
     text: str
-    effect: str  # "for" | "against"
+    effect: str  # "for" | "against" | "overruled" (backing outweighed by a flag's objection)
     quotes: tuple[Quote, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -458,15 +458,24 @@ def _combine(weights: list[float]) -> float:
 def score_losses(
     fired: list[Fired],
 ) -> tuple[dict[str, float], dict[str, float], dict[str, list[tuple[Fired, str]]], list[str]]:
-    """(support, penalty, reasons, order) per loss from the fired rules. Pure."""
+    """(support, penalty, reasons, order) per loss from the fired rules. Pure.
+
+    A flag's objection outweighs a flag's backing: for a loss that a rule fired by
+    the user's flags warns against, the backing of rules fired by the user's flags
+    is not counted (its reason's effect is "overruled"); see :mod:`.rules`.
+    """
+    objected = {loss for item in fired if item.by_flag for loss, _ in item.avoid}
     support: dict[str, list[float]] = {}
     penalty: dict[str, list[float]] = {}
     reasons: dict[str, list[tuple[Fired, str]]] = {}
     order: list[str] = []
     for item in fired:
         for loss, weight in item.supports:
-            support.setdefault(loss, []).append(weight)
-            reasons.setdefault(loss, []).append((item, "for"))
+            if item.by_flag and loss in objected:
+                reasons.setdefault(loss, []).append((item, "overruled"))
+            else:
+                support.setdefault(loss, []).append(weight)
+                reasons.setdefault(loss, []).append((item, "for"))
             if loss not in order:
                 order.append(loss)
         for loss, pen in item.avoid:
@@ -507,7 +516,9 @@ def recommend(
     for loss in order:
         sup, pen = support.get(loss, 0.0), penalty.get(loss, 0.0)
         why = tuple(_reason(item, effect) for item, effect in reasons[loss])
-        if pen >= R.AVOID_PENALTY:
+        overruled = any(r.effect == "overruled" for r in why)
+        if pen >= R.AVOID_PENALTY or (overruled and sup == 0 and pen > 0):
+            # no backing left once a flag's objection overrules the others: avoid it
             avoid.append(Avoid(loss, tuple(r for r in why if r.effect == "against")))
         elif sup > 0:
             params, note = suggest_params(loss, facts)
@@ -518,7 +529,7 @@ def recommend(
     for p in facts.planned:
         sup, pen = support.get(p.name, 0.0), penalty.get(p.name, 0.0)
         score = round(sup * (1 - pen), 3)
-        if pen >= R.AVOID_PENALTY:
+        if pen >= R.AVOID_PENALTY or any(a.loss == p.name for a in avoid):
             verdict = "avoid"
         elif recs and p.name == recs[0].loss:
             verdict = "recommended"

@@ -14,6 +14,16 @@ its score is ``support * prod(1 - penalty)`` over the rules that warn against
 it; a loss with a combined penalty >= ``AVOID_PENALTY`` is listed under
 ``avoid`` instead of ``recommendations``.
 
+One precedence on top: *a flag's objection outweighs a flag's backing*. When a
+rule that fired because of one of the user's own flags (``Rule.flags``, e.g.
+R-SMOOTH from ``--smooth``) warns against a loss, the backing that loss gets
+from rules fired by the user's flags does not count (it is reported as
+"overruled"); only the backing from the task and from measured evidence
+remains. So ``--smooth --interpretable`` cannot put mae (interpretable, not
+smooth) ahead of rmse (both): a loss that one of your flags rules out never
+wins on the strength of another. A loss left with no backing at all is listed
+under ``avoid``.
+
 This module imports nothing heavy, so ``loss recommend --help`` can print the
 thresholds without loading NumPy.
 """
@@ -95,6 +105,10 @@ Thresholds (all in losscli/analysis/rules.py):
   score          (1 - prod(1 - weight)) over the rules for a loss,
                  x prod(1 - penalty) over the rules against it;
                  a combined penalty >= {AVOID_PENALTY:g} -> listed under avoid
+  your flags     a flag's objection outweighs a flag's backing: when a rule
+                 fired by one of your flags is against a loss, the backing
+                 it gets from your flags is overruled (shown in parentheses);
+                 task and evidence still count; no backing left -> avoid
 """
 
 SEED_000 = "000_e4f54a72a6445f3f.txt"
@@ -147,6 +161,14 @@ class Facts:
     def robustness_needed(self) -> bool:
         return bool(self.outliers) or self.heavy_tails
 
+    def stated(self, fact: str) -> bool:
+        """Whether the user's own flag set this fact (rather than the file's evidence)."""
+        origin = getattr(self, f"{fact}_from", None)
+        if origin is not None:
+            return bool(origin == "flag")
+        # max_margin, need_probabilities, interpretable, smooth: only flags set them
+        return bool(getattr(self, fact))
+
     def planned_names(self) -> list[str]:
         return [p.name for p in self.planned]
 
@@ -172,7 +194,9 @@ class Rule:
     ``supports``/``avoid`` map a task (or a variant such as
     "similarity/triplets", looked up first, or "*") to the losses concerned.
     A rule with ``about_planned`` fires only when a planned loss matches it,
-    and then warns against exactly those planned losses.
+    and then warns against exactly those planned losses. ``flags`` names the
+    :class:`Facts` a user's flag can set that the rule tests: when one of them
+    came from a flag, the rule speaks for the user (see the module docstring).
     """
 
     id: str
@@ -185,6 +209,7 @@ class Rule:
     avoid: Weights = field(default_factory=dict)
     about_planned: Callable[[Facts, PlannedLoss], bool] | None = None
     planned_penalty: float = 0.0
+    flags: tuple[str, ...] = ()
 
     def lookup(self, table: Weights, facts: Facts) -> tuple[tuple[str, float], ...]:
         for key in (facts.variant, facts.task, "*"):
@@ -201,6 +226,7 @@ class Fired:
     text: str
     supports: tuple[tuple[str, float], ...]
     avoid: tuple[tuple[str, float], ...]
+    by_flag: bool = False  # fired because of a fact the user's own flag set
 
     @property
     def id(self) -> str:
@@ -222,7 +248,8 @@ def evaluate(rules: tuple[Rule, ...], facts: Facts) -> list[Fired]:
             avoid = avoid + tuple((n, rule.planned_penalty) for n in names)
         text = rule.because(facts)
         text = f"{text}: {rule.rationale}" if rule.rationale else text
-        fired.append(Fired(rule, text, rule.lookup(rule.supports, facts), avoid))
+        by_flag = any(facts.stated(name) for name in rule.flags)
+        fired.append(Fired(rule, text, rule.lookup(rule.supports, facts), avoid, by_flag))
     return fired
 
 
@@ -345,6 +372,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-REG-CLEAN",
         kind="rule",
+        flags=("outliers",),
         quotes=(
             Quote(SEED_002, "Clean data → MSE"),
             Quote(SEED_002, "Outliers: Present → MAE or Huber, Absent → MSE"),
@@ -366,6 +394,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-REG-OUTLIERS",
         kind="rule",
+        flags=("outliers",),
         quotes=(
             Quote(SEED_002, "Outliers present → MAE or Huber"),
             Quote(
@@ -390,6 +419,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-REG-HEAVY",
         kind="rule",
+        flags=("heavy_tails",),
         quotes=(
             Quote(SEED_002, "Data Distribution: Gaussian noise → MSE, Heavy-tailed → MAE or Huber"),
         ),
@@ -402,6 +432,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-REG-ROBUST-SMOOTH",
         kind="rule",
+        flags=("outliers", "heavy_tails", "smooth"),
         quotes=(
             Quote(SEED_002, "Need robustness + smoothness → Huber"),
             Quote(
@@ -425,6 +456,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-REG-INTERP",
         kind="rule",
+        flags=("interpretable",),
         quotes=(
             Quote(
                 SEED_002,
@@ -440,6 +472,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-SMOOTH",
         kind="rule",
+        flags=("smooth",),
         quotes=(
             Quote(SEED_002, "Optimization: Smooth functions (MSE, Cross-Entropy) converge faster"),
         ),
@@ -492,6 +525,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-MARGIN",
         kind="rule",
+        flags=("max_margin",),
         quotes=(
             Quote(SEED_002, "Maximum margin → Hinge Loss (SVM)"),
             Quote(
@@ -511,6 +545,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-MARGIN-SMOOTH",
         kind="rule",
+        flags=("max_margin", "smooth"),
         quotes=(
             Quote(SEED_002, "Maximum margin → Hinge Loss (SVM)"),
             Quote(SEED_002, "Optimization: Smooth functions (MSE, Cross-Entropy) converge faster"),
@@ -527,6 +562,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-PROB",
         kind="rule",
+        flags=("need_probabilities",),
         quotes=(
             Quote(SEED_002, "Probabilistic | ✓ | ✗ |"),
             Quote(
@@ -554,6 +590,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="R-IMB",
         kind="rule",
+        flags=("imbalanced",),
         quotes=(
             Quote(SEED_002, "Imbalanced classes → Focal Loss"),
             Quote(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import click
 
-from losscli.analysis.rules import THRESHOLDS_HELP
 from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
 from losscli.errors import UsageError
 
@@ -31,24 +31,37 @@ def _input_options_without_task(func: Any) -> Any:
     return decorated
 
 
-EPILOG = (
-    """\b
+EPILOG = """\b
 Flags alone imply a task: --outliers, --no-outliers, --heavy-tails,
 --interpretable (and --smooth alone) -> regression; --imbalanced,
 --max-margin, --need-probabilities -> binary unless --task multiclass.
-Usage errors (exit 2): --max-margin with --need-probabilities (hinge is not
-probabilistic, cross-entropy not margin-based); a regression flag with a
-classification one; a flag that does not apply to the task or the file.
+Usage errors (exit 2): --outliers with --no-outliers;
+--max-margin with --need-probabilities (hinge is not probabilistic,
+cross-entropy not margin-based); a regression flag with a classification
+one; a flag that does not apply to the task or the file.
 With FILE, data that strongly show what a flag denies win (--no-outliers on
 >= 1% outliers): see "contradictions". With several models the first
 --pred-col is profiled.
 
 """
-    + THRESHOLDS_HELP
-)
 
 
-@click.command("recommend", epilog=EPILOG)
+class RecommendCommand(click.Command):
+    """A command whose epilog (the thresholds) is built only when its help is shown.
+
+    ``loss --help`` imports this module for the one-line summary; the thresholds
+    live in :mod:`losscli.analysis.rules`, which it then need not import.
+    """
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from losscli.analysis.rules import THRESHOLDS_HELP
+
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(inspect.cleandoc(EPILOG + THRESHOLDS_HELP))
+
+
+@click.command("recommend", cls=RecommendCommand)
 @click.argument("file", metavar="[FILE]", required=False)
 @click.option(
     "--task",

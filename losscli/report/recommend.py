@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 #: the rules that only name the task; the top panel leaves them out when others fired.
 TASK_RULES = ("R-REG", "R-BIN", "R-MULTI")
 
+#: how a reason's rule id reads in the table's rules column, by its effect.
+RULE_MARKS = {"for": "{}", "against": "-{}", "overruled": "({})"}
+
 COLUMNS = ("kind", "rank", "loss", "params", "score", "verdict", "rules", "text")
 
 EVIDENCE_LABELS = {
@@ -90,6 +93,11 @@ def _evidence_value(key: str, value: Any, evidence: dict[str, Any]) -> str:
     return str(value)
 
 
+def fmt_score(score: float) -> str:
+    """A score as every view of the table prints it (panel, ranking, your losses)."""
+    return f"{score:.3f}"
+
+
 def _quote_line(reason: Reason) -> str:
     if not reason.quotes:
         return ""
@@ -103,8 +111,9 @@ def render_table(report: RecommendReport, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    where = report.source or "flags " + " ".join(report.flags)
-    console.print(Text(f"Recommendation for {report.task} ({where})", style="bold"))
+    where = report.source or (f"flags {' '.join(report.flags)}" if report.flags else "")
+    heading = f"Recommendation for {report.task}" + (f" ({where})" if where else "")
+    console.print(Text(heading, style="bold"))
     top = report.top
     if top is None:
         console.print("No loss is backed by the rules for these inputs.")
@@ -123,7 +132,11 @@ def render_table(report: RecommendReport, console: Console) -> None:
         if top.params_note:
             body.add_row("params", Text(top.params_note))
         params = fmt_params(top.params)
-        title = f"use {top.loss}" + (f" ({params})" if params else "") + f" · score {top.score:.2f}"
+        title = (
+            f"use {top.loss}"
+            + (f" ({params})" if params else "")
+            + f" · score {fmt_score(top.score)}"
+        )
         console.print(Panel(body, title=Text(title), title_align="left"))
 
     if report.recommendations:
@@ -134,8 +147,8 @@ def render_table(report: RecommendReport, console: Console) -> None:
         table.add_column("score", justify="right")
         table.add_column("rules", overflow="fold")
         for rank, rec in enumerate(report.recommendations, start=1):
-            rules = " ".join((r.rule if r.effect == "for" else f"-{r.rule}") for r in rec.reasons)
-            table.add_row(str(rank), rec.loss, fmt_params(rec.params), f"{rec.score:.3f}", rules)
+            rules = " ".join(RULE_MARKS[r.effect].format(r.rule) for r in rec.reasons)
+            table.add_row(str(rank), rec.loss, fmt_params(rec.params), fmt_score(rec.score), rules)
         console.print(table)
 
     def section(title: str, items: list[tuple[str, str, str]]) -> None:
@@ -165,7 +178,7 @@ def render_table(report: RecommendReport, console: Console) -> None:
         [
             (
                 p.loss,
-                f"{p.verdict}, score {p.score:.3f}"
+                f"{p.verdict}, score {fmt_score(p.score)}"
                 + (
                     " (" + ", ".join(dict.fromkeys(r.rule for r in p.reasons)) + ")"
                     if p.reasons
@@ -187,12 +200,9 @@ def render_table(report: RecommendReport, console: Console) -> None:
             for p in report.pitfalls
         ],
     )
+    # Each contradiction's text says who wins (the evidence or the flag), once.
     section(
-        "Contradictions",
-        [
-            (c.flag, f"{c.evidence}: {c.text}", f"the {c.winner} wins")
-            for c in report.contradictions
-        ],
+        "Contradictions", [(c.flag, f"{c.evidence}: {c.text}", "") for c in report.contradictions]
     )
     if report.evidence:
         figures = [
@@ -206,6 +216,13 @@ def render_table(report: RecommendReport, console: Console) -> None:
     console.print(
         Text("scores 0-1, higher is better; thresholds: loss recommend --help", style="dim")
     )
+    if any(r.effect == "overruled" for rec in report.recommendations for r in rec.reasons):
+        console.print(
+            Text(
+                "(RULE): backing overruled, as a rule fired by your flags is against that loss",
+                style="dim",
+            )
+        )
 
 
 def render(report: RecommendReport, fmt: str, console: Console) -> None:
