@@ -21,7 +21,10 @@ structured families (see :mod:`losscli.core.losses.structured`). What it may
 return: n per-sample losses, an (n, ...) array (averaged over the trailing
 axes, as keras does with elementwise losses), or one scalar, which is then
 used for every row (so it has no per-row breakdown and bootstrap intervals
-collapse to it).
+collapse to it). A wrong shape or a non-numeric result is an error (exit 1);
+so is NaN on any row, named by its file row numbers
+(:func:`losscli.analysis.evaluate.check_custom_values`); +-inf is a warning
+naming the rows.
 """
 
 from __future__ import annotations

@@ -292,3 +292,66 @@ def test_name_of_a_builtin_loss(run, tmp_path):
     result = run("compute", REGRESSION, "--custom", f"{path}:mse")
     assert result.exit_code == 2
     assert "built-in" in result.stderr
+
+
+# --------------------------------------------------------------------------- NaN / inf results
+
+NON_FINITE_CODE = """
+import numpy as np
+
+
+def nanret(y_true, y_pred):
+    out = (y_true - y_pred) ** 2
+    out[[3, 7]] = np.nan
+    return out
+
+
+def infret(y_true, y_pred):
+    out = np.abs(y_true - y_pred)
+    out[[2, 9]] = np.inf
+    return out
+"""
+
+
+@pytest.fixture
+def non_finite_file(tmp_path):
+    path = tmp_path / "myl.py"
+    path.write_text(textwrap.dedent(NON_FINITE_CODE), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [("compute",), ("compute", "--ci", "0.9", "--bootstrap", "20"), ("compare",)]
+)
+def test_nan_from_a_custom_loss_is_an_error_naming_it_and_the_rows(run, non_finite_file, command):
+    result = run(*command, REGRESSION, "-l", "mse", "--custom", f"{non_finite_file}:nanret")
+    assert_user_error(result, "custom loss nanret returned NaN", "2 of ", "rows 4, 8")
+    assert "overflow" not in result.stderr
+
+
+def test_nan_rows_are_file_rows_after_nan_drop(run, non_finite_file, tmp_path):
+    data = frame()
+    data.loc[0, "y_pred"] = np.nan  # row 1 is dropped: the loss's 4th row is file row 5
+    path = tmp_path / "data.csv"
+    data.to_csv(path, index=False)
+    result = run(
+        "compute", path, "--nan", "drop", "-l", "mse", "--custom", f"{non_finite_file}:nanret"
+    )
+    assert_user_error(result, "rows 5, 9")
+
+
+def test_inf_from_a_custom_loss_is_a_warning_naming_the_rows(run, non_finite_file):
+    for command in (("compute",), ("compare",)):
+        result = run(
+            *command,
+            REGRESSION,
+            "-l",
+            "mse",
+            "--custom",
+            f"{non_finite_file}:infret",
+            "--format",
+            "json",
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "custom loss infret returned +-inf on 2 row(s) (rows 3, 10)" in result.stderr
+        assert "overflow" not in result.stderr

@@ -46,7 +46,9 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
                 f"{100 * share:.0f}% of the loss; see `loss sensitivity`"
             )
     for item in items:
-        if not np.all(np.isfinite(item.values)):
+        if item.warnings:  # a --custom loss's +-inf rows, named (not an overflow)
+            out.extend(item.warnings)
+        elif not np.all(np.isfinite(item.values)):
             out.append(
                 f"{item.selection.label} ({item.model}): some per-row losses overflow float64 "
                 f"(inf); the value is not meaningful at this scale - rescale the targets"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from losscli.core.dataset import Dataset
-from losscli.core.registry import LossSelection, Task
-from losscli.errors import DataError, DomainError
+from losscli.core.registry import LossSelection, Task, is_custom
+from losscli.errors import CustomLossError, DataError, DomainError
 
 
 def applies_to(loss_task: Task, data_task: Task) -> bool:
@@ -81,6 +81,8 @@ class PerSample:
     model: str
     values: np.ndarray
     support: np.ndarray | None = None
+    # Messages about these values for the report's warnings (a --custom loss's +-inf rows).
+    warnings: tuple[str, ...] = ()
 
     def defined(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """(values, weights) of the rows where the loss is defined."""
@@ -91,7 +93,7 @@ class PerSample:
     def restricted(self, mask: np.ndarray) -> PerSample:
         """The same losses for some rows (a boolean mask or an index)."""
         support = None if self.support is None else self.support[mask]
-        return PerSample(self.selection, self.model, self.values[mask], support)
+        return PerSample(self.selection, self.model, self.values[mask], support, self.warnings)
 
 
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
@@ -106,5 +108,40 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
                 values = selection.per_sample(inputs)
             support = selection.spec.support
             mask = None if support is None else np.asarray(support(inputs), dtype=bool)
-            out.append(PerSample(selection, model, values, mask))
+            notes = check_custom_values(selection, dataset, model, values)
+            out.append(PerSample(selection, model, values, mask, notes))
     return out
+
+
+def _rows_text(dataset: Dataset, index: np.ndarray) -> str:
+    rows = ", ".join(str(int(dataset.row_numbers[i])) for i in index[:5])
+    return rows + (", ..." if index.size > 5 else "")
+
+
+def check_custom_values(
+    selection: LossSelection, dataset: Dataset, model: str, values: np.ndarray
+) -> tuple[str, ...]:
+    """A --custom loss's NaN is an error (exit 1); +-inf is a warning naming the rows.
+
+    Built-in losses never return NaN for valid inputs; user code may, and a NaN
+    would silently make the value '-' (and trip the overflow warning).
+    """
+    if not is_custom(selection.spec):
+        return ()
+    name = selection.spec.name
+    where = f" for model {model}" if len(dataset.models) > 1 else ""
+    nan = np.flatnonzero(np.isnan(values))
+    if nan.size:
+        raise CustomLossError(
+            f"custom loss {name} returned NaN{where} on {nan.size} of {values.size} row(s) "
+            f"(rows {_rows_text(dataset, nan)}); it must return a number for every row - "
+            f"check {selection.spec.reference} on those rows"
+        )
+    infinite = np.flatnonzero(np.isinf(values))
+    if not infinite.size:
+        return ()
+    return (
+        f"custom loss {name}{where} returned +-inf on {infinite.size} row(s) (rows "
+        f"{_rows_text(dataset, infinite)}); its value is then inf (or undefined when both "
+        f"signs occur)",
+    )

@@ -420,6 +420,12 @@ def custom_losses() -> list[LossSpec]:
     return list(_CUSTOM.values())
 
 
+def is_custom(spec: LossSpec) -> bool:
+    """Whether a loss is user code given with --custom (its results are checked as such)."""
+    known = _CUSTOM.get(spec.name.lower())
+    return known is not None and known.kernel is spec.kernel
+
+
 def _for_task(spec: LossSpec, task: Task) -> LossSpec:
     if _CUSTOM.get(spec.name.lower()) is spec and spec.task is not task:
         from dataclasses import replace
