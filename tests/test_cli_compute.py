@@ -1043,3 +1043,38 @@ def test_raw_scores_default_panel_keeps_margin_losses_with_a_note(run):
     assert [r["loss"] for r in json.loads(result.stdout)["results"]] == ["hinge"]
     assert "Note: bce, brier, focal left out of the default panel" in result.stderr
     assert "--from-logits" in result.stderr
+
+
+def test_empty_group_cell_is_a_missing_value(run, tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("y_true,y_pred,g\n1,2,a\n2,2,\n3,3,b\n")
+    result = run("compute", path, "-l", "mae", "--group-by", "g")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "Error: column g (--group-by): 1 empty cell(s) (rows 2); "
+        "fill them or pass --nan drop to skip those rows"
+    )
+    dropped = run(
+        "compute", path, "-l", "mae", "--group-by", "g", "--nan", "drop", "--format", "json"
+    )
+    import json
+
+    out = json.loads(dropped.stdout)
+    assert out["n_dropped"] == 1
+    assert [r["group"] for r in out["results"]] == [None, "a", "b"]
+
+
+def test_continuous_group_column_is_refused(run, tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("y_true,y_pred\n" + "".join(f"{i},{i + 1}\n" for i in range(1500)))
+    result = run("compute", path, "--group-by", "y_pred")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "1,500 distinct values" in result.stderr and "categorical" in result.stderr
+
+
+def test_text_prediction_column_is_named_as_text(run):
+    from conftest import SAMPLES
+
+    result = run("compute", SAMPLES / "regression_clean.csv", "--pred-col", "segment")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: column segment holds text, not numbers")

@@ -9,24 +9,6 @@ import click
 from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
 
 
-def parse_gates(raw: tuple[str, ...]) -> list[tuple[str, float]]:
-    """``--fail-above mse=0.5`` -> [("mse", 0.5)], names resolved through the registry."""
-    from losscli.core.registry import get_loss
-    from losscli.errors import UsageError
-
-    gates = []
-    for item in raw:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--fail-above expects NAME=VALUE, e.g. mse=0.5 (got {item!r})")
-        try:
-            bound = float(value)
-        except ValueError:
-            raise UsageError(f"--fail-above {item}: {value!r} is not a number") from None
-        gates.append((get_loss(name).name, bound))
-    return gates
-
-
 def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
     """One row per (data row, model): row number, group, model, one column per loss.
 
@@ -125,7 +107,10 @@ def compute_streaming(
     "--fail-above",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable).",
+    help=(
+        "Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable). "
+        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %."
+    ),
 )
 def compute(
     file: str,
@@ -155,6 +140,7 @@ def compute(
     (median_ae stays exact); --ci and --per-sample read the whole file.
     """
     from losscli.analysis.compute import compute as run_compute
+    from losscli.analysis.gates import gate_failures, parse_gates
     from losscli.cli.common import choose_losses, note, same_file, warn, write_atomically
     from losscli.core.registry import LossSelection, get_loss, select_losses
     from losscli.errors import GateFailed, UsageError
@@ -174,9 +160,9 @@ def compute(
 
     def selections_for(data: Any) -> list[Any]:
         chosen = choose_losses(losses, data)
-        for name, _ in gates:
-            if all(s.name != name for s in chosen):
-                spec = get_loss(name)
+        for gate in gates:
+            if all(s.name != gate.loss for s in chosen):
+                spec = get_loss(gate.loss)
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
@@ -195,10 +181,6 @@ def compute(
     render(report, fmt.lower(), console)
     warn(report.warnings)
 
-    failed = []
-    for name, bound in gates:
-        for r in report.results:
-            if r.loss == name and r.group is None and r.value > bound:
-                failed.append(f"{r.label} = {r.value:.6g} > {bound:g} (model {r.model})")
+    failed = gate_failures(report.results, gates)
     if failed:
         raise GateFailed("quality gate failed: " + "; ".join(failed))

@@ -44,6 +44,10 @@ class InputOptions:
     task_reason: str | None = None
 
 
+# --group-by is for categorical columns; more distinct values than this is a mistake
+# (a continuous column), not a report anyone can read.
+MAX_GROUPS = 1000
+
 # --------------------------------------------------------------------------- columns
 
 
@@ -88,6 +92,11 @@ def _numeric(table: pa.Table, name: str) -> np.ndarray:
         except ValueError:
             continue
     return values
+
+
+def _is_text(table: pa.Table, name: str) -> bool:
+    kind = table.column(name).type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def _first_bad_text(table: pa.Table, name: str, index: int) -> str:
@@ -250,7 +259,16 @@ def _weights_and_groups(
                 f"column {opts.group_by} (--group-by) holds values of type "
                 f"{table.column(opts.group_by).type} that cannot be read as group names"
             ) from None
-        groups = np.array(["" if g is None else g for g in raw], dtype=object)
+        groups = np.array(["" if g is None else g.strip() for g in raw], dtype=object)
+        # An empty group cell is a missing value like any other (SPEC 2: --nan).
+        arrays["\0groups"] = np.where(groups == "", np.nan, 0.0)
+        distinct = len(set(groups.tolist()))
+        if distinct > MAX_GROUPS:
+            raise DataError(
+                f"column {opts.group_by} (--group-by) has {distinct:,} distinct values; "
+                f"--group-by expects a categorical column such as a segment or a split "
+                f"(at most {MAX_GROUPS:,} groups)"
+            )
     return weights, groups
 
 
@@ -260,6 +278,8 @@ def _label(name: str, opts: InputOptions) -> str:
         return opts.weight_col
     if name == "\0labels":
         return opts.true_col
+    if name == "\0groups" and opts.group_by:
+        return opts.group_by
     return name
 
 
@@ -281,6 +301,17 @@ def _missing_policy(
             column = _label(name, opts)
             first = ", ".join(str(int(row_numbers[i])) for i in idx[:5])
             more = ", ..." if idx.size > 5 else ""
+            if name == "\0groups":
+                raise DataError(
+                    f"column {column} (--group-by): {idx.size} empty cell(s) (rows {first}{more}); "
+                    f"fill them or pass --nan drop to skip those rows"
+                )
+            if bad.all() and column in table.column_names and _is_text(table, column):
+                raise DataError(
+                    f"column {column} holds text, not numbers "
+                    f"(first: {_first_bad_text(table, column, 0)}); "
+                    f"choose numeric columns with --true-col / --pred-col"
+                )
             example = (
                 _first_bad_text(table, column, int(idx[0]))
                 if column in table.column_names

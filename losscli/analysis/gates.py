@@ -1,0 +1,73 @@
+"""``--fail-above NAME=VALUE``: quality gates for CI on the computed losses.
+
+A gate fails when the loss's value for any model (on the whole file; group
+values are not gated) exceeds the bound. Rules a careful user would expect:
+
+- a value that is not a number (NaN, e.g. no row left to average) fails: the
+  gate cannot vouch for it;
+- signed losses (mbe) are gated on their absolute value, since a bias of
+  -0.3 is as far from 0 as +0.3;
+- a bound written with % (``mape=5%``) is read in the units the table shows
+  (percent); without % it is the raw value (a fraction for mape/smape).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from losscli.analysis.results import LossResult
+from losscli.core.registry import get_loss
+from losscli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One --fail-above bound."""
+
+    loss: str  # canonical loss name
+    bound: float  # in the loss's raw units (fractions for percent losses)
+    shown: str  # the bound as the user wrote it
+
+
+def parse_gates(raw: Sequence[str]) -> list[Gate]:
+    """``("mse=0.5", "mape=5%")`` -> gates; names resolved through the registry."""
+    gates = []
+    for item in raw:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"--fail-above expects NAME=VALUE, e.g. mse=0.5 (got {item!r})")
+        spec = get_loss(name)
+        text = value.strip()
+        percent = text.endswith("%")
+        try:
+            bound = float(text[:-1] if percent else text)
+        except ValueError:
+            raise UsageError(f"--fail-above {item}: {text!r} is not a number") from None
+        if not math.isfinite(bound):
+            raise UsageError(f"--fail-above {item}: the bound must be a finite number")
+        if percent and not spec.percent:
+            raise UsageError(
+                f"--fail-above {item}: {spec.name} is not a percentage; write the bound "
+                f"without %"
+            )
+        gates.append(Gate(spec.name, bound / 100.0 if percent else bound, text))
+    return gates
+
+
+def gate_failures(results: Sequence[LossResult], gates: Sequence[Gate]) -> list[str]:
+    """One message per (gate, model) that fails, naming the loss, value and bound."""
+    failed = []
+    for gate in gates:
+        for r in results:
+            if r.loss != gate.loss or r.group is not None:
+                continue
+            value = abs(r.value) if r.signed else r.value
+            if math.isnan(value):
+                failed.append(f"{r.label} is not a number (model {r.model}), bound {gate.shown}")
+            elif value > gate.bound:
+                shown = f"{100 * r.value:.6g}%" if r.percent else f"{r.value:.6g}"
+                what = f"|{r.label}|" if r.signed else r.label
+                failed.append(f"{what} = {shown} > {gate.shown} (model {r.model})")
+    return failed
