@@ -528,6 +528,20 @@ def test_margin_losses_on_raw_scores_flag_by_margin(tmp_path, run, run_json):
     assert "Margin t x score" in res.stdout
 
 
+def test_multiclass_hinge_on_raw_scores_reads_them_as_logits(tmp_path, run_json):
+    rows = [("a", 0.0, 6.0, 0.0), ("b", 0.0, 2.0, 1.0), ("c", 3.0, 0.0, -4.0)]
+    text = "y_true,y_pred_a,y_pred_b,y_pred_c\n" + "".join(
+        f"{r[0]},{r[1]},{r[2]},{r[3]}\n" for r in rows
+    )
+    path = tmp_path / "mc.csv"
+    path.write_text(text)
+    out = run_json("sensitivity", path, "-l", "multiclass_hinge")
+    assert out["raw_scores"] is True and out["outliers"]["rule"] == "p_true"
+    # softmax: P(a | 0, 6, 0) = 0.0025 and P(c | 3, 0, -4) = 0.0009 are below 0.01.
+    assert out["outliers"]["rows"] == [1, 3]
+    assert sum(out["histograms"][0]["flagged"]) == 2
+
+
 # --------------------------------------------------------------------------- QA defects
 
 

@@ -313,6 +313,7 @@ class SensitivityReport:
             "injection_scale": dict(self.injection_scale),
             "histograms": [h.as_dict() for h in self.histograms],
             "task_reason": self.task_reason,
+            "raw_scores": self.raw_scores,
             "warnings": list(self.warnings),
         }
 
@@ -776,7 +777,9 @@ def verdict_of(
 # --------------------------------------------------------------------------- histogram
 
 
-def histogram(dataset: Dataset, outliers: ModelOutliers, bins: int) -> Histogram:
+def histogram(
+    dataset: Dataset, outliers: ModelOutliers, bins: int, raw_scores: bool = False
+) -> Histogram:
     """Equal-width bins of the residuals (or log10 P(true class)), flagged rows counted apart."""
     keep = _positive(dataset)
     model = outliers.model
@@ -789,7 +792,8 @@ def histogram(dataset: Dataset, outliers: ModelOutliers, bins: int) -> Histogram
         quantity = "Margin t x score"
         cutoffs = [outliers.lower]
     else:
-        p = np.clip(true_class_probability(dataset, model)[keep], HISTOGRAM_FLOOR, 1.0)
+        p = true_class_probability(dataset, model, raw_scores or None)[keep]
+        p = np.clip(p, HISTOGRAM_FLOOR, 1.0)
         x = np.log10(p)
         quantity = "log10 P(true class)"
         cutoffs = [math.log10(outliers.lower)] if 0 < outliers.lower <= 1 else []
@@ -1000,7 +1004,7 @@ def sensitivity(
         outliers=list(flags.values()),
         results=results,
         injection=injection,
-        histograms=[histogram(dataset, flags[m], bins) for m in dataset.model_names],
+        histograms=[histogram(dataset, flags[m], bins, raw) for m in dataset.model_names],
         injection_scale=scales,
         from_logits=dataset.from_logits,
         notes=list(dataset.notes),

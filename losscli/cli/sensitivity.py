@@ -27,7 +27,8 @@ from losscli.cli.options import format_option, input_from_kwargs, input_options,
     help=(
         "Cut-off of the rule: |robust z| (mad, default 3.5), the fence multiple k "
         "(iqr, default 1.5), or the probability of the true class below which a "
-        "classification row is confidently wrong (default 0.01)."
+        "classification row is confidently wrong (default 0.01; for hinge-type "
+        "losses on raw scores the margin logit(p), -4.595 by default)."
     ),
 )
 def sensitivity(
@@ -43,10 +44,13 @@ def sensitivity(
     Rows are flagged per model: regression residuals y_true - y_pred with
     |0.6745 (r - median) / MAD| > 3.5 (or outside Tukey's fences with --rule
     iqr); classification rows whose predicted probability of the true class is
-    below 0.01. Every loss is reported with and without them, with the share of
-    the loss they carry, then one synthetic row of k x robust sd error
-    (k = 5, 10, 50, 100) is appended to show quadratic against linear growth,
-    and each loss gets a verdict, robust or sensitive.
+    below 0.01 (hinge-type losses alone on raw scores: margin t x score below
+    logit(0.01) = -4.595). Every loss is reported with and without them, with
+    the share of the loss they carry, then one synthetic row of k x robust sd
+    error (k = 5, 10, 50, 100) is appended to show quadratic against linear
+    growth (the exponent b of change ~ k^b), and each loss gets a verdict,
+    robust or sensitive (a log loss bounded only by clipping at eps is
+    sensitive).
 
     \b
     Examples:
@@ -54,6 +58,7 @@ def sensitivity(
       loss sensitivity preds.csv --rule iqr --threshold 3
       loss sensitivity preds.csv -l mse,mae,huber:delta=5 --pred-col a --pred-col b
       loss sensitivity sample_data/binary_imbalanced.csv --threshold 0.05
+      loss sensitivity sample_data/hinge_labels.csv -l hinge
       loss sensitivity preds.csv --format json
     """
     import math

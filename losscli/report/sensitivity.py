@@ -65,6 +65,8 @@ def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
     else:
         head = f"Outliers in {o.model}: {o.count:,} of {o.n_considered:,} rows"
     lines = [f"{head} ({fmt_share(o.fraction)}), {_rule_text(o)}"]
+    if o.rule == "p_true" and report.raw_scores:
+        lines.append("  raw scores of margin losses, read as logits (softmax)")
     if o.rule == "margin":
         lines.append(
             f"  t = 2y - 1; {o.lower:.4g} = logit({o.threshold:g}), "
