@@ -39,6 +39,8 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
         spec = item.selection.spec
         if spec.reduction is not Reduction.MEAN or spec.signed or item.values.size < 100:
             continue
+        if item.warnings:  # +-inf rows (--custom): no meaningful share
+            continue
         share = top_share(item.values, dataset.weights)
         if share > DOMINANT_SHARE:
             out.append(
