@@ -1078,3 +1078,28 @@ def test_text_prediction_column_is_named_as_text(run):
     result = run("compute", SAMPLES / "regression_clean.csv", "--pred-col", "segment")
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.startswith("Error: column segment holds text, not numbers")
+
+
+def test_bootstrap_without_ci_is_reported_as_ignored(run):
+    from conftest import SAMPLES
+
+    result = run("compute", SAMPLES / "regression_clean.csv", "-l", "mse", "--bootstrap", "50")
+    assert result.exit_code == 0
+    assert "Warning: --bootstrap only applies with --ci LEVEL; ignored" in result.stderr
+
+
+def test_hinge_on_probabilities_warns_only_when_chosen(run):
+    from conftest import SAMPLES
+
+    chosen = run("compute", SAMPLES / "binary_balanced.csv", "-l", "bce,hinge")
+    assert "Warning: P-HINGE-PROB hinge" in chosen.stderr
+    default = run("compute", SAMPLES / "binary_balanced.csv")
+    assert "P-HINGE-PROB" not in default.stderr
+
+
+def test_from_logits_on_regression_is_reported(run):
+    from conftest import SAMPLES
+
+    result = run("compute", SAMPLES / "regression_clean.csv", "-l", "mse", "--from-logits")
+    assert result.exit_code == 0
+    assert "--from-logits has no effect on regression data" in result.stderr

@@ -6,7 +6,7 @@ import numpy as np
 
 from losscli.analysis.evaluate import PerSample
 from losscli.core.dataset import Dataset
-from losscli.core.registry import EPS, Reduction, Task
+from losscli.core.registry import EPS, LossSelection, Reduction, Task
 
 DOMINANT_SHARE = 0.5  # warn when the worst 1% of rows carry more than half of a loss
 ROWSUM_TOLERANCE = 1e-6
@@ -54,6 +54,29 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
             out.append(
                 f"{item.selection.label} ({item.model}): some per-row losses overflow float64 "
                 f"(inf); the value is not meaningful at this scale - rescale the targets"
+            )
+    return out
+
+
+def selection_warnings(
+    dataset: Dataset, selections: list[LossSelection], explicit: bool = True
+) -> list[str]:
+    """Warnings about the choice of losses for these data, before any value is computed.
+
+    P-HINGE-PROB fires for margin losses the user chose (``explicit``), not for
+    the hinge of SPEC's default binary panel, which would warn on every run.
+    """
+    out: list[str] = []
+    if dataset.from_logits and dataset.task is Task.REGRESSION:
+        out.append("--from-logits has no effect on regression data (it applies to classification)")
+    probabilities = "probabilities" in dataset.features and not dataset.from_logits
+    if explicit and probabilities and dataset.task in (Task.BINARY, Task.MULTICLASS):
+        margin = [s.label for s in selections if s.spec.properties.margin_based]
+        if margin:
+            out.append(
+                f"P-HINGE-PROB {', '.join(margin)}: margin losses read y_pred as raw scores, "
+                f"but these predictions are probabilities in [0, 1] (every row sits inside the "
+                f"margin); score probabilities with bce/cce, or give raw scores"
             )
     return out
 

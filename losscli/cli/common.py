@@ -68,12 +68,34 @@ def choose_losses(losses: tuple[str, ...] | list[str], dataset: Any) -> list[Any
     When the data leave out losses of the usual panel (e.g. probability losses
     on raw scores), a note on stderr says which and why.
     """
+    from losscli.analysis.diagnostics import selection_warnings
     from losscli.core.registry import panel_omissions, select_losses
 
     if not losses:
         for line in panel_omissions(dataset.task, dataset.features):
             note(f"Note: {line}")
-    return select_losses(list(losses), dataset.task, dataset.features)
+    selections = select_losses(list(losses), dataset.task, dataset.features)
+    warn(selection_warnings(dataset, selections, explicit=bool(losses)))
+    return selections
+
+
+def ignored_without_ci(ci: float | None, names: tuple[str, ...] = ("n_boot", "seed")) -> list[str]:
+    """Warnings for --bootstrap/--seed given on the command line without --ci."""
+    import click
+
+    if ci is not None:
+        return []
+    ctx = click.get_current_context()
+    flags = {"n_boot": "--bootstrap", "seed": "--seed"}
+    given = [
+        flags[n]
+        for n in names
+        if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if not given:
+        return []
+    verb = "apply" if len(given) > 1 else "applies"
+    return [f"{' and '.join(given)} only {verb} with --ci LEVEL; ignored"]
 
 
 def note(text: str) -> None:

@@ -141,7 +141,14 @@ def compute(
     """
     from losscli.analysis.compute import compute as run_compute
     from losscli.analysis.gates import gate_failures, parse_gates
-    from losscli.cli.common import choose_losses, note, same_file, warn, write_atomically
+    from losscli.cli.common import (
+        choose_losses,
+        ignored_without_ci,
+        note,
+        same_file,
+        warn,
+        write_atomically,
+    )
     from losscli.core.registry import LossSelection, get_loss, select_losses
     from losscli.errors import GateFailed, UsageError
     from losscli.io import load_dataset
@@ -149,6 +156,7 @@ def compute(
     from losscli.report.console import make_console
 
     gates = parse_gates(fail_above)
+    warn(ignored_without_ci(ci))
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")
     opts = input_from_kwargs(kwargs, group_by)
