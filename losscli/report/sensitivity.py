@@ -263,8 +263,13 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
     notes = []
     if any(r.signed for r in report.results):
         notes.append("signed losses show the value with the row (=), not a % change")
-    notes.append("b = growth exponent at large k (change ~ k^b)")
-    console.print(Text("; ".join(notes) + ".", style="dim"))
+    if any(
+        r.growth in ("quadratic", "linear") and r.growth_exponent is not None
+        for r in report.results
+    ):
+        notes.append("b = growth exponent at large k (change ~ k^b)")
+    if notes:
+        console.print(Text("; ".join(notes) + ".", style="dim"))
 
 
 def _injection_cell(i: InjectionResult, result: SensitivityResult) -> str:
