@@ -112,7 +112,11 @@ class Param:
                     raise ValueError
         except (TypeError, ValueError):
             allowed = (
-                f"one of {', '.join(self.choices)}" if self.choices else f"a {self.kind.__name__}"
+                f"one of {', '.join(self.choices)}"
+                if self.choices
+                else "a finite number"
+                if self.kind is float
+                else f"a {self.kind.__name__}"
             )
             raise UsageError(
                 f"invalid value {raw!r} for parameter {self.name} of loss {loss}: expected {allowed}"

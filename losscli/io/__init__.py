@@ -1,6 +1,15 @@
 """Input: read a file (:mod:`.reader`), map its columns to a Dataset (:mod:`.columns`)."""
 
-from losscli.io.columns import InputOptions, build_dataset, load_dataset
-from losscli.io.reader import read_table
+try:
+    import pyarrow  # noqa: F401 - a runtime dependency; its absence is a broken install
+except ImportError:  # pragma: no cover - exercised with pyarrow hidden, see tests
+    from losscli.errors import InputError
+
+    raise InputError(
+        "losscli reads files with pyarrow, which is not installed: pip install pyarrow"
+    ) from None
+
+from losscli.io.columns import InputOptions, build_dataset, load_dataset  # noqa: E402
+from losscli.io.reader import read_table  # noqa: E402
 
 __all__ = ["InputOptions", "build_dataset", "load_dataset", "read_table"]
