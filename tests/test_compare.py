@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -660,3 +661,161 @@ def test_large_error_grids_keep_gradients_accurate():
     np.testing.assert_allclose(curve.gradients, gradient(curve.grid, y0), rtol=1e-6, atol=1e-8)
     mse = loss_curve(_default("mse"), parse_grid("-1e8:1e8:5"))
     np.testing.assert_allclose(mse.gradients, 2 * mse.grid, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- QA fixes
+
+
+def test_exact_slopes_print_exactly():
+    # Values the closed forms give exactly come out exactly, not as -99.99999998.
+    bce = loss_curve(_default("bce"), parse_grid("-3:3:13"))
+    assert bce.gradients[0] == -100.0
+    for name in ("msle", "poisson", "gamma"):
+        curve = loss_curve(_default(name), parse_grid("-3:3:13"))
+        assert curve.gradients[6] == 0.0, name  # e = 0
+    poisson = loss_curve(_default("poisson"), parse_grid("-3:3:13"))
+    assert poisson.gradients[0] == -0.75 and poisson.gradients[-1] == 3.0
+    huber = loss_curve(_default("huber"), parse_grid("-3:3:13"))
+    assert list(huber.gradients) == [-1, -1, -1, -1, -1, -0.5, 0, 0.5, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", CURVE_LOSSES)
+def test_extrapolated_slopes_are_accurate(name):
+    curve = loss_curve(_default(name), parse_grid("-2.5:4:27"))
+    y0 = curve.reference.get("y_true", 0.0)
+    with np.errstate(all="ignore"):
+        expected = CLOSED_FORMS[name][1](curve.grid, y0)
+    scale = np.nanmax(np.abs(expected))
+    np.testing.assert_allclose(curve.gradients, expected, rtol=1e-8, atol=1e-9 * scale)
+
+
+def test_clean_slope_keeps_only_supported_digits():
+    from losscli.analysis.curves import clean_slope
+
+    assert clean_slope(-99.99999999998, 1e-10) == -100.0
+    assert clean_slope(3e-12, 1e-11) == 0.0
+    assert clean_slope(0.2222222222219, 1e-12) == pytest.approx(2 / 9, rel=1e-11)
+    assert clean_slope(float("inf"), 1.0) == float("inf")
+
+
+def _header_words(out: str) -> list[str]:
+    lines = out.splitlines()
+    rule = next(i for i, line in enumerate(lines) if "───" in line)
+    return lines[rule - 1].split()
+
+
+def test_short_model_names_keep_whole_headers(run, tmp_path):
+    y = np.linspace(1, 100, 50)
+    path = _write(tmp_path, {"y_true": y, "a": y + 1, "b": y * 1.1})
+    losses = "mse,huber:delta=2.5,pinball:alpha=0.9,mape,smape,mbe"
+    result = run(
+        "compare", path, "--pred-col", "a", "--pred-col", "b", "-l", losses,
+        env={"COLUMNS": "80"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert _header_words(out) == [
+        "loss", "model", "value", "median", "p95", "max", "top", "1%", "rank",
+    ]  # fmt: skip
+    assert "…" not in out
+
+
+LONG_NAMES = ("gradient_boosting_v2_final", "random_forest_baseline_model")
+
+
+def _long_names_file(tmp_path):
+    y = np.linspace(1, 100, 50)
+    return _write(tmp_path, {"y_true": y, LONG_NAMES[0]: y + 1, LONG_NAMES[1]: y * 1.1})
+
+
+def test_long_model_names_wrap_only_at_separators(run, tmp_path):
+    path = _long_names_file(tmp_path)
+    args = ["compare", path, "--pred-col", LONG_NAMES[0], "--pred-col", LONG_NAMES[1]]
+    for extra in ((), ("--ci", "0.9", "--bootstrap", "50")):
+        result = run(*args, "-l", "mse,mbe", *extra, env={"COLUMNS": "72"})
+        assert result.exit_code == 0, result.stderr
+        out = result.stdout
+        assert max(len(line) for line in out.splitlines()) <= 72
+        assert "…" not in out
+        # Every piece of a name printed is a run of its whole "_"-separated parts.
+        allowed = set()
+        for name in LONG_NAMES:
+            parts = re.findall(r"[^_]*_|[^_]+$", name)
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts) + 1):
+                    allowed.add("".join(parts[i:j]))
+        table = out.split("The losses")[0]
+        words = {
+            w
+            for w in table.split()
+            if any(k in w for k in ("gradient", "boost", "final", "random", "forest", "baseline"))
+        }
+        assert words and words <= allowed, words - allowed
+        assert not set(LONG_NAMES) & words  # wrapped, not folded, not cropped
+        assert "Model 1 of 2" not in out
+
+
+def test_names_that_cannot_wrap_get_one_block_per_model(run, tmp_path):
+    names = ("gradientboostingversiontwofinal", "randomforestbaselinemodel")
+    y = np.linspace(1, 100, 50)
+    path = _write(tmp_path, {"y_true": y, names[0]: y + 1, names[1]: y * 1.1})
+    args = ["compare", path, "--pred-col", names[0], "--pred-col", names[1]]
+    result = run(*args, "-l", "mse,huber:delta=2.5,mape,mbe", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert f"Model 1 of 2: {names[0]}" in out
+    assert f"Model 2 of 2: {names[1]}" in out
+    assert _header_words(out) == ["loss", "value", "median", "p95", "max", "top", "1%", "rank"]
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+
+
+def test_wrap_name():
+    from losscli.report.compare import wrap_name
+
+    assert wrap_name("gradient_boosting_v2_final", 40) == ["gradient_boosting_v2_final"]
+    assert wrap_name("gradient_boosting_v2_final", 18) == ["gradient_boosting_", "v2_final"]
+    assert wrap_name("a-b_c", 2) == ["a-", "b_", "c"]
+    assert wrap_name("averyverylongname", 8) is None
+
+
+def _agreement(best_by_loss):
+    from types import SimpleNamespace
+
+    from losscli.report.compare import agreement_text
+
+    rankings = {label: [best, "other"] for label, best in best_by_loss.items()}
+    return agreement_text(SimpleNamespace(agreement=agreement_of(rankings)))
+
+
+def test_agreement_sentences_read_right_for_1_2_and_n():
+    assert _agreement({"mse": "a"}) == "a is best on the only loss, mse."
+    assert _agreement({"mse": "a", "mae": "a"}) == "The losses agree: a is best on both losses."
+    assert _agreement({"mse": "a", "mae": "a", "mbe": "a"}) == (
+        "The losses agree: a is best on all 3 losses."
+    )
+    assert _agreement({"mse": "a", "mae": "a", "mbe": "b"}) == (
+        "The losses disagree: a is best on 2 of 3 losses; mbe prefers b."
+    )
+    assert _agreement({"mse": "a", "mae": "a", "mbe": "b", "max_error": "b", "rmse": "a"}) == (
+        "The losses disagree: a is best on 3 of 5 losses; mbe and max_error prefer b."
+    )
+    assert _agreement({"x": "a", "y": "b", "z": "c", "w": "c"}) == (
+        "The losses disagree: c is best on 2 of 4 losses; x prefers a; y prefers b."
+    )
+
+
+def test_p95_is_the_tools_weighted_percentile(run_json, run):
+    from losscli.core.reduction import weighted_percentile
+
+    path = SAMPLES / "regression_outliers.csv"
+    data = run_json("compare", path, "-l", "mse")
+    import csv
+
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    errors = np.array([(float(r["y_true"]) - float(r["y_pred"])) ** 2 for r in rows])
+    assert data["results"][0]["p95"] == weighted_percentile(errors, None, 95.0)
+    help_text = " ".join(run("compare", "--help").stdout.split())
+    assert "inverted CDF, not interpolated" in help_text

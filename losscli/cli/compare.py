@@ -93,7 +93,9 @@ def compare(
     """Compare losses: across models in FILE, or as functions of the error without FILE.
 
     With FILE, every loss for every model (--pred-col repeatable): the value,
-    the per-row distribution (median, p95, max, share of the worst 1% of rows),
+    the per-row distribution (median, p95, max, share of the worst 1% of rows;
+    median and p95 are the weighted percentile every command uses: inverted
+    CDF, not interpolated, so p95 can differ slightly from numpy's default),
     a ranking per loss (mbe by absolute value) and whether the losses agree on
     the best model; --ci adds paired-bootstrap intervals of the difference to
     the best.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.compare import CompareReport, ModelLoss
@@ -187,54 +188,152 @@ def _share_text(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.0f}%"
 
 
-def render_models_table(report: CompareReport, console: Console) -> None:
+MODEL_HEADER = "model"
+# A model name wrapped at "_"/"-" takes at most this many lines in the table;
+# longer names get one block per model instead.
+MAX_NAME_LINES = 3
+STAT_HEADERS = ("value", "median", "p95", "max", "top 1%")
+
+
+def wrap_name(name: str, width: int) -> list[str] | None:
+    """``name`` in lines of at most ``width`` characters, broken only after "_" or "-".
+
+    None when a part between separators is longer than ``width`` (it would have
+    to be split mid-word).
+    """
+    if len(name) <= width:
+        return [name]
+    parts = re.findall(r"[^_\-]*[_\-]+|[^_\-]+$", name)
+    lines: list[str] = []
+    for part in parts:
+        if len(part) > width:
+            return None
+        if lines and len(lines[-1]) + len(part) <= width:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    return lines
+
+
+def _stat_cells(row: ModelLoss) -> list[str]:
+    return [
+        _value_text(row, row.value),
+        fmt_number(row.median, percent=row.percent),
+        fmt_number(row.p95, percent=row.percent),
+        fmt_number(row.max, percent=row.percent),
+        _share_text(row.top1pct_share),
+    ]
+
+
+def _loss_name(row: ModelLoss) -> str:
+    return row.label + (" %" if row.percent else "")
+
+
+def _table_width(widths: list[int], gap: int) -> int:
+    """Printed width of a SIMPLE_HEAD table: cells, ``gap`` between columns, the two edges."""
+    return sum(widths) + gap * (len(widths) - 1) + 2
+
+
+def _model_lines(
+    names: list[str], other_widths: list[int], width: int, gap: int, wrap: bool
+) -> dict[str, list[str]] | None:
+    """How each model name prints in a model column next to ``other_widths``.
+
+    Whole names, or (``wrap``) names broken after "_"/"-" into the room left,
+    at most MAX_NAME_LINES lines each; None when the table cannot fit that way.
+    """
+    room = width - _table_width(other_widths + [0], gap)
+    if room < len(MODEL_HEADER):
+        return None
+    lines: dict[str, list[str]] = {}
+    for name in names:
+        wrapped = wrap_name(name, room) if wrap else ([name] if len(name) <= room else None)
+        if wrapped is None or len(wrapped) > MAX_NAME_LINES:
+            return None
+        lines[name] = wrapped
+    return lines
+
+
+def _new_table(headers: list[str], widths: list[int], left: int, gap: int) -> Any:
+    """A table whose columns never wrap: the first ``left`` left-aligned, numbers right."""
     from rich import box
     from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0))
+    for i, (header, size) in enumerate(zip(headers, widths)):
+        justify = "left" if i < left else "right"
+        table.add_column(header, justify=justify, no_wrap=True, min_width=size)
+    return table
+
+
+# Column gaps tried, widest first: 3 reads best, 1 still separates the columns.
+GAPS = (3, 2, 1)
+# (wrap names after "_"/"-", column gap) in order of preference: a gap of 1 is
+# the last resort, after wrapping.
+SIDE_BY_SIDE_LAYOUTS = ((False, 3), (False, 2), (True, 3), (True, 2), (False, 1), (True, 1))
+
+
+def print_model_table(
+    console: Console,
+    headers: list[str],
+    rows: list[tuple[str, str, list[str]]],
+    models: list[str],
+) -> None:
+    """Rows of (loss, model, cells): losses down, models within each loss.
+
+    Nothing is split mid-word or mid-number. The first layout of
+    SIDE_BY_SIDE_LAYOUTS that fits the console wins (model names whole or
+    wrapped after "_"/"-", with a column gap of 3, 2 or 1); else one block
+    per model, its name on a line of its own.
+    """
+    from rich.text import Text
+
+    widths = [max([len(h)] + [len(c[i]) for _, _, c in rows]) for i, h in enumerate(headers)]
+    loss_width = max([len("loss")] + [len(label) for label, _, _ in rows])
+    names = list(dict.fromkeys(model for _, model, _ in rows))
+    for wrap, gap in SIDE_BY_SIDE_LAYOUTS:
+        lines = _model_lines(names, [loss_width, *widths], console.width, gap, wrap)
+        if lines is None:
+            continue
+        model_width = max([len(MODEL_HEADER)] + [len(x) for v in lines.values() for x in v])
+        table = _new_table(
+            ["loss", MODEL_HEADER, *headers], [loss_width, model_width, *widths], 2, gap
+        )
+        previous = None
+        for label, model, cells in rows:
+            if previous is not None and label != previous:
+                table.add_section()
+            shown = label if label != previous else ""
+            previous = label
+            table.add_row(Text(shown), Text("\n".join(lines[model])), *cells)
+        console.print(table)
+        return
+    all_widths = [loss_width, *widths]
+    gap = next((g for g in GAPS if _table_width(all_widths, g) <= console.width), GAPS[-1])
+    for model in names:
+        number = models.index(model) + 1 if model in models else 0
+        console.print(Text(f"Model {number} of {len(models)}: {model}", style="bold"))
+        table = _new_table(["loss", *headers], all_widths, 1, gap)
+        for label, row_model, cells in rows:
+            if row_model == model:
+                table.add_row(Text(label), *cells)
+        console.print(table)
+
+
+def render_models_table(report: CompareReport, console: Console) -> None:
     from rich.text import Text
 
     several = len(report.models) >= 2
     console.print(Text(f"Compare: {report.source}", style="bold"))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("loss", no_wrap=True)
-    table.add_column("model", overflow="fold")
-    for header in ("value", "median", "p95", "max", "top 1%") + (("rank",) if several else ()):
-        table.add_column(header, justify="right", no_wrap=True)
-    previous = None
-    for row in report.results:
-        if several and previous is not None and row.label != previous:
-            table.add_section()
-        first = row.label != previous
-        previous = row.label
-        name = (row.label + (" %" if row.percent else "")) if first else ""
-        cells: list[str | Text] = [
-            name,
-            Text(row.model),
-            _value_text(row, row.value),
-            fmt_number(row.median, percent=row.percent),
-            fmt_number(row.p95, percent=row.percent),
-            fmt_number(row.max, percent=row.percent),
-            _share_text(row.top1pct_share),
-        ]
-        if several:
-            cells.append(str(row.rank))
-        table.add_row(*cells)
-    console.print(table)
+    headers = list(STAT_HEADERS) + (["rank"] if several else [])
+    rows = [
+        (_loss_name(r), r.model, _stat_cells(r) + ([str(r.rank)] if several else []))
+        for r in report.results
+    ]
+    print_model_table(console, headers, rows, report.models)
 
     if report.ci_level is not None and several:
-        ci = Table(
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            title=(
-                f"Difference to the best model ({100 * report.ci_level:g}% paired-bootstrap "
-                "interval)"
-            ),
-            title_justify="left",
-        )
-        ci.add_column("loss", no_wrap=True)
-        ci.add_column("model", overflow="fold")
-        ci.add_column("minus best", justify="right")
-        ci.add_column("interval", justify="right")
-        ci.add_column("", no_wrap=True)
+        ci_rows = []
         for row in report.results:
             if row.rank == 1:
                 continue
@@ -247,17 +346,18 @@ def render_models_table(report: CompareReport, console: Console) -> None:
                     f"{fmt_number(high, percent=row.percent)}]"
                 )
                 verdict = "clearly worse" if low > 0 else "not separable"
-            ci.add_row(
-                row.label,
-                Text(row.model),
-                "+" + fmt_number(row.diff_to_best, percent=row.percent),
-                interval,
-                verdict,
+            diff = "+" + fmt_number(row.diff_to_best, percent=row.percent)
+            ci_rows.append((row.label, row.model, [diff, interval, verdict]))
+        console.print(
+            Text(
+                f"Difference to the best model ({100 * report.ci_level:g}% paired-bootstrap "
+                "interval)"
             )
-        console.print(ci)
+        )
+        print_model_table(console, ["minus best", "interval", ""], ci_rows, report.models)
 
     if several:
-        console.print(Text(_agreement_text(report)))
+        console.print(Text(agreement_text(report)))
     caption = [
         f"task {report.task} ({report.task_reason})",
         f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
@@ -267,8 +367,9 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     console.print(Text(" · ".join(caption), style="dim"))
     console.print(
         Text(
-            "median/p95/max: per-row losses; top 1%: share of the total carried by the worst 1% "
-            "of rows"
+            "median/p95/max: per-row losses (median and p95: the weighted percentile of "
+            "every command, inverted CDF, not interpolated); top 1%: share of the total "
+            "carried by the worst 1% of rows"
             + (
                 "; signed losses (mbe) rank by absolute value"
                 if several and any(r.signed for r in report.results)
@@ -279,21 +380,40 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     )
 
 
-def _agreement_text(report: CompareReport) -> str:
+def count_losses(n: int) -> str:
+    """'1 loss', '2 losses'."""
+    return f"{n} loss" if n == 1 else f"{n} losses"
+
+
+def join_names(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def agreement_text(report: CompareReport) -> str:
+    """One sentence on whether the losses pick the same best model, right for 1, 2 or N."""
     agreement = report.agreement
     n = len(agreement.best_by_loss)
-    if agreement.best_model is None:
+    best = agreement.best_model
+    if best is None:
         return "No loss could rank the models."
     if agreement.agree:
-        return f"The losses agree: {agreement.best_model} is best on all {n} losses."
+        if n == 1:
+            (label,) = agreement.best_by_loss
+            return f"{best} is best on the only loss, {label}."
+        every = "both losses" if n == 2 else f"all {n} losses"
+        return f"The losses agree: {best} is best on {every}."
     others: dict[str, list[str]] = {}
     for label in agreement.disagreeing:
         others.setdefault(agreement.best_by_loss[label], []).append(label)
-    detail = "; ".join(f"{', '.join(labels)} prefer {model}" for model, labels in others.items())
-    count = n - len(agreement.disagreeing)
-    return (
-        f"The losses disagree: {agreement.best_model} is best on {count} of {n} losses; {detail}."
+    detail = "; ".join(
+        f"{join_names(labels)} {'prefers' if len(labels) == 1 else 'prefer'} {model}"
+        for model, labels in others.items()
     )
+    count = n - len(agreement.disagreeing)
+    return f"The losses disagree: {best} is best on {count} of {n} losses; {detail}."
 
 
 def render_models(report: CompareReport, fmt: str, console: Console) -> None:
