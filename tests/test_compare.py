@@ -819,3 +819,13 @@ def test_p95_is_the_tools_weighted_percentile(run_json, run):
     assert data["results"][0]["p95"] == weighted_percentile(errors, None, 95.0)
     help_text = " ".join(run("compare", "--help").stdout.split())
     assert "inverted CDF, not interpolated" in help_text
+
+
+def test_one_row_one_loss_sentences(run, tmp_path):
+    path = _write(tmp_path, {"y_true": np.array([10.0]), "a": np.array([11.0]), "b": [13.0]})
+    result = run("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mse")
+    assert result.exit_code == 0, result.stderr
+    assert "a is best on the only loss, mse." in result.stdout
+    assert "1 row used, 0 dropped" in result.stdout
+    curves = run("compare", "-l", "mse,poisson", env={"COLUMNS": "80"}).stdout
+    assert "level-dependent loss drawn poisson at y_true=" in curves

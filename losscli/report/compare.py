@@ -124,14 +124,13 @@ def render_curves_table(report: CurvesReport, console: Console, color: bool) -> 
             console.print(_curve_table(variable, group))
         notes = [f"loss' = d loss / d {symbol}"]
         if variable == "error":
-            levels = sorted({c.reference.get("y_true", 0.0) for c in curves})
-            if levels != [0.0]:
-                shown = ", ".join(
-                    f"{c.label} at y_true={c.reference['y_true']:g}"
-                    for c in curves
-                    if c.reference.get("y_true", 0.0) != 0.0
+            drawn = [c for c in curves if c.reference.get("y_true", 0.0) != 0.0]
+            if drawn:
+                shown = join_names(
+                    [f"{c.label} at y_true={c.reference['y_true']:g}" for c in drawn]
                 )
-                notes.append(f"level-dependent losses drawn {shown}")
+                kind = "loss" if len(drawn) == 1 else "losses"
+                notes.append(f"level-dependent {kind} drawn {shown}")
         elif variable == "probability":
             notes.append("true class 1 (multiclass: the second of two classes)")
         else:
@@ -360,16 +359,16 @@ def render_models_table(report: CompareReport, console: Console) -> None:
         console.print(Text(agreement_text(report)))
     caption = [
         f"task {report.task} ({report.task_reason})",
-        f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
+        f"{plural(report.n_rows, 'row')} used, {report.n_dropped:,} dropped",
     ]
     if report.ci_level is not None:
-        caption.append(f"bootstrap {report.n_boot} resamples, seed {report.seed}")
+        caption.append(f"bootstrap {plural(report.n_boot, 'resample')}, seed {report.seed}")
     console.print(Text(" · ".join(caption), style="dim"))
     console.print(
         Text(
-            "median/p95/max: per-row losses (median and p95: the weighted percentile of "
-            "every command, inverted CDF, not interpolated); top 1%: share of the total "
-            "carried by the worst 1% of rows"
+            "median/p95/max: per-row losses (median, p95: weighted inverted-CDF "
+            "percentiles, not interpolated, as in every command); top 1%: share of the "
+            "total carried by the worst 1% of rows"
             + (
                 "; signed losses (mbe) rank by absolute value"
                 if several and any(r.signed for r in report.results)
@@ -380,9 +379,11 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     )
 
 
-def count_losses(n: int) -> str:
-    """'1 loss', '2 losses'."""
-    return f"{n} loss" if n == 1 else f"{n} losses"
+def plural(n: int, word: str) -> str:
+    """'1 row', '1,000 rows', '2 losses'."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"
 
 
 def join_names(names: list[str]) -> str:
