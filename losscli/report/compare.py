@@ -260,8 +260,9 @@ def _new_table(headers: list[str], widths: list[int], left: int, gap: int) -> An
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0))
     for i, (header, size) in enumerate(zip(headers, widths)):
-        justify = "left" if i < left else "right"
-        table.add_column(header, justify=justify, no_wrap=True, min_width=size)
+        table.add_column(
+            header, justify="left" if i < left else "right", no_wrap=True, min_width=size
+        )
     return table
 
 
