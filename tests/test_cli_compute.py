@@ -533,7 +533,7 @@ def test_same_loss_with_two_parameter_sets(run, reg_csv):
         ("hubr", ("unknown loss 'hubr'", "did you mean huber")),
         ("huber:delt=2", ("unknown parameter 'delt'",)),
         ("huber:delta=0", ("delta", "> 0")),
-        ("huber:delta=abc", ("delta", "float")),
+        ("huber:delta=abc", ("delta", "finite number")),
         ("focal:gamma=-1", ("gamma",)),
     ],
 )
