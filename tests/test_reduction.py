@@ -253,3 +253,14 @@ def test_finite_chunk_sums_whose_total_overflows_merge_without_overflow(kind):
 def test_mean_of_tiny_values_keeps_precision():
     values = np.full(10, 1e-310)  # subnormal
     assert reduce_values(values) == pytest.approx(1e-310, rel=1e-6)
+
+
+def test_weighted_percentile_averages_exact_ties_despite_rounding():
+    # 0.95 * 500 rounds to 475.00000000000006: the 475th and 476th values must
+    # still be averaged (sklearn's averaged inverted CDF, exactly).
+    from losscli.core.reduction import weighted_percentile
+
+    values = np.arange(1.0, 501.0)
+    assert weighted_percentile(values, None, 95.0) == 475.5
+    assert weighted_percentile(values, np.full(500, 2.0), 95.0) == 475.5
+    assert weighted_percentile(values, None, 50.0) == np.median(values)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -432,13 +433,24 @@ def reduce_values(
     return acc.result()
 
 
-def _inverted_cdf(sorted_values: np.ndarray, sorted_weights: np.ndarray, q: float) -> float:
+def _inverted_cdf(sorted_values: np.ndarray, sorted_weights: np.ndarray, percentile: float) -> float:
+    """Smallest value whose cumulative weight reaches ``percentile``% of the total.
+
+    The comparison is exact: ``0.95 * 500`` rounds to 475.00000000000006 in
+    floating point, which would skip the row whose cumulative weight is
+    exactly 475 (and so break the averaging of the two middle rows).
+    """
     cdf = np.cumsum(sorted_weights)
-    target = q * cdf[-1]
-    idx = int(np.searchsorted(cdf, target, side="left"))
-    idx = min(idx, sorted_values.size - 1)
+    target = Fraction(percentile) * Fraction(float(cdf[-1])) / 100
+    idx = int(np.searchsorted(cdf, float(target), side="left"))
+    last = sorted_values.size - 1
+    idx = min(idx, last)
+    while idx > 0 and Fraction(float(cdf[idx - 1])) >= target:
+        idx -= 1
+    while idx < last and Fraction(float(cdf[idx])) < target:
+        idx += 1
     # Never land on a zero-weight entry: move to the next one that carries weight.
-    while idx < sorted_values.size - 1 and sorted_weights[idx] == 0:
+    while idx < last and sorted_weights[idx] == 0:
         idx += 1
     return float(sorted_values[idx])
 
@@ -458,7 +470,6 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray | None, percenti
         return math.nan
     order = np.argsort(values, kind="stable")
     v, sw = values[order], w[order]
-    q = percentile / 100.0
-    low = _inverted_cdf(v, sw, q)
-    high = -_inverted_cdf(-v[::-1], sw[::-1], 1.0 - q)
+    low = _inverted_cdf(v, sw, percentile)
+    high = -_inverted_cdf(-v[::-1], sw[::-1], 100.0 - percentile)
     return 0.5 * (low + high)
