@@ -49,8 +49,7 @@ def parse_gates(raw: Sequence[str]) -> list[Gate]:
             raise UsageError(f"--fail-above {item}: the bound must be a finite number")
         if percent and not spec.percent:
             raise UsageError(
-                f"--fail-above {item}: {spec.name} is not a percentage; write the bound "
-                f"without %"
+                f"--fail-above {item}: {spec.name} is not a percentage; write the bound without %"
             )
         gates.append(Gate(spec.name, bound / 100.0 if percent else bound, text))
     return gates

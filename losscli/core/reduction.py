@@ -433,7 +433,9 @@ def reduce_values(
     return acc.result()
 
 
-def _inverted_cdf(sorted_values: np.ndarray, sorted_weights: np.ndarray, percentile: float) -> float:
+def _inverted_cdf(
+    sorted_values: np.ndarray, sorted_weights: np.ndarray, percentile: float
+) -> float:
     """Smallest value whose cumulative weight reaches ``percentile``% of the total.
 
     The comparison is exact: ``0.95 * 500`` rounds to 475.00000000000006 in

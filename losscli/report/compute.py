@@ -147,7 +147,7 @@ def render_table(report: ComputeReport, console: Console) -> None:
         caption.append("predictions read as logits")
     if report.task in ("binary", "multiclass"):
         caption.append(f"eps {report.eps:.3g}")
-    if with_ci:
+    if report.ci_level is not None:
         caption.append(f"{100 * report.ci_level:g}% bootstrap CI, {report.n_boot} resamples")
     print_footer(console, caption)
     if any(r.signed for r in report.results):

@@ -34,9 +34,10 @@ def _square(a: np.ndarray) -> np.ndarray:
         return np.square(a)
 
 
+_LOG1P_HINT = "log1p needs values above -1: use mse/mae, or shift both columns above -1"
 _GT_MINUS_ONE = (
-    DomainRule("y_true", lambda a: a > -1, "> -1", hint="log1p needs values above -1: use mse/mae, or shift both columns above -1"),
-    DomainRule("y_pred", lambda a: a > -1, "> -1", hint="log1p needs values above -1: use mse/mae, or shift both columns above -1"),
+    DomainRule("y_true", lambda a: a > -1, "> -1", hint=_LOG1P_HINT),
+    DomainRule("y_pred", lambda a: a > -1, "> -1", hint=_LOG1P_HINT),
 )
 
 
