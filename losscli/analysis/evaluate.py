@@ -99,11 +99,14 @@ class PerSample:
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
     """Every selected loss for every model, as per-row arrays, in (loss, model) order."""
     out: list[PerSample] = []
+    # One LossInputs per model, so that shared intermediates (the residual) are
+    # computed once for all losses.
+    inputs_of = {model: dataset.inputs(model) for model in dataset.model_names}
     for selection in selections:
         check_applicable(selection, dataset)
         for model in dataset.model_names:
             check_domain(selection, dataset, model)
-            inputs = dataset.inputs(model)
+            inputs = inputs_of[model]
             with np.errstate(all="ignore"):
                 values = selection.per_sample(inputs)
             support = selection.spec.support

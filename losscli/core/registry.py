@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,18 @@ class LossInputs:
 
     def __len__(self) -> int:
         return int(self.y_pred.shape[0])
+
+    @cached_property
+    def residual(self) -> np.ndarray:
+        """e = y_true - y_pred in float64, computed once and shared by every loss.
+
+        Kernels must not modify it in place.
+        """
+        residual = np.asarray(self.y_true, dtype=np.float64) - np.asarray(
+            self.y_pred, dtype=np.float64
+        )
+        residual.flags.writeable = False
+        return residual
 
     def take(self, index: np.ndarray) -> LossInputs:
         """The same inputs restricted to some rows (index or boolean mask)."""

@@ -26,7 +26,7 @@ _ABSOLUTE = Properties(
 
 
 def _err(x: LossInputs) -> np.ndarray:
-    return np.asarray(x.y_true, dtype=np.float64) - np.asarray(x.y_pred, dtype=np.float64)
+    return x.residual
 
 
 def _square(a: np.ndarray) -> np.ndarray:
@@ -151,8 +151,11 @@ def mbe(x: LossInputs) -> np.ndarray:
 def huber(x: LossInputs, delta: float) -> np.ndarray:
     """Huber loss: quadratic for small errors, linear beyond delta."""
     a = np.abs(_err(x))
+    # With m = min(|e|, delta): 0.5 m^2 + delta (|e| - m) is 0.5 e^2 inside the
+    # threshold and delta (|e| - delta/2) beyond it, in fewer passes than np.where.
+    m = np.minimum(a, delta)
     with np.errstate(over="ignore"):
-        return np.where(a <= delta, 0.5 * np.square(a), delta * (a - 0.5 * delta))
+        return 0.5 * np.square(m) + delta * (a - m)
 
 
 @register(
