@@ -90,13 +90,15 @@ class TopShareEstimate:
     n_rows: int = 0
     total: float = 0.0
 
-    def add(self, values: np.ndarray, weights: np.ndarray | None) -> None:
+    def add(self, values: np.ndarray, weights: np.ndarray | None) -> float:
+        """Count a chunk in; returns the chunk's (weighted) sum."""
         contrib = values if weights is None else np.where(weights > 0, weights * values, 0.0)
         self.n_rows += int(values.size)
         with np.errstate(all="ignore"):
-            self.total += float(np.sum(contrib))
+            chunk_total = float(np.sum(contrib))
+        self.total += chunk_total
         if contrib.size == 0:
-            return
+            return chunk_total
         if self.threshold is None:
             k = max(0, int(0.95 * contrib.size) - 1)
             self.threshold = float(np.partition(contrib, k)[k])
@@ -105,6 +107,7 @@ class TopShareEstimate:
             bins = (order_keys(top) >> np.uint64(48)).astype(np.intp)
             self.counts += np.bincount(bins, minlength=1 << 16)
             self.sums += np.bincount(bins, weights=top, minlength=1 << 16)
+        return chunk_total
 
     def result(self, fraction: float = 0.01) -> float:
         if not math.isfinite(self.total) or self.total <= 0 or self.threshold is None:
@@ -295,12 +298,15 @@ class StreamingCompute:
     def _diagnostics(self, state: _ItemState, chunk: Dataset, values: np.ndarray) -> None:
         spec = state.selection.spec
         with np.errstate(all="ignore"):
-            if state.finite and not np.all(np.isfinite(values)):
-                state.finite = False
+            proven_finite = False
             if spec.reduction is Reduction.MEAN and not spec.signed:
                 if state.top_share is None:
                     state.top_share = TopShareEstimate()
-                state.top_share.add(values, chunk.weights)
+                chunk_sum = state.top_share.add(values, chunk.weights)
+                # Unweighted non-negative losses: a finite sum means every value is finite.
+                proven_finite = chunk.weights is None and math.isfinite(chunk_sum)
+            if state.finite and not proven_finite and not np.all(np.isfinite(values)):
+                state.finite = False
             if "eps" in state.selection.params and not chunk.from_logits:
                 if chunk.task in (Task.BINARY, Task.MULTICLASS):
                     q = chunk.models[state.model]
