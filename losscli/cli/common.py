@@ -4,49 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import IO, Any
 
-from losscli.errors import InputError
-
 
 def write_atomically(path: str, write: Callable[[IO[str]], None]) -> None:
-    """Write a file via a temporary file in the same folder, renamed into place.
+    """Write a text file atomically (see :mod:`losscli.atomic`); ``-`` writes to stdout."""
+    from losscli.atomic import write_atomically as write_file
 
-    ``-`` writes to stdout. On any error the temporary file is removed and the
-    target is left untouched, so a reader never sees half a file.
-    """
     if path == "-":
         write(sys.stdout)
         sys.stdout.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise InputError(f"cannot write {path}: it is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            write(handle)
-        # mkstemp makes the file private (0600); give it the usual mode of a new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            # A full disk or a vanished folder is a problem with the output, not a bug.
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+    write_file(path, write)
 
 
 def same_file(a: str, b: str) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from losscli.atomic import check_writable, write_atomically
 from losscli.errors import LossCliError
 
 MARKERS = ("•", "+", "x", "o", "*", "#", "=", "~", "%", "@")
@@ -95,11 +96,7 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
         ) from None
     import matplotlib
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise LossCliError(f"cannot write {path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise LossCliError(f"cannot write {path}: it is a directory")
+    check_writable(path)
 
     count = max(1, len(panels))
     fig = Figure(figsize=(5.0 * count, 4.0), layout="constrained")
@@ -115,26 +112,10 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
         ax.grid(True, alpha=0.3)
         ax.legend()
 
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=f".{fmt}", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise LossCliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
+    def save(handle: Any) -> None:
         # Fixed metadata and hash salt keep the SVG identical from run to run.
         metadata = {"Date": None} if fmt == "svg" else {"Software": "losscli"}
         with matplotlib.rc_context({"svg.hashsalt": "losscli"}):
-            fig.savefig(tmp, format=fmt, metadata=metadata, dpi=120)
-        # mkstemp makes the file private (0600); give it the usual mode of a new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise LossCliError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+            fig.savefig(handle, format=fmt, metadata=metadata, dpi=120)
+
+    write_atomically(path, save, binary=True)
