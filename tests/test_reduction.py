@@ -264,3 +264,16 @@ def test_weighted_percentile_averages_exact_ties_despite_rounding():
     assert weighted_percentile(values, None, 95.0) == 475.5
     assert weighted_percentile(values, np.full(500, 2.0), 95.0) == 475.5
     assert weighted_percentile(values, None, 50.0) == np.median(values)
+
+
+def test_in_memory_median_of_more_rows_than_the_streaming_cap():
+    # reduce_values works on arrays already in memory: no refinement passes needed.
+    from losscli.core.reduction import MedianAccumulator, reduce_values
+    from losscli.core.registry import Reduction
+
+    n = MedianAccumulator().cap + 12_345
+    values = np.random.default_rng(3).standard_normal(n)
+    assert reduce_values(values, None, Reduction.MEDIAN) == np.median(values)
+    counts = np.random.default_rng(4).integers(0, 3, n).astype(float)
+    expected = np.median(np.repeat(values, counts.astype(int)))
+    assert reduce_values(values, counts, Reduction.MEDIAN) == expected

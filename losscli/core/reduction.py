@@ -427,7 +427,13 @@ def new_accumulator(kind: Reduction) -> Accumulator:
 def reduce_values(
     values: np.ndarray, weights: np.ndarray | None = None, kind: Reduction = Reduction.MEAN
 ) -> float:
-    """One loss value from per-sample losses: the weighted mean ``sum(w*l)/sum(w)`` etc."""
+    """One loss value from per-sample losses: the weighted mean ``sum(w*l)/sum(w)`` etc.
+
+    The values are all in memory here, so the median is selected directly; the
+    bounded-memory MedianAccumulator (and its refinement passes) is for streams.
+    """
+    if kind is Reduction.MEDIAN:
+        return weighted_percentile(values, weights, 50.0)
     acc = new_accumulator(kind)
     acc.add(values, weights)
     return acc.result()
