@@ -1103,3 +1103,21 @@ def test_from_logits_on_regression_is_reported(run):
     result = run("compute", SAMPLES / "regression_clean.csv", "-l", "mse", "--from-logits")
     assert result.exit_code == 0
     assert "--from-logits has no effect on regression data" in result.stderr
+
+
+def test_regression_losses_on_minus_one_labels_use_the_file_values(run_json):
+    # -1 -> 0 is for the binary losses; mse/mae score the file's own numbers (sklearn).
+    import pandas as pd
+    from conftest import SAMPLES
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    frame = pd.read_csv(SAMPLES / "hinge_labels.csv")
+    out = run_json("compute", SAMPLES / "hinge_labels.csv", "-l", "mse,mae,hinge")
+    values = {r["loss"]: r["value"] for r in out["results"]}
+    assert values["mse"] == pytest.approx(mean_squared_error(frame.y_true, frame.y_pred), rel=1e-12)
+    assert values["mae"] == pytest.approx(
+        mean_absolute_error(frame.y_true, frame.y_pred), rel=1e-12
+    )
+    t = 2 * (frame.y_true > 0) - 1
+    hinge = (1 - t * frame.y_pred).clip(lower=0).mean()
+    assert values["hinge"] == pytest.approx(hinge, rel=1e-12)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from losscli.core.dataset import Dataset
-from losscli.core.registry import LossSelection, Task, is_custom
+from losscli.core.registry import LossInputs, LossSelection, Task, is_custom
 from losscli.errors import CustomLossError, DataError, DomainError
 
 
@@ -37,7 +37,7 @@ def check_applicable(selection: LossSelection, dataset: Dataset) -> None:
 
 def check_domain(selection: LossSelection, dataset: Dataset, model: str) -> None:
     """Raise DomainError naming the loss, column, bad value and row when the domain fails."""
-    inputs = dataset.inputs(model)
+    inputs = dataset.inputs(model, selection.spec.task)
     for rule in selection.spec.domain_for(selection.params):
         if rule.skip_with_logits and dataset.from_logits:
             continue
@@ -101,12 +101,15 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
     out: list[PerSample] = []
     # One LossInputs per model, so that shared intermediates (the residual) are
     # computed once for all losses.
-    inputs_of = {model: dataset.inputs(model) for model in dataset.model_names}
+    inputs_of: dict[tuple[str, Task], LossInputs] = {}
     for selection in selections:
         check_applicable(selection, dataset)
+        task = selection.spec.task
         for model in dataset.model_names:
             check_domain(selection, dataset, model)
-            inputs = inputs_of[model]
+            if (model, task) not in inputs_of:
+                inputs_of[model, task] = dataset.inputs(model, task)
+            inputs = inputs_of[model, task]
             with np.errstate(all="ignore"):
                 values = selection.per_sample(inputs)
             support = selection.spec.support

@@ -38,6 +38,8 @@ class Dataset:
     # What the data provide beyond the task, for default panels: "hard_labels",
     # "target_columns", "pairs", "triplets", "d_real", "reconstruction".
     features: frozenset[str] = frozenset()
+    # The file's targets when the task mapped them (binary labels -1/1 -> 0/1).
+    file_y_true: np.ndarray | None = None
     columns: dict[str, str] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -51,10 +53,17 @@ class Dataset:
     def model_names(self) -> list[str]:
         return list(self.models)
 
-    def inputs(self, model: str) -> LossInputs:
-        """The kernel inputs for one model."""
+    def inputs(self, model: str, loss_task: Task | None = None) -> LossInputs:
+        """The kernel inputs for one model (for a loss of ``loss_task``).
+
+        Regression losses scoring binary data see the file's own targets: the
+        -1 -> 0 mapping is for the binary losses only.
+        """
+        y_true = self.y_true
+        if loss_task is Task.REGRESSION and self.file_y_true is not None:
+            y_true = self.file_y_true
         return LossInputs(
-            y_true=self.y_true,
+            y_true=y_true,
             y_pred=self.models[model],
             from_logits=self.from_logits,
             labels=self.labels,

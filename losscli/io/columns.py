@@ -203,10 +203,12 @@ def build_dataset(
     _check_weights(weights, opts, row_numbers, chunk)
 
     notes: list[str] = []
+    file_y_true: np.ndarray | None = None
     if task is Task.BINARY:
         y_true = _binary_labels(arrays[opts.true_col], opts.true_col, row_numbers)
         if np.any(arrays[opts.true_col] == -1.0):
-            notes.append(f"{opts.true_col} labels -1/1 were mapped to 0/1")
+            file_y_true = arrays[opts.true_col]
+            notes.append(f"{opts.true_col} labels -1/1 were mapped to 0/1 for the binary losses")
     else:
         y_true = arrays[opts.true_col]
     models = {col: arrays[col] for col in pred_cols}
@@ -226,6 +228,7 @@ def build_dataset(
         columns=columns,
         notes=tuple(notes),
         features=features,
+        file_y_true=file_y_true,
     )
 
 
