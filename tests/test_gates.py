@@ -68,3 +68,12 @@ def test_cli_gate_exit_3_with_report_printed(run):
         "Error: quality gate failed: |mbe| = 18.0806 > 10 (model model_b); "
         "mape = 12.4164% > 5% (model model_b)"
     )
+
+
+def test_messages_show_the_value_in_the_units_of_the_bound():
+    (msg,) = gate_failures([result("mbe", -0.38852, signed=True)], parse_gates(["mbe=0.3"]))
+    assert msg == "|mbe| = 0.38852 > 0.3 (model m)"
+    (msg,) = gate_failures([result("mape", 0.0947857, percent=True)], parse_gates(["mape=0.05"]))
+    assert msg == "mape = 0.0947857 > 0.05 (model m)"
+    (msg,) = gate_failures([result("mape", 0.0947857, percent=True)], parse_gates(["mape=5%"]))
+    assert msg == "mape = 9.47857% > 5% (model m)"

@@ -66,7 +66,8 @@ def gate_failures(results: Sequence[LossResult], gates: Sequence[Gate]) -> list[
             if math.isnan(value):
                 failed.append(f"{r.label} is not a number (model {r.model}), bound {gate.shown}")
             elif value > gate.bound:
-                shown = f"{100 * r.value:.6g}%" if r.percent else f"{r.value:.6g}"
+                # The value in the units the bound was written in (% only when it was).
+                shown = f"{100 * value:.6g}%" if gate.shown.endswith("%") else f"{value:.6g}"
                 what = f"|{r.label}|" if r.signed else r.label
                 failed.append(f"{what} = {shown} > {gate.shown} (model {r.model})")
     return failed
