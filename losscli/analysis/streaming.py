@@ -166,6 +166,7 @@ class StreamingCompute:
         self.first_items: list[PerSample] | None = None
         self.n_chunks = 0
         self.n_rows = 0
+        self.file_rows = 0  # data rows of the file (GAN: not d_real + d_fake values)
         self.n_dropped = 0
         self.notes: list[str] = []
         self.group_rows: dict[str, int] = {}
@@ -196,6 +197,7 @@ class StreamingCompute:
         self.first_items = items if self.n_chunks == 0 else None
         self.n_chunks += 1
         self.n_rows += chunk.n_rows
+        self.file_rows += chunk.n_file_rows
         self.n_dropped += chunk.n_dropped
         for line in chunk.notes:
             if line not in self.notes:
@@ -344,7 +346,7 @@ class StreamingCompute:
             source=first.source,
             task=first.task.value,
             task_reason=first.task_reason,
-            n_rows=self.n_rows,
+            n_rows=self.file_rows,
             n_dropped=self.n_dropped,
             models=first.model_names,
             results=results,

@@ -47,7 +47,19 @@ class Dataset:
 
     @property
     def n_rows(self) -> int:
+        """Entries in the arrays (for GAN files: values of d_real plus d_fake)."""
         return int(self.row_numbers.shape[0])
+
+    @property
+    def n_file_rows(self) -> int:
+        """Data rows of the file that were used: what reports call n_rows (SPEC 2).
+
+        The same as ``n_rows`` except for GAN files, whose two columns are
+        stacked and share row numbers.
+        """
+        if self.task is Task.GENERATIVE:
+            return int(np.unique(self.row_numbers).size)
+        return self.n_rows
 
     @property
     def model_names(self) -> list[str]:
