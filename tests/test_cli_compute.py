@@ -1121,3 +1121,23 @@ def test_regression_losses_on_minus_one_labels_use_the_file_values(run_json):
     t = 2 * (frame.y_true > 0) - 1
     hinge = (1 - t * frame.y_pred).clip(lower=0).mean()
     assert values["hinge"] == pytest.approx(hinge, rel=1e-12)
+
+
+def test_negative_seed_is_a_usage_error(run):
+    from conftest import SAMPLES
+
+    result = run("compute", SAMPLES / "regression_clean.csv", "--ci", "0.9", "--seed", "-1")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--seed" in result.stderr
+
+
+def test_info_with_parameters_says_to_drop_them(run):
+    result = run("info", "huber:delta=2")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "loss info takes a loss name without parameters" in result.stderr
+    assert "loss info huber" in result.stderr
+
+
+def test_info_properties_say_yes_and_no(run):
+    result = run("info", "mape")
+    assert "yes: convex; no: smooth, robust" in " ".join(result.stdout.split())

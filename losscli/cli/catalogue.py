@@ -31,6 +31,12 @@ def list_command(task: str | None, fmt: str) -> None:
 def info_command(name: str, fmt: str) -> None:
     """Everything about one loss: formula, domain, parameters, properties, advice, conventions."""
     from losscli.core.registry import get_loss
+    from losscli.errors import UsageError
     from losscli.report.catalogue import render_info
 
+    if ":" in name:
+        raise UsageError(
+            f"loss info takes a loss name without parameters (got {name!r}); "
+            f"try: loss info {name.split(':', 1)[0]}"
+        )
     render_info(get_loss(name), fmt)

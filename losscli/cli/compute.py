@@ -95,7 +95,11 @@ def compute_streaming(
     help="Bootstrap resamples for --ci.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the bootstrap.",
 )
 @click.option("--group-by", metavar="COL", help="Also compute every loss per value of this column.")
 @click.option(

@@ -145,7 +145,10 @@ def render_info(spec: LossSpec, fmt: str) -> None:
     table.add_row("parameters", params or "none")
     yes = [k for k, v in info["properties"].items() if v]
     no = [k for k, v in info["properties"].items() if not v]
-    table.add_row("properties", ", ".join(yes) + (f"; not {', '.join(no)}" if no else ""))
+    shown = "yes: " + (", ".join(yes) or "none")
+    if no:
+        shown += "; no: " + ", ".join(no)
+    table.add_row("properties", shown)
     if spec.advice:
         table.add_row("when to use", spec.advice)
     table.add_row("reference", spec.reference)
