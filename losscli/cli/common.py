@@ -26,10 +26,27 @@ def same_file(a: str, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+def _to_stderr(text: str) -> None:
+    """One message on stderr: wrapped to the terminal there, one line when piped (for scripts)."""
+    if sys.stderr.isatty():
+        import shutil
+        import textwrap
+
+        width = shutil.get_terminal_size().columns
+        text = textwrap.fill(
+            text,
+            width=width,
+            subsequent_indent="  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    print(text, file=sys.stderr)
+
+
 def warn(lines: list[str]) -> None:
     """Warnings go to stderr as 'Warning: ...' lines; they never change the exit code."""
     for line in lines:
-        print(f"Warning: {line}", file=sys.stderr)
+        _to_stderr(f"Warning: {line}")
 
 
 def choose_losses(losses: tuple[str, ...] | list[str], dataset: Any) -> list[Any]:
@@ -69,7 +86,7 @@ def ignored_without_ci(ci: float | None, names: tuple[str, ...] = ("n_boot", "se
 
 
 def note(text: str) -> None:
-    print(text, file=sys.stderr)
+    _to_stderr(text)
 
 
 def kwargs_without(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
