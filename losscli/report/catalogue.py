@@ -70,8 +70,14 @@ def render_list(task: str | None, fmt: str) -> None:
     for spec in specs:
         name = Text(spec.name)
         if spec.aliases:
-            shortest = sorted(spec.aliases, key=len)[:2]
-            name.append("\n" + ", ".join(shortest), style="dim")
+            # Whole aliases only (shortest first) that fit the column; `loss info` lists all.
+            shown: list[str] = []
+            for alias in sorted(spec.aliases, key=len):
+                if len(", ".join([*shown, alias])) > 24:
+                    break
+                shown.append(alias)
+            if shown:
+                name.append("\n" + ", ".join(shown), style="dim")
         summary = Text(spec.summary)
         params = " ".join(f"{p.name}={_short(p.default)}" for p in spec.params if p.name != "eps")
         if params:
