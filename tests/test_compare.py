@@ -209,6 +209,26 @@ def test_structured_losses_have_no_curve():
         curve_variable(structured[0])
 
 
+def test_margin_based_structured_losses_have_no_curve_either():
+    # contrastive and triplet are margin-based similarity losses: the task check
+    # comes first, so they never reach a kernel that needs their column families.
+    for name in ("contrastive", "triplet"):
+        with pytest.raises(UsageError, match="compare it on a FILE"):
+            curve_variable(get_loss(name))
+
+
+@pytest.mark.parametrize("name", sorted(s.name for s in all_losses() if s.task not in CURVE_TASKS))
+def test_every_structured_loss_without_a_file_is_a_usage_error(run, name):
+    result = run("compare", "-l", name)
+    assert result.exit_code == 2, (name, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: loss {name} ({get_loss(name).task.value}) has no curve over an error grid: "
+        f"it reads fixed column families; compare it on a FILE instead "
+        f"(loss compare FILE -l {name})\n"
+    )
+
+
 # --------------------------------------------------------------------------- CLI, no FILE
 
 
@@ -262,6 +282,69 @@ def test_property_table_in_the_terminal(run):
     assert "probabilistic" in header and "margin-based" in header
     assert bce.split()[1:] == ["✓", "✓", "✗", "✓", "✗", "✗"]
     assert hinge.split()[1:] == ["✓", "✗", "✓", "✗", "✓", "✓"]
+
+
+NARROW_LOSSES = ("mse", "mae", "huber", "log_cosh", "bce", "hinge", "squared_hinge")
+
+
+def _property_section(out: str) -> str:
+    return out[out.index("Properties (the guide's table") :]
+
+
+@pytest.mark.parametrize("width", [80, 70, 60, 50])
+def test_property_table_fits_narrow_consoles(run, width):
+    result = run("compare", "-l", ",".join(NARROW_LOSSES), env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "…" not in out
+    section = _property_section(out)
+    # Every loss name whole at the start of its own line, with all its properties.
+    names = [line.split()[0].rstrip(":") for line in section.splitlines() if line.strip()]
+    for name in NARROW_LOSSES:
+        assert name in names, (width, name)
+    # Headers whole (full or explained short ones) or the list form.
+    words = set(re.findall(r"[\w.-]+", section))
+    assert {"convex", "smooth", "robust", "sparse"} <= words
+    assert "probabilistic" in words and "margin-based" in words
+
+
+def test_narrow_property_layouts_say_the_same_as_the_wide_table(run):
+    losses = ",".join(NARROW_LOSSES)
+    expected = {
+        name: [
+            prop.replace("_", "-")
+            for prop in PROPERTY_NAMES
+            if getattr(get_loss(name).properties, prop)
+        ]
+        for name in NARROW_LOSSES
+    }
+    # 60 columns: short headers, explained under the table.
+    section = _property_section(run("compare", "-l", losses, env={"COLUMNS": "60"}).stdout)
+    assert "prob. = probabilistic" in section and "margin = margin-based" in section
+    header = next(line for line in section.splitlines() if "convex" in line)
+    shown = [h for h in header.split()[1:]]
+    assert shown == ["convex", "smooth", "robust", "prob.", "margin", "sparse"]
+    for line in section.splitlines():
+        cells = line.split()
+        if cells and cells[0] in expected:
+            has = [h for h, cell in zip(PROPERTY_NAMES, cells[1:]) if cell == "✓"]
+            assert [h.replace("_", "-") for h in has] == expected[cells[0]]
+    # 50 columns: one line per loss naming the properties it has.
+    section = _property_section(run("compare", "-l", losses, env={"COLUMNS": "50"}).stdout)
+    # A long line continues indented under the properties, so the name column stays clear.
+    listed: dict[str, str] = {}
+    name = None
+    for line in section.splitlines():
+        head, _, rest = line.partition(": ")
+        if head in expected:
+            name = head
+            listed[name] = rest
+        elif name is not None and line.startswith(" " * (len(name) + 2)) and line.strip():
+            listed[name] += " " + line.strip()
+        else:
+            name = None
+    assert {k: v.split(", ") for k, v in listed.items()} == expected
 
 
 def test_curves_csv_and_markdown(run):
@@ -771,6 +854,35 @@ def test_names_that_cannot_wrap_get_one_block_per_model(run, tmp_path):
     assert "…" not in out
 
 
+@pytest.mark.parametrize("extra", [(), ("--ci", "0.9", "--bootstrap", "50")])
+def test_names_never_wrap_into_a_short_fragment(run, extra, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    args = ["compare", "sample_data/regression_outliers.csv", "--pred-col", "y_pred"]
+    args += ["--pred-col", "model_b", *extra]
+    for width in (60, 72):
+        out = run(*args, env={"COLUMNS": str(width)}).stdout
+        assert max(len(line) for line in out.splitlines()) <= width
+        assert "…" not in out
+        words = out.split()
+        # "model_" + "b" would be a legal split after "_", but "b" is unreadable.
+        assert "model_" not in words and "b" not in words, width
+        assert "model_b" in words
+    # 72 columns: whole names with a narrower gap; 60: one block per model.
+    assert "Model 2 of 2" not in run(*args, env={"COLUMNS": "72"}).stdout
+    assert "Model 2 of 2: model_b" in run(*args, env={"COLUMNS": "60"}).stdout
+
+
+def test_model_lines_refuse_short_fragments():
+    from losscli.report.compare import _model_lines
+
+    # Room for "model_" but not "model_b": only a split into "model_" + "b" would fit.
+    assert _model_lines(["model_b"], [10], 10 + 6 + 3 + 2, 3, True) is None
+    lines = _model_lines(["model_big"], [10], 10 + 6 + 3 + 2, 3, True)
+    assert lines == {"model_big": ["model_", "big"]}
+
+
 def test_wrap_name():
     from losscli.report.compare import wrap_name
 
@@ -818,7 +930,21 @@ def test_p95_is_the_tools_weighted_percentile(run_json, run):
     errors = np.array([(float(r["y_true"]) - float(r["y_pred"])) ** 2 for r in rows])
     assert data["results"][0]["p95"] == weighted_percentile(errors, None, 95.0)
     help_text = " ".join(run("compare", "--help").stdout.split())
-    assert "inverted CDF, not interpolated" in help_text
+    assert "averaged inverted CDF" in help_text
+    assert "mean of the two rows either side" in help_text
+    assert "inverted CDF, not interpolated" not in help_text
+    table = " ".join(run("compare", path, "-l", "mse").stdout.split())
+    assert "weighted averaged inverted-CDF percentiles" in table
+    assert "the two middle rows of an even count" in table
+    assert "not interpolated" not in table
+
+
+def test_median_footnote_is_true_at_an_exact_tie(run_json, tmp_path):
+    # Four rows, errors 1, 2, 3, 4: the median is the mean of the two middle rows
+    # (2.5), as the footnote says, not a row's value (2) as a plain inverted CDF gives.
+    path = _write(tmp_path, {"y_true": np.zeros(4), "y_pred": np.array([1.0, 2.0, 3.0, 4.0])})
+    data = run_json("compare", path, "-l", "mae")
+    assert data["results"][0]["median"] == 2.5
 
 
 def test_one_row_one_loss_sentences(run, tmp_path):
@@ -829,3 +955,10 @@ def test_one_row_one_loss_sentences(run, tmp_path):
     assert "1 row used, 0 dropped" in result.stdout
     curves = run("compare", "-l", "mse,poisson", env={"COLUMNS": "80"}).stdout
     assert "level-dependent loss drawn poisson at y_true=" in curves
+
+
+def test_negative_seed_is_a_usage_error(run):
+    result = run("compare", SAMPLES / "regression_clean.csv", "--ci", "0.9", "--seed", "-1")
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed'" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

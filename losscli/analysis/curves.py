@@ -109,14 +109,24 @@ def parse_grid(text: str) -> GridSpec:
 
 
 def curve_variable(spec: LossSpec) -> str:
-    """The grid variable a loss is drawn against (error, probability or margin)."""
+    """The grid variable a loss is drawn against (error, probability or margin).
+
+    Only regression and classification losses have one; the structured
+    families (detection, similarity, generative, vae) are a usage error, checked
+    before margin_based so that contrastive and triplet, margin-based
+    similarity losses, never reach a kernel that needs their column families.
+    """
+    if spec.task not in (Task.REGRESSION, Task.BINARY, Task.MULTICLASS):
+        raise _no_curve(spec)
     if spec.properties.margin_based:
         return MARGIN
     if spec.task is Task.REGRESSION:
         return ERROR
-    if spec.task in (Task.BINARY, Task.MULTICLASS):
-        return PROBABILITY
-    raise UsageError(
+    return PROBABILITY
+
+
+def _no_curve(spec: LossSpec) -> UsageError:
+    return UsageError(
         f"loss {spec.name} ({spec.task.value}) has no curve over an error grid: it reads "
         f"fixed column families; compare it on a FILE instead (loss compare FILE -l {spec.name})"
     )

@@ -75,7 +75,11 @@ def _given(ctx: click.Context, name: str) -> bool:
     help="Bootstrap resamples for --ci.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed of the bootstrap."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the bootstrap (a whole number >= 0).",
 )
 @click.pass_context
 def compare(
@@ -94,8 +98,12 @@ def compare(
 
     With FILE, every loss for every model (--pred-col repeatable): the value,
     the per-row distribution (median, p95, max, share of the worst 1% of rows;
-    median and p95 are the weighted percentile every command uses: inverted
-    CDF, not interpolated, so p95 can differ slightly from numpy's default),
+    median and p95 are the weighted percentile every command uses: the
+    averaged inverted CDF: a row's value, or the mean of the two rows either
+    side when the cumulative weight lands exactly on the level, such as the
+    two middle rows of an even number of equally weighted rows for the median;
+    never a linear interpolation, so p95 can differ slightly from numpy's
+    default),
     a ranking per loss (mbe by absolute value) and whether the losses agree on
     the best model; --ci adds paired-bootstrap intervals of the difference to
     the best.

@@ -87,29 +87,33 @@ def _curve_table(variable: str, curves: list[Curve]) -> Any:
 
 
 def _column_width(header: str, numbers: Any) -> int:
-    """Printed width of one curve-table column, with rich's padding of 2."""
-    return max([len(header)] + [len(fmt_number(float(v))) for v in numbers]) + 2
+    """Printed width of one curve-table column's cells."""
+    return max([len(header)] + [len(fmt_number(float(v))) for v in numbers])
+
+
+# Column gap of the curve tables: SIMPLE_HEAD's padding of 1 on each side and its separator.
+CURVE_GAP = 3
 
 
 def _chunks(curves: list[Curve], width: int) -> list[list[Curve]]:
     """Split curves into groups whose value and slope columns fit in ``width`` columns."""
-    grid_width = max(len(fmt_number(float(x), digits=4)) for x in curves[0].grid) + 2
+    grid_width = max(len(fmt_number(float(x), digits=4)) for x in curves[0].grid)
     groups: list[list[Curve]] = [[]]
-    used = grid_width
+    widths = [grid_width]
     for curve in curves:
-        need = _column_width(curve.label, curve.values)
-        need += _column_width(curve.label + "'", curve.gradients)
-        if groups[-1] and used + need > width:
+        pair = [
+            _column_width(curve.label, curve.values),
+            _column_width(curve.label + "'", curve.gradients),
+        ]
+        if groups[-1] and _table_width(widths + pair, CURVE_GAP) > width:
             groups.append([])
-            used = grid_width
+            widths = [grid_width]
         groups[-1].append(curve)
-        used += need
+        widths += pair
     return groups
 
 
 def render_curves_table(report: CurvesReport, console: Console, color: bool) -> None:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     width = min(console.width, 100)
@@ -138,26 +142,89 @@ def render_curves_table(report: CurvesReport, console: Console, color: bool) -> 
         console.print(Text("; ".join(notes), style="dim"))
         console.print()
 
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title="Properties (the guide's table, from the registry)",
-        title_justify="left",
-    )
-    table.add_column("loss", overflow="fold")
-    for name in PROPERTY_NAMES:
-        table.add_column(name.replace("_", "-"), justify="center", no_wrap=True)
-    for spec in report.specs:
-        row = property_row(spec)
-        table.add_row(spec.name, *("✓" if row[name] else "✗" for name in PROPERTY_NAMES))
-    console.print(table)
-    console.print(
-        Text(
-            "robust = bounded gradient (large errors do not dominate); sparse = sparse "
-            "solutions (hinge-type); convex in the prediction",
-            style="dim",
+    print_property_table(report.specs, console)
+
+
+PROPERTY_TITLE = "Properties (the guide's table, from the registry)"
+PROPERTY_NOTE = (
+    "robust = bounded gradient (large errors do not dominate); sparse = sparse "
+    "solutions (hinge-type); convex in the prediction"
+)
+FULL_HEADERS = {name: name.replace("_", "-") for name in PROPERTY_NAMES}
+# Headers for a narrow console, explained under the table.
+SHORT_HEADERS = {**FULL_HEADERS, "probabilistic": "prob.", "margin_based": "margin"}
+SHORT_NOTE = "prob. = probabilistic; margin = margin-based"
+# (headers, column gap) in order of preference; when none fits, a list per loss.
+PROPERTY_LAYOUTS = (
+    (FULL_HEADERS, 3),
+    (FULL_HEADERS, 2),
+    (FULL_HEADERS, 1),
+    (SHORT_HEADERS, 3),
+    (SHORT_HEADERS, 2),
+    (SHORT_HEADERS, 1),
+)
+
+
+def print_property_table(specs: list[Any], console: Console) -> None:
+    """The guide's property table: losses down, properties across, or a list per loss.
+
+    Loss names always print whole and headers are never cut: the first layout
+    of PROPERTY_LAYOUTS that fits the console wins (full or short headers,
+    column gap 3, 2 or 1); else one line per loss naming the properties it has.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [property_row(spec) for spec in specs]
+    loss_width = max([len("loss")] + [len(spec.name) for spec in specs])
+    for headers, gap in PROPERTY_LAYOUTS:
+        widths = [loss_width] + [len(headers[name]) for name in PROPERTY_NAMES]
+        if _table_width(widths, gap) > console.width:
+            continue
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=(0, gap - 1, 0, 0),
+            title=PROPERTY_TITLE,
+            title_justify="left",
         )
-    )
+        table.add_column("loss", no_wrap=True, min_width=loss_width)
+        for name in PROPERTY_NAMES:
+            table.add_column(headers[name], justify="center", no_wrap=True)
+        for row in rows:
+            table.add_row(
+                Text(row["loss"]), *("✓" if row[name] else "✗" for name in PROPERTY_NAMES)
+            )
+        console.print(table)
+        note = PROPERTY_NOTE + ("; " + SHORT_NOTE if headers is SHORT_HEADERS else "")
+        console.print(Text(note, style="dim"))
+        return
+    names = ", ".join(FULL_HEADERS.values())
+    console.print(Text(PROPERTY_TITLE))
+    console.print(Text(f"Each loss with the properties it has (of {names}):", style="dim"))
+    for row in rows:
+        has = [FULL_HEADERS[name] for name in PROPERTY_NAMES if row[name]]
+        for line in property_list_lines(row["loss"], has, console.width):
+            console.print(Text(line), no_wrap=True, overflow="ignore")
+    console.print()
+    console.print(Text(PROPERTY_NOTE, style="dim"))
+
+
+def property_list_lines(loss: str, has: list[str], width: int) -> list[str]:
+    """'mse: convex, smooth', broken between properties, continued under the first one."""
+    if not has:
+        return [f"{loss}: none of these"]
+    lines = [f"{loss}: {has[0]}"]  # a name wider than the console folds (rich)
+    indent = " " * (len(loss) + 2)
+    for i, name in enumerate(has[1:], start=2):
+        comma = 1 if i < len(has) else 0  # room for the "," that may end this line
+        if len(lines[-1]) + len(", " + name) + comma <= width:
+            lines[-1] += ", " + name
+        else:
+            lines[-1] += ","
+            lines.append(indent + name)
+    return lines
 
 
 def render_curves(report: CurvesReport, fmt: str, console: Console, color: bool = False) -> None:
@@ -191,6 +258,9 @@ MODEL_HEADER = "model"
 # A model name wrapped at "_"/"-" takes at most this many lines in the table;
 # longer names get one block per model instead.
 MAX_NAME_LINES = 3
+# A wrapped line shorter than this ("b" of "model_" + "b") is unreadable: such a
+# name prints whole (a narrower gap) or in a block of its own instead.
+MIN_NAME_FRAGMENT = 3
 STAT_HEADERS = ("value", "median", "p95", "max", "top 1%")
 
 
@@ -239,7 +309,8 @@ def _model_lines(
     """How each model name prints in a model column next to ``other_widths``.
 
     Whole names, or (``wrap``) names broken after "_"/"-" into the room left,
-    at most MAX_NAME_LINES lines each; None when the table cannot fit that way.
+    at most MAX_NAME_LINES lines each, none shorter than MIN_NAME_FRAGMENT
+    characters; None when the table cannot fit that way.
     """
     room = width - _table_width(other_widths + [0], gap)
     if room < len(MODEL_HEADER):
@@ -248,6 +319,8 @@ def _model_lines(
     for name in names:
         wrapped = wrap_name(name, room) if wrap else ([name] if len(name) <= room else None)
         if wrapped is None or len(wrapped) > MAX_NAME_LINES:
+            return None
+        if len(wrapped) > 1 and min(len(line) for line in wrapped) < MIN_NAME_FRAGMENT:
             return None
         lines[name] = wrapped
     return lines
@@ -367,8 +440,10 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     console.print(Text(" · ".join(caption), style="dim"))
     console.print(
         Text(
-            "median/p95/max: per-row losses (median, p95: weighted inverted-CDF "
-            "percentiles, not interpolated, as in every command); top 1%: share of the "
+            "median/p95/max: per-row losses (median, p95: weighted averaged "
+            "inverted-CDF percentiles, as in every command: a row's value, or the mean "
+            "of the two rows either side when the cumulative weight lands exactly on the "
+            "level, e.g. the two middle rows of an even count); top 1%: share of the "
             "total carried by the worst 1% of rows"
             + (
                 "; signed losses (mbe) rank by absolute value"
