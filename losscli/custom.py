@@ -253,7 +253,9 @@ def per_sample_values(result: Any, n: int, name: str) -> np.ndarray:
             f"losses (an array of {n}) or a scalar"
         ) from None
     if values.ndim == 0 or (values.size == 1 and n != 1):
-        return np.full(n, float(values.reshape(-1)[0]))
+        # A read-only view of stride 0: how per_sample_losses tells a scalar
+        # (no per-row breakdown, PerSample.scalar) from n per-row losses.
+        return np.broadcast_to(np.float64(values.reshape(-1)[0]), (n,))
     if values.shape[0] == n:
         return values.reshape(n, -1).mean(axis=1) if values.ndim > 1 else values
     raise CustomLossError(

@@ -586,7 +586,7 @@ def test_growth_label_is_the_measured_exponent(run, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     res = run("sensitivity", OUTLIERS, "-l", "mse,rmse")
     rmse_line = next(
-        line for line in res.stdout.splitlines() if line.startswith(" rmse ") and "b=" in line
+        line for line in res.stdout.splitlines() if line.startswith("rmse ") and "b=" in line
     )
     assert rmse_line.rstrip().endswith("~k (b=1.00)")
     assert "~k^2" not in rmse_line
@@ -606,11 +606,12 @@ def test_signed_loss_reads_as_a_bias_and_documents_its_share(run, run_json, monk
     assert by["mbe"]["abs_change_pct"] == pytest.approx(mbe.abs_change_pct)
     monkeypatch.setenv("COLUMNS", "80")
     res = run("sensitivity", OUTLIERS, "-l", "mbe")
-    assert "mbe is signed: change of |bias|" in res.stdout
-    assert "shares are of sum |e|" in res.stdout
+    flat = " ".join(res.stdout.split())  # the footnote wraps to the width
+    assert "* mbe is signed: the flagged rows move the bias from" in flat
+    assert "shares are of sum |e|" in flat
     # The injection cells are the bias with the row, not a % of a negative value.
     k5 = injected(rep, "mbe", 5.0).value
-    line = next(x for x in res.stdout.splitlines() if x.startswith(" mbe ") and "=" in x)
+    line = next(x for x in res.stdout.splitlines() if x.startswith("mbe ") and "=" in x)
     assert f"={k5:+.4g}" in line
     assert "-33.6%" not in res.stdout
 
@@ -686,3 +687,132 @@ def test_flags_and_figures_match_numpy_on_random_residuals(residuals, rule):
     if total > 0:
         assert share == pytest.approx(np.sum(r[flags.mask] ** 2) / total, rel=1e-12, abs=1e-300)
         assert 0.0 <= share <= 1.0
+
+
+# --------------------------------------------------------------------------- QA pass
+
+
+def test_signed_change_column_shows_specs_change_pct(run, run_json, monkeypatch):
+    """mbe flips sign: the change column is SPEC's change_pct in every format."""
+    args = ("sensitivity", OUTLIERS, "-l", "mbe", "--weight-col", "weight")
+    mbe = run_json(*args)["results"][0]
+    assert mbe["change_pct"] == pytest.approx(-353.3, abs=0.05)
+    assert mbe["abs_change_pct"] == pytest.approx(153.3, abs=0.05)
+    monkeypatch.setenv("COLUMNS", "80")
+    table = run(*args).stdout
+    row = next(line for line in table.splitlines() if line.startswith("mbe*"))
+    assert fmt_pct(mbe["change_pct"]) == "-353%"
+    assert "-353%" in row and "+153%" not in row
+    flat = " ".join(table.split())
+    assert "(|bias| +153%)" in flat  # the |bias| reading: footnote and verdict only
+    csv_out = run(*args, "--format", "csv").stdout.splitlines()
+    header, values = csv_out[0].split(","), csv_out[1].split(",")
+    cells = dict(zip(header, values))
+    assert float(cells["change_pct"]) == pytest.approx(mbe["change_pct"])
+    assert float(cells["abs_change_pct"]) == pytest.approx(mbe["abs_change_pct"])
+
+
+NARROW = [
+    ("multiclass_probs.csv",),
+    ("regression_outliers.csv", "--pred-col", "y_pred", "--pred-col", "model_b"),
+    ("binary_imbalanced.csv", "--pred-col", "y_pred", "--pred-col", "model_b"),
+]
+
+
+@pytest.mark.parametrize("width", [80, 70, 60])
+@pytest.mark.parametrize("args", NARROW, ids=[a[0] for a in NARROW])
+def test_no_number_is_cut_at_any_width(run, run_json, monkeypatch, width, args):
+    from losscli.report.format import fmt_number
+
+    file, *rest = args
+    monkeypatch.setenv("COLUMNS", str(width))
+    res = run("sensitivity", SAMPLES / file, *rest)
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert not any("…" in line for line in lines)
+    # The histogram fits: every line with a bar is a chart line, none re-wrapped.
+    for line in lines:
+        if ("█" in line or "▒" in line) and not line.startswith("▒ ="):
+            assert line.lstrip(" 0123456789")[:1] in ("┤", "│"), line
+    # Every number of the JSON results is in the table, whole.
+    flat = " ".join(res.stdout.split())
+    out = run_json("sensitivity", SAMPLES / file, *rest)
+    for r in out["results"]:
+        assert fmt_number(r["value"]) in flat
+        assert fmt_number(r["value_without_outliers"]) in flat
+        assert fmt_pct(r["change_pct"]) in flat
+    # The legend is prose wrapped to the width, not lines broken by hand.
+    legend = next(i for i, line in enumerate(lines) if line.startswith("sensitive = a max"))
+    assert len(lines[legend]) > width - 12
+    assert "bounded only by clipping at eps" in flat
+
+
+def test_histogram_fills_the_console_width(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    res = run("sensitivity", OUTLIERS, "-l", "mse")
+    axis = next(line for line in res.stdout.splitlines() if "└" in line)
+    assert 50 <= len(axis) <= 60
+    assert "56 bins of" in res.stdout
+
+
+SCALAR_LOSS = """
+import numpy as np
+
+def mean_only(y_true, y_pred):
+    return float(np.mean((y_true - y_pred) ** 2))
+
+def per_row(y_true, y_pred):
+    return (y_true - y_pred) ** 2
+"""
+
+
+def test_scalar_custom_loss_has_no_shares_and_no_verdict(tmp_path, run, run_json, monkeypatch):
+    """SPEC 3: a custom loss may return one number; it has no per-row breakdown."""
+    code = tmp_path / "user_losses.py"
+    code.write_text(SCALAR_LOSS)
+    args = ("sensitivity", OUTLIERS, "-l", "mse", "--custom", f"{code}:mean_only")
+    out = run_json(*args, "--custom", f"{code}:per_row")
+    by = {r["loss"]: r for r in out["results"]}
+    mse, scalar, per_row = by["mse"], by["mean_only"], by["per_row"]
+    # Called again on the rows kept: the same numbers as mse, but no shares.
+    assert scalar["value"] == pytest.approx(mse["value"], rel=1e-12)
+    assert scalar["value_without_outliers"] == pytest.approx(
+        mse["value_without_outliers"], rel=1e-12
+    )
+    assert scalar["change_pct"] == pytest.approx(mse["change_pct"], rel=1e-9)
+    assert scalar["outlier_share"] is None and scalar["top1pct_share"] is None
+    assert scalar["verdict"] == "no verdict"
+    assert per_row["outlier_share"] == pytest.approx(mse["outlier_share"])
+    assert per_row["verdict"] == mse["verdict"]
+    # The injection calls it on the data plus the synthetic row.
+    inj = {(i["loss"], i["scale"]): i["change_pct"] for i in out["injection"]}
+    for k in (5, 10, 50, 100):
+        assert inj[("mean_only", k)] == pytest.approx(inj[("mse", k)], rel=1e-9)
+    monkeypatch.setenv("COLUMNS", "80")
+    table = run(*args).stdout
+    row = next(line for line in table.splitlines() if line.startswith("mean_only "))
+    assert row.split()[-4:-2] == ["-", "-"]
+    assert "no verdict (one number for all rows)" in " ".join(table.split())
+
+
+def test_per_sample_marks_a_broadcast_scalar(tmp_path):
+    from losscli.analysis.evaluate import per_sample_losses
+    from losscli.custom import load_custom_losses
+
+    code = tmp_path / "user_losses.py"
+    code.write_text(SCALAR_LOSS)
+    load_custom_losses([f"{code}:mean_only", f"{code}:per_row"])
+    try:
+        dataset = load_dataset(str(OUTLIERS), InputOptions())
+        items = per_sample_losses(dataset, select_losses(["mean_only,per_row"], dataset.task))
+        assert [i.scalar for i in items] == [True, False]
+        assert items[0].values.flags.writeable  # a copy, like any other values
+    finally:
+        load_custom_losses([])
+
+
+def test_help_lines_fit_80_columns(run):
+    res = run("sensitivity", "--help")
+    assert res.exit_code == 0
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80

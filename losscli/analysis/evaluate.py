@@ -83,6 +83,9 @@ class PerSample:
     support: np.ndarray | None = None
     # Messages about these values for the report's warnings (a --custom loss's +-inf rows).
     warnings: tuple[str, ...] = ()
+    # A --custom loss returned one number, broadcast to every row: the values
+    # have no per-row breakdown (shares of rows mean nothing).
+    scalar: bool = False
 
     def defined(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """(values, weights) of the rows where the loss is defined."""
@@ -93,7 +96,9 @@ class PerSample:
     def restricted(self, mask: np.ndarray) -> PerSample:
         """The same losses for some rows (a boolean mask or an index)."""
         support = None if self.support is None else self.support[mask]
-        return PerSample(self.selection, self.model, self.values[mask], support, self.warnings)
+        return PerSample(
+            self.selection, self.model, self.values[mask], support, self.warnings, self.scalar
+        )
 
 
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
@@ -115,7 +120,11 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
             support = selection.spec.support
             mask = None if support is None else np.asarray(support(inputs), dtype=bool)
             notes = check_custom_values(selection, dataset, model, values)
-            out.append(PerSample(selection, model, values, mask, notes))
+            # losscli.custom broadcasts a scalar result as a stride-0 view.
+            scalar = is_custom(selection.spec) and values.size > 1 and values.strides[0] == 0
+            if scalar:
+                values = np.array(values)
+            out.append(PerSample(selection, model, values, mask, notes, scalar))
     return out
 
 

@@ -41,9 +41,15 @@ Figures for every loss and model (weights respected, every value through
 - ``top1pct_share``: the share carried by the worst 1% of rows
   (:func:`losscli.analysis.diagnostics.top_share`; |l| for signed losses).
 - signed losses also get ``abs_change_pct`` = 100 (|value| - |without|) / |without|,
-  the change of the size of the bias, which is what the table shows; the table
-  and verdict say "bias moves from X to Y" (``change_pct`` keeps the SPEC
-  formula, whose sign is relative to the sign of value_without_outliers).
+  the change of the size of the bias; the table's change column shows
+  ``change_pct`` (the SPEC formula, whose sign is relative to the sign of
+  value_without_outliers) as every format does, and the |bias| reading is in
+  the footnote and verdict text: "the bias moves from X to Y (|bias| +N%)".
+- a ``--custom`` loss that returns one number (SPEC 3: broadcast to every row,
+  :attr:`PerSample.scalar`) is called again on the rows not flagged for
+  ``value_without_outliers`` and on the data plus the synthetic row for the
+  injection; it has no per-row shares (nan, "-") and no verdict
+  ("no verdict", one number for all rows).
 
 Injection test: one synthetic row is appended and each loss is recomputed.
 Regression: y_pred = the median prediction, y_true = y_pred + k x scale, with
@@ -81,8 +87,6 @@ A loss is **sensitive** when any of these holds, else **robust**:
 
 - its reduction is the maximum (max_error): one row sets it;
 - its growth is quadratic, a jump, or clipped (bounded only by eps);
-- its reduction is the maximum (max_error): one row sets it;
-- its growth is quadratic or a jump;
 - the flagged rows change it by 100% or more (abs(change_pct) >= 100: they at
   least double it);
 - the worst 1% of rows carry half of it or more (top1pct_share >= 0.5, the same
@@ -117,6 +121,8 @@ MIN_ROWS_TOP1 = 100  # below 100 rows "the worst 1%" is one row: not a verdict c
 HISTOGRAM_FLOOR = 1e-16  # log10 P(true class) is drawn from -16 up
 MAX_ROWS_LISTED = 100
 SUPPORTED = (Task.REGRESSION, Task.BINARY, Task.MULTICLASS)
+NO_VERDICT = "no verdict"  # a scalar --custom loss: one number for all rows
+ONE_NUMBER = "one number for all rows"  # why, in the report's text
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ class SensitivityResult:
     top1pct_share: float
     growth: str  # "quadratic", "linear", "bounded", "jump", "clipped"
     growth_ratio: float | None
-    verdict: str  # "robust" or "sensitive"
+    verdict: str  # "robust", "sensitive" or "no verdict" (a scalar --custom loss)
     reasons: list[str] = field(default_factory=list)
     percent: bool = False
     signed: bool = False
@@ -470,6 +476,16 @@ def outlier_share(values: np.ndarray, weights: np.ndarray | None, mask: np.ndarr
     return float(np.sum(contrib[mask]) / total)
 
 
+def _scalar_without(item: PerSample, inputs: LossInputs, mask: np.ndarray) -> float:
+    """A scalar --custom loss called on the rows not flagged (nan when none is left)."""
+    keep = ~mask
+    if not keep.any():
+        return math.nan
+    with np.errstate(all="ignore"):
+        values = item.selection.per_sample(inputs.take(keep))
+    return float(values[0]) if values.size else math.nan
+
+
 def _without(values: np.ndarray, weights: np.ndarray | None, mask: np.ndarray, kind: Any) -> float:
     keep = ~mask
     if not np.any(keep if weights is None else keep & (weights > 0)):
@@ -552,11 +568,36 @@ def _in_domain(selection: LossSelection, row: LossInputs) -> bool:
     return True
 
 
+def _appended(inputs: LossInputs, row: LossInputs) -> LossInputs:
+    """The data's inputs with the synthetic row as one more row."""
+    return LossInputs(
+        y_true=np.concatenate([inputs.y_true, row.y_true]),
+        y_pred=np.concatenate([inputs.y_pred, row.y_pred]),
+        from_logits=row.from_logits,
+        labels=None
+        if inputs.labels is None or row.labels is None
+        else np.concatenate([inputs.labels, row.labels]),
+    )
+
+
 def _injected_value(
-    item: PerSample, weights: np.ndarray | None, row: LossInputs, row_weight: float
+    item: PerSample,
+    weights: np.ndarray | None,
+    row: LossInputs,
+    row_weight: float,
+    inputs: LossInputs | None = None,
 ) -> float | None:
+    """The loss with the synthetic row appended (None: the row is outside its domain).
+
+    A scalar --custom loss (``item.scalar``, given ``inputs``) is called on the
+    data with the row, since its one number is not a sum over rows.
+    """
     if not _in_domain(item.selection, row):
         return None
+    if item.scalar and inputs is not None:
+        with np.errstate(all="ignore"):
+            values = item.selection.per_sample(_appended(inputs, row))
+        return float(values[0]) if values.size and math.isfinite(values[0]) else None
     with np.errstate(all="ignore"):
         row_values = item.selection.per_sample(row)
     values = np.concatenate([item.values, row_values])
@@ -872,10 +913,17 @@ def sensitivity(
         outliers = flags[item.model]
         terms = np.abs(item.values) if spec.signed else item.values
         value = reduce_values(item.values, weights, spec.reduction)
-        without = _without(item.values, weights, outliers.mask, spec.reduction)
+        # A scalar --custom loss is called again on the rows kept (and with the
+        # synthetic row); it has no per-row shares.
+        inputs = dataset.inputs(item.model) if item.scalar else None
+        if inputs is not None:
+            without = _scalar_without(item, inputs, outliers.mask)
+            share = top1 = math.nan
+        else:
+            without = _without(item.values, weights, outliers.mask, spec.reduction)
+            share = outlier_share(terms, weights, outliers.mask)
+            top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
         change = change_pct(value, without)
-        share = outlier_share(terms, weights, outliers.mask)
-        top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
 
         clips = (
             classification
@@ -889,7 +937,7 @@ def sensitivity(
         row_losses: dict[float, float] = {}
         for k in ks:
             row = rows[(item.model, k)]
-            injected = _injected_value(item, weights, row, row_weight)
+            injected = _injected_value(item, weights, row, row_weight, inputs)
             moved = None if injected is None else change_pct(injected, value)
             changes[float(k)] = moved
             regression = not classification
@@ -923,7 +971,7 @@ def sensitivity(
             row = synthetic_row(
                 dataset, item.model, k, scales[item.model], write_logits=raw or None
             )
-            big = _injected_value(item, weights, row, row_weight)
+            big = _injected_value(item, weights, row, row_weight, inputs)
             probe[k] = None if big is None else change_pct(big, value)
             if asymptotic_exponent(probe) is not None:
                 break
@@ -959,6 +1007,12 @@ def sensitivity(
             clipping=clipping,
             signed=(value, without) if spec.signed else None,
         )
+        if item.scalar:
+            verdict = NO_VERDICT
+            reasons = [
+                "the custom loss returned a scalar, used for every row, so no row carries a "
+                f"share of it; the flagged rows change it by {_pct(change)}"
+            ]
         results.append(
             SensitivityResult(
                 loss=spec.name,

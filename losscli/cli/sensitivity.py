@@ -56,7 +56,7 @@ def sensitivity(
     Examples:
       loss sensitivity preds.csv
       loss sensitivity preds.csv --rule iqr --threshold 3
-      loss sensitivity preds.csv -l mse,mae,huber:delta=5 --pred-col a --pred-col b
+      loss sensitivity preds.csv -l mse,huber:delta=5 --pred-col a --pred-col b
       loss sensitivity sample_data/binary_imbalanced.csv --threshold 0.05
       loss sensitivity sample_data/hinge_labels.csv -l hinge
       loss sensitivity preds.csv --format json
@@ -69,7 +69,7 @@ def sensitivity(
     from losscli.errors import UsageError
     from losscli.io import load_dataset
     from losscli.report.console import make_console
-    from losscli.report.sensitivity import render
+    from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
@@ -84,7 +84,12 @@ def sensitivity(
             f"in (0, 1), e.g. 0.01 (got {threshold:g})"
         )
     selections = choose_losses(losses, dataset)
-    report = run_sensitivity(dataset, selections, rule=(rule or "mad").lower(), threshold=threshold)
+    console = make_console()
+    # The table's histogram has one bin per console column (at most 60, as in JSON).
+    bins = chart_bins(console.width, dataset.n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
+    report = run_sensitivity(
+        dataset, selections, rule=(rule or "mad").lower(), threshold=threshold, bins=bins
+    )
     for line in report.notes:
         note(f"Note: {line}")
     if rule is not None and not regression:
@@ -92,5 +97,5 @@ def sensitivity(
             f"Note: --rule applies to regression residuals; {dataset.task.value} rows are "
             f"flagged by the probability of the true class"
         )
-    render(report, fmt.lower(), make_console())
+    render(report, fmt.lower(), console)
     warn(report.warnings)

@@ -6,6 +6,8 @@ import math
 from typing import TYPE_CHECKING
 
 from losscli.analysis.sensitivity import (
+    NO_VERDICT,
+    ONE_NUMBER,
     Histogram,
     InjectionResult,
     ModelOutliers,
@@ -18,6 +20,8 @@ from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_m
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 CSV_COLUMNS = [
     "loss",
@@ -30,8 +34,11 @@ CSV_COLUMNS = [
     "top1pct_share",
     "growth",
     "verdict",
+    "abs_change_pct",  # signed losses: the change of |bias| the table's footnote gives
 ]
 HISTOGRAM_HEIGHT = 8
+HISTOGRAM_BINS = 60  # the most bins drawn (and the JSON's bins)
+HISTOGRAM_MIN_BINS = 10
 ROWS_SHOWN = 12  # flagged row numbers printed in the table view (JSON lists up to 100)
 BAR = "█"
 FLAGGED_BAR = "▒"
@@ -90,6 +97,15 @@ def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
     return lines
 
 
+def chart_bins(width: int, n_rows: int) -> int:
+    """How many histogram bins fit a console ``width`` (one column each).
+
+    The chart's left margin holds the largest count, at most ``n_rows``.
+    """
+    margin = len(str(max(n_rows, 1))) + 1
+    return max(HISTOGRAM_MIN_BINS, min(HISTOGRAM_BINS, width - margin))
+
+
 def histogram_lines(h: Histogram, height: int = HISTOGRAM_HEIGHT) -> list[tuple[str, list[bool]]]:
     """The chart as text lines; each line comes with a per-character 'flagged' mask.
 
@@ -135,6 +151,7 @@ def histogram_lines(h: Histogram, height: int = HISTOGRAM_HEIGHT) -> list[tuple[
     last_end = -1
     for pos, label in sorted(labels):
         start = max(pos - len(label) // 2 if 0 < pos < n - len(label) else pos, 0)
+        start = min(start, max(n - len(label), 0))  # within the chart's width
         if start <= last_end:
             continue
         text[start : start + len(label)] = list(label)
@@ -166,52 +183,135 @@ def _render_histogram(h: Histogram, o: ModelOutliers, console: Console) -> None:
     console.print(Text(legend, style="dim"))
 
 
-def _results_table(report: SensitivityReport, console: Console) -> None:
-    """One table per model (a model column would not fit 80 columns)."""
+def _measured_width(console: Console, table: Table) -> int:
+    from rich.measure import Measurement
+
+    # Measured without the console's limit: the width the table needs uncut.
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+def _table(
+    keys: list[str], columns: list[tuple[str, str]], rows: list[list[Text]], shown: list[int]
+) -> Table:
     from rich import box
     from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header in keys:
+        table.add_column(header, no_wrap=True)
+    for j in shown:
+        header, justify = columns[j]
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row[: len(keys)], *(row[len(keys) + j] for j in shown))
+    return table
+
+
+def print_fitted(
+    console: Console, keys: list[str], columns: list[tuple[str, str]], rows: list[list[Text]]
+) -> None:
+    """A table whose cells are never cut, whatever the console width.
+
+    Columns keep the width of their content (no_wrap). When the whole table is
+    wider than the console, the rows are shown in several tables, each with the
+    ``keys`` columns and as many of the others as fit; when not even one more
+    column fits, each row becomes a block of "header: value" lines.
+    """
+    from rich.text import Text
+
+    width = console.width
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for j in range(len(columns)):
+        if _measured_width(console, _table(keys, columns, rows, current + [j])) <= width:
+            current.append(j)
+            continue
+        if not current:
+            groups = []
+            break
+        groups.append(current)
+        current = [j]
+        if _measured_width(console, _table(keys, columns, rows, current)) > width:
+            groups = []
+            break
+    else:
+        if current:
+            groups.append(current)
+    if groups:
+        for shown in groups:
+            console.print(_table(keys, columns, rows, shown))
+            console.print()
+        return
+    for row in rows:  # too narrow for any table: one block per row
+        console.print(Text(" ").join(row[: len(keys)]), style="bold")
+        for j, (header, _) in enumerate(columns):
+            console.print(Text(f"  {header.replace(chr(10), ' ')}: ") + row[len(keys) + j])
+    console.print()
+
+
+def _verdict_text(verdict: str) -> Text:
+    from rich.text import Text
+
+    style = {"sensitive": "red", "robust": "green"}.get(verdict, "yellow")
+    return Text(verdict, style=style)
+
+
+def _results_table(report: SensitivityReport, console: Console) -> None:
+    """One table per model (a model column would not fit 80 columns)."""
     from rich.text import Text
 
     several = len(report.models) > 1
+    columns = [
+        ("value", "right"),
+        ("without\noutliers", "right"),
+        ("change", "right"),
+        ("outlier\nshare", "right"),
+        ("top 1%\nshare", "right"),
+        ("verdict", "left"),
+    ]
     for model in report.models:
         if several:
             console.print(Text(f"Model {model}", style="bold"))
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        table.add_column("loss", no_wrap=True)
-        table.add_column("value", justify="right")
-        table.add_column("without\noutliers", justify="right")
-        table.add_column("change", justify="right")
-        table.add_column("outlier\nshare", justify="right")
-        table.add_column("top 1%\nshare", justify="right")
-        table.add_column("verdict", no_wrap=True)
-        for r in report.results:
-            if r.model != model:
-                continue
-            table.add_row(
-                r.label,
-                fmt_number(r.value, percent=r.percent),
-                fmt_number(r.value_without_outliers, percent=r.percent),
-                fmt_pct(r.abs_change_pct) + "*" if r.signed else fmt_pct(r.change_pct),
-                fmt_share(r.outlier_share),
-                fmt_share(r.top1pct_share),
-                Text(r.verdict, style="red" if r.verdict == "sensitive" else "green"),
-            )
-        console.print(table)
-        for r in report.results:
-            if r.model == model and r.signed:
+        mine = [r for r in report.results if r.model == model]
+        rows = [
+            [
+                Text(r.label + ("*" if r.signed else "")),
+                Text(fmt_number(r.value, percent=r.percent)),
+                Text(fmt_number(r.value_without_outliers, percent=r.percent)),
+                Text(fmt_pct(r.change_pct)),
+                Text(fmt_share(r.outlier_share)),
+                Text(fmt_share(r.top1pct_share)),
+                _verdict_text(r.verdict),
+            ]
+            for r in mine
+        ]
+        print_fitted(console, ["loss"], columns, rows)
+        footnotes = False
+        for r in mine:
+            if r.signed:
                 console.print(
                     Text(
-                        f"* {r.label} is signed: change of |bias|, the flagged rows move it from "
-                        f"{fmt_number(r.value_without_outliers)} to {fmt_number(r.value)}; "
-                        f"shares are of sum |e|",
+                        f"* {r.label} is signed: the flagged rows move the bias from "
+                        f"{fmt_number(r.value_without_outliers)} to {fmt_number(r.value)} "
+                        f"(|bias| {fmt_pct(r.abs_change_pct)}); shares are of sum |e|",
                         style="dim",
                     )
                 )
+                footnotes = True
+            if r.verdict == NO_VERDICT:
+                console.print(
+                    Text(
+                        f"{r.label} returned a scalar ({ONE_NUMBER}): no per-row shares (-), "
+                        f"{NO_VERDICT}",
+                        style="dim",
+                    )
+                )
+                footnotes = True
+        if footnotes:
+            console.print()
 
 
 def _injection_table(report: SensitivityReport, console: Console) -> None:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     several = len(report.models) > 1
@@ -243,23 +343,17 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
                 style="dim",
             )
         )
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("% change", no_wrap=True)
-    if several:
-        table.add_column("model", no_wrap=True)
-    for k in ks:
-        table.add_column(f"k={k:g}", justify="right")
-    table.add_column("growth")
+    keys = ["% change"] + (["model"] if several else [])
+    columns = [(f"k={k:g}", "right") for k in ks] + [("growth", "left")]
+    rows: list[list[Text]] = []
     for (label, model), by_k in cells.items():
         result = growth[(label, model)]
-        row: list[Text | str] = [label]
-        if several:
-            row.append(Text(model))
-        row += [_injection_cell(by_k[k], result) if k in by_k else "" for k in ks]
+        row = [Text(label)] + ([Text(model)] if several else [])
+        row += [Text(_injection_cell(by_k[k], result) if k in by_k else "") for k in ks]
         text = growth_text(result.growth, result.growth_exponent)
         row.append(Text(text, style="red" if result.growth in SENSITIVE_GROWTH else ""))
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    print_fitted(console, keys, columns, rows)
     notes = []
     if any(r.signed for r in report.results):
         notes.append("signed losses show the value with the row (=), not a % change")
@@ -270,6 +364,7 @@ def _injection_table(report: SensitivityReport, console: Console) -> None:
         notes.append("b = growth exponent at large k (change ~ k^b)")
     if notes:
         console.print(Text("; ".join(notes) + ".", style="dim"))
+        console.print()
 
 
 def _injection_cell(i: InjectionResult, result: SensitivityResult) -> str:
@@ -290,16 +385,20 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
     grid.add_column(overflow="fold")
     for r in report.results:
         who = f"{r.label} ({r.model})" if several else r.label
-        text = Text(r.verdict, style="red" if r.verdict == "sensitive" else "green")
+        text = _verdict_text(r.verdict)
+        if r.verdict == NO_VERDICT:
+            text.append(f" ({ONE_NUMBER})")
         text.append(": " + "; ".join(r.reasons))
         grid.add_row(Text(" " + who), text)
     console.print(grid)
-    for line in (
-        "sensitive = a max (one row sets it), growth ~k^2 (b >= 1.5), a jump, bounded",
-        "only by clipping at eps, flagged rows change it by >= 100%, or the worst 1%",
-        "carry >= 50%.",
-    ):
-        console.print(Text(line, style="dim"))
+    console.print(
+        Text(
+            "sensitive = a max (one row sets it), growth ~k^2 (b >= 1.5), a jump, bounded "
+            "only by clipping at eps, flagged rows change it by >= 100%, or the worst 1% "
+            "carry >= 50%.",
+            style="dim",
+        )
+    )
 
 
 def render_table(report: SensitivityReport, console: Console) -> None:
