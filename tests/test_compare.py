@@ -962,3 +962,46 @@ def test_negative_seed_is_a_usage_error(run):
     assert result.exit_code == 2
     assert "Invalid value for '--seed'" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+SCALAR_LOSS = """
+import numpy as np
+
+
+def mean_sq(y_true, y_pred):
+    return float(np.mean((y_true - y_pred) ** 2))
+"""
+
+
+def test_scalar_custom_loss_has_no_per_row_statistics(run, run_json, tmp_path):
+    user = tmp_path / "user_losses.py"
+    user.write_text(SCALAR_LOSS, encoding="utf-8")
+    path = SAMPLES / "regression_outliers.csv"
+    args = ["compare", path, "--pred-col", "y_pred", "--pred-col", "model_b"]
+    args += ["--custom", f"{user}:mean_sq", "-l", "mse,mean_sq"]
+    data = run_json(*args)
+    rows = {(r["loss"], r["model"]): r for r in data["results"]}
+    for model in ("y_pred", "model_b"):
+        scalar, mse = rows[("mean_sq", model)], rows[("mse", model)]
+        assert scalar["value"] == pytest.approx(mse["value"], rel=1e-12)
+        assert scalar["rank"] == mse["rank"]
+        for key in ("median", "p95", "max", "top1pct_share"):
+            assert scalar[key] is None, key
+            assert mse[key] is not None, key
+    result = run(*args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.split()[:1] == ["mean_sq"])
+    for line, model in zip(lines[first : first + 2], ("y_pred", "model_b")):
+        cells = line.split()
+        assert model in cells
+        assert cells[-5:] == ["-", "-", "-", "-", str(rows[("mean_sq", model)]["rank"])]
+    flat = " ".join(result.stdout.split())
+    assert "mean_sq returns one number for all rows, so no per-row statistics (-)" in flat
+    # A per-row custom loss keeps its statistics.
+    user.write_text(
+        SCALAR_LOSS.replace("float(np.mean((y_true - y_pred) ** 2))", "(y_true - y_pred) ** 2"),
+        encoding="utf-8",
+    )
+    data = run_json(*args)
+    assert all(r["median"] is not None for r in data["results"])

@@ -36,9 +36,10 @@ class ModelLoss:
     params: dict[str, Any]
     model: str
     value: float
-    median: float
-    p95: float
-    max: float
+    # None for a --custom loss that returned one number for all rows (no per-row breakdown).
+    median: float | None
+    p95: float | None
+    max: float | None
     top1pct_share: float | None
     rank: int
     diff_to_best: float
@@ -46,6 +47,7 @@ class ModelLoss:
     diff_ci_high: float | None = None
     percent: bool = False
     signed: bool = False
+    scalar: bool = False  # a --custom loss returned one number, broadcast to every row
 
     def as_dict(self, with_ci: bool) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -222,7 +224,7 @@ def compare_models(
         source=dataset.source,
         task=dataset.task.value,
         task_reason=dataset.task_reason,
-        n_rows=dataset.n_rows,
+        n_rows=dataset.n_file_rows,
         n_dropped=dataset.n_dropped,
         models=dataset.model_names,
         results=results,
@@ -245,13 +247,20 @@ def _model_loss(
     signed: bool,
 ) -> ModelLoss:
     spec = item.selection.spec
-    # Per-row statistics over the rows where the loss is defined (GAN generator
-    # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
-    defined, defined_weights = item.defined(weights)
-    median, p95, largest = _distribution(defined, defined_weights, spec.reduction)
-    share = None if signed else top_share(defined, defined_weights, 0.01)
-    if share is not None and share != share:
-        share = None
+    median: float | None = None
+    p95: float | None = None
+    largest: float | None = None
+    share: float | None = None
+    # A --custom loss that returned one number has no per-row statistics: the
+    # broadcast copies would make up a median, a max and a top-1% share.
+    if not item.scalar:
+        # Per-row statistics over the rows where the loss is defined (GAN generator
+        # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
+        defined, defined_weights = item.defined(weights)
+        median, p95, largest = _distribution(defined, defined_weights, spec.reduction)
+        share = None if signed else top_share(defined, defined_weights, 0.01)
+        if share is not None and share != share:
+            share = None
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,
@@ -266,6 +275,7 @@ def _model_loss(
         diff_to_best=ranking_key(value, signed) - best_key,
         percent=spec.percent,
         signed=signed,
+        scalar=item.scalar,
     )
 
 

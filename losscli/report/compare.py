@@ -445,6 +445,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             "of the two rows either side when the cumulative weight lands exactly on the "
             "level, e.g. the two middle rows of an even count); top 1%: share of the "
             "total carried by the worst 1% of rows"
+            + scalar_note(report)
             + (
                 "; signed losses (mbe) rank by absolute value"
                 if several and any(r.signed for r in report.results)
@@ -453,6 +454,15 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             style="dim",
         )
     )
+
+
+def scalar_note(report: CompareReport) -> str:
+    """The footnote for --custom losses that returned one number: why their statistics are '-'."""
+    names = list(dict.fromkeys(r.label for r in report.results if r.scalar))
+    if not names:
+        return ""
+    verb = "returns" if len(names) == 1 else "return"
+    return f"; {join_names(names)} {verb} one number for all rows, so no per-row statistics (-)"
 
 
 def plural(n: int, word: str) -> str:
