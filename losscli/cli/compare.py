@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    bootstrap_options,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 
 DEFAULT_CURVE_LOSSES = "mse,mae,huber"  # the guide's "Loss vs Error" figure
 
@@ -60,26 +66,9 @@ def _given(ctx: click.Context, name: str) -> bool:
     callback=_check_plot,
     help="Without FILE: also save the chart as PATH (.png or .svg; needs losscli[plot]).",
 )
-@click.option(
-    "--ci",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="With FILE: paired-bootstrap interval of each model's difference to the best, "
-    "at this level, e.g. 0.95.",
-)
-@click.option(
-    "--bootstrap",
-    "n_boot",
-    type=click.IntRange(min=10),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for --ci.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed of the bootstrap (a whole number >= 0).",
+@bootstrap_options(
+    ci_help="With FILE: paired-bootstrap interval of each model's difference to the best, "
+    "at this level, e.g. 0.95."
 )
 @click.pass_context
 def compare(

@@ -6,7 +6,13 @@ from typing import IO, Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    bootstrap_options,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 
 
 def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
@@ -81,25 +87,8 @@ def compute_streaming(
 @input_options
 @loss_options
 @format_option
-@click.option(
-    "--ci",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95.",
-)
-@click.option(
-    "--bootstrap",
-    "n_boot",
-    type=click.IntRange(min=10),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for --ci.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed of the bootstrap.",
+@bootstrap_options(
+    ci_help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95."
 )
 @click.option("--group-by", metavar="COL", help="Also compute every loss per value of this column.")
 @click.option(

@@ -119,6 +119,39 @@ def loss_options(func: F) -> F:
     )(func)
 
 
+def bootstrap_options(ci_help: str) -> Callable[[F], F]:
+    """--ci LEVEL, --bootstrap N and --seed S: the bootstrap options of compute and compare."""
+
+    def decorate(func: F) -> F:
+        return _apply(
+            [
+                click.option(
+                    "--ci",
+                    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                    help=ci_help,
+                ),
+                click.option(
+                    "--bootstrap",
+                    "n_boot",
+                    type=click.IntRange(min=10),
+                    default=1000,
+                    show_default=True,
+                    help="Bootstrap resamples for --ci.",
+                ),
+                click.option(
+                    "--seed",
+                    type=click.IntRange(min=0),
+                    default=0,
+                    show_default=True,
+                    help="Random seed of the bootstrap (a whole number >= 0).",
+                ),
+            ],
+            func,
+        )
+
+    return decorate
+
+
 def format_option(func: F) -> F:
     return click.option(
         "--format",
