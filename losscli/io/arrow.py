@@ -10,6 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+# What pyarrow raises when a column cannot be cast to the type asked for.
+CAST_ERRORS: tuple[type[Exception], ...] = (
+    pa.ArrowInvalid,
+    pa.lib.ArrowNotImplementedError,
+    pa.ArrowTypeError,
+)
+
 
 def float64_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """The column cast to float64 as a writable NumPy array, NaN where it is null."""

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
-from losscli.io.arrow import float64_numpy
+from losscli.io.arrow import CAST_ERRORS, float64_numpy
 from losscli.io.reader import read_table
 
 
@@ -78,7 +78,7 @@ def _numeric(table: pa.Table, name: str) -> np.ndarray:
         if pa.types.is_decimal(kind):
             return float64_numpy(column)
         strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except CAST_ERRORS:
         raise DataError(
             f"column {name} holds values of type {kind}, not numbers; choose a numeric column"
         ) from None
@@ -257,7 +257,7 @@ def _weights_and_groups(
         _require(table, opts.group_by, "--group-by")
         try:
             raw = table.column(opts.group_by).cast(pa.string()).to_pylist()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        except CAST_ERRORS:
             raise DataError(
                 f"column {opts.group_by} (--group-by) holds values of type "
                 f"{table.column(opts.group_by).type} that cannot be read as group names"

@@ -39,6 +39,7 @@ from losscli.core.dataset import Dataset
 from losscli.core.losses.structured import euclidean_distance, gan_term_weights
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
+from losscli.io.arrow import CAST_ERRORS
 
 FAMILY_TASKS = (Task.DETECTION, Task.SIMILARITY, Task.GENERATIVE, Task.VAE)
 BOX_TRUE = ("true_x1", "true_y1", "true_x2", "true_y2")
@@ -120,7 +121,7 @@ def _empty_and_values(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarra
             values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
             return np.asarray(empty, dtype=bool), np.asarray(values, dtype=np.float64)
         cells = column.cast(pa.string()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except CAST_ERRORS:
         raise DataError(
             f"column {name} holds values of type {kind}, not numbers; check the file"
         ) from None
