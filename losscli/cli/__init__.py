@@ -53,7 +53,7 @@ class LossGroup(click.Group):
             name = args[0] if args else ""
             close = difflib.get_close_matches(name, list(COMMANDS), n=2)
             if close and "No such command" in exc.message:
-                exc.message += f" Did you mean {' or '.join(close)}?"
+                exc.message += f" Did you mean {' or '.join(close)}?"  # type: ignore[misc]
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -72,7 +72,7 @@ class LossGroup(click.Group):
         except click.ClickException as exc:
             from losscli.report.console import safe
 
-            exc.message = safe(exc.message)  # Click quotes option values as typed
+            exc.message = safe(exc.message)  # type: ignore[misc]  # quoted as typed
             raise
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
