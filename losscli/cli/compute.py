@@ -133,23 +133,24 @@ def compute(
     from losscli.analysis.compute import compute as run_compute
     from losscli.analysis.gates import gate_failures, parse_gates
     from losscli.cli.common import (
+        check_outputs,
         choose_losses,
         ignored_without_ci,
+        input_paths,
         note,
-        same_file,
         warn,
         write_atomically,
     )
     from losscli.core.registry import LossSelection, get_loss, select_losses
-    from losscli.errors import GateFailed, UsageError
+    from losscli.errors import GateFailed
     from losscli.io import load_dataset
     from losscli.report.compute import render
     from losscli.report.console import make_console
 
     gates = parse_gates(fail_above)
     warn(ignored_without_ci(ci))
-    if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
-        raise UsageError("--per-sample would overwrite the input file; choose another path")
+    # Before any work: the output can be written and is not an input (stdin included).
+    check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample)])
     opts = input_from_kwargs(kwargs, group_by)
     # Parse --losses before reading the file so typos fail fast (exit 2).
     from losscli.core.registry import Task

@@ -129,7 +129,7 @@ def recommend(
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
-    from losscli.cli.common import note
+    from losscli.cli.common import check_outputs, input_paths, note
     from losscli.core.registry import parse_loss_list
     from losscli.io import load_dataset
     from losscli.report.console import make_console
@@ -166,6 +166,7 @@ def recommend(
     if file is None:
         task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
     else:
+        check_outputs(input_paths(file, kwargs), [])
         kwargs["task"] = task if task in LOADER_TASKS else "auto"
         dataset = load_dataset(file, input_from_kwargs(kwargs))
         profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
