@@ -27,6 +27,7 @@ from losscli.analysis.compare import (
     ItemFigures,
     _one_row,
     assemble_report,
+    per_row_statistics,
 )
 from losscli.analysis.diagnostics import (
     DOMINANT_SHARE,
@@ -307,10 +308,11 @@ def compare_plan(
                 asked[j, "value"] = (50.0,)
             if st.scalar:
                 continue
-            if st.terms is not None:
+            per_row = per_row_statistics(pairs[j][0].spec)
+            if st.terms is not None and per_row:
                 tracked[j, "terms"] = st.terms
                 asked[j, "terms"] = PERCENTILES
-            if st.contrib is not None and _usable_total(st.contrib_total):
+            if st.contrib is not None and per_row and _usable_total(st.contrib_total):
                 tracked[j, "contrib"] = st.contrib
                 ks[j, "contrib"] = top_count(st.n_defined, TOP_FRACTION)
             dominant = st.all_contrib if st.all_contrib is not None else st.contrib
@@ -369,8 +371,8 @@ def _figures(
     else:
         assert st.value is not None
         value = st.value.result()
-    if st.scalar:
-        return ItemFigures(selection, model, value, None, None, None, None, True)
+    if st.scalar or not per_row_statistics(selection.spec):
+        return ItemFigures(selection, model, value, None, None, None, None, st.scalar)
     assert st.terms is not None
     if st.terms.ranges.total_weight > 0:
         median = _one_row(percentiles[j, "terms"][50.0], kind)

@@ -174,12 +174,10 @@ def _compare_models(
         report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
     else:
         from losscli.analysis.compare_plan import compare_plan
-        from losscli.engines.local import run_plan
-        from losscli.engines.sources import open_batches
+        from losscli.cli.plans import run_on_file
 
-        report = run_plan(
-            compare_plan(lambda head: choose_losses(losses, head)), open_batches(file, opts)
-        )
+        plan = compare_plan(lambda head: choose_losses(losses, head))
+        report = run_on_file(plan, file, opts, show_progress=fmt == "table")
     for line in report.notes:
         note(f"Note: {line}")
     render_models(report, fmt, make_console())
