@@ -55,31 +55,29 @@ def compute_streaming(
 
     Both go through the same streaming engine; a whole file is one chunk.
     """
-    from losscli.analysis.streaming import StreamingCompute, compute_chunks
-    from losscli.io.stream import ValueSpool, open_stream
+    from losscli.analysis.streaming import compute_chunks
+    from losscli.io.source import open_source
+    from losscli.io.stream import ValueSpool
     from losscli.report.console import progress_bar
 
     with progress_bar(show_progress) as bar:
-        stream = open_stream(path, opts, progress=bar.update if bar else None)
-        if stream.whole is not None:
-            engine = StreamingCompute(selections_for(stream.whole))
-            engine.add(stream.whole)
-            return engine.finish()
-        if bar is not None:
-            bar.start(stream.total_bytes)
+        started = False
+
+        def on_progress(done: int) -> None:
+            nonlocal started
+            assert bar is not None
+            if not started:  # only inputs read in several chunks show a bar
+                bar.start(source.total_bytes)
+                started = True
+            bar.update(done)
+
+        source = open_source(path, opts, progress=on_progress if bar else None)
         spool = ValueSpool()
         try:
-            assert stream.chunks is not None
-            reread = None
-            if path != "-":
-
-                def reread() -> Any:
-                    again = open_stream(path, opts)
-                    return again.chunks if again.chunks is not None else [again.whole]
-
-            return compute_chunks(stream.chunks, selections_for, spool, reread=reread)
+            return compute_chunks(source.batches(), selections_for, spool, reread=source.batches)
         finally:
             spool.close()
+            source.close()
 
 
 @click.command("compute")
@@ -102,7 +100,17 @@ def compute_streaming(
     metavar="NAME=VALUE",
     help=(
         "Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable). "
-        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %."
+        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %. "
+        "For losses (lower is better); scores take --fail-below."
+    ),
+)
+@click.option(
+    "--fail-below",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=(
+        "Quality gate for scores (higher is better): exit 3 when NAME is below VALUE "
+        "for any model (repeatable), e.g. --fail-below r2=0.8. A NaN value fails."
     ),
 )
 def compute(
@@ -115,6 +123,7 @@ def compute(
     group_by: str | None,
     per_sample: str | None,
     fail_above: tuple[str, ...],
+    fail_below: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Compute the selected losses for every model in FILE.
@@ -125,6 +134,7 @@ def compute(
       loss compute preds.csv -l mse,mae,huber:delta=2 --pred-col a --pred-col b
       loss compute preds.csv --ci 0.95 --group-by segment --format json
       loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5
+      loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
 
     Per-sample values (--per-sample) are the terms the reduction averages:
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
@@ -148,7 +158,7 @@ def compute(
     from losscli.report.compute import render
     from losscli.report.console import make_console
 
-    gates = parse_gates(fail_above)
+    gates = parse_gates(fail_above) + parse_gates(fail_below, below=True)
     warn(ignored_without_ci(ci))
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")
