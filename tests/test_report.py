@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import Browser, skip_reason
 
 from losscli.report.html import format_value
+from tests.browser import Browser, skip_reason
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 EPOCH = "1767225600"  # 2026-01-01 00:00 UTC: a fixed date makes pages byte-identical

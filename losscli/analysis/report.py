@@ -22,7 +22,6 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.profile import profile_dataset
 from losscli.analysis.recommend import Flags, RecommendReport, reconcile, resolve_task
 from losscli.analysis.recommend import recommend as run_recommend
-from losscli.analysis.reliability import Reliability, ReliabilityBins
 from losscli.analysis.results import ComputeReport
 from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
 from losscli.analysis.sensitivity import (
@@ -36,6 +35,7 @@ from losscli.analysis.sensitivity import (
     sensitivity,
     true_class_probability,
 )
+from losscli.core.calibration import ReliabilityBins, top_label
 from losscli.core.dataset import Dataset
 from losscli.core.registry import LossSelection, Task, is_custom
 from losscli.core.stable import sigmoid, softmax
@@ -114,26 +114,39 @@ def _keep(dataset: Dataset) -> np.ndarray:
     return np.asarray(dataset.weights > 0)
 
 
+@dataclass(frozen=True)
+class Reliability:
+    """A reliability diagram of one model: top-label confidence against accuracy.
+
+    The points are those of :meth:`losscli.core.calibration.ReliabilityBins.diagram`
+    (15 equal-width bins, torchmetrics' definition), with the ece of the same bins.
+    """
+
+    model: str
+    points: list[dict[str, float]]
+    ece: float
+    xlabel: str = "Top-label confidence"
+    ylabel: str = "Accuracy"
+
+
 def reliability_of(dataset: Dataset, model: str, raw_scores: bool) -> Reliability | None:
     """The reliability bins of one classification model (None on raw scores: no probability)."""
     if raw_scores or dataset.task not in (Task.BINARY, Task.MULTICLASS):
         return None
-    keep = _keep(dataset)
-    weights = None if dataset.weights is None else dataset.weights[keep]
-    pred = np.asarray(dataset.models[model], dtype=np.float64)[keep]
-    bins = ReliabilityBins()
+    pred = np.asarray(dataset.models[model], dtype=np.float64)
     if dataset.task is Task.BINARY:
-        p = sigmoid(pred) if dataset.from_logits else pred
-        bins.update(p, np.asarray(dataset.y_true, dtype=np.float64)[keep], weights)
-        return bins.finish(model, "binary")
-    q = softmax(pred) if dataset.from_logits else pred
-    if dataset.labels is not None:
-        truth = np.asarray(dataset.labels, dtype=np.intp)[keep]
+        q = sigmoid(pred) if dataset.from_logits else pred
+        truth = np.asarray(dataset.y_true, dtype=np.float64)
     else:
-        truth = np.argmax(np.asarray(dataset.y_true, dtype=np.float64)[keep], axis=1)
-    top = np.argmax(q, axis=1)
-    bins.update(q[np.arange(q.shape[0]), top], (top == truth).astype(np.float64), weights)
-    return bins.finish(model, "top-label")
+        q = softmax(pred) if dataset.from_logits else pred
+        if dataset.labels is not None:
+            truth = np.asarray(dataset.labels, dtype=np.float64)
+        else:  # soft targets: the class with the largest target share
+            truth = np.argmax(np.asarray(dataset.y_true, dtype=np.float64), axis=1)
+    bins = ReliabilityBins()
+    confidence, correct = top_label(truth, q)
+    bins.add(confidence, correct, dataset.weights)
+    return Reliability(model, bins.diagram(), bins.ece())
 
 
 def p_true_histogram(dataset: Dataset, model: str, threshold: float) -> ValueHistogram:

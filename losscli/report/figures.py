@@ -113,23 +113,30 @@ def value_panel(h: Any) -> ChartPanel:
 
 
 def reliability_panel(r: Any) -> ChartPanel:
-    """Observed frequency (or accuracy) per confidence bin against the diagonal."""
+    """Accuracy per confidence bin against the diagonal (a calibrated model lies on it)."""
 
     def draw(ax: Any) -> None:
         ax.plot([0, 1], [0, 1], color="#868e96", linestyle="--", linewidth=1, label="calibrated")
-        centers, freq, sizes = [], [], []
-        total = sum(r.weight) or 1.0
-        for lo, hi, w, f in zip(r.edges[:-1], r.edges[1:], r.weight, r.frequency):
-            if f is None:
-                continue
-            ax.bar(lo, f, width=hi - lo, align="edge", color=KEPT, alpha=0.35, edgecolor=KEPT)
-            centers.append((lo + hi) / 2)
-            freq.append(f)
-            sizes.append(10 + 120 * w / total)
-        conf = [c for c in r.confidence if c is not None]
-        ax.plot(conf, freq, color=FLAGGED, marker="o", linewidth=1.2, label="model")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
+        for point in r.points:
+            ax.bar(
+                point["low"],
+                point["accuracy"],
+                width=max(point["high"] - point["low"], 0.01),
+                align="edge",
+                color=KEPT,
+                alpha=0.35,
+                edgecolor=KEPT,
+            )
+        ax.plot(
+            [p["confidence"] for p in r.points],
+            [p["accuracy"] for p in r.points],
+            color=FLAGGED,
+            marker="o",
+            linewidth=1.2,
+            label=f"model (ece {r.ece:.3g})",
+        )
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
         ax.set_xlabel(r.xlabel)
         ax.set_ylabel(r.ylabel)
         ax.legend(loc="upper left", fontsize="small")
