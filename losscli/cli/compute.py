@@ -55,31 +55,29 @@ def compute_streaming(
 
     Both go through the same streaming engine; a whole file is one chunk.
     """
-    from losscli.analysis.streaming import StreamingCompute, compute_chunks
-    from losscli.io.stream import ValueSpool, open_stream
+    from losscli.analysis.streaming import compute_chunks
+    from losscli.io.source import open_source
+    from losscli.io.stream import ValueSpool
     from losscli.report.console import progress_bar
 
     with progress_bar(show_progress) as bar:
-        stream = open_stream(path, opts, progress=bar.update if bar else None)
-        if stream.whole is not None:
-            engine = StreamingCompute(selections_for(stream.whole))
-            engine.add(stream.whole)
-            return engine.finish()
-        if bar is not None:
-            bar.start(stream.total_bytes)
+        started = False
+
+        def on_progress(done: int) -> None:
+            nonlocal started
+            assert bar is not None
+            if not started:  # only inputs read in several chunks show a bar
+                bar.start(source.total_bytes)
+                started = True
+            bar.update(done)
+
+        source = open_source(path, opts, progress=on_progress if bar else None)
         spool = ValueSpool()
         try:
-            assert stream.chunks is not None
-            reread = None
-            if path != "-":
-
-                def reread() -> Any:
-                    again = open_stream(path, opts)
-                    return again.chunks if again.chunks is not None else [again.whole]
-
-            return compute_chunks(stream.chunks, selections_for, spool, reread=reread)
+            return compute_chunks(source.batches(), selections_for, spool, reread=source.batches)
         finally:
             spool.close()
+            source.close()
 
 
 @click.command("compute")

@@ -6,7 +6,7 @@ from typing import Any
 
 from losscli.core.registry import LossSpec, Task, all_losses
 from losscli.errors import UsageError
-from losscli.report.console import make_console
+from losscli.report.console import for_people, make_console
 from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
 
 PROPERTY_NAMES = ("convex", "smooth", "robust", "probabilistic", "margin_based", "sparse")
@@ -43,6 +43,8 @@ def render_list(task: str | None, fmt: str) -> None:
         specs = [s for s in specs if s.task == wanted]
     console = make_console()
     rows = [list_row(s) for s in specs]
+    if fmt in ("table", "markdown"):  # --custom docstrings are user text
+        specs, rows = for_people((specs, rows))
     if fmt == "json":
         console.file.write(to_json({"command": "list", "losses": rows}) + "\n")
         return
@@ -126,6 +128,7 @@ def render_info(spec: LossSpec, fmt: str) -> None:
     if fmt == "json":
         console.file.write(to_json(info) + "\n")
         return
+    spec, info = for_people((spec, info))
     from rich import box
     from rich.table import Table
     from rich.text import Text

@@ -9,6 +9,7 @@ from losscli.analysis.compare import CompareReport, ModelLoss
 from losscli.analysis.curves import VARIABLE_TEXT, Curve, CurvesReport
 from losscli.report.catalogue import PROPERTY_NAMES, property_row
 from losscli.report.chart import Panel, Series, terminal_chart
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -229,6 +230,8 @@ def property_list_lines(loss: str, has: list[str], width: int) -> list[str]:
 
 def render_curves(report: CurvesReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the curves report in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(curves_dict(report)) + "\n")
         return
@@ -505,6 +508,8 @@ def agreement_text(report: CompareReport) -> str:
 
 def render_models(report: CompareReport, fmt: str, console: Console) -> None:
     """Write the model comparison in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return
