@@ -4,7 +4,8 @@ For every (loss, model): the value (the core's reduction), the distribution of
 the per-row terms (weighted median and 95th percentile, max, and the share of
 the total carried by the worst 1% of rows). With several models, each loss
 ranks them (signed losses such as mbe by absolute value: a bias of -2 is worse
-than one of +1), and the best models per loss are compared: the losses agree
+than one of +1; scores such as r2, where higher is better, from the highest:
+the registry's ``direction``), and the best models per loss are compared: the losses agree
 when they all pick the same model. ``--ci`` adds paired-bootstrap intervals of
 each model's difference to the best: every replicate draws the same rows for
 all models, so the row-to-row noise they share cancels out of the difference.
@@ -24,7 +25,16 @@ from losscli.analysis.diagnostics import top_share, warnings_for
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import reduce_values, weighted_percentile
-from losscli.core.registry import LossSelection, Reduction
+from losscli.core.registry import LossSelection, LossSpec, Reduction
+
+#: reductions whose per-row terms are losses of single rows (see _distribution).
+PER_ROW_REDUCTIONS = (
+    Reduction.MEAN,
+    Reduction.SQRT_MEAN,
+    Reduction.MEDIAN,
+    Reduction.MAX,
+    Reduction.SUM,
+)
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,16 @@ class ModelLoss:
     max: float | None
     top1pct_share: float | None
     rank: int
+    # How far behind the best model, in the loss's units and ranking terms: >= 0,
+    # value - best for losses, |value| - |best| for signed ones, best - value for scores.
     diff_to_best: float
     diff_ci_low: float | None = None
     diff_ci_high: float | None = None
     percent: bool = False
     signed: bool = False
     scalar: bool = False  # a --custom loss returned one number, broadcast to every row
+    higher: bool = False  # a score: higher is better
+    per_row: bool = True  # False: no per-row statistics for this figure (scores, ratios)
 
     def as_dict(self, with_ci: bool) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -127,16 +141,22 @@ class CompareReport:
         return out
 
 
-def ranking_key(value: float, signed: bool) -> float:
-    """What a ranking orders by: the value, or its size for signed losses; NaN last."""
+def ranking_key(value: float, signed: bool, higher: bool = False) -> float:
+    """What a ranking orders by (smaller first); NaN last.
+
+    The value for losses, its size for signed losses (mbe), minus the value
+    for scores where higher is better (r2, accuracy).
+    """
     if value != value:
         return math.inf
+    if higher:
+        return -value
     return abs(value) if signed else value
 
 
-def rank_models(values: dict[str, float], signed: bool) -> list[str]:
+def rank_models(values: dict[str, float], signed: bool, higher: bool = False) -> list[str]:
     """Models from best to worst (ties keep the input order)."""
-    return sorted(values, key=lambda m: ranking_key(values[m], signed))
+    return sorted(values, key=lambda m: ranking_key(values[m], signed, higher))
 
 
 def agreement_of(rankings: dict[str, list[str]]) -> Agreement:
@@ -208,15 +228,21 @@ def compare_models(
     for label, columns in groups.items():
         spec = items[columns[0]].selection.spec
         by_model = {items[j].model: values[j] for j in columns}
-        order = rank_models(by_model, spec.signed)
+        higher = spec.higher_is_better
+        order = rank_models(by_model, spec.signed, higher)
         rankings[label] = order
         best_column = next(j for j in columns if items[j].model == order[0])
-        best_key = ranking_key(values[best_column], spec.signed)
+        best_key = ranking_key(values[best_column], spec.signed, higher)
         for j in columns:
             row = _model_loss(items[j], values[j], weights, order, best_key, spec.signed)
             if replicates is not None and ci_level is not None:
                 row = _with_interval(
-                    row, replicates[:, j], replicates[:, best_column], spec.signed, ci_level
+                    row,
+                    replicates[:, j],
+                    replicates[:, best_column],
+                    spec.signed,
+                    ci_level,
+                    higher,
                 )
             results.append(row)
 
@@ -238,6 +264,16 @@ def compare_models(
     )
 
 
+def per_row_statistics(spec: LossSpec) -> bool:
+    """Whether the per-row distribution (median, p95, max, top 1%) means something.
+
+    Not for scores (a row's accuracy is 0 or 1; its "share" of an accuracy is no
+    burden) nor for figures that are not means of per-row terms (r2, ece: their
+    per-row arrays are components of a ratio, not losses).
+    """
+    return not spec.higher_is_better and spec.reduction in PER_ROW_REDUCTIONS
+
+
 def _model_loss(
     item: PerSample,
     value: float,
@@ -253,7 +289,7 @@ def _model_loss(
     share: float | None = None
     # A --custom loss that returned one number has no per-row statistics: the
     # broadcast copies would make up a median, a max and a top-1% share.
-    if not item.scalar:
+    if not item.scalar and per_row_statistics(spec):
         # Per-row statistics over the rows where the loss is defined (GAN generator
         # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
         defined, defined_weights = item.defined(weights)
@@ -272,18 +308,32 @@ def _model_loss(
         max=largest,
         top1pct_share=share,
         rank=order.index(item.model) + 1,
-        diff_to_best=ranking_key(value, signed) - best_key,
+        diff_to_best=ranking_key(value, signed, spec.higher_is_better) - best_key,
         percent=spec.percent,
         signed=signed,
         scalar=item.scalar,
+        higher=spec.higher_is_better,
+        per_row=per_row_statistics(spec),
     )
 
 
 def _with_interval(
-    row: ModelLoss, reps: np.ndarray, best_reps: np.ndarray, signed: bool, level: float
+    row: ModelLoss,
+    reps: np.ndarray,
+    best_reps: np.ndarray,
+    signed: bool,
+    level: float,
+    higher: bool = False,
 ) -> ModelLoss:
-    """Attach the paired percentile interval of (this model - the best) in ranking terms."""
-    if signed:
+    """Attach the paired percentile interval of (this model - the best) in ranking terms.
+
+    Ranking terms: how far behind the best, so positive means worse (for scores
+    where higher is better, best - this model).
+    """
+    if higher:
+        with np.errstate(invalid="ignore"):
+            diffs = best_reps - reps
+    elif signed:
         diffs = np.abs(reps) - np.abs(best_reps)
     else:
         with np.errstate(invalid="ignore"):

@@ -22,9 +22,10 @@ def applies_to(loss_task: Task, data_task: Task) -> bool:
 
 def check_applicable(selection: LossSelection, dataset: Dataset) -> None:
     spec = selection.spec
-    if not applies_to(spec.task, dataset.task):
+    if not any(applies_to(task, dataset.task) for task in spec.tasks):
         raise DataError(
-            f"loss {spec.name} is a {spec.task.value} loss but the data are {dataset.task.value} "
+            f"loss {spec.name} is a {'/'.join(t.value for t in spec.tasks)} loss but the data "
+            f"are {dataset.task.value} "
             f"({dataset.task_reason}); choose {dataset.task.value} losses (see `loss list`) "
             f"or set --task"
         )
