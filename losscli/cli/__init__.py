@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "sensitivity": "losscli.cli.sensitivity:sensitivity",
     "compare": "losscli.cli.compare:compare",
     "explain": "losscli.cli.explain:explain",
+    "report": "losscli.cli.report:report",
 }
 
 
@@ -172,7 +173,8 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
     Every data command reads csv, tsv, compressed (.gz/.bz2/.xz) and parquet
     files, or - for CSV on stdin. Exit codes: 0 ok, 1 bad input or data,
-    2 usage error, 3 a --fail-above gate failed, 130 interrupted, 143 terminated.
+    2 usage error, 3 a --fail-above/--fail-below gate failed, 130 interrupted,
+    143 terminated.
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback

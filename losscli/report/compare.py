@@ -416,13 +416,17 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             low, high = row.diff_ci_low, row.diff_ci_high
             interval = "-"
             verdict = ""
+            # Shown as this model minus the best: a score (higher is better) behind
+            # the best is below it, so its difference and interval are negative.
+            sign = -1.0 if row.higher else 1.0
             if low is not None and high is not None:
+                shown = sorted((sign * low, sign * high))
                 interval = (
-                    f"[{fmt_number(low, percent=row.percent)}, "
-                    f"{fmt_number(high, percent=row.percent)}]"
+                    f"[{fmt_number(shown[0], percent=row.percent)}, "
+                    f"{fmt_number(shown[1], percent=row.percent)}]"
                 )
                 verdict = "clearly worse" if low > 0 else "not separable"
-            diff = "+" + fmt_number(row.diff_to_best, percent=row.percent)
+            diff = ("-" if row.higher else "+") + fmt_number(row.diff_to_best, percent=row.percent)
             ci_rows.append((row.label, row.model, [diff, interval, verdict]))
         console.print(
             Text(
@@ -453,6 +457,11 @@ def render_models_table(report: CompareReport, console: Console) -> None:
                 "; signed losses (mbe) rank by absolute value"
                 if several and any(r.signed for r in report.results)
                 else ""
+            )
+            + (
+                "; scores (higher is better) rank from the highest"
+                if several and any(r.higher for r in report.results)
+                else ""
             ),
             style="dim",
         )
@@ -462,10 +471,19 @@ def render_models_table(report: CompareReport, console: Console) -> None:
 def scalar_note(report: CompareReport) -> str:
     """The footnote for --custom losses that returned one number: why their statistics are '-'."""
     names = list(dict.fromkeys(r.label for r in report.results if r.scalar))
-    if not names:
-        return ""
     verb = "returns" if len(names) == 1 else "return"
-    return f"; {join_names(names)} {verb} one number for all rows, so no per-row statistics (-)"
+    text = (
+        f"; {join_names(names)} {verb} one number for all rows, so no per-row statistics (-)"
+        if names
+        else ""
+    )
+    figures = list(dict.fromkeys(r.label for r in report.results if not r.per_row and not r.scalar))
+    if figures:
+        text += (
+            f"; {join_names(figures)}: a score or a ratio of sums, not a mean of per-row "
+            "losses, so no per-row statistics (-)"
+        )
+    return text
 
 
 def plural(n: int, word: str) -> str:
