@@ -76,7 +76,7 @@ def test_stdin_input_is_not_overwritten(data):
     with data.open("rb") as stdin:
         proc = loss("compute", "-", "-l", "mse", "--per-sample", data, stdin=stdin)
     line = one_error(proc, 2)
-    assert "--per-sample would overwrite the input file" in line
+    assert f"--per-sample {data} is the input file" in line
     assert data.read_text() == DATA
 
 

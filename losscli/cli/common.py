@@ -81,7 +81,10 @@ def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str
         except OSError:
             info = None
         if info is not None and (info.st_dev, info.st_ino) in ids:
-            raise UsageError(f"{option} would overwrite the input file; choose another path")
+            raise UsageError(
+                f"{option} {path} is the input file: writing it would overwrite the input; "
+                f"choose another path"
+            )
         check_output(path)
 
 
