@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from losscli.errors import LossWarning, UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
     from losscli.core.dataset import Dataset
@@ -63,7 +62,16 @@ __all__ = [
 
 Losses = str | Sequence[str] | None
 Columns = str | Sequence[str] | None
-TASKS = ("auto", "regression", "binary", "multiclass", "detection", "similarity", "generative", "vae")
+TASKS = (
+    "auto",
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "vae",
+)
 RECOMMEND_TASKS = (
     "regression",
     "binary",
@@ -459,7 +467,7 @@ def sensitivity(
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] = (),
-    bins: int | None = None,
+    bins: int = 60,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
 
@@ -513,7 +521,7 @@ def sensitivity(
         selections,
         rule=chosen_rule,
         threshold=threshold,
-        **({} if bins is None else {"bins": int(bins)}),
+        bins=int(bins),
     )
     notes = list(messages.notes)
     if rule is not None and not regression:
@@ -760,6 +768,7 @@ _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
 
 def _loss_function(spec: LossSpec) -> Callable[..., Any]:
     """The sklearn-style function of one registered loss."""
+
     def function(
         y_true: Any = None,
         y_pred: Any = None,
@@ -769,8 +778,12 @@ def _loss_function(spec: LossSpec) -> Callable[..., Any]:
         from_logits: bool = False,
         **params: Any,
     ) -> Any:
-        arrays = {k: params.pop(k) for k in list(params) if k in _FAMILY_ARRAYS.get(spec.task.value, ())}
-        return _evaluate(spec, y_true, y_pred, sample_weight, per_sample, from_logits, arrays, params)
+        arrays = {
+            k: params.pop(k) for k in list(params) if k in _FAMILY_ARRAYS.get(spec.task.value, ())
+        }
+        return _evaluate(
+            spec, y_true, y_pred, sample_weight, per_sample, from_logits, arrays, params
+        )
 
     function.__name__ = spec.name
     function.__qualname__ = f"losses.{spec.name}"
@@ -779,7 +792,9 @@ def _loss_function(spec: LossSpec) -> Callable[..., Any]:
 
 
 def _loss_doc(spec: LossSpec) -> str:
-    params = "".join(f"\n    {p.name}={p.default!r}: {p.help or p.requirement}" for p in spec.params)
+    params = "".join(
+        f"\n    {p.name}={p.default!r}: {p.help or p.requirement}" for p in spec.params
+    )
     family = {
         "multiclass": "y_true: class indices (n,) or target rows (n, K); y_pred: (n, K).",
         "detection": "y_true, y_pred: (n, 4) boxes x1, y1, x2, y2.",
@@ -859,8 +874,7 @@ def _loss_columns(
         columns["d_fake"] = _padded(fake, n)
         if sample_weight is not None:
             raise UsageError(
-                f"{name} weighs d_real and d_fake by their own counts; "
-                f"sample_weight does not apply"
+                f"{name} weighs d_real and d_fake by their own counts; sample_weight does not apply"
             )
         return columns
     elif task == "similarity":
@@ -892,9 +906,9 @@ def _loss_columns(
         if t.ndim == 2:
             columns["y_true"] = t.astype(np.float64)  # soft or one-hot targets: y_true_j
         else:
-            if np.issubdtype(t.dtype, np.number):
-                t = t.astype(np.int64)
-            columns["y_true"] = t.astype(str).astype(object)
+            if np.issubdtype(t.dtype, np.floating) and np.all(np.mod(t, 1) == 0):
+                t = t.astype(np.int64)  # class indices; they name the columns y_pred_<j>
+            columns["y_true"] = t
         columns["y_pred"] = p
     else:
         columns["y_true"] = y_true
@@ -906,12 +920,12 @@ def _loss_columns(
 
 def _padded(values: Any, n: int) -> Any:
     import numpy as np
-    import pyarrow as pa
 
-    mask = np.arange(n) >= values.size
+    from losscli.io.frames import numeric_array
+
     full = np.zeros(n)
     full[: values.size] = values
-    return pa.array(full, mask=mask)
+    return numeric_array(full, valid=np.arange(n) < values.size)
 
 
 # --------------------------------------------------------------------------- accumulator
@@ -1079,5 +1093,3 @@ def _copy(state: Any) -> Any:
     import copy
 
     return copy.deepcopy(state)
-
-

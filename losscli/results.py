@@ -79,8 +79,7 @@ class _Result:
 
         rows, columns = self._table()
         cells = [
-            {c: fmt_params(v) if isinstance(v, dict) else v for c, v in row.items()}
-            for row in rows
+            {c: fmt_params(v) if isinstance(v, dict) else v for c, v in row.items()} for row in rows
         ]
         return pd.DataFrame(cells, columns=columns)
 
@@ -114,9 +113,11 @@ def _resolve_label(
         if selection.label in labels:
             return selection.label
         raise UsageError(f"{loss!r} is not in this result; it has: {', '.join(labels)}")
-    matching = [label for label in labels if any(
-        r.label == label and r.loss == selection.name for r in rows
-    )]
+    matching = [
+        label
+        for label in labels
+        if any(r.label == label and r.loss == selection.name for r in rows)
+    ]
     if not matching:
         raise UsageError(f"loss {loss!r} is not in this result; it has: {', '.join(labels)}")
     if len(matching) > 1:
@@ -124,7 +125,7 @@ def _resolve_label(
             f"{loss!r} is in this result with several parameters ({', '.join(matching)}); "
             f"name one of them"
         )
-    return matching[0]
+    return str(matching[0])
 
 
 def _resolve_model(models: Sequence[str], model: str | None) -> str:
@@ -253,7 +254,7 @@ class SensitivityResult(SensitivityReport, _Result):
     def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
         from losscli.report.sensitivity import csv_table
 
-        return csv_table(self)  # type: ignore[return-value]
+        return csv_table(self)
 
     def _draw(self, console: Any) -> None:
         from losscli.report.sensitivity import render

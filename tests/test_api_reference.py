@@ -25,9 +25,7 @@ for _module in (core, structured):
             globals()[f"{_module.__name__}__{_name}"] = getattr(_module, _name)
 
 
-def api_loss_value(
-    name, y_true, y_pred, weights=None, *, from_logits=False, labels=None, **params
-):
+def api_loss_value(name, y_true, y_pred, weights=None, *, from_logits=False, labels=None, **params):
     """core.loss_value through lc.losses (targets as given: labels are derived from one-hot)."""
     function = getattr(lc.losses, name)
     return function(y_true, y_pred, sample_weight=weights, from_logits=from_logits, **params)
@@ -42,13 +40,21 @@ def _call(name: str, x: LossInputs, weights, per_sample: bool, **params):
         weights = None
     if spec.task is Task.SIMILARITY and "anchor" in arrays:
         return function(
-            sample_weight=weights, per_sample=per_sample, from_logits=x.from_logits,
-            **arrays, **params,
+            sample_weight=weights,
+            per_sample=per_sample,
+            from_logits=x.from_logits,
+            **arrays,
+            **params,
         )
     y_pred = None if spec.task is Task.SIMILARITY and arrays else x.y_pred
     return function(
-        x.y_true, y_pred, sample_weight=weights, per_sample=per_sample,
-        from_logits=x.from_logits, **arrays, **params,
+        x.y_true,
+        y_pred,
+        sample_weight=weights,
+        per_sample=per_sample,
+        from_logits=x.from_logits,
+        **arrays,
+        **params,
     )
 
 

@@ -53,7 +53,8 @@ class LossGroup(click.Group):
             name = args[0] if args else ""
             close = difflib.get_close_matches(name, list(COMMANDS), n=2)
             if close and "No such command" in exc.message:
-                exc.message += f" Did you mean {' or '.join(close)}?"
+                hint = f" Did you mean {' or '.join(close)}?"
+                raise click.UsageError(exc.message + hint, exc.ctx) from None
             raise
 
     def invoke(self, ctx: click.Context) -> Any:

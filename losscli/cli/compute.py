@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from losscli.report.per_sample import write_per_sample  # noqa: F401 - tests patch it here
 from losscli.cli.options import (
     bootstrap_options,
     format_option,
@@ -14,6 +13,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
+from losscli.report.per_sample import write_per_sample  # noqa: F401 - tests patch it here
 
 
 def compute_streaming(

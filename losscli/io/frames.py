@@ -107,9 +107,25 @@ def _from_mapping(data: Mapping[Any, Any]) -> pa.Table:
 def _arrow(values: Any) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
-    if values.dtype == object:
-        return pa.array(values.tolist())
-    return pa.array(values)
+    if values.dtype.kind in "fiub":
+        return numeric_array(values)
+    return pa.array(values.tolist())
+
+
+def numeric_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A 1-D numeric NumPy array as an Arrow array, nulls where ``valid`` is False.
+
+    Built from the buffers directly: ``pa.array`` on NumPy data imports pandas
+    (a third of a second) only to ask whether the input is a pandas object.
+    """
+    array = np.ascontiguousarray(values, dtype=np.int8 if values.dtype.kind == "b" else None)
+    kind = pa.from_numpy_dtype(array.dtype)
+    bitmap = None
+    nulls = 0
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(valid.astype(bool), bitorder="little"))
+        nulls = int(valid.size - np.count_nonzero(valid))
+    return pa.Array.from_buffers(kind, array.size, [bitmap, pa.py_buffer(array)], null_count=nulls)
 
 
 def _check_names(names: list[str]) -> None:

@@ -86,7 +86,7 @@ class RichView:
             highlight=False,
             emoji=False,
             force_terminal=console.is_terminal,
-            color_system=console.color_system,
+            color_system=console.color_system,  # type: ignore[arg-type]
             no_color=console.no_color,
             soft_wrap=False,
         )
