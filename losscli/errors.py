@@ -57,7 +57,7 @@ class UsageError(LossCliError):
 
 
 class GateFailed(LossCliError):
-    """A --fail-above quality gate was exceeded."""
+    """A --fail-above or --fail-below quality gate failed."""
 
     exit_code = ExitCode.GATE_FAILED
 

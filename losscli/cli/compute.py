@@ -68,7 +68,17 @@ def compute_streaming(
     metavar="NAME=VALUE",
     help=(
         "Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable). "
-        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %."
+        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %. "
+        "For losses (lower is better); scores take --fail-below."
+    ),
+)
+@click.option(
+    "--fail-below",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=(
+        "Quality gate for scores (higher is better): exit 3 when NAME is below VALUE "
+        "for any model (repeatable), e.g. --fail-below r2=0.8. A NaN value fails."
     ),
 )
 def compute(
@@ -81,6 +91,7 @@ def compute(
     group_by: str | None,
     per_sample: str | None,
     fail_above: tuple[str, ...],
+    fail_below: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Compute the selected losses for every model in FILE.
@@ -91,6 +102,7 @@ def compute(
       loss compute preds.csv -l mse,mae,huber:delta=2 --pred-col a --pred-col b
       loss compute preds.csv --ci 0.95 --group-by segment --format json
       loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5
+      loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
 
     Per-sample values (--per-sample) are the terms the reduction averages:
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
@@ -114,7 +126,7 @@ def compute(
     from losscli.report.compute import render
     from losscli.report.console import make_console
 
-    gates = parse_gates(fail_above)
+    gates = parse_gates(fail_above) + parse_gates(fail_below, below=True)
     warn(ignored_without_ci(ci))
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.results import ComputeReport, LossResult
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ def csv_table(report: ComputeReport) -> tuple[list[dict[str, Any]], list[str]]:
 
 def render(report: ComputeReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return

@@ -8,6 +8,7 @@ import numpy as np
 
 from losscli.analysis.convexity import ConvexityReport, chart_scale
 from losscli.report.chart import MARKERS
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ def csv_table(report: ConvexityReport) -> tuple[list[dict[str, Any]], list[str]]
 
 def render(report: ConvexityReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the explain report in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(explain_dict(report)) + "\n")
         return
