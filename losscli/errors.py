@@ -21,8 +21,12 @@ class ExitCode(IntEnum):
     TERMINATED = 143  # SIGTERM (128 + 15); SIGHUP gives 129
 
 
-class LossCliError(Exception):
-    """Base of every error losscli reports to the user as one ``Error:`` line."""
+class LossCliError(ValueError):
+    """Base of every error losscli reports to the user as one ``Error:`` line.
+
+    A ``ValueError``, so Python callers of :mod:`losscli` can catch bad input the
+    way they catch it from numpy or scikit-learn.
+    """
 
     exit_code: ExitCode = ExitCode.DATA_ERROR
 
@@ -32,10 +36,10 @@ class LossCliError(Exception):
 
 
 class InputError(LossCliError):
-    """The file cannot be read or does not have the expected structure."""
+    """Bad input: the data cannot be read, lack a column, or hold unusable values (exit 1)."""
 
 
-class DataError(LossCliError):
+class DataError(InputError):
     """The values in the file are unusable (missing, non-numeric, mismatched)."""
 
 
@@ -43,7 +47,7 @@ class DomainError(DataError):
     """A value lies outside the domain of a selected loss."""
 
 
-class CustomLossError(LossCliError):
+class CustomLossError(InputError):
     """User code given with --custom failed; the message carries the user's frames."""
 
 
@@ -52,7 +56,7 @@ class OutputError(LossCliError):
 
 
 class UsageError(LossCliError):
-    """The command line asks for something impossible (unknown loss, bad parameter)."""
+    """Bad arguments: an unknown loss or option value, a contradiction (exit 2)."""
 
     exit_code = ExitCode.USAGE
 
@@ -72,3 +76,11 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class LossWarning(UserWarning):
+    """A warning about the data or the chosen losses (pitfalls, clipping, dropped rows).
+
+    The Python API issues these through :mod:`warnings`; the ``loss`` command
+    prints them on stderr as ``Warning: ...`` lines.
+    """
