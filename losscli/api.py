@@ -192,12 +192,18 @@ def _whole(source: Any) -> Dataset:
     return load_dataset(source.path, source.opts)
 
 
-def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
-    """Load --custom losses and parse --losses before reading data (typos fail fast)."""
-    from losscli.core.registry import Task, select_losses
-    from losscli.custom import load_custom_losses
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | None) -> None:
+    """Load custom losses and parse ``losses`` before reading data (typos fail fast).
 
-    load_custom_losses(tuple(custom))
+    ``custom`` (``["path.py:FUNC"]``, as ``--custom``) replaces the custom losses
+    of an earlier call; None keeps them.
+    """
+    from losscli.core.registry import Task, select_losses
+
+    if custom is not None:
+        from losscli.custom import load_custom_losses
+
+        load_custom_losses(tuple(custom))
     if losses:
         select_losses(list(losses), Task.REGRESSION)
 
@@ -250,7 +256,7 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
@@ -377,7 +383,7 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     progress: Any = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
@@ -477,7 +483,7 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     bins: int = 60,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
