@@ -183,13 +183,8 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
 
 def _whole(source: Any) -> Dataset:
     """All of a source as one Dataset (commands that still need every row in memory)."""
-    from losscli.io.frames import FrameSource
-
-    if isinstance(source, FrameSource):
-        return source.dataset()
-    from losscli.io import load_dataset
-
-    return load_dataset(source.path, source.opts)
+    dataset: Dataset = source.dataset()
+    return dataset
 
 
 def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | None) -> None:
