@@ -49,7 +49,7 @@ def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
 
 
 def compute_streaming(
-    path: str, opts: Any, selections_for: Any, show_progress: bool = False
+    path: str, opts: Any, selections_for: Any, show_progress: bool = False, **engine: Any
 ) -> Any:
     """The compute report of a file read in chunks (large files) or whole (small ones).
 
@@ -74,7 +74,9 @@ def compute_streaming(
         source = open_source(path, opts, progress=on_progress if bar else None)
         spool = ValueSpool()
         try:
-            return compute_chunks(source.batches(), selections_for, spool, reread=source.batches)
+            return compute_chunks(
+                source.batches(), selections_for, spool, reread=source.batches, **engine
+            )
         finally:
             spool.close()
             source.close()
@@ -177,13 +179,21 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    if ci is not None or per_sample:
-        # Bootstrap resampling and per-row output need every row in memory.
+    if per_sample:
+        # Per-row output needs every row in memory.
         dataset = load_dataset(file, opts)
         selections = selections_for(dataset)
         report, items = run_compute(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
     else:
-        report = compute_streaming(file, opts, selections_for, show_progress=fmt == "table")
+        report = compute_streaming(
+            file,
+            opts,
+            selections_for,
+            show_progress=fmt == "table",
+            ci_level=ci,
+            n_boot=n_boot,
+            seed=seed,
+        )
     if per_sample:
         write_atomically(per_sample, lambda h: write_per_sample(h, dataset, items))
     console = make_console(stderr=per_sample == "-")
