@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from test_streaming import _write_regression
 
 import losscli.analysis.streaming as streaming_module
+import losscli.io.text as text_module
 from losscli.analysis.compute import compute
 from losscli.analysis.streaming import compute_chunks
 from losscli.core.registry import select_losses
 from losscli.errors import DataError
 from losscli.io.columns import InputOptions, load_dataset
-from losscli.io.stream import ValueSpool, open_stream
+from losscli.io.source import open_source
+from losscli.io.stream import ValueSpool
 
 
 def _whole(path, opts, **ci):
@@ -22,18 +26,30 @@ def _whole(path, opts, **ci):
 
 
 def _chunked(path, opts, chunk_bytes=3000, **ci):
-    stream = open_stream(str(path), opts, chunk_bytes=chunk_bytes, min_bytes=0)
-    assert stream.streamed
+    source = open_source(str(path), opts)
+    seen = []
+
+    def counted(chunks):
+        for chunk in chunks:
+            seen.append(chunk.n_rows)
+            yield chunk
+
     spool = ValueSpool(memory_budget=1 << 12)
     try:
-        return compute_chunks(
-            stream.chunks,
-            lambda d: select_losses([], d.task, d.features),
-            spool,
-            median_cap=64,
-            reread=lambda: open_stream(str(path), opts, chunk_bytes=9000, min_bytes=0).chunks,
-            **ci,
-        )
+        with (
+            mock.patch.object(text_module, "WHOLE_BYTES", 0),
+            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
+        ):
+            report = compute_chunks(
+                counted(source.batches()),
+                lambda d: select_losses([], d.task, d.features),
+                spool,
+                median_cap=64,
+                reread=source.batches,
+                **ci,
+            )
+        assert len(seen) > 1
+        return report
     finally:
         spool.close()
 
