@@ -126,7 +126,16 @@ CLOSED_FORMS = {
     "kl_div": (lambda p, _: -np.log(p), lambda p, _: -1 / p),
 }
 
-CURVE_LOSSES = [s.name for s in all_losses() if s.task in CURVE_TASKS]
+CURVE_LOSSES = [s.name for s in all_losses() if s.task in CURVE_TASKS and not s.evaluation_only]
+REPORT_FIGURES = [s.name for s in all_losses() if s.evaluation_only]
+
+
+@pytest.mark.parametrize("name", REPORT_FIGURES)
+def test_figures_to_report_have_no_curve(run, name):
+    out = run("compare", "-l", name)
+    assert out.exit_code == 2
+    assert out.stdout == ""
+    assert f"{name} is a figure to report, not a loss of one row" in out.stderr
 
 
 def _default(name: str) -> LossSelection:

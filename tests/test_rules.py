@@ -116,7 +116,9 @@ def plan(*names: str) -> tuple[PlannedLoss, ...]:
     out = []
     for name in names:
         spec = get_loss(name)
-        out.append(PlannedLoss(spec.name, spec.task.value, {}))
+        out.append(
+            PlannedLoss(spec.name, spec.task.value, {}, evaluation_only=spec.evaluation_only)
+        )
     return tuple(out)
 
 
@@ -438,6 +440,16 @@ CASES = [
         {"P-MAPE0"},
     ),
     ("P-MBE", Flags(outliers=True), None, plan("mbe"), {"P-MBE"}, ["huber"], {"mbe"}, {"P-MBE"}),
+    (
+        "P-SCORE",
+        Flags(),
+        binary(),
+        plan("accuracy", "bce"),
+        {"P-SCORE"},
+        ["bce"],
+        {"accuracy"},
+        {"P-SCORE"},
+    ),
 ]
 
 

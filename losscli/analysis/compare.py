@@ -4,7 +4,8 @@ For every (loss, model): the value (the core's reduction), the distribution of
 the per-row terms (weighted median and 95th percentile, max, and the share of
 the total carried by the worst 1% of rows). With several models, each loss
 ranks them (signed losses such as mbe by absolute value: a bias of -2 is worse
-than one of +1), and the best models per loss are compared: the losses agree
+than one of +1; scores such as r2, where higher is better, from the highest:
+the registry's ``direction``), and the best models per loss are compared: the losses agree
 when they all pick the same model. ``--ci`` adds paired-bootstrap intervals of
 each model's difference to the best: every replicate draws the same rows for
 all models, so the row-to-row noise they share cancels out of the difference.
@@ -24,7 +25,16 @@ from losscli.analysis.diagnostics import top_share, warnings_for
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import reduce_values, weighted_percentile
-from losscli.core.registry import LossSelection, Reduction
+from losscli.core.registry import LossSelection, LossSpec, Reduction
+
+#: reductions whose per-row terms are losses of single rows (see _distribution).
+PER_ROW_REDUCTIONS = (
+    Reduction.MEAN,
+    Reduction.SQRT_MEAN,
+    Reduction.MEDIAN,
+    Reduction.MAX,
+    Reduction.SUM,
+)
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,16 @@ class ModelLoss:
     max: float | None
     top1pct_share: float | None
     rank: int
+    # How far behind the best model, in the loss's units and ranking terms: >= 0,
+    # value - best for losses, |value| - |best| for signed ones, best - value for scores.
     diff_to_best: float
     diff_ci_low: float | None = None
     diff_ci_high: float | None = None
     percent: bool = False
     signed: bool = False
     scalar: bool = False  # a --custom loss returned one number, broadcast to every row
+    higher: bool = False  # a score: higher is better
+    per_row: bool = True  # False: no per-row statistics for this figure (scores, ratios)
 
     def as_dict(self, with_ci: bool) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -127,16 +141,22 @@ class CompareReport:
         return out
 
 
-def ranking_key(value: float, signed: bool) -> float:
-    """What a ranking orders by: the value, or its size for signed losses; NaN last."""
+def ranking_key(value: float, signed: bool, higher: bool = False) -> float:
+    """What a ranking orders by (smaller first); NaN last.
+
+    The value for losses, its size for signed losses (mbe), minus the value
+    for scores where higher is better (r2, accuracy).
+    """
     if value != value:
         return math.inf
+    if higher:
+        return -value
     return abs(value) if signed else value
 
 
-def rank_models(values: dict[str, float], signed: bool) -> list[str]:
+def rank_models(values: dict[str, float], signed: bool, higher: bool = False) -> list[str]:
     """Models from best to worst (ties keep the input order)."""
-    return sorted(values, key=lambda m: ranking_key(values[m], signed))
+    return sorted(values, key=lambda m: ranking_key(values[m], signed, higher))
 
 
 def agreement_of(rankings: dict[str, list[str]]) -> Agreement:
@@ -175,6 +195,38 @@ def _distribution(
     return _one_row(median, kind), _one_row(p95, kind), _one_row(largest, kind)
 
 
+@dataclass(frozen=True)
+class ItemFigures:
+    """The measured figures of one (loss, model): what the in-memory path and plans share.
+
+    ``median``/``p95``/``max`` are already mapped to one row's loss
+    (:func:`_one_row`); None where there are no per-row figures (a scalar
+    --custom loss, scores, ratios: see :func:`per_row_statistics`).
+    """
+
+    selection: LossSelection
+    model: str
+    value: float
+    median: float | None
+    p95: float | None
+    max: float | None
+    top1pct_share: float | None
+    scalar: bool = False
+
+
+@dataclass(frozen=True)
+class InputFacts:
+    """What the report says about its input."""
+
+    source: str
+    task: str
+    task_reason: str
+    n_rows: int  # the file's data rows used
+    n_dropped: int
+    models: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
 def compare_models(
     dataset: Dataset,
     selections: list[LossSelection],
@@ -186,7 +238,7 @@ def compare_models(
     """Every selected loss for every model, ranked, with paired intervals when asked."""
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
-    values = [reduce_values(i.values, weights, i.selection.spec.reduction) for i in items]
+    figures = [item_figures(i, weights) for i in items]
 
     replicates: np.ndarray | None = None
     if ci_level is not None and dataset.n_rows > 0:
@@ -197,93 +249,158 @@ def compare_models(
             seed,
             dataset.strata,
         )
-
-    # items are in (loss, model) order: group the column indices of each selection.
-    groups: dict[str, list[int]] = {}
-    for j, item in enumerate(items):
-        groups.setdefault(item.selection.label, []).append(j)
-
-    rankings: dict[str, list[str]] = {}
-    results: list[ModelLoss] = []
-    for label, columns in groups.items():
-        spec = items[columns[0]].selection.spec
-        by_model = {items[j].model: values[j] for j in columns}
-        order = rank_models(by_model, spec.signed)
-        rankings[label] = order
-        best_column = next(j for j in columns if items[j].model == order[0])
-        best_key = ranking_key(values[best_column], spec.signed)
-        for j in columns:
-            row = _model_loss(items[j], values[j], weights, order, best_key, spec.signed)
-            if replicates is not None and ci_level is not None:
-                row = _with_interval(
-                    row, replicates[:, j], replicates[:, best_column], spec.signed, ci_level
-                )
-            results.append(row)
-
-    return CompareReport(
+    facts = InputFacts(
         source=dataset.source,
         task=dataset.task.value,
         task_reason=dataset.task_reason,
         n_rows=dataset.n_file_rows,
         n_dropped=dataset.n_dropped,
         models=dataset.model_names,
-        results=results,
-        rankings=rankings,
-        agreement=agreement_of(rankings),
-        ci_level=ci_level,
-        n_boot=n_boot if ci_level is not None else 0,
-        seed=seed,
-        warnings=warnings_for(dataset, items),
         notes=list(dataset.notes),
+    )
+    return assemble_report(
+        facts,
+        figures,
+        warnings_for(dataset, items),
+        ci_level=ci_level,
+        n_boot=n_boot,
+        seed=seed,
+        replicates=replicates,
     )
 
 
-def _model_loss(
-    item: PerSample,
-    value: float,
-    weights: np.ndarray | None,
-    order: list[str],
-    best_key: float,
-    signed: bool,
-) -> ModelLoss:
+def per_row_statistics(spec: LossSpec) -> bool:
+    """Whether the per-row distribution (median, p95, max, top 1%) means something.
+
+    Not for scores (a row's accuracy is 0 or 1; its "share" of an accuracy is no
+    burden) nor for figures that are not means of per-row terms (r2, ece: their
+    per-row arrays are components of a ratio, not losses).
+    """
+    return not spec.higher_is_better and spec.reduction in PER_ROW_REDUCTIONS
+
+
+def item_figures(item: PerSample, weights: np.ndarray | None) -> ItemFigures:
+    """The figures of one (loss, model) from its per-row losses in memory."""
     spec = item.selection.spec
+    value = reduce_values(item.values, weights, spec.reduction)
     median: float | None = None
     p95: float | None = None
     largest: float | None = None
     share: float | None = None
     # A --custom loss that returned one number has no per-row statistics: the
     # broadcast copies would make up a median, a max and a top-1% share.
-    if not item.scalar:
+    if not item.scalar and per_row_statistics(spec):
         # Per-row statistics over the rows where the loss is defined (GAN generator
         # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
         defined, defined_weights = item.defined(weights)
         median, p95, largest = _distribution(defined, defined_weights, spec.reduction)
-        share = None if signed else top_share(defined, defined_weights, 0.01)
+        share = None if spec.signed else top_share(defined, defined_weights, 0.01)
         if share is not None and share != share:
             share = None
+    return ItemFigures(item.selection, item.model, value, median, p95, largest, share, item.scalar)
+
+
+def assemble_report(
+    facts: InputFacts,
+    figures: list[ItemFigures],
+    warnings: list[str],
+    *,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    replicates: np.ndarray | None = None,
+) -> CompareReport:
+    """Rankings, agreement and rows from the measured figures (in (loss, model) order)."""
+    # figures are in (loss, model) order: group the column indices of each selection.
+    groups: dict[str, list[int]] = {}
+    for j, item in enumerate(figures):
+        groups.setdefault(item.selection.label, []).append(j)
+
+    rankings: dict[str, list[str]] = {}
+    results: list[ModelLoss] = []
+    for label, columns in groups.items():
+        spec = figures[columns[0]].selection.spec
+        by_model = {figures[j].model: figures[j].value for j in columns}
+        higher = spec.higher_is_better
+        order = rank_models(by_model, spec.signed, higher)
+        rankings[label] = order
+        best_column = next(j for j in columns if figures[j].model == order[0])
+        best_key = ranking_key(figures[best_column].value, spec.signed, higher)
+        for j in columns:
+            row = _model_loss(figures[j], order, best_key, spec.signed)
+            if replicates is not None and ci_level is not None:
+                row = _with_interval(
+                    row,
+                    replicates[:, j],
+                    replicates[:, best_column],
+                    spec.signed,
+                    ci_level,
+                    higher,
+                )
+            results.append(row)
+
+    return CompareReport(
+        source=facts.source,
+        task=facts.task,
+        task_reason=facts.task_reason,
+        n_rows=facts.n_rows,
+        n_dropped=facts.n_dropped,
+        models=list(facts.models),
+        results=results,
+        rankings=rankings,
+        agreement=agreement_of(rankings),
+        ci_level=ci_level,
+        n_boot=n_boot if ci_level is not None else 0,
+        seed=seed,
+        warnings=warnings,
+        notes=list(facts.notes),
+    )
+
+
+def _model_loss(
+    item: ItemFigures,
+    order: list[str],
+    best_key: float,
+    signed: bool,
+) -> ModelLoss:
+    spec = item.selection.spec
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,
         params=dict(item.selection.params),
         model=item.model,
-        value=value,
-        median=median,
-        p95=p95,
-        max=largest,
-        top1pct_share=share,
+        value=item.value,
+        median=item.median,
+        p95=item.p95,
+        max=item.max,
+        top1pct_share=item.top1pct_share,
         rank=order.index(item.model) + 1,
-        diff_to_best=ranking_key(value, signed) - best_key,
+        diff_to_best=ranking_key(item.value, signed, spec.higher_is_better) - best_key,
         percent=spec.percent,
         signed=signed,
         scalar=item.scalar,
+        higher=spec.higher_is_better,
+        per_row=per_row_statistics(spec),
     )
 
 
 def _with_interval(
-    row: ModelLoss, reps: np.ndarray, best_reps: np.ndarray, signed: bool, level: float
+    row: ModelLoss,
+    reps: np.ndarray,
+    best_reps: np.ndarray,
+    signed: bool,
+    level: float,
+    higher: bool = False,
 ) -> ModelLoss:
-    """Attach the paired percentile interval of (this model - the best) in ranking terms."""
-    if signed:
+    """Attach the paired percentile interval of (this model - the best) in ranking terms.
+
+    Ranking terms: how far behind the best, so positive means worse (for scores
+    where higher is better, best - this model).
+    """
+    if higher:
+        with np.errstate(invalid="ignore"):
+            diffs = best_reps - reps
+    elif signed:
         diffs = np.abs(reps) - np.abs(best_reps)
     else:
         with np.errstate(invalid="ignore"):

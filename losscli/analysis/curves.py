@@ -118,6 +118,14 @@ def curve_variable(spec: LossSpec) -> str:
     """
     if spec.task not in (Task.REGRESSION, Task.BINARY, Task.MULTICLASS):
         raise _no_curve(spec)
+    if spec.evaluation_only:
+        # Scores, zero-one, calibration and interval figures are step functions of a
+        # row or ratios over many rows: no curve of one row's value and gradient.
+        raise UsageError(
+            f"{spec.name} is a figure to report, not a loss of one row: it has no curve "
+            f"over an error grid; compare it on a FILE instead (loss compare FILE -l "
+            f"{spec.name})"
+        )
     if spec.properties.margin_based:
         return MARGIN
     if spec.task is Task.REGRESSION:

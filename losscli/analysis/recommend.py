@@ -491,6 +491,17 @@ def score_losses(
     )
 
 
+def _evaluation_only(loss: str) -> bool:
+    """Whether the registry marks this figure as one to report, never to train on."""
+    from losscli.core.registry import get_loss
+    from losscli.errors import UsageError
+
+    try:
+        return get_loss(loss).evaluation_only
+    except UsageError:  # a name the rules use that is not a registered loss
+        return False
+
+
 def _reason(item: Fired, effect: str) -> Reason:
     return Reason(item.id, item.text, effect, item.rule.quotes)
 
@@ -520,7 +531,7 @@ def recommend(
         if pen >= R.AVOID_PENALTY or (overruled and sup == 0 and pen > 0):
             # no backing left once a flag's objection overrules the others: avoid it
             avoid.append(Avoid(loss, tuple(r for r in why if r.effect == "against")))
-        elif sup > 0:
+        elif sup > 0 and not _evaluation_only(loss):
             params, note = suggest_params(loss, facts)
             recs.append(Recommendation(loss, params, round(sup * (1 - pen), 3), why, note))
     recs.sort(key=lambda r: -r.score)  # stable: ties keep rule order

@@ -130,6 +130,8 @@ class PlannedLoss:
     name: str
     task: str
     params: dict[str, Any] = field(default_factory=dict)
+    # A figure to report, not to train on (a score such as r2, zero_one, ece, coverage).
+    evaluation_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -956,6 +958,31 @@ RULES: tuple[Rule, ...] = (
         ),
         about_planned=_planned_in(("mbe",)),
         planned_penalty=0.9,
+    ),
+    Rule(
+        id="P-SCORE",
+        kind="pitfall",
+        quotes=(
+            Quote(
+                SEED_001,
+                "From the loss function, we can derive the gradients which are used to update "
+                "the weights.",
+            ),
+        ),
+        when=lambda f: True,
+        because=lambda f: (
+            "you plan "
+            + ", ".join(dict.fromkeys(p.name for p in f.planned if p.evaluation_only))
+            + " as a loss"
+        ),
+        rationale=(
+            "these are figures to report (scores such as r2 or accuracy, where higher is "
+            "better, zero-one error, calibration and interval coverage): they are flat or "
+            "step-shaped in the prediction, so they give no useful gradient; train on a loss "
+            "and report them beside it"
+        ),
+        about_planned=lambda f, p: p.evaluation_only,
+        planned_penalty=1.0,
     ),
 )
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "sensitivity": "losscli.cli.sensitivity:sensitivity",
     "compare": "losscli.cli.compare:compare",
     "explain": "losscli.cli.explain:explain",
+    "report": "losscli.cli.report:report",
 }
 
 
@@ -53,7 +54,7 @@ class LossGroup(click.Group):
             name = args[0] if args else ""
             close = difflib.get_close_matches(name, list(COMMANDS), n=2)
             if close and "No such command" in exc.message:
-                exc.message += f" Did you mean {' or '.join(close)}?"
+                exc.message += f" Did you mean {' or '.join(close)}?"  # type: ignore[misc]
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -61,15 +62,20 @@ class LossGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UsageError as exc:
-            raise click.UsageError(exc.message) from None
+            raise click.UsageError(error_text(exc)) from None
         except LossCliError as exc:
             if show_traceback or (ctx.obj or {}).get("traceback"):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {error_text(exc)}", err=True)
             ctx.exit(int(exc.exit_code))
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except click.ClickException as exc:
+            from losscli.report.console import safe
+
+            exc.message = safe(exc.message)  # type: ignore[misc]  # quoted as typed
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -84,7 +90,9 @@ class LossGroup(click.Group):
             if show_traceback or (ctx.obj or {}).get("traceback"):
                 raise
             # One line, whatever the exception's text holds (it may span lines).
-            detail = " ".join(str(exc).split())
+            from losscli.report.console import safe
+
+            detail = safe(" ".join(str(exc).split()))
             detail = detail if len(detail) <= 200 else detail[:197] + "..."
             click.echo(
                 f"Error: internal error ({type(exc).__name__}: {detail}). This is a bug in "
@@ -93,6 +101,20 @@ class LossGroup(click.Group):
                 err=True,
             )
             ctx.exit(int(ExitCode.DATA_ERROR))
+
+
+def error_text(exc: LossCliError) -> str:
+    """The message of an ``Error:`` line, with user strings in it shown as escapes.
+
+    One line (a file name holding a newline shows it as ``\\n``), except the error of
+    a --custom loss, whose following lines show the frames of the user's code.
+    """
+    from losscli.errors import CustomLossError
+    from losscli.report.console import safe
+
+    if isinstance(exc, CustomLossError):
+        return "\n".join(safe(line) for line in exc.message.split("\n"))
+    return safe(exc.message)
 
 
 def _silence_stdout() -> None:
@@ -119,7 +141,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
     Every data command reads csv, tsv, compressed (.gz/.bz2/.xz) and parquet
     files, or - for CSV on stdin. Exit codes: 0 ok, 1 bad input or data,
-    2 usage error, 3 a --fail-above gate failed, 130 interrupted.
+    2 usage error, 3 a --fail-above/--fail-below gate failed, 130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback

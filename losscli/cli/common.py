@@ -28,6 +28,9 @@ def same_file(a: str, b: str) -> bool:
 
 def _to_stderr(text: str) -> None:
     """One message on stderr: wrapped to the terminal there, one line when piped (for scripts)."""
+    from losscli.report.console import safe
+
+    text = safe(text)  # names from the input may hold control characters
     if sys.stderr.isatty():
         import shutil
         import textwrap

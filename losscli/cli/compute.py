@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -13,39 +13,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
-
-
-def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
-    """One row per (data row, model): row number, group, model, one column per loss.
-
-    GAN files stack d_real and d_fake, whose row numbers both start at 1: a
-    ``column`` column says which one a row comes from. A loss's cell is empty
-    on rows where it is not defined (its support, e.g. d_real for gan_generator).
-    """
-    import csv
-
-    writer = csv.writer(handle, lineterminator="\n")
-    labels: list[str] = []
-    for item in items:
-        if item.selection.label not in labels:
-            labels.append(item.selection.label)
-    gan = dataset.task.value == "generative"
-    header = ["row"] + (["column"] if gan else [])
-    header += (["group"] if dataset.groups is not None else []) + ["model"] + labels
-    writer.writerow(header)
-    for model in dataset.model_names:
-        columns = [(i.values, i.support) for i in items if i.model == model]
-        for r, row_number in enumerate(dataset.row_numbers):
-            prefix: list[Any] = [int(row_number)]
-            if gan:
-                prefix.append("d_real" if dataset.y_true[r] == 1 else "d_fake")
-            if dataset.groups is not None:
-                prefix.append(dataset.groups[r])
-            cells = [
-                "" if support is not None and not support[r] else repr(float(values[r]))
-                for values, support in columns
-            ]
-            writer.writerow(prefix + [model] + cells)
+from losscli.report.per_sample import write_per_sample  # noqa: F401 - tests patch it here
 
 
 def compute_streaming(
@@ -55,31 +23,29 @@ def compute_streaming(
 
     Both go through the same streaming engine; a whole file is one chunk.
     """
-    from losscli.analysis.streaming import StreamingCompute, compute_chunks
-    from losscli.io.stream import ValueSpool, open_stream
+    from losscli.analysis.streaming import compute_chunks
+    from losscli.io.source import open_source
+    from losscli.io.stream import ValueSpool
     from losscli.report.console import progress_bar
 
     with progress_bar(show_progress) as bar:
-        stream = open_stream(path, opts, progress=bar.update if bar else None)
-        if stream.whole is not None:
-            engine = StreamingCompute(selections_for(stream.whole))
-            engine.add(stream.whole)
-            return engine.finish()
-        if bar is not None:
-            bar.start(stream.total_bytes)
+        started = False
+
+        def on_progress(done: int) -> None:
+            nonlocal started
+            assert bar is not None
+            if not started:  # only inputs read in several chunks show a bar
+                bar.start(source.total_bytes)
+                started = True
+            bar.update(done)
+
+        source = open_source(path, opts, progress=on_progress if bar else None)
         spool = ValueSpool()
         try:
-            assert stream.chunks is not None
-            reread = None
-            if path != "-":
-
-                def reread() -> Any:
-                    again = open_stream(path, opts)
-                    return again.chunks if again.chunks is not None else [again.whole]
-
-            return compute_chunks(stream.chunks, selections_for, spool, reread=reread)
+            return compute_chunks(source.batches(), selections_for, spool, reread=source.batches)
         finally:
             spool.close()
+            source.close()
 
 
 @click.command("compute")
@@ -102,7 +68,17 @@ def compute_streaming(
     metavar="NAME=VALUE",
     help=(
         "Quality gate: exit 3 when loss NAME exceeds VALUE for any model (repeatable). "
-        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %."
+        "A NaN value fails; mbe is gated on |mbe|; mape=5% reads the bound in %. "
+        "For losses (lower is better); scores take --fail-below."
+    ),
+)
+@click.option(
+    "--fail-below",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=(
+        "Quality gate for scores (higher is better): exit 3 when NAME is below VALUE "
+        "for any model (repeatable), e.g. --fail-below r2=0.8. A NaN value fails."
     ),
 )
 def compute(
@@ -115,6 +91,7 @@ def compute(
     group_by: str | None,
     per_sample: str | None,
     fail_above: tuple[str, ...],
+    fail_below: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Compute the selected losses for every model in FILE.
@@ -125,6 +102,7 @@ def compute(
       loss compute preds.csv -l mse,mae,huber:delta=2 --pred-col a --pred-col b
       loss compute preds.csv --ci 0.95 --group-by segment --format json
       loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5
+      loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
 
     Per-sample values (--per-sample) are the terms the reduction averages:
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
@@ -148,7 +126,7 @@ def compute(
     from losscli.report.compute import render
     from losscli.report.console import make_console
 
-    gates = parse_gates(fail_above)
+    gates = parse_gates(fail_above) + parse_gates(fail_below, below=True)
     warn(ignored_without_ci(ci))
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")

@@ -159,7 +159,14 @@ def recommend(
     planned: list[PlannedLoss] = []
     for text in losses:
         for sel in parse_loss_list(text):
-            planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+            planned.append(
+                PlannedLoss(
+                    sel.name,
+                    sel.spec.task.value,
+                    dict(sel.params),
+                    evaluation_only=sel.spec.evaluation_only,
+                )
+            )
 
     profile = None
     notes: list[str] = []

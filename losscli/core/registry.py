@@ -52,6 +52,44 @@ class Reduction(str, Enum):
     SUM = "sum"
 
 
+class Direction(str, Enum):
+    """Which way a figure improves: losses fall (lower), scores rise (higher).
+
+    Rankings, the agreement of ``compare``, ``--fail-above``/``--fail-below`` and
+    ``recommend`` read it from the registry; nothing else decides it.
+    """
+
+    LOWER = "lower"  # a loss: 0 (or the smallest value) is best
+    HIGHER = "higher"  # a score: r2, accuracy (1 is best)
+
+
+#: reductions of one per-row term; the others read several per-row components.
+PLAIN_REDUCTIONS = frozenset(
+    {Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.MEDIAN, Reduction.MAX, Reduction.SUM}
+)
+
+
+@dataclass(frozen=True)
+class ParamReduction:
+    """A reduction kind with the loss parameters it reads (d2_pinball's alpha, ...)."""
+
+    kind: Reduction
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param(self, name: str) -> Any:
+        return dict(self.params)[name]
+
+
+Reducer = Reduction | ParamReduction
+
+
+def _shaped(values: Any, kind: Reduction) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if kind in PLAIN_REDUCTIONS:
+        return array.reshape(-1)
+    return array.reshape(array.shape[0], -1)
+
+
 @dataclass(frozen=True)
 class LossInputs:
     """What a kernel sees: float64 arrays, already validated by io.
@@ -202,6 +240,22 @@ class LossSpec:
     # statistics and --per-sample use only the supported rows (GAN generator losses:
     # the d_fake rows).
     support: Callable[[LossInputs], np.ndarray] | None = None
+    direction: Direction = Direction.LOWER
+    # Other tasks this figure also scores (accuracy: binary and multiclass); the
+    # kernel tells them apart by the shape of y_pred.
+    also_tasks: tuple[Task, ...] = ()
+    # A figure to report, not to train on (scores, zero-one, calibration, coverage):
+    # recommend never recommends it and warns when it is planned as a training loss.
+    evaluation_only: bool = False
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction is Direction.HIGHER
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """Every task this figure scores: its own, then ``also_tasks``."""
+        return (self.task, *self.also_tasks)
 
     def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults filled in, every given value converted and validated."""
@@ -226,9 +280,13 @@ class LossSpec:
         return self.domain
 
     def per_sample(self, inputs: LossInputs, params: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Per-row losses for these inputs (float64, shape (n,))."""
+        """Per-row losses for these inputs (float64, shape (n,)).
+
+        Figures that are not reductions of one per-row term (r2, ece: see
+        ``PLAIN_REDUCTIONS``) return their per-row components, shape (n, k).
+        """
         values = self.kernel(inputs, **self.resolve_params(params or {}))
-        return np.asarray(values, dtype=np.float64).reshape(-1)
+        return _shaped(values, self.reduction)
 
 
 @dataclass(frozen=True)
@@ -255,9 +313,22 @@ class LossSelection:
         inner = ",".join(f"{k}={_fmt_param(v)}" for k, v in changed.items())
         return f"{self.spec.name}({inner})"
 
+    @property
+    def reducer(self) -> Reducer:
+        """What :func:`losscli.core.reduction.reduce_values` needs: the kind, with parameters.
+
+        Plain kinds (mean, median, ...) need none and are the enum itself; the
+        SPEC 12 figures' reductions carry the loss parameters they read
+        (d2_pinball's alpha, d2_tweedie's power, ece's n_bins).
+        """
+        kind = self.spec.reduction
+        if kind in PLAIN_REDUCTIONS:
+            return kind
+        return ParamReduction(kind, tuple(sorted(self.params.items())))
+
     def per_sample(self, inputs: LossInputs) -> np.ndarray:
         values = self.spec.kernel(inputs, **self.params)
-        return np.asarray(values, dtype=np.float64).reshape(-1)
+        return _shaped(values, self.spec.reduction)
 
 
 def _fmt_param(value: Any) -> str:
@@ -290,6 +361,9 @@ def register(
     advice: str = "",
     conventions: str = "",
     support: Callable[[LossInputs], np.ndarray] | None = None,
+    direction: Direction = Direction.LOWER,
+    evaluation_only: bool = False,
+    also_tasks: tuple[Task, ...] = (),
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Declare a loss. The kernel's docstring's first line becomes its summary."""
 
@@ -320,6 +394,9 @@ def register(
             advice=advice,
             conventions=conventions,
             support=support,
+            direction=direction,
+            evaluation_only=evaluation_only or direction is Direction.HIGHER,
+            also_tasks=also_tasks,
         )
         _REGISTRY[key] = spec
         for alias in spec.aliases:
@@ -352,7 +429,7 @@ def all_losses() -> list[LossSpec]:
 
 
 def losses_for_task(task: Task) -> list[LossSpec]:
-    return [s for s in all_losses() if s.task == task]
+    return [s for s in all_losses() if task in s.tasks]
 
 
 # What a typical file of each task provides; default_panel() assumes it when

@@ -6,7 +6,7 @@ from typing import Any
 
 from losscli.core.registry import LossSpec, Task, all_losses
 from losscli.errors import UsageError
-from losscli.report.console import make_console
+from losscli.report.console import for_people, make_console
 from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
 
 PROPERTY_NAMES = ("convex", "smooth", "robust", "probabilistic", "margin_based", "sparse")
@@ -22,11 +22,24 @@ def _param_defaults(spec: LossSpec) -> dict[str, Any]:
     return {p.name: p.default for p in spec.params}
 
 
+def task_text(spec: LossSpec) -> str:
+    """'regression', or 'binary, multiclass' for figures that score several tasks."""
+    return ", ".join(t.value for t in spec.tasks)
+
+
+def direction_text(spec: LossSpec) -> str:
+    if spec.higher_is_better:
+        return "higher is better (a score)"
+    return "lower is better (a loss)"
+
+
 def list_row(spec: LossSpec) -> dict[str, Any]:
     return {
         "name": spec.name,
         "aliases": list(spec.aliases),
         "task": spec.task.value,
+        "tasks": [t.value for t in spec.tasks],
+        "direction": spec.direction.value,
         "params": _param_defaults(spec),
         "summary": spec.summary,
     }
@@ -40,9 +53,11 @@ def render_list(task: str | None, fmt: str) -> None:
         except ValueError:
             names = ", ".join(t.value for t in Task)
             raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
-        specs = [s for s in specs if s.task == wanted]
+        specs = [s for s in specs if wanted in s.tasks]
     console = make_console()
     rows = [list_row(s) for s in specs]
+    if fmt in ("table", "markdown"):  # --custom docstrings are user text
+        specs, rows = for_people((specs, rows))
     if fmt == "json":
         console.file.write(to_json({"command": "list", "losses": rows}) + "\n")
         return
@@ -51,6 +66,7 @@ def render_list(task: str | None, fmt: str) -> None:
             {
                 **r,
                 "aliases": " ".join(r["aliases"]),
+                "tasks": " ".join(r["tasks"]),
                 "params": " ".join(f"{k}={_short(v)}" for k, v in r["params"].items()),
             }
             for r in rows
@@ -82,7 +98,7 @@ def render_list(task: str | None, fmt: str) -> None:
         params = " ".join(f"{p.name}={_short(p.default)}" for p in spec.params if p.name != "eps")
         if params:
             summary.append(f" ({params})", style="dim")
-        table.add_row(name, spec.task.value, summary)
+        table.add_row(name, task_text(spec).replace(", ", "\n"), summary)
     console.print(table)
     console.print(
         "`loss info NAME` shows formula, domain, properties and conventions.", style="dim"
@@ -105,6 +121,9 @@ def info_dict(spec: LossSpec) -> dict[str, Any]:
         "name": spec.name,
         "aliases": list(spec.aliases),
         "task": spec.task.value,
+        "tasks": [t.value for t in spec.tasks],
+        "direction": spec.direction.value,
+        "evaluation_only": spec.evaluation_only,
         "summary": spec.summary,
         "formula": spec.formula,
         "reduction": spec.reduction.value,
@@ -126,6 +145,7 @@ def render_info(spec: LossSpec, fmt: str) -> None:
     if fmt == "json":
         console.file.write(to_json(info) + "\n")
         return
+    spec, info = for_people((spec, info))
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -134,7 +154,12 @@ def render_info(spec: LossSpec, fmt: str) -> None:
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", ratio=1)
-    table.add_row("task", spec.task.value)
+    table.add_row("task", task_text(spec))
+    table.add_row(
+        "direction",
+        direction_text(spec)
+        + ("; a figure to report, not a training loss" if spec.evaluation_only else ""),
+    )
     if spec.aliases:
         table.add_row("aliases", ", ".join(spec.aliases))
     table.add_row("formula", spec.formula)
@@ -187,7 +212,7 @@ def readme_table() -> str:
         params = ", ".join(f"{p.name}={_short(p.default)}" for p in spec.params)
         aliases = ", ".join(spec.aliases)
         lines.append(
-            f"| `{spec.name}` | {aliases} | {spec.task.value} | {params} | "
+            f"| `{spec.name}` | {aliases} | {task_text(spec)} | {params} | "
             f"{spec.summary.replace('|', '/')} |"
         )
     return "\n".join([README_BEGIN, *lines, README_END])

@@ -9,6 +9,7 @@ from losscli.analysis.compare import CompareReport, ModelLoss
 from losscli.analysis.curves import VARIABLE_TEXT, Curve, CurvesReport
 from losscli.report.catalogue import PROPERTY_NAMES, property_row
 from losscli.report.chart import Panel, Series, terminal_chart
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -41,6 +42,19 @@ def curve_rows(report: CurvesReport) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def curves_csv_table(report: CurvesReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return curve_rows(report), ["loss", "params", "variable", "x", "value", "gradient"]
+
+
+def models_csv_table(report: CompareReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    rows = report.as_dict()["results"]
+    for row in rows:
+        row["params"] = fmt_params(row["params"])
+    return rows, list(rows[0]) if rows else ["loss", "params", "model", "value"]
 
 
 def curves_dict(report: CurvesReport) -> dict[str, Any]:
@@ -229,12 +243,14 @@ def property_list_lines(loss: str, has: list[str], width: int) -> list[str]:
 
 def render_curves(report: CurvesReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the curves report in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(curves_dict(report)) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        rows = curve_rows(report)
-        text = rows_to_csv(rows) if fmt == "csv" else rows_to_markdown(rows)
+        rows, columns = curves_csv_table(report)
+        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return
     render_curves_table(report, console, color)
@@ -413,13 +429,17 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             low, high = row.diff_ci_low, row.diff_ci_high
             interval = "-"
             verdict = ""
+            # Shown as this model minus the best: a score (higher is better) behind
+            # the best is below it, so its difference and interval are negative.
+            sign = -1.0 if row.higher else 1.0
             if low is not None and high is not None:
+                shown = sorted((sign * low, sign * high))
                 interval = (
-                    f"[{fmt_number(low, percent=row.percent)}, "
-                    f"{fmt_number(high, percent=row.percent)}]"
+                    f"[{fmt_number(shown[0], percent=row.percent)}, "
+                    f"{fmt_number(shown[1], percent=row.percent)}]"
                 )
                 verdict = "clearly worse" if low > 0 else "not separable"
-            diff = "+" + fmt_number(row.diff_to_best, percent=row.percent)
+            diff = ("-" if row.higher else "+") + fmt_number(row.diff_to_best, percent=row.percent)
             ci_rows.append((row.label, row.model, [diff, interval, verdict]))
         console.print(
             Text(
@@ -450,6 +470,11 @@ def render_models_table(report: CompareReport, console: Console) -> None:
                 "; signed losses (mbe) rank by absolute value"
                 if several and any(r.signed for r in report.results)
                 else ""
+            )
+            + (
+                "; scores (higher is better) rank from the highest"
+                if several and any(r.higher for r in report.results)
+                else ""
             ),
             style="dim",
         )
@@ -459,10 +484,19 @@ def render_models_table(report: CompareReport, console: Console) -> None:
 def scalar_note(report: CompareReport) -> str:
     """The footnote for --custom losses that returned one number: why their statistics are '-'."""
     names = list(dict.fromkeys(r.label for r in report.results if r.scalar))
-    if not names:
-        return ""
     verb = "returns" if len(names) == 1 else "return"
-    return f"; {join_names(names)} {verb} one number for all rows, so no per-row statistics (-)"
+    text = (
+        f"; {join_names(names)} {verb} one number for all rows, so no per-row statistics (-)"
+        if names
+        else ""
+    )
+    figures = list(dict.fromkeys(r.label for r in report.results if not r.per_row and not r.scalar))
+    if figures:
+        text += (
+            f"; {join_names(figures)}: a score or a ratio of sums, not a mean of per-row "
+            "losses, so no per-row statistics (-)"
+        )
+    return text
 
 
 def plural(n: int, word: str) -> str:
@@ -505,14 +539,14 @@ def agreement_text(report: CompareReport) -> str:
 
 def render_models(report: CompareReport, fmt: str, console: Console) -> None:
     """Write the model comparison in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        rows = report.as_dict()["results"]
-        for row in rows:
-            row["params"] = fmt_params(row["params"])
-        text = rows_to_csv(rows) if fmt == "csv" else rows_to_markdown(rows)
+        rows, columns = models_csv_table(report)
+        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return
     render_models_table(report, console)

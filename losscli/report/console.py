@@ -1,15 +1,94 @@
-"""The one place rich Consoles are built (markup off for user strings, NO_COLOR respected)."""
+"""The one place rich Consoles are built (markup off for user strings, NO_COLOR respected).
+
+Also the one place that makes user-supplied text safe to print for people:
+:func:`safe` shows control characters and bidi overrides as visible escapes,
+and :func:`for_people` applies it to every string of a report before a table
+or markdown is rendered (JSON escapes by itself; CSV keeps the data exact).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+T = TypeVar("T")
+
+# C0 controls (newline and tab included), DEL, C1 controls, the bidi marks, embeddings,
+# overrides and isolates (U+061C, U+200E/F, U+202A-E, U+2066-9) and the Unicode line and
+# paragraph separators: what can move the cursor, rewrite the screen, the clipboard or
+# the window title, open hyperlinks, or make text read differently from what it is.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def safe(text: str) -> str:
+    """``text`` with every control character and bidi override shown as a visible escape.
+
+    ``"a\x1b[2Jb"`` -> ``a\\x1b[2Jb``, ``"\u202e"`` -> ``\\u202e``, a newline -> ``\\n``: one
+    line, printed as the characters it holds. Backslashes are left alone, so applying it
+    twice changes nothing. Every user-supplied string printed for people goes through it.
+    """
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def for_people(obj: T) -> T:
+    """A copy of a report (dataclasses, tuples, lists, dicts) with :func:`safe` strings.
+
+    Applied at the render boundary of tables and markdown, so a column, model, group,
+    file or class name read from the input cannot drive the terminal. Numbers, arrays,
+    enums and other objects are kept as they are (the same object).
+    """
+    return _people(obj, {})  # type: ignore[no-any-return]
+
+
+def _people(obj: Any, seen: dict[int, Any]) -> Any:
+    if type(obj) is str:
+        return safe(obj)
+    if obj is None or isinstance(obj, (bool, int, float, Enum)):
+        return obj
+    key = id(obj)
+    if key in seen:
+        return seen[key]
+    out: Any = obj
+    if type(obj) in (list, tuple):
+        items = [_people(v, seen) for v in obj]
+        if any(new is not old for new, old in zip(items, obj)):
+            out = type(obj)(items)
+    elif type(obj) is dict:
+        pairs = [(_people(k, seen), _people(v, seen)) for k, v in obj.items()]
+        if any(k2 is not k or v2 is not v for (k2, v2), (k, v) in zip(pairs, obj.items())):
+            out = dict(pairs)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changed = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            new = _people(value, seen)
+            if new is not value:
+                changed[f.name] = new
+        if changed:
+            import copy
+
+            out = copy.copy(obj)
+            for name, value in changed.items():
+                object.__setattr__(out, name, value)
+    seen[key] = out
+    return out
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -9,6 +9,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from losscli.report.console import safe
+
 
 def fmt_number(value: float | None, *, percent: bool = False, digits: int = 5) -> str:
     """A value with sensible precision: 5 significant digits, scientific when tiny or huge."""
@@ -86,9 +88,14 @@ def rows_to_markdown(
     cols = list(columns) if columns else list(rows[0])
 
     def esc(text: str) -> str:
-        return text.replace("|", "\\|")
+        # One table row per result: control characters (a newline in a group value)
+        # shown as escapes, pipes escaped.
+        return safe(text).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines = [
+        "| " + " | ".join(esc(c) for c in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(esc(_cell(row.get(c))) for c in cols) + " |")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.recommend import Reason, RecommendReport
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -225,8 +226,15 @@ def render_table(report: RecommendReport, console: Console) -> None:
         )
 
 
+def csv_table(report: RecommendReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return rows(report), list(COLUMNS)
+
+
 def render(report: RecommendReport, fmt: str, console: Console) -> None:
     """Print the report in the chosen format (table for people; json/csv/markdown for scripts)."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
     elif fmt == "csv":

@@ -16,6 +16,7 @@ from losscli.analysis.sensitivity import (
     format_pct,
     growth_text,
 )
+from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
@@ -438,8 +439,15 @@ def results_rows(report: SensitivityReport) -> list[dict[str, object]]:
     return rows
 
 
+def csv_table(report: SensitivityReport) -> tuple[list[dict[str, object]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return results_rows(report), list(CSV_COLUMNS)
+
+
 def render(report: SensitivityReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
+    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
+        report = for_people(report)
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return
