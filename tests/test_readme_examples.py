@@ -60,12 +60,16 @@ def test_readme_compute_example_is_real(command, shown):
 
 
 def test_readme_numbers_need_not_match_to_the_last_bit():
-    # A fresh install printed 2852.63972416 where the README shows
+    # A fresh install printed 2852.63972416 where the README showed
     # 2852.6397241599993 (another numpy's summation order): both are true.
-    command, shown = next(e for e in EXAMPLES if "--ci 0.95 --format json" in e[0])
-    line = next(s for s in shown if "2852.6397241599993" in s)
-    assert same_line(line, line.replace("2852.6397241599993", "2852.63972416"))
-    assert not same_line(line, line.replace("2852.6397241599993", "2852.63972"))
+    assert same_line('"ci_high": 2852.6397241599993', '"ci_high": 2852.63972416')
+    assert not same_line('"ci_high": 2852.6397241599993', '"ci_high": 2852.63972')
     assert not same_line('"ci_high": 1.0', '"ci_low": 1.0')
     assert same_lines(["a 1.5", "b"], ["a 1.5000000000001", "b"])
     assert not same_lines(["a 1.5"], ["a 1.5", "b"])
+    # and so on the pasted JSON example itself
+    command, shown = next(e for e in EXAMPLES if "--format json" in e[0])
+    line = next(s for s in shown if '"value": ' in s)
+    value = float(line.split(": ")[1].rstrip(","))
+    assert same_line(line, line.replace(repr(value), repr(value * (1 + 1e-12))))
+    assert not same_line(line, line.replace(repr(value), repr(value * (1 + 1e-6))))
