@@ -159,3 +159,34 @@ def test_the_new_users_contradictions_are_gone(tmp_path):
     assert math.isfinite(brier.value) and brier.value < 0.05
     assert Task.MULTICLASS.value == report.task
     assert np.isfinite(k5.change_pct)
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+def test_margin_losses_leave_the_default_panel_on_probabilities(run):
+    from losscli.core.registry import default_panel
+
+    result = run("compute", DATA / "cancer_proba.csv", "--format", "json")
+    assert result.exit_code == 0
+    assert "hinge" not in {r["loss"] for r in __import__("json").loads(result.stdout)["results"]}
+    note = [line for line in result.stderr.splitlines() if line.startswith("Note: hinge")]
+    assert len(note) == 1 and "probabilities" in note[0] and "margin" in note[0]
+    assert "P-HINGE-PROB" not in result.stderr
+    result = run("compute", DATA / "wine_logistic.csv")
+    assert "multiclass_hinge" not in result.stdout
+    assert "Note: multiclass_hinge left out of the default panel" in result.stderr
+    # raw scores keep them: logits, decision scores outside [0, 1]
+    for path, extra in (
+        (SAMPLES / "binary_logits.csv", ["--from-logits"]),
+        (SAMPLES / "hinge_labels.csv", []),
+        (SAMPLES / "multiclass_logits.csv", ["--from-logits"]),
+    ):
+        result = run("compute", path, *extra)
+        assert "hinge" in result.stdout and "Note: hinge" not in result.stderr, path
+        assert "Note: multiclass_hinge" not in result.stderr, path
+    # asked for explicitly, it is computed and warned about
+    result = run("compute", DATA / "cancer_proba.csv", "-l", "hinge")
+    assert "hinge" in result.stdout and "Warning: P-HINGE-PROB" in result.stderr
+    # a typical file (no data: `loss list`) still lists them
+    assert "hinge" in {s.name for s in default_panel(Task.BINARY)}
