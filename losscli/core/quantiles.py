@@ -359,6 +359,59 @@ class KeptRanges:
         total = float(np.sum(sums)) + float(np.sum(above))
         return total + (k - count) * threshold
 
+    def kth_deviation(self, center: float, k: int) -> float | None:
+        """The k-th smallest ``|v - center|`` (unit weights), or None when not kept.
+
+        Exact when the kept values decide it: every gap's deviations lie
+        wholly below or above the answer (bounds from the gap's ends; the
+        subtraction is monotone, so fl(v - center) of a value inside a gap
+        lies between those of its ends).
+        """
+        assert not self.weighted
+        v, _ = self.kept()
+        d = np.sort(np.abs(v - center))
+        n_gaps = self.gap_count.size
+        lows = np.concatenate(([-math.inf], self.his))  # a gap's lower end
+        highs = np.concatenate((self.los, [math.inf]))
+        d_min = np.zeros(n_gaps)
+        d_max = np.zeros(n_gaps)
+        with np.errstate(invalid="ignore"):
+            a = np.abs(lows - center)
+            b = np.abs(highs - center)
+        for g in range(n_gaps):
+            if lows[g] <= center <= highs[g]:
+                d_min[g], d_max[g] = 0.0, max(a[g], b[g])
+            else:
+                d_min[g], d_max[g] = min(a[g], b[g]), max(a[g], b[g])
+        counts = self.gap_count
+        if k < 1 or k > d.size + int(np.sum(counts)) or d.size == 0:
+            return None
+        t = np.unique(d)
+        at_most = np.searchsorted(d, t, side="right") + _gap_total(d_max, counts, t, "right")
+        i = int(np.argmax(at_most >= k))
+        if at_most[i] < k:
+            return None
+        below = int(np.searchsorted(d, t[i], side="left")) + int(
+            _gap_total(d_min, counts, t[i : i + 1], "left")[0]
+        )
+        return float(t[i]) if below < k else None
+
+    def rank_of(self, x: float) -> float:
+        """About how many values lie below ``x`` (a gap counts half when ``x`` is in it)."""
+        v, _ = self.kept()
+        r = int(np.searchsorted(self.los, x, side="right"))  # ranges starting at or below x
+        below = float(np.sum(self.gap_count[:r])) + float(np.searchsorted(v, x, side="left"))
+        if r == 0 or x > self.his[r - 1]:
+            below += 0.5 * float(self.gap_count[r])
+        return below
+
+
+def _gap_total(bounds: np.ndarray, counts: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+    """For each t: the count of the gaps whose bound is <= t (side "right") or < t ("left")."""
+    order = np.argsort(bounds, kind="stable")
+    cum = np.concatenate(([0], np.cumsum(counts[order])))
+    return cum[np.searchsorted(bounds[order], t, side=side)]  # type: ignore[call-overload]
+
 
 def _union(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
