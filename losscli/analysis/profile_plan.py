@@ -152,8 +152,10 @@ class MomentState:
     z2: float = 0.0
     z3: float = 0.0
     z4: float = 0.0
-    dx: float = 0.0  # sum of (x - x0), x = y / largest |y|
-    dx2: float = 0.0
+    # x = y / largest |y|: count, mean and sum of squared deviations (merged as Chan et al.)
+    nx: int = 0
+    mx: float = 0.0
+    m2x: float = 0.0
 
     def merge(self, other: MomentState) -> MomentState:
         return MomentState(
@@ -162,9 +164,21 @@ class MomentState:
             self.z2 + other.z2,
             self.z3 + other.z3,
             self.z4 + other.z4,
-            self.dx + other.dx,
-            self.dx2 + other.dx2,
+            *_chan(self.nx, self.mx, self.m2x, other.nx, other.mx, other.m2x),
         )
+
+
+def _chan(
+    n_a: int, mean_a: float, m2_a: float, n_b: int, mean_b: float, m2_b: float
+) -> tuple[int, float, float]:
+    """Count, mean and sum of squared deviations of two parts together (Chan et al. 1979)."""
+    if n_a == 0:
+        return n_b, mean_b, m2_b
+    if n_b == 0:
+        return n_a, mean_a, m2_a
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * n_b / n, m2_a + m2_b + delta * delta * n_a * n_b / n
 
 
 @dataclass
@@ -177,7 +191,6 @@ class ProfileMoments:
     mean_r: float
     largest_r: float
     abs_max_y: float
-    x0: float  # mean of y / largest |y|, from pass 1
 
     def new_state(self) -> MomentState:
         return MomentState()
@@ -191,15 +204,18 @@ class ProfileMoments:
             state.rows.extend(int(x) for x in batch.row_numbers[mask][:MAX_ROWS_LISTED])
             del state.rows[MAX_ROWS_LISTED:]
         if self.largest_r > 0 and math.isfinite(self.largest_r):
+            # The operations of profile._moments, so one batch gives its very numbers.
             z = (r - self.mean_r) / self.largest_r
-            z2 = z * z
-            state.z2 += float(np.sum(z2))
-            state.z3 += float(np.sum(z2 * z))
-            state.z4 += float(np.sum(z2 * z2))
-        if self.abs_max_y > 0 and math.isfinite(self.abs_max_y):
-            dx = np.asarray(batch.y_true, dtype=np.float64) / self.abs_max_y - self.x0
-            state.dx += float(np.sum(dx))
-            state.dx2 += float(np.sum(dx * dx))
+            state.z2 += float(np.sum(z**2))
+            state.z3 += float(np.sum(z**3))
+            state.z4 += float(np.sum(z**4))
+        if self.abs_max_y > 0 and math.isfinite(self.abs_max_y) and r.size:
+            # np.std's own steps per batch (mean, then squared deviations), merged.
+            x = np.asarray(batch.y_true, dtype=np.float64) / self.abs_max_y
+            mean = np.add.reduce(x) / x.size
+            d = x - mean
+            part = (int(x.size), float(mean), float(np.add.reduce(d * d)))
+            state.nx, state.mx, state.m2x = _chan(state.nx, state.mx, state.m2x, *part)
         return state
 
     def merge(self, a: MomentState, b: MomentState) -> MomentState:
@@ -253,9 +269,8 @@ def _regression(
     robust = scales[model]
     mean_r = state.sum_r / n
     largest = max(state.max_r - mean_r, mean_r - state.min_r)
-    x0 = (state.sum_y / n) / state.abs_max_y if state.abs_max_y > 0 else 0.0
     moments: MomentState = yield ProfileMoments(
-        model, robust, threshold, mean_r, largest, state.abs_max_y, x0
+        model, robust, threshold, mean_r, largest, state.abs_max_y
     )
     kurtosis = skew = None
     if n >= 4 and math.isfinite(largest) and largest > 0:
@@ -268,8 +283,7 @@ def _regression(
     elif not math.isfinite(state.abs_max_y):
         std = math.nan
     else:
-        shift = moments.dx / n
-        std = math.sqrt(max(moments.dx2 / n - shift * shift, 0.0)) * state.abs_max_y
+        std = float(np.sqrt(moments.m2x / n)) * state.abs_max_y
     return {
         "outlier_rule": OUTLIER_RULE,
         "outlier_threshold": float(threshold),

@@ -201,9 +201,12 @@ class KeptRanges:
             w = np.ones(values.size)
         order = np.argsort(values, kind="stable")
         v, w = values[order], w[order]
-        self.values = [v]
-        if self.weighted:
-            self.weights = [w]
+        if self.gap_count.any():
+            # Keep them sorted (the next narrowing sorts less); while nothing has
+            # been left out, the batches stay as given (see top_sum).
+            self.values = [v]
+            if self.weighted:
+                self.weights = [w]
         return v, w
 
     @property
@@ -346,6 +349,12 @@ class KeptRanges:
 
     def top_sum(self, k: int) -> float | None:
         """Sum of the ``k`` largest values (unit weights), or None when not kept."""
+        if not self.gap_count.any() and len(self.values) == 1 and not self.weighted:
+            # Everything kept, one batch: the very sum top_share takes (same order).
+            values = self.values[0]
+            if not 0 < k <= values.size:
+                return None
+            return float(np.sum(np.partition(values, values.size - k)[values.size - k :]))
         threshold = self.select(Fraction(k), from_top=True)
         if threshold is None:
             return None
