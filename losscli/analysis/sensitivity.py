@@ -106,7 +106,7 @@ from losscli.analysis.diagnostics import DOMINANT_SHARE, top_share
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
-from losscli.core.reduction import reduce_values
+from losscli.core.reduction import new_accumulator, reduce_values
 from losscli.core.registry import LossInputs, LossSelection, Reduction, Task
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
@@ -603,9 +603,17 @@ def _injected_value(
         return float(values[0]) if values.size and math.isfinite(values[0]) else None
     with np.errstate(all="ignore"):
         row_values = item.selection.per_sample(row)
-    values = np.concatenate([item.values, row_values])
-    w = None if weights is None else np.concatenate([weights, [row_weight]])
-    return reduce_values(values, w, item.selection.spec.reduction)
+    kind = item.selection.spec.reduction
+    if kind is Reduction.MEDIAN:
+        values = np.concatenate([item.values, row_values])
+        w = None if weights is None else np.concatenate([weights, [row_weight]])
+        return reduce_values(values, w, kind)
+    # One more row is an O(1) update of the partial sums (as the streamed plan does it).
+    acc = new_accumulator(kind)
+    acc.add(item.values, weights)
+    row_acc = new_accumulator(kind)
+    row_acc.add(row_values, None if weights is None else np.array([row_weight]))
+    return acc.merge(row_acc).result()  # type: ignore[arg-type]
 
 
 def _clipping(
