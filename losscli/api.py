@@ -373,7 +373,22 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
         done: list[Any] = []
         write_atomically(os.fspath(target), lambda h: done.append(write(h)), binary=True)
         return done[0]
-    return write(target)
+    # An open file (stdout): the rows wait in an anonymous temporary file until every
+    # batch is in, so an error in a later batch writes nothing to it.
+    import io
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryFile() as spool:
+        report = write(spool)
+        spool.seek(0)
+        if isinstance(target, io.TextIOBase):
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            shutil.copyfileobj(text, target, 1 << 20)
+            text.detach()
+        else:
+            shutil.copyfileobj(spool, target, 1 << 20)
+    return report
 
 
 # --------------------------------------------------------------------------- compare
