@@ -243,3 +243,22 @@ def test_rowsum_warning_only_when_probability_losses_read_the_rows(run):
     assert "P-ROWSUM" not in result.stderr
     result = run("compute", logits, "-l", "multiclass_hinge", "--format", "json")
     assert "P-ROWSUM" not in result.stderr
+
+
+# --------------------------------------------------------------------------- item 8
+
+
+def test_explain_reports_an_analytic_kink_exactly(run_json):
+    # huber delta=0.5 on a sigmoid: quadratic (convex) for p < 0.5, linear beyond,
+    # where d2L/dz2 = delta p (1 - p) (1 - 2p) < 0: the boundary is the kink p = 0.5.
+    out = run_json("explain", "huber:delta=0.5", "--link", "sigmoid")
+    got = {(i["y_true"], i["from"], i["to"]) for i in out["nonconvex"]}
+    assert got == {(0, 0.5, 1.0), (1, 0.0, 0.5)}
+    # a boundary beside a kink is not moved onto it: delta=0.67 keeps mse-like 2/3
+    out = run_json("explain", "huber:delta=0.67", "--link", "sigmoid")
+    first = next(i for i in out["nonconvex"] if i["y_true"] == 0)
+    assert first["from"] == pytest.approx(2 / 3, abs=1e-8) and first["from"] != 0.67
+    out = run_json("explain", "mse", "--link", "sigmoid")
+    assert next(i for i in out["nonconvex"] if i["y_true"] == 0)["from"] == pytest.approx(
+        2 / 3, abs=1e-8
+    )
