@@ -262,3 +262,43 @@ def test_explain_reports_an_analytic_kink_exactly(run_json):
     assert next(i for i in out["nonconvex"] if i["y_true"] == 0)["from"] == pytest.approx(
         2 / 3, abs=1e-8
     )
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+def _sentence(stdout: str) -> str:
+    flat = " ".join(stdout.split())
+    start = flat.index("The losses")
+    return flat[start : flat.index("task regression", start)]
+
+
+def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ("compare", DATA / "diabetes.csv", "--pred-col", "linear", "--pred-col", "random_forest")
+    sentence = _sentence(run(*args).stdout)
+    assert "random_forest has the smaller bias (mbe)" in sentence
+    assert "prefers random_forest" not in sentence and "mbe prefers" not in sentence
+    assert "Without --ci nothing tests whether these differences exceed noise" in sentence
+    assert "rerun with --ci 0.95" in sentence
+    # With --ci, the paired-bootstrap labels inform the sentence.
+    result = run(*args, "--ci", "0.95", "--bootstrap", "300")
+    sentence = _sentence(result.stdout)
+    table = result.stdout
+    assert "not separable" in table
+    assert "At 95% the models are not separable on" in sentence
+    assert "mbe" in sentence.split("not separable on", 1)[1]
+    assert "so the disagreement may be noise" in sentence
+    # the sentence names exactly the losses whose interval includes 0
+    import json
+
+    data = json.loads(run(*args, "--ci", "0.95", "--bootstrap", "300", "--format", "json").stdout)
+    unclear = {
+        r["loss"]
+        for r in data["results"]
+        if r["rank"] != 1 and not (r["diff_ci_low"] is not None and r["diff_ci_low"] > 0)
+    }
+    named = sentence.split("not separable on", 1)[1].split("(the paired")[0]
+    assert {
+        w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
+    } == unclear
