@@ -358,3 +358,26 @@ def test_unwritable_outputs_are_reported_before_the_work():
         ]
     finally:
         shutil.rmtree(folder)
+
+
+# ----------------------------------------------------------------- item 5: bounded work
+
+
+@pytest.mark.parametrize("command", ["compute", "compare"])
+def test_bootstrap_is_bounded(run, tmp_path, command):
+    path = tmp_path / "d.csv"
+    path.write_text(DATA)
+    out = run(command, path, "--ci", "0.9", "--bootstrap", "1000000000")
+    assert out.exit_code == 2 and out.stdout == ""
+    assert "100000" in out.stderr
+    ok = run(command, path, "--ci", "0.9", "--bootstrap", "100000", "-l", "mse", "--help")
+    assert "10 to 100,000" in ok.stdout
+
+
+def test_bootstrap_bound_in_the_api(tmp_path):
+    import losscli as lc
+
+    path = tmp_path / "d.csv"
+    path.write_text(DATA)
+    with pytest.raises(lc.UsageError, match="between 10 and 100,000"):
+        lc.compute(str(path), ci=0.9, n_boot=100_001)

@@ -243,3 +243,93 @@ def test_rowsum_warning_only_when_probability_losses_read_the_rows(run):
     assert "P-ROWSUM" not in result.stderr
     result = run("compute", logits, "-l", "multiclass_hinge", "--format", "json")
     assert "P-ROWSUM" not in result.stderr
+
+
+# --------------------------------------------------------------------------- item 8
+
+
+def test_explain_reports_an_analytic_kink_exactly(run_json):
+    # huber delta=0.5 on a sigmoid: quadratic (convex) for p < 0.5, linear beyond,
+    # where d2L/dz2 = delta p (1 - p) (1 - 2p) < 0: the boundary is the kink p = 0.5.
+    out = run_json("explain", "huber:delta=0.5", "--link", "sigmoid")
+    got = {(i["y_true"], i["from"], i["to"]) for i in out["nonconvex"]}
+    assert got == {(0, 0.5, 1.0), (1, 0.0, 0.5)}
+    # a boundary beside a kink is not moved onto it: delta=0.67 keeps mse-like 2/3
+    out = run_json("explain", "huber:delta=0.67", "--link", "sigmoid")
+    first = next(i for i in out["nonconvex"] if i["y_true"] == 0)
+    assert first["from"] == pytest.approx(2 / 3, abs=1e-8) and first["from"] != 0.67
+    out = run_json("explain", "mse", "--link", "sigmoid")
+    assert next(i for i in out["nonconvex"] if i["y_true"] == 0)["from"] == pytest.approx(
+        2 / 3, abs=1e-8
+    )
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+def _sentence(stdout: str) -> str:
+    flat = " ".join(stdout.split())
+    start = flat.index("The losses")
+    return flat[start : flat.index("task regression", start)]
+
+
+def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ("compare", DATA / "diabetes.csv", "--pred-col", "linear", "--pred-col", "random_forest")
+    sentence = _sentence(run(*args).stdout)
+    assert "random_forest has the smaller bias (mbe)" in sentence
+    assert "prefers random_forest" not in sentence and "mbe prefers" not in sentence
+    assert "Without --ci nothing tests whether these differences exceed noise" in sentence
+    assert "rerun with --ci 0.95" in sentence
+    # With --ci, the paired-bootstrap labels inform the sentence.
+    result = run(*args, "--ci", "0.95", "--bootstrap", "300")
+    sentence = _sentence(result.stdout)
+    table = result.stdout
+    assert "not separable" in table
+    assert "At 95% the models are not separable on" in sentence
+    assert "mbe" in sentence.split("not separable on", 1)[1]
+    assert "so the disagreement may be noise" in sentence
+    # the sentence names exactly the losses whose interval includes 0
+    import json
+
+    data = json.loads(run(*args, "--ci", "0.95", "--bootstrap", "300", "--format", "json").stdout)
+    unclear = {
+        r["loss"]
+        for r in data["results"]
+        if r["rank"] != 1 and not (r["diff_ci_low"] is not None and r["diff_ci_low"] > 0)
+    }
+    named = sentence.split("not separable on", 1)[1].split("(the paired")[0]
+    assert {
+        w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
+    } == unclear
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def test_recommend_scores_carry_the_strength_of_the_evidence(run):
+    import json
+
+    from losscli.analysis.rules import evidence_strength
+
+    def scores(path):
+        out = json.loads(run("recommend", path, "--pred-col", "linear", "--format", "json").stdout)
+        return {r["loss"]: r["score"] for r in out["recommendations"]}, out["evidence"]
+
+    small, small_evidence = scores(DATA / "linnerud.csv")  # 20 rows: "weak evidence"
+    large, large_evidence = scores(DATA / "diabetes.csv")  # 133 rows
+    assert small_evidence["evidence_strength"] == pytest.approx(20 / 70)
+    assert large_evidence["evidence_strength"] == pytest.approx(133 / 183)
+    assert small["mse"] < large["mse"]
+    # both backed by the task (R-REG) and the measured residuals (R-REG-CLEAN):
+    # the measured backing is scaled, the task's is not
+    from losscli.analysis.rules import RULES
+
+    weight = {r.id: dict(r.supports["regression"]) for r in RULES if "regression" in r.supports}
+    task, clean = weight["R-REG"]["mse"], weight["R-REG-CLEAN"]["mse"]
+    for got, n in ((small["mse"], 20), (large["mse"], 133)):
+        expected = 1 - (1 - task) * (1 - clean * evidence_strength(n))
+        assert got == pytest.approx(expected, abs=5e-4)
+    # flags alone (no file): nothing to scale
+    out = json.loads(run("recommend", "--outliers", "--format", "json").stdout)
+    assert out["evidence"] == {}

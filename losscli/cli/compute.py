@@ -75,7 +75,7 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact); --per-sample reads the whole file.
+    (median_ae stays exact), --ci and --per-sample included.
     """
     from losscli.api import compute as api_compute
     from losscli.cli.common import (
@@ -94,8 +94,7 @@ def compute(
     # Before any work: the output can be written and is not an input (stdin included).
     check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample)])
     with api_warnings():
-        # --per-sample reads every row into memory first: no bar for it.
-        with progress_bar(fmt == "table" and not per_sample) as bar:
+        with progress_bar(fmt == "table") as bar:
             result = api_compute(
                 file,
                 losses=losses,

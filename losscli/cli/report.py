@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import input_from_kwargs, input_options, loss_options
+from losscli.cli.options import MAX_RESAMPLES, input_from_kwargs, input_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -83,10 +83,10 @@ def _created() -> str:
 @click.option(
     "--bootstrap",
     "n_boot",
-    type=click.IntRange(min=10),
+    type=click.IntRange(min=10, max=MAX_RESAMPLES),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples for the intervals.",
+    help=f"Bootstrap resamples for the intervals (10 to {MAX_RESAMPLES:,}).",
 )
 @click.option(
     "--seed",
