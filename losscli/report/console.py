@@ -9,6 +9,7 @@ or markdown is rendered (JSON escapes by itself; CSV keeps the data exact).
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import re
 import sys
@@ -133,7 +134,7 @@ def stdout_stream() -> Any:
     return _Output(sys.stdout, "stdout")
 
 
-class _Output:
+class _Output(io.TextIOBase):
     """stdout or stderr for a Console: a write that finds no room is an ``Error:`` line.
 
     ``loss compute f.csv > /dev/full`` says "cannot write to stdout: No space left on
@@ -163,6 +164,26 @@ class _Output:
             self._stream.flush()
         except OSError as exc:
             raise self._failed(exc) from None
+
+    # A text stream (callers test isinstance(..., io.TextIOBase)) that delegates the rest.
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", None) or "utf-8")
+
+    def close(self) -> None:  # the wrapped stream stays open (it is sys.stdout)
+        pass
+
+    def __del__(self) -> None:
+        pass
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
