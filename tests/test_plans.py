@@ -270,3 +270,10 @@ def test_cli_sensitivity_probabilities_error_counts_every_batch(tmp_path, monkey
     assert result.stdout == ""
     assert result.stderr.startswith("Error: loss sensitivity reads the predictions of y_pred")
     assert "row 1500 has 3.5 (2 row(s) outside [0, 1])" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["regression_outliers.csv", "binary_imbalanced.csv"])
+def test_sensitivity_plan_zero_weights_are_never_flagged(name, cap):
+    dataset = with_weights(_load(name), 7, zeros=True)
+    got, want = _sensitivity_both(dataset)
+    assert_same(got, want)
