@@ -335,6 +335,10 @@ def compute(
             report = _with_per_sample(per_sample, run)
     finally:
         source.close()
+    if opts.weight_col:  # the table's footer says "weighted by COL"
+        import dataclasses
+
+        report = dataclasses.replace(report, weight_column=opts.weight_col)
     result: ComputeResult = _promote(report, ComputeResult, messages.notes)
     object.__setattr__(result, "_gates", tuple(gates))
     messages.issue(result.warnings)

@@ -8,6 +8,7 @@ import click
 
 from losscli.cli.options import (
     bootstrap_options,
+    digits_option,
     format_option,
     input_from_kwargs,
     input_options,
@@ -51,6 +52,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--errors",
     default="-3:3:13",

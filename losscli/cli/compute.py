@@ -9,6 +9,7 @@ import click
 from losscli.cli.options import (
     api_input_kwargs,
     bootstrap_options,
+    digits_option,
     format_option,
     input_options,
     loss_options,
@@ -20,6 +21,7 @@ from losscli.cli.options import (
 @input_options
 @loss_options
 @format_option
+@digits_option
 @bootstrap_options(
     ci_help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95."
 )

@@ -155,6 +155,29 @@ def bootstrap_options(ci_help: str) -> Callable[[F], F]:
     return decorate
 
 
+def digits_option(func: F) -> F:
+    """--digits N: significant digits of the numbers in table and markdown output."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        from losscli.report.format import set_digits
+
+        set_digits(value)
+        return value
+
+    return click.option(
+        "--digits",
+        type=click.IntRange(1, 17),
+        default=None,
+        metavar="N",
+        expose_value=False,
+        callback=apply,
+        help=(
+            "Significant digits of the numbers in table and markdown output (default 5); "
+            "JSON and CSV always keep full precision."
+        ),
+    )(func)
+
+
 def format_option(func: F) -> F:
     return click.option(
         "--format",

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    digits_option,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 from losscli.errors import UsageError
 
 RECOMMEND_TASKS = (
@@ -94,6 +100,7 @@ class RecommendCommand(click.Command):
 @_input_options_without_task
 @loss_options
 @format_option
+@digits_option
 def recommend(
     file: str | None,
     rec_task: str | None,

@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    digits_option,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 
 
 @click.command("sensitivity")
@@ -14,6 +20,7 @@ from losscli.cli.options import format_option, input_from_kwargs, input_options,
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--rule",
     type=click.Choice(("mad", "iqr"), case_sensitive=False),
