@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files and
 
 LOSS = [sys.executable, "-m", "losscli"]
 DATA = "y_true,y_pred\n1,2\n2,2.5\n3,3\n"
-PER_SAMPLE = "row,model,mse\n1,y_pred,1.0\n2,y_pred,0.25\n3,y_pred,0.0\n"
+PER_SAMPLE = "row,model,mse\n1,y_pred,1\n2,y_pred,0.25\n3,y_pred,0\n"
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="mknod and mount need root")
 SETPRIV = shutil.which("setpriv")
