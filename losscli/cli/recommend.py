@@ -136,7 +136,7 @@ def recommend(
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
-    from losscli.cli.common import note
+    from losscli.cli.common import check_outputs, input_paths, note
     from losscli.cli.plans import run_on_file
     from losscli.core.registry import parse_loss_list
     from losscli.report.console import make_console
@@ -180,6 +180,7 @@ def recommend(
     if file is None:
         task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
     else:
+        check_outputs(input_paths(file, kwargs), [])
         kwargs["task"] = task if task in LOADER_TASKS else "auto"
         profiled = run_on_file(
             profile_plan(ROWSUM_TOLERANCE),

@@ -71,7 +71,7 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import choose_losses, note, warn
+    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
     from losscli.core.registry import Task, custom_losses, select_losses
     from losscli.errors import UsageError
     from losscli.io import load_dataset
@@ -80,6 +80,7 @@ def sensitivity(
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    check_outputs(input_paths(file, kwargs), [])
     opts = input_from_kwargs(kwargs)
     if losses:  # typos in --losses fail before the file is read (exit 2)
         select_losses(list(losses), Task.REGRESSION)
