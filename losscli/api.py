@@ -388,7 +388,8 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
     with tempfile.TemporaryFile() as spool:
         report = write(spool)
         spool.seek(0)
-        if isinstance(target, io.TextIOBase):
+        # A text stream, or a wrapper of one (the CLI's stdout): copy text, not bytes.
+        if isinstance(target, io.TextIOBase) or getattr(target, "encoding", None):
             text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             shutil.copyfileobj(text, target, 1 << 20)
             text.detach()
