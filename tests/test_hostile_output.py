@@ -37,6 +37,8 @@ def _rows(text: str | bytes) -> list[tuple[str, ...]]:
         text = text.decode()
     lines = [line.split(",") for line in text.splitlines()]
     return [tuple(lines[0])] + [(r, m, float(v)) for r, m, v in lines[1:]]  # type: ignore[misc]
+
+
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="mknod and mount need root")
 SETPRIV = shutil.which("setpriv")
@@ -146,7 +148,9 @@ def test_a_symlink_keeps_its_link_and_its_target_is_replaced(data, tmp_path):
     dangling.symlink_to("new_target.csv")
     proc = loss("compute", data, "-l", "mse", "--per-sample", dangling, "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    assert dangling.is_symlink() and _rows((tmp_path / "new_target.csv").read_text()) == _rows(PER_SAMPLE)
+    assert dangling.is_symlink() and _rows((tmp_path / "new_target.csv").read_text()) == _rows(
+        PER_SAMPLE
+    )
     no_temporaries(tmp_path)
 
 
