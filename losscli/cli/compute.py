@@ -13,6 +13,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
+from losscli.cli.plotting import plot_option
 
 
 def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
@@ -113,6 +114,7 @@ def compute_streaming(
         "for any model (repeatable), e.g. --fail-below r2=0.8. A NaN value fails."
     ),
 )
+@plot_option
 def compute(
     file: str,
     losses: tuple[str, ...],
@@ -124,6 +126,7 @@ def compute(
     per_sample: str | None,
     fail_above: tuple[str, ...],
     fail_below: tuple[str, ...],
+    plot: str | None,
     **kwargs: Any,
 ) -> None:
     """Compute the selected losses for every model in FILE.
@@ -140,7 +143,7 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact); --ci and --per-sample read the whole file.
+    (median_ae stays exact); --ci, --per-sample and --plot read the whole file.
     """
     from losscli.analysis.compute import compute as run_compute
     from losscli.analysis.gates import gate_failures, parse_gates
@@ -152,6 +155,7 @@ def compute(
         warn,
         write_atomically,
     )
+    from losscli.cli.plotting import check_plot_target, save_data_plot
     from losscli.core.registry import LossSelection, get_loss, select_losses
     from losscli.errors import GateFailed, UsageError
     from losscli.io import load_dataset
@@ -162,6 +166,8 @@ def compute(
     warn(ignored_without_ci(ci))
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")
+    if plot:
+        check_plot_target(plot, file)
     opts = input_from_kwargs(kwargs, group_by)
     # Parse --losses before reading the file so typos fail fast (exit 2).
     from losscli.core.registry import Task
@@ -177,8 +183,8 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    if ci is not None or per_sample:
-        # Bootstrap resampling and per-row output need every row in memory.
+    if ci is not None or per_sample or plot:
+        # Bootstrap resampling, per-row output and the charts need every row in memory.
         dataset = load_dataset(file, opts)
         selections = selections_for(dataset)
         report, items = run_compute(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
@@ -191,6 +197,8 @@ def compute(
         note(f"Note: {line}")
     render(report, fmt.lower(), console)
     warn(report.warnings)
+    if plot:
+        save_data_plot(plot, dataset, selections, groups=report)
 
     failed = gate_failures(report.results, gates)
     if failed:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.plotting import plot_option
 
 
 @click.command("sensitivity")
@@ -31,12 +32,14 @@ from losscli.cli.options import format_option, input_from_kwargs, input_options,
         "losses on raw scores the margin logit(p), -4.595 by default)."
     ),
 )
+@plot_option
 def sensitivity(
     file: str,
     losses: tuple[str, ...],
     fmt: str,
     rule: str | None,
     threshold: float | None,
+    plot: str | None,
     **kwargs: Any,
 ) -> None:
     """Show how much each loss is driven by a few outlying rows of FILE.
@@ -60,6 +63,7 @@ def sensitivity(
       loss sensitivity sample_data/binary_imbalanced.csv --threshold 0.05
       loss sensitivity sample_data/hinge_labels.csv -l hinge
       loss sensitivity preds.csv --format json
+      loss sensitivity preds.csv --plot residuals.png
     """
     import math
 
@@ -73,6 +77,10 @@ def sensitivity(
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    if plot:
+        from losscli.cli.plotting import check_plot_target
+
+        check_plot_target(plot, file)
     opts = input_from_kwargs(kwargs)
     if losses:  # typos in --losses fail before the file is read (exit 2)
         select_losses(list(losses), Task.REGRESSION)
@@ -99,3 +107,7 @@ def sensitivity(
         )
     render(report, fmt.lower(), console)
     warn(report.warnings)
+    if plot:
+        from losscli.cli.plotting import save_data_plot
+
+        save_data_plot(plot, dataset, selections, rule=(rule or "mad").lower(), threshold=threshold)

@@ -1,0 +1,81 @@
+"""``--plot PATH`` with a FILE (compute, compare, sensitivity): the report's data charts.
+
+The charts are those of ``loss report``: a residual histogram per model with
+the flagged outliers (regression), a reliability diagram and a P(true class)
+histogram per model (classification on probabilities), the per-sample loss
+distribution (structured families), and each group's values with their
+intervals when --group-by is given. PNG, SVG or PDF by the file's extension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PLOT_HELP = (
+    "Also save the data charts as PATH (.png, .svg or .pdf; needs losscli[plot]): "
+    "residual histograms with the flagged rows, or reliability diagrams and P(true class) "
+    "histograms; per-group values with --group-by."
+)
+
+
+def _check_plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    from losscli.errors import UsageError
+    from losscli.report.figures import plot_format
+
+    if value is None:
+        return None
+    try:
+        plot_format(value)
+    except UsageError as exc:
+        raise click.BadParameter(
+            exc.message.removeprefix(f"--plot {value}: "), ctx, param
+        ) from None
+    return value
+
+
+def plot_option(func: F) -> F:
+    return click.option("--plot", metavar="PATH", callback=_check_plot_path, help=PLOT_HELP)(func)
+
+
+def check_plot_target(path: str, file: str) -> None:
+    """Before any work: the extension, matplotlib, the folder, and never the input file."""
+    from losscli.atomic import check_writable
+    from losscli.cli.common import same_file
+    from losscli.errors import UsageError
+    from losscli.report.figures import plot_format, require_matplotlib
+
+    plot_format(path)
+    require_matplotlib()
+    if file != "-" and same_file(path, file):
+        raise UsageError(f"--plot {path} is the input file; choose another path")
+    check_writable(path)
+
+
+def save_data_plot(
+    path: str,
+    dataset: Any,
+    selections: list[Any],
+    *,
+    rule: str = "mad",
+    threshold: float | None = None,
+    groups: Any = None,
+) -> None:
+    """Draw the data charts of ``dataset`` into ``path`` (atomically) and say so on stderr."""
+    from losscli.analysis.report import chart_data
+    from losscli.cli.common import note
+    from losscli.report.figures import data_panels, save_panels
+
+    charts, notes = chart_data(dataset, selections, rule=rule, threshold=threshold, groups=groups)
+    for line in notes:
+        note(f"Note: {line}")
+    panels = data_panels(charts)
+    if not panels:
+        note("Note: --plot: these data have no chart to draw; no file written")
+        return
+    save_panels(path, panels)
+    click.echo(f"Chart saved to {path}", err=True)
