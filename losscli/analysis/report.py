@@ -79,6 +79,7 @@ class ChartData:
     p_true: list[ValueHistogram]  # classification on probabilities (per model)
     values: list[ValueHistogram]  # structured families: per-sample losses (per model)
     groups: ComputeReport | None = None  # values per group with intervals (--group-by)
+    notes: tuple[str, ...] = ()  # what cannot be drawn, and why
 
     @property
     def empty(self) -> bool:

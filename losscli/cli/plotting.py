@@ -42,18 +42,41 @@ def plot_option(func: F) -> F:
     return click.option("--plot", metavar="PATH", callback=_check_plot_path, help=PLOT_HELP)(func)
 
 
-def check_plot_target(path: str, file: str) -> None:
-    """Before any work: the extension, matplotlib, the folder, and never the input file."""
+def check_plot_target(path: str, file: str, rereads: bool = False) -> None:
+    """Before any work: the extension, matplotlib, the folder, and never the input file.
+
+    ``rereads``: the command reads FILE a second time for the charts, which
+    stdin cannot give.
+    """
     from losscli.atomic import check_writable
     from losscli.cli.common import same_file
     from losscli.errors import UsageError
     from losscli.report.figures import plot_format, require_matplotlib
 
     plot_format(path)
+    if rereads and file == "-":
+        raise UsageError(
+            "--plot reads the data a second time, which stdin cannot give; save the data "
+            "to a file and pass its path"
+        )
     require_matplotlib()
     if file != "-" and same_file(path, file):
         raise UsageError(f"--plot {path} is the input file; choose another path")
     check_writable(path)
+
+
+def plot_from_file(
+    path: str, file: str, losses: tuple[str, ...], kwargs: dict[str, Any], groups: Any = None
+) -> None:
+    """Read FILE again through the API and draw its data charts into ``path``."""
+    from losscli.api import data_charts
+    from losscli.cli.common import note
+    from losscli.cli.options import api_input_kwargs
+
+    charts = data_charts(file, losses=losses, groups=groups, **api_input_kwargs(kwargs))
+    for line in charts.notes:
+        note(f"Note: {line}")
+    _save(path, charts)
 
 
 def save_data_plot(
@@ -68,7 +91,6 @@ def save_data_plot(
     """Draw the data charts of ``dataset`` into ``path`` (atomically) and say so on stderr."""
     from losscli.analysis.report import chart_data
     from losscli.cli.common import note
-    from losscli.report.figures import data_panels, save_panels
 
     charts, notes = chart_data(dataset, selections, rule=rule, threshold=threshold, groups=groups)
     for line in notes:
