@@ -95,6 +95,13 @@ def save_data_plot(
     charts, notes = chart_data(dataset, selections, rule=rule, threshold=threshold, groups=groups)
     for line in notes:
         note(f"Note: {line}")
+    _save(path, charts)
+
+
+def _save(path: str, charts: Any) -> None:
+    from losscli.cli.common import note
+    from losscli.report.figures import data_panels, save_panels
+
     panels = data_panels(charts)
     if not panels:
         note("Note: --plot: these data have no chart to draw; no file written")
