@@ -347,10 +347,19 @@ def _new_table(headers: list[str], widths: list[int], left: int, gap: int) -> An
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0))
+    # No cell padding: rich < 15 keeps a right padding on the last column even
+    # with pad_edge=False (one column too wide, the last one cut). Each gap is
+    # the box's one-space divider plus gap - 1 spaces inside one of its two
+    # columns: a right-aligned column takes them on its left, a left-aligned
+    # one (followed by another left-aligned one) on its right.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
     for i, (header, size) in enumerate(zip(headers, widths)):
+        inside = gap - 1 if i >= left or i + 1 < left else 0
         table.add_column(
-            header, justify="left" if i < left else "right", no_wrap=True, min_width=size
+            header,
+            justify="left" if i < left else "right",
+            no_wrap=True,
+            min_width=size + inside,
         )
     return table
 
