@@ -190,3 +190,115 @@ def test_margin_losses_leave_the_default_panel_on_probabilities(run):
     assert "hinge" in result.stdout and "Warning: P-HINGE-PROB" in result.stderr
     # a typical file (no data: `loss list`) still lists them
     assert "hinge" in {s.name for s in default_panel(Task.BINARY)}
+
+
+# --------------------------------------------------------------------------- items 5, 9, 10
+
+
+def _pitfalls(run, *args):
+    import json
+
+    result = run("recommend", *args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return {p["id"]: p for p in json.loads(result.stdout)["pitfalls"]}
+
+
+def test_p_log0_counts_only_rows_whose_loss_the_clipping_sets(run):
+    # A random forest's probabilities are often exactly 0 or 1, but none gives the
+    # true class 0 here: clipping decides nothing, and compute warns of nothing.
+    assert "P-LOG0" not in _pitfalls(run, DATA / "digits_rf.csv")
+    assert "P-LOG0" not in run("compute", DATA / "digits_rf.csv").stderr
+    # Hard labels: 4 mistakes, each a true-class probability of exactly 0.
+    frame = pd.read_csv(DATA / "cancer_hard.csv")
+    wrong = int(np.count_nonzero(frame["y_true"] != frame["y_pred"]))
+    assert wrong == 4
+    pitfall = _pitfalls(run, DATA / "cancer_hard.csv")["P-LOG0"]
+    message = pitfall["message"]
+    assert message.startswith(f"{wrong} row(s) give the true class probability exactly 0")
+    assert "calibrate" in message and "--from-logits" not in message
+    warning = run("compute", DATA / "cancer_hard.csv").stderr
+    assert f"P-LOG0 y_pred: {wrong} row(s) predict probability exactly 0" in warning
+
+
+def test_hard_labels_say_100_percent_and_are_named(run, tmp_path):
+    result = run("compute", DATA / "cancer_hard.csv", "-l", "bce")
+    assert "(100% of the total)" in result.stderr and "e+02" not in result.stderr
+    assert "Warning: P-HARD y_pred" in result.stderr and "predict_proba()" in result.stderr
+    # probabilities are not hard labels; nor are logits
+    assert "P-HARD" not in run("compute", DATA / "cancer_proba.csv").stderr
+    assert "P-HARD" not in run("compute", SAMPLES / "binary_logits.csv", "--from-logits").stderr
+    # multiclass one-hot predictions, read in chunks too
+    onehot = tmp_path / "onehot.csv"
+    onehot.write_text("y_true,y_pred_a,y_pred_b\n" + "a,1,0\nb,0,1\na,0,1\n" * 50)
+    assert "Warning: P-HARD y_pred" in run("compute", onehot).stderr
+    from losscli.analysis.diagnostics import share_text
+
+    assert [share_text(s) for s in (1.0, 0.82, 0.035, 0.0012)] == ["100%", "82%", "3.5%", "0.12%"]
+
+
+def test_rowsum_warning_only_when_probability_losses_read_the_rows(run):
+    logits = SAMPLES / "multiclass_logits.csv"
+    result = run("compute", logits)  # the default panel keeps only multiclass_hinge
+    assert "multiclass_hinge" in result.stdout
+    assert "P-ROWSUM" not in result.stderr
+    result = run("compute", logits, "-l", "multiclass_hinge", "--format", "json")
+    assert "P-ROWSUM" not in result.stderr
+
+
+# --------------------------------------------------------------------------- item 8
+
+
+def test_explain_reports_an_analytic_kink_exactly(run_json):
+    # huber delta=0.5 on a sigmoid: quadratic (convex) for p < 0.5, linear beyond,
+    # where d2L/dz2 = delta p (1 - p) (1 - 2p) < 0: the boundary is the kink p = 0.5.
+    out = run_json("explain", "huber:delta=0.5", "--link", "sigmoid")
+    got = {(i["y_true"], i["from"], i["to"]) for i in out["nonconvex"]}
+    assert got == {(0, 0.5, 1.0), (1, 0.0, 0.5)}
+    # a boundary beside a kink is not moved onto it: delta=0.67 keeps mse-like 2/3
+    out = run_json("explain", "huber:delta=0.67", "--link", "sigmoid")
+    first = next(i for i in out["nonconvex"] if i["y_true"] == 0)
+    assert first["from"] == pytest.approx(2 / 3, abs=1e-8) and first["from"] != 0.67
+    out = run_json("explain", "mse", "--link", "sigmoid")
+    assert next(i for i in out["nonconvex"] if i["y_true"] == 0)["from"] == pytest.approx(
+        2 / 3, abs=1e-8
+    )
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+def _sentence(stdout: str) -> str:
+    flat = " ".join(stdout.split())
+    start = flat.index("The losses")
+    return flat[start : flat.index("task regression", start)]
+
+
+def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ("compare", DATA / "diabetes.csv", "--pred-col", "linear", "--pred-col", "random_forest")
+    sentence = _sentence(run(*args).stdout)
+    assert "random_forest has the smaller bias (mbe)" in sentence
+    assert "prefers random_forest" not in sentence and "mbe prefers" not in sentence
+    assert "Without --ci nothing tests whether these differences exceed noise" in sentence
+    assert "rerun with --ci 0.95" in sentence
+    # With --ci, the paired-bootstrap labels inform the sentence.
+    result = run(*args, "--ci", "0.95", "--bootstrap", "300")
+    sentence = _sentence(result.stdout)
+    table = result.stdout
+    assert "not separable" in table
+    assert "At 95% the models are not separable on" in sentence
+    assert "mbe" in sentence.split("not separable on", 1)[1]
+    assert "so the disagreement may be noise" in sentence
+    # the sentence names exactly the losses whose interval includes 0
+    import json
+
+    data = json.loads(run(*args, "--ci", "0.95", "--bootstrap", "300", "--format", "json").stdout)
+    unclear = {
+        r["loss"]
+        for r in data["results"]
+        if r["rank"] != 1 and not (r["diff_ci_low"] is not None and r["diff_ci_low"] > 0)
+    }
+    named = sentence.split("not separable on", 1)[1].split("(the paired")[0]
+    assert {
+        w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
+    } == unclear
