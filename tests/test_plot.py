@@ -94,7 +94,7 @@ def test_raw_scores_draw_the_margins(run, tmp_path):
     assert "raw scores" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["compare", "sensitivity"])
+@pytest.mark.parametrize("command", ["compare"])
 def test_plot_from_stdin(run, tmp_path, command):
     out = tmp_path / "stdin.png"
     text = (SAMPLES / "regression_clean.csv").read_text()
@@ -103,10 +103,11 @@ def test_plot_from_stdin(run, tmp_path, command):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_compute_plot_from_stdin_says_why_not(run, tmp_path):
+@pytest.mark.parametrize("command", ["compute", "sensitivity"])
+def test_streamed_commands_plot_from_stdin_say_why_not(run, tmp_path, command):
     out = tmp_path / "stdin.png"
     text = (SAMPLES / "regression_clean.csv").read_text()
-    result = run("compute", "-", "--plot", out, input=text)
+    result = run(command, "-", "--plot", out, input=text)
     assert result.exit_code == 2
     assert "stdin cannot give" in result.stderr
     assert result.stdout == "" and not out.exists()

@@ -78,8 +78,8 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact); --per-sample reads the whole file, and --plot
-    reads it a second time for the charts (not from stdin).
+    (median_ae stays exact), --ci and --per-sample included; --plot reads the
+    file a second time for the charts (not from stdin).
     """
     import sys
 
@@ -96,8 +96,7 @@ def compute(
     if plot:
         check_plot_target(plot, file, rereads=True)
     with api_warnings():
-        # --per-sample reads every row into memory first: no bar for it.
-        with progress_bar(fmt == "table" and not per_sample) as bar:
+        with progress_bar(fmt == "table") as bar:
             result = api_compute(
                 file,
                 losses=losses,

@@ -66,14 +66,28 @@ def check_plot_target(path: str, file: str, rereads: bool = False) -> None:
 
 
 def plot_from_file(
-    path: str, file: str, losses: tuple[str, ...], kwargs: dict[str, Any], groups: Any = None
+    path: str,
+    file: str,
+    losses: tuple[str, ...],
+    kwargs: dict[str, Any],
+    *,
+    groups: Any = None,
+    rule: str = "mad",
+    threshold: float | None = None,
 ) -> None:
     """Read FILE again through the API and draw its data charts into ``path``."""
     from losscli.api import data_charts
     from losscli.cli.common import note
     from losscli.cli.options import api_input_kwargs
 
-    charts = data_charts(file, losses=losses, groups=groups, **api_input_kwargs(kwargs))
+    charts = data_charts(
+        file,
+        losses=losses,
+        groups=groups,
+        rule=rule,
+        threshold=threshold,
+        **api_input_kwargs(kwargs),
+    )
     for line in charts.notes:
         note(f"Note: {line}")
     _save(path, charts)
