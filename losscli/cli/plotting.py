@@ -43,13 +43,12 @@ def plot_option(func: F) -> F:
 
 
 def check_plot_target(path: str, file: str, rereads: bool = False) -> None:
-    """Before any work: the extension, matplotlib, the folder, and never the input file.
+    """Before any work: the extension, stdin, matplotlib, the folder, never an input.
 
     ``rereads``: the command reads FILE a second time for the charts, which
     stdin cannot give.
     """
-    from losscli.atomic import check_writable
-    from losscli.cli.common import same_file
+    from losscli.cli.common import check_outputs
     from losscli.errors import UsageError
     from losscli.report.figures import plot_format, require_matplotlib
 
@@ -60,9 +59,7 @@ def check_plot_target(path: str, file: str, rereads: bool = False) -> None:
             "to a file and pass its path"
         )
     require_matplotlib()
-    if file != "-" and same_file(path, file):
-        raise UsageError(f"--plot {path} is the input file; choose another path")
-    check_writable(path)
+    check_outputs([file], [("--plot", path)])
 
 
 def plot_from_file(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import input_options, loss_options
+from losscli.cli.options import MAX_RESAMPLES, input_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -83,10 +83,10 @@ def _created() -> str:
 @click.option(
     "--bootstrap",
     "n_boot",
-    type=click.IntRange(min=10),
+    type=click.IntRange(min=10, max=MAX_RESAMPLES),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples for the intervals.",
+    help=f"Bootstrap resamples for the intervals (10 to {MAX_RESAMPLES:,}).",
 )
 @click.option(
     "--seed",
@@ -144,18 +144,13 @@ def report(
       loss report preds.csv -o - > report.html
     """
     from losscli.api import report_data
-    from losscli.atomic import check_writable
-    from losscli.cli.common import api_warnings, note, same_file, write_atomically
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note, write_atomically
     from losscli.cli.options import api_input_kwargs
-    from losscli.errors import UsageError
     from losscli.report.html import render_html, require_report_extra
 
     require_report_extra()
     path = output or default_output(file)
-    if path != "-":
-        if file != "-" and same_file(path, file):
-            raise UsageError(f"--output {path} is the input file; choose another path")
-        check_writable(path)
+    check_outputs(input_paths(file, kwargs), [("--output", path)])
     with api_warnings():
         data = report_data(
             file,

@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    digits_option,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 from losscli.cli.plotting import plot_option
 
 
@@ -15,6 +21,7 @@ from losscli.cli.plotting import plot_option
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--rule",
     type=click.Choice(("mad", "iqr"), case_sensitive=False),
@@ -68,7 +75,7 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import choose_losses, note, warn
+    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
     from losscli.core.registry import Task, custom_losses, select_losses
     from losscli.errors import UsageError
     from losscli.io import load_dataset
@@ -77,6 +84,7 @@ def sensitivity(
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    check_outputs(input_paths(file, kwargs), [("--plot", plot)])
     if plot:
         from losscli.cli.plotting import check_plot_target
 
