@@ -33,6 +33,7 @@ from losscli.errors import LossWarning, UsageError
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from losscli.analysis.curves import GridSpec
     from losscli.core.dataset import Dataset
     from losscli.core.registry import LossSelection, LossSpec
     from losscli.io.columns import InputOptions
@@ -187,15 +188,20 @@ def _whole(source: Any) -> Dataset:
     return dataset
 
 
-def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | None) -> None:
+# The command line loads --custom losses while parsing its options (every command,
+# this API or not); it passes this instead of the texts so that user code runs once.
+CUSTOM_LOADED_BY_CLI: Sequence[str] = ("<loaded by the command line>",)
+
+
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
     """Load custom losses and parse ``losses`` before reading data (typos fail fast).
 
     ``custom`` (``["path.py:FUNC"]``, as ``--custom``) replaces the custom losses
-    of an earlier call; None keeps them.
+    of an earlier call (none: no custom loss).
     """
     from losscli.core.registry import Task, select_losses
 
-    if custom is not None:
+    if custom is not CUSTOM_LOADED_BY_CLI:
         from losscli.custom import load_custom_losses
 
         load_custom_losses(tuple(custom))
@@ -251,7 +257,7 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
+    custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
@@ -378,7 +384,7 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
+    custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
@@ -432,7 +438,7 @@ def compare(
 
 
 def compare_losses(
-    losses: Losses = None, *, errors: str | tuple[float, float, int] = "-3:3:13"
+    losses: Losses = None, *, errors: str | tuple[float, float, int] | GridSpec = "-3:3:13"
 ) -> CurvesResult:
     """Losses compared as functions: ``loss compare`` without a FILE.
 
@@ -446,12 +452,15 @@ def compare_losses(
     >>> r.to_dict()["curves"][0]["values"]
     [1.0, 0.0, 1.0]
     """
-    from losscli.analysis.curves import compare_curves, parse_grid
+    from losscli.analysis.curves import GridSpec, compare_curves, parse_grid
     from losscli.core.registry import Task, select_losses
     from losscli.results import CurvesResult
 
-    text = errors if isinstance(errors, str) else ":".join(str(v) for v in errors)
-    grid = parse_grid(text)
+    if isinstance(errors, GridSpec):
+        grid = errors
+    else:
+        text = errors if isinstance(errors, str) else ":".join(str(v) for v in errors)
+        grid = parse_grid(text)
     texts = _loss_texts(losses) or ("mse,mae,huber",)
     # With explicit names the task is not used: parsed and de-duplicated as given.
     selections = select_losses(list(texts), Task.REGRESSION)
@@ -478,15 +487,17 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
-    bins: int = 60,
+    custom: Sequence[str] = (),
+    bins: int | Callable[[int], int] = 60,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
 
     ``rule`` is ``"mad"`` (robust z-score, default threshold 3.5) or ``"iqr"``
     (Tukey's fences, default 1.5); for classification ``threshold`` is the
     probability of the true class below which a row is confidently wrong
-    (default 0.01). ``bins`` sets the residual histogram's bins (default 60).
+    (default 0.01). ``bins`` sets the residual histogram's bins (default 60),
+    or is a function of the number of rows giving them (the command line fits
+    the histogram to the terminal that way).
 
     >>> import losscli as lc
     >>> y = [float(i % 7) for i in range(50)]
@@ -533,7 +544,7 @@ def sensitivity(
         selections,
         rule=chosen_rule,
         threshold=threshold,
-        bins=int(bins),
+        bins=int(bins(dataset.n_rows) if callable(bins) else bins),
     )
     notes = list(messages.notes)
     if rule is not None and not regression:
@@ -610,7 +621,14 @@ def recommend(
     planned: list[PlannedLoss] = []
     for text in _loss_texts(losses):
         for sel in parse_loss_list(text):
-            planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+            planned.append(
+                PlannedLoss(
+                    sel.name,
+                    sel.spec.task.value,
+                    dict(sel.params),
+                    evaluation_only=sel.spec.evaluation_only,
+                )
+            )
 
     profile = None
     notes: list[str] = []

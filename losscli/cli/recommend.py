@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import api_input_kwargs, format_option, input_options, loss_options
 from losscli.errors import UsageError
 
 RECOMMEND_TASKS = (
@@ -19,7 +19,6 @@ RECOMMEND_TASKS = (
     "generative",
     "distribution",
 )
-LOADER_TASKS = ("regression", "binary", "multiclass", "detection", "similarity", "generative")
 
 
 def _input_options_without_task(func: Any) -> Any:
@@ -125,13 +124,8 @@ def recommend(
       loss recommend preds.csv
       loss recommend preds.csv --no-outliers -l mse,mbe --format json
     """
-    from losscli.analysis.profile import profile_dataset
-    from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
-    from losscli.analysis.recommend import recommend as run_recommend
-    from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
+    from losscli.api import recommend as api_recommend
     from losscli.cli.common import note
-    from losscli.core.registry import parse_loss_list
-    from losscli.io import load_dataset
     from losscli.report.console import make_console
     from losscli.report.recommend import render
 
@@ -140,9 +134,12 @@ def recommend(
             "--outliers and --no-outliers contradict each other: give the one that "
             "describes your data (or neither, and let FILE show it)"
         )
-    task = rec_task.lower() if rec_task else None
-    flags = Flags(
-        task=task,
+    inputs = api_input_kwargs({**kwargs, "task": "auto"})
+    for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
+        del inputs[name]
+    result = api_recommend(
+        file,
+        task=rec_task,
         outliers=True if outliers else (False if no_outliers else None),
         heavy_tails=heavy_tails,
         imbalanced=imbalanced,
@@ -150,44 +147,9 @@ def recommend(
         need_probabilities=need_probabilities,
         interpretable=interpretable,
         smooth=smooth,
+        losses=losses,
+        **inputs,
     )
-    # Check flags and --losses before reading the file, so usage errors fail fast (exit 2).
-    if file is None:
-        resolved = resolve_task(flags)
-    else:
-        check_flags(flags)
-    planned: list[PlannedLoss] = []
-    for text in losses:
-        for sel in parse_loss_list(text):
-            planned.append(
-                PlannedLoss(
-                    sel.name,
-                    sel.spec.task.value,
-                    dict(sel.params),
-                    evaluation_only=sel.spec.evaluation_only,
-                )
-            )
-
-    profile = None
-    notes: list[str] = []
-    if file is None:
-        task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
-    else:
-        kwargs["task"] = task if task in LOADER_TASKS else "auto"
-        dataset = load_dataset(file, input_from_kwargs(kwargs))
-        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
-        resolved = resolve_task(flags, data_task=dataset.task.value)
-        task_reason = dataset.task_reason
-        if len(dataset.model_names) > 1 and profile.model:
-            notes.append(
-                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
-                f"first, {profile.model} (put the model you train first with --pred-col)"
-            )
-        notes.extend(dataset.notes)
-    facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
-    report = run_recommend(
-        facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
-    )
-    for line in report.notes:
+    for line in result.notes:
         note(f"Note: {line}")
-    render(report, fmt.lower(), make_console())
+    render(result, fmt.lower(), make_console())

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import api_input_kwargs, format_option, input_options, loss_options
 
 
 @click.command("sensitivity")
@@ -61,41 +61,23 @@ def sensitivity(
       loss sensitivity sample_data/hinge_labels.csv -l hinge
       loss sensitivity preds.csv --format json
     """
-    import math
-
-    from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import choose_losses, note, warn
-    from losscli.core.registry import Task, select_losses
-    from losscli.errors import UsageError
-    from losscli.io import load_dataset
+    from losscli.api import sensitivity as api_sensitivity
+    from losscli.cli.common import api_warnings, note
     from losscli.report.console import make_console
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
-    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
-        raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
-    opts = input_from_kwargs(kwargs)
-    if losses:  # typos in --losses fail before the file is read (exit 2)
-        select_losses(list(losses), Task.REGRESSION)
-    dataset = load_dataset(file, opts)
-    regression = dataset.task is Task.REGRESSION
-    if not regression and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
-    selections = choose_losses(losses, dataset)
     console = make_console()
-    # The table's histogram has one bin per console column (at most 60, as in JSON).
-    bins = chart_bins(console.width, dataset.n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
-    report = run_sensitivity(
-        dataset, selections, rule=(rule or "mad").lower(), threshold=threshold, bins=bins
-    )
-    for line in report.notes:
-        note(f"Note: {line}")
-    if rule is not None and not regression:
-        note(
-            f"Note: --rule applies to regression residuals; {dataset.task.value} rows are "
-            f"flagged by the probability of the true class"
+    table = fmt.lower() == "table"
+    with api_warnings():
+        result = api_sensitivity(
+            file,
+            losses=losses,
+            rule=rule,
+            threshold=threshold,
+            # The table's histogram has one bin per console column (at most 60, as in JSON).
+            bins=(lambda n_rows: chart_bins(console.width, n_rows)) if table else HISTOGRAM_BINS,
+            **api_input_kwargs(kwargs),
         )
-    render(report, fmt.lower(), console)
-    warn(report.warnings)
+        for line in result.notes:
+            note(f"Note: {line}")
+        render(result, fmt.lower(), console)
