@@ -315,16 +315,15 @@ def compute(
 
     source = _open(data, opts, progress)
     try:
-        if ci is not None or per_sample is not None:
+        if per_sample is not None:
             from losscli.analysis.compute import compute as run_compute
 
-            # Bootstrap resampling and per-row output need every row in memory.
+            # Per-row output needs every row in memory.
             dataset = _whole(source)
             report, items = run_compute(
                 dataset, selections_for(dataset), ci_level=ci, n_boot=n_boot, seed=seed
             )
-            if per_sample is not None:
-                _write_per_sample(per_sample, dataset, items)
+            _write_per_sample(per_sample, dataset, items)
         else:
             from losscli.analysis.streaming import compute_chunks
             from losscli.io.stream import ValueSpool
@@ -332,7 +331,13 @@ def compute(
             spool = ValueSpool()
             try:
                 report = compute_chunks(
-                    source.batches(), selections_for, spool, reread=source.batches
+                    source.batches(),
+                    selections_for,
+                    spool,
+                    reread=source.batches,
+                    ci_level=ci,
+                    n_boot=n_boot,
+                    seed=seed,
                 )
             finally:
                 spool.close()
@@ -582,6 +587,7 @@ def recommend(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
 
@@ -595,11 +601,12 @@ def recommend(
     >>> r.task, r.top.loss
     ('regression', 'huber')
     """
-    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.profile_plan import profile_plan
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
     from losscli.core.registry import parse_loss_list
+    from losscli.engines.local import run_plan
     from losscli.results import RecommendResult
 
     chosen = None if task is None else _choice(task, "task", RECOMMEND_TASKS)
@@ -647,17 +654,17 @@ def recommend(
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts) as source:
-            dataset = _whole(source)
-        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
-        resolved = resolve_task(flags, data_task=dataset.task.value)
-        task_reason = dataset.task_reason
-        if len(dataset.model_names) > 1 and profile.model:
+        with _open(data, opts, progress) as source:
+            profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
+        profile = profiled.profile
+        resolved = resolve_task(flags, data_task=profiled.task)
+        task_reason = profiled.task_reason
+        if len(profiled.models) > 1 and profile.model:
             notes.append(
-                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
+                f"{len(profiled.models)} models: the evidence about predictions is that of the "
                 f"first, {profile.model} (put the model you train first with --pred-col)"
             )
-        notes.extend(dataset.notes)
+        notes.extend(profiled.notes)
     facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
     report = run_recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)

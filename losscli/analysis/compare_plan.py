@@ -59,6 +59,7 @@ class ItemState:
     terms: Tracked | None = None  # defined rows' terms (weighted): median, p95
     largest: MaxAccumulator = field(default_factory=MaxAccumulator)
     contrib: Tracked | None = None  # defined rows' w x l (unit weights): top 1%
+    shared: bool = False  # unweighted: ``terms`` serves as ``contrib`` too
     contrib_total: float = 0.0
     n_defined: int = 0
     all_contrib: Tracked | None = None  # every row's w x l, when some rows are undefined
@@ -86,6 +87,7 @@ class ItemState:
             all_contrib=_merge_opt(self.all_contrib, other.all_contrib),
             all_total=self.all_total + other.all_total,
             n_all=self.n_all + other.n_all,
+            shared=self.shared or other.shared,
             scalar=self.scalar or other.scalar,
             supported=self.supported or other.supported,
             finite=self.finite and other.finite,
@@ -210,24 +212,30 @@ class CompareScan:
         values = item.values
         st.scalar = st.scalar or item.scalar
         st.supported = st.supported or item.support is not None
-        if kind is Reduction.MEDIAN:
+        if kind is Reduction.MEDIAN and item.support is not None:
             if st.median_value is None:
                 st.median_value = Tracked(percentiles=(50.0,))
             st.median_value.add(values, weights)
-        else:
+        elif kind is not Reduction.MEDIAN:
             if st.value is None:
                 st.value = new_accumulator(kind)
             st.value.add(values, weights)
         defined, dw = item.defined(weights)
+        # Unweighted rows: the contributions are the terms themselves, one kept range.
+        shared = dw is None and not spec.signed
         if st.terms is None:
-            st.terms = Tracked(percentiles=PERCENTILES)
+            st.terms = Tracked(
+                percentiles=PERCENTILES, top_fraction=TOP_FRACTION if shared else None
+            )
+            st.shared = shared
         st.terms.add(defined, dw)
         st.largest.add(defined, dw)
         if not spec.signed:
             contrib = _contrib(defined, dw)
-            if st.contrib is None:
-                st.contrib = Tracked(top_fraction=TOP_FRACTION)
-            st.contrib.add(contrib)
+            if not shared:
+                if st.contrib is None:
+                    st.contrib = Tracked(top_fraction=TOP_FRACTION)
+                st.contrib.add(contrib)
             with np.errstate(all="ignore"):
                 st.contrib_total += float(np.sum(contrib))
             st.n_defined += int(defined.size)
@@ -306,12 +314,14 @@ def compare_plan(
             if st.median_value is not None:
                 tracked[j, "value"] = st.median_value
                 asked[j, "value"] = (50.0,)
+            if st.shared:
+                st.contrib = st.terms
+            per_row = per_row_statistics(pairs[j][0].spec) and not st.scalar
+            if st.terms is not None and (per_row or st.value is None):
+                tracked[j, "terms"] = st.terms
+                asked[j, "terms"] = PERCENTILES if per_row else (50.0,)
             if st.scalar:
                 continue
-            per_row = per_row_statistics(pairs[j][0].spec)
-            if st.terms is not None and per_row:
-                tracked[j, "terms"] = st.terms
-                asked[j, "terms"] = PERCENTILES
             if st.contrib is not None and per_row and _usable_total(st.contrib_total):
                 tracked[j, "contrib"] = st.contrib
                 ks[j, "contrib"] = top_count(st.n_defined, TOP_FRACTION)
@@ -367,7 +377,7 @@ def _figures(
 ) -> ItemFigures:
     kind = selection.spec.reduction
     if kind is Reduction.MEDIAN:
-        value = percentiles[j, "value"][50.0]
+        value = percentiles[j, "value" if st.median_value is not None else "terms"][50.0]
     else:
         assert st.value is not None
         value = st.value.result()

@@ -126,7 +126,7 @@ def recommend(
     """
     from losscli.api import recommend as api_recommend
     from losscli.cli.common import note
-    from losscli.report.console import make_console
+    from losscli.report.console import make_console, progress_bar
     from losscli.report.recommend import render
 
     if outliers and no_outliers:
@@ -137,19 +137,21 @@ def recommend(
     inputs = api_input_kwargs({**kwargs, "task": "auto"})
     for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
         del inputs[name]
-    result = api_recommend(
-        file,
-        task=rec_task,
-        outliers=True if outliers else (False if no_outliers else None),
-        heavy_tails=heavy_tails,
-        imbalanced=imbalanced,
-        max_margin=max_margin,
-        need_probabilities=need_probabilities,
-        interpretable=interpretable,
-        smooth=smooth,
-        losses=losses,
-        **inputs,
-    )
+    with progress_bar(fmt.lower() == "table" and file is not None) as bar:
+        result = api_recommend(
+            file,
+            progress=bar,
+            task=rec_task,
+            outliers=True if outliers else (False if no_outliers else None),
+            heavy_tails=heavy_tails,
+            imbalanced=imbalanced,
+            max_margin=max_margin,
+            need_probabilities=need_probabilities,
+            interpretable=interpretable,
+            smooth=smooth,
+            losses=losses,
+            **inputs,
+        )
     for line in result.notes:
         note(f"Note: {line}")
     render(result, fmt.lower(), make_console())
