@@ -35,8 +35,11 @@ from losscli.analysis.diagnostics import (
     clipping_text,
     dominant_text,
     dropped_text,
+    hard_labels,
+    hard_labels_text,
     mape_zero_text,
     overflow_text,
+    rowsum_applies,
     rowsum_text,
 )
 from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
@@ -117,6 +120,7 @@ class CompareState:
     row_sums: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     mape_zeros: int = 0
     mape_rows: list[int] = field(default_factory=list)
+    not_hard: set[str] = field(default_factory=set)  # models with a prediction not 0 or 1
 
     def merge(self, other: CompareState) -> CompareState:
         row_sums = dict(self.row_sums)
@@ -131,6 +135,7 @@ class CompareState:
             row_sums=row_sums,
             mape_zeros=self.mape_zeros + other.mape_zeros,
             mape_rows=(self.mape_rows + other.mape_rows)[:5],
+            not_hard=self.not_hard | other.not_hard,
         )
 
 
@@ -269,6 +274,10 @@ class CompareScan:
             st.loss_sum += float(np.sum(values))
 
     def _row_sums(self, state: CompareState, batch: Dataset) -> None:
+        if self.task in (Task.BINARY, Task.MULTICLASS) and not self.from_logits:
+            for model in batch.model_names:
+                if model not in state.not_hard and not hard_labels(batch.models[model]):
+                    state.not_hard.add(model)
         if self.task is not Task.MULTICLASS or self.from_logits:
             return
         for model in batch.model_names:
@@ -410,6 +419,11 @@ def _warnings(
     tally = state.tally
     if tally.n_dropped:
         out.append(dropped_text(tally.n_dropped, tally.n_rows))
+    if head.task in (Task.BINARY, Task.MULTICLASS) and not head.from_logits:
+        scored = {model for selection, model in pairs if selection.spec.properties.probabilistic}
+        out.extend(
+            hard_labels_text(m) for m in head.model_names if m in scored and m not in state.not_hard
+        )
     seen: set[str] = set()
     for (selection, model), st in zip(pairs, state.items):
         if "eps" not in selection.params or model in seen or not st.wrong_count:
@@ -423,7 +437,7 @@ def _warnings(
         )
     for model in head.model_names:
         count, row, value = state.row_sums.get(model, (0, 0, 0.0))
-        if count:
+        if count and rowsum_applies(head, [selection for selection, _ in pairs]):
             out.append(rowsum_text(model, count, row, value))
     if state.mape_zeros:
         out.append(mape_zero_text(state.mape_zeros, state.mape_rows))

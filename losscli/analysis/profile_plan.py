@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
 from losscli.analysis.outliers import DEFAULT_THRESHOLD
 from losscli.analysis.plan import InputTally
@@ -58,6 +59,7 @@ class ProfileState:
     pred_max: float = -math.inf
     outside: int = 0
     exact01: int = 0
+    true_zero: int = 0
     rowsum_off: int = 0
     rowsum_max: float = 0.0
 
@@ -80,6 +82,7 @@ class ProfileState:
             pred_max=max(self.pred_max, other.pred_max),
             outside=self.outside + other.outside,
             exact01=self.exact01 + other.exact01,
+            true_zero=self.true_zero + other.true_zero,
             rowsum_off=self.rowsum_off + other.rowsum_off,
             rowsum_max=max(self.rowsum_max, other.rowsum_max),
         )
@@ -136,6 +139,8 @@ class ProfileScan:
         state.pred_max = max(state.pred_max, float(np.max(q)))
         state.outside += int(np.count_nonzero((q < 0) | (q > 1)))
         state.exact01 += int(np.count_nonzero((q == 0) | (q == 1)))
+        if not batch.from_logits:
+            state.true_zero += int(np.count_nonzero(true_class_zero(q, y)))
         return state
 
     def merge(self, a: ProfileState, b: ProfileState) -> ProfileState:
@@ -322,6 +327,7 @@ def _classification(state: ProfileState, head: Dataset, n: int) -> dict[str, Any
     )
     if not head.from_logits:
         figures["n_pred_exact_01"] = state.exact01
+        figures["n_true_class_zero"] = state.true_zero
     if head.task.value == "multiclass":
         if not head.from_logits:
             figures["n_rows_not_summing_to_1"] = state.rowsum_off
