@@ -522,6 +522,7 @@ def sensitivity(
     encoding: str = "utf-8",
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
+    progress: Any = None,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
 
@@ -542,7 +543,7 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.core.registry import Task
+    from losscli.core.registry import Task, custom_losses
     from losscli.results import SensitivityResult
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
@@ -563,27 +564,51 @@ def sensitivity(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts) as source:
-        dataset = _whole(source)
-    regression = dataset.task is Task.REGRESSION
-    if not regression and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
-    selections = _choose(texts, dataset, messages)
-    report = run_sensitivity(
-        dataset,
-        selections,
-        rule=chosen_rule,
-        threshold=threshold,
-        bins=int(bins(dataset.n_rows) if callable(bins) else bins),
-    )
+
+    def bins_for(n_rows: int) -> int:
+        return int(bins(n_rows) if callable(bins) else bins)
+
+    def check_threshold(data_task: Task) -> None:
+        if data_task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+            raise UsageError(
+                f"--threshold for {data_task.value} data is a probability of the true class "
+                f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+            )
+
+    # --custom losses may return one number for all rows: they need every row at once.
+    in_memory = bool(custom_losses())
+    with _open(data, opts, progress) as source:
+        if not in_memory:
+            from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
+            from losscli.engines.local import run_plan
+
+            plan = sensitivity_plan(
+                lambda head: _choose(texts, head, messages),
+                rule=chosen_rule,
+                threshold=threshold,
+                bins_for=bins_for,
+                check_head=lambda head: check_threshold(head.task),
+            )
+            try:
+                report = run_plan(plan, source)
+            except NeedsMemory:
+                in_memory = True  # a weighted median whose neighbours were not kept
+        if in_memory:
+            dataset = _whole(source)
+            check_threshold(dataset.task)
+            selections = _choose(texts, dataset, messages)
+            report = run_sensitivity(
+                dataset,
+                selections,
+                rule=chosen_rule,
+                threshold=threshold,
+                bins=bins_for(dataset.n_rows),
+            )
     notes = list(messages.notes)
-    if rule is not None and not regression:
+    if rule is not None and report.task != Task.REGRESSION.value:
         notes = [*notes, *report.notes]
         notes.append(
-            f"--rule applies to regression residuals; {dataset.task.value} rows are "
+            f"--rule applies to regression residuals; {report.task} rows are "
             f"flagged by the probability of the true class"
         )
     result: SensitivityResult = _promote(report, SensitivityResult, notes)

@@ -134,3 +134,57 @@ def test_profile_plan_regression_shapes(seed, cap):
     )
     got, want = _profile_both(dataset, _cuts(n, seed, 8))
     assert_same(got.evidence(), want.evidence())
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def _sensitivity_both(dataset, losses=(), rule="mad", threshold=None, cuts=None):
+    from losscli.analysis.sensitivity import sensitivity
+    from losscli.analysis.sensitivity_plan import sensitivity_plan
+
+    selections = choose_losses(tuple(losses), dataset)
+    want = sensitivity(dataset, selections, rule=rule, threshold=threshold).as_dict()
+    batches = split_rows(dataset, _cuts(dataset.n_rows) if cuts is None else cuts)
+    plan = sensitivity_plan(
+        lambda head: choose_losses(tuple(losses), head), rule=rule, threshold=threshold
+    )
+    got = run_plan(plan, ListSource(batches)).as_dict()
+    return got, want
+
+
+SENSITIVITY_SAMPLES = [
+    "regression_outliers.csv",
+    "regression_clean.csv",
+    "binary_balanced.csv",
+    "binary_imbalanced.csv",
+    "binary_logits.csv",
+    "hinge_labels.csv",
+    "multiclass_probs.csv",
+    "multiclass_logits.csv",
+    "multiclass_soft.csv",
+]
+
+
+@pytest.mark.parametrize("name", SENSITIVITY_SAMPLES)
+def test_sensitivity_plan_equals_in_memory(name, cap):
+    opts = {"from_logits": True} if "logits" in name else {}
+    dataset = _load(name, **opts)
+    got, want = _sensitivity_both(dataset)
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("rule", ["mad", "iqr"])
+def test_sensitivity_plan_rules_weights_and_every_regression_loss(rule, cap):
+    dataset = _load("regression_outliers.csv")
+    losses = ("mse,rmse,mae,mbe,huber,log_cosh,median_ae,max_error",)
+    got, want = _sensitivity_both(dataset, losses, rule=rule)
+    assert_same(got, want)
+    got, want = _sensitivity_both(with_weights(dataset, 2, zeros=False), losses, rule=rule)
+    assert_same(got, want)
+
+
+def test_sensitivity_plan_hinge_on_raw_scores(cap):
+    dataset = _load("hinge_labels.csv")
+    got, want = _sensitivity_both(dataset, ("hinge,squared_hinge",))
+    assert_same(got, want)

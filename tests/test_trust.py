@@ -302,3 +302,34 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     assert {
         w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
     } == unclear
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def test_recommend_scores_carry_the_strength_of_the_evidence(run):
+    import json
+
+    from losscli.analysis.rules import evidence_strength
+
+    def scores(path):
+        out = json.loads(run("recommend", path, "--pred-col", "linear", "--format", "json").stdout)
+        return {r["loss"]: r["score"] for r in out["recommendations"]}, out["evidence"]
+
+    small, small_evidence = scores(DATA / "linnerud.csv")  # 20 rows: "weak evidence"
+    large, large_evidence = scores(DATA / "diabetes.csv")  # 133 rows
+    assert small_evidence["evidence_strength"] == pytest.approx(20 / 70)
+    assert large_evidence["evidence_strength"] == pytest.approx(133 / 183)
+    assert small["mse"] < large["mse"]
+    # both backed by the task (R-REG) and the measured residuals (R-REG-CLEAN):
+    # the measured backing is scaled, the task's is not
+    from losscli.analysis.rules import RULES
+
+    weight = {r.id: dict(r.supports["regression"]) for r in RULES if "regression" in r.supports}
+    task, clean = weight["R-REG"]["mse"], weight["R-REG-CLEAN"]["mse"]
+    for got, n in ((small["mse"], 20), (large["mse"], 133)):
+        expected = 1 - (1 - task) * (1 - clean * evidence_strength(n))
+        assert got == pytest.approx(expected, abs=5e-4)
+    # flags alone (no file): nothing to scale
+    out = json.loads(run("recommend", "--outliers", "--format", "json").stdout)
+    assert out["evidence"] == {}

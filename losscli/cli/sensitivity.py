@@ -63,21 +63,25 @@ def sensitivity(
     """
     from losscli.api import sensitivity as api_sensitivity
     from losscli.cli.common import api_warnings, note
-    from losscli.report.console import make_console
+    from losscli.report.console import make_console, progress_bar
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
     console = make_console()
     table = fmt.lower() == "table"
     with api_warnings():
-        result = api_sensitivity(
-            file,
-            losses=losses,
-            rule=rule,
-            threshold=threshold,
-            # The table's histogram has one bin per console column (at most 60, as in JSON).
-            bins=(lambda n_rows: chart_bins(console.width, n_rows)) if table else HISTOGRAM_BINS,
-            **api_input_kwargs(kwargs),
-        )
+        with progress_bar(table) as bar:
+            result = api_sensitivity(
+                file,
+                progress=bar,
+                losses=losses,
+                rule=rule,
+                threshold=threshold,
+                # The table's histogram has one bin per console column (at most 60, as in JSON).
+                bins=(lambda n_rows: chart_bins(console.width, n_rows))
+                if table
+                else HISTOGRAM_BINS,
+                **api_input_kwargs(kwargs),
+            )
         for line in result.notes:
             note(f"Note: {line}")
         render(result, fmt.lower(), console)
