@@ -9,6 +9,7 @@ import click
 from losscli.cli.options import (
     api_input_kwargs,
     bootstrap_options,
+    digits_option,
     format_option,
     input_options,
     loss_options,
@@ -51,6 +52,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--errors",
     default="-3:3:13",
@@ -121,6 +123,9 @@ def compare(
                     f"{flags.get(name, name)} applies to models in a FILE; give a FILE "
                     f"(loss compare FILE ...) or leave it out to compare loss curves"
                 )
+        from losscli.cli.common import check_outputs, input_paths
+
+        check_outputs(input_paths(None, kwargs), [("--plot", plot)])
         _compare_curves(losses, errors, plot, fmt, make_console())
         return
     for name, flag in (("errors", "--errors"), ("plot", "--plot")):
@@ -155,10 +160,11 @@ def _compare_models(
     kwargs: dict[str, Any],
 ) -> None:
     from losscli.api import compare as api_compare
-    from losscli.cli.common import api_warnings, note
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
     from losscli.report.compare import render_models
     from losscli.report.console import make_console, progress_bar
 
+    check_outputs(input_paths(file, kwargs), [])
     with api_warnings():
         # The paired bootstrap (--ci) reads every row into memory first: no bar then.
         with progress_bar(fmt == "table" and ci is None) as bar:

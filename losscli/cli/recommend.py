@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import api_input_kwargs, format_option, input_options, loss_options
+from losscli.cli.options import (
+    api_input_kwargs,
+    digits_option,
+    format_option,
+    input_options,
+    loss_options,
+)
 from losscli.errors import UsageError
 
 RECOMMEND_TASKS = (
@@ -93,6 +99,7 @@ class RecommendCommand(click.Command):
 @_input_options_without_task
 @loss_options
 @format_option
+@digits_option
 def recommend(
     file: str | None,
     rec_task: str | None,
@@ -125,7 +132,7 @@ def recommend(
       loss recommend preds.csv --no-outliers -l mse,mbe --format json
     """
     from losscli.api import recommend as api_recommend
-    from losscli.cli.common import note
+    from losscli.cli.common import check_outputs, input_paths, note
     from losscli.report.console import make_console, progress_bar
     from losscli.report.recommend import render
 
@@ -134,6 +141,8 @@ def recommend(
             "--outliers and --no-outliers contradict each other: give the one that "
             "describes your data (or neither, and let FILE show it)"
         )
+    if file is not None:
+        check_outputs(input_paths(file, kwargs), [])
     inputs = api_input_kwargs({**kwargs, "task": "auto"})
     for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
         del inputs[name]

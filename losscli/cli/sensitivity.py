@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import api_input_kwargs, format_option, input_options, loss_options
+from losscli.cli.options import (
+    api_input_kwargs,
+    digits_option,
+    format_option,
+    input_options,
+    loss_options,
+)
 
 
 @click.command("sensitivity")
@@ -14,6 +20,7 @@ from losscli.cli.options import api_input_kwargs, format_option, input_options, 
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--rule",
     type=click.Choice(("mad", "iqr"), case_sensitive=False),
@@ -62,10 +69,11 @@ def sensitivity(
       loss sensitivity preds.csv --format json
     """
     from losscli.api import sensitivity as api_sensitivity
-    from losscli.cli.common import api_warnings, note
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
     from losscli.report.console import make_console, progress_bar
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
+    check_outputs(input_paths(file, kwargs), [])
     console = make_console()
     table = fmt.lower() == "table"
     with api_warnings():
