@@ -396,7 +396,7 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
         spool.seek(0)
         if isinstance(target, (io.RawIOBase, io.BufferedIOBase)):
             shutil.copyfileobj(spool, target, 1 << 20)
-        else:  # a text stream (sys.stdout, StringIO, the CLI's checked stdout wrapper)
+        else:  # a text file, or anything else with write(str)
             text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             shutil.copyfileobj(text, target, 1 << 20)
             text.detach()
