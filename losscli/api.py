@@ -34,6 +34,7 @@ from losscli.errors import LossWarning, UsageError
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from losscli.analysis.curves import GridSpec
     from losscli.core.dataset import Dataset
     from losscli.core.registry import LossSelection, LossSpec
     from losscli.io.columns import InputOptions
@@ -188,15 +189,20 @@ def _whole(source: Any) -> Dataset:
     return dataset
 
 
-def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | None) -> None:
+# The command line loads --custom losses while parsing its options (every command,
+# this API or not); it passes this instead of the texts so that user code runs once.
+CUSTOM_LOADED_BY_CLI: Sequence[str] = ("<loaded by the command line>",)
+
+
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
     """Load custom losses and parse ``losses`` before reading data (typos fail fast).
 
     ``custom`` (``["path.py:FUNC"]``, as ``--custom``) replaces the custom losses
-    of an earlier call; None keeps them.
+    of an earlier call (none: no custom loss).
     """
     from losscli.core.registry import Task, select_losses
 
-    if custom is not None:
+    if custom is not CUSTOM_LOADED_BY_CLI:
         from losscli.custom import load_custom_losses
 
         load_custom_losses(tuple(custom))
@@ -252,7 +258,7 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
+    custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
@@ -418,7 +424,7 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
+    custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
@@ -472,7 +478,7 @@ def compare(
 
 
 def compare_losses(
-    losses: Losses = None, *, errors: str | tuple[float, float, int] = "-3:3:13"
+    losses: Losses = None, *, errors: str | tuple[float, float, int] | GridSpec = "-3:3:13"
 ) -> CurvesResult:
     """Losses compared as functions: ``loss compare`` without a FILE.
 
@@ -486,12 +492,15 @@ def compare_losses(
     >>> r.to_dict()["curves"][0]["values"]
     [1.0, 0.0, 1.0]
     """
-    from losscli.analysis.curves import compare_curves, parse_grid
+    from losscli.analysis.curves import GridSpec, compare_curves, parse_grid
     from losscli.core.registry import Task, select_losses
     from losscli.results import CurvesResult
 
-    text = errors if isinstance(errors, str) else ":".join(str(v) for v in errors)
-    grid = parse_grid(text)
+    if isinstance(errors, GridSpec):
+        grid = errors
+    else:
+        text = errors if isinstance(errors, str) else ":".join(str(v) for v in errors)
+        grid = parse_grid(text)
     texts = _loss_texts(losses) or ("mse,mae,huber",)
     # With explicit names the task is not used: parsed and de-duplicated as given.
     selections = select_losses(list(texts), Task.REGRESSION)
@@ -518,15 +527,18 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] | None = None,
-    bins: int = 60,
+    custom: Sequence[str] = (),
+    bins: int | Callable[[int], int] = 60,
+    progress: Any = None,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
 
     ``rule`` is ``"mad"`` (robust z-score, default threshold 3.5) or ``"iqr"``
     (Tukey's fences, default 1.5); for classification ``threshold`` is the
     probability of the true class below which a row is confidently wrong
-    (default 0.01). ``bins`` sets the residual histogram's bins (default 60).
+    (default 0.01). ``bins`` sets the residual histogram's bins (default 60),
+    or is a function of the number of rows giving them (the command line fits
+    the histogram to the terminal that way).
 
     >>> import losscli as lc
     >>> y = [float(i % 7) for i in range(50)]
@@ -538,7 +550,7 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.core.registry import Task
+    from losscli.core.registry import Task, custom_losses
     from losscli.results import SensitivityResult
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
@@ -559,27 +571,51 @@ def sensitivity(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts) as source:
-        dataset = _whole(source)
-    regression = dataset.task is Task.REGRESSION
-    if not regression and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
-    selections = _choose(texts, dataset, messages)
-    report = run_sensitivity(
-        dataset,
-        selections,
-        rule=chosen_rule,
-        threshold=threshold,
-        bins=int(bins),
-    )
+
+    def bins_for(n_rows: int) -> int:
+        return int(bins(n_rows) if callable(bins) else bins)
+
+    def check_threshold(data_task: Task) -> None:
+        if data_task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+            raise UsageError(
+                f"--threshold for {data_task.value} data is a probability of the true class "
+                f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+            )
+
+    # --custom losses may return one number for all rows: they need every row at once.
+    in_memory = bool(custom_losses())
+    with _open(data, opts, progress) as source:
+        if not in_memory:
+            from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
+            from losscli.engines.local import run_plan
+
+            plan = sensitivity_plan(
+                lambda head: _choose(texts, head, messages),
+                rule=chosen_rule,
+                threshold=threshold,
+                bins_for=bins_for,
+                check_head=lambda head: check_threshold(head.task),
+            )
+            try:
+                report = run_plan(plan, source)
+            except NeedsMemory:
+                in_memory = True  # a weighted median whose neighbours were not kept
+        if in_memory:
+            dataset = _whole(source)
+            check_threshold(dataset.task)
+            selections = _choose(texts, dataset, messages)
+            report = run_sensitivity(
+                dataset,
+                selections,
+                rule=chosen_rule,
+                threshold=threshold,
+                bins=bins_for(dataset.n_rows),
+            )
     notes = list(messages.notes)
-    if rule is not None and not regression:
+    if rule is not None and report.task != Task.REGRESSION.value:
         notes = [*notes, *report.notes]
         notes.append(
-            f"--rule applies to regression residuals; {dataset.task.value} rows are "
+            f"--rule applies to regression residuals; {report.task} rows are "
             f"flagged by the probability of the true class"
         )
     result: SensitivityResult = _promote(report, SensitivityResult, notes)
@@ -611,6 +647,7 @@ def recommend(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
 
@@ -624,11 +661,12 @@ def recommend(
     >>> r.task, r.top.loss
     ('regression', 'huber')
     """
-    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.profile_plan import profile_plan
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
     from losscli.core.registry import parse_loss_list
+    from losscli.engines.local import run_plan
     from losscli.results import RecommendResult
 
     chosen = None if task is None else _choice(task, "task", RECOMMEND_TASKS)
@@ -650,7 +688,14 @@ def recommend(
     planned: list[PlannedLoss] = []
     for text in _loss_texts(losses):
         for sel in parse_loss_list(text):
-            planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+            planned.append(
+                PlannedLoss(
+                    sel.name,
+                    sel.spec.task.value,
+                    dict(sel.params),
+                    evaluation_only=sel.spec.evaluation_only,
+                )
+            )
 
     profile = None
     notes: list[str] = []
@@ -669,17 +714,17 @@ def recommend(
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts) as source:
-            dataset = _whole(source)
-        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
-        resolved = resolve_task(flags, data_task=dataset.task.value)
-        task_reason = dataset.task_reason
-        if len(dataset.model_names) > 1 and profile.model:
+        with _open(data, opts, progress) as source:
+            profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
+        profile = profiled.profile
+        resolved = resolve_task(flags, data_task=profiled.task)
+        task_reason = profiled.task_reason
+        if len(profiled.models) > 1 and profile.model:
             notes.append(
-                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
+                f"{len(profiled.models)} models: the evidence about predictions is that of the "
                 f"first, {profile.model} (put the model you train first with --pred-col)"
             )
-        notes.extend(dataset.notes)
+        notes.extend(profiled.notes)
     facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
     report = run_recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
@@ -1155,7 +1200,7 @@ def _report_inputs(
 ) -> tuple[Dataset, list[LossSelection], _Messages]:
     """Every row of ``data`` in memory and the chosen losses (report and charts)."""
     opts = _input_options(**options)
-    _prepare_losses(texts, custom)
+    _prepare_losses(texts, custom or ())
     messages = _Messages()
     with _open(data, opts) as source:
         dataset = _whole(source)

@@ -94,16 +94,7 @@ def test_raw_scores_draw_the_margins(run, tmp_path):
     assert "raw scores" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["compare"])
-def test_plot_from_stdin(run, tmp_path, command):
-    out = tmp_path / "stdin.png"
-    text = (SAMPLES / "regression_clean.csv").read_text()
-    result = run(command, "-", "--plot", out, input=text)
-    assert result.exit_code == 0, result.stderr
-    assert out.read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.mark.parametrize("command", ["compute", "sensitivity"])
+@pytest.mark.parametrize("command", ["compute", "compare", "sensitivity"])
 def test_streamed_commands_plot_from_stdin_say_why_not(run, tmp_path, command):
     out = tmp_path / "stdin.png"
     text = (SAMPLES / "regression_clean.csv").read_text()

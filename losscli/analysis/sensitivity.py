@@ -479,7 +479,13 @@ def outlier_share(values: np.ndarray, weights: np.ndarray | None, mask: np.ndarr
     total = float(np.sum(contrib))
     if not math.isfinite(total) or total <= 0:
         return math.nan
-    return float(np.sum(contrib[mask]) / total)
+    return share_of(float(np.sum(contrib[mask])), total)
+
+
+def share_of(part: float, total: float) -> float:
+    """part / total, where a share past 1 by rounding alone (1 + 2e-16) reads as 1."""
+    share = part / total
+    return 1.0 if 1.0 < share <= 1.0 + 1e-12 else share
 
 
 def _scalar_without(item: PerSample, inputs: LossInputs, mask: np.ndarray) -> float:

@@ -61,6 +61,7 @@ from losscli.analysis.sensitivity import (
     margin_only,
     margins,
     scale_warnings,
+    share_of,
     true_class_probability,
 )
 from losscli.core.dataset import Dataset
@@ -687,7 +688,7 @@ def _measured(
         value = st.value.result()
         without = st.without.result() if st.kept_weight else math.nan
     if math.isfinite(st.total) and st.total > 0:
-        share = float(st.flagged / st.total)
+        share = share_of(float(st.flagged), float(st.total))
     else:
         share = math.nan
     top1 = float(tops[j, "contrib"] / st.total) if (j, "contrib") in tops else math.nan

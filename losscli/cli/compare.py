@@ -7,10 +7,10 @@ from typing import Any
 import click
 
 from losscli.cli.options import (
+    api_input_kwargs,
     bootstrap_options,
     digits_option,
     format_option,
-    input_from_kwargs,
     input_options,
     loss_options,
 )
@@ -138,18 +138,15 @@ def compare(
 def _compare_curves(
     losses: tuple[str, ...], errors: Any, plot: str | None, fmt: str, console: Any
 ) -> None:
-    from losscli.analysis.curves import compare_curves
-    from losscli.core.registry import Task, select_losses
+    from losscli.api import compare_losses
     from losscli.report.chart import save_chart
     from losscli.report.compare import chart_panels, render_curves
 
-    # With explicit names the task is not used: parsed and de-duplicated as given.
-    selections = select_losses(list(losses or (DEFAULT_CURVE_LOSSES,)), Task.REGRESSION)
-    report = compare_curves(selections, errors)
+    result = compare_losses(losses or (DEFAULT_CURVE_LOSSES,), errors=errors)
     if plot:
-        save_chart(plot, chart_panels(report))
+        save_chart(plot, chart_panels(result))
     color = console.is_terminal and not console.no_color
-    render_curves(report, fmt, console, color=color)
+    render_curves(result, fmt, console, color=color)
     if plot:
         click.echo(f"Chart saved to {plot}", err=True)
 
@@ -164,37 +161,33 @@ def _compare_models(
     kwargs: dict[str, Any],
     plot: str | None = None,
 ) -> None:
-    from losscli.analysis.compare import compare_models
-    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
-    from losscli.core.registry import Task, select_losses
-    from losscli.io import load_dataset
+    from losscli.api import compare as api_compare
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
     from losscli.report.compare import render_models
-    from losscli.report.console import make_console
+    from losscli.report.console import make_console, progress_bar
 
     check_outputs(input_paths(file, kwargs), [])
-    opts = input_from_kwargs(kwargs)
-    if losses:  # typos fail fast (exit 2), before the file is read
-        select_losses(list(losses), Task.REGRESSION)
     if plot:
         from losscli.cli.plotting import check_plot_target
 
-        check_plot_target(plot, file)
-    if ci is not None or plot:
-        # The paired bootstrap still resamples rows in memory; the charts need the rows.
-        dataset = load_dataset(file, opts)
-        selections = choose_losses(losses, dataset)
-        report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
-    else:
-        from losscli.analysis.compare_plan import compare_plan
-        from losscli.cli.plans import run_on_file
-
-        plan = compare_plan(lambda head: choose_losses(losses, head))
-        report = run_on_file(plan, file, opts, show_progress=fmt == "table")
-    for line in report.notes:
-        note(f"Note: {line}")
-    render_models(report, fmt, make_console())
-    warn(report.warnings)
+        # The charts read the file a second time (stdin cannot give that).
+        check_plot_target(plot, file, rereads=True)
+    with api_warnings():
+        # The paired bootstrap (--ci) reads every row into memory first: no bar then.
+        with progress_bar(fmt == "table" and ci is None) as bar:
+            result = api_compare(
+                file,
+                losses=losses,
+                ci=ci,
+                n_boot=n_boot,
+                seed=seed,
+                progress=bar,
+                **api_input_kwargs(kwargs),
+            )
+        for line in result.notes:
+            note(f"Note: {line}")
+        render_models(result, fmt, make_console())
     if plot:
-        from losscli.cli.plotting import save_data_plot
+        from losscli.cli.plotting import plot_from_file
 
-        save_data_plot(plot, dataset, selections)
+        plot_from_file(plot, file, losses, kwargs)

@@ -38,17 +38,10 @@ def explain(name: str, link: str | None, fmt: str) -> None:
       loss explain bce --link sigmoid     # convex
       loss explain huber:delta=0.5 --link sigmoid --format json
     """
-    from losscli.analysis.convexity import DEFAULT_LINK, analyse
-    from losscli.core.registry import parse_loss_list
-    from losscli.errors import UsageError
+    from losscli.api import explain as api_explain
     from losscli.report.console import make_console
     from losscli.report.explain import render
 
-    selections = parse_loss_list(name)
-    if len(selections) != 1:
-        raise UsageError("explain takes one loss, e.g. loss explain mse --link sigmoid")
-    selection = selections[0]
-    chosen = (link or DEFAULT_LINK.get(selection.spec.task, "identity")).lower()
-    report = analyse(selection, chosen)
+    result = api_explain(name, link=link)
     console = make_console()
-    render(report, fmt.lower(), console, color=console.is_terminal and not console.no_color)
+    render(result, fmt.lower(), console, color=console.is_terminal and not console.no_color)

@@ -212,10 +212,12 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The parsed input options as the keyword arguments of the Python API (losscli.api).
 
     --custom is not among them: its option callback has loaded the user's losses
-    already (the API's ``custom=None`` keeps them).
+    already (the marker tells the API to keep them).
     """
+    from losscli.api import CUSTOM_LOADED_BY_CLI
+
     return {
-        "custom": None,
+        "custom": CUSTOM_LOADED_BY_CLI,
         "y_true": kwargs["true_col"],
         "y_pred": tuple(kwargs["pred_col"]) or None,
         "weights": kwargs["weight_col"],

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from losscli.cli.options import (
+    api_input_kwargs,
     digits_option,
     format_option,
-    input_from_kwargs,
     input_options,
     loss_options,
 )
@@ -25,7 +25,6 @@ RECOMMEND_TASKS = (
     "generative",
     "distribution",
 )
-LOADER_TASKS = ("regression", "binary", "multiclass", "detection", "similarity", "generative")
 
 
 def _input_options_without_task(func: Any) -> Any:
@@ -132,14 +131,9 @@ def recommend(
       loss recommend preds.csv
       loss recommend preds.csv --no-outliers -l mse,mbe --format json
     """
-    from losscli.analysis.profile_plan import profile_plan
-    from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
-    from losscli.analysis.recommend import recommend as run_recommend
-    from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
+    from losscli.api import recommend as api_recommend
     from losscli.cli.common import check_outputs, input_paths, note
-    from losscli.cli.plans import run_on_file
-    from losscli.core.registry import parse_loss_list
-    from losscli.report.console import make_console
+    from losscli.report.console import make_console, progress_bar
     from losscli.report.recommend import render
 
     if outliers and no_outliers:
@@ -147,60 +141,26 @@ def recommend(
             "--outliers and --no-outliers contradict each other: give the one that "
             "describes your data (or neither, and let FILE show it)"
         )
-    task = rec_task.lower() if rec_task else None
-    flags = Flags(
-        task=task,
-        outliers=True if outliers else (False if no_outliers else None),
-        heavy_tails=heavy_tails,
-        imbalanced=imbalanced,
-        max_margin=max_margin,
-        need_probabilities=need_probabilities,
-        interpretable=interpretable,
-        smooth=smooth,
-    )
-    # Check flags and --losses before reading the file, so usage errors fail fast (exit 2).
-    if file is None:
-        resolved = resolve_task(flags)
-    else:
-        check_flags(flags)
-    planned: list[PlannedLoss] = []
-    for text in losses:
-        for sel in parse_loss_list(text):
-            planned.append(
-                PlannedLoss(
-                    sel.name,
-                    sel.spec.task.value,
-                    dict(sel.params),
-                    evaluation_only=sel.spec.evaluation_only,
-                )
-            )
-
-    profile = None
-    notes: list[str] = []
-    if file is None:
-        task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
-    else:
+    if file is not None:
         check_outputs(input_paths(file, kwargs), [])
-        kwargs["task"] = task if task in LOADER_TASKS else "auto"
-        profiled = run_on_file(
-            profile_plan(ROWSUM_TOLERANCE),
+    inputs = api_input_kwargs({**kwargs, "task": "auto"})
+    for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
+        del inputs[name]
+    with progress_bar(fmt.lower() == "table" and file is not None) as bar:
+        result = api_recommend(
             file,
-            input_from_kwargs(kwargs),
-            show_progress=fmt.lower() == "table",
+            progress=bar,
+            task=rec_task,
+            outliers=True if outliers else (False if no_outliers else None),
+            heavy_tails=heavy_tails,
+            imbalanced=imbalanced,
+            max_margin=max_margin,
+            need_probabilities=need_probabilities,
+            interpretable=interpretable,
+            smooth=smooth,
+            losses=losses,
+            **inputs,
         )
-        profile = profiled.profile
-        resolved = resolve_task(flags, data_task=profiled.task)
-        task_reason = profiled.task_reason
-        if len(profiled.models) > 1 and profile.model:
-            notes.append(
-                f"{len(profiled.models)} models: the evidence about predictions is that of the "
-                f"first, {profile.model} (put the model you train first with --pred-col)"
-            )
-        notes.extend(profiled.notes)
-    facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
-    report = run_recommend(
-        facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
-    )
-    for line in report.notes:
+    for line in result.notes:
         note(f"Note: {line}")
-    render(report, fmt.lower(), make_console())
+    render(result, fmt.lower(), make_console())

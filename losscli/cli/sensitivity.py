@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from losscli.cli.options import (
+    api_input_kwargs,
     digits_option,
     format_option,
-    input_from_kwargs,
     input_options,
     loss_options,
 )
@@ -75,85 +75,38 @@ def sensitivity(
       loss sensitivity preds.csv --format json
       loss sensitivity preds.csv --plot residuals.png
     """
-    import math
-
-    from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
-    from losscli.core.registry import Task, custom_losses, select_losses
-    from losscli.errors import UsageError
-    from losscli.io import load_dataset
-    from losscli.report.console import make_console
+    from losscli.api import sensitivity as api_sensitivity
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
+    from losscli.report.console import make_console, progress_bar
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
-    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
-        raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
     check_outputs(input_paths(file, kwargs), [("--plot", plot)])
     if plot:
         from losscli.cli.plotting import check_plot_target
 
         check_plot_target(plot, file, rereads=True)
-    opts = input_from_kwargs(kwargs)
-    if losses:  # typos in --losses fail before the file is read (exit 2)
-        select_losses(list(losses), Task.REGRESSION)
     console = make_console()
-    in_memory = bool(custom_losses())
-    if not in_memory:
-        from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
-        from losscli.cli.plans import run_on_file
-
-        def check_head(head: Any) -> None:
-            _check_threshold(head.task, threshold)
-
-        def bins_for(n_rows: int) -> int:
-            # The table's histogram has one bin per console column (at most 60, as in JSON).
-            return chart_bins(console.width, n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
-
-        plan = sensitivity_plan(
-            lambda head: choose_losses(losses, head),
-            rule=(rule or "mad").lower(),
-            threshold=threshold,
-            bins_for=bins_for,
-            check_head=check_head,
-        )
-        try:
-            report = run_on_file(plan, file, opts, show_progress=fmt.lower() == "table")
-        except NeedsMemory:
-            in_memory = True  # a weighted median whose neighbours were not kept
-    if in_memory:
-        # --custom losses may return one number for all rows: they need every row at once.
-        dataset = load_dataset(file, opts)
-        _check_threshold(dataset.task, threshold)
-        selections = choose_losses(losses, dataset)
-        bins = (
-            chart_bins(console.width, dataset.n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
-        )
-        report = run_sensitivity(
-            dataset, selections, rule=(rule or "mad").lower(), threshold=threshold, bins=bins
-        )
-    regression = report.task == Task.REGRESSION.value
-    for line in report.notes:
-        note(f"Note: {line}")
-    if rule is not None and not regression:
-        note(
-            f"Note: --rule applies to regression residuals; {report.task} rows are "
-            f"flagged by the probability of the true class"
-        )
-    render(report, fmt.lower(), console)
-    warn(report.warnings)
+    table = fmt.lower() == "table"
+    with api_warnings():
+        with progress_bar(table) as bar:
+            result = api_sensitivity(
+                file,
+                progress=bar,
+                losses=losses,
+                rule=rule,
+                threshold=threshold,
+                # The table's histogram has one bin per console column (at most 60, as in JSON).
+                bins=(lambda n_rows: chart_bins(console.width, n_rows))
+                if table
+                else HISTOGRAM_BINS,
+                **api_input_kwargs(kwargs),
+            )
+        for line in result.notes:
+            note(f"Note: {line}")
+        render(result, fmt.lower(), console)
     if plot:
         from losscli.cli.plotting import plot_from_file
 
         plot_from_file(
             plot, file, losses, kwargs, rule=(rule or "mad").lower(), threshold=threshold
-        )
-
-
-def _check_threshold(task: Any, threshold: float | None) -> None:
-    from losscli.core.registry import Task
-    from losscli.errors import UsageError
-
-    if task is not Task.REGRESSION and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
         )
