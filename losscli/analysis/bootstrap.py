@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from losscli.core.reduction import reduce_values
-from losscli.core.registry import Reduction
+from losscli.core.registry import Reducer
 
 
 def resample_counts(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def stratified_counts(
 
 
 def bootstrap_replicates(
-    series: Sequence[tuple[np.ndarray, Reduction]],
+    series: Sequence[tuple[np.ndarray, Reducer]],
     weights: np.ndarray | None,
     n_boot: int,
     seed: int,

@@ -206,12 +206,12 @@ def compare_models(
     """Every selected loss for every model, ranked, with paired intervals when asked."""
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
-    values = [reduce_values(i.values, weights, i.selection.spec.reduction) for i in items]
+    values = [reduce_values(i.values, weights, i.selection.reducer) for i in items]
 
     replicates: np.ndarray | None = None
     if ci_level is not None and dataset.n_rows > 0:
         replicates = bootstrap_replicates(
-            [(i.values, i.selection.spec.reduction) for i in items],
+            [(i.values, i.selection.reducer) for i in items],
             weights,
             n_boot,
             seed,

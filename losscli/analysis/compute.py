@@ -33,7 +33,7 @@ def _results_for(
     intervals: list[tuple[float | None, float | None]] = [(None, None)] * len(subset)
     if ci_level is not None and n > 0:
         reps = bootstrap_replicates(
-            [(i.values, i.selection.spec.reduction) for i in subset], w, n_boot, seed, strata
+            [(i.values, i.selection.reducer) for i in subset], w, n_boot, seed, strata
         )
         intervals = [percentile_interval(reps[:, j], ci_level) for j in range(len(subset))]
     out = []
@@ -45,7 +45,7 @@ def _results_for(
                 label=item.selection.label,
                 params=item.selection.params,
                 model=item.model,
-                value=reduce_values(item.values, w, spec.reduction),
+                value=reduce_values(item.values, w, item.selection.reducer),
                 ci_low=low,
                 ci_high=high,
                 group=group,

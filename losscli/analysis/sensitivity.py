@@ -218,6 +218,7 @@ class SensitivityResult:
     growth_exponent: float | None = None  # b of change ~ k^b at the largest k
     clip_eps: float | None = None  # growth "clipped": the eps that bounds it
     unclipped_exponent: float | None = None  # b of the same rows through logits
+    ratio: bool = False  # a ratio of sums (r2, ece): no per-row shares, no verdict
 
     @property
     def abs_change_pct(self) -> float | None:
@@ -602,7 +603,7 @@ def _injected_value(
         row_values = item.selection.per_sample(row)
     values = np.concatenate([item.values, row_values])
     w = None if weights is None else np.concatenate([weights, [row_weight]])
-    return reduce_values(values, w, item.selection.spec.reduction)
+    return reduce_values(values, w, item.selection.reducer)
 
 
 def _clipping(
@@ -912,15 +913,19 @@ def sensitivity(
         spec = item.selection.spec
         outliers = flags[item.model]
         terms = np.abs(item.values) if spec.signed else item.values
-        value = reduce_values(item.values, weights, spec.reduction)
+        value = reduce_values(item.values, weights, item.selection.reducer)
         # A scalar --custom loss is called again on the rows kept (and with the
         # synthetic row); it has no per-row shares.
         inputs = dataset.inputs(item.model) if item.scalar else None
         if inputs is not None:
             without = _scalar_without(item, inputs, outliers.mask)
             share = top1 = math.nan
+        elif item.values.ndim == 2:
+            # A ratio of sums (r2, d2_*, ece): per-row components, no per-row shares.
+            without = _without(item.values, weights, outliers.mask, item.selection.reducer)
+            share = top1 = math.nan
         else:
-            without = _without(item.values, weights, outliers.mask, spec.reduction)
+            without = _without(item.values, weights, outliers.mask, item.selection.reducer)
             share = outlier_share(terms, weights, outliers.mask)
             top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
         change = change_pct(value, without)
@@ -1013,6 +1018,13 @@ def sensitivity(
                 "the custom loss returned a scalar, used for every row, so no row carries a "
                 f"share of it; the flagged rows change it by {_pct(change)}"
             ]
+        elif item.values.ndim == 2:
+            verdict = NO_VERDICT
+            reasons = [
+                f"{spec.name} is a ratio of sums over all rows (a score or a calibration "
+                "figure), not a mean of per-row losses, so no row carries a share of it; "
+                f"the flagged rows change it from {value:.6g} to {without:.6g}"
+            ]
         results.append(
             SensitivityResult(
                 loss=spec.name,
@@ -1028,6 +1040,7 @@ def sensitivity(
                 growth_ratio=ratio,
                 verdict=verdict,
                 reasons=reasons,
+                ratio=item.values.ndim == 2,
                 percent=spec.percent,
                 signed=spec.signed,
                 growth_exponent=exponent,

@@ -33,6 +33,8 @@ from losscli.analysis.results import ComputeReport, LossResult
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import (
     Accumulator,
+    D2QuantileAccumulator,
+    D2TweedieAccumulator,
     MedianAccumulator,
     key_bins,
     new_accumulator,
@@ -49,6 +51,10 @@ MEDIAN_BITS = 16
 MEDIAN_CAP = 1 << 18
 # Quantiles of the first chunk bounding the values spooled for the exact median.
 BAND = (0.4, 0.6)
+# Figures whose denominator needs a statistic of every row first (then another pass).
+TWO_PASS = (Reduction.D2_QUANTILE, Reduction.D2_TWEEDIE)
+Refinable = MedianAccumulator | D2QuantileAccumulator | D2TweedieAccumulator
+REFINABLE = (MedianAccumulator, D2QuantileAccumulator, D2TweedieAccumulator)
 
 
 class Spool(Protocol):
@@ -188,7 +194,7 @@ class StreamingCompute:
                 _ItemState(
                     item.selection,
                     item.model,
-                    self._new_accumulator(item.selection.spec.reduction, overall=True),
+                    self._new_accumulator(item.selection, overall=True),
                 )
                 for item in items
             ]
@@ -216,6 +222,7 @@ class StreamingCompute:
         for index, (state, item) in enumerate(zip(self.items, items)):
             values = item.values
             kind = state.selection.spec.reduction
+            two_pass = kind in TWO_PASS
             state.overall.add(values, weights)
             if groups is not None:
                 sorted_values = values[order]
@@ -223,7 +230,7 @@ class StreamingCompute:
                     part = slice(bounds[code], bounds[code + 1])
                     acc = state.groups.get(name)
                     if acc is None:
-                        acc = self._new_accumulator(kind, overall=False)
+                        acc = self._new_accumulator(state.selection, overall=False)
                         state.groups[name] = acc
                     acc.add(
                         sorted_values[part],
@@ -234,6 +241,10 @@ class StreamingCompute:
                     self._spool_band(spooled, index, values, weights)
                 else:
                     spooled[f"v{index}"] = values
+            elif two_pass and not self.band_mode:
+                # d2_*: the y component, for the pass that sums the denominator (band
+                # mode reads the input again instead).
+                spooled[f"v{index}"] = np.ascontiguousarray(values[:, 1])
             self._diagnostics(state, chunk, values)
         if spooled:
             if weights is not None and not self.band_mode:
@@ -270,14 +281,18 @@ class StreamingCompute:
         if w is not None:
             spooled[f"w{index}"] = w[inside]
 
-    def _new_accumulator(self, kind: Reduction, overall: bool) -> Accumulator:
+    def _new_accumulator(self, selection: LossSelection, overall: bool) -> Accumulator:
+        kind = selection.spec.reduction
+        if kind in TWO_PASS:
+            cap = self.median_cap if overall else min(self.median_cap, GROUP_MEDIAN_CAP)
+            return new_accumulator(selection.reducer, cap=cap)
         if kind is Reduction.MEDIAN:
             if overall:
                 return MedianAccumulator(cap=self.median_cap, bits=MEDIAN_BITS)
             return MedianAccumulator(
                 cap=min(self.median_cap, GROUP_MEDIAN_CAP), bits=GROUP_MEDIAN_BITS
             )
-        return new_accumulator(kind)
+        return new_accumulator(selection.reducer)
 
     def _group_index(self, chunk: Dataset) -> tuple[np.ndarray, list[str]] | None:
         if chunk.groups is None:
@@ -361,10 +376,11 @@ class StreamingCompute:
         )
 
     def _refine_medians(self, progress: Callable[[], None] | None) -> None:
-        pending: list[tuple[int, MedianAccumulator, str | None]] = []
+        """Passes for the figures that need them: medians, and the d2_* denominators."""
+        pending: list[tuple[int, Refinable, str | None]] = []
         for index, state in enumerate(self.items):
             for acc, group in [(state.overall, None)] + [(a, g) for g, a in state.groups.items()]:
-                if isinstance(acc, MedianAccumulator) and acc.needs_pass:
+                if isinstance(acc, REFINABLE) and acc.needs_pass:
                     pending.append((index, acc, group))
         reread = False
         while pending:
@@ -380,7 +396,9 @@ class StreamingCompute:
                 acc.refine_finish()
             pending = [p for p in pending if p[1].needs_pass]
 
-    def _in_band(self, index: int, acc: MedianAccumulator) -> bool:
+    def _in_band(self, index: int, acc: Refinable) -> bool:
+        if not isinstance(acc, MedianAccumulator):
+            return False  # d2_*: nothing spooled in band mode, read the input again
         band = self.bands.get(index)
         if band is None:
             return False
@@ -390,7 +408,7 @@ class StreamingCompute:
 
     def _refine_from_spool(
         self,
-        pending: list[tuple[int, MedianAccumulator, str | None]],
+        pending: list[tuple[int, Refinable, str | None]],
         progress: Callable[[], None] | None,
     ) -> None:
         for arrays in self.spool:
@@ -423,7 +441,7 @@ class StreamingCompute:
             if progress is not None:
                 progress()
 
-    def _refine_from_source(self, pending: list[tuple[int, MedianAccumulator, str | None]]) -> None:
+    def _refine_from_source(self, pending: list[tuple[int, Refinable, str | None]]) -> None:
         """The band missed the median: one more pass over the input itself."""
         assert self.reread is not None
         for chunk in self.reread():

@@ -41,8 +41,12 @@ def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
                 prefix.append("d_real" if dataset.y_true[r] == 1 else "d_fake")
             if dataset.groups is not None:
                 prefix.append(dataset.groups[r])
+            # A figure that is a ratio of sums (r2, ece: per-row components) has no
+            # per-row value: its cell stays empty.
             cells = [
-                "" if support is not None and not support[r] else repr(float(values[r]))
+                ""
+                if values.ndim != 1 or (support is not None and not support[r])
+                else repr(float(values[r]))
                 for values, support in columns
             ]
             writer.writerow(prefix + [model] + cells)
@@ -137,7 +141,9 @@ def compute(
       loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
 
     Per-sample values (--per-sample) are the terms the reduction averages:
-    squared errors for rmse/rmsle, |e| for median_ae and max_error.
+    squared errors for rmse/rmsle, |e| for median_ae and max_error; scores
+    that are ratios of sums (r2, explained_variance, d2_*, ece, mce) have no
+    per-row value and leave their column empty.
 
     Large files are read in chunks with bounded memory and the same results
     (median_ae stays exact); --ci and --per-sample read the whole file.
