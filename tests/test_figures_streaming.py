@@ -106,3 +106,45 @@ def test_accumulators_merge_across_shards(name):
         part.add(values[rows], w[rows])
     merged = parts[0].merge(parts[1]).merge(parts[2])
     assert merged.result() == pytest.approx(whole.result(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, losses",
+    [
+        ("regression_outliers.csv", "r2,explained_variance,d2_absolute_error,"
+         "d2_pinball:alpha=0.9,d2_tweedie,mse"),
+        ("binary_imbalanced.csv", "accuracy,zero_one,bce"),
+        ("multiclass_probs.csv", "accuracy,zero_one,cce"),
+    ],
+)  # fmt: skip
+def test_streamed_compare_plan_equals_in_memory_for_the_figures(name, losses):
+    import dataclasses
+    import os
+
+    from losscli.analysis.compare import compare_models
+    from losscli.analysis.compare_plan import compare_plan
+    from losscli.analysis.plan import ListSource
+    from losscli.cli.common import choose_losses
+    from losscli.engines.local import run_plan
+    from tests.plan_support import assert_same, split_rows, with_weights
+
+    path = os.path.join(os.path.dirname(__file__), "..", "sample_data", name)
+    dataset = with_weights(load_dataset(path, InputOptions()))
+    rng = np.random.default_rng(1)
+    first = next(iter(dataset.models.values()))
+    # b differs clearly from a, so the differences to the best are not cancellations.
+    scale = 10.0 if name.startswith("regression") else 0.2
+    noisy = first + rng.normal(0, scale, first.shape)
+    if first.ndim == 1 and name.startswith("binary"):
+        noisy = np.clip(noisy, 0, 1)
+    elif first.ndim == 2:
+        noisy = np.abs(noisy) / np.abs(noisy).sum(axis=1, keepdims=True)
+    dataset = dataclasses.replace(dataset, models={"a": first, "b": noisy})
+    selections = choose_losses((losses,), dataset)
+    want = compare_models(dataset, selections).as_dict()
+    batches = split_rows(dataset, [37, 120, 121, 300])
+    got = run_plan(
+        compare_plan(lambda head: choose_losses((losses,), head)), ListSource(batches)
+    ).as_dict()
+    assert_same(got, want)
+    assert want["rankings"]

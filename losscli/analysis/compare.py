@@ -195,6 +195,38 @@ def _distribution(
     return _one_row(median, kind), _one_row(p95, kind), _one_row(largest, kind)
 
 
+@dataclass(frozen=True)
+class ItemFigures:
+    """The measured figures of one (loss, model): what the in-memory path and plans share.
+
+    ``median``/``p95``/``max`` are already mapped to one row's loss
+    (:func:`_one_row`); None where there are no per-row figures (a scalar
+    --custom loss, scores, ratios: see :func:`per_row_statistics`).
+    """
+
+    selection: LossSelection
+    model: str
+    value: float
+    median: float | None
+    p95: float | None
+    max: float | None
+    top1pct_share: float | None
+    scalar: bool = False
+
+
+@dataclass(frozen=True)
+class InputFacts:
+    """What the report says about its input."""
+
+    source: str
+    task: str
+    task_reason: str
+    n_rows: int  # the file's data rows used
+    n_dropped: int
+    models: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
 def compare_models(
     dataset: Dataset,
     selections: list[LossSelection],
@@ -206,61 +238,34 @@ def compare_models(
     """Every selected loss for every model, ranked, with paired intervals when asked."""
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
-    values = [reduce_values(i.values, weights, i.selection.reducer) for i in items]
+    figures = [item_figures(i, weights) for i in items]
 
     replicates: np.ndarray | None = None
     if ci_level is not None and dataset.n_rows > 0:
         replicates = bootstrap_replicates(
-            [(i.values, i.selection.reducer) for i in items],
+            [(i.values, i.selection.spec.reduction) for i in items],
             weights,
             n_boot,
             seed,
             dataset.strata,
         )
-
-    # items are in (loss, model) order: group the column indices of each selection.
-    groups: dict[str, list[int]] = {}
-    for j, item in enumerate(items):
-        groups.setdefault(item.selection.label, []).append(j)
-
-    rankings: dict[str, list[str]] = {}
-    results: list[ModelLoss] = []
-    for label, columns in groups.items():
-        spec = items[columns[0]].selection.spec
-        by_model = {items[j].model: values[j] for j in columns}
-        higher = spec.higher_is_better
-        order = rank_models(by_model, spec.signed, higher)
-        rankings[label] = order
-        best_column = next(j for j in columns if items[j].model == order[0])
-        best_key = ranking_key(values[best_column], spec.signed, higher)
-        for j in columns:
-            row = _model_loss(items[j], values[j], weights, order, best_key, spec.signed)
-            if replicates is not None and ci_level is not None:
-                row = _with_interval(
-                    row,
-                    replicates[:, j],
-                    replicates[:, best_column],
-                    spec.signed,
-                    ci_level,
-                    higher,
-                )
-            results.append(row)
-
-    return CompareReport(
+    facts = InputFacts(
         source=dataset.source,
         task=dataset.task.value,
         task_reason=dataset.task_reason,
         n_rows=dataset.n_file_rows,
         n_dropped=dataset.n_dropped,
         models=dataset.model_names,
-        results=results,
-        rankings=rankings,
-        agreement=agreement_of(rankings),
-        ci_level=ci_level,
-        n_boot=n_boot if ci_level is not None else 0,
-        seed=seed,
-        warnings=warnings_for(dataset, items),
         notes=list(dataset.notes),
+    )
+    return assemble_report(
+        facts,
+        figures,
+        warnings_for(dataset, items),
+        ci_level=ci_level,
+        n_boot=n_boot,
+        seed=seed,
+        replicates=replicates,
     )
 
 
@@ -274,15 +279,10 @@ def per_row_statistics(spec: LossSpec) -> bool:
     return not spec.higher_is_better and spec.reduction in PER_ROW_REDUCTIONS
 
 
-def _model_loss(
-    item: PerSample,
-    value: float,
-    weights: np.ndarray | None,
-    order: list[str],
-    best_key: float,
-    signed: bool,
-) -> ModelLoss:
+def item_figures(item: PerSample, weights: np.ndarray | None) -> ItemFigures:
+    """The figures of one (loss, model) from its per-row losses in memory."""
     spec = item.selection.spec
+    value = reduce_values(item.values, weights, item.selection.reducer)
     median: float | None = None
     p95: float | None = None
     largest: float | None = None
@@ -294,21 +294,88 @@ def _model_loss(
         # losses: the d_fake rows), not the zeros the kernel puts elsewhere.
         defined, defined_weights = item.defined(weights)
         median, p95, largest = _distribution(defined, defined_weights, spec.reduction)
-        share = None if signed else top_share(defined, defined_weights, 0.01)
+        share = None if spec.signed else top_share(defined, defined_weights, 0.01)
         if share is not None and share != share:
             share = None
+    return ItemFigures(item.selection, item.model, value, median, p95, largest, share, item.scalar)
+
+
+def assemble_report(
+    facts: InputFacts,
+    figures: list[ItemFigures],
+    warnings: list[str],
+    *,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    replicates: np.ndarray | None = None,
+) -> CompareReport:
+    """Rankings, agreement and rows from the measured figures (in (loss, model) order)."""
+    # figures are in (loss, model) order: group the column indices of each selection.
+    groups: dict[str, list[int]] = {}
+    for j, item in enumerate(figures):
+        groups.setdefault(item.selection.label, []).append(j)
+
+    rankings: dict[str, list[str]] = {}
+    results: list[ModelLoss] = []
+    for label, columns in groups.items():
+        spec = figures[columns[0]].selection.spec
+        by_model = {figures[j].model: figures[j].value for j in columns}
+        higher = spec.higher_is_better
+        order = rank_models(by_model, spec.signed, higher)
+        rankings[label] = order
+        best_column = next(j for j in columns if figures[j].model == order[0])
+        best_key = ranking_key(figures[best_column].value, spec.signed, higher)
+        for j in columns:
+            row = _model_loss(figures[j], order, best_key, spec.signed)
+            if replicates is not None and ci_level is not None:
+                row = _with_interval(
+                    row,
+                    replicates[:, j],
+                    replicates[:, best_column],
+                    spec.signed,
+                    ci_level,
+                    higher,
+                )
+            results.append(row)
+
+    return CompareReport(
+        source=facts.source,
+        task=facts.task,
+        task_reason=facts.task_reason,
+        n_rows=facts.n_rows,
+        n_dropped=facts.n_dropped,
+        models=list(facts.models),
+        results=results,
+        rankings=rankings,
+        agreement=agreement_of(rankings),
+        ci_level=ci_level,
+        n_boot=n_boot if ci_level is not None else 0,
+        seed=seed,
+        warnings=warnings,
+        notes=list(facts.notes),
+    )
+
+
+def _model_loss(
+    item: ItemFigures,
+    order: list[str],
+    best_key: float,
+    signed: bool,
+) -> ModelLoss:
+    spec = item.selection.spec
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,
         params=dict(item.selection.params),
         model=item.model,
-        value=value,
-        median=median,
-        p95=p95,
-        max=largest,
-        top1pct_share=share,
+        value=item.value,
+        median=item.median,
+        p95=item.p95,
+        max=item.max,
+        top1pct_share=item.top1pct_share,
         rank=order.index(item.model) + 1,
-        diff_to_best=ranking_key(value, signed, spec.higher_is_better) - best_key,
+        diff_to_best=ranking_key(item.value, signed, spec.higher_is_better) - best_key,
         percent=spec.percent,
         signed=signed,
         scalar=item.scalar,

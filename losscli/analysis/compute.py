@@ -33,7 +33,7 @@ def _results_for(
     intervals: list[tuple[float | None, float | None]] = [(None, None)] * len(subset)
     if ci_level is not None and n > 0:
         reps = bootstrap_replicates(
-            [(i.values, i.selection.reducer) for i in subset], w, n_boot, seed, strata
+            [(i.values, i.selection.spec.reduction) for i in subset], w, n_boot, seed, strata
         )
         intervals = [percentile_interval(reps[:, j], ci_level) for j in range(len(subset))]
     out = []

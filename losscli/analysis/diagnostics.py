@@ -28,10 +28,7 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
     """Human-readable warnings about what dominates or distorts the computed values."""
     out: list[str] = []
     if dataset.n_dropped:
-        out.append(
-            f"{dataset.n_dropped:,} row(s) with missing or non-numeric values were dropped "
-            f"(--nan drop); {dataset.n_rows:,} row(s) used"
-        )
+        out.append(dropped_text(dataset.n_dropped, dataset.n_rows))
     out.extend(_clipping(dataset, items))
     out.extend(_row_sums(dataset, items))
     out.extend(_mape_zeros(dataset, items))
@@ -43,19 +40,65 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
             continue
         share = top_share(item.values, dataset.weights)
         if share > DOMINANT_SHARE:
-            out.append(
-                f"{item.selection.label} ({item.model}): the worst 1% of rows carry "
-                f"{100 * share:.0f}% of the loss; see `loss sensitivity`"
-            )
+            out.append(dominant_text(item.selection.label, item.model, share))
     for item in items:
         if item.warnings:  # a --custom loss's +-inf rows, named (not an overflow)
             out.extend(item.warnings)
         elif not np.all(np.isfinite(item.values)):
-            out.append(
-                f"{item.selection.label} ({item.model}): some per-row losses overflow float64 "
-                f"(inf); the value is not meaningful at this scale - rescale the targets"
-            )
+            out.append(overflow_text(item.selection.label, item.model))
     return out
+
+
+# The texts, apart from the measuring, so that streamed plans say exactly the same.
+
+
+def dropped_text(n_dropped: int, n_rows: int) -> str:
+    return (
+        f"{n_dropped:,} row(s) with missing or non-numeric values were dropped "
+        f"(--nan drop); {n_rows:,} row(s) used"
+    )
+
+
+def dominant_text(label: str, model: str, share: float) -> str:
+    return (
+        f"{label} ({model}): the worst 1% of rows carry "
+        f"{100 * share:.0f}% of the loss; see `loss sensitivity`"
+    )
+
+
+def overflow_text(label: str, model: str) -> str:
+    return (
+        f"{label} ({model}): some per-row losses overflow float64 "
+        f"(inf); the value is not meaningful at this scale - rescale the targets"
+    )
+
+
+def rows_text(rows: list[int], count: int) -> str:
+    """The first five row numbers, and "..." when there are more."""
+    return ", ".join(str(r) for r in rows[:5]) + (", ..." if count > 5 else "")
+
+
+def mape_zero_text(count: int, rows: list[int]) -> str:
+    return (
+        f"P-MAPE0 mape: {count} row(s) have y_true = 0 (rows {rows_text(rows, count)}); each is "
+        f"divided by eps ({EPS:.3g}) instead, so these rows dominate mape - use smape or mae there"
+    )
+
+
+def clipping_text(model: str, count: int, eps: float, loss: str, share: float) -> str:
+    return (
+        f"P-LOG0 {model}: {count} row(s) predict probability exactly 0 for the true "
+        f"class; clipping (eps={eps:.3g}) decides their "
+        f"{loss} ({100 * share:.2g}% of the total)"
+    )
+
+
+def rowsum_text(model: str, count: int, row: int, value: float) -> str:
+    return (
+        f"P-ROWSUM {model}: {count} row(s) of class probabilities do not sum to 1 "
+        f"(row {row} sums to {value:.6g}); they are used as "
+        f"given, not renormalised - logits? use --from-logits"
+    )
 
 
 def selection_warnings(
@@ -88,12 +131,7 @@ def _mape_zeros(dataset: Dataset, items: list[PerSample]) -> list[str]:
     zeros = np.flatnonzero(np.abs(dataset.y_true) < EPS)
     if not zeros.size:
         return []
-    rows = ", ".join(str(int(dataset.row_numbers[i])) for i in zeros[:5])
-    more = ", ..." if zeros.size > 5 else ""
-    return [
-        f"P-MAPE0 mape: {zeros.size} row(s) have y_true = 0 (rows {rows}{more}); each is divided "
-        f"by eps ({EPS:.3g}) instead, so these rows dominate mape - use smape or mae there"
-    ]
+    return [mape_zero_text(int(zeros.size), [int(dataset.row_numbers[i]) for i in zeros[:5]])]
 
 
 def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
@@ -118,9 +156,7 @@ def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
             seen.add(item.model)
             share = float(np.sum(item.values[certain_wrong]) / max(np.sum(item.values), 1e-300))
             out.append(
-                f"P-LOG0 {item.model}: {count} row(s) predict probability exactly 0 for the true "
-                f"class; clipping (eps={item.selection.params['eps']:.3g}) decides their "
-                f"{spec.name} ({100 * share:.2g}% of the total)"
+                clipping_text(item.model, count, item.selection.params["eps"], spec.name, share)
             )
     return out
 
@@ -135,8 +171,6 @@ def _row_sums(dataset: Dataset, items: list[PerSample]) -> list[str]:
         if off.size:
             i = int(off[0])
             out.append(
-                f"P-ROWSUM {model}: {off.size} row(s) of class probabilities do not sum to 1 "
-                f"(row {int(dataset.row_numbers[i])} sums to {sums[i]:.6g}); they are used as "
-                f"given, not renormalised - logits? use --from-logits"
+                rowsum_text(model, int(off.size), int(dataset.row_numbers[i]), float(sums[i]))
             )
     return out

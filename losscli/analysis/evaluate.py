@@ -156,8 +156,14 @@ def check_custom_values(
     infinite = np.flatnonzero(np.isinf(values))
     if not infinite.size:
         return ()
+    rows = [int(dataset.row_numbers[i]) for i in infinite[:5]]
+    return (custom_inf_text(name, where, int(infinite.size), rows),)
+
+
+def custom_inf_text(name: str, where: str, count: int, rows: list[int]) -> str:
+    """The warning about a --custom loss's +-inf rows (first five row numbers)."""
+    shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if count > 5 else "")
     return (
-        f"custom loss {name}{where} returned +-inf on {infinite.size} row(s) (rows "
-        f"{_rows_text(dataset, infinite)}); its value is then inf (or undefined when both "
-        f"signs occur)",
+        f"custom loss {name}{where} returned +-inf on {count} row(s) (rows "
+        f"{shown}); its value is then inf (or undefined when both signs occur)"
     )

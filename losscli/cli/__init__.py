@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "sensitivity": "losscli.cli.sensitivity:sensitivity",
     "compare": "losscli.cli.compare:compare",
     "explain": "losscli.cli.explain:explain",
+    "report": "losscli.cli.report:report",
 }
 
 

@@ -167,9 +167,17 @@ def _compare_models(
     opts = input_from_kwargs(kwargs)
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)
-    dataset = load_dataset(file, opts)
-    selections = choose_losses(losses, dataset)
-    report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+    if ci is not None:
+        # The paired bootstrap still resamples rows in memory.
+        dataset = load_dataset(file, opts)
+        selections = choose_losses(losses, dataset)
+        report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+    else:
+        from losscli.analysis.compare_plan import compare_plan
+        from losscli.cli.plans import run_on_file
+
+        plan = compare_plan(lambda head: choose_losses(losses, head))
+        report = run_on_file(plan, file, opts, show_progress=fmt == "table")
     for line in report.notes:
         note(f"Note: {line}")
     render_models(report, fmt, make_console())

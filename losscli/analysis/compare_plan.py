@@ -1,0 +1,440 @@
+"""``loss compare FILE`` as a plan: one pass of mergeable accumulators, exact figures.
+
+Pass 1 (:class:`CompareScan`) computes every loss for every model batch by
+batch, as ``compute`` does, and keeps per (loss, model): the reduction's
+partial sums, the largest term, and :class:`~losscli.analysis.exact.Tracked`
+kept ranges of the per-row terms (around their median and 95th percentile)
+and of the per-row contributions w x l (around the worst 1% of rows), plus
+the counts behind the warnings. The median, p95 and top-1% share are then
+exact from the kept ranges; in the rare case a quantile fell outside them
+(a file sorted by error, say), further passes find it exactly by histogram
+refinement. The figures go to :func:`~losscli.analysis.compare.assemble_report`,
+the same judgement as the in-memory :func:`~losscli.analysis.compare.compare_models`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli.analysis.compare import (
+    CompareReport,
+    InputFacts,
+    ItemFigures,
+    _one_row,
+    assemble_report,
+    per_row_statistics,
+)
+from losscli.analysis.diagnostics import (
+    DOMINANT_SHARE,
+    ROWSUM_TOLERANCE,
+    clipping_text,
+    dominant_text,
+    dropped_text,
+    mape_zero_text,
+    overflow_text,
+    rowsum_text,
+)
+from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
+from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, top_count
+from losscli.analysis.plan import InputTally
+from losscli.core.dataset import Dataset
+from losscli.core.reduction import Accumulator, MaxAccumulator, new_accumulator
+from losscli.core.registry import EPS, LossSelection, Reduction, Task
+
+TOP_FRACTION = 0.01
+PERCENTILES = (50.0, 95.0)
+
+
+@dataclass
+class ItemState:
+    """Pass-1 accumulators of one (loss, model)."""
+
+    value: Accumulator | None = None  # MEAN / SQRT_MEAN / SUM / MAX
+    median_value: Tracked | None = None  # MEDIAN over all rows, when terms cannot give it
+    terms: Tracked | None = None  # defined rows' terms (weighted): median, p95
+    largest: MaxAccumulator = field(default_factory=MaxAccumulator)
+    contrib: Tracked | None = None  # defined rows' w x l (unit weights): top 1%
+    contrib_total: float = 0.0
+    n_defined: int = 0
+    all_contrib: Tracked | None = None  # every row's w x l, when some rows are undefined
+    all_total: float = 0.0
+    n_all: int = 0
+    scalar: bool = False
+    supported: bool = False  # the loss is defined on some rows only
+    finite: bool = True
+    inf_count: int = 0
+    inf_rows: list[int] = field(default_factory=list)
+    # P-LOG0: rows predicting 0 for what happened, their loss, the total loss.
+    wrong_count: int = 0
+    wrong_sum: float = 0.0
+    loss_sum: float = 0.0
+
+    def merge(self, other: ItemState) -> ItemState:
+        out = ItemState(
+            value=_merge_opt(self.value, other.value),
+            median_value=_merge_opt(self.median_value, other.median_value),
+            terms=_merge_opt(self.terms, other.terms),
+            largest=self.largest.merge(other.largest),
+            contrib=_merge_opt(self.contrib, other.contrib),
+            contrib_total=self.contrib_total + other.contrib_total,
+            n_defined=self.n_defined + other.n_defined,
+            all_contrib=_merge_opt(self.all_contrib, other.all_contrib),
+            all_total=self.all_total + other.all_total,
+            n_all=self.n_all + other.n_all,
+            scalar=self.scalar or other.scalar,
+            supported=self.supported or other.supported,
+            finite=self.finite and other.finite,
+            inf_count=self.inf_count + other.inf_count,
+            inf_rows=(self.inf_rows + other.inf_rows)[:5],
+            wrong_count=self.wrong_count + other.wrong_count,
+            wrong_sum=self.wrong_sum + other.wrong_sum,
+            loss_sum=self.loss_sum + other.loss_sum,
+        )
+        return out
+
+
+def _merge_opt(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.merge(b)
+
+
+@dataclass
+class CompareState:
+    """Pass-1 state of the whole compare: input tally, items, warning counts."""
+
+    tally: InputTally = field(default_factory=InputTally)
+    items: list[ItemState] = field(default_factory=list)
+    row_sums: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    mape_zeros: int = 0
+    mape_rows: list[int] = field(default_factory=list)
+
+    def merge(self, other: CompareState) -> CompareState:
+        row_sums = dict(self.row_sums)
+        for model, (count, row, value) in other.row_sums.items():
+            mine = row_sums.get(model, (0, 0, 0.0))
+            row_sums[model] = (
+                (mine[0] + count, mine[1], mine[2]) if mine[0] else (count, row, value)
+            )
+        return CompareState(
+            tally=self.tally.merge(other.tally),
+            items=[a.merge(b) for a, b in zip(self.items, other.items)],
+            row_sums=row_sums,
+            mape_zeros=self.mape_zeros + other.mape_zeros,
+            mape_rows=(self.mape_rows + other.mape_rows)[:5],
+        )
+
+
+@dataclass
+class ItemValues:
+    """Derives one item's per-row quantities from a batch (memoised per batch)."""
+
+    selections: list[LossSelection]
+    models: list[str]
+    _batch: Dataset | None = None
+    _items: list[PerSample] | None = None
+
+    def items(self, batch: Dataset) -> list[PerSample]:
+        if self._batch is not batch:
+            self._items = per_sample_losses(batch, self.selections)
+            self._batch = batch
+        assert self._items is not None
+        return self._items
+
+    def __call__(self, batch: Dataset, key: Hashable) -> tuple[np.ndarray, np.ndarray | None]:
+        assert isinstance(key, tuple)
+        j: int = key[0]
+        what: str = key[1]
+        item = self.items(batch)[j]
+        weights = batch.weights
+        if what == "value":
+            return item.values, weights
+        values, w = item.defined(weights)
+        if what == "terms":
+            return values, w
+        if what == "contrib":
+            return _contrib(values, w), None
+        return _contrib(item.values, weights), None  # "all_contrib"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"selections": self.selections, "models": self.models}
+
+
+def _contrib(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    if weights is None:
+        return values
+    return np.where(weights > 0, weights * values, 0.0)
+
+
+@dataclass
+class CompareScan:
+    """Pass 1 of compare: every loss of every model, batch by batch."""
+
+    selections: list[LossSelection]
+    models: list[str]
+    task: Task
+    from_logits: bool
+    mape: bool  # P-MAPE0 is checked (mape selected)
+
+    def new_state(self) -> CompareState:
+        n = len(self.selections) * len(self.models)
+        return CompareState(items=[ItemState() for _ in range(n)])
+
+    def update(self, state: CompareState, batch: Dataset) -> CompareState:
+        state.tally.add(batch)
+        items = per_sample_losses(batch, self.selections)
+        weights = batch.weights
+        for item, st in zip(items, state.items):
+            self._update_item(st, item, batch, weights)
+        self._row_sums(state, batch)
+        if self.mape and batch.y_true.ndim == 1:
+            zeros = np.flatnonzero(np.abs(batch.y_true) < EPS)
+            state.mape_zeros += int(zeros.size)
+            if len(state.mape_rows) < 5:
+                state.mape_rows.extend(int(batch.row_numbers[i]) for i in zeros[:5])
+                del state.mape_rows[5:]
+        return state
+
+    def _update_item(
+        self, st: ItemState, item: PerSample, batch: Dataset, weights: np.ndarray | None
+    ) -> None:
+        spec = item.selection.spec
+        kind = spec.reduction
+        values = item.values
+        st.scalar = st.scalar or item.scalar
+        st.supported = st.supported or item.support is not None
+        if kind is Reduction.MEDIAN:
+            if st.median_value is None:
+                st.median_value = Tracked(percentiles=(50.0,))
+            st.median_value.add(values, weights)
+        else:
+            if st.value is None:
+                # The selection's reducer carries the parameters a SPEC 12 figure reads
+                # (d2_pinball's alpha). d2_* keep their y values here (no cap): exact,
+                # in memory proportional to the rows.
+                st.value = new_accumulator(item.selection.reducer)
+            st.value.add(values, weights)
+        if values.ndim != 1:
+            # r2, d2_*, ece: per-row components of a ratio, no per-row statistics.
+            st.n_all += int(values.shape[0])
+            return
+        defined, dw = item.defined(weights)
+        if st.terms is None:
+            st.terms = Tracked(percentiles=PERCENTILES)
+        st.terms.add(defined, dw)
+        st.largest.add(defined, dw)
+        if not spec.signed:
+            contrib = _contrib(defined, dw)
+            if st.contrib is None:
+                st.contrib = Tracked(top_fraction=TOP_FRACTION)
+            st.contrib.add(contrib)
+            with np.errstate(all="ignore"):
+                st.contrib_total += float(np.sum(contrib))
+            st.n_defined += int(defined.size)
+        st.n_all += int(values.size)
+        if kind is Reduction.MEAN and not spec.signed and item.support is not None:
+            every = _contrib(values, weights)
+            if st.all_contrib is None:
+                st.all_contrib = Tracked(top_fraction=TOP_FRACTION)
+            st.all_contrib.add(every)
+            with np.errstate(all="ignore"):
+                st.all_total += float(np.sum(every))
+        if item.warnings:
+            infinite = np.flatnonzero(np.isinf(values))
+            st.inf_count += int(infinite.size)
+            st.inf_rows = (st.inf_rows + [int(batch.row_numbers[i]) for i in infinite[:5]])[:5]
+        elif st.finite and not np.all(np.isfinite(values)):
+            st.finite = False
+        if (
+            "eps" in item.selection.params
+            and not self.from_logits
+            and self.task in (Task.BINARY, Task.MULTICLASS)
+        ):
+            q = batch.models[item.model]
+            t = batch.y_true
+            if q.ndim == 1:
+                wrong = ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
+            else:
+                wrong = ((q == 0) & (t > 0)).any(axis=1)
+            st.wrong_count += int(np.count_nonzero(wrong))
+            st.wrong_sum += float(np.sum(values[wrong]))
+            st.loss_sum += float(np.sum(values))
+
+    def _row_sums(self, state: CompareState, batch: Dataset) -> None:
+        if self.task is not Task.MULTICLASS or self.from_logits:
+            return
+        for model in batch.model_names:
+            q = batch.models[model]
+            if q.ndim != 2:
+                continue
+            sums = q.sum(axis=1)
+            off = np.flatnonzero(np.abs(sums - 1.0) > ROWSUM_TOLERANCE)
+            count, row, value = state.row_sums.get(model, (0, 0, 0.0))
+            if off.size and count == 0:
+                row, value = int(batch.row_numbers[off[0]]), float(sums[off[0]])
+            state.row_sums[model] = (count + int(off.size), row, value)
+
+    def merge(self, a: CompareState, b: CompareState) -> CompareState:
+        return a.merge(b)
+
+    def finish(self, state: CompareState) -> CompareState:
+        return state
+
+
+def compare_plan(
+    selections_for: Callable[[Dataset], list[LossSelection]],
+) -> Callable[[Dataset], Generator[Any, Any, CompareReport]]:
+    """The plan of ``loss compare FILE`` (losses chosen from the first batch)."""
+
+    def plan(head: Dataset) -> Generator[Any, Any, CompareReport]:
+        selections = selections_for(head)
+        models = head.model_names
+        scan = CompareScan(
+            selections,
+            models,
+            head.task,
+            head.from_logits,
+            any(s.name == "mape" for s in selections),
+        )
+        state: CompareState = yield scan
+        pairs = [(s, m) for s in selections for m in models]
+        extract = ItemValues(selections, models)
+        tracked: dict[Hashable, Tracked] = {}
+        asked: dict[Hashable, tuple[float, ...]] = {}
+        ks: dict[Hashable, int] = {}
+        for j, st in enumerate(state.items):
+            if st.median_value is not None:
+                tracked[j, "value"] = st.median_value
+                asked[j, "value"] = (50.0,)
+            if st.scalar:
+                continue
+            per_row = per_row_statistics(pairs[j][0].spec)
+            if st.terms is not None and per_row:
+                tracked[j, "terms"] = st.terms
+                asked[j, "terms"] = PERCENTILES
+            if st.contrib is not None and per_row and _usable_total(st.contrib_total):
+                tracked[j, "contrib"] = st.contrib
+                ks[j, "contrib"] = top_count(st.n_defined, TOP_FRACTION)
+            dominant = st.all_contrib if st.all_contrib is not None else st.contrib
+            if _warns_dominance(pairs[j][0], st) and dominant is not None:
+                total = st.all_total if st.all_contrib is not None else st.contrib_total
+                if _usable_total(total):
+                    key = (j, "all_contrib" if st.all_contrib is not None else "contrib")
+                    tracked[key] = dominant
+                    ks[key] = top_count(st.n_all, TOP_FRACTION)
+        percentiles = yield from exact_percentiles(tracked, asked, extract)
+        tops = yield from exact_top_sums(tracked, ks, extract)
+        figures = [
+            _figures(selection, model, st, percentiles, tops, j)
+            for j, ((selection, model), st) in enumerate(zip(pairs, state.items))
+        ]
+        facts = InputFacts(
+            source=head.source,
+            task=head.task.value,
+            task_reason=head.task_reason,
+            n_rows=state.tally.n_file_rows,
+            n_dropped=state.tally.n_dropped,
+            models=models,
+            notes=state.tally.notes,
+        )
+        warnings = _warnings(state, pairs, tops, len(models) > 1, head)
+        return assemble_report(facts, figures, warnings)
+
+    return plan
+
+
+def _usable_total(total: float) -> bool:
+    return math.isfinite(total) and total > 0
+
+
+def _warns_dominance(selection: LossSelection, st: ItemState) -> bool:
+    spec = selection.spec
+    return (
+        spec.reduction is Reduction.MEAN
+        and not spec.signed
+        and st.n_all >= 100
+        and st.inf_count == 0
+    )
+
+
+def _figures(
+    selection: LossSelection,
+    model: str,
+    st: ItemState,
+    percentiles: dict[Hashable, dict[float, float]],
+    tops: dict[Hashable, float],
+    j: int,
+) -> ItemFigures:
+    kind = selection.spec.reduction
+    if kind is Reduction.MEDIAN:
+        value = percentiles[j, "value"][50.0]
+    else:
+        assert st.value is not None
+        value = st.value.result()
+    if st.scalar or not per_row_statistics(selection.spec):
+        return ItemFigures(selection, model, value, None, None, None, None, st.scalar)
+    assert st.terms is not None
+    if st.terms.ranges.total_weight > 0:
+        median = _one_row(percentiles[j, "terms"][50.0], kind)
+        p95 = _one_row(percentiles[j, "terms"][95.0], kind)
+        largest = _one_row(st.largest.result(), kind)
+    else:
+        median = p95 = largest = math.nan
+    share: float | None = None
+    if not selection.spec.signed and (j, "contrib") in tops:
+        share = float(tops[j, "contrib"] / st.contrib_total)
+        if share != share:
+            share = None
+    return ItemFigures(selection, model, value, median, p95, largest, share, False)
+
+
+def _warnings(
+    state: CompareState,
+    pairs: list[tuple[LossSelection, str]],
+    tops: dict[Hashable, float],
+    several_models: bool,
+    head: Dataset,
+) -> list[str]:
+    """The warnings of :func:`~losscli.analysis.diagnostics.warnings_for`, from the counts."""
+    out: list[str] = []
+    tally = state.tally
+    if tally.n_dropped:
+        out.append(dropped_text(tally.n_dropped, tally.n_rows))
+    seen: set[str] = set()
+    for (selection, model), st in zip(pairs, state.items):
+        if "eps" not in selection.params or model in seen or not st.wrong_count:
+            continue
+        seen.add(model)
+        share = st.wrong_sum / max(st.loss_sum, 1e-300)
+        out.append(
+            clipping_text(
+                model, st.wrong_count, selection.params["eps"], selection.spec.name, share
+            )
+        )
+    for model in head.model_names:
+        count, row, value = state.row_sums.get(model, (0, 0, 0.0))
+        if count:
+            out.append(rowsum_text(model, count, row, value))
+    if state.mape_zeros:
+        out.append(mape_zero_text(state.mape_zeros, state.mape_rows))
+    for j, ((selection, model), st) in enumerate(zip(pairs, state.items)):
+        if not _warns_dominance(selection, st):
+            continue
+        key = (j, "all_contrib" if st.all_contrib is not None else "contrib")
+        total = st.all_total if st.all_contrib is not None else st.contrib_total
+        if key in tops and tops[key] / total > DOMINANT_SHARE:
+            out.append(dominant_text(selection.label, model, float(tops[key] / total)))
+    for (selection, model), st in zip(pairs, state.items):
+        if st.inf_count:
+            where = f" for model {model}" if several_models else ""
+            out.append(custom_inf_text(selection.spec.name, where, st.inf_count, st.inf_rows))
+        elif not st.finite:
+            out.append(overflow_text(selection.label, model))
+    return out

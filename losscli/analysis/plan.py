@@ -1,0 +1,92 @@
+"""A command as a plan: passes of mergeable accumulators over a stream of batches.
+
+A plan is a generator function ``plan(head) -> Generator[Step, result, Report]``
+given the first batch (``head``: task, models, columns, for choosing the
+losses). It yields one :class:`Step` per pass over the data; the engine runs
+that step over every batch of the input and sends back what the step's
+``finish`` returned, so a later pass can use the figures of earlier ones (the
+median and MAD of the residuals before rows are flagged). When the generator
+returns, its value is the command's report.
+
+A step is the same code on one process or many (Dask's
+``reduction(chunk, combine, aggregate)``, torchmetrics' ``update`` /
+``merge_state`` / ``compute``): ``new_state()`` an empty state,
+``update(state, batch)`` one batch in, ``merge(a, b)`` two partitions' states
+(any order, any tree), ``finish(state)`` the pass's result. States are small
+(bounded by construction, never one value per row of the input) and picklable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from losscli.core.dataset import Dataset
+
+S = TypeVar("S")
+R = TypeVar("R", covariant=True)
+
+
+class Step(Protocol[S, R]):
+    """One pass over the data: mergeable state in, one result out."""
+
+    def new_state(self) -> S: ...
+
+    def update(self, state: S, batch: Dataset) -> S: ...
+
+    def merge(self, a: S, b: S) -> S: ...
+
+    def finish(self, state: S) -> R: ...
+
+
+class BatchSource(Protocol):
+    """What an engine reads: each call of ``batches()`` is one full pass over the input."""
+
+    def batches(self) -> Iterator[Dataset]: ...
+
+
+Plan = Callable[[Dataset], Generator[Any, Any, Any]]
+
+
+@dataclass
+class InputTally:
+    """What every report says about its input: rows used and dropped, notes (mergeable)."""
+
+    n_rows: int = 0  # entries (GAN: d_real plus d_fake values)
+    n_file_rows: int = 0
+    n_dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, batch: Dataset) -> None:
+        self.n_rows += batch.n_rows
+        self.n_file_rows += batch.n_file_rows
+        self.n_dropped += batch.n_dropped
+        for line in batch.notes:
+            if line not in self.notes:
+                self.notes.append(line)
+
+    def merge(self, other: InputTally) -> InputTally:
+        out = InputTally(
+            self.n_rows + other.n_rows,
+            self.n_file_rows + other.n_file_rows,
+            self.n_dropped + other.n_dropped,
+            list(self.notes),
+        )
+        for line in other.notes:
+            if line not in out.notes:
+                out.notes.append(line)
+        return out
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class ListSource(Generic[T]):
+    """Batches already in memory (one Dataset, or a file split into row ranges)."""
+
+    items: list[Dataset]
+
+    def batches(self) -> Iterator[Dataset]:
+        return iter(self.items)

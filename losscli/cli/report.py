@@ -1,0 +1,202 @@
+"""``loss report FILE``: one self-contained HTML page with every analysis of FILE."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from losscli.cli.options import input_from_kwargs, input_options, loss_options
+
+COMPRESSED = (".gz", ".bz2", ".xz")
+
+
+def default_output(file: str) -> str:
+    """``<stem>.loss-report.html`` in the current directory (never next to the input)."""
+    if file == "-":
+        return "stdin.loss-report.html"
+    name = os.path.basename(os.path.normpath(file)) or "data"
+    for ext in COMPRESSED:
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    stem = os.path.splitext(name)[0] or name
+    return f"{stem}.loss-report.html"
+
+
+def reproducing_command(ctx: click.Context, file: str) -> str:
+    """``loss report FILE`` plus every option given on the command line, shell-quoted."""
+    import shlex
+
+    parts = ["loss", "report", file]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0] if param.opts[0].startswith("--") else param.opts[-1]
+        if param.is_flag:
+            if value:
+                parts.append(flag)
+            continue
+        values = value if param.multiple else (value,)
+        for v in values:
+            parts += [
+                flag,
+                v if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v),
+            ]
+    return shlex.join(parts)
+
+
+def _created() -> str:
+    """UTC now, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
+    from datetime import datetime, timezone
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (
+        datetime.fromtimestamp(int(epoch), timezone.utc)
+        if epoch and epoch.isdigit()
+        else datetime.now(timezone.utc)
+    )
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@click.command("report")
+@click.argument("file", metavar="FILE")
+@input_options
+@loss_options
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help="Where to write the page (default: FILE-stem.loss-report.html in the current "
+    "directory; - for stdout).",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Level of the bootstrap intervals (values, and differences to the best model).",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the intervals.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the bootstrap (a whole number >= 0).",
+)
+@click.option("--group-by", metavar="COL", help="Also compute every loss per value of this column.")
+@click.option(
+    "--rule",
+    type=click.Choice(("mad", "iqr"), case_sensitive=False),
+    default=None,
+    help="Regression outlier rule of the sensitivity section (as loss sensitivity).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Cut-off of the outlier rule (as loss sensitivity --threshold).",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    file: str,
+    losses: tuple[str, ...],
+    output: str | None,
+    ci: float,
+    n_boot: int,
+    seed: int,
+    group_by: str | None,
+    rule: str | None,
+    threshold: float | None,
+    **kwargs: Any,
+) -> None:
+    """Write one self-contained HTML report of FILE: losses, models, data, advice.
+
+    The page holds the compute table with bootstrap intervals (per group with
+    --group-by), the model comparison (rankings, paired intervals of the
+    difference to the best, agreement), the data (residual histograms with the
+    flagged outliers, or reliability diagrams and P(true class) histograms),
+    the outlier sensitivity, the loss curves and their properties, and the
+    recommendation with the guide's rules and quotes. It is the output of
+    compute, compare, sensitivity and recommend on the same data: every number
+    equals their --format json output.
+
+    The file loads nothing from anywhere (inline SVG charts, inline styles),
+    stays small whatever the input size, prints on A4 and reads on a phone.
+    Needs the report extra: pip install 'losscli[report]'.
+
+    \b
+    Examples:
+      loss report preds.csv                      # writes preds.loss-report.html here
+      loss report preds.csv --pred-col a --pred-col b --group-by segment
+      loss report preds.csv -o - > report.html
+    """
+    import math
+
+    from losscli.analysis.report import build_report
+    from losscli.analysis.rules import PlannedLoss
+    from losscli.atomic import check_writable
+    from losscli.cli.common import choose_losses, note, same_file, warn, write_atomically
+    from losscli.core.registry import Task, parse_loss_list, select_losses
+    from losscli.errors import UsageError
+    from losscli.io import load_dataset
+    from losscli.report.html import render_html, require_report_extra
+
+    require_report_extra()
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+        raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    path = output or default_output(file)
+    if path != "-":
+        if file != "-" and same_file(path, file):
+            raise UsageError(f"--output {path} is the input file; choose another path")
+        check_writable(path)
+    planned: list[PlannedLoss] = []
+    if losses:  # typos fail fast (exit 2), before the file is read
+        select_losses(list(losses), Task.REGRESSION)
+        for text in losses:
+            for sel in parse_loss_list(text):
+                planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+    dataset = load_dataset(file, input_from_kwargs(kwargs, group_by))
+    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+        raise UsageError(
+            f"--threshold for {dataset.task.value} data is a probability of the true class "
+            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+        )
+    selections = choose_losses(losses, dataset)
+    data = build_report(
+        dataset,
+        selections,
+        ci_level=ci,
+        n_boot=n_boot,
+        seed=seed,
+        rule=(rule or "mad").lower(),
+        threshold=threshold,
+        planned=tuple(planned),
+    )
+    from losscli import __version__
+
+    page = render_html(
+        data, command=reproducing_command(ctx, file), created=_created(), version=__version__
+    )
+    for line in data.compute.notes:
+        note(f"Note: {line}")
+
+    def write(handle: Any) -> None:
+        handle.write(page)
+
+    write_atomically(path, write)
+    warn(data.compute.warnings)
+    if path != "-":
+        click.echo(f"Report written to {path}", err=True)

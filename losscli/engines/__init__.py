@@ -1,0 +1,1 @@
+"""Engines run a plan (:mod:`losscli.analysis.plan`) over the batches of an input."""

@@ -1,0 +1,47 @@
+"""The local engine: a plan's passes over the batches of one input, in this process.
+
+Pass 1 starts with the first batch, which the plan also sees as its ``head``
+(to choose losses from the task and columns); every further pass the plan
+asks for calls ``source.batches()`` again (each call is one full pass; the
+reader spools stdin on the first pass so that it can be read again).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from losscli.analysis.plan import BatchSource, Plan
+from losscli.core.dataset import Dataset
+
+
+def run_plan(
+    plan: Plan, source: BatchSource, *, on_pass: Callable[[int], None] | None = None
+) -> Any:
+    """Run every pass of ``plan`` over ``source`` and return the plan's report.
+
+    ``on_pass(n)`` is called before pass n (1-based), e.g. to restart a
+    progress bar.
+    """
+    batches: Iterator[Dataset] = source.batches()
+    head = next(batches, None)
+    if head is None:
+        raise ValueError("the input yielded no batch")
+    passes = plan(head)
+    step = next(passes)
+    number = 1
+    stream: Iterator[Dataset] = itertools.chain([head], batches)
+    while True:
+        if on_pass is not None:
+            on_pass(number)
+        state = step.new_state()
+        for batch in stream:
+            state = step.update(state, batch)
+        result = step.finish(state)
+        try:
+            step = passes.send(result)
+        except StopIteration as done:
+            return done.value
+        number += 1
+        stream = source.batches()

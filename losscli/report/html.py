@@ -1,0 +1,414 @@
+"""``loss report``: the analyses of one file as a single self-contained HTML page.
+
+Jinja2 renders the page with autoescape on (column, class and group names are
+user data); the charts are inline SVG from :mod:`losscli.report.figures`; the
+stylesheet is inlined. Nothing on the page loads anything: no script, no
+external style, font or image.
+
+Every number shown carries where it comes from: ``data-src`` (the command
+whose ``--format json`` holds it), ``data-path`` (a JSON pointer into that
+output), ``data-v`` (the value at full precision, as in the JSON) and
+``data-fmt`` (how it is shown), so a test can check the page against the
+commands' JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from losscli.errors import LossCliError
+from losscli.report.format import fmt_number, fmt_params
+
+REPORT_EXTRA_HINT = "pip install 'losscli[report]'"
+
+
+def require_report_extra() -> None:
+    """One clear error naming the extra when jinja2 or matplotlib is missing."""
+    missing = []
+    for module in ("jinja2", "matplotlib"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise LossCliError(
+            f"loss report needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install "
+            f"{'it' if len(missing) == 1 else 'them'} with: {REPORT_EXTRA_HINT}"
+        )
+
+
+# --------------------------------------------------------------------------- view model
+
+
+def pointer(*parts: Any) -> str:
+    """A JSON pointer (RFC 6901) to a value of a command's JSON output."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def format_value(value: Any, fmt: str) -> str:
+    """How a number is shown: 'g' 5 significant digits, 'percent' a fraction as %,
+    'pct' a number already in %, 'score' three decimals, 'int' with thousands separators."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-" if value is None or math.isnan(value) else fmt_number(value)
+    if fmt == "percent":
+        return fmt_number(float(value), percent=True)
+    if fmt == "pct":
+        return fmt_number(float(value)) + "%"
+    if fmt == "score":
+        return f"{float(value):.3f}"
+    if fmt == "int":
+        return f"{int(value):,}"
+    return fmt_number(float(value))
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number on the page and where it comes from."""
+
+    value: Any
+    src: str
+    path: str
+    fmt: str = "g"
+
+    @property
+    def text(self) -> str:
+        return format_value(self.value, self.fmt)
+
+    @property
+    def v(self) -> str:
+        # As the JSON has it: floats in repr (shortest round-trip), NaN/inf as null.
+        if self.value is None:
+            return "null"
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            return "null"
+        return json.dumps(self.value)
+
+
+Item = Any  # a str, a Num, or a Markup-free list of them
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[list[Item]]] = field(default_factory=list)
+    numeric: set[int] = field(default_factory=set)  # right-aligned columns
+    breaks: set[int] = field(default_factory=set)  # rows that start a new section
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    svg: str
+    title: str
+
+
+def _figures(panels: list[Any], start: int) -> list[Figure]:
+    from markupsafe import Markup
+
+    from losscli.report.figures import svg_text
+
+    return [
+        Figure(Markup(svg_text(p, f"losscli-{start + i}")), p.title)  # noqa: S704 - our own SVG
+        for i, p in enumerate(panels)
+    ]
+
+
+def _params(params: dict[str, Any]) -> str:
+    return fmt_params({k: v for k, v in params.items() if k != "eps"})
+
+
+def compute_table(report: Any) -> Table:
+    """Losses down, models across; value and interval per cell; a section per group."""
+    grouped = report.group_column is not None
+    headers = ([report.group_column] if grouped else []) + ["loss", "params"] + report.models
+    table = Table(headers)
+    first_model = len(headers) - len(report.models)
+    table.numeric = set(range(first_model, len(headers)))
+    cells: dict[tuple[Any, str], dict[str, tuple[int, Any]]] = {}
+    for i, r in enumerate(report.results):
+        cells.setdefault((r.group, r.label), {})[r.model] = (i, r)
+    previous: Any = "\0"
+    for (group, _label), by_model in cells.items():
+        first = next(iter(by_model.values()))[1]
+        row: list[list[Item]] = []
+        if grouped:
+            if group != previous and previous != "\0":
+                table.breaks.add(len(table.rows))
+            row.append(["(all)" if group is None else str(group)] if group != previous else [])
+            previous = group
+        row.append([first.loss + (" %" if first.percent else "")])
+        row.append([_params(first.params)])
+        fmt = "percent" if first.percent else "g"
+        for model in report.models:
+            if model not in by_model:
+                row.append([])
+                continue
+            i, r = by_model[model]
+            cell: list[Item] = [Num(r.value, "compute", pointer("results", i, "value"), fmt)]
+            if report.ci_level is not None and r.ci_low is not None:
+                cell += [
+                    " [",
+                    Num(r.ci_low, "compute", pointer("results", i, "ci_low"), fmt),
+                    ", ",
+                    Num(r.ci_high, "compute", pointer("results", i, "ci_high"), fmt),
+                    "]",
+                ]
+            row.append(cell)
+        table.rows.append(row)
+    return table
+
+
+def compare_table(report: Any) -> Table:
+    """One row per (loss, model): value, distribution, rank and the difference to the best."""
+    with_ci = report.ci_level is not None
+    headers = ["loss", "model", "value", "median", "p95", "max", "worst 1% share", "rank"]
+    headers += ["diff to best"] + (["interval"] if with_ci else [])
+    table = Table(headers, numeric=set(range(2, len(headers))))
+    previous = None
+    for i, r in enumerate(report.results):
+        if previous is not None and r.label != previous:
+            table.breaks.add(len(table.rows))
+        fmt = "percent" if r.percent else "g"
+        row: list[list[Item]] = [
+            [r.label if r.label != previous else ""],
+            [r.model],
+            [Num(r.value, "compare", pointer("results", i, "value"), fmt)],
+        ]
+        for key in ("median", "p95", "max"):
+            row.append([Num(getattr(r, key), "compare", pointer("results", i, key), fmt)])
+        row.append(
+            [Num(r.top1pct_share, "compare", pointer("results", i, "top1pct_share"), "percent")]
+        )
+        row.append([Num(r.rank, "compare", pointer("results", i, "rank"), "int")])
+        row.append([Num(r.diff_to_best, "compare", pointer("results", i, "diff_to_best"), fmt)])
+        if with_ci:
+            if r.diff_ci_low is None:
+                row.append(["-"])
+            else:
+                row.append(
+                    [
+                        "[",
+                        Num(r.diff_ci_low, "compare", pointer("results", i, "diff_ci_low"), fmt),
+                        ", ",
+                        Num(r.diff_ci_high, "compare", pointer("results", i, "diff_ci_high"), fmt),
+                        "]",
+                    ]
+                )
+        table.rows.append(row)
+        previous = r.label
+    return table
+
+
+def property_table(specs: list[Any]) -> Table:
+    from losscli.report.catalogue import PROPERTY_NAMES
+
+    headers = ["loss"] + [n.replace("_", " ") for n in PROPERTY_NAMES]
+    table = Table(headers)
+    for spec in specs:
+        row: list[list[Item]] = [[spec.name]]
+        for name in PROPERTY_NAMES:
+            row.append(["yes" if getattr(spec.properties, name) else "no"])
+        table.rows.append(row)
+    return table
+
+
+def sensitivity_table(report: Any) -> Table:
+    headers = ["loss", "model", "value", "without flagged", "change", "flagged share"]
+    headers += ["worst 1% share", "growth", "verdict"]
+    table = Table(headers, numeric={2, 3, 4, 5, 6})
+    previous = None
+    for i, r in enumerate(report.results):
+        if previous is not None and r.label != previous:
+            table.breaks.add(len(table.rows))
+        fmt = "percent" if r.percent else "g"
+        src = "sensitivity"
+        table.rows.append(
+            [
+                [r.label if r.label != previous else ""],
+                [r.model],
+                [Num(r.value, src, pointer("results", i, "value"), fmt)],
+                [
+                    Num(
+                        r.value_without_outliers,
+                        src,
+                        pointer("results", i, "value_without_outliers"),
+                        fmt,
+                    )
+                ],
+                [Num(r.change_pct, src, pointer("results", i, "change_pct"), "pct")],
+                [Num(r.outlier_share, src, pointer("results", i, "outlier_share"), "percent")],
+                [Num(r.top1pct_share, src, pointer("results", i, "top1pct_share"), "percent")],
+                [r.growth],
+                [r.verdict],
+            ]
+        )
+        previous = r.label
+    return table
+
+
+def injection_table(report: Any) -> Table:
+    ks: list[float] = list(dict.fromkeys(i.k for i in report.injection))
+    headers = ["loss", "model"] + [f"k = {k:g}" for k in ks]
+    table = Table(headers, numeric=set(range(2, len(headers))))
+    rows: dict[tuple[str, str], dict[float, tuple[int, Any]]] = {}
+    for n, item in enumerate(report.injection):
+        rows.setdefault((item.label, item.model), {})[item.k] = (n, item)
+    for (label, model), by_k in rows.items():
+        row: list[list[Item]] = [[label], [model]]
+        for k in ks:
+            if k not in by_k:
+                row.append([])
+                continue
+            n, item = by_k[k]
+            row.append(
+                [Num(item.change_pct, "sensitivity", pointer("injection", n, "change_pct"), "pct")]
+            )
+        table.rows.append(row)
+    return table
+
+
+def outlier_rows(report: Any) -> list[dict[str, Any]]:
+    out = []
+    for o in report.outliers:
+        path = ("outliers_by_model", o.model)
+        out.append(
+            {
+                "model": o.model,
+                "rule": o.rule,
+                "count": Num(o.count, "sensitivity", pointer(*path, "count"), "int"),
+                "fraction": Num(o.fraction, "sensitivity", pointer(*path, "fraction"), "percent"),
+                "threshold": Num(o.threshold, "sensitivity", pointer(*path, "threshold")),
+                "rows": ", ".join(str(r) for r in o.rows[:20]) + (" ..." if o.count > 20 else ""),
+            }
+        )
+    return out
+
+
+def _evidence(evidence: dict[str, Any]) -> list[tuple[str, list[Item]]]:
+    out: list[tuple[str, list[Item]]] = []
+    for key, value in evidence.items():
+        if isinstance(value, bool):
+            out.append((key, ["yes" if value else "no"]))
+        elif isinstance(value, (int, float)):
+            fmt = "int" if isinstance(value, int) else "g"
+            out.append((key, [Num(value, "recommend", pointer("evidence", key), fmt)]))
+        elif isinstance(value, str):
+            out.append((key, [value]))
+        elif value is None:
+            out.append((key, ["-"]))
+        else:
+            out.append((key, [json.dumps(value, ensure_ascii=False)]))
+    return out
+
+
+def recommend_view(report: Any) -> dict[str, Any]:
+    recs = []
+    for i, rec in enumerate(report.recommendations):
+        recs.append(
+            {
+                "loss": rec.loss,
+                "params": fmt_params(rec.params),
+                "score": Num(
+                    rec.score, "recommend", pointer("recommendations", i, "score"), "score"
+                ),
+                "reasons": rec.reasons,
+                "params_note": rec.params_note,
+            }
+        )
+    planned = [
+        {
+            "loss": p.loss,
+            "params": fmt_params(p.params),
+            "score": Num(p.score, "recommend", pointer("planned", i, "score"), "score"),
+            "verdict": p.verdict,
+            "reasons": p.reasons,
+        }
+        for i, p in enumerate(report.planned)
+    ]
+    return {
+        "recommendations": recs,
+        "avoid": report.avoid,
+        "pitfalls": report.pitfalls,
+        "contradictions": report.contradictions,
+        "planned": planned,
+        "evidence": _evidence(report.evidence),
+        "thresholds": [(k, fmt_number(v)) for k, v in report.thresholds.items()],
+        "fired": report.fired,
+    }
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("losscli.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.tests["num"] = lambda x: isinstance(x, Num)
+    return env
+
+
+def render_html(data: Any, *, command: str, created: str, version: str) -> str:
+    """The report page of a :class:`losscli.analysis.report.ReportData`."""
+    from importlib.resources import files
+
+    from losscli.report.compare import agreement_text
+    from losscli.report.figures import curve_panels, data_panels
+
+    compute = data.compute
+    n = 0
+    data_figures = _figures(data_panels(data.charts), n)
+    n += len(data_figures)
+    curve_figures = _figures(curve_panels(data.curves), n) if data.curves is not None else []
+    css = files("losscli.report").joinpath("templates/report.css").read_text(encoding="utf-8")
+    warnings = list(dict.fromkeys(compute.warnings + data.compare.warnings))
+    if data.sensitivity is not None:
+        warnings += [w for w in data.sensitivity.warnings if w not in warnings]
+    notes = list(dict.fromkeys(list(compute.notes) + list(data.notes)))
+    top = data.recommend.top
+    context = {
+        "css": css,
+        "source": compute.source,
+        "task": compute.task,
+        "task_reason": compute.task_reason,
+        "n_rows": Num(compute.n_rows, "compute", pointer("n_rows"), "int"),
+        "n_dropped": Num(compute.n_dropped, "compute", pointer("n_dropped"), "int"),
+        "models": compute.models,
+        "classes": compute.classes,
+        "created": created,
+        "version": version,
+        "command": command,
+        "ci_level": compute.ci_level,
+        "n_boot": compute.n_boot,
+        "seed": data.compare.seed,
+        "from_logits": compute.from_logits,
+        "group_column": compute.group_column,
+        "compute_table": compute_table(compute),
+        "compare_table": compare_table(data.compare),
+        "rankings": data.compare.rankings,
+        "agreement": agreement_text(data.compare) if len(compute.models) > 1 else "",
+        "data_figures": data_figures,
+        "curve_figures": curve_figures,
+        "property_table": property_table(data.curves.specs) if data.curves is not None else None,
+        "sensitivity": data.sensitivity,
+        "sensitivity_table": sensitivity_table(data.sensitivity) if data.sensitivity else None,
+        "injection_table": injection_table(data.sensitivity) if data.sensitivity else None,
+        "outliers": outlier_rows(data.sensitivity) if data.sensitivity else [],
+        "recommend": recommend_view(data.recommend),
+        "top": top,
+        "top_params": fmt_params(top.params) if top is not None else "",
+        "warnings": warnings,
+        "notes": notes,
+        "has_signed": any(r.signed for r in compute.results),
+    }
+    return str(_environment().get_template("report.html.j2").render(**context))

@@ -1,0 +1,324 @@
+"""``loss report``: the HTML page, checked as files and in a real headless Chromium.
+
+The browser tests open each report in Debian's system Chromium through
+Playwright (never a downloaded browser) and check: no console error, no
+request other than the file itself, the numbers shown equal the ``--format
+json`` output of the commands they come from, no horizontal overflow of the
+main column at 390 and 1280 px, and user strings (column, class and group
+names) rendered as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from losscli.report.html import format_value
+from tests.browser import Browser, skip_reason
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+EPOCH = "1767225600"  # 2026-01-01 00:00 UTC: a fixed date makes pages byte-identical
+
+# (file, input options, --group-by, --bootstrap): one report per task family and input kind.
+CASES = [
+    ("regression_outliers.csv", ["--pred-col", "y_pred", "--pred-col", "model_b"], "segment", 1000),
+    ("regression_clean.csv", ["--weight-col", "weight"], None, 200),
+    ("binary_imbalanced.csv", ["--pred-col", "y_pred", "--pred-col", "model_b"], None, 200),
+    ("binary_logits.csv", ["--from-logits"], None, 200),
+    ("hinge_labels.csv", [], None, 200),
+    ("multiclass_probs.csv", [], None, 200),
+    ("multiclass_logits.csv", ["--from-logits"], None, 200),
+    ("multiclass_soft.csv", [], None, 200),
+    ("detection_boxes.csv", [], None, 200),
+    ("similarity_pairs.csv", [], None, 200),
+    ("similarity_triplets.csv", [], None, 200),
+    ("gan_outputs.csv", [], None, 200),
+    ("vae_latents.csv", [], None, 200),
+]
+FAMILIES = {
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "vae",
+}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(f"browser checks skipped: {reason}")
+    instance = Browser()
+    yield instance
+    instance.close()
+
+
+def build(run, tmp_path: Path, file: str, inputs: list[str], group: str | None, n_boot: int):
+    out = tmp_path / (Path(file).stem + ".html")
+    args = ["report", SAMPLES / file, *inputs, "--bootstrap", str(n_boot), "-o", out]
+    if group:
+        args += ["--group-by", group]
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    return out
+
+
+def command_outputs(run_json, file: str, inputs: list[str], group: str | None, n_boot: int):
+    """The --format json output of every command the report draws from."""
+    path = SAMPLES / file
+    ci = ["--ci", "0.95", "--bootstrap", str(n_boot)]
+    grouped = ["--group-by", group] if group else []
+    outputs = {
+        "compute": run_json("compute", path, *inputs, *ci, *grouped),
+        "compare": run_json("compare", path, *inputs, *ci),
+        "recommend": run_json("recommend", path, *inputs),
+    }
+    if outputs["compute"]["task"] in ("regression", "binary", "multiclass"):
+        outputs["sensitivity"] = run_json("sensitivity", path, *inputs)
+    return outputs
+
+
+def resolve(doc: object, path: str) -> object:
+    """The value at a JSON pointer (RFC 6901)."""
+    for part in path.split("/")[1:]:
+        key = part.replace("~1", "/").replace("~0", "~")
+        doc = doc[int(key)] if isinstance(doc, list) else doc[key]  # type: ignore[index]
+    return doc
+
+
+def shown_numbers(page) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        "span.n",
+        "els => els.map(e => [e.dataset.src, e.dataset.path, e.dataset.v, e.dataset.fmt,"
+        " e.textContent])",
+    )
+
+
+def overflow(page) -> dict[str, int]:
+    return page.evaluate(
+        "() => { const m = document.querySelector('main');"
+        " return {scroll: m.scrollWidth, client: m.clientWidth,"
+        " page: document.documentElement.scrollWidth, window: window.innerWidth}; }"
+    )
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+@pytest.mark.parametrize(("file", "inputs", "group", "n_boot"), CASES, ids=[c[0] for c in CASES])
+def test_report_in_browser(browser, run, run_json, tmp_path, file, inputs, group, n_boot):
+    out = build(run, tmp_path, file, inputs, group, n_boot)
+    outputs = command_outputs(run_json, file, inputs, group, n_boot)
+    assert out.stat().st_size < 1_000_000
+
+    for visit in browser.visit(out, width=1280):
+        page = visit.page
+        assert visit.console_errors == []
+        assert visit.requests == [out.resolve().as_uri()]
+        numbers = shown_numbers(page)
+        sources = {src for src, *_ in numbers}
+        assert {"compute", "compare", "recommend"} <= sources
+        assert ("sensitivity" in sources) == ("sensitivity" in outputs)
+        compute_rows = len(outputs["compute"]["results"])
+        assert sum(1 for n in numbers if n[0] == "compute" and n[1].endswith("/value")) == (
+            compute_rows
+        )
+        for src, path, v, fmt, text in numbers:
+            expected = resolve(outputs[src], path)
+            assert json.loads(v) == expected, (src, path)
+            assert text == format_value(expected, fmt), (src, path)
+        # The charts are inline SVG; the page has no script at all.
+        assert page.eval_on_selector_all("svg", "els => els.length") >= 1
+        assert page.eval_on_selector_all("script", "els => els.length") == 0
+        page.screenshot(path=str(tmp_path / "wide.png"), full_page=True)
+        size = overflow(page)
+        assert size["scroll"] <= size["client"], size
+        assert size["page"] <= size["window"], size
+
+    for visit in browser.visit(out, width=390):
+        page = visit.page
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        size = overflow(page)
+        assert size["scroll"] <= size["client"], size
+        assert size["page"] <= size["window"], size
+        assert visit.console_errors == []
+
+
+def test_every_task_family_has_a_browser_case(run_json):
+    tasks = {run_json("compute", SAMPLES / f, *i)["task"] for f, i, _, _ in CASES}
+    assert tasks == FAMILIES
+
+
+def test_user_strings_render_as_text(browser, run, tmp_path):
+    column = "<script>alert(1)</script>"
+    group = "<img src=x onerror=alert(2)>"
+    data = tmp_path / "hostile.csv"
+    rows = [f'y_true,"{column}",seg']
+    for i in range(40):
+        rows.append(f"{i},{i + (0.5 if i % 3 else -0.25)},{group if i % 2 else '<b>bold</b>'}")
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "hostile.html"
+    result = run(
+        "report", data, "--pred-col", column, "--group-by", "seg", "--bootstrap", "50", "-o", out
+    )
+    assert result.exit_code == 0, result.stderr
+    html = out.read_text()
+    assert column not in html and group not in html
+    for visit in browser.visit(out):
+        page = visit.page
+        assert visit.dialogs == []
+        assert visit.requests == [out.resolve().as_uri()]
+        assert visit.console_errors == []
+        assert page.eval_on_selector_all("script", "els => els.length") == 0
+        assert page.eval_on_selector_all("img, b", "els => els.length") == 0
+        text = page.inner_text("main")
+        assert column in text and group in text and "<b>bold</b>" in text
+
+
+def test_class_names_render_as_text(browser, run, tmp_path):
+    name = "<i onclick=x>cat</i>"
+    data = tmp_path / "classes.csv"
+    lines = [f'y_true,"y_pred_{name}",y_pred_dog']
+    for i in range(30):
+        truth = name if i % 2 else "dog"
+        p = 0.8 if (i % 3) else 0.3
+        lines.append(f'"{truth}",{p},{1 - p}')
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "classes.html"
+    result = run("report", data, "--bootstrap", "50", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    for visit in browser.visit(out):
+        assert visit.console_errors == [] and visit.dialogs == []
+        assert visit.page.eval_on_selector_all("i", "els => els.length") == 0
+        assert name in visit.page.inner_text("main")
+
+
+# --------------------------------------------------------------------------- as a file
+
+
+def test_default_output_is_in_the_current_directory(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in SAMPLES.iterdir())
+    result = run("report", SAMPLES / "regression_clean.csv", "--bootstrap", "50")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "regression_clean.loss-report.html").is_file()
+    assert result.stderr.strip().endswith("Report written to regression_clean.loss-report.html")
+    assert sorted(p.name for p in SAMPLES.iterdir()) == before
+
+
+def test_default_output_name_strips_compression(tmp_path, monkeypatch):
+    from losscli.cli.report import default_output
+
+    assert default_output("data/preds.csv.gz") == "preds.loss-report.html"
+    assert default_output("/x/y/preds.parquet") == "preds.loss-report.html"
+    assert default_output("-") == "stdin.loss-report.html"
+
+
+def test_output_to_stdout(run):
+    result = run("report", SAMPLES / "regression_clean.csv", "--bootstrap", "50", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert result.stdout.rstrip().endswith("</html>")
+    assert "Report written" not in result.stderr
+
+
+def test_output_never_over_the_input(run, tmp_path):
+    data = tmp_path / "preds.csv"
+    data.write_bytes((SAMPLES / "regression_clean.csv").read_bytes())
+    before = data.read_bytes()
+    result = run("report", data, "-o", data)
+    assert result.exit_code == 2
+    assert "is the input file" in result.stderr
+    assert data.read_bytes() == before
+
+
+def test_output_folder_checked_before_work(run, tmp_path):
+    result = run("report", SAMPLES / "regression_clean.csv", "-o", tmp_path / "no" / "r.html")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write")
+    assert result.stdout == ""
+
+
+def test_bad_input_writes_nothing(run, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", SAMPLES / "regression_clean.csv", "--pred-col", "nope", "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_extra_is_one_error_line(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    result = run("report", SAMPLES / "regression_clean.csv", "-o", tmp_path / "r.html")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: loss report needs jinja2, which is not installed; install it with: "
+        "pip install 'losscli[report]'\n"
+    )
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_page_is_self_contained(run, tmp_path):
+    out = build(run, tmp_path, "regression_outliers.csv", ["--pred-col", "model_b"], None, 50)
+    html = out.read_text()
+    for pattern in (
+        r"<script",
+        r"<link",
+        r"<img",
+        r"<iframe",
+        r"@import",
+        r"url\((?!#)",
+        r"\ssrc=",
+    ):
+        assert not re.search(pattern, html, re.IGNORECASE), pattern
+    assert not re.search(r"(href|xlink:href)=\"(?!#)", html)
+    assert "<dc:date>" not in html  # no date inside the SVG charts
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # the inline SVGs' ids do not collide
+
+
+def test_same_command_same_bytes(run, tmp_path, monkeypatch):
+    """The page is deterministic, and the command it shows reproduces it exactly."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "preds.csv"
+    data.write_bytes((SAMPLES / "regression_outliers.csv").read_bytes())
+    first = run("report", "preds.csv", "--pred-col", "y_pred", "--bootstrap", "100", "-o", "a.html")
+    assert first.exit_code == 0, first.stderr
+    html = (tmp_path / "a.html").read_text()
+    command = re.search(r'<code class="cmd" id="command">([^<]*)</code>', html)
+    assert command is not None
+    shown = command.group(1).replace("&#39;", "'").replace("&amp;", "&")
+    assert shown == "loss report preds.csv --pred-col y_pred --output a.html --bootstrap 100"
+    again = run(*shlex.split(shown.replace("a.html", "b.html"))[1:])
+    assert again.exit_code == 0, again.stderr
+    assert (tmp_path / "b.html").read_text() == html.replace("a.html", "b.html")
+    assert "2026-01-01 00:00 UTC" in html
+
+
+def test_size_does_not_grow_with_rows(run, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    sizes = []
+    for n in (2_000, 100_000):
+        y = rng.normal(100, 20, n)
+        p = y + rng.normal(0, 2, n) + (rng.random(n) < 0.01) * 50
+        data = tmp_path / f"big{n}.csv"
+        np.savetxt(
+            data, np.column_stack([y, p]), delimiter=",", header="y_true,y_pred", comments=""
+        )
+        out = build(run, tmp_path, str(data), [], None, 20)
+        sizes.append(out.stat().st_size)
+    assert sizes[1] < 1_000_000
+    assert sizes[1] < 1.2 * sizes[0]
