@@ -87,14 +87,13 @@ elif mode.startswith("pyarrow.open_csv"):
         n += len(batch.column(0).to_numpy())
 elif mode.startswith("blocks+read_csv"):
     # losscli's reader: whole records cut from fixed-size byte blocks, parsed multithreaded
-    from losscli.io.stream import _record_blocks
-    size = int(mode.split("block=")[1].split("MiB")[0]) << 20
-    with open(path, "rb") as handle:
-        names = handle.readline().decode().strip().split(",")
-        options = pacsv.ReadOptions(column_names=names, block_size=1 << 20)
-        for block in _record_blocks(handle, size):
-            t = pacsv.read_csv(pa.py_buffer(block), read_options=options)
-            n += len(t.column(0).chunk(0))
+    import os
+    import losscli.io.text as text
+    text.CHUNK_BYTES = int(mode.split("block=")[1].split("MiB")[0]) << 20
+    fmt = text.text_format(path, None, "utf-8", stream=False)
+    reading = text.TextPass(lambda: open(path, "rb"), fmt, size_hint=os.path.getsize(path))
+    for t, _ in reading.tables():
+        n += t.num_rows
 elif mode == "pandas.read_csv(whole)":
     import pandas as pd
     n = len(pd.read_csv(path)["y_true"].to_numpy())
@@ -109,33 +108,33 @@ print(n)
 """
 
 BREAKDOWN_SCRIPT = r"""
-import json, sys, time
+import json, os, sys, time
 t0 = time.perf_counter()
 import numpy, pyarrow, pyarrow.csv
 import rich.table
 from losscli.analysis.streaming import StreamingCompute
 from losscli.core.registry import select_losses
-from losscli.io import stream
+from losscli.io import stream, text
 from losscli.io.columns import InputOptions
+from losscli.io.source import open_source
 import losscli.report.compute
 t1 = time.perf_counter()
 path, opts = sys.argv[1], InputOptions()
-with open(path, "rb") as handle:
-    names = handle.readline().decode().strip().split(",")
-    options = pyarrow.csv.ReadOptions(column_names=names, block_size=1 << 20)
-    for block in stream._record_blocks(handle, stream.CHUNK_BYTES):
-        pyarrow.csv.read_csv(pyarrow.py_buffer(block), read_options=options)
+fmt = text.text_format(path, None, "utf-8", stream=False)
+reading = text.TextPass(lambda: open(path, "rb"), fmt, size_hint=os.path.getsize(path))
+for table, _ in reading.tables():
+    pass
 t2 = time.perf_counter()
-for chunk in stream.open_stream(path, opts).chunks:
+for chunk in open_source(path, opts).batches():
     pass
 t3 = time.perf_counter()
 engine = None
 spool = stream.ValueSpool()
-for chunk in stream.open_stream(path, opts).chunks:
+source = open_source(path, opts)
+for chunk in source.batches():
     if engine is None:
         engine = StreamingCompute(
-            select_losses([], chunk.task, chunk.features), spool,
-            reread=lambda: stream.open_stream(path, opts).chunks,
+            select_losses([], chunk.task, chunk.features), spool, reread=source.batches
         )
     engine.add(chunk)
 t4 = time.perf_counter()

@@ -20,8 +20,12 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-class LossCliError(Exception):
-    """Base of every error losscli reports to the user as one ``Error:`` line."""
+class LossCliError(ValueError):
+    """Base of every error losscli reports to the user as one ``Error:`` line.
+
+    A ``ValueError``, so Python callers of :mod:`losscli` can catch bad input the
+    way they catch it from numpy or scikit-learn.
+    """
 
     exit_code: ExitCode = ExitCode.DATA_ERROR
 
@@ -31,10 +35,10 @@ class LossCliError(Exception):
 
 
 class InputError(LossCliError):
-    """The file cannot be read or does not have the expected structure."""
+    """Bad input: the data cannot be read, lack a column, or hold unusable values (exit 1)."""
 
 
-class DataError(LossCliError):
+class DataError(InputError):
     """The values in the file are unusable (missing, non-numeric, mismatched)."""
 
 
@@ -42,12 +46,12 @@ class DomainError(DataError):
     """A value lies outside the domain of a selected loss."""
 
 
-class CustomLossError(LossCliError):
+class CustomLossError(InputError):
     """User code given with --custom failed; the message carries the user's frames."""
 
 
 class UsageError(LossCliError):
-    """The command line asks for something impossible (unknown loss, bad parameter)."""
+    """Bad arguments: an unknown loss or option value, a contradiction (exit 2)."""
 
     exit_code = ExitCode.USAGE
 
@@ -56,3 +60,11 @@ class GateFailed(LossCliError):
     """A --fail-above or --fail-below quality gate failed."""
 
     exit_code = ExitCode.GATE_FAILED
+
+
+class LossWarning(UserWarning):
+    """A warning about the data or the chosen losses (pitfalls, clipping, dropped rows).
+
+    The Python API issues these through :mod:`warnings`; the ``loss`` command
+    prints them on stderr as ``Warning: ...`` lines.
+    """

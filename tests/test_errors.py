@@ -724,9 +724,10 @@ def test_group_column_that_is_not_text(run, tmp_path):
 
 
 def test_streaming_reader_reports_bad_utf8_with_its_line(run, tmp_path, monkeypatch):
-    stream = pytest.importorskip("losscli.io.stream")
-    monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 1, raising=False)
-    monkeypatch.setattr(stream, "CHUNK_BYTES", 64, raising=False)
+    from losscli.io import text
+
+    monkeypatch.setattr(text, "WHOLE_BYTES", 1)
+    monkeypatch.setattr(text, "CHUNK_BYTES", 64)
     rows = b"".join(b"%d,%d\n" % (i, i) for i in range(1, 40))
     path = tmp_path / "data.csv"
     path.write_bytes(b"y_true,y_pred\n" + rows + b"7,caf\xe9\n")

@@ -48,3 +48,28 @@ def test_compute_does_not_import_pandas():
     )
     assert "numpy" in imported and "pyarrow" in imported  # it did compute
     assert "pandas" not in imported
+
+
+def test_import_losscli_loads_no_heavy_library_and_not_the_api():
+    code = "import losscli\nassert 'losscli.api' not in sys.modules"
+    assert _imported_after(code) == set()
+
+
+def test_api_names_load_on_first_use_only():
+    code = (
+        "import losscli as lc\n"
+        "assert callable(lc.compute) and 'compute' in dir(lc)\n"
+        "assert lc.UsageError.__module__ == 'losscli.errors'\n"
+    )
+    # The API module itself imports only what a call needs.
+    assert _imported_after(code) == set()
+    used = _imported_after("import losscli as lc\nlc.losses.mse([1.0], [2.0])\n")
+    assert "numpy" in used and "pyarrow" in used
+    assert not {"pandas", "rich", "matplotlib"} & used
+
+
+def test_unknown_attribute_of_losscli_is_an_attribute_error():
+    import losscli
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        losscli.nope  # noqa: B018

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from plan_support import assert_same, split_rows, with_weights
 
 from losscli.analysis.compare import compare_models
 from losscli.analysis.compare_plan import compare_plan
@@ -16,7 +17,6 @@ from losscli.cli.common import choose_losses
 from losscli.core import quantiles
 from losscli.engines.local import run_plan
 from losscli.io import InputOptions, load_dataset
-from tests.plan_support import assert_same, split_rows, with_weights
 
 SAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "sample_data", "*.csv")))
 

@@ -7,13 +7,13 @@ import gzip
 import numpy as np
 import pytest
 
-from losscli.io import stream
+from losscli.io import text
 
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(stream, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(text, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text, "CHUNK_BYTES", 4096)
 
 
 def _write(path, y_true, y_pred):

@@ -10,18 +10,21 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
 
-import losscli.io.stream as stream_module
+import losscli.io.source as source_module
+import losscli.io.text as text_module
 from losscli.analysis.compute import compute
 from losscli.analysis.streaming import StreamingCompute, compute_chunks
 from losscli.core.reduction import MedianAccumulator, weighted_percentile
 from losscli.core.registry import select_losses
 from losscli.errors import DataError, InputError
 from losscli.io.columns import InputOptions, load_dataset
-from losscli.io.stream import ValueSpool, open_stream
+from losscli.io.source import open_source
+from losscli.io.stream import ValueSpool
 
 
 def _write_regression(path, n=4000, seed=0, weights=False, groups=False, holes=False, sort=False):
@@ -63,21 +66,29 @@ def _in_memory(path, opts):
 
 
 def _streamed(path, opts, chunk_bytes=3000, median_cap=64, reread=True, spool_budget=1 << 12):
-    stream = open_stream(str(path), opts, chunk_bytes=chunk_bytes, min_bytes=0)
-    assert stream.streamed
+    source = open_source(str(path), opts)
+    seen = []
 
-    def again():
-        return open_stream(str(path), opts, chunk_bytes=chunk_bytes * 3, min_bytes=0).chunks
+    def counted(chunks):
+        for chunk in chunks:
+            seen.append(chunk.n_rows)
+            yield chunk
 
     spool = ValueSpool(memory_budget=spool_budget)
     try:
-        return compute_chunks(
-            stream.chunks,
-            lambda d: select_losses([], d.task, d.features),
-            spool,
-            median_cap=median_cap,
-            reread=again if reread else None,
-        )
+        with (
+            mock.patch.object(text_module, "WHOLE_BYTES", 0),
+            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
+        ):
+            report = compute_chunks(
+                counted(source.batches()),
+                lambda d: select_losses([], d.task, d.features),
+                spool,
+                median_cap=median_cap,
+                reread=source.batches if reread else None,
+            )
+        assert len(seen) > 1  # several chunks
+        return report
     finally:
         spool.close()
 
@@ -211,8 +222,8 @@ def test_all_zero_weight_chunks_are_fine_but_all_zero_file_is_not(tmp_path):
 def test_cli_streams_files_stdin_and_gzip_with_the_same_numbers(tmp_path, monkeypatch, run):
     path = _write_regression(tmp_path / "data.csv", n=3000)
     expected = json.loads(run("compute", path, "--format", "json").stdout)
-    monkeypatch.setattr(stream_module, "STREAM_MIN_BYTES", 1000)
-    monkeypatch.setattr(stream_module, "CHUNK_BYTES", 5000)
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 5000)
     gz = tmp_path / "data.csv.gz"
     gz.write_bytes(gzip.compress(path.read_bytes()))
     for args, data in (([path], None), ([gz], None), (["-"], path.read_bytes())):
@@ -227,8 +238,8 @@ def test_cli_streams_files_stdin_and_gzip_with_the_same_numbers(tmp_path, monkey
 
 def test_cli_progress_bar_never_in_pipes(tmp_path, monkeypatch, run):
     path = _write_regression(tmp_path / "data.csv", n=2000)
-    monkeypatch.setattr(stream_module, "STREAM_MIN_BYTES", 1000)
-    monkeypatch.setattr(stream_module, "CHUNK_BYTES", 5000)
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 5000)
     result = run("compute", path)
     assert result.exit_code == 0
     assert "reading" not in result.stderr
@@ -277,17 +288,17 @@ def test_parquet_streams_by_record_batches(tmp_path, monkeypatch):
     csv_path = _write_regression(tmp_path / "data.csv", n=3000, weights=True, groups=True)
     path = tmp_path / "data.parquet"
     pq.write_table(pacsv.read_csv(csv_path), path, row_group_size=500)
-    monkeypatch.setattr(stream_module, "PARQUET_BATCH_ROWS", 400)
+    monkeypatch.setattr(source_module, "TABLE_BATCH_ROWS", 400)
     opts = InputOptions(weight_col="w", group_by="segment")
-    stream = open_stream(str(path), opts, min_bytes=0)
-    assert stream.streamed
+    source = open_source(str(path), opts)
+    assert len(list(source.batches())) > 1
     spool = ValueSpool(memory_budget=1 << 12)
     streamed = compute_chunks(
-        stream.chunks,
+        source.batches(),
         lambda d: select_losses([], d.task, d.features),
         spool,
         median_cap=64,
-        reread=lambda: open_stream(str(path), opts, min_bytes=0).chunks,
+        reread=source.batches,
     )
     spool.close()
     _assert_same(streamed, _in_memory(path, opts))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -13,43 +13,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
-
-
-def write_per_sample(handle: IO[str], dataset: Any, items: list[Any]) -> None:
-    """One row per (data row, model): row number, group, model, one column per loss.
-
-    GAN files stack d_real and d_fake, whose row numbers both start at 1: a
-    ``column`` column says which one a row comes from. A loss's cell is empty
-    on rows where it is not defined (its support, e.g. d_real for gan_generator).
-    """
-    import csv
-
-    writer = csv.writer(handle, lineterminator="\n")
-    labels: list[str] = []
-    for item in items:
-        if item.selection.label not in labels:
-            labels.append(item.selection.label)
-    gan = dataset.task.value == "generative"
-    header = ["row"] + (["column"] if gan else [])
-    header += (["group"] if dataset.groups is not None else []) + ["model"] + labels
-    writer.writerow(header)
-    for model in dataset.model_names:
-        columns = [(i.values, i.support) for i in items if i.model == model]
-        for r, row_number in enumerate(dataset.row_numbers):
-            prefix: list[Any] = [int(row_number)]
-            if gan:
-                prefix.append("d_real" if dataset.y_true[r] == 1 else "d_fake")
-            if dataset.groups is not None:
-                prefix.append(dataset.groups[r])
-            # A figure that is a ratio of sums (r2, ece: per-row components) has no
-            # per-row value: its cell stays empty.
-            cells = [
-                ""
-                if values.ndim != 1 or (support is not None and not support[r])
-                else repr(float(values[r]))
-                for values, support in columns
-            ]
-            writer.writerow(prefix + [model] + cells)
+from losscli.report.per_sample import write_per_sample  # noqa: F401 - tests patch it here
 
 
 def compute_streaming(
@@ -141,9 +105,7 @@ def compute(
       loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
 
     Per-sample values (--per-sample) are the terms the reduction averages:
-    squared errors for rmse/rmsle, |e| for median_ae and max_error; scores
-    that are ratios of sums (r2, explained_variance, d2_*, ece, mce) have no
-    per-row value and leave their column empty.
+    squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
     (median_ae stays exact); --ci and --per-sample read the whole file.

@@ -1,4 +1,4 @@
-"""Input: read a file (:mod:`.reader`), map its columns to a Dataset (:mod:`.columns`)."""
+"""Input: one reader (:mod:`.source`, :mod:`.text`) of record batches mapped to Datasets."""
 
 try:
     import pyarrow  # noqa: F401 - a runtime dependency; its absence is a broken install
@@ -10,6 +10,5 @@ except ImportError:  # pragma: no cover - exercised with pyarrow hidden, see tes
     ) from None
 
 from losscli.io.columns import InputOptions, build_dataset, load_dataset  # noqa: E402
-from losscli.io.reader import read_table  # noqa: E402
 
-__all__ = ["InputOptions", "build_dataset", "load_dataset", "read_table"]
+__all__ = ["InputOptions", "build_dataset", "load_dataset"]

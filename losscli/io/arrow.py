@@ -19,8 +19,11 @@ CAST_ERRORS: tuple[type[Exception], ...] = (
 
 
 def float64_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """The column cast to float64 as a writable NumPy array, NaN where it is null."""
-    cast = column.cast(pa.float64())
+    """The column cast to float64 as a writable NumPy array, NaN where it is null.
+
+    Integers beyond 2^53 (int64, uint64) are rounded to the nearest float64, as NumPy does.
+    """
+    cast = column.cast(pa.float64(), safe=False)
     chunks = cast.chunks if isinstance(cast, pa.ChunkedArray) else [cast]
     parts = []
     for chunk in chunks:

@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
-from losscli.io.arrow import CAST_ERRORS, float64_numpy
-from losscli.io.reader import read_table
+from losscli.io.arrow import CAST_ERRORS
+from losscli.io.numbers import column_float64
 
 
 @dataclass(frozen=True)
@@ -67,30 +66,17 @@ def _require(table: pa.Table, name: str, option: str) -> None:
 
 
 def _numeric(table: pa.Table, name: str) -> np.ndarray:
-    """A column as float64; unparseable cells become NaN (reported by the caller)."""
+    """A column as float64 (io/numbers.py grammar); NaN where missing or not a number."""
     column = table.column(name)
-    kind = column.type
-    if pa.types.is_null(kind):
-        return np.full(table.num_rows, np.nan)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return float64_numpy(column)  # not to_numpy(): that imports pandas (start-up time)
     try:
-        if pa.types.is_decimal(kind):
-            return float64_numpy(column)
-        strings = pc.utf8_trim_whitespace(column.cast(pa.string()))
+        values = column_float64(column)
     except CAST_ERRORS:
+        values = None
+    if values is None:
         raise DataError(
-            f"column {name} holds values of type {kind}, not numbers; choose a numeric column"
-        ) from None
-    values = np.full(table.num_rows, np.nan)
-    py = strings.to_pylist()
-    for i, text in enumerate(py):
-        if text is None or text == "":
-            continue
-        try:
-            values[i] = float(text)
-        except ValueError:
-            continue
+            f"column {name} holds values of type {column.type}, not numbers; "
+            f"choose a numeric column"
+        )
     return values
 
 
@@ -127,6 +113,73 @@ def _class_columns(names: Sequence[str], prefix: str) -> list[str]:
     return [n for n in names if n.startswith(prefix) and len(n) > len(prefix)]
 
 
+# --------------------------------------------------------------------------- missing values
+
+
+@dataclass
+class _Missing:
+    order: int
+    column: str
+    group: bool
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    example: str = ""
+    text: bool = False
+
+
+@dataclass
+class MissingTally:
+    """Missing or non-numeric cells under ``--nan error``, counted over every chunk.
+
+    Chunks record what they find here instead of raising; :meth:`raise_pending`
+    then reports the first column (in the order one table reports them) with
+    the count and first rows of the whole input.
+    """
+
+    columns: dict[str, _Missing] = field(default_factory=dict)
+    rows_seen: int = 0
+
+    def record(
+        self,
+        order: int,
+        column: str,
+        group: bool,
+        rows: np.ndarray,
+        example: str,
+        text: bool,
+    ) -> None:
+        entry = self.columns.get(column)
+        if entry is None:
+            entry = self.columns[column] = _Missing(order, column, group, example=example)
+            entry.text = text
+        entry.count += int(rows.size)
+        if len(entry.rows) < 6:
+            entry.rows.extend(int(r) for r in rows[: 6 - len(entry.rows)])
+        entry.text = entry.text and text
+
+    def raise_pending(self) -> None:
+        if not self.columns:
+            return
+        entry = min(self.columns.values(), key=lambda e: e.order)
+        first = ", ".join(str(r) for r in entry.rows[:5])
+        more = ", ..." if entry.count > 5 else ""
+        if entry.group:
+            raise DataError(
+                f"column {entry.column} (--group-by): {entry.count} empty cell(s) "
+                f"(rows {first}{more}); fill them or pass --nan drop to skip those rows"
+            )
+        if entry.text and entry.count == self.rows_seen:
+            raise DataError(
+                f"column {entry.column} holds text, not numbers (first: {entry.example}); "
+                f"choose numeric columns with --true-col / --pred-col"
+            )
+        raise DataError(
+            f"column {entry.column}: {entry.count} missing or non-numeric value(s) "
+            f"(rows {first}{more}; first: {entry.example}); "
+            f"fix them or pass --nan drop to skip those rows"
+        )
+
+
 # --------------------------------------------------------------------------- task detection
 
 
@@ -151,14 +204,22 @@ def _detect_task(
 
 
 def build_dataset(
-    table: pa.Table, opts: InputOptions, source: str, *, row_offset: int = 0, chunk: bool = False
+    table: pa.Table,
+    opts: InputOptions,
+    source: str,
+    *,
+    row_offset: int = 0,
+    chunk: bool = False,
+    tally: MissingTally | None = None,
 ) -> Dataset:
     """Validate and convert the table into a Dataset for the detected task.
 
-    The streaming reader (io/stream.py) calls this once per chunk of a large
-    file: ``row_offset`` is the number of data rows before the chunk (so
-    messages name the file's row numbers) and ``chunk`` skips the checks that
-    only hold for the whole file (some row left, some positive weight).
+    The reader (io/source.py) calls this once per chunk of the input:
+    ``row_offset`` is the number of data rows before the chunk (so messages
+    name the input's row numbers), ``chunk`` skips the checks that only hold
+    for the whole input (some row left, some positive weight), and ``tally``
+    collects missing values under --nan error so that they are reported for
+    the whole input (see :class:`MissingTally`).
     """
     # --- structured column families (issue 6): they take precedence; see io/families.py ---
     from losscli.io.families import build_family_dataset, detect_family
@@ -176,7 +237,7 @@ def build_dataset(
         and not opts.pred_cols
         and len(_class_columns(names, opts.pred_prefix)) >= 2
     ):
-        return _build_multiclass(table, opts, source, row_numbers, chunk)
+        return _build_multiclass(table, opts, source, row_numbers, chunk, tally)
 
     _require(table, opts.true_col, "--true-col")
     pred_cols = list(opts.pred_cols) or ["y_pred"]
@@ -193,7 +254,7 @@ def build_dataset(
     columns = {"y_true": opts.true_col, **{c: c for c in pred_cols}}
     weights, groups = _weights_and_groups(table, opts, arrays)
 
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
     if keep is not None:
         y_true = y_true[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
@@ -292,14 +353,29 @@ def _missing_policy(
     arrays: dict[str, np.ndarray],
     row_numbers: np.ndarray,
     chunk: bool = False,
+    tally: MissingTally | None = None,
 ) -> tuple[np.ndarray | None, int]:
     """Apply --nan error|drop to every used column. Returns (rows to keep or None, dropped)."""
     bad_any = np.zeros(row_numbers.shape[0], dtype=bool)
-    for name, values in arrays.items():
+    if tally is not None:
+        tally.rows_seen += int(row_numbers.shape[0])
+    for order, (name, values) in enumerate(arrays.items()):
         bad = ~np.isfinite(values) if values.ndim == 1 else ~np.isfinite(values).all(axis=1)
         if not bad.any():
             continue
-        if opts.nan == "error":
+        if opts.nan == "error" and tally is not None:
+            idx = np.flatnonzero(bad)
+            column = _label(name, opts)
+            in_table = column in table.column_names
+            tally.record(
+                order,
+                column,
+                name == "\0groups",
+                row_numbers[idx],
+                _first_bad_text(table, column, int(idx[0])) if in_table else "a missing value",
+                bool(bad.all() and in_table and _is_text(table, column)),
+            )
+        elif opts.nan == "error":
             idx = np.flatnonzero(bad)
             column = _label(name, opts)
             first = ", ".join(str(int(row_numbers[i])) for i in idx[:5])
@@ -375,7 +451,12 @@ def _binary_labels(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndar
 
 
 def _build_multiclass(
-    table: pa.Table, opts: InputOptions, source: str, row_numbers: np.ndarray, chunk: bool = False
+    table: pa.Table,
+    opts: InputOptions,
+    source: str,
+    row_numbers: np.ndarray,
+    chunk: bool = False,
+    tally: MissingTally | None = None,
 ) -> Dataset:
     names = table.column_names
     pred_cols = _class_columns(names, opts.pred_prefix)
@@ -410,7 +491,7 @@ def _build_multiclass(
         ]
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
     weights, groups = _weights_and_groups(table, opts, arrays)
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
     if keep is not None:
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
@@ -481,7 +562,12 @@ def _class_text(value: Any) -> str:
 
 
 def load_dataset(path: str, opts: InputOptions) -> Dataset:
-    """Read ``path`` and build the Dataset: the one entry point the commands use."""
-    table = read_table(path, delimiter=opts.delimiter, encoding=opts.encoding)
-    source = "-" if path == "-" else path
-    return build_dataset(table, opts, source)
+    """The whole input at ``path`` as one Dataset, read by the one reader (io/source.py).
+
+    For the commands that still work in memory; streamed commands use
+    :func:`losscli.io.source.open_source` and its chunks.
+    """
+    from losscli.io.source import open_source
+
+    with open_source(path, opts) as source:
+        return source.dataset()

@@ -105,37 +105,25 @@ def _empty_and_values(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarra
     if name not in table.column_names:
         shown = ", ".join(table.column_names[:20])
         raise InputError(f"column {name!r} not found; the file has: {shown}")
+    from losscli.io.numbers import column_float64, is_text_type
+
     column = table.column(name)
     kind = column.type
     n = table.num_rows
     if pa.types.is_null(kind):
         return np.ones(n, dtype=bool), np.full(n, np.nan)
     try:
-        if (
-            pa.types.is_integer(kind)
-            or pa.types.is_floating(kind)
-            or pa.types.is_decimal(kind)
-            or pa.types.is_boolean(kind)
-        ):
-            empty = column.is_null().to_numpy(zero_copy_only=False)
-            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            return np.asarray(empty, dtype=bool), np.asarray(values, dtype=np.float64)
-        cells = column.cast(pa.string()).to_pylist()
+        values = column_float64(column)
     except CAST_ERRORS:
-        raise DataError(
-            f"column {name} holds values of type {kind}, not numbers; check the file"
-        ) from None
-    empty = np.zeros(n, dtype=bool)
-    values = np.full(n, np.nan)
-    for i, cell in enumerate(cells):
-        text = "" if cell is None else str(cell).strip()
-        if not text:
-            empty[i] = True
-            continue
-        try:
-            values[i] = float(text)
-        except ValueError:
-            pass
+        values = None
+    if values is None:
+        raise DataError(f"column {name} holds values of type {kind}, not numbers; check the file")
+    empty = np.asarray(column.is_null().to_pylist(), dtype=bool)
+    if is_text_type(kind):
+        import pyarrow.compute as pc
+
+        blank = pc.equal(pc.utf8_trim_whitespace(column), "").fill_null(False)
+        empty |= np.asarray(blank.to_pylist(), dtype=bool)
     return empty, values
 
 

@@ -1,28 +1,23 @@
-"""Reading a file (csv, tsv, compressed, parquet, stdin) into an Arrow table.
+"""The checks on a text input's bytes and header, written once for the one reader.
 
-Structural problems (missing file, empty file, bad compression, rows with the
-wrong number of fields, duplicate header names) raise InputError here.
+Used by :mod:`losscli.io.text` (which reads every CSV/TSV input) and
+:mod:`losscli.io.source` (which opens inputs): the extension's meaning, the
+delimiter, opening a path with clear messages, binary or misnamed compressed
+content, encodings, comment/preamble first lines and duplicate column names.
 """
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import csv
-import gzip
-import lzma
 import os
 import sys
-import zlib
 from collections.abc import Sequence
-from typing import IO, Any
-
-import pyarrow as pa
-import pyarrow.csv as pacsv
+from typing import IO
 
 from losscli.errors import InputError, UsageError
 
-_COMPRESSION = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_COMPRESSION = (".gz", ".bz2", ".xz")
 
 
 def _split_extension(path: str) -> tuple[str, str | None]:
@@ -61,32 +56,6 @@ def _open_binary(path: str) -> IO[bytes]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     return handle
-
-
-def _read_all_bytes(path: str) -> bytes:
-    """The decompressed bytes of the file (compression from the extension)."""
-    _, compression = _split_extension(path)
-    handle = _open_binary(path)
-    try:
-        if compression is None:
-            return handle.read()
-        opener = _COMPRESSION[compression]
-        try:
-            with opener(handle) as stream:  # type: ignore[operator]
-                return stream.read()
-        except EOFError:
-            raise InputError(
-                f"{path} is truncated: the {compression[1:]} stream ends early; "
-                f"re-create or re-download the file"
-            ) from None
-        except (OSError, lzma.LZMAError, zlib.error) as exc:
-            raise InputError(
-                f"{path} is not a valid {compression[1:]} file ({exc}); "
-                f"rename it to match its real format or re-create it"
-            ) from None
-    finally:
-        if handle is not sys.stdin.buffer:
-            handle.close()
 
 
 # Leading bytes of formats that are not CSV text: (magic, what it is, what to do).
@@ -215,22 +184,6 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _check_quotes(data: bytes, shown: str) -> None:
-    """An odd number of double quotes means one is never closed: find its line."""
-    if data.count(b'"') % 2 == 0:
-        return
-    open_quote = False
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.count(b'"') % 2:
-            open_quote = not open_quote
-            if open_quote:
-                column = line.find(b'"') + 1
-                raise InputError(
-                    f'{shown}, line {number}, column {column}: a double quote (") is never '
-                    f"closed; close or remove it"
-                )
-
-
 def _check_header(names: Sequence[str], path: str) -> None:
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
@@ -242,54 +195,10 @@ def _check_header(names: Sequence[str], path: str) -> None:
         seen.add(name)
 
 
-def _strip_names(table: pa.Table, shown: str) -> pa.Table:
-    """' y_true ' -> 'y_true' (spaces around header names are a formatting accident)."""
-    names = table.column_names
-    _check_header(names, shown)
-    stripped = [n.strip() for n in names]
-    if stripped == names:
-        return table
-    _check_header(stripped, shown)
-    return table.rename_columns(stripped)
-
-
-def _parse(data: bytes, sep: str, encoding: str, use_threads: bool, on_invalid: Any) -> pa.Table:
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=use_threads),
-        parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-    )
-
-
-def _field_count_error(data: bytes, sep: str, encoding: str, shown: str, count: int) -> InputError:
-    """Re-parse single-threaded (the error path only) to learn the line numbers."""
-    rows: list[tuple[int | None, int, int]] = []
-
-    def record(row: Any) -> str:
-        if row.text.strip():
-            rows.append((row.number, row.expected_columns, row.actual_columns))
-        return "skip"
-
-    _parse(data, sep, encoding, False, record)
-    number, expected, actual = rows[0] if rows else (None, 0, 0)
-    where = f"line {number}" if number is not None else "a row"
-    more = f" ({count} such rows in all)" if count > 1 else ""
-    hint = "fix the row or check the delimiter (--delimiter)"
-    if expected == 1 and actual > 1:
-        hint = (
-            "if line 1 is a title or comment above the header, delete it; "
-            "otherwise check the delimiter (--delimiter)"
-        )
-    return InputError(
-        f"{shown}, {where}: {actual} field(s) but the header has {expected}{more}; {hint}"
-    )
-
-
 def check_text_start(
     head: bytes, path: str, *, delimiter: str | None = None, encoding: str = "utf-8"
 ) -> None:
-    """The checks of :func:`read_table` that need only the first bytes of the text.
+    """The checks of the reader (io/text.py) that need only the first bytes of the text.
 
     For readers that stream a file in blocks: pass the first (decompressed) block.
     Raises InputError for binary or misnamed compressed content, a wrong encoding,
@@ -301,69 +210,5 @@ def check_text_start(
     _check_header_line(_first_line(head, encoding), _delimiter_for(path, delimiter), shown)
 
 
-def read_table(path: str, *, delimiter: str | None = None, encoding: str = "utf-8") -> pa.Table:
-    """Read a csv/tsv/compressed/parquet file or stdin into an Arrow table."""
-    _check_encoding(encoding)
-    inner, _ = _split_extension(path)
-    if inner == ".parquet" and path != "-":
-        return _read_parquet(path)
-    sep = _delimiter_for(path, delimiter)
-    data = _read_all_bytes(path)
-    shown = "stdin" if path == "-" else path
-    if not data.strip():
-        raise InputError(f"{shown} is empty: expected a header row and data rows")
-    _check_not_binary(data, shown, encoding)
-    _check_header_line(_first_line(data, encoding), sep, shown)
-    if not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
-        _check_quotes(data, shown)
-
-    bad_rows = 0
-
-    def on_invalid(row: Any) -> str:
-        nonlocal bad_rows
-        if row.text.strip():  # a line of spaces is a blank line, not a short row
-            bad_rows += 1
-        return "skip"
-
-    try:
-        table = _parse(data, sep, encoding, True, on_invalid)
-    except UnicodeError as exc:  # an explicit --encoding that does not fit the bytes
-        raise InputError(
-            f"{shown} cannot be decoded as {encoding} ({exc.__class__.__name__}: "
-            f"{_short(str(exc), 80)}); check --encoding (utf-8 is the default)"
-        ) from None
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "Empty CSV" in message:
-            raise InputError(f"{shown} is empty: expected a header row and data rows") from None
-        raise InputError(
-            f"{shown}: cannot parse as CSV ({_clean_arrow(message)}); "
-            f"check the delimiter (--delimiter) and the encoding (--encoding)"
-        ) from None
-    if bad_rows:
-        raise _field_count_error(data, sep, encoding, shown, bad_rows)
-    table = _strip_names(table, shown)
-    if table.num_rows == 0:
-        raise InputError(f"{shown} has a header but no data rows")
-    return table
-
-
 def _clean_arrow(message: str) -> str:
     return message.replace("CSV parse error: ", "").strip()
-
-
-def _read_parquet(path: str) -> pa.Table:
-    handle = _open_binary(path)
-    handle.close()
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        raise InputError("reading .parquet needs pyarrow: pip install pyarrow") from None
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path} is not a valid Parquet file ({exc})") from None
-    _check_header(table.column_names, path)
-    if table.num_rows == 0:
-        raise InputError(f"{path} has no data rows")
-    return table

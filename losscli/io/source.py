@@ -1,6 +1,7 @@
 """An input as a source of validated Dataset chunks, readable in several passes.
 
-:func:`open_source` is the one way the commands read their data:
+:func:`open_source` is the one way the commands read their data, and
+:func:`source_from_table` the way in-memory tables join the same route:
 ``Source.batches()`` yields validated :class:`~losscli.core.dataset.Dataset`
 chunks (a small input is one chunk), the task decided on the first chunk and
 fixed for the rest, row numbers counted over the whole input. Each call to
@@ -8,23 +9,61 @@ fixed for the rest, row numbers counted over the whole input. Each call to
 stdin, FIFOs and process substitutions (``<(...)``) cannot be read twice, so
 the first pass copies what it reads into an anonymous temporary file (deleted
 when closed, never next to the input) and later passes read that copy.
+
+The route is the same for every input::
+
+    input -> a pass: header names + Arrow tables (io/text.py for CSV/TSV,
+             Parquet record batches, or slices of an in-memory table)
+          -> build_dataset per table (io/columns.py: mapping and row checks)
+          -> the checks that need the whole input (:class:`WholeInputChecks`):
+             missing values counted over every chunk, some row left, some
+             positive weight, the --group-by cap
+
+Structured families (GAN columns of different lengths, boxes, pairs, ...)
+are validated as one table: their tables are concatenated, then built once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import itertools
 import os
 import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
+
+import numpy as np
+import pyarrow as pa
 
 from losscli.core.dataset import Dataset
-from losscli.io.columns import InputOptions
+from losscli.core.registry import Task
+from losscli.errors import DataError, InputError
+from losscli.io.columns import (
+    MAX_GROUPS,
+    InputOptions,
+    MissingTally,
+    build_dataset,
+)
 
 Progress = Callable[[int], None]
+
+# Rows per record batch of a Parquet file or an in-memory table.
+TABLE_BATCH_ROWS = 1 << 18
+
+
+class _Pass(Protocol):
+    """One read of an input: its column names, then its tables in order."""
+
+    names: list[str]
+
+    def tables(self) -> Iterator[tuple[pa.Table, int]]: ...
+
+    def position(self) -> int | None: ...
+
+    def close(self) -> None: ...
 
 
 class Source:
@@ -32,51 +71,125 @@ class Source:
 
     def __init__(
         self,
-        path: str,
+        name: str,
         opts: InputOptions,
+        open_pass: Callable[[list[str] | None], _Pass],
         *,
         progress: Progress | None = None,
         total_bytes: int | None = None,
-        spool: _Spool | None = None,
+        closer: Callable[[], None] | None = None,
     ) -> None:
-        self.path = path
+        self.name = name
         self.opts = opts
+        self._open_pass = open_pass
         self.progress = progress
         self.total_bytes = total_bytes  # bytes on disk when known (for a progress bar)
-        self._spool = spool
+        self._closer = closer
         self.passes = 0
 
     @property
     def source(self) -> str:
-        """The name shown in reports: the path, or ``-`` for stdin."""
-        return self.path
+        """The name shown in reports: the path, ``-`` for stdin, or the table's name."""
+        return self.name
 
     def batches(self) -> Iterator[Dataset]:
-        """One full pass over the input: validated chunks in file order."""
-        from losscli.io.stream import open_stream
-
+        """One full pass over the input: validated chunks in input order."""
         self.passes += 1
         progress = self.progress if self.passes == 1 else None
-        if self._spool is None:
-            stream = open_stream(self.path, self.opts, progress=progress)
-            return _chunks_of(stream)
-        return self._spooled_pass(progress)
+        return _prefetched(self._datasets(progress))
 
-    def _spooled_pass(self, progress: Progress | None) -> Iterator[Dataset]:
-        from losscli.io.stream import open_stream
+    def dataset(self) -> Dataset:
+        """The whole input as one Dataset (for the commands that work in memory)."""
+        reading = self._open_pass(None)
+        try:
+            tables = [table for table, _ in reading.tables()]
+            whole = _WholePass(reading.names, concat_tables(tables))
+        finally:
+            reading.close()
+        datasets = list(self._validated(whole, None))
+        assert len(datasets) == 1
+        return datasets[0]
 
-        assert self._spool is not None
-        with self._spool.as_stdin():
-            stream = open_stream("-", self.opts, progress=progress)
-            if stream.whole is not None:
-                yield stream.whole
-                return
-            assert stream.chunks is not None
-            yield from stream.chunks
+    def _datasets(self, progress: Progress | None) -> Iterator[Dataset]:
+        reading = self._open_pass(None)
+        try:
+            yield from self._validated(reading, progress)
+        finally:
+            reading.close()
+
+    def _validated(self, reading: _Pass, progress: Progress | None) -> Iterator[Dataset]:
+        from losscli.io.families import detect_family
+
+        opts, name = self.opts, self.name
+        if detect_family(reading.names, opts.task) is not None:
+            table = concat_tables([t for t, _ in reading.tables()])
+            yield build_dataset(table, opts, name)
+            return
+        checks = WholeInputChecks(opts)
+        tables = reading.tables()
+        chunk_opts = opts
+        first = True
+        while (item := next(tables, None)) is not None:
+            table, rows_before = item
+            dataset = checks.build(table, chunk_opts, name, rows_before)
+            if first:
+                first = False
+                if opts.task == "auto" and dataset.task is Task.BINARY:
+                    following = next(tables, None)
+                    if following is not None:  # more than one chunk: read y_true to the end
+                        tables = itertools.chain([following], tables)
+                        regression = self._labels_beyond_first(table, opts)
+                        if regression is not None:
+                            chunk_opts = regression
+                            dataset = checks.build(table, chunk_opts, name, rows_before, again=True)
+                chunk_opts = dataclasses.replace(
+                    chunk_opts, task=dataset.task.value, task_reason=dataset.task_reason
+                )
+            checks.add(dataset)
+            if progress is not None:
+                done = reading.position()
+                if done is not None:
+                    progress(done)
+            yield dataset
+        checks.finish()
+
+    def _labels_beyond_first(self, first: pa.Table, opts: InputOptions) -> InputOptions | None:
+        """Regression options when y_true stops looking binary after the first chunk, else None.
+
+        Only binary-vs-regression depends on values (multiclass and the families
+        are told by column names), so only that case is settled by reading the
+        y_true column to the end of the input; the scan stops at the first
+        non-binary value.
+        """
+        from losscli.io.numbers import column_float64
+
+        binary = (frozenset({0.0, 1.0}), frozenset({-1.0, 1.0}))
+        head = column_float64(first.column(opts.true_col))
+        assert head is not None
+        labels = set(np.unique(head[np.isfinite(head)]).tolist())
+        try:
+            scan = self._open_pass([opts.true_col])
+        except (InputError, DataError):
+            return None  # the main pass reports it with its row numbers
+        try:
+            for table, _ in scan.tables():
+                values = column_float64(table.column(0))
+                if values is None:
+                    return None
+                labels.update(np.unique(values[np.isfinite(values)]).tolist())
+                if not any(labels <= allowed for allowed in binary):
+                    reason = f"{opts.true_col} holds continuous values beyond its first rows"
+                    return dataclasses.replace(opts, task="regression", task_reason=reason)
+        except (InputError, DataError):
+            return None
+        finally:
+            scan.close()
+        return None
 
     def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
 
     def __enter__(self) -> Source:
         return self
@@ -85,29 +198,275 @@ class Source:
         self.close()
 
 
-def _chunks_of(stream: Any) -> Iterator[Dataset]:
-    if stream.whole is not None:
-        yield stream.whole
-        return
-    yield from stream.chunks
+class WholeInputChecks:
+    """The checks that hold for the whole input, over its chunks (same messages as one table).
+
+    Missing or non-numeric values under ``--nan error`` are counted over every
+    chunk and reported at the end ("4 missing or non-numeric value(s) (rows 2,
+    3, 4, 6; ...)"), or as soon as another error would be raised, which they
+    precede as they do within one table.
+    """
+
+    def __init__(self, opts: InputOptions) -> None:
+        self.opts = opts
+        self.missing = MissingTally()
+        self.kept = 0
+        self.positive_weight = False
+        self.groups: set[str] = set()
+
+    def build(
+        self,
+        table: pa.Table,
+        opts: InputOptions,
+        source: str,
+        rows_before: int,
+        *,
+        again: bool = False,
+    ) -> Dataset:
+        if again:
+            self.missing = MissingTally()
+        try:
+            return build_dataset(
+                table, opts, source, row_offset=rows_before, chunk=True, tally=self.missing
+            )
+        except DataError:
+            self.missing.raise_pending()
+            raise
+
+    def add(self, dataset: Dataset) -> None:
+        self.kept += dataset.n_rows
+        if dataset.weights is not None and not self.positive_weight:
+            self.positive_weight = bool(np.any(dataset.weights > 0))
+        if dataset.groups is not None and self.opts.group_by:
+            self.groups.update(dataset.groups.tolist())
+            if len(self.groups) > MAX_GROUPS:
+                self.missing.raise_pending()
+                raise DataError(
+                    f"column {self.opts.group_by} (--group-by) has more than {MAX_GROUPS:,} "
+                    f"distinct values; --group-by expects a categorical column such as a "
+                    f"segment or a split (at most {MAX_GROUPS:,} groups)"
+                )
+
+    def finish(self) -> None:
+        self.missing.raise_pending()
+        if self.kept == 0:
+            raise DataError(
+                "every row has a missing or non-numeric value; nothing is left to compute"
+            )
+        if self.opts.weight_col and not self.positive_weight:
+            raise DataError(
+                f"column {self.opts.weight_col}: all sample weights are zero; "
+                f"at least one row needs a positive weight"
+            )
+
+
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """Tables of one input as one (a column typed differently by blocks becomes text)."""
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.lib.ArrowNotImplementedError):
+        from losscli.io.arrow import CAST_ERRORS
+
+        as_text = []
+        for table in tables:
+            try:
+                as_text.append(
+                    table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
+                )
+            except CAST_ERRORS:
+                raise DataError(
+                    "columns of this input hold values of types that cannot be read together"
+                ) from None
+        return pa.concat_tables(as_text)
+
+
+def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
+    """Read and validate the next chunk in a worker thread while the caller computes.
+
+    pyarrow parses and NumPy computes without holding the GIL, so reading
+    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read") as pool:
+        future = pool.submit(next, chunks, done)
+        try:
+            while True:
+                item = future.result()
+                if item is done:
+                    return
+                future = pool.submit(next, chunks, done)
+                yield item  # type: ignore[misc]
+        finally:
+            future.cancel()
+            try:
+                future.result()
+            except BaseException:  # noqa: BLE001 - already reported or abandoned
+                pass
+            chunks.close()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- passes
+
+
+class _WholePass:
+    """A table already in memory, as one pass of one table."""
+
+    def __init__(self, names: list[str], table: pa.Table) -> None:
+        self.names = names
+        self._table = table
+
+    def tables(self) -> Iterator[tuple[pa.Table, int]]:
+        yield self._table, 0
+
+    def position(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _TablePass:
+    """An in-memory table, in slices of TABLE_BATCH_ROWS rows."""
+
+    def __init__(self, table: pa.Table, name: str, columns: list[str] | None) -> None:
+        from losscli.io.reader import _check_header
+
+        _check_header(table.column_names, name)
+        self._table = table.select(columns) if columns else table
+        self.names = list(table.column_names)
+        self._name = name
+
+    def tables(self) -> Iterator[tuple[pa.Table, int]]:
+        n = self._table.num_rows
+        if n == 0:
+            raise InputError(f"{self._name} has no data rows")
+        for start in range(0, n, TABLE_BATCH_ROWS):
+            yield self._table.slice(start, TABLE_BATCH_ROWS), start
+
+    def position(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _ParquetPass:
+    """A Parquet file by record batches (bounded memory whatever its size)."""
+
+    def __init__(self, path: str, columns: list[str] | None) -> None:
+        import pyarrow.parquet as pq
+
+        from losscli.io.reader import _check_header, _open_binary
+
+        _open_binary(path).close()  # existence, directory and permission messages
+        self._path = path
+        self._size = os.stat(path).st_size
+        try:
+            # No pre-buffering and a 1 MiB read buffer: measured 131 MiB instead of 259 MiB
+            # to iterate a 10M-row file, at the same speed.
+            self._file = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+            self.names = list(self._file.schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _not_parquet(path, exc) from None
+        _check_header(self.names, path)
+        self._columns = columns
+        self._done = 0
+
+    def tables(self) -> Iterator[tuple[pa.Table, int]]:
+        total = self._file.metadata.num_rows
+        if total == 0:
+            raise InputError(f"{self._path} has no data rows")
+        rows = 0
+        try:
+            for batch in self._file.iter_batches(
+                batch_size=TABLE_BATCH_ROWS, columns=self._columns
+            ):
+                table = pa.Table.from_batches([batch])
+                before = rows
+                rows += table.num_rows
+                self._done = int(self._size * rows / total)
+                yield table, before
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _not_parquet(self._path, exc) from None
+
+    def position(self) -> int | None:
+        return self._done
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _not_parquet(path: str, exc: Exception) -> InputError:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return InputError(f"{path} is not a valid Parquet file ({first})")
+
+
+# --------------------------------------------------------------------------- opening
 
 
 def open_source(path: str, opts: InputOptions, *, progress: Progress | None = None) -> Source:
     """The input at ``path`` (``-`` for stdin) as a :class:`Source`.
 
-    Nothing is read yet except what tells the kind of input; errors about the
-    content come from ``batches()``.
+    Checks that the input exists and can be opened; errors about the content
+    come from ``batches()``.
     """
+    from losscli.io.reader import _open_binary, _split_extension
+    from losscli.io.text import TextPass, text_format
+
     if path == "-":
-        return Source(path, opts, progress=progress, spool=_Spool(sys.stdin.buffer))
-    total = None
-    try:
-        info = os.stat(path)
-    except OSError:
-        info = None  # the reader reports a missing or unreadable file with its own message
-    if info is not None and stat.S_ISREG(info.st_mode):
-        total = info.st_size
-    return Source(path, opts, progress=progress, total_bytes=total)
+        spool = _Spool(lambda: sys.stdin.buffer)
+        fmt = text_format(path, opts.delimiter, opts.encoding, stream=True)
+        return Source(
+            path,
+            opts,
+            lambda columns: TextPass(spool.reader, fmt, columns=columns),
+            progress=progress,
+            closer=spool.close,
+        )
+    _open_binary(path).close()  # existence, directory and permission messages
+    info = os.stat(path)
+    inner, _ = _split_extension(path)
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO, <(...) or a device: readable once, so spooled for later passes.
+        spool = _Spool(lambda: _open_binary(path))
+        fmt = text_format(path, opts.delimiter, opts.encoding, stream=True)
+        return Source(
+            path,
+            opts,
+            lambda columns: TextPass(spool.reader, fmt, columns=columns),
+            progress=progress,
+            closer=spool.close,
+        )
+    if inner == ".parquet":
+        return Source(
+            path,
+            opts,
+            lambda columns: _ParquetPass(path, columns),
+            progress=progress,
+            total_bytes=info.st_size,
+        )
+    fmt = text_format(path, opts.delimiter, opts.encoding, stream=False)
+    return Source(
+        path,
+        opts,
+        lambda columns: TextPass(
+            lambda: _open_binary(path), fmt, size_hint=os.stat(path).st_size, columns=columns
+        ),
+        progress=progress,
+        total_bytes=info.st_size,
+    )
+
+
+def source_from_table(table: pa.Table, opts: InputOptions, name: str) -> Source:
+    """An in-memory Arrow table as a Source (for DataFrames and tables from Python)."""
+    return Source(name, opts, lambda columns: _TablePass(table, name, columns))
+
+
+# --------------------------------------------------------------------------- spooling
 
 
 class _Spool:
@@ -119,17 +478,30 @@ class _Spool:
     spool the next pass completes.
     """
 
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
+    def __init__(self, opener: Callable[[], IO[bytes]]) -> None:
+        self._opener = opener
+        self._stream: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
         self._size = 0
         self._ended = False
 
     def _keep(self, data: bytes) -> None:
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="losscli-input-")
+            try:
+                self._file = tempfile.TemporaryFile(prefix="losscli-input-")
+            except OSError as exc:
+                raise InputError(
+                    f"cannot keep a copy of the input for a second pass in the temporary "
+                    f"folder ({exc.strerror or exc}); set TMPDIR to a folder with room"
+                ) from None
         self._file.seek(0, os.SEEK_END)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise InputError(
+                f"cannot keep a copy of the input for a second pass in the temporary folder "
+                f"({exc.strerror or exc}); set TMPDIR to a folder with room"
+            ) from None
         self._size += len(data)
 
     def read_at(self, offset: int, size: int) -> bytes:
@@ -140,7 +512,12 @@ class _Spool:
             return os.pread(self._file.fileno(), min(size, self._size - offset), offset)
         if self._ended:
             return b""
-        data = self._stream.read(size)
+        if self._stream is None:
+            self._stream = self._opener()
+        try:
+            data = self._stream.read(size)
+        except OSError as exc:
+            raise InputError(f"cannot read the input: {exc.strerror or exc}") from None
         if not data:
             self._ended = True
             return b""
@@ -150,20 +527,13 @@ class _Spool:
     def reader(self) -> IO[bytes]:
         return io.BufferedReader(_SpoolReader(self), buffer_size=1 << 16)
 
-    @contextmanager
-    def as_stdin(self) -> Iterator[None]:
-        """The readers that read ``-`` from sys.stdin read this spool from its start."""
-        saved = sys.stdin
-        sys.stdin = io.TextIOWrapper(self.reader())
-        try:
-            yield
-        finally:
-            sys.stdin = saved
-
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._stream is not None and self._stream is not sys.stdin.buffer:
+            self._stream.close()
+        self._stream = None
 
 
 class _SpoolReader(io.RawIOBase):

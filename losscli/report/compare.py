@@ -44,6 +44,19 @@ def curve_rows(report: CurvesReport) -> list[dict[str, Any]]:
     return rows
 
 
+def curves_csv_table(report: CurvesReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return curve_rows(report), ["loss", "params", "variable", "x", "value", "gradient"]
+
+
+def models_csv_table(report: CompareReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    rows = report.as_dict()["results"]
+    for row in rows:
+        row["params"] = fmt_params(row["params"])
+    return rows, list(rows[0]) if rows else ["loss", "params", "model", "value"]
+
+
 def curves_dict(report: CurvesReport) -> dict[str, Any]:
     return {
         "command": "compare",
@@ -236,8 +249,8 @@ def render_curves(report: CurvesReport, fmt: str, console: Console, color: bool 
         console.file.write(to_json(curves_dict(report)) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        rows = curve_rows(report)
-        text = rows_to_csv(rows) if fmt == "csv" else rows_to_markdown(rows)
+        rows, columns = curves_csv_table(report)
+        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return
     render_curves_table(report, console, color)
@@ -532,10 +545,8 @@ def render_models(report: CompareReport, fmt: str, console: Console) -> None:
         console.file.write(to_json(report.as_dict()) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        rows = report.as_dict()["results"]
-        for row in rows:
-            row["params"] = fmt_params(row["params"])
-        text = rows_to_csv(rows) if fmt == "csv" else rows_to_markdown(rows)
+        rows, columns = models_csv_table(report)
+        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return
     render_models_table(report, console)

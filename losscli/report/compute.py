@@ -158,6 +158,17 @@ def render_table(report: ComputeReport, console: Console) -> None:
         )
 
 
+def csv_table(report: ComputeReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    rows = report.as_dict()["results"]
+    columns = ["loss", "params", "model", "value"]
+    if report.ci_level is not None:
+        columns += ["ci_low", "ci_high"]
+    if report.group_column is not None:
+        columns.append("group")
+    return rows, columns
+
+
 def render(report: ComputeReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
     if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
@@ -166,12 +177,7 @@ def render(report: ComputeReport, fmt: str, console: Console) -> None:
         console.file.write(to_json(report.as_dict()) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        rows = report.as_dict()["results"]
-        columns = ["loss", "params", "model", "value"]
-        if report.ci_level is not None:
-            columns += ["ci_low", "ci_high"]
-        if report.group_column is not None:
-            columns.append("group")
+        rows, columns = csv_table(report)
         text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return

@@ -152,6 +152,14 @@ def render_table(report: ConvexityReport, console: Console, color: bool) -> None
         console.print(Text(line, style="dim"))
 
 
+def csv_table(report: ConvexityReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    head = {"loss": report.loss, "link": report.link, "convex": report.convex}
+    # A convex loss still gets one row, so scripts always find the verdict.
+    rows = [{**head, **row} for row in interval_rows(report)] or [head]
+    return rows, ["loss", "link", "convex", "y_true", "from", "to"]
+
+
 def render(report: ConvexityReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the explain report in the requested format."""
     if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
@@ -160,10 +168,7 @@ def render(report: ConvexityReport, fmt: str, console: Console, color: bool = Fa
         console.file.write(to_json(explain_dict(report)) + "\n")
         return
     if fmt in ("csv", "markdown"):
-        head = {"loss": report.loss, "link": report.link, "convex": report.convex}
-        # A convex loss still gets one row, so scripts always find the verdict.
-        rows = [{**head, **row} for row in interval_rows(report)] or [head]
-        columns = ["loss", "link", "convex", "y_true", "from", "to"]
+        rows, columns = csv_table(report)
         text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
         console.file.write(text)
         return

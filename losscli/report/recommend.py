@@ -226,6 +226,11 @@ def render_table(report: RecommendReport, console: Console) -> None:
         )
 
 
+def csv_table(report: RecommendReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return rows(report), list(COLUMNS)
+
+
 def render(report: RecommendReport, fmt: str, console: Console) -> None:
     """Print the report in the chosen format (table for people; json/csv/markdown for scripts)."""
     if fmt in ("table", "markdown"):  # text for people: user strings shown escaped

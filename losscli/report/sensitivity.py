@@ -442,6 +442,11 @@ def results_rows(report: SensitivityReport) -> list[dict[str, object]]:
     return rows
 
 
+def csv_table(report: SensitivityReport) -> tuple[list[dict[str, object]], list[str]]:
+    """The rows and columns of csv/markdown output (and of ``to_pandas()``)."""
+    return results_rows(report), list(CSV_COLUMNS)
+
+
 def render(report: SensitivityReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
     if fmt in ("table", "markdown"):  # text for people: user strings shown escaped

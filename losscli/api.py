@@ -1,0 +1,1106 @@
+"""The Python API: the ``loss`` command's results as objects, for notebooks and scripts.
+
+Every ``loss`` data command is one function here, with keyword arguments named
+after the command's options; the command line is a thin client that calls
+these functions, renders what they return and maps errors to exit codes::
+
+    >>> import losscli as lc
+    >>> data = {"y_true": [1.0, 2.0, 3.0, 4.0], "y_pred": [1.5, 2.0, 2.0, 4.0]}
+    >>> result = lc.compute(data, losses="mse,mae")
+    >>> result.value("mse")
+    0.3125
+    >>> result.to_dict()["results"][1]
+    {'loss': 'mae', 'params': {}, 'model': 'y_pred', 'value': 0.375}
+
+``data`` is a path or URL (read by the same reader as the command line), a
+pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
+of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
+``ValueError``); warnings go through :mod:`warnings` as
+:class:`~losscli.errors.LossWarning`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from losscli.errors import LossWarning, UsageError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from losscli.core.dataset import Dataset
+    from losscli.core.registry import LossSelection, LossSpec
+    from losscli.io.columns import InputOptions
+    from losscli.results import (
+        CompareResult,
+        ComputeResult,
+        CurvesResult,
+        ExplainResult,
+        RecommendResult,
+        SensitivityResult,
+    )
+
+    ArrayLike = npt.ArrayLike
+
+__all__ = [
+    "Accumulator",
+    "compare",
+    "compare_losses",
+    "compute",
+    "explain",
+    "list_losses",
+    "loss_info",
+    "losses",
+    "recommend",
+    "sensitivity",
+]
+
+Losses = str | Sequence[str] | None
+Columns = str | Sequence[str] | None
+TASKS = (
+    "auto",
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "vae",
+)
+RECOMMEND_TASKS = (
+    "regression",
+    "binary",
+    "multiclass",
+    "detection",
+    "similarity",
+    "generative",
+    "distribution",
+)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass
+class _Messages:
+    """Notes (facts for the report) and warnings (issued as LossWarning at the end)."""
+
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def issue(self, extra: Iterable[str] = ()) -> None:
+        for text in [*self.warnings, *extra]:
+            warnings.warn(text, LossWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _names(value: Columns) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _loss_texts(value: Losses) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _choice(value: str, name: str, allowed: Sequence[str]) -> str:
+    low = str(value).lower()
+    if low not in allowed:
+        raise UsageError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return low
+
+
+def _input_options(
+    *,
+    y_true: str,
+    y_pred: Columns,
+    weights: str | None,
+    task: str,
+    from_logits: bool,
+    nan: str,
+    pred_prefix: str,
+    true_prefix: str,
+    delimiter: str | None,
+    encoding: str,
+    group_by: str | None = None,
+) -> InputOptions:
+    from losscli.io.columns import InputOptions
+
+    return InputOptions(
+        true_col=y_true,
+        pred_cols=_names(y_pred),
+        weight_col=weights,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        task=_choice(task, "task", TASKS),
+        from_logits=bool(from_logits),
+        nan=_choice(nan, "nan", ("error", "drop")),
+        delimiter=delimiter,
+        encoding=encoding,
+        group_by=group_by,
+    )
+
+
+def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
+    """A source with ``batches()``: a file or URL, or in-memory data."""
+    from losscli.io.frames import FrameSource, is_in_memory
+
+    if is_in_memory(data):
+        return FrameSource(data, opts)
+    from losscli.io.source import open_source
+
+    path = os.fspath(data)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if progress is None:
+        return open_source(path, opts)
+    started = False
+
+    def on_progress(done: int) -> None:
+        nonlocal started
+        if not started:  # only inputs read in several chunks show a bar
+            progress.start(source.total_bytes)
+            started = True
+        progress.update(done)
+
+    source = open_source(path, opts, progress=on_progress)
+    return source
+
+
+def _whole(source: Any) -> Dataset:
+    """All of a source as one Dataset (commands that still need every row in memory)."""
+    from losscli.io.frames import FrameSource
+
+    if isinstance(source, FrameSource):
+        return source.dataset()
+    from losscli.io import load_dataset
+
+    return load_dataset(source.path, source.opts)
+
+
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
+    """Load --custom losses and parse --losses before reading data (typos fail fast)."""
+    from losscli.core.registry import Task, select_losses
+    from losscli.custom import load_custom_losses
+
+    load_custom_losses(tuple(custom))
+    if losses:
+        select_losses(list(losses), Task.REGRESSION)
+
+
+def _choose(losses: tuple[str, ...], dataset: Dataset, messages: _Messages) -> list[LossSelection]:
+    """The given losses, else the task's default panel for what these data provide."""
+    from losscli.analysis.diagnostics import selection_warnings
+    from losscli.core.registry import panel_omissions, select_losses
+
+    if not losses:
+        for line in panel_omissions(dataset.task, dataset.features):
+            if line not in messages.notes:
+                messages.notes.append(line)
+    selections = select_losses(list(losses), dataset.task, dataset.features)
+    for line in selection_warnings(dataset, selections, explicit=bool(losses)):
+        if line not in messages.warnings:
+            messages.warnings.append(line)
+    return selections
+
+
+def _promote(report: Any, cls: type[Any], notes: Sequence[str] = ()) -> Any:
+    """The analysis report as its public result class (the same frozen fields)."""
+    import dataclasses
+
+    values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report) if f.init}
+    if notes and "notes" in values:
+        kind = type(values["notes"])
+        values["notes"] = kind([*notes, *[n for n in values["notes"] if n not in notes]])
+    return cls(**values)
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def compute(
+    data: Any,
+    *,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    losses: Losses = None,
+    weights: str | None = None,
+    group_by: str | None = None,
+    task: str = "auto",
+    from_logits: bool = False,
+    ci: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    custom: Sequence[str] = (),
+    fail_above: Sequence[str] = (),
+    fail_below: Sequence[str] = (),
+    per_sample: str | IO[str] | None = None,
+    progress: Any = None,
+) -> ComputeResult:
+    """The selected losses for every model: ``loss compute`` as a function.
+
+    ``y_pred`` names the prediction column, or a list of them (one model
+    each); ``losses`` is ``"mse,mae,huber:delta=2"`` or a list of such texts
+    (default: the task's panel); ``weights`` names a column of sample weights;
+    ``group_by`` adds every loss per value of a column; ``ci`` (e.g. 0.95)
+    adds bootstrap percentile intervals (``n_boot`` resamples, ``seed``).
+    ``fail_above`` (``["mae=0.5"]``) and ``fail_below`` (``["r2=0.8"]``, for
+    scores) make sure the gated figures are computed;
+    :meth:`~losscli.results.ComputeResult.gate_failures` then names those
+    beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
+    (atomically) or an open text file.
+
+    >>> import losscli as lc
+    >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
+    >>> r.task, round(r.value("brier"), 12)
+    ('binary', 0.075)
+    """
+    from losscli.analysis.gates import parse_gates
+    from losscli.core.registry import LossSelection, get_loss
+    from losscli.results import ComputeResult
+
+    texts = _loss_texts(losses)
+    gates = parse_gates(tuple(fail_above)) + parse_gates(tuple(fail_below), below=True)
+    if ci is not None:
+        _check_ci(ci, n_boot, seed)
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        delimiter=delimiter,
+        encoding=encoding,
+        group_by=group_by,
+    )
+    _prepare_losses(texts, custom)
+    messages = _Messages()
+
+    def selections_for(dataset: Dataset) -> list[LossSelection]:
+        chosen = _choose(texts, dataset, messages)
+        for gate in gates:
+            if all(s.name != gate.loss for s in chosen):
+                spec = get_loss(gate.loss)
+                chosen.append(LossSelection(spec, spec.resolve_params({})))
+        return chosen
+
+    source = _open(data, opts, progress)
+    try:
+        if ci is not None or per_sample is not None:
+            from losscli.analysis.compute import compute as run_compute
+
+            # Bootstrap resampling and per-row output need every row in memory.
+            dataset = _whole(source)
+            report, items = run_compute(
+                dataset, selections_for(dataset), ci_level=ci, n_boot=n_boot, seed=seed
+            )
+            if per_sample is not None:
+                _write_per_sample(per_sample, dataset, items)
+        else:
+            from losscli.analysis.streaming import compute_chunks
+            from losscli.io.stream import ValueSpool
+
+            spool = ValueSpool()
+            try:
+                report = compute_chunks(
+                    source.batches(), selections_for, spool, reread=source.batches
+                )
+            finally:
+                spool.close()
+    finally:
+        source.close()
+    result: ComputeResult = _promote(report, ComputeResult, messages.notes)
+    object.__setattr__(result, "_gates", tuple(gates))
+    messages.issue(result.warnings)
+    return result
+
+
+def _check_ci(ci: float, n_boot: int, seed: int) -> None:
+    if not (0 < float(ci) < 1):
+        raise UsageError(f"ci must be a level between 0 and 1, e.g. 0.95 (got {ci!r})")
+    if int(n_boot) < 10:
+        raise UsageError(f"n_boot must be at least 10 bootstrap resamples (got {n_boot!r})")
+    if int(seed) < 0:
+        raise UsageError(f"seed must be a whole number >= 0 (got {seed!r})")
+
+
+def _write_per_sample(target: str | IO[str], dataset: Dataset, items: list[Any]) -> None:
+    from losscli.report.per_sample import write_per_sample
+
+    if isinstance(target, (str, os.PathLike)):
+        from losscli.atomic import write_atomically
+
+        write_atomically(os.fspath(target), lambda h: write_per_sample(h, dataset, items))
+    else:
+        write_per_sample(target, dataset, items)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare(
+    data: Any,
+    *,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    losses: Losses = None,
+    weights: str | None = None,
+    task: str = "auto",
+    from_logits: bool = False,
+    ci: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    custom: Sequence[str] = (),
+    progress: Any = None,
+) -> CompareResult:
+    """Models side by side: ``loss compare FILE`` as a function.
+
+    Every loss for every model with its per-row distribution (median, p95,
+    max, share of the worst 1% of rows), a ranking per loss and whether the
+    losses agree on the best model; ``ci`` adds paired-bootstrap intervals of
+    each model's difference to the best.
+
+    >>> import losscli as lc
+    >>> data = {"y_true": [1.0, 2.0, 3.0], "a": [1.0, 2.5, 3.0], "b": [2.0, 2.0, 2.0]}
+    >>> r = lc.compare(data, y_pred=["a", "b"], losses="mae")
+    >>> r.rankings["mae"], r.value("mae", model="b")
+    (['a', 'b'], 0.6666666666666666)
+    """
+    from losscli.analysis.compare import compare_models
+    from losscli.results import CompareResult
+
+    texts = _loss_texts(losses)
+    if ci is not None:
+        _check_ci(ci, n_boot, seed)
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        delimiter=delimiter,
+        encoding=encoding,
+    )
+    _prepare_losses(texts, custom)
+    messages = _Messages()
+    with _open(data, opts, progress) as source:
+        if ci is not None:
+            # The paired bootstrap still resamples rows in memory.
+            dataset = _whole(source)
+            selections = _choose(texts, dataset, messages)
+            report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
+        else:
+            from losscli.analysis.compare_plan import compare_plan
+            from losscli.engines.local import run_plan
+
+            plan = compare_plan(lambda head: _choose(texts, head, messages))
+            report = run_plan(plan, source)
+    result: CompareResult = _promote(report, CompareResult, messages.notes)
+    messages.issue(result.warnings)
+    return result
+
+
+def compare_losses(
+    losses: Losses = None, *, errors: str | tuple[float, float, int] = "-3:3:13"
+) -> CurvesResult:
+    """Losses compared as functions: ``loss compare`` without a FILE.
+
+    Values and gradients over an error grid (``errors`` = ``"START:STOP:N"``
+    or ``(start, stop, n)``; classification losses use the probability of the
+    true class, hinge-type losses the margin), and the guide's property
+    table. Default losses: mse, mae, huber (the guide's "Loss vs Error").
+
+    >>> import losscli as lc
+    >>> r = lc.compare_losses("mse,mae", errors="-1:1:3")
+    >>> r.to_dict()["curves"][0]["values"]
+    [1.0, 0.0, 1.0]
+    """
+    from losscli.analysis.curves import compare_curves, parse_grid
+    from losscli.core.registry import Task, select_losses
+    from losscli.results import CurvesResult
+
+    text = errors if isinstance(errors, str) else ":".join(str(v) for v in errors)
+    grid = parse_grid(text)
+    texts = _loss_texts(losses) or ("mse,mae,huber",)
+    # With explicit names the task is not used: parsed and de-duplicated as given.
+    selections = select_losses(list(texts), Task.REGRESSION)
+    result: CurvesResult = _promote(compare_curves(selections, grid), CurvesResult)
+    return result
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def sensitivity(
+    data: Any,
+    *,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    losses: Losses = None,
+    weights: str | None = None,
+    task: str = "auto",
+    from_logits: bool = False,
+    rule: str | None = None,
+    threshold: float | None = None,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    custom: Sequence[str] = (),
+    bins: int = 60,
+) -> SensitivityResult:
+    """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
+
+    ``rule`` is ``"mad"`` (robust z-score, default threshold 3.5) or ``"iqr"``
+    (Tukey's fences, default 1.5); for classification ``threshold`` is the
+    probability of the true class below which a row is confidently wrong
+    (default 0.01). ``bins`` sets the residual histogram's bins (default 60).
+
+    >>> import losscli as lc
+    >>> y = [float(i % 7) for i in range(50)]
+    >>> p = [v + 0.1 for v in y[:-1]] + [100.0]
+    >>> r = lc.sensitivity({"y_true": y, "y_pred": p}, losses="mse,mae")
+    >>> r.outliers[0].rows
+    [50]
+    """
+    import math
+
+    from losscli.analysis.sensitivity import sensitivity as run_sensitivity
+    from losscli.core.registry import Task
+    from losscli.results import SensitivityResult
+
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+        raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    chosen_rule = "mad" if rule is None else _choice(rule, "rule", ("mad", "iqr"))
+    texts = _loss_texts(losses)
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        delimiter=delimiter,
+        encoding=encoding,
+    )
+    _prepare_losses(texts, custom)
+    messages = _Messages()
+    with _open(data, opts) as source:
+        dataset = _whole(source)
+    regression = dataset.task is Task.REGRESSION
+    if not regression and threshold is not None and threshold >= 1:
+        raise UsageError(
+            f"--threshold for {dataset.task.value} data is a probability of the true class "
+            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+        )
+    selections = _choose(texts, dataset, messages)
+    report = run_sensitivity(
+        dataset,
+        selections,
+        rule=chosen_rule,
+        threshold=threshold,
+        bins=int(bins),
+    )
+    notes = list(messages.notes)
+    if rule is not None and not regression:
+        notes = [*notes, *report.notes]
+        notes.append(
+            f"--rule applies to regression residuals; {dataset.task.value} rows are "
+            f"flagged by the probability of the true class"
+        )
+    result: SensitivityResult = _promote(report, SensitivityResult, notes)
+    messages.issue(result.warnings)
+    return result
+
+
+# --------------------------------------------------------------------------- recommend
+
+
+def recommend(
+    data: Any = None,
+    *,
+    task: str | None = None,
+    outliers: bool | None = None,
+    heavy_tails: bool = False,
+    imbalanced: bool = False,
+    max_margin: bool = False,
+    need_probabilities: bool = False,
+    interpretable: bool = False,
+    smooth: bool = False,
+    losses: Losses = None,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    weights: str | None = None,
+    from_logits: bool = False,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+) -> RecommendResult:
+    """Losses recommended by the guide's rules: ``loss recommend`` as a function.
+
+    The flags state what you know (``outliers=True`` or ``False``,
+    ``heavy_tails``, ``imbalanced``, ...); with ``data`` the evidence is
+    measured too, and where it strongly contradicts a flag it wins (see
+    ``contradictions``). ``losses`` rates the losses you plan to use.
+
+    >>> import losscli as lc
+    >>> r = lc.recommend(outliers=True)
+    >>> r.task, r.top.loss
+    ('regression', 'huber')
+    """
+    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
+    from losscli.analysis.recommend import recommend as run_recommend
+    from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
+    from losscli.core.registry import parse_loss_list
+    from losscli.results import RecommendResult
+
+    chosen = None if task is None else _choice(task, "task", RECOMMEND_TASKS)
+    flags = Flags(
+        task=chosen,
+        outliers=None if outliers is None else bool(outliers),
+        heavy_tails=heavy_tails,
+        imbalanced=imbalanced,
+        max_margin=max_margin,
+        need_probabilities=need_probabilities,
+        interpretable=interpretable,
+        smooth=smooth,
+    )
+    # Flags and losses are checked before any data are read (usage errors first).
+    if data is None:
+        resolved = resolve_task(flags)
+    else:
+        check_flags(flags)
+    planned: list[PlannedLoss] = []
+    for text in _loss_texts(losses):
+        for sel in parse_loss_list(text):
+            planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
+
+    profile = None
+    notes: list[str] = []
+    if data is None:
+        task_reason = f"--task {chosen}" if chosen else "implied by " + " ".join(flags.given())
+    else:
+        opts = _input_options(
+            y_true=y_true,
+            y_pred=y_pred,
+            weights=weights,
+            task=chosen if chosen in TASKS else "auto",
+            from_logits=from_logits,
+            nan=nan,
+            pred_prefix=pred_prefix,
+            true_prefix=true_prefix,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        with _open(data, opts) as source:
+            dataset = _whole(source)
+        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
+        resolved = resolve_task(flags, data_task=dataset.task.value)
+        task_reason = dataset.task_reason
+        if len(dataset.model_names) > 1 and profile.model:
+            notes.append(
+                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
+                f"first, {profile.model} (put the model you train first with --pred-col)"
+            )
+        notes.extend(dataset.notes)
+    facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
+    report = run_recommend(
+        facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
+    )
+    result: RecommendResult = _promote(report, RecommendResult)
+    return result
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def explain(loss: str, *, link: str | None = None) -> ExplainResult:
+    """Is a loss convex in the pre-activation z? ``loss explain`` as a function.
+
+    ``link`` is ``"identity"``, ``"sigmoid"`` or ``"softmax"`` (default: the
+    loss's task's usual output). The result lists the intervals of the link's
+    output where the second derivative is negative.
+
+    >>> import losscli as lc
+    >>> r = lc.explain("mse", link="sigmoid")
+    >>> r.convex
+    False
+    >>> [(i["y_true"], round(i["from"], 4), round(i["to"], 4)) for i in r.to_dict()["nonconvex"]]
+    [(0, 0.6667, 1.0), (1, 0.0, 0.3333)]
+    """
+    from losscli.analysis.convexity import DEFAULT_LINK, analyse
+    from losscli.core.registry import parse_loss_list
+    from losscli.results import ExplainResult
+
+    selections = parse_loss_list(loss)
+    if len(selections) != 1:
+        raise UsageError("explain takes one loss, e.g. loss explain mse --link sigmoid")
+    selection = selections[0]
+    if link is None:
+        chosen = DEFAULT_LINK.get(selection.spec.task, "identity")
+    else:
+        chosen = _choice(link, "link", ("identity", "sigmoid", "softmax"))
+    result: ExplainResult = _promote(analyse(selection, chosen), ExplainResult)
+    return result
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def list_losses(task: str | None = None) -> list[dict[str, Any]]:
+    """The catalogue as data: name, aliases, task, parameters and summary of every loss.
+
+    The same objects as ``loss list --format json``.
+
+    >>> import losscli as lc
+    >>> [row["name"] for row in lc.list_losses("binary")][:3]
+    ['bce', 'brier', 'hinge']
+    """
+    from losscli.core.registry import Task, all_losses
+    from losscli.report.catalogue import list_row
+
+    specs = all_losses()
+    if task is not None:
+        try:
+            wanted = Task(task.lower())
+        except ValueError:
+            names = ", ".join(t.value for t in Task)
+            raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
+        specs = [s for s in specs if s.task == wanted]
+    return [list_row(s) for s in specs]
+
+
+def loss_info(name: str) -> dict[str, Any]:
+    """Everything about one loss, as ``loss info NAME --format json`` gives it.
+
+    >>> import losscli as lc
+    >>> info = lc.loss_info("l2")
+    >>> info["name"], info["properties"]["convex"]
+    ('mse', True)
+    """
+    from losscli.core.registry import get_loss
+    from losscli.report.catalogue import info_dict
+
+    if ":" in name:
+        raise UsageError(
+            f"loss info takes a loss name without parameters (got {name!r}); "
+            f"try: loss info {name.split(':', 1)[0]}"
+        )
+    return info_dict(get_loss(name))
+
+
+# --------------------------------------------------------------------------- losses
+
+
+class _LossFunctions:
+    """``lc.losses.<name>(y_true, y_pred, *, sample_weight=None, per_sample=False, **params)``.
+
+    One function per registered loss and alias, in scikit-learn's argument
+    order, returning the value ``loss compute`` reports (a float), or the
+    per-row losses with ``per_sample=True``.
+
+    >>> import losscli as lc
+    >>> lc.losses.mse([1.0, 2.0], [1.5, 2.5])
+    0.25
+    >>> lc.losses.huber([0.0, 0.0], [0.5, 3.0], delta=1.0, per_sample=True).tolist()
+    [0.125, 2.5]
+    """
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from losscli.core.registry import all_losses
+
+        wanted = name.lower()
+        for spec in all_losses():
+            if wanted == spec.name or wanted in spec.aliases:
+                function = _loss_function(spec)
+                setattr(self, name, function)
+                return function
+        raise AttributeError(
+            f"losscli.losses has no loss {name!r}; lc.list_losses() gives the catalogue"
+        )
+
+    def __dir__(self) -> list[str]:
+        from losscli.core.registry import all_losses
+
+        return sorted({n for s in all_losses() for n in (s.name, *s.aliases)})
+
+    def __repr__(self) -> str:
+        return "<losscli.losses: one function per registered loss>"
+
+
+losses = _LossFunctions()
+
+# The columns a structured family reads from keyword arrays (see losscli.io.families).
+_FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
+    "detection": (),
+    "similarity": ("a", "b", "distance", "anchor", "positive", "negative"),
+    "generative": ("d_real", "d_fake"),
+    "vae": ("mu", "logvar"),
+}
+
+
+def _loss_function(spec: LossSpec) -> Callable[..., Any]:
+    """The sklearn-style function of one registered loss."""
+
+    def function(
+        y_true: Any = None,
+        y_pred: Any = None,
+        *,
+        sample_weight: Any = None,
+        per_sample: bool = False,
+        from_logits: bool = False,
+        **params: Any,
+    ) -> Any:
+        arrays = {
+            k: params.pop(k) for k in list(params) if k in _FAMILY_ARRAYS.get(spec.task.value, ())
+        }
+        return _evaluate(
+            spec, y_true, y_pred, sample_weight, per_sample, from_logits, arrays, params
+        )
+
+    function.__name__ = spec.name
+    function.__qualname__ = f"losses.{spec.name}"
+    function.__doc__ = _loss_doc(spec)
+    return function
+
+
+def _loss_doc(spec: LossSpec) -> str:
+    params = "".join(
+        f"\n    {p.name}={p.default!r}: {p.help or p.requirement}" for p in spec.params
+    )
+    family = {
+        "multiclass": "y_true: class indices (n,) or target rows (n, K); y_pred: (n, K).",
+        "detection": "y_true, y_pred: (n, 4) boxes x1, y1, x2, y2.",
+        "similarity": (
+            "pairs: y_true = label (0 similar, 1 dissimilar), y_pred = distance, or "
+            "a=..., b=... embeddings; triplets: anchor=..., positive=..., negative=..."
+        ),
+        "generative": "d_real=..., d_fake=... discriminator outputs (lengths may differ).",
+        "vae": "mu=..., logvar=... (n, k); y_true/y_pred the reconstruction (optional).",
+    }.get(spec.task.value, "y_true, y_pred: arrays of shape (n,).")
+    aliases = f" (aliases: {', '.join(spec.aliases)})" if spec.aliases else ""
+    return (
+        f"{spec.summary}\n\n"
+        f"{spec.name}{aliases}, {spec.task.value}: {spec.formula}\n"
+        f"Inputs: {family}\n"
+        f"Returns the value `loss compute` reports (float), or the per-row losses "
+        f"with per_sample=True; sample_weight weights the rows.\n"
+        + (f"Parameters:{params}\n" if params else "")
+        + f"Reference: {spec.reference}"
+    )
+
+
+def _evaluate(
+    spec: LossSpec,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    per_sample: bool,
+    from_logits: bool,
+    arrays: dict[str, Any],
+    params: dict[str, Any],
+) -> Any:
+    import numpy as np
+
+    from losscli.analysis.evaluate import per_sample_losses
+    from losscli.core.reduction import reduce_values
+    from losscli.core.registry import LossSelection
+    from losscli.io.columns import InputOptions
+    from losscli.io.frames import FrameSource
+
+    columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
+    opts = InputOptions(
+        task=spec.task.value,
+        from_logits=bool(from_logits),
+        weight_col="sample_weight" if "sample_weight" in columns else None,
+        pred_prefix="y_pred_",
+    )
+    dataset = FrameSource(columns, opts, source="<arrays>").dataset()
+    selection = LossSelection(spec, spec.resolve_params(params))
+    (item,) = per_sample_losses(dataset, [selection])[:1]
+    if per_sample:
+        return np.asarray(item.values)
+    return reduce_values(item.values, dataset.weights, spec.reduction)
+
+
+def _loss_columns(
+    task: str, name: str, y_true: Any, y_pred: Any, sample_weight: Any, arrays: dict[str, Any]
+) -> dict[str, Any]:
+    """The arrays as the columns of a file of this task (see losscli.io), for loss ``name``."""
+    import numpy as np
+
+    columns: dict[str, Any] = {}
+    if task == "detection":
+        t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+        for j, corner in enumerate(("x1", "y1", "x2", "y2")):
+            columns[f"true_{corner}"] = t[:, j]
+            columns[f"pred_{corner}"] = p[:, j]
+    elif task == "generative":
+        real = np.asarray(arrays.get("d_real", ()), dtype=np.float64).reshape(-1)
+        fake = np.asarray(arrays.get("d_fake", ()), dtype=np.float64).reshape(-1)
+        if y_true is not None or y_pred is not None:
+            is_real = np.asarray(y_true, dtype=np.float64).reshape(-1) == 1
+            values = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+            real, fake = values[is_real], values[~is_real]
+        n = max(real.size, fake.size)
+        columns["d_real"] = _padded(real, n)
+        columns["d_fake"] = _padded(fake, n)
+        if sample_weight is not None:
+            raise UsageError(
+                f"{name} weighs d_real and d_fake by their own counts; sample_weight does not apply"
+            )
+        return columns
+    elif task == "similarity":
+        if any(k in arrays for k in ("anchor", "positive", "negative")):
+            for key in ("anchor", "positive", "negative"):
+                columns[key] = np.asarray(arrays[key], dtype=np.float64)
+        else:
+            columns["label"] = np.asarray(y_true, dtype=np.float64)
+            if "a" in arrays:
+                columns["a"] = np.asarray(arrays["a"], dtype=np.float64)
+                columns["b"] = np.asarray(arrays["b"], dtype=np.float64)
+            else:
+                given = arrays.get("distance", y_pred)
+                columns["distance"] = np.asarray(given, dtype=np.float64)
+    elif task == "vae":
+        columns["mu"] = np.asarray(arrays["mu"], dtype=np.float64)
+        columns["logvar"] = np.asarray(arrays["logvar"], dtype=np.float64)
+        if y_true is not None:
+            t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+            if t.ndim == 1:
+                columns["y_true"], columns["y_pred"] = t, p
+            else:
+                columns["y_true"], columns["y_pred"] = t, p  # spread as y_true_j / y_pred_j
+    elif task == "multiclass":
+        t = np.asarray(y_true)
+        p = np.asarray(y_pred, dtype=np.float64)
+        if p.ndim != 2:
+            raise UsageError(f"{name} needs y_pred of shape (n, K): one column per class")
+        if t.ndim == 2:
+            columns["y_true"] = t.astype(np.float64)  # soft or one-hot targets: y_true_j
+        else:
+            if np.issubdtype(t.dtype, np.floating) and np.all(np.mod(t, 1) == 0):
+                t = t.astype(np.int64)  # class indices; they name the columns y_pred_<j>
+            columns["y_true"] = t
+        columns["y_pred"] = p
+    else:
+        columns["y_true"] = y_true
+        columns["y_pred"] = y_pred
+    if sample_weight is not None:
+        columns["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
+    return columns
+
+
+def _padded(values: Any, n: int) -> Any:
+    import numpy as np
+
+    from losscli.io.frames import numeric_array
+
+    full = np.zeros(n)
+    full[: values.size] = values
+    return numeric_array(full, valid=np.arange(n) < values.size)
+
+
+# --------------------------------------------------------------------------- accumulator
+
+
+class Accumulator:
+    """Losses over data that arrive in pieces: a training loop, shards, a pipeline.
+
+    ``update()`` each piece (validated like a file), ``merge()`` accumulators
+    built elsewhere, and ``result()`` gives the same
+    :class:`~losscli.results.ComputeResult` as one :func:`compute` on all
+    the rows together, medians included (median losses keep their per-row
+    values; every other loss only partial sums).
+
+    ``losses`` as in :func:`compute` (default: the panel of ``task``);
+    ``task`` is required unless the named losses all belong to one task.
+    Other keyword arguments are :func:`compute`'s input options
+    (``from_logits``, ``nan``).
+
+    >>> import losscli as lc
+    >>> acc = lc.Accumulator(losses="mse,median_ae")
+    >>> acc.update([1.0, 2.0], [1.5, 2.0])
+    >>> other = lc.Accumulator(losses="mse,median_ae")
+    >>> other.update([3.0, 4.0], [2.0, 4.0])
+    >>> r = acc.merge(other).result()
+    >>> r.value("mse"), r.value("median_ae"), r.n_rows
+    (0.3125, 0.25, 4)
+    """
+
+    def __init__(
+        self,
+        losses: Losses = None,
+        *,
+        task: str | None = None,
+        from_logits: bool = False,
+        nan: str = "error",
+    ) -> None:
+        from losscli.core.registry import Task, select_losses
+
+        self._texts = _loss_texts(losses)
+        self._from_logits = bool(from_logits)
+        self._nan = _choice(nan, "nan", ("error", "drop"))
+        if self._texts:
+            parsed = select_losses(list(self._texts), Task.REGRESSION)
+            tasks = {s.spec.task.value for s in parsed}
+        else:
+            tasks = set()
+        if task is None:
+            if len(tasks) != 1:
+                raise UsageError(
+                    "Accumulator needs task=... (regression, binary or multiclass) unless "
+                    "the losses named all belong to one task"
+                )
+            task = tasks.pop()
+        self.task = _choice(task, "task", ("regression", "binary", "multiclass"))
+        self._selections: list[LossSelection] | None = None
+        self._states: list[Any] = []
+        self._models: list[str] = ["y_pred"]
+        self.n_rows = 0
+        self.n_dropped = 0
+        self._notes: list[str] = []
+        self._features: frozenset[str] | None = None
+
+    def _dataset(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Dataset:
+        from losscli.io.columns import InputOptions
+        from losscli.io.frames import FrameSource
+
+        columns = _loss_columns(self.task, "Accumulator", y_true, y_pred, sample_weight, {})
+        opts = InputOptions(
+            task=self.task,
+            from_logits=self._from_logits,
+            nan=self._nan,
+            weight_col="sample_weight" if sample_weight is not None else None,
+        )
+        source = FrameSource(columns, opts, source="<Accumulator>")
+        from losscli.io.columns import build_dataset
+
+        return build_dataset(source.table, opts, source.path, chunk=True)
+
+    def update(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: Any = None) -> None:
+        """Add a piece of the data: targets, predictions and optional sample weights."""
+        from losscli.analysis.evaluate import per_sample_losses
+        from losscli.core.reduction import MedianAccumulator, new_accumulator
+        from losscli.core.registry import Reduction, Task, select_losses
+
+        dataset = self._dataset(y_true, y_pred, sample_weight)
+        if self._selections is None:
+            self._selections = select_losses(list(self._texts), Task(self.task), None)
+            self._states = [
+                MedianAccumulator(cap=2**62)
+                if s.spec.reduction is Reduction.MEDIAN
+                else new_accumulator(s.spec.reduction)
+                for s in self._selections
+            ]
+        self.n_rows += dataset.n_rows
+        self.n_dropped += dataset.n_dropped
+        for line in dataset.notes:
+            if line not in self._notes:
+                self._notes.append(line)
+        if dataset.n_rows == 0:
+            return
+        for state, item in zip(self._states, per_sample_losses(dataset, self._selections)):
+            state.add(item.values, dataset.weights)
+
+    def merge(self, other: Accumulator) -> Accumulator:
+        """A new accumulator holding both (neither is changed); order does not matter."""
+        if (other._texts, other.task, other._from_logits) != (
+            self._texts,
+            self.task,
+            self._from_logits,
+        ):
+            raise UsageError("only accumulators of the same losses, task and options merge")
+        out = Accumulator(
+            list(self._texts) or None, task=self.task, from_logits=self._from_logits, nan=self._nan
+        )
+        out.n_rows = self.n_rows + other.n_rows
+        out.n_dropped = self.n_dropped + other.n_dropped
+        out._notes = list(dict.fromkeys([*self._notes, *other._notes]))
+        if self._selections is None:
+            out._selections, out._states = other._selections, [_copy(s) for s in other._states]
+        elif other._selections is None:
+            out._selections, out._states = self._selections, [_copy(s) for s in self._states]
+        else:
+            out._selections = self._selections
+            out._states = [a.merge(b) for a, b in zip(self._states, other._states)]
+        return out
+
+    def result(self) -> ComputeResult:
+        """The losses over every row added so far (a :class:`ComputeResult`)."""
+        from losscli.analysis.results import LossResult
+        from losscli.core.registry import EPS
+        from losscli.results import ComputeResult
+
+        if self._selections is None or self.n_rows == 0:
+            raise UsageError("the accumulator has no rows yet: call update() first")
+        results = [
+            LossResult(
+                loss=s.spec.name,
+                label=s.label,
+                params=s.params,
+                model="y_pred",
+                value=state.result(),
+                percent=s.spec.percent,
+                signed=s.spec.signed,
+                n_rows=self.n_rows,
+            )
+            for s, state in zip(self._selections, self._states)
+        ]
+        eps = [float(s.params["eps"]) for s in self._selections if "eps" in s.params]
+        return ComputeResult(
+            source="<Accumulator>",
+            task=self.task,
+            task_reason="Accumulator(task=...)",
+            n_rows=self.n_rows,
+            n_dropped=self.n_dropped,
+            models=list(self._models),
+            results=results,
+            eps=min(eps) if eps else EPS,
+            from_logits=self._from_logits,
+            notes=list(self._notes),
+        )
+
+
+def _copy(state: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(state)

@@ -1,0 +1,328 @@
+"""The result objects of the Python API: the command's frozen reports, with public methods.
+
+Each class is the report dataclass the command line renders (same fields,
+still frozen, ``isinstance`` of it), plus:
+
+- ``to_dict()``: the object ``--format json`` prints (same keys, same numbers;
+  NaN and infinities as None, as in the JSON);
+- ``to_pandas()``: the rows of ``--format csv`` as a DataFrame;
+- ``value(loss, model=None, group=None)``: one number;
+- ``_repr_html_()`` for Jupyter and ``__rich__`` for rich (the terminal table).
+
+The numbers all come from the analysis; this module only selects and formats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from losscli.analysis.compare import CompareReport
+from losscli.analysis.convexity import ConvexityReport
+from losscli.analysis.curves import CurvesReport
+from losscli.analysis.recommend import RecommendReport
+from losscli.analysis.results import ComputeReport
+from losscli.analysis.sensitivity import SensitivityReport
+from losscli.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from losscli.analysis.gates import Gate
+    from losscli.report.notebook import RichView
+
+__all__ = [
+    "CompareResult",
+    "ComputeResult",
+    "CurvesResult",
+    "ExplainResult",
+    "RecommendResult",
+    "SensitivityResult",
+]
+
+
+class _Result:
+    """What every result object offers on top of its report's fields."""
+
+    _title = "losscli result"
+
+    def _payload(self) -> dict[str, Any]:
+        return self.as_dict()  # type: ignore[attr-defined, no-any-return]
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        raise NotImplementedError
+
+    def _draw(self, console: Any) -> None:
+        raise NotImplementedError
+
+    def _facts(self) -> list[str]:
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object ``--format json`` prints for this result (a fresh copy)."""
+        from losscli.report.format import json_safe
+
+        return json_safe(self._payload())  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """The text ``--format json`` prints (without the final newline)."""
+        from losscli.report.format import to_json
+
+        return to_json(self._payload())
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows of ``--format csv`` as a pandas DataFrame (parameters as ``k=v`` text)."""
+        import pandas as pd
+
+        from losscli.report.format import fmt_params
+
+        rows, columns = self._table()
+        cells = [
+            {c: fmt_params(v) if isinstance(v, dict) else v for c, v in row.items()} for row in rows
+        ]
+        return pd.DataFrame(cells, columns=columns)
+
+    def _repr_html_(self) -> str:
+        from losscli.report.notebook import html_table
+
+        rows, columns = self._table()
+        notes = [*getattr(self, "notes", ()), *getattr(self, "warnings", ())]
+        return html_table(self._title, self._facts(), rows, columns, notes)
+
+    def __rich__(self) -> RichView:
+        from losscli.report.notebook import RichView
+
+        return RichView(self._draw)
+
+
+def _resolve_label(
+    rows: Sequence[Any], loss: str, candidates: Callable[[Any], bool] = lambda r: True
+) -> str:
+    """The label of the loss a user names: a label, a name, an alias or ``huber:delta=2``."""
+    labels = list(dict.fromkeys(r.label for r in rows if candidates(r)))
+    if loss in labels:
+        return loss
+    from losscli.core.registry import parse_loss_list
+
+    selections = parse_loss_list(loss)
+    if len(selections) != 1:
+        raise UsageError(f"name one loss (got {loss!r})")
+    selection = selections[0]
+    if ":" in loss:
+        if selection.label in labels:
+            return selection.label
+        raise UsageError(f"{loss!r} is not in this result; it has: {', '.join(labels)}")
+    matching = [
+        label
+        for label in labels
+        if any(r.label == label and r.loss == selection.name for r in rows)
+    ]
+    if not matching:
+        raise UsageError(f"loss {loss!r} is not in this result; it has: {', '.join(labels)}")
+    if len(matching) > 1:
+        raise UsageError(
+            f"{loss!r} is in this result with several parameters ({', '.join(matching)}); "
+            f"name one of them"
+        )
+    return str(matching[0])
+
+
+def _resolve_model(models: Sequence[str], model: str | None) -> str:
+    if model is None:
+        if len(models) != 1:
+            raise UsageError(
+                f"this result has several models ({', '.join(models)}); name one with model=..."
+            )
+        return models[0]
+    if model not in models:
+        raise UsageError(f"no model {model!r} in this result; it has: {', '.join(models)}")
+    return model
+
+
+def _value_of(rows: Sequence[Any], models: Sequence[str], loss: str, model: str | None) -> float:
+    chosen_model = _resolve_model(models, model)
+    label = _resolve_label(rows, loss)
+    for row in rows:
+        if row.label == label and row.model == chosen_model:
+            return float(row.value)
+    raise UsageError(f"no value of {label} for model {chosen_model!r}")  # pragma: no cover
+
+
+def _rows_text(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+class ComputeResult(ComputeReport, _Result):
+    """What :func:`losscli.compute` (``loss compute``) found."""
+
+    _title = "Losses"
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.compute import csv_table
+
+        return csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.compute import render_table
+
+        render_table(self, console)
+
+    def _facts(self) -> list[str]:
+        return [
+            self.source,
+            f"task {self.task} ({self.task_reason})",
+            f"{_rows_text(self.n_rows)} used, {self.n_dropped:,} dropped",
+        ]
+
+    def value(self, loss: str, model: str | None = None, group: str | None = None) -> float:
+        """One loss's value for one model (needed with several), overall or for one group.
+
+        ``loss`` is a name or alias (``"l2"``), or with parameters when the
+        result holds the loss more than once (``"huber:delta=2"``).
+        """
+        if group is not None and self.group_column is None:
+            raise UsageError("this result has no groups: compute with group_by=COLUMN")
+        rows = [r for r in self.results if r.group == (None if group is None else str(group))]
+        if group is not None and not rows:
+            groups = sorted({str(r.group) for r in self.results if r.group is not None})
+            raise UsageError(f"no group {group!r} in this result; it has: {', '.join(groups)}")
+        return _value_of(rows, self.models, loss, model)
+
+    def gate_failures(self) -> list[str]:
+        """The ``fail_above`` bounds this result exceeds, one sentence each (empty: passed)."""
+        from losscli.analysis.gates import gate_failures
+
+        gates: tuple[Gate, ...] = getattr(self, "_gates", ())
+        return gate_failures(self.results, list(gates))
+
+
+class CompareResult(CompareReport, _Result):
+    """What :func:`losscli.compare` (``loss compare FILE``) found."""
+
+    _title = "Models compared"
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.compare import models_csv_table
+
+        return models_csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.compare import render_models
+
+        render_models(self, "table", console)
+
+    def _facts(self) -> list[str]:
+        return [self.source, f"task {self.task}", f"{_rows_text(self.n_rows)} used"]
+
+    def value(self, loss: str, model: str | None = None, group: str | None = None) -> float:
+        """One loss's value for one model (needed with several)."""
+        if group is not None:
+            raise UsageError("compare has no groups; use lc.compute(..., group_by=...)")
+        return _value_of(self.results, self.models, loss, model)
+
+
+class CurvesResult(CurvesReport, _Result):
+    """Losses compared as functions (:func:`losscli.compare_losses`)."""
+
+    _title = "Loss curves"
+
+    def _payload(self) -> dict[str, Any]:
+        from losscli.report.compare import curves_dict
+
+        return curves_dict(self)
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.compare import curves_csv_table
+
+        return curves_csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.compare import render_curves
+
+        render_curves(self, "table", console, color=console.is_terminal and not console.no_color)
+
+    def _facts(self) -> list[str]:
+        return [f"errors {self.errors.text()}"]
+
+
+class SensitivityResult(SensitivityReport, _Result):
+    """What :func:`losscli.sensitivity` (``loss sensitivity``) found."""
+
+    _title = "Outlier sensitivity"
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.sensitivity import csv_table
+
+        return csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.sensitivity import render
+
+        render(self, "table", console)
+
+    def _facts(self) -> list[str]:
+        facts = [self.source, f"task {self.task}", f"{_rows_text(self.n_rows)} used"]
+        if self.outliers:
+            first = self.outliers[0]
+            facts.append(f"{first.count:,} flagged in {first.model} ({first.rule})")
+        return facts
+
+    def value(self, loss: str, model: str | None = None, group: str | None = None) -> float:
+        """One loss's value (with every row) for one model (needed with several)."""
+        if group is not None:
+            raise UsageError("sensitivity has no groups; use lc.compute(..., group_by=...)")
+        return _value_of(self.results, self.models, loss, model)
+
+
+class RecommendResult(RecommendReport, _Result):
+    """What :func:`losscli.recommend` (``loss recommend``) concluded."""
+
+    _title = "Recommendation"
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.recommend import csv_table
+
+        return csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.recommend import render
+
+        render(self, "table", console)
+
+    def _facts(self) -> list[str]:
+        return [f"task {self.task} ({self.task_reason})"]
+
+    def value(self, loss: str, model: str | None = None, group: str | None = None) -> float:
+        """The score (0 to 1) of a recommended loss; NaN when it is not recommended."""
+        from losscli.core.registry import get_loss
+
+        name = get_loss(loss.split(":", 1)[0]).name
+        for rec in self.recommendations:
+            if rec.loss == name:
+                return float(rec.score)
+        return math.nan
+
+
+class ExplainResult(ConvexityReport, _Result):
+    """The convexity analysis of one loss (:func:`losscli.explain`)."""
+
+    _title = "Convexity"
+
+    def _payload(self) -> dict[str, Any]:
+        from losscli.report.explain import explain_dict
+
+        return explain_dict(self)
+
+    def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
+        from losscli.report.explain import csv_table
+
+        return csv_table(self)
+
+    def _draw(self, console: Any) -> None:
+        from losscli.report.explain import render
+
+        render(self, "table", console, color=console.is_terminal and not console.no_color)
+
+    def _facts(self) -> list[str]:
+        return [f"{self.loss} with link {self.link}: {'convex' if self.convex else 'not convex'}"]

@@ -1,0 +1,45 @@
+"""The API is typed (py.typed) and its docstring examples run."""
+
+from __future__ import annotations
+
+import doctest
+import subprocess
+import sys
+from pathlib import Path
+
+import losscli
+import losscli.api
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docstring_examples_of_the_api_run():
+    failures, tried = doctest.testmod(losscli.api, verbose=False)
+    assert tried >= 20 and failures == 0
+
+
+def test_py_typed_marker_ships_with_the_package():
+    assert (Path(losscli.__file__).parent / "py.typed").is_file()
+    assert 'losscli = ["py.typed"]' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_a_user_script_is_clean_under_mypy_strict():
+    script = ROOT / "tests" / "typed" / "user_script.py"
+    result = subprocess.run(
+        # --follow-imports=silent: losscli's own modules are checked by `mypy losscli`;
+        # here only the user's code is, as for any installed typed package.
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-imports=silent",
+            "--no-incremental",
+            "--cache-dir=/dev/null",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
