@@ -183,21 +183,22 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
 
 def _whole(source: Any) -> Dataset:
     """All of a source as one Dataset (commands that still need every row in memory)."""
-    from losscli.io.frames import FrameSource
-
-    if isinstance(source, FrameSource):
-        return source.dataset()
-    from losscli.io import load_dataset
-
-    return load_dataset(source.path, source.opts)
+    dataset: Dataset = source.dataset()
+    return dataset
 
 
-def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
-    """Load --custom losses and parse --losses before reading data (typos fail fast)."""
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | None) -> None:
+    """Load custom losses and parse ``losses`` before reading data (typos fail fast).
+
+    ``custom`` (``["path.py:FUNC"]``, as ``--custom``) replaces the custom losses
+    of an earlier call; None keeps them.
+    """
     from losscli.core.registry import Task, select_losses
-    from losscli.custom import load_custom_losses
 
-    load_custom_losses(tuple(custom))
+    if custom is not None:
+        from losscli.custom import load_custom_losses
+
+        load_custom_losses(tuple(custom))
     if losses:
         select_losses(list(losses), Task.REGRESSION)
 
@@ -250,7 +251,7 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
@@ -377,7 +378,7 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     progress: Any = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
@@ -477,7 +478,7 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
-    custom: Sequence[str] = (),
+    custom: Sequence[str] | None = None,
     bins: int = 60,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.

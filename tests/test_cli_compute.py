@@ -700,7 +700,7 @@ def test_per_sample_keeps_file_row_numbers_after_drop_and_groups(run, tmp_path):
 
 
 def test_per_sample_write_is_atomic_when_writing_fails(run, reg_csv, tmp_path, monkeypatch):
-    import losscli.cli.compute as compute_module
+    import losscli.report.per_sample as compute_module
 
     def half_then_fail(handle, dataset, items):
         handle.write("row,model,mse\n1,y_pred,")

@@ -490,7 +490,7 @@ def test_per_sample_appears_whole_on_success(run, tmp_path):
 
 
 def test_per_sample_interrupted_while_writing_leaves_nothing(run, tmp_path, monkeypatch):
-    import losscli.cli.compute as compute_module
+    import losscli.report.per_sample as compute_module
 
     def explode(handle, dataset, items):
         handle.write("row,model,mse\n1,y_pred,0.25\n")

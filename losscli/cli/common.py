@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 
@@ -86,6 +87,29 @@ def ignored_without_ci(ci: float | None, names: tuple[str, ...] = ("n_boot", "se
         return []
     verb = "apply" if len(given) > 1 else "applies"
     return [f"{' and '.join(given)} only {verb} with --ci LEVEL; ignored"]
+
+
+@contextmanager
+def api_warnings() -> Iterator[None]:
+    """Print the API's LossWarnings on stderr as 'Warning: ...' lines when the block ends.
+
+    Also when it ends with an error, so that the warnings come before the
+    ``Error:`` line, as they were found.
+    """
+    import warnings
+
+    from losscli.errors import LossWarning
+
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # noqa: F811
+            warnings.simplefilter("always", LossWarning)
+            yield
+    finally:
+        for other in caught:
+            if not issubclass(other.category, LossWarning):
+                warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+        warn([str(w.message) for w in caught if issubclass(w.category, LossWarning)])
 
 
 def note(text: str) -> None:

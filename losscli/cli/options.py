@@ -180,3 +180,24 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         encoding=kwargs["encoding"],
         group_by=group_by,
     )
+
+
+def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The parsed input options as the keyword arguments of the Python API (losscli.api).
+
+    --custom is not among them: its option callback has loaded the user's losses
+    already (the API's ``custom=None`` keeps them).
+    """
+    return {
+        "custom": None,
+        "y_true": kwargs["true_col"],
+        "y_pred": tuple(kwargs["pred_col"]) or None,
+        "weights": kwargs["weight_col"],
+        "pred_prefix": kwargs["pred_prefix"],
+        "true_prefix": kwargs["true_prefix"],
+        "task": kwargs["task"].lower(),
+        "from_logits": kwargs["from_logits"],
+        "nan": kwargs["nan"].lower(),
+        "delimiter": kwargs["delimiter"],
+        "encoding": kwargs["encoding"],
+    }

@@ -80,6 +80,7 @@ class Source:
         closer: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
+        self.path = name  # the path given (kept for callers written against the first Source)
         self.opts = opts
         self._open_pass = open_pass
         self.progress = progress
