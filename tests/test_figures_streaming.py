@@ -7,17 +7,21 @@ spool, or by reading the input again), and group accumulators merge too.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from sklearn import metrics
 from test_streaming import _assert_same, _write_regression
 
+import losscli.io.text as text_module
 from losscli.analysis.compute import compute
 from losscli.analysis.streaming import compute_chunks
 from losscli.core.reduction import new_accumulator
 from losscli.core.registry import LossSelection, get_loss, parse_loss_list
 from losscli.io.columns import InputOptions, load_dataset
-from losscli.io.stream import ValueSpool, open_stream
+from losscli.io.source import open_source
+from losscli.io.stream import ValueSpool
 
 SCORES = (
     "r2,explained_variance,d2_absolute_error,d2_pinball:alpha=0.2,d2_pinball:alpha=0.97,"
@@ -35,19 +39,32 @@ def _in_memory(path, opts):
 
 
 def _streamed(path, opts, reread=True, chunk_bytes=3000):
-    stream = open_stream(str(path), opts, chunk_bytes=chunk_bytes, min_bytes=0)
-    assert stream.streamed
+    source = open_source(str(path), opts)
+    seen = []
 
-    def again():
-        return open_stream(str(path), opts, chunk_bytes=chunk_bytes * 3, min_bytes=0).chunks
+    def counted(chunks):
+        for chunk in chunks:
+            seen.append(chunk.n_rows)
+            yield chunk
 
     spool = ValueSpool(memory_budget=1 << 12)
     try:
-        return compute_chunks(
-            stream.chunks, _selections, spool, median_cap=64, reread=again if reread else None
-        )
+        with (
+            mock.patch.object(text_module, "WHOLE_BYTES", 0),
+            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
+        ):
+            report = compute_chunks(
+                counted(source.batches()),
+                _selections,
+                spool,
+                median_cap=64,
+                reread=source.batches if reread else None,
+            )
+        assert len(seen) > 1  # several chunks
+        return report
     finally:
         spool.close()
+        source.close()
 
 
 @pytest.mark.parametrize("reread", [True, False])
