@@ -309,16 +309,15 @@ def compute(
 
     source = _open(data, opts, progress)
     try:
-        if ci is not None or per_sample is not None:
+        if per_sample is not None:
             from losscli.analysis.compute import compute as run_compute
 
-            # Bootstrap resampling and per-row output need every row in memory.
+            # Per-row output needs every row in memory.
             dataset = _whole(source)
             report, items = run_compute(
                 dataset, selections_for(dataset), ci_level=ci, n_boot=n_boot, seed=seed
             )
-            if per_sample is not None:
-                _write_per_sample(per_sample, dataset, items)
+            _write_per_sample(per_sample, dataset, items)
         else:
             from losscli.analysis.streaming import compute_chunks
             from losscli.io.stream import ValueSpool
@@ -326,7 +325,13 @@ def compute(
             spool = ValueSpool()
             try:
                 report = compute_chunks(
-                    source.batches(), selections_for, spool, reread=source.batches
+                    source.batches(),
+                    selections_for,
+                    spool,
+                    reread=source.batches,
+                    ci_level=ci,
+                    n_boot=n_boot,
+                    seed=seed,
                 )
             finally:
                 spool.close()

@@ -27,6 +27,11 @@ from typing import Protocol
 
 import numpy as np
 
+from losscli.analysis.bootstrap import (
+    MedianInterval,
+    PoissonBootstrap,
+    percentile_interval,
+)
 from losscli.analysis.diagnostics import DOMINANT_SHARE, ROWSUM_TOLERANCE, warnings_for
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.results import ComputeReport, LossResult
@@ -41,6 +46,7 @@ from losscli.core.reduction import (
     order_keys,
 )
 from losscli.core.registry import EPS, LossSelection, Reduction, Task
+from losscli.errors import DataError
 
 # Rows a group's median keeps before switching to a (coarser) histogram.
 GROUP_MEDIAN_CAP = 1 << 16
@@ -55,6 +61,8 @@ BAND = (0.4, 0.6)
 TWO_PASS = (Reduction.D2_QUANTILE, Reduction.D2_TWEEDIE)
 Refinable = MedianAccumulator | D2QuantileAccumulator | D2TweedieAccumulator
 REFINABLE = (MedianAccumulator, D2QuantileAccumulator, D2TweedieAccumulator)
+# Bytes the bootstrap state (--ci) may take: blocks x series x groups floats.
+CI_STATE_BYTES = 96 << 20
 
 
 class Spool(Protocol):
@@ -144,6 +152,8 @@ class _ItemState:
     groups: dict[str, Accumulator] = field(default_factory=dict)
     top_share: TopShareEstimate | None = None
     finite: bool = True
+    # A --custom loss that returned one number: no per-row terms to resample.
+    scalar: bool = False
     # P-LOG0: rows predicting 0 for what happened, their loss and the total loss.
     certain_wrong: int = 0
     certain_wrong_loss: float = 0.0
@@ -160,8 +170,17 @@ class StreamingCompute:
         *,
         median_cap: int = MEDIAN_CAP,
         reread: Callable[[], Iterable[Dataset]] | None = None,
+        ci_level: float | None = None,
+        n_boot: int = 1000,
+        seed: int = 0,
+        on_items: Callable[[Dataset, list[PerSample]], None] | None = None,
     ) -> None:
         self.selections = selections
+        self.ci_level = ci_level
+        self.n_boot = n_boot
+        self.seed = seed
+        self.on_items = on_items
+        self.boot: PoissonBootstrap | None = None
         self.reread = reread
         self.band_mode = False
         self.bands: dict[int, tuple[int, int]] = {}
@@ -198,6 +217,15 @@ class StreamingCompute:
                 )
                 for item in items
             ]
+            if self.ci_level is not None:
+                self.boot = PoissonBootstrap(
+                    [item.selection.spec.reduction for item in items],
+                    self.n_boot,
+                    self.seed,
+                    stratified=chunk.strata is not None,
+                )
+        if self.on_items is not None:
+            self.on_items(chunk, items)
         # Exact warnings when the whole input is one chunk; computed at finish() and
         # only then, so a streamed file does not pay for them.
         self.first_items = items if self.n_chunks == 0 else None
@@ -212,6 +240,8 @@ class StreamingCompute:
             return
         weights = chunk.weights
         groups = self._group_index(chunk)
+        if self.boot is not None:
+            self._bootstrap(chunk, items, groups)
         spooled: dict[str, np.ndarray] = {}
         if groups is not None:
             # Rows sorted by group (stably: each group keeps the file's row order), so
@@ -220,6 +250,7 @@ class StreamingCompute:
             order, bounds = group_slices(codes, len(names))
             sorted_weights = None if weights is None else weights[order]
         for index, (state, item) in enumerate(zip(self.items, items)):
+            state.scalar = state.scalar or item.scalar
             values = item.values
             kind = state.selection.spec.reduction
             two_pass = kind in TWO_PASS
@@ -255,6 +286,33 @@ class StreamingCompute:
             self.spool.append(spooled)
         self._row_sums(chunk)
 
+    def _bootstrap(
+        self, chunk: Dataset, items: list[PerSample], groups: tuple[np.ndarray, list[str]] | None
+    ) -> None:
+        """Feed the chunk's per-row losses to the bootstrap state (rows numbered globally)."""
+        assert self.boot is not None
+        cells = None
+        if groups is not None:
+            codes, names = groups
+            lookup = np.array([self.group_codes[g] for g in names], dtype=np.intp)
+            cells = lookup[codes]
+            needed = self.boot.state_bytes(len(self.group_codes))
+            if needed > CI_STATE_BYTES:
+                raise DataError(
+                    f"--ci with --group-by {chunk.group_column}: {len(self.group_codes)} groups "
+                    f"x {len(items)} loss-model pairs need {_mib(needed)} of bootstrap "
+                    f"state, over the {_mib(CI_STATE_BYTES)} bound; choose fewer losses "
+                    f"(-l) or models, group by a coarser column, or leave out --ci"
+                )
+        elif chunk.strata is not None:
+            cells = np.asarray(chunk.strata, dtype=np.intp)
+        self.boot.update(
+            [item.values for item in items],
+            chunk.weights,
+            cells=cells,
+            first_row=self.n_rows - chunk.n_rows,
+        )
+
     def _spool_band(
         self, spooled: dict[str, np.ndarray], index: int, values: np.ndarray, w: np.ndarray | None
     ) -> None:
@@ -286,6 +344,14 @@ class StreamingCompute:
         if kind in TWO_PASS:
             cap = self.median_cap if overall else min(self.median_cap, GROUP_MEDIAN_CAP)
             return new_accumulator(selection.reducer, cap=cap)
+        if kind is Reduction.MEDIAN and self.ci_level is not None:
+            if overall:
+                return MedianInterval(cap=self.median_cap, bits=MEDIAN_BITS, level=self.ci_level)
+            return MedianInterval(
+                cap=min(self.median_cap, GROUP_MEDIAN_CAP),
+                bits=GROUP_MEDIAN_BITS,
+                level=self.ci_level,
+            )
         if kind is Reduction.MEDIAN:
             if overall:
                 return MedianAccumulator(cap=self.median_cap, bits=MEDIAN_BITS)
@@ -373,6 +439,8 @@ class StreamingCompute:
             else self._merged_warnings(),
             notes=self.notes,
             classes=list(first.classes),
+            ci_level=self.ci_level,
+            n_boot=self.n_boot if self.ci_level is not None else 0,
         )
 
     def _refine_medians(self, progress: Callable[[], None] | None) -> None:
@@ -457,26 +525,51 @@ class StreamingCompute:
                 acc.refine_add(values, chunk.weights)
 
     def _results(self) -> list[LossResult]:
-        out = [self._result(state, state.overall, None, self.n_rows) for state in self.items]
+        reps = None if self.boot is None else self.boot.replicates()
+        out = [
+            self._result(state, state.overall, None, self.n_rows, reps, j)
+            for j, state in enumerate(self.items)
+        ]
         if self.first is not None and self.first.groups is not None:
             for group in sorted(self.group_rows, key=str):
                 if self.has_weights and group not in self.group_positive:
                     continue
-                for state in self.items:
+                reps = None
+                if self.boot is not None:
+                    reps = self.boot.replicates([self.group_codes[group]])
+                for j, state in enumerate(self.items):
                     out.append(
-                        self._result(state, state.groups[group], group, self.group_rows[group])
+                        self._result(
+                            state, state.groups[group], group, self.group_rows[group], reps, j
+                        )
                     )
         return out
 
-    @staticmethod
-    def _result(state: _ItemState, acc: Accumulator, group: str | None, n: int) -> LossResult:
+    def _result(
+        self,
+        state: _ItemState,
+        acc: Accumulator,
+        group: str | None,
+        n: int,
+        reps: np.ndarray | None = None,
+        column: int = 0,
+    ) -> LossResult:
         spec = state.selection.spec
+        low: float | None = None
+        high: float | None = None
+        if self.ci_level is not None and not state.scalar:
+            if isinstance(acc, MedianInterval):
+                low, high = acc.interval()
+            elif reps is not None:
+                low, high = percentile_interval(reps[:, column], self.ci_level)
         return LossResult(
             loss=spec.name,
             label=state.selection.label,
             params=state.selection.params,
             model=state.model,
             value=acc.result(),
+            ci_low=low,
+            ci_high=high,
             group=group,
             percent=spec.percent,
             signed=spec.signed,
@@ -528,6 +621,10 @@ class StreamingCompute:
         return out
 
 
+def _mib(size: int) -> str:
+    return f"{round(size / (1 << 20), 1):g} MiB"
+
+
 def group_slices(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """A stable order of the rows by group code, and where each group starts and ends in it."""
     order = np.argsort(codes, kind="stable")
@@ -544,6 +641,10 @@ def compute_chunks(
     median_cap: int = MEDIAN_CAP,
     on_pass: Callable[[], None] | None = None,
     reread: Callable[[], Iterable[Dataset]] | None = None,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    on_items: Callable[[Dataset, list[PerSample]], None] | None = None,
 ) -> ComputeReport:
     """The compute report of a stream of chunks; losses chosen from the first chunk.
 
@@ -555,7 +656,14 @@ def compute_chunks(
     for chunk in chunks:
         if engine is None:
             engine = StreamingCompute(
-                selections_for(chunk), spool, median_cap=median_cap, reread=reread
+                selections_for(chunk),
+                spool,
+                median_cap=median_cap,
+                reread=reread,
+                ci_level=ci_level,
+                n_boot=n_boot,
+                seed=seed,
+                on_items=on_items,
             )
         engine.add(chunk)
     if engine is None:

@@ -75,7 +75,7 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact); --ci and --per-sample read the whole file.
+    (median_ae stays exact); --per-sample reads the whole file.
     """
     import sys
 
@@ -89,8 +89,8 @@ def compute(
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")
     with api_warnings():
-        # --ci and --per-sample read every row into memory first: no bar for those.
-        with progress_bar(fmt == "table" and ci is None and not per_sample) as bar:
+        # --per-sample reads every row into memory first: no bar for it.
+        with progress_bar(fmt == "table" and not per_sample) as bar:
             result = api_compute(
                 file,
                 losses=losses,

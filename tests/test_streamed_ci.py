@@ -1,0 +1,134 @@
+"""compute --ci streams: the same intervals from chunks as from the whole file in memory."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+from test_streaming import _write_regression
+
+import losscli.analysis.streaming as streaming_module
+import losscli.io.text as text_module
+from losscli.analysis.compute import compute
+from losscli.analysis.streaming import compute_chunks
+from losscli.core.registry import select_losses
+from losscli.errors import DataError
+from losscli.io.columns import InputOptions, load_dataset
+from losscli.io.source import open_source
+from losscli.io.stream import ValueSpool
+
+
+def _whole(path, opts, **ci):
+    dataset = load_dataset(str(path), opts)
+    report, _ = compute(dataset, select_losses([], dataset.task, dataset.features), **ci)
+    return report
+
+
+def _chunked(path, opts, chunk_bytes=3000, **ci):
+    source = open_source(str(path), opts)
+    seen = []
+
+    def counted(chunks):
+        for chunk in chunks:
+            seen.append(chunk.n_rows)
+            yield chunk
+
+    spool = ValueSpool(memory_budget=1 << 12)
+    try:
+        with (
+            mock.patch.object(text_module, "WHOLE_BYTES", 0),
+            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
+        ):
+            report = compute_chunks(
+                counted(source.batches()),
+                lambda d: select_losses([], d.task, d.features),
+                spool,
+                median_cap=64,
+                reread=source.batches,
+                **ci,
+            )
+        assert len(seen) > 1
+        return report
+    finally:
+        spool.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"weights": True}, {"groups": True}, {"weights": True, "groups": True, "holes": True}],
+)
+def test_streamed_intervals_equal_the_in_memory_ones(tmp_path, kwargs):
+    path = _write_regression(tmp_path / "data.csv", n=6000, **kwargs)
+    opts = InputOptions(
+        pred_cols=("y_pred", "model_b"),
+        weight_col="w" if kwargs.get("weights") else None,
+        group_by="segment" if kwargs.get("groups") else None,
+        nan="drop" if kwargs.get("holes") else "error",
+    )
+    ci = {"ci_level": 0.9, "n_boot": 60, "seed": 4}
+    whole = _whole(path, opts, **ci)
+    for chunk_bytes in (3000, 20000):
+        streamed = _chunked(path, opts, chunk_bytes, **ci)
+        assert streamed.ci_level == whole.ci_level == 0.9 and streamed.n_boot == 60
+        assert len(streamed.results) == len(whole.results)
+        for a, b in zip(streamed.results, whole.results):
+            assert (a.loss, a.model, a.group) == (b.loss, b.model, b.group)
+            assert a.value == pytest.approx(b.value, rel=1e-12, abs=1e-12)
+            if a.loss in ("median_ae", "max_error"):
+                # order statistics: the very same row values
+                assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+            else:
+                assert a.ci_low == pytest.approx(b.ci_low, rel=1e-12, abs=1e-12)
+                assert a.ci_high == pytest.approx(b.ci_high, rel=1e-12, abs=1e-12)
+            assert a.ci_low <= a.value <= a.ci_high, a.loss
+
+
+def test_compute_ci_json_every_interval_brackets_its_value(run_json):
+    from conftest import SAMPLES
+
+    for name, extra in (
+        ("regression_outliers.csv", ("--group-by", "segment")),
+        ("binary_imbalanced.csv", ()),
+        ("multiclass_probs.csv", ()),
+        ("gan_outputs.csv", ()),
+    ):
+        data = run_json("compute", SAMPLES / name, *extra, "--ci", "0.95", "--bootstrap", "100")
+        assert data["ci_level"] == 0.95 and data["bootstrap"] == 100
+        for row in data["results"]:
+            assert row["ci_low"] <= row["value"] <= row["ci_high"], (name, row)
+
+
+def test_median_interval_is_the_order_statistic_one(run_json, tmp_path):
+    from losscli.analysis.bootstrap import median_rank
+
+    rng = np.random.default_rng(3)
+    n = 801
+    y = rng.normal(size=n)
+    p = y + rng.standard_t(3, n)
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "y_true,y_pred\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(y, p))
+    )
+    data = run_json("compute", path, "-l", "median_ae", "--ci", "0.95", "--seed", "9")
+    row = data["results"][0]
+    ordered = np.sort(np.abs(y - p))
+    j = median_rank(n, 0.95)
+    assert (row["ci_low"], row["ci_high"]) == (ordered[j - 1], ordered[n - j])
+    # it does not depend on the seed
+    again = run_json("compute", path, "-l", "median_ae", "--ci", "0.95", "--seed", "1")
+    assert again["results"][0]["ci_low"] == row["ci_low"]
+
+
+def test_ci_state_bound_with_many_groups_is_a_clear_error(tmp_path, monkeypatch, run):
+    path = _write_regression(tmp_path / "g.csv", n=300, groups=True)
+    monkeypatch.setattr(streaming_module, "CI_STATE_BYTES", 1 << 19)
+    result = run("compute", path, "--group-by", "segment", "--ci", "0.9", "--bootstrap", "20")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: --ci with --group-by segment: 3 groups x 8 ")
+    assert "need 0.8 MiB of bootstrap state, over the 0.5 MiB bound" in result.stderr
+    assert "leave out --ci" in result.stderr
+    with pytest.raises(DataError):
+        opts = InputOptions(group_by="segment")
+        _whole(path, opts, ci_level=0.9, n_boot=20)
