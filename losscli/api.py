@@ -309,22 +309,13 @@ def compute(
 
     source = _open(data, opts, progress)
     try:
-        if per_sample is not None:
-            from losscli.analysis.compute import compute as run_compute
+        from losscli.analysis.streaming import compute_chunks
+        from losscli.io.stream import ValueSpool
 
-            # Per-row output needs every row in memory.
-            dataset = _whole(source)
-            report, items = run_compute(
-                dataset, selections_for(dataset), ci_level=ci, n_boot=n_boot, seed=seed
-            )
-            _write_per_sample(per_sample, dataset, items)
-        else:
-            from losscli.analysis.streaming import compute_chunks
-            from losscli.io.stream import ValueSpool
-
+        def run(on_items: Any = None) -> Any:
             spool = ValueSpool()
             try:
-                report = compute_chunks(
+                return compute_chunks(
                     source.batches(),
                     selections_for,
                     spool,
@@ -332,9 +323,16 @@ def compute(
                     ci_level=ci,
                     n_boot=n_boot,
                     seed=seed,
+                    on_items=on_items,
                 )
             finally:
                 spool.close()
+
+        if per_sample is None:
+            report = run()
+        else:
+            # The per-row losses are written batch by batch during the first pass.
+            report = _with_per_sample(per_sample, run)
     finally:
         source.close()
     result: ComputeResult = _promote(report, ComputeResult, messages.notes)
@@ -352,15 +350,45 @@ def _check_ci(ci: float, n_boot: int, seed: int) -> None:
         raise UsageError(f"seed must be a whole number >= 0 (got {seed!r})")
 
 
-def _write_per_sample(target: str | IO[str], dataset: Dataset, items: list[Any]) -> None:
-    from losscli.report.per_sample import write_per_sample
+def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
+    """``run(on_items)`` with every batch's per-row losses written to ``target``.
+
+    A path is written atomically: the whole computation runs inside the
+    write, so an error in any batch leaves no file (and an old one untouched).
+    """
+    from losscli.report.per_sample import PerSampleWriter
+
+    def write(handle: IO[Any]) -> Any:
+        writer = PerSampleWriter(handle)
+        try:
+            report = run(writer.add)
+            writer.close()
+            return report
+        finally:
+            writer.discard()
 
     if isinstance(target, (str, os.PathLike)):
         from losscli.atomic import write_atomically
 
-        write_atomically(os.fspath(target), lambda h: write_per_sample(h, dataset, items))
-    else:
-        write_per_sample(target, dataset, items)
+        done: list[Any] = []
+        write_atomically(os.fspath(target), lambda h: done.append(write(h)), binary=True)
+        return done[0]
+    # An open file (stdout): the rows wait in an anonymous temporary file until every
+    # batch is in, so an error in a later batch writes nothing to it.
+    import io
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryFile() as spool:
+        report = write(spool)
+        spool.seek(0)
+        if isinstance(target, io.TextIOBase):
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            shutil.copyfileobj(text, target, 1 << 20)
+            text.detach()
+        else:
+            shutil.copyfileobj(spool, target, 1 << 20)
+    return report
 
 
 # --------------------------------------------------------------------------- compare

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,26 @@ def run_json(run):
         return json.loads(result.stdout)
 
     return invoke
+
+
+# README examples are compared with numbers to 1e-9 relative, so that they stay
+# true across numpy/pandas/pyarrow versions whose float sums differ in the last bits.
+NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+README_REL = 1e-9
+
+
+def same_line(shown: str, got: str, rel: float = README_REL) -> bool:
+    """The same text, every number equal to `rel` relative (the text between numbers exactly)."""
+    if NUMBER.split(shown) != NUMBER.split(got):
+        return False
+    for a_text, b_text in zip(NUMBER.findall(shown), NUMBER.findall(got)):
+        if a_text == b_text:
+            continue
+        a, b = float(a_text), float(b_text)
+        if abs(a - b) > rel * max(abs(a), abs(b)):
+            return False
+    return True
+
+
+def same_lines(shown: list[str], got: list[str], rel: float = README_REL) -> bool:
+    return len(shown) == len(got) and all(same_line(a, b, rel) for a, b in zip(shown, got))

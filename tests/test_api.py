@@ -344,7 +344,7 @@ def test_per_sample_to_a_handle_and_a_path(tmp_path):
     data = {"y_true": [1.0, 2.0], "y_pred": [1.5, 2.0]}
     handle = io.StringIO()
     lc.compute(data, losses="mse", per_sample=handle)
-    assert handle.getvalue().splitlines() == ["row,model,mse", "1,y_pred,0.25", "2,y_pred,0.0"]
+    assert handle.getvalue().splitlines() == ["row,model,mse", "1,y_pred,0.25", "2,y_pred,0"]
     target = tmp_path / "rows.csv"
     lc.compute(data, losses="mse", per_sample=str(target))
     assert target.read_text() == handle.getvalue()

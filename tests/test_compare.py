@@ -904,10 +904,10 @@ def test_wrap_name():
 def _agreement(best_by_loss):
     from types import SimpleNamespace
 
-    from losscli.report.compare import agreement_text
+    from losscli.report.compare import agreement_sentence
 
     rankings = {label: [best, "other"] for label, best in best_by_loss.items()}
-    return agreement_text(SimpleNamespace(agreement=agreement_of(rankings)))
+    return agreement_sentence(SimpleNamespace(**vars(agreement_of(rankings))))
 
 
 def test_agreement_sentences_read_right_for_1_2_and_n():

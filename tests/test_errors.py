@@ -490,13 +490,13 @@ def test_per_sample_appears_whole_on_success(run, tmp_path):
 
 
 def test_per_sample_interrupted_while_writing_leaves_nothing(run, tmp_path, monkeypatch):
-    import losscli.report.per_sample as compute_module
+    from losscli.report.per_sample import PerSampleWriter
 
-    def explode(handle, dataset, items):
-        handle.write("row,model,mse\n1,y_pred,0.25\n")
+    def explode(self, chunk, items):
+        self.sink.write(b"row,model,mse\n1,y_pred,0.25\n")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(compute_module, "write_per_sample", explode)
+    monkeypatch.setattr(PerSampleWriter, "add", explode)
     path = tmp_path / "data.csv"
     path.write_bytes(CLEAN)
     out = tmp_path / "out" / "per_sample.csv"

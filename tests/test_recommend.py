@@ -264,7 +264,7 @@ def test_p_mape0_with_zero_targets(run_json, tmp_path):
 
 def test_p_rowsum_and_p_log0(run_json, tmp_path):
     path = tmp_path / "rows.csv"
-    rows = ["y_true,y_pred_a,y_pred_b"] + ["a,0.7,0.1", "b,0.2,0.8", "a,1.0,0.0"] * 20
+    rows = ["y_true,y_pred_a,y_pred_b"] + ["a,0.7,0.1", "b,0.2,0.8", "b,1.0,0.0"] * 20
     path.write_text("\n".join(rows) + "\n")
     out = rec_json(run_json, str(path))
     assert {"P-ROWSUM", "P-LOG0"} <= pitfall_ids(out)

@@ -175,13 +175,21 @@ def test_unknown_parameter_suggests_the_close_one():
             set(),
             ["mse", "rmse", "mae", "mbe", "huber", "log_cosh", "median_ae", "max_error"],
         ),
-        (Task.BINARY, {"probabilities"}, ["bce", "brier", "hinge", "focal"]),
+        # Logits (--from-logits): probability and margin losses alike.
+        (Task.BINARY, {"probabilities", "scores"}, ["bce", "brier", "hinge", "focal"]),
+        # Probabilities in [0, 1]: the margin loss leaves the panel.
+        (Task.BINARY, {"probabilities"}, ["bce", "brier", "focal"]),
         # Raw scores (not in [0, 1], no --from-logits): only the margin loss.
-        (Task.BINARY, set(), ["hinge"]),
+        (Task.BINARY, {"scores"}, ["hinge"]),
+        (
+            Task.MULTICLASS,
+            {"hard_labels", "probabilities", "scores"},
+            ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal"],
+        ),
         (
             Task.MULTICLASS,
             {"hard_labels", "probabilities"},
-            ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal"],
+            ["cce", "multiclass_brier", "categorical_focal"],
         ),
         # Soft targets add kl_div; multiclass_hinge needs hard labels, so it leaves the panel.
         (
@@ -192,7 +200,7 @@ def test_unknown_parameter_suggests_the_close_one():
         # One-hot y_true_* columns give both: hard labels and target columns.
         (
             Task.MULTICLASS,
-            {"target_columns", "hard_labels", "probabilities"},
+            {"target_columns", "hard_labels", "probabilities", "scores"},
             ["cce", "multiclass_brier", "multiclass_hinge", "categorical_focal", "kl_div"],
         ),
     ],
@@ -243,9 +251,11 @@ def test_every_registered_loss_has_a_reference_test():
 def test_panel_omissions_say_which_losses_and_why():
     from losscli.core.registry import panel_omissions
 
-    (line,) = panel_omissions(Task.BINARY, set())
+    (line,) = panel_omissions(Task.BINARY, {"scores"})
     assert line.startswith("bce, brier, focal left out of the default panel")
     assert "--from-logits" in line
-    (line,) = panel_omissions(Task.MULTICLASS, {"target_columns", "probabilities"})
+    (line,) = panel_omissions(Task.MULTICLASS, {"target_columns", "probabilities", "scores"})
     assert line.startswith("multiclass_hinge left out") and "soft" in line
-    assert panel_omissions(Task.BINARY, {"probabilities"}) == []
+    assert panel_omissions(Task.BINARY, {"probabilities", "scores"}) == []
+    (line,) = panel_omissions(Task.BINARY, {"probabilities"})
+    assert line.startswith("hinge left out of the default panel") and "margin" in line

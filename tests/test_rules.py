@@ -77,6 +77,7 @@ def binary(positive: float = 0.5, **kw) -> DataProfile:
         pred_max=0.99,
         n_pred_outside_01=0,
         n_pred_exact_01=0,
+        n_true_class_zero=0,
     )
     base.update(kw)
     return DataProfile(**base)
@@ -98,6 +99,7 @@ def multi(**kw) -> DataProfile:
         pred_max=0.98,
         n_pred_outside_01=0,
         n_pred_exact_01=0,
+        n_true_class_zero=0,
         soft_targets=False,
         n_rows_not_summing_to_1=0,
         max_rowsum_deviation=1e-16,
@@ -379,7 +381,7 @@ CASES = [
     (
         "P-LOG0",
         Flags(),
-        binary(n_pred_exact_01=3),
+        binary(n_pred_exact_01=3, n_true_class_zero=3),
         (),
         {"P-LOG0"},
         ["bce"],

@@ -414,7 +414,11 @@ def test_cli_binary(run_json):
     assert out["task"] == "binary"
     assert out["outliers"]["rule"] == "p_true" and out["outliers"]["threshold"] == 0.01
     assert out["outliers"]["rows"] == [304]
-    assert [r["loss"] for r in out["results"]] == ["bce", "brier", "hinge", "focal"]
+    assert [r["loss"] for r in out["results"]] == [
+        "bce",
+        "brier",
+        "focal",
+    ]  # no margin loss on probabilities
 
 
 def test_cli_table_reads_at_80_columns(run, monkeypatch):

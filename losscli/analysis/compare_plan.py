@@ -35,8 +35,11 @@ from losscli.analysis.diagnostics import (
     clipping_text,
     dominant_text,
     dropped_text,
+    hard_labels,
+    hard_labels_text,
     mape_zero_text,
     overflow_text,
+    rowsum_applies,
     rowsum_text,
 )
 from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
@@ -59,6 +62,7 @@ class ItemState:
     terms: Tracked | None = None  # defined rows' terms (weighted): median, p95
     largest: MaxAccumulator = field(default_factory=MaxAccumulator)
     contrib: Tracked | None = None  # defined rows' w x l (unit weights): top 1%
+    shared: bool = False  # unweighted: ``terms`` serves as ``contrib`` too
     contrib_total: float = 0.0
     n_defined: int = 0
     all_contrib: Tracked | None = None  # every row's w x l, when some rows are undefined
@@ -86,6 +90,7 @@ class ItemState:
             all_contrib=_merge_opt(self.all_contrib, other.all_contrib),
             all_total=self.all_total + other.all_total,
             n_all=self.n_all + other.n_all,
+            shared=self.shared or other.shared,
             scalar=self.scalar or other.scalar,
             supported=self.supported or other.supported,
             finite=self.finite and other.finite,
@@ -115,6 +120,7 @@ class CompareState:
     row_sums: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     mape_zeros: int = 0
     mape_rows: list[int] = field(default_factory=list)
+    not_hard: set[str] = field(default_factory=set)  # models with a prediction not 0 or 1
 
     def merge(self, other: CompareState) -> CompareState:
         row_sums = dict(self.row_sums)
@@ -129,6 +135,7 @@ class CompareState:
             row_sums=row_sums,
             mape_zeros=self.mape_zeros + other.mape_zeros,
             mape_rows=(self.mape_rows + other.mape_rows)[:5],
+            not_hard=self.not_hard | other.not_hard,
         )
 
 
@@ -210,11 +217,11 @@ class CompareScan:
         values = item.values
         st.scalar = st.scalar or item.scalar
         st.supported = st.supported or item.support is not None
-        if kind is Reduction.MEDIAN:
+        if kind is Reduction.MEDIAN and item.support is not None:
             if st.median_value is None:
                 st.median_value = Tracked(percentiles=(50.0,))
             st.median_value.add(values, weights)
-        else:
+        elif kind is not Reduction.MEDIAN:
             if st.value is None:
                 # The selection's reducer carries the parameters a SPEC 12 figure reads
                 # (d2_pinball's alpha). d2_* keep their y values here (no cap): exact,
@@ -226,15 +233,21 @@ class CompareScan:
             st.n_all += int(values.shape[0])
             return
         defined, dw = item.defined(weights)
+        # Unweighted rows: the contributions are the terms themselves, one kept range.
+        shared = dw is None and not spec.signed
         if st.terms is None:
-            st.terms = Tracked(percentiles=PERCENTILES)
+            st.terms = Tracked(
+                percentiles=PERCENTILES, top_fraction=TOP_FRACTION if shared else None
+            )
+            st.shared = shared
         st.terms.add(defined, dw)
         st.largest.add(defined, dw)
         if not spec.signed:
             contrib = _contrib(defined, dw)
-            if st.contrib is None:
-                st.contrib = Tracked(top_fraction=TOP_FRACTION)
-            st.contrib.add(contrib)
+            if not shared:
+                if st.contrib is None:
+                    st.contrib = Tracked(top_fraction=TOP_FRACTION)
+                st.contrib.add(contrib)
             with np.errstate(all="ignore"):
                 st.contrib_total += float(np.sum(contrib))
             st.n_defined += int(defined.size)
@@ -268,6 +281,10 @@ class CompareScan:
             st.loss_sum += float(np.sum(values))
 
     def _row_sums(self, state: CompareState, batch: Dataset) -> None:
+        if self.task in (Task.BINARY, Task.MULTICLASS) and not self.from_logits:
+            for model in batch.model_names:
+                if model not in state.not_hard and not hard_labels(batch.models[model]):
+                    state.not_hard.add(model)
         if self.task is not Task.MULTICLASS or self.from_logits:
             return
         for model in batch.model_names:
@@ -313,12 +330,14 @@ def compare_plan(
             if st.median_value is not None:
                 tracked[j, "value"] = st.median_value
                 asked[j, "value"] = (50.0,)
+            if st.shared:
+                st.contrib = st.terms
+            per_row = per_row_statistics(pairs[j][0].spec) and not st.scalar
+            if st.terms is not None and (per_row or st.value is None):
+                tracked[j, "terms"] = st.terms
+                asked[j, "terms"] = PERCENTILES if per_row else (50.0,)
             if st.scalar:
                 continue
-            per_row = per_row_statistics(pairs[j][0].spec)
-            if st.terms is not None and per_row:
-                tracked[j, "terms"] = st.terms
-                asked[j, "terms"] = PERCENTILES
             if st.contrib is not None and per_row and _usable_total(st.contrib_total):
                 tracked[j, "contrib"] = st.contrib
                 ks[j, "contrib"] = top_count(st.n_defined, TOP_FRACTION)
@@ -374,7 +393,7 @@ def _figures(
 ) -> ItemFigures:
     kind = selection.spec.reduction
     if kind is Reduction.MEDIAN:
-        value = percentiles[j, "value"][50.0]
+        value = percentiles[j, "value" if st.median_value is not None else "terms"][50.0]
     else:
         assert st.value is not None
         value = st.value.result()
@@ -407,6 +426,11 @@ def _warnings(
     tally = state.tally
     if tally.n_dropped:
         out.append(dropped_text(tally.n_dropped, tally.n_rows))
+    if head.task in (Task.BINARY, Task.MULTICLASS) and not head.from_logits:
+        scored = {model for selection, model in pairs if selection.spec.properties.probabilistic}
+        out.extend(
+            hard_labels_text(m) for m in head.model_names if m in scored and m not in state.not_hard
+        )
     seen: set[str] = set()
     for (selection, model), st in zip(pairs, state.items):
         if "eps" not in selection.params or model in seen or not st.wrong_count:
@@ -420,7 +444,7 @@ def _warnings(
         )
     for model in head.model_names:
         count, row, value = state.row_sums.get(model, (0, 0, 0.0))
-        if count:
+        if count and rowsum_applies(head, [selection for selection, _ in pairs]):
             out.append(rowsum_text(model, count, row, value))
     if state.mape_zeros:
         out.append(mape_zero_text(state.mape_zeros, state.mape_rows))

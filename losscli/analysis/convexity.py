@@ -19,6 +19,12 @@ How it is computed, for any registered loss of one prediction:
 - Sign changes on the grid are refined by bisection in z down to 1e-13, so an
   interval boundary is exact to far better than the grid spacing; a loss with
   no interval where d2L/dz2 < -tolerance is reported convex.
+- Where a loss has a kink known analytically (huber at |y - p| = delta; mae,
+  pinball, smape, median_ae, max_error at p = y; hinge and squared_hinge at
+  the margin t z = 1), the finite differences straddle it and the bisection
+  lands a step's width off it (0.500083 for huber delta=0.5 on a sigmoid,
+  whose kink is p = 0.5): a boundary within SNAP_STEPS steps of a known kink
+  is that kink, exactly.
 """
 
 from __future__ import annotations
@@ -173,6 +179,56 @@ def _grid(selection: LossSelection, link: str, y: float) -> np.ndarray:
     return np.linspace(PROBABILITY_MARGIN, 1.0 - PROBABILITY_MARGIN, GRID_POINTS)
 
 
+SNAP_STEPS = 2.0  # a boundary this many finite-difference steps from a known kink is it
+
+# Kinks in the prediction, by loss: f(params, y) -> predictions where the loss
+# (or its first derivative) is not differentiable, so d2L/dz2 jumps there.
+PREDICTION_KINKS: dict[str, Callable[[dict, float], list[float]]] = {
+    "huber": lambda params, y: [y - float(params["delta"]), y + float(params["delta"])],
+    "mae": lambda params, y: [y],
+    "median_ae": lambda params, y: [y],
+    "max_error": lambda params, y: [y],
+    "pinball": lambda params, y: [y],
+    "smape": lambda params, y: [y],
+}
+MARGIN_KINKS = ("hinge", "squared_hinge")  # at the margin t z = 1, t = 2y - 1
+
+
+def known_kinks(selection: LossSelection, link: str, y: float) -> list[float]:
+    """The analytically known kinks of the loss, as pre-activations z."""
+    name = selection.spec.name
+    if name in MARGIN_KINKS and selection.spec.task is Task.BINARY:
+        return [2.0 * y - 1.0]  # the kernel reads z itself as the score
+    kinks = PREDICTION_KINKS.get(name)
+    if kinks is None or selection.spec.task is not Task.REGRESSION:
+        return []
+    out = []
+    for p in kinks(dict(selection.params), y):
+        if link == "identity":
+            out.append(float(p))
+        elif 0.0 < p < 1.0:
+            out.append(float(np.log(p) - np.log1p(-p)))  # logit: p = sigmoid(z)
+    return out
+
+
+def snap_to_kinks(
+    edges: np.ndarray, kinks: list[float], is_negative: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Each boundary within SNAP_STEPS finite-difference steps of a known kink becomes it,
+    when d2L/dz2 has opposite signs just outside that window (the differences there do
+    not straddle the kink), i.e. the sign change is at the kink, not beside it."""
+    out = np.array(edges, dtype=np.float64)
+    for k in kinks:
+        window = SNAP_STEPS * STEP * max(1.0, abs(k))
+        near = np.abs(out - k) <= window
+        if near.any():
+            side = 1.5 * window  # the step there is at most window / 2 from that point
+            left, right = is_negative(np.array([k - side, k + side]))
+            if left != right:
+                out[near] = k
+    return out
+
+
 def _bisect(
     is_negative: Callable[[np.ndarray], np.ndarray],
     lo: np.ndarray,
@@ -229,6 +285,7 @@ def analyse(selection: LossSelection, link: str) -> ConvexityReport:
             if flips.size
             else np.empty(0)
         )
+        edges = snap_to_kinks(edges, known_kinks(selection, link, y), is_negative)
         boundaries = output(edges)
         lower = float(output(z[:1])[0]) if link == "identity" else 0.0
         upper = float(output(z[-1:])[0]) if link == "identity" else 1.0

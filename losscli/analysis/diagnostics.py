@@ -29,6 +29,7 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
     out: list[str] = []
     if dataset.n_dropped:
         out.append(dropped_text(dataset.n_dropped, dataset.n_rows))
+    out.extend(_hard_labels(dataset, items))
     out.extend(_clipping(dataset, items))
     out.extend(_row_sums(dataset, items))
     out.extend(_mape_zeros(dataset, items))
@@ -85,11 +86,45 @@ def mape_zero_text(count: int, rows: list[int]) -> str:
     )
 
 
+def share_text(share: float) -> str:
+    """A share of a total as a percentage people read: 100%, 82%, 3.5%, 0.12%."""
+    pct = 100 * share
+    if pct >= 99.95:
+        return "100%" if pct <= 100.05 else f"{pct:.0f}%"
+    return f"{pct:.2g}%" if pct < 10 else f"{pct:.0f}%"
+
+
+def true_class_zero(q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Rows whose predicted probability of what happened is exactly 0 (binary: 0 for a
+    1, or 1 for a 0; multiclass: 0 for a class with target mass): their log loss would
+    be infinite, so the clipping eps, not the model, sets it. The rows P-LOG0 counts."""
+    q = np.asarray(q, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if q.ndim == 1:
+        return ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
+    return ((q == 0) & (t > 0)).any(axis=1)
+
+
+def hard_labels(q: np.ndarray) -> bool:
+    """Every prediction exactly 0 or 1 (multiclass: one-hot rows): predict() output."""
+    q = np.asarray(q, dtype=np.float64)
+    return bool(q.size) and bool(np.all((q == 0) | (q == 1)))
+
+
 def clipping_text(model: str, count: int, eps: float, loss: str, share: float) -> str:
     return (
         f"P-LOG0 {model}: {count} row(s) predict probability exactly 0 for the true "
         f"class; clipping (eps={eps:.3g}) decides their "
-        f"{loss} ({100 * share:.2g}% of the total)"
+        f"{loss} ({share_text(share)} of the total)"
+    )
+
+
+def hard_labels_text(model: str) -> str:
+    return (
+        f"P-HARD {model}: every prediction is exactly 0 or 1, so these look like hard "
+        f"labels (predict()) rather than probabilities (predict_proba()); probability "
+        f"losses then only count mistakes, each at the clipping constant - give the "
+        f"predicted probabilities"
     )
 
 
@@ -143,14 +178,9 @@ def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
         spec = item.selection.spec
         if "eps" not in item.selection.params or item.model in seen:
             continue
-        q = dataset.models[item.model]
-        t = dataset.y_true
         # A prediction of exactly 0 for something that happened (or 1 for what did not):
         # the loss of that row is -log(eps), set by the clipping constant, not the model.
-        if q.ndim == 1:
-            certain_wrong = ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
-        else:
-            certain_wrong = ((q == 0) & (t > 0)).any(axis=1)
+        certain_wrong = true_class_zero(dataset.models[item.model], dataset.y_true)
         count = int(np.count_nonzero(certain_wrong))
         if count:
             seen.add(item.model)
@@ -161,8 +191,29 @@ def _clipping(dataset: Dataset, items: list[PerSample]) -> list[str]:
     return out
 
 
+def _hard_labels(dataset: Dataset, items: list[PerSample]) -> list[str]:
+    """P-HARD: predictions that are all exactly 0 or 1, scored by probability losses."""
+    if dataset.from_logits or dataset.task not in (Task.BINARY, Task.MULTICLASS):
+        return []
+    scored = {i.model for i in items if i.selection.spec.properties.probabilistic}
+    return [
+        hard_labels_text(m)
+        for m in dataset.model_names
+        if m in scored and hard_labels(dataset.models[m])
+    ]
+
+
+def rowsum_applies(dataset: Dataset, selections: list[LossSelection]) -> bool:
+    """P-ROWSUM matters only when a probability loss reads the rows as probabilities."""
+    return (
+        dataset.task is Task.MULTICLASS
+        and not dataset.from_logits
+        and any(s.spec.properties.probabilistic for s in selections)
+    )
+
+
 def _row_sums(dataset: Dataset, items: list[PerSample]) -> list[str]:
-    if dataset.task is not Task.MULTICLASS or dataset.from_logits:
+    if not rowsum_applies(dataset, [i.selection for i in items]):
         return []
     out = []
     for model in dataset.model_names:

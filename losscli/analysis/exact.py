@@ -40,6 +40,9 @@ class Tracked:
     extra_positions: Callable[[KeptRanges], list[float]] | None = None
     ranges: KeptRanges = field(default_factory=lambda: KeptRanges(cap=quantiles.KEPT_CAP))
 
+    def __post_init__(self) -> None:
+        self.ranges.sums = self.top_fraction is not None
+
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         self.ranges.add(values, weights)
         if self.ranges.overflowing:

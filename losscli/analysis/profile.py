@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
 
@@ -73,6 +74,9 @@ class DataProfile:
     pred_max: float | None = None
     n_pred_outside_01: int | None = None
     n_pred_exact_01: int | None = None
+    # rows whose probability of the true class is exactly 0: their log loss is set by
+    # the clipping eps (the rows P-LOG0 counts, as `loss compute`'s warning does)
+    n_true_class_zero: int | None = None
     soft_targets: bool | None = None  # multiclass: y_true_* columns (distributions) given
     n_rows_not_summing_to_1: int | None = None
     max_rowsum_deviation: float | None = None
@@ -158,7 +162,7 @@ def _balance(names: list[str], shares: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _prediction_figures(q: np.ndarray, from_logits: bool) -> dict[str, Any]:
+def _prediction_figures(q: np.ndarray, from_logits: bool, t: np.ndarray) -> dict[str, Any]:
     outside = int(np.count_nonzero((q < 0) | (q > 1)))
     out: dict[str, Any] = {
         "pred_min": float(np.min(q)),
@@ -168,6 +172,7 @@ def _prediction_figures(q: np.ndarray, from_logits: bool) -> dict[str, Any]:
     }
     if not from_logits:
         out["n_pred_exact_01"] = int(np.count_nonzero((q == 0) | (q == 1)))
+        out["n_true_class_zero"] = int(np.count_nonzero(true_class_zero(q, t)))
     return out
 
 
@@ -176,7 +181,7 @@ def profile_binary(y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool) ->
     y = np.asarray(y_true, dtype=np.float64)
     positive = float(np.mean(y == 1)) if y.size else 0.0
     figures = _balance(["0", "1"], np.array([1.0 - positive, positive]))
-    figures.update(_prediction_figures(np.asarray(y_pred, dtype=np.float64), from_logits))
+    figures.update(_prediction_figures(np.asarray(y_pred, dtype=np.float64), from_logits, y))
     return figures
 
 
@@ -193,7 +198,7 @@ def profile_multiclass(
     names = list(classes) or [str(i) for i in range(q.shape[1])]
     shares = t.mean(axis=0) if t.size else np.zeros(q.shape[1])
     figures = _balance(names, shares)
-    figures.update(_prediction_figures(q, from_logits))
+    figures.update(_prediction_figures(q, from_logits, t))
     if not from_logits:
         deviation = np.abs(q.sum(axis=1) - 1.0)
         figures["n_rows_not_summing_to_1"] = int(np.count_nonzero(deviation > rowsum_tolerance))

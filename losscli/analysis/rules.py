@@ -752,16 +752,18 @@ RULES: tuple[Rule, ...] = (
         when=lambda f: (
             f.task in CLASSIFICATION
             and f.profile is not None
-            and bool(f.profile.n_pred_exact_01)
+            and bool(f.profile.n_true_class_zero)
             and f.profile.predictions == "probabilities"
         ),
         because=lambda f: (
-            f"{f.profile.n_pred_exact_01} prediction(s) are exactly 0 or 1"  # type: ignore[union-attr]
+            f"{f.profile.n_true_class_zero} row(s) give the true class probability exactly 0"  # type: ignore[union-attr]
         ),
         rationale=(
-            "log(0) is -inf, so cross-entropy clips them to [eps, 1-eps] and the clipping "
-            "eps, not the model, decides their loss (about 36 per wrong row at eps=2.2e-16); "
-            "pass logits with --from-logits, or set eps= to the library you compare with"
+            "log(0) is -inf, so cross-entropy clips them to eps and the clipping eps, not "
+            "the model, decides their loss (about 36 per row at eps=2.2e-16; `loss compute` "
+            "warns of the same rows); calibrate the model (e.g. sklearn "
+            "CalibratedClassifierCV) or clip its probabilities away from 0 and 1 before "
+            "scoring, or set eps= to the library you compare with"
         ),
     ),
     Rule(

@@ -106,7 +106,7 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import reduce_values
-from losscli.core.registry import LossInputs, LossSelection, Reduction, Task
+from losscli.core.registry import LossInputs, LossSelection, Reduction, Task, is_custom
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
 
@@ -114,13 +114,16 @@ INJECTION_KS = (5.0, 10.0, 50.0, 100.0)
 PROBE_KS = tuple(10.0**j for j in range(3, 13))  # where the synthetic row dominates
 SLOPE_AGREE = 0.02  # successive slopes this close: the asymptotic exponent
 P_TRUE_THRESHOLD = 0.01  # confidently wrong: P(true class) below this
-SENSITIVE_CHANGE_PCT = 100.0  # the flagged rows at least double the loss
+SENSITIVE_CHANGE_PCT = 100.0  # the flagged rows (or one bad row) at least double the loss
+BARELY_PCT = 10.0  # a bounded loss that one bad row moves by less than this: "barely"
 QUADRATIC_EXPONENT = 1.5  # growth exponent b >= 1.5: ~k^2
 LINEAR_EXPONENT = 0.5  # below this a larger error barely moves the loss: bounded
 MIN_ROWS_TOP1 = 100  # below 100 rows "the worst 1%" is one row: not a verdict criterion
 HISTOGRAM_FLOOR = 1e-16  # log10 P(true class) is drawn from -16 up
 MAX_ROWS_LISTED = 100
 SUPPORTED = (Task.REGRESSION, Task.BINARY, Task.MULTICLASS)
+#: the mean under the root of a SQRT_MEAN loss, named (its verdict is that mean's)
+ROOT_OF = {"rmse": "mse", "rmsle": "msle"}
 NO_VERDICT = "no verdict"  # a scalar --custom loss: one number for all rows
 ONE_NUMBER = "one number for all rows"  # why, in the report's text
 
@@ -743,6 +746,13 @@ class Clipping:
     unclipped_change: float | None  # through logits at the largest k
 
 
+def squared_change(change: float | None) -> float | None:
+    """The change of value^2 when value changes by ``change`` % (rmse -> the mean under its root)."""
+    if change is None or not math.isfinite(change):
+        return change
+    return 100.0 * ((1.0 + change / 100.0) ** 2 - 1.0)
+
+
 def verdict_of(
     change: float | None,
     share: float,
@@ -756,6 +766,10 @@ def verdict_of(
     exponent: float | None = None,
     clipping: Clipping | None = None,
     signed: tuple[float, float] | None = None,
+    injected: dict[float, float | None] | None = None,
+    root: str | None = None,
+    robust_property: bool | None = None,
+    name: str = "",
 ) -> tuple[str, list[str]]:
     """("robust" | "sensitive", the reasons with their numbers).
 
@@ -763,11 +777,21 @@ def verdict_of(
     change at the largest k; such a loss is the error of one row, so it is
     sensitive whatever its growth. ``clipping``: the growth stops only because
     probabilities are clipped at eps. ``signed``: (value, value_without) of a
-    signed loss, said as "the bias moves from X to Y".
+    signed loss, said as "the bias moves from X to Y". ``injected``: the shown
+    injection changes by k; one bad row that changes the loss by 100% or more
+    (a signed loss: flips the sign of the bias, or doubles it) makes it
+    sensitive, so the verdict never contradicts the injection table. ``root``:
+    the loss is the square root of a mean (rmse of mse): it is judged on that
+    mean (the changes and growth given are of the mean), so its verdict is the
+    mean's. ``robust_property``: the registry's ``robust`` property
+    (``loss info``); a verdict that differs from it says so and why.
     """
     sensitive: list[str] = []
     robust: list[str] = []
+    it = "the mean under its root" if root else "it"
     b = "" if exponent is None else f"growth exponent {exponent:.2f} at large k"
+    shown = {k: c for k, c in (injected or {}).items() if c is not None and math.isfinite(c)}
+    biggest = max((abs(c) for c in shown.values()), default=0.0)
     if largest_row is not None:
         sensitive.append(f"one row sets it, the largest error ({_pct(largest_row)} at k=100)")
     elif clipping is not None:
@@ -781,13 +805,43 @@ def verdict_of(
             f"logits) it grows {through}, {_pct(clipping.unclipped_change)} at k={k2:g}"
         )
     elif growth == "quadratic":
-        sensitive.append(f"one bad row moves it ~k^2 ({b})" if b else "one bad row moves it ~k^2")
+        sensitive.append(
+            f"one bad row moves {it} ~k^2 ({b})" if b else f"one bad row moves {it} ~k^2"
+        )
     elif growth == "jump":
-        sensitive.append("one bad row sets it (no change at k=10, a change at k=100)")
+        sensitive.append(f"one bad row sets {it} (no change at k=10, a change at k=100)")
     elif growth == "linear":
-        robust.append(f"one bad row moves it ~k ({b})" if b else "one bad row moves it ~k")
+        robust.append(f"one bad row moves {it} ~k ({b})" if b else f"one bad row moves {it} ~k")
+    elif biggest < BARELY_PCT:
+        robust.append(f"one bad row barely moves {it} (bounded{', ' + b if b else ''})")
     else:
-        robust.append(f"one bad row barely moves it (bounded{', ' + b if b else ''})")
+        robust.append(
+            f"one bad row moves {it} by at most about {_pct(max(shown.values(), key=abs))} "
+            f"(bounded{', ' + b if b else ''})"
+        )
+    # One bad row that doubles the loss (or flips the sign of a bias) in the
+    # injection table: sensitive on these data, whatever its growth.
+    big = [k for k in sorted(shown) if abs(shown[k]) >= SENSITIVE_CHANGE_PCT]
+    if big and not sensitive:
+        k = big[0]
+        growth_said = growth_text(growth, exponent)
+        if signed is not None:
+            value = signed[0]
+            moved_to = value * (1.0 + shown[k] / 100.0)
+            what = (
+                "flips the sign of the bias"
+                if shown[k] <= -SENSITIVE_CHANGE_PCT
+                else "at least doubles the bias"
+            )
+            sensitive.append(
+                f"one bad row {what}: at k={k:g} it moves from {value:+.5g} to "
+                f"{moved_to:+.5g} (in {n_rows:,} rows)"
+            )
+        else:
+            sensitive.append(
+                f"one bad row changes {it} by {_pct(shown[k])} already at k={k:g} "
+                f"(in {n_rows:,} rows; growth {growth_said})"
+            )
     moved = ""
     if signed is not None and change is not None:
         value, without = signed
@@ -796,7 +850,7 @@ def verdict_of(
             f"(|bias| {_pct(change_pct(abs(value), abs(without)))})"
         )
     if change is not None and abs(change) >= SENSITIVE_CHANGE_PCT:
-        what = moved or f"change it by {_pct(change)}"
+        what = moved or f"change {it} by {_pct(change)}"
         sensitive.append(
             f"the {100 * fraction:.3g}% flagged rows {what} and carry {100 * share:.3g}% of "
             + ("its |e|" if signed is not None else "it")
@@ -804,16 +858,30 @@ def verdict_of(
     elif change is None and fraction > 0:
         sensitive.append("the flagged rows carry all of it")
     elif fraction > 0 and change is not None:
-        robust.append(
+        # A bias's move is said whatever the verdict (it is the reading of its change).
+        (sensitive if moved and sensitive else robust).append(
             f"the flagged rows only {moved}"
             if moved
-            else f"the flagged rows change it by only {_pct(change)}"
+            else f"the flagged rows change {it} by only {_pct(change)}"
         )
     if n_rows >= MIN_ROWS_TOP1 and math.isfinite(top1) and top1 >= DOMINANT_SHARE:
         sensitive.append(f"the worst 1% of rows carry {100 * top1:.3g}% of it")
-    if sensitive:
-        return "sensitive", sensitive
-    return "robust", robust
+    verdict, reasons = ("sensitive", sensitive) if sensitive else ("robust", robust)
+    if root:
+        reasons.insert(0, f"{name} is the square root of a mean ({root}), judged on that mean")
+    if robust_property is not None and robust_property != (verdict == "robust"):
+        label = f"`loss info {name}`" if name else "`loss info`"
+        if robust_property:
+            reasons.append(
+                f"{label} lists it as robust (in general a large error does not dominate "
+                f"it), but on these {n_rows:,} rows the figures above say otherwise"
+            )
+        else:
+            reasons.append(
+                f"{label} lists it as not robust (in general large errors can dominate it); "
+                f"on these {n_rows:,} rows no figure above reaches a sensitive threshold"
+            )
+    return verdict, reasons
 
 
 # --------------------------------------------------------------------------- histogram
@@ -999,18 +1067,33 @@ def sensitivity(
         if spec.reduction is Reduction.MAX:
             moved_most = changes.get(float(max(ks)))
             largest_row = math.nan if moved_most is None else moved_most
+        judged_change, judged_growth, judged_exponent = change, growth, exponent
+        judged_changes, root = changes, None
+        if spec.reduction is Reduction.SQRT_MEAN:
+            # rmse = sqrt(mse): a monotone function of the mean under the root,
+            # so it is judged on that mean and gets that mean's verdict.
+            root = ROOT_OF.get(spec.name, "the mean of its per-row terms")
+            judged_change = squared_change(change)
+            judged_changes = {k: squared_change(c) for k, c in changes.items()}
+            judged_growth, _, judged_exponent = growth_of(
+                judged_changes, {k: squared_change(c) for k, c in probe.items()}
+            )
         verdict, reasons = verdict_of(
-            change,
+            judged_change,
             share,
             top1,
-            growth,
+            growth if clipping is not None else judged_growth,
             ratio,
             outliers.fraction,
             outliers.n_considered,
             largest_row,
-            exponent=exponent,
+            exponent=judged_exponent,
             clipping=clipping,
             signed=(value, without) if spec.signed else None,
+            injected=judged_changes,
+            root=root,
+            robust_property=None if is_custom(spec) else spec.properties.robust,
+            name=spec.name,
         )
         if item.scalar:
             verdict = NO_VERDICT

@@ -32,7 +32,16 @@ from losscli.analysis.bootstrap import (
     PoissonBootstrap,
     percentile_interval,
 )
-from losscli.analysis.diagnostics import DOMINANT_SHARE, ROWSUM_TOLERANCE, warnings_for
+from losscli.analysis.diagnostics import (
+    DOMINANT_SHARE,
+    ROWSUM_TOLERANCE,
+    clipping_text,
+    hard_labels,
+    hard_labels_text,
+    rowsum_applies,
+    true_class_zero,
+    warnings_for,
+)
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.results import ComputeReport, LossResult
 from losscli.core.dataset import Dataset
@@ -198,6 +207,7 @@ class StreamingCompute:
         self.group_positive: set[str] = set()
         self.group_codes: dict[str, int] = {}
         self.row_sums: dict[str, tuple[int, int, float]] = {}  # model -> (count, row, sum)
+        self.not_hard: set[str] = set()  # models with a prediction other than 0 or 1
         self.has_weights = False
 
     # ------------------------------------------------------------------ pass 1
@@ -392,17 +402,16 @@ class StreamingCompute:
                 state.finite = False
             if "eps" in state.selection.params and not chunk.from_logits:
                 if chunk.task in (Task.BINARY, Task.MULTICLASS):
-                    q = chunk.models[state.model]
-                    t = chunk.y_true
-                    if q.ndim == 1:
-                        wrong = ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
-                    else:
-                        wrong = ((q == 0) & (t > 0)).any(axis=1)
+                    wrong = true_class_zero(chunk.models[state.model], chunk.y_true)
                     state.certain_wrong += int(np.count_nonzero(wrong))
                     state.certain_wrong_loss += float(np.sum(values[wrong]))
                     state.loss_total += float(np.sum(values))
 
     def _row_sums(self, chunk: Dataset) -> None:
+        if chunk.task in (Task.BINARY, Task.MULTICLASS) and not chunk.from_logits:
+            for model in chunk.model_names:
+                if model not in self.not_hard and not hard_labels(chunk.models[model]):
+                    self.not_hard.add(model)
         if chunk.task is not Task.MULTICLASS or chunk.from_logits:
             return
         for model in chunk.model_names:
@@ -582,6 +591,14 @@ class StreamingCompute:
 
     def _merged_warnings(self) -> list[str]:
         out: list[str] = []
+        assert self.first is not None
+        if self.first.task in (Task.BINARY, Task.MULTICLASS) and not self.first.from_logits:
+            scored = {s.model for s in self.items if s.selection.spec.properties.probabilistic}
+            out.extend(
+                hard_labels_text(m)
+                for m in self.first.model_names
+                if m in scored and m not in self.not_hard
+            )
         seen: set[str] = set()
         for state in self.items:
             if "eps" not in state.selection.params or state.model in seen:
@@ -590,13 +607,17 @@ class StreamingCompute:
                 seen.add(state.model)
                 share = state.certain_wrong_loss / max(state.loss_total, 1e-300)
                 out.append(
-                    f"P-LOG0 {state.model}: {state.certain_wrong} row(s) predict probability "
-                    f"exactly 0 for the true class; clipping "
-                    f"(eps={state.selection.params['eps']:.3g}) decides their "
-                    f"{state.selection.spec.name} ({100 * share:.0f}% of the total)"
+                    clipping_text(
+                        state.model,
+                        state.certain_wrong,
+                        state.selection.params["eps"],
+                        state.selection.spec.name,
+                        share,
+                    )
                 )
+        rowsums = rowsum_applies(self.first, [s.selection for s in self.items])
         for model, (count, row, value) in self.row_sums.items():
-            if count:
+            if count and rowsums:
                 out.append(
                     f"P-ROWSUM {model}: {count} row(s) of class probabilities do not sum to 1 "
                     f"(row {row} sums to {value:.6g}); they are used as "

@@ -44,7 +44,7 @@ def _to_stderr(text: str) -> None:
             break_long_words=False,
             break_on_hyphens=False,
         )
-    print(text, file=sys.stderr)
+    print(text, file=sys.stderr, flush=True)
 
 
 def warn(lines: list[str]) -> None:

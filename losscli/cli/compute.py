@@ -75,7 +75,7 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact); --per-sample reads the whole file.
+    (median_ae stays exact), --ci and --per-sample included.
     """
     import sys
 
@@ -89,8 +89,7 @@ def compute(
     if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
         raise UsageError("--per-sample would overwrite the input file; choose another path")
     with api_warnings():
-        # --per-sample reads every row into memory first: no bar for it.
-        with progress_bar(fmt == "table" and not per_sample) as bar:
+        with progress_bar(fmt == "table") as bar:
             result = api_compute(
                 file,
                 losses=losses,

@@ -125,13 +125,13 @@ def recommend(
       loss recommend preds.csv
       loss recommend preds.csv --no-outliers -l mse,mbe --format json
     """
-    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.profile_plan import profile_plan
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
     from losscli.cli.common import note
+    from losscli.cli.plans import run_on_file
     from losscli.core.registry import parse_loss_list
-    from losscli.io import load_dataset
     from losscli.report.console import make_console
     from losscli.report.recommend import render
 
@@ -174,16 +174,21 @@ def recommend(
         task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
     else:
         kwargs["task"] = task if task in LOADER_TASKS else "auto"
-        dataset = load_dataset(file, input_from_kwargs(kwargs))
-        profile = profile_dataset(dataset, ROWSUM_TOLERANCE)
-        resolved = resolve_task(flags, data_task=dataset.task.value)
-        task_reason = dataset.task_reason
-        if len(dataset.model_names) > 1 and profile.model:
+        profiled = run_on_file(
+            profile_plan(ROWSUM_TOLERANCE),
+            file,
+            input_from_kwargs(kwargs),
+            show_progress=fmt.lower() == "table",
+        )
+        profile = profiled.profile
+        resolved = resolve_task(flags, data_task=profiled.task)
+        task_reason = profiled.task_reason
+        if len(profiled.models) > 1 and profile.model:
             notes.append(
-                f"{len(dataset.model_names)} models: the evidence about predictions is that of the "
+                f"{len(profiled.models)} models: the evidence about predictions is that of the "
                 f"first, {profile.model} (put the model you train first with --pred-col)"
             )
-        notes.extend(dataset.notes)
+        notes.extend(profiled.notes)
     facts, contradictions = reconcile(flags, resolved, profile, tuple(planned))
     report = run_recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)

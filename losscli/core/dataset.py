@@ -36,7 +36,8 @@ class Dataset:
     classes: tuple[str, ...] = ()
     soft_targets: bool = False  # multiclass: targets came as y_true_<class> columns
     # What the data provide beyond the task, for default panels: "hard_labels",
-    # "target_columns", "pairs", "triplets", "d_real", "reconstruction".
+    # "target_columns", "probabilities", "scores" (raw scores for margin losses: logits or
+    # values outside [0, 1]), "pairs", "triplets", "d_real", "reconstruction".
     features: frozenset[str] = frozenset()
     # The file's targets when the task mapped them (binary labels -1/1 -> 0/1).
     file_y_true: np.ndarray | None = None

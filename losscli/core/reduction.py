@@ -406,7 +406,8 @@ def key_bins(values: np.ndarray, bits: int) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64)
     if bits == 16 and sys.byteorder == "little" and not np.signbit(values).any():
         return values.view(np.uint16)[3::4] | np.uint16(0x8000)
-    return order_keys(values) >> np.uint64(64 - bits)
+    # intp: np.bincount on uint64 fails on numpy < 2 (no safe cast to int64).
+    return (order_keys(values) >> np.uint64(64 - bits)).astype(np.intp)
 
 
 def key_value(key: int) -> float:

@@ -442,8 +442,8 @@ def losses_for_task(task: Task) -> list[LossSpec]:
 # What a typical file of each task provides; default_panel() assumes it when
 # the caller does not say (e.g. `loss list`, tests, flags-only commands).
 TYPICAL_FEATURES: dict[Task, frozenset[str]] = {
-    Task.BINARY: frozenset({"probabilities"}),
-    Task.MULTICLASS: frozenset({"hard_labels", "probabilities"}),
+    Task.BINARY: frozenset({"probabilities", "scores"}),
+    Task.MULTICLASS: frozenset({"hard_labels", "probabilities", "scores"}),
     Task.SIMILARITY: frozenset({"pairs"}),
     Task.GENERATIVE: frozenset({"d_real"}),
     Task.VAE: frozenset({"reconstruction"}),
@@ -457,6 +457,12 @@ MISSING_FEATURE_REASON: dict[str, str] = {
         "the predictions are logits)"
     ),
     "hard_labels": "the targets are soft (y_true_* columns), not class labels",
+    "scores": (
+        "the predictions are probabilities (all in [0, 1]), and margin losses read raw "
+        "scores: on probabilities every row sits inside the margin of 1, so they measure "
+        "the probability scale, not a margin (give decision scores, logits with "
+        "--from-logits, or name them in --losses)"
+    ),
 }
 
 

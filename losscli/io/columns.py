@@ -273,7 +273,10 @@ def build_dataset(
     else:
         y_true = arrays[opts.true_col]
     models = {col: arrays[col] for col in pred_cols}
-    features = frozenset(["probabilities"] if _probabilities(models, opts) else [])
+    features = frozenset(
+        (["probabilities"] if _probabilities(models, opts) else [])
+        + (["scores"] if _scores(models, opts) else [])
+    )
     return Dataset(
         source=source,
         task=task,
@@ -302,6 +305,11 @@ def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
         if finite.size and (finite.min() < 0 or finite.max() > 1):
             return False
     return True
+
+
+def _scores(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
+    """Whether margin losses (hinge) read raw scores: logits, or values outside [0, 1]."""
+    return opts.from_logits or not _probabilities(models, opts)
 
 
 def _weights_and_groups(
@@ -550,6 +558,7 @@ def _build_multiclass(
             (["hard_labels"] if labels is not None else [])
             + (["target_columns"] if soft else [])
             + (["probabilities"] if _probabilities({model: q}, opts) else [])
+            + (["scores"] if _scores({model: q}, opts) else [])
         ),
         columns=columns,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -347,10 +348,19 @@ def _new_table(headers: list[str], widths: list[int], left: int, gap: int) -> An
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0))
+    # No cell padding: rich < 15 keeps a right padding on the last column even
+    # with pad_edge=False (one column too wide, the last one cut). Each gap is
+    # the box's one-space divider plus gap - 1 spaces inside one of its two
+    # columns: a right-aligned column takes them on its left, a left-aligned
+    # one (followed by another left-aligned one) on its right.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
     for i, (header, size) in enumerate(zip(headers, widths)):
+        inside = gap - 1 if i >= left or i + 1 < left else 0
         table.add_column(
-            header, justify="left" if i < left else "right", no_wrap=True, min_width=size
+            header,
+            justify="left" if i < left else "right",
+            no_wrap=True,
+            min_width=size + inside,
         )
     return table
 
@@ -514,8 +524,20 @@ def join_names(names: list[str]) -> str:
 
 
 def agreement_text(report: CompareReport) -> str:
-    """One sentence on whether the losses pick the same best model, right for 1, 2 or N."""
-    agreement = report.agreement
+    """Whether the losses pick the same best model, then whether the differences could
+    be noise: the paired-bootstrap labels with --ci, else the closest gap and --ci."""
+    signed = frozenset(r.label for r in report.results if r.signed)
+    sentence = agreement_sentence(report.agreement, signed)
+    if report.agreement.best_model is None:
+        return sentence
+    return sentence + " " + noise_text(report)
+
+
+def agreement_sentence(agreement: Any, signed: frozenset[str] = frozenset()) -> str:
+    """One sentence on whether the losses pick the same best model, right for 1, 2 or N.
+
+    A signed loss (mbe) is a bias check: its best model has the smaller bias, which
+    is not a preference."""
     n = len(agreement.best_by_loss)
     best = agreement.best_model
     if best is None:
@@ -529,12 +551,54 @@ def agreement_text(report: CompareReport) -> str:
     others: dict[str, list[str]] = {}
     for label in agreement.disagreeing:
         others.setdefault(agreement.best_by_loss[label], []).append(label)
-    detail = "; ".join(
-        f"{join_names(labels)} {'prefers' if len(labels) == 1 else 'prefer'} {model}"
-        for model, labels in others.items()
-    )
+    parts = []
+    for model, labels in others.items():
+        plain = [label for label in labels if label not in signed]
+        biases = [label for label in labels if label in signed]
+        if plain:
+            verb = "prefers" if len(plain) == 1 else "prefer"
+            parts.append(f"{join_names(plain)} {verb} {model}")
+        if biases:
+            parts.append(f"{model} has the smaller bias ({join_names(biases)})")
     count = n - len(agreement.disagreeing)
-    return f"The losses disagree: {best} is best on {count} of {n} losses; {detail}."
+    return f"The losses disagree: {best} is best on {count} of {n} losses; {'; '.join(parts)}."
+
+
+def noise_text(report: CompareReport) -> str:
+    """Could the differences be noise? What --ci says, or how close the models are without it."""
+    by_loss: dict[str, list[Any]] = {}
+    for r in report.results:
+        if r.rank is not None:
+            by_loss.setdefault(r.label, []).append(r)
+    disagreeing = set(report.agreement.disagreeing)
+    if report.ci_level is None:
+        gaps = []
+        for label, rows in by_loss.items():
+            ranked = sorted(rows, key=lambda r: r.rank)
+            if len(ranked) >= 2 and math.isfinite(ranked[0].value) and ranked[0].value != 0:
+                gap = abs(ranked[1].value - ranked[0].value) / abs(ranked[0].value)
+                if math.isfinite(gap):
+                    gaps.append((gap, label))
+        closest = f" (the closest: {min(gaps)[1]}, {100 * min(gaps)[0]:.2g}% apart)" if gaps else ""
+        return (
+            f"Without --ci nothing tests whether these differences exceed noise{closest}; "
+            "rerun with --ci 0.95 for paired-bootstrap intervals."
+        )
+    level = f"{100 * report.ci_level:g}%"
+    unclear = [
+        label
+        for label, rows in by_loss.items()
+        if any(r.rank != 1 and not (r.diff_ci_low is not None and r.diff_ci_low > 0) for r in rows)
+    ]
+    if not unclear:
+        return f"At {level} every difference is clear (paired bootstrap)."
+    noise = (
+        " so the disagreement may be noise" if disagreeing and disagreeing <= set(unclear) else ""
+    )
+    return (
+        f"At {level} the models are not separable on {join_names(unclear)} (the paired "
+        f"interval includes 0){',' if noise else ''}{noise}."
+    )
 
 
 def render_models(report: CompareReport, fmt: str, console: Console) -> None:

@@ -34,6 +34,7 @@ EVIDENCE_LABELS = {
     "predictions": "predictions",
     "n_pred_outside_01": "values outside [0, 1]",
     "n_pred_exact_01": "values exactly 0 or 1",
+    "n_true_class_zero": "true class given 0",
     "n_rows_not_summing_to_1": "rows not summing to 1",
     "form": "given as",
 }

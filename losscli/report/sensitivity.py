@@ -399,8 +399,9 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
     console.print(
         Text(
             "sensitive = a max (one row sets it), growth ~k^2 (b >= 1.5), a jump, bounded "
-            "only by clipping at eps, flagged rows change it by >= 100%, or the worst 1% "
-            "carry >= 50%.",
+            "only by clipping at eps, the flagged rows or one bad row (k <= 100) change it "
+            "by >= 100%, or the worst 1% carry >= 50%; rmse and rmsle are judged on the "
+            "mean under their root.",
             style="dim",
         )
     )

@@ -111,6 +111,7 @@ _HINGE = Properties(
     properties=_HINGE,
     reference="sklearn.metrics.hinge_loss",
     default=True,
+    panel_requires=("scores",),  # not on probabilities: a margin of 1 is never reached
     advice="Maximum-margin classification (SVMs): 'Maximum margin -> Hinge Loss (SVM)'.",
     conventions=(
         "y_pred is used as a raw decision score (not a probability). Labels -1/1 are read "

@@ -111,7 +111,7 @@ def multiclass_brier(x: LossInputs) -> np.ndarray:
     ),
     reference="sklearn.metrics.hinge_loss (multiclass)",
     default=True,
-    panel_requires=("hard_labels",),
+    panel_requires=("hard_labels", "scores"),
     advice="Maximum-margin multi-class classification.",
     conventions=(
         "keras CategoricalHinge is max(0, 1 + max_{j != y} s_j - s_y) too. Needs hard labels; "

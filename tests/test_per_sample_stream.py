@@ -1,0 +1,171 @@
+"""--per-sample is written batch by batch and has the rows and values of the former writer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from unittest import mock
+
+import numpy as np
+import pytest
+from conftest import SAMPLES
+
+import losscli.io.text as text_module
+from losscli.analysis.compute import compute
+from losscli.core.registry import select_losses
+from losscli.io.columns import InputOptions, load_dataset
+
+
+def reference_per_sample(dataset, items) -> str:
+    """The writer --per-sample used before it streamed (a Python loop over rows)."""
+    handle = io.StringIO()
+    writer = csv.writer(handle, lineterminator="\n")
+    labels: list[str] = []
+    for item in items:
+        if item.selection.label not in labels:
+            labels.append(item.selection.label)
+    gan = dataset.task.value == "generative"
+    header = ["row"] + (["column"] if gan else [])
+    header += (["group"] if dataset.groups is not None else []) + ["model"] + labels
+    writer.writerow(header)
+    for model in dataset.model_names:
+        columns = [(i.values, i.support) for i in items if i.model == model]
+        for r, row_number in enumerate(dataset.row_numbers):
+            prefix = [int(row_number)]
+            if gan:
+                prefix.append("d_real" if dataset.y_true[r] == 1 else "d_fake")
+            if dataset.groups is not None:
+                prefix.append(dataset.groups[r])
+            cells = [
+                "" if support is not None and not support[r] else repr(float(values[r]))
+                for values, support in columns
+            ]
+            writer.writerow(prefix + [model] + cells)
+    return handle.getvalue()
+
+
+def assert_same_rows(text: str, reference: str) -> None:
+    mine = list(csv.reader(io.StringIO(text)))
+    theirs = list(csv.reader(io.StringIO(reference)))
+    assert mine[0] == theirs[0]  # the header
+    assert len(mine) == len(theirs)
+    header = theirs[0]
+    first_loss = header.index("model") + 1
+    for a, b in zip(mine[1:], theirs[1:]):
+        assert a[:first_loss] == b[:first_loss]
+        for x, y in zip(a[first_loss:], b[first_loss:]):
+            if y == "":
+                assert x == ""
+            elif math.isnan(float(y)):
+                assert math.isnan(float(x))
+            else:
+                assert float(x) == float(y)  # the very same float64
+
+
+CASES = [
+    ("regression_outliers.csv", {"pred_cols": ("y_pred", "model_b")}, ()),
+    ("regression_outliers.csv", {"group_by": "segment"}, ("--group-by", "segment")),
+    ("binary_imbalanced.csv", {"pred_cols": ("y_pred", "model_b")}, ()),
+    ("binary_logits.csv", {"from_logits": True}, ("--from-logits",)),
+    ("multiclass_probs.csv", {}, ()),
+    ("multiclass_soft.csv", {}, ()),
+    ("hinge_labels.csv", {}, ()),
+    ("gan_outputs.csv", {}, ()),
+    ("similarity_pairs.csv", {}, ()),
+    ("similarity_triplets.csv", {}, ()),
+    ("detection_boxes.csv", {}, ()),
+    ("vae_latents.csv", {}, ()),
+]
+
+
+@pytest.mark.parametrize(("name", "opts", "extra"), CASES, ids=[c[0] + str(c[2]) for c in CASES])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_per_sample_matches_the_former_writer(run, tmp_path, name, opts, extra, chunked):
+    path = SAMPLES / name
+    dataset = load_dataset(str(path), InputOptions(**opts))
+    selections = select_losses([], dataset.task, dataset.features)
+    _, items = compute(dataset, selections)
+    reference = reference_per_sample(dataset, items)
+    args = ["compute", path, *extra, "--per-sample", tmp_path / "out.csv", "--format", "json"]
+    for column in opts.get("pred_cols", ()):
+        args += ["--pred-col", column]
+    if chunked:
+        with (
+            mock.patch.object(text_module, "WHOLE_BYTES", 0),
+            mock.patch.object(text_module, "CHUNK_BYTES", 2000),
+        ):
+            result = run(*args)
+    else:
+        result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "out.csv").read_text()
+    assert_same_rows(text, reference)
+
+
+def test_per_sample_quotes_only_cells_that_need_it(run, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('y_true,y_pred,seg\n1,1.5,"a,b"\n2,2.5,plain\n3,2,"say ""hi"""\n')
+    out = tmp_path / "out.csv"
+    result = run("compute", path, "-l", "mae", "--group-by", "seg", "--per-sample", out)
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert rows == [
+        ["row", "group", "model", "mae"],
+        ["1", "a,b", "y_pred", "0.5"],
+        ["2", "plain", "y_pred", "0.5"],
+        ["3", 'say "hi"', "y_pred", "1"],
+    ]
+
+
+def test_per_sample_streams_many_batches_of_two_models(run, tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = rng.normal(size=n)
+    lines = ["y_true,a,b"] + [
+        f"{float(y[i])!r},{float(y[i] + 0.1)!r},{float(y[i] - 0.2)!r}" for i in range(n)
+    ]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    with (
+        mock.patch.object(text_module, "WHOLE_BYTES", 0),
+        mock.patch.object(text_module, "CHUNK_BYTES", 4096),
+    ):
+        result = run(
+            "compute",
+            path,
+            "--pred-col",
+            "a",
+            "--pred-col",
+            "b",
+            "-l",
+            "mse",
+            "--per-sample",
+            out,
+            "--format",
+            "json",
+        )
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text())))[1:]
+    assert [r[1] for r in rows] == ["a"] * n + ["b"] * n
+    assert [int(r[0]) for r in rows] == list(range(1, n + 1)) * 2
+    assert [float(r[2]) for r in rows[:n]] == list((y - (y + 0.1)) ** 2)
+
+
+def test_bad_row_in_a_late_batch_leaves_the_old_file(run, tmp_path):
+    lines = ["y_true,y_pred"] + [f"{i},{i + 0.5}" for i in range(2000)] + ["1,abc"]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    with (
+        mock.patch.object(text_module, "WHOLE_BYTES", 0),
+        mock.patch.object(text_module, "CHUNK_BYTES", 2048),
+    ):
+        result = run("compute", path, "-l", "mse", "--per-sample", out)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert result.stdout == ""
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "out.csv"]
