@@ -335,6 +335,10 @@ def compute(
             report = _with_per_sample(per_sample, run)
     finally:
         source.close()
+    if opts.weight_col:  # the table's footer says "weighted by COL"
+        import dataclasses
+
+        report = dataclasses.replace(report, weight_column=opts.weight_col)
     result: ComputeResult = _promote(report, ComputeResult, messages.notes)
     object.__setattr__(result, "_gates", tuple(gates))
     messages.issue(result.warnings)
@@ -344,8 +348,10 @@ def compute(
 def _check_ci(ci: float, n_boot: int, seed: int) -> None:
     if not (0 < float(ci) < 1):
         raise UsageError(f"ci must be a level between 0 and 1, e.g. 0.95 (got {ci!r})")
-    if int(n_boot) < 10:
-        raise UsageError(f"n_boot must be at least 10 bootstrap resamples (got {n_boot!r})")
+    if not 10 <= int(n_boot) <= 100_000:
+        raise UsageError(
+            f"n_boot must be between 10 and 100,000 bootstrap resamples (got {n_boot!r})"
+        )
     if int(seed) < 0:
         raise UsageError(f"seed must be a whole number >= 0 (got {seed!r})")
 

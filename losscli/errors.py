@@ -17,7 +17,8 @@ class ExitCode(IntEnum):
     DATA_ERROR = 1
     USAGE = 2
     GATE_FAILED = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + 15); SIGHUP gives 129
 
 
 class LossCliError(ValueError):
@@ -50,6 +51,10 @@ class CustomLossError(InputError):
     """User code given with --custom failed; the message carries the user's frames."""
 
 
+class OutputError(LossCliError):
+    """stdout (or stderr) cannot take the output: a full device, a file-size limit."""
+
+
 class UsageError(LossCliError):
     """Bad arguments: an unknown loss or option value, a contradiction (exit 2)."""
 
@@ -60,6 +65,17 @@ class GateFailed(LossCliError):
     """A --fail-above or --fail-below quality gate failed."""
 
     exit_code = ExitCode.GATE_FAILED
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (temporary files removed), exit 128+N.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class LossWarning(UserWarning):

@@ -592,9 +592,12 @@ def test_format_markdown(run, reg_csv):
     result = run("compute", reg_csv, "-l", "mse,mape", "--format", "markdown")
     assert result.exit_code == 0
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "| loss | params | model | value |"
-    assert lines[1].startswith("|---")
-    assert lines[2].startswith("| mse |") and len(lines) == 4
+    # the table's layout (models across) and precision (5 significant digits)
+    assert lines[0] == "| loss | params | y_pred |"
+    assert lines[1] == "|---|---|---:|"
+    mse = metrics.mean_squared_error(REG_Y, REG_P)
+    assert lines[2] == f"| mse |  | {mse:.5g} |" and len(lines) == 4
+    assert lines[3].startswith("| mape % |") and lines[3].endswith("% |")
 
 
 def test_format_table_mape_as_percent_and_json_as_fraction(run, run_json, reg_csv):

@@ -134,3 +134,146 @@ def test_profile_plan_regression_shapes(seed, cap):
     )
     got, want = _profile_both(dataset, _cuts(n, seed, 8))
     assert_same(got.evidence(), want.evidence())
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def _sensitivity_both(dataset, losses=(), rule="mad", threshold=None, cuts=None):
+    from losscli.analysis.sensitivity import sensitivity
+    from losscli.analysis.sensitivity_plan import sensitivity_plan
+
+    selections = choose_losses(tuple(losses), dataset)
+    want = sensitivity(dataset, selections, rule=rule, threshold=threshold).as_dict()
+    batches = split_rows(dataset, _cuts(dataset.n_rows) if cuts is None else cuts)
+    plan = sensitivity_plan(
+        lambda head: choose_losses(tuple(losses), head), rule=rule, threshold=threshold
+    )
+    got = run_plan(plan, ListSource(batches)).as_dict()
+    return got, want
+
+
+SENSITIVITY_SAMPLES = [
+    "regression_outliers.csv",
+    "regression_clean.csv",
+    "binary_balanced.csv",
+    "binary_imbalanced.csv",
+    "binary_logits.csv",
+    "hinge_labels.csv",
+    "multiclass_probs.csv",
+    "multiclass_logits.csv",
+    "multiclass_soft.csv",
+]
+
+
+@pytest.mark.parametrize("name", SENSITIVITY_SAMPLES)
+def test_sensitivity_plan_equals_in_memory(name, cap):
+    opts = {"from_logits": True} if "logits" in name else {}
+    dataset = _load(name, **opts)
+    got, want = _sensitivity_both(dataset)
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("rule", ["mad", "iqr"])
+def test_sensitivity_plan_rules_weights_and_every_regression_loss(rule, cap):
+    dataset = _load("regression_outliers.csv")
+    losses = ("mse,rmse,mae,mbe,huber,log_cosh,median_ae,max_error",)
+    got, want = _sensitivity_both(dataset, losses, rule=rule)
+    assert_same(got, want)
+    got, want = _sensitivity_both(with_weights(dataset, 2, zeros=False), losses, rule=rule)
+    assert_same(got, want)
+
+
+def test_sensitivity_plan_hinge_on_raw_scores(cap):
+    dataset = _load("hinge_labels.csv")
+    got, want = _sensitivity_both(dataset, ("hinge,squared_hinge",))
+    assert_same(got, want)
+
+
+# --------------------------------------------------------------------------- the CLI, end to end
+
+
+def _write_models(path, n=3000, seed=0, holes=True):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(10, 3, n)
+    a = y + rng.standard_t(3, n)
+    b = y + rng.normal(0.2, 1.0, n)
+    w = rng.integers(1, 4, n)
+    lines = ["y_true,a,b,w"]
+    for i in range(n):
+        cells = [f"{y[i]:.6f}", f"{a[i]:.6f}", f"{b[i]:.6f}", str(w[i])]
+        if holes and i % 397 == 5:
+            cells[1 + i % 2] = ""
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", ["compare", "sensitivity", "recommend"])
+def test_cli_plans_stream_files_and_stdin_like_the_in_memory_reference(
+    command, tmp_path, monkeypatch, run
+):
+    """Small chunks (many batches), weights, --nan drop, two models; a file and stdin."""
+    import json
+
+    import losscli.io.text as text_module
+    from losscli.analysis.compare import compare_models
+    from losscli.analysis.diagnostics import ROWSUM_TOLERANCE
+    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.sensitivity import sensitivity
+    from losscli.report.format import to_json
+
+    path = _write_models(tmp_path / "models.csv")
+    args = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w", "--nan", "drop"]
+    if command == "recommend":
+        args = ["--pred-col", "a", "--nan", "drop"]
+    dataset = load_dataset(
+        str(path),
+        InputOptions(
+            pred_cols=("a", "b") if command != "recommend" else ("a",),
+            weight_col="w" if command != "recommend" else None,
+            nan="drop",
+        ),
+    )
+    if command == "compare":
+        want = compare_models(dataset, choose_losses((), dataset)).as_dict()
+    elif command == "sensitivity":
+        want = sensitivity(dataset, choose_losses((), dataset)).as_dict()
+    else:
+        want = profile_dataset(dataset, ROWSUM_TOLERANCE).evidence()
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7000)
+    for source, data in ((str(path), None), ("-", path.read_bytes())):
+        result = run(command, source, *args, "--format", "json", input=data)
+        assert result.exit_code == 0, result.stderr
+        got = json.loads(result.stdout)
+        if command == "recommend":  # the measured evidence (recommend adds its judgement)
+            got = {k: v for k, v in got["evidence"].items() if k in want}
+        else:
+            want["source"] = source
+        assert_same(got, json.loads(to_json(want)))
+
+
+def test_cli_sensitivity_probabilities_error_counts_every_batch(tmp_path, monkeypatch, run):
+    """The error names the first bad row and counts the bad rows of the whole file."""
+    import losscli.io.text as text_module
+
+    rows = ["y_true,y_pred"] + [f"{i % 2},0.{(i * 7) % 10}" for i in range(2000)]
+    rows[1500] = "1,3.5"
+    rows[1800] = "0,-2"
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 3000)
+    result = run("sensitivity", str(path), "-l", "bce")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: loss sensitivity reads the predictions of y_pred")
+    assert "row 1500 has 3.5 (2 row(s) outside [0, 1])" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["regression_outliers.csv", "binary_imbalanced.csv"])
+def test_sensitivity_plan_zero_weights_are_never_flagged(name, cap):
+    dataset = with_weights(_load(name), 7, zeros=True)
+    got, want = _sensitivity_both(dataset)
+    assert_same(got, want)

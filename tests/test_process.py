@@ -109,7 +109,7 @@ def test_ctrl_c_during_bootstrap_exits_130_without_traceback(tmp_path):
             "--ci",
             "0.95",
             "--bootstrap",
-            "100000000",
+            "100000",
             "--per-sample",
             "per_sample.csv",
         ],

@@ -312,3 +312,95 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     assert {
         w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
     } == unclear
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def test_recommend_scores_carry_the_strength_of_the_evidence(run):
+    import json
+
+    from losscli.analysis.rules import evidence_strength
+
+    def scores(path):
+        out = json.loads(run("recommend", path, "--pred-col", "linear", "--format", "json").stdout)
+        return {r["loss"]: r["score"] for r in out["recommendations"]}, out["evidence"]
+
+    small, small_evidence = scores(DATA / "linnerud.csv")  # 20 rows: "weak evidence"
+    large, large_evidence = scores(DATA / "diabetes.csv")  # 133 rows
+    assert small_evidence["evidence_strength"] == pytest.approx(20 / 70)
+    assert large_evidence["evidence_strength"] == pytest.approx(133 / 183)
+    assert small["mse"] < large["mse"]
+    # both backed by the task (R-REG) and the measured residuals (R-REG-CLEAN):
+    # the measured backing is scaled, the task's is not
+    from losscli.analysis.rules import RULES
+
+    weight = {r.id: dict(r.supports["regression"]) for r in RULES if "regression" in r.supports}
+    task, clean = weight["R-REG"]["mse"], weight["R-REG-CLEAN"]["mse"]
+    for got, n in ((small["mse"], 20), (large["mse"], 133)):
+        expected = 1 - (1 - task) * (1 - clean * evidence_strength(n))
+        assert got == pytest.approx(expected, abs=5e-4)
+    # flags alone (no file): nothing to scale
+    out = json.loads(run("recommend", "--outliers", "--format", "json").stdout)
+    assert out["evidence"] == {}
+
+
+# --------------------------------------------------------------------------- item 11
+
+
+def test_markdown_uses_the_tables_precision_and_layout(run):
+    args = ("compute", DATA / "diabetes.csv", "--pred-col", "linear", "--pred-col", "random_forest")
+    lines = run(*args, "--format", "markdown").stdout.splitlines()
+    assert lines[0] == "| loss | params | linear | random_forest |"
+    assert lines[2] == "| mse |  | 3097.1 | 3523.6 |"  # not 3097.1191634246106
+    lines = run(*args, "--format", "markdown", "--digits", "8").stdout.splitlines()
+    assert lines[2] == "| mse |  | 3097.1192 | 3523.6218 |"
+    compare = run(
+        "compare", *args[1:], "-l", "mse", "--format", "markdown", "--digits", "3"
+    ).stdout.splitlines()
+    assert compare[0] == "| loss | model | value | median | p95 | max | top 1% | rank |"
+    assert compare[2].startswith("| mse | linear | 3100 |")
+
+
+def test_digits_applies_to_tables_of_every_data_command_and_never_to_json_or_csv(run):
+    import json
+
+    path = SAMPLES / "regression_outliers.csv"
+    assert " 1828.7 " in run("compute", path, "-l", "mse").stdout
+    assert " 1828.727 " in run("compute", path, "-l", "mse", "--digits", "7").stdout
+    assert " 1830 " in run("compute", path, "-l", "mse", "--digits", "3").stdout
+    assert "1828.7266" in run("compare", path, "-l", "mse", "--digits", "8").stdout
+    assert "1828.7266" in run("sensitivity", path, "-l", "mse", "--digits", "8").stdout
+    assert "13.0172" in run("recommend", path, "--digits", "6").stdout  # robust sigma
+    full = json.loads(run("compute", path, "-l", "mse", "--format", "json").stdout)
+    short = json.loads(
+        run("compute", path, "-l", "mse", "--format", "json", "--digits", "2").stdout
+    )
+    assert full == short and full["results"][0]["value"] == 1828.7265828
+    assert (
+        run("compute", path, "-l", "mse", "--format", "csv", "--digits", "2").stdout
+        == run("compute", path, "-l", "mse", "--format", "csv").stdout
+    )
+    bad = run("compute", path, "--digits", "0")
+    assert bad.exit_code == 2 and "--digits" in bad.stderr
+
+
+def test_group_rows_carry_their_row_counts_and_weights_are_said(run):
+    import json
+
+    path = SAMPLES / "regression_outliers.csv"
+    out = json.loads(
+        run("compute", path, "--group-by", "segment", "-l", "mse", "--format", "json").stdout
+    )
+    frame = pd.read_csv(path)
+    counts = frame["segment"].value_counts().to_dict()
+    for row in out["results"]:
+        expected = len(frame) if row["group"] is None else counts[row["group"]]
+        assert row["n_rows"] == expected
+    csv_text = run("compute", path, "--group-by", "segment", "-l", "mse", "--format", "csv").stdout
+    assert csv_text.splitlines()[0].endswith(",group,n_rows")
+    markdown = run("compute", path, "--group-by", "segment", "-l", "mse", "--format", "markdown")
+    assert f"| north | {counts['north']:,} | mse |" in markdown.stdout
+    weighted = run("compute", path, "-l", "mse", "--weight-col", "weight").stdout
+    assert "weighted by weight" in " ".join(weighted.split())
+    assert "weighted by" not in run("compute", path, "-l", "mse").stdout

@@ -456,9 +456,14 @@ def _combine(weights: list[float]) -> float:
 
 
 def score_losses(
-    fired: list[Fired],
+    fired: list[Fired], strength: float = 1.0
 ) -> tuple[dict[str, float], dict[str, float], dict[str, list[tuple[Fired, str]]], list[str]]:
     """(support, penalty, reasons, order) per loss from the fired rules. Pure.
+
+    ``strength`` (:func:`.rules.evidence_strength` of the file's rows) scales the
+    backing of rules fired only by the file's measurements: 20 rows back a loss
+    less than 500 do. The task's and the flags' backing, and penalties, are not
+    scaled.
 
     A flag's objection outweighs a flag's backing: for a loss that a rule fired by
     the user's flags warns against, the backing of rules fired by the user's flags
@@ -474,7 +479,9 @@ def score_losses(
             if item.by_flag and loss in objected:
                 reasons.setdefault(loss, []).append((item, "overruled"))
             else:
-                support.setdefault(loss, []).append(weight)
+                support.setdefault(loss, []).append(
+                    weight * strength if item.by_evidence else weight
+                )
                 reasons.setdefault(loss, []).append((item, "for"))
             if loss not in order:
                 order.append(loss)
@@ -520,7 +527,8 @@ def recommend(
     pitfalls = tuple(
         Pitfall(f.id, f.text, f.rule.quotes) for f in fired if f.rule.kind == "pitfall"
     )
-    support, penalty, reasons, order = score_losses(fired)
+    strength = R.evidence_strength(facts.profile.n_rows) if facts.profile is not None else 1.0
+    support, penalty, reasons, order = score_losses(fired, strength)
 
     recs: list[Recommendation] = []
     avoid: list[Avoid] = []
@@ -556,7 +564,9 @@ def recommend(
         task=facts.task,
         task_reason=task_reason,
         source=profile.source if profile is not None else None,
-        evidence=profile.evidence() if profile is not None else {},
+        evidence=(
+            {**profile.evidence(), "evidence_strength": strength} if profile is not None else {}
+        ),
         recommendations=tuple(recs),
         avoid=tuple(avoid),
         pitfalls=pitfalls,

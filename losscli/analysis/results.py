@@ -34,6 +34,7 @@ class LossResult:
             row["ci_high"] = self.ci_high
         if with_group:
             row["group"] = self.group
+            row["n_rows"] = self.n_rows  # the group's rows (the whole file's for group null)
         return row
 
 
@@ -56,6 +57,7 @@ class ComputeReport:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
+    weight_column: str | None = None  # the footer says "weighted by COL"
 
     def as_dict(self) -> dict[str, Any]:
         with_ci = self.ci_level is not None

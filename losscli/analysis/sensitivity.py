@@ -96,6 +96,7 @@ A loss is **sensitive** when any of these holds, else **robust**:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +106,15 @@ from losscli.analysis.diagnostics import DOMINANT_SHARE, top_share
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
-from losscli.core.reduction import reduce_values
-from losscli.core.registry import LossInputs, LossSelection, Reduction, Task, is_custom
+from losscli.core.reduction import new_accumulator, reduce_values
+from losscli.core.registry import (
+    PLAIN_REDUCTIONS,
+    LossInputs,
+    LossSelection,
+    Reduction,
+    Task,
+    is_custom,
+)
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
 
@@ -143,10 +151,12 @@ class ModelOutliers:
     fallback: bool  # MAD was 0: the fallback scale was used
     lower: float  # flagged below this (residual, P(true class), or margin t s)
     upper: float  # flagged above this (regression)
+    # Streamed plans keep the first MAX_ROWS_LISTED rows and the count (None: len(rows)).
+    n_flagged: int | None = None
 
     @property
     def count(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.n_flagged is None else self.n_flagged
 
     @property
     def fraction(self) -> float:
@@ -604,9 +614,17 @@ def _injected_value(
         return float(values[0]) if values.size and math.isfinite(values[0]) else None
     with np.errstate(all="ignore"):
         row_values = item.selection.per_sample(row)
-    values = np.concatenate([item.values, row_values])
-    w = None if weights is None else np.concatenate([weights, [row_weight]])
-    return reduce_values(values, w, item.selection.reducer)
+    kind = item.selection.spec.reduction
+    if kind is Reduction.MEDIAN:
+        values = np.concatenate([item.values, row_values])
+        w = None if weights is None else np.concatenate([weights, [row_weight]])
+        return reduce_values(values, w, kind)
+    # One more row is an O(1) update of the partial sums (as the streamed plan does it).
+    acc = new_accumulator(item.selection.reducer)
+    acc.add(item.values, weights)
+    row_acc = new_accumulator(item.selection.reducer)
+    row_acc.add(row_values, None if weights is None else np.array([row_weight]))
+    return acc.merge(row_acc).result()  # type: ignore[arg-type]
 
 
 def _clipping(
@@ -635,13 +653,13 @@ def _clipping(
 
 
 def _probe_logits(
-    dataset: Dataset, item: PerSample, weights: np.ndarray | None, row_weight: float, value: float
+    dataset: Dataset, model: str, injected: Injected, value: float
 ) -> dict[float, float | None]:
     """The large-k injections through logits (no clipping)."""
     probe: dict[float, float | None] = {}
     for k in PROBE_KS:
-        row = synthetic_row(dataset, item.model, k, 1.0, write_logits=True, from_logits=True)
-        big = _injected_value(item, weights, row, row_weight)
+        row = synthetic_row(dataset, model, k, 1.0, write_logits=True, from_logits=True)
+        big = injected(row)
         probe[k] = None if big is None else change_pct(big, value)
         if asymptotic_exponent(probe) is not None:
             break
@@ -932,6 +950,204 @@ def histogram(
     )
 
 
+@dataclass(frozen=True)
+class Measured:
+    """The figures of one (loss, model) measured on the data (in memory or streamed)."""
+
+    value: float
+    without: float  # the value without the flagged rows
+    share: float  # outlier_share
+    top1: float  # top1pct_share
+    scalar: bool = False  # a --custom loss that returned one number
+
+
+Injected = Callable[[LossInputs], "float | None"]
+
+
+def judge_item(
+    dataset: Dataset,
+    selection: LossSelection,
+    model: str,
+    measured: Measured,
+    outliers: ModelOutliers,
+    scale: float,
+    injected: Injected,
+    injected_free: Injected,
+    *,
+    ks: tuple[float, ...] = INJECTION_KS,
+    raw: bool = False,
+) -> tuple[SensitivityResult, list[InjectionResult]]:
+    """Injections, growth and verdict of one (loss, model) from its measured figures.
+
+    ``injected(row)`` is the loss with the synthetic row appended (None outside
+    its domain); ``injected_free`` the same without the scalar --custom call
+    (the unclipped view through logits). ``dataset`` gives the synthetic rows
+    their shape (the median prediction, the number of classes).
+    """
+    spec = selection.spec
+    value, without, share, top1 = (
+        measured.value,
+        measured.without,
+        measured.share,
+        measured.top1,
+    )
+    change = change_pct(value, without)
+    classification = dataset.task is not Task.REGRESSION
+    clips = (
+        classification
+        and not dataset.from_logits
+        and not raw
+        and spec.properties.probabilistic
+        and "eps" in selection.params
+    )
+    changes: dict[float, float | None] = {}
+    unclipped: dict[float, float | None] = {}
+    row_losses: dict[float, float] = {}
+    injection: list[InjectionResult] = []
+    for k in ks:
+        row = synthetic_row(dataset, model, k, scale, write_logits=raw or None)
+        moved_value = injected(row)
+        moved = None if moved_value is None else change_pct(moved_value, value)
+        changes[float(k)] = moved
+        regression = not classification
+        free = free_moved = None
+        logit_row = (
+            synthetic_row(dataset, model, k, 1.0, write_logits=True, from_logits=True)
+            if classification
+            else None
+        )
+        if clips:
+            assert logit_row is not None
+            free = injected_free(logit_row)
+            free_moved = None if free is None else change_pct(free, value)
+            unclipped[float(k)] = free_moved
+            with np.errstate(all="ignore"):
+                row_losses[float(k)] = float(selection.per_sample(row)[0])
+        injection.append(
+            InjectionResult(
+                loss=spec.name,
+                label=selection.label,
+                params=selection.params,
+                model=model,
+                k=float(k),
+                residual=k * scale if regression else None,
+                p_true=None if logit_row is None else _row_p_true(logit_row, dataset.task),
+                value=moved_value,
+                change_pct=moved,
+                value_unclipped=free,
+                change_pct_unclipped=free_moved,
+            )
+        )
+    probe: dict[float, float | None] = {}
+    for k in PROBE_KS:
+        row = synthetic_row(dataset, model, k, scale, write_logits=raw or None)
+        big = injected(row)
+        probe[k] = None if big is None else change_pct(big, value)
+        if asymptotic_exponent(probe) is not None:
+            break
+    growth, ratio, exponent = growth_of(changes, probe)
+    clipping = None
+    if clips and len(ks) >= 2:
+        top_row = synthetic_row(dataset, model, max(ks), 1.0, write_logits=True, from_logits=True)
+        clipping = _clipping(
+            selection.params["eps"],
+            sorted(float(k) for k in ks),
+            changes,
+            unclipped,
+            row_losses,
+            top_row,
+            dataset.task,
+            _probe_logits(dataset, model, injected_free, value),
+        )
+        if clipping is not None:
+            growth = "clipped"
+    largest_row = None
+    if spec.reduction is Reduction.MAX:
+        moved_most = changes.get(float(max(ks)))
+        largest_row = math.nan if moved_most is None else moved_most
+    judged_change, judged_growth, judged_exponent = change, growth, exponent
+    judged_changes, root = changes, None
+    if spec.reduction is Reduction.SQRT_MEAN:
+        # rmse = sqrt(mse): a monotone function of the mean under the root,
+        # so it is judged on that mean and gets that mean's verdict.
+        root = ROOT_OF.get(spec.name, "the mean of its per-row terms")
+        judged_change = squared_change(change)
+        judged_changes = {k: squared_change(c) for k, c in changes.items()}
+        judged_growth, _, judged_exponent = growth_of(
+            judged_changes, {k: squared_change(c) for k, c in probe.items()}
+        )
+    verdict, reasons = verdict_of(
+        judged_change,
+        share,
+        top1,
+        growth if clipping is not None else judged_growth,
+        ratio,
+        outliers.fraction,
+        outliers.n_considered,
+        largest_row,
+        exponent=judged_exponent,
+        clipping=clipping,
+        signed=(value, without) if spec.signed else None,
+        injected=judged_changes,
+        root=root,
+        robust_property=None if is_custom(spec) else spec.properties.robust,
+        name=spec.name,
+    )
+    ratio_of_sums = spec.reduction not in PLAIN_REDUCTIONS
+    if measured.scalar:
+        verdict = NO_VERDICT
+        reasons = [
+            "the custom loss returned a scalar, used for every row, so no row carries a "
+            f"share of it; the flagged rows change it by {_pct(change)}"
+        ]
+    elif ratio_of_sums:
+        verdict = NO_VERDICT
+        reasons = [
+            f"{spec.name} is a ratio of sums over all rows (a score or a calibration "
+            "figure), not a mean of per-row losses, so no row carries a share of it; "
+            f"the flagged rows change it from {value:.6g} to {without:.6g}"
+        ]
+    result = SensitivityResult(
+        loss=spec.name,
+        label=selection.label,
+        params=selection.params,
+        model=model,
+        value=value,
+        value_without_outliers=without,
+        change_pct=change,
+        outlier_share=share,
+        top1pct_share=top1,
+        growth=growth,
+        growth_ratio=ratio,
+        verdict=verdict,
+        reasons=reasons,
+        percent=spec.percent,
+        signed=spec.signed,
+        growth_exponent=exponent,
+        clip_eps=None if clipping is None else clipping.eps,
+        unclipped_exponent=None if clipping is None else clipping.unclipped_exponent,
+        ratio=ratio_of_sums,
+    )
+    return result, injection
+
+
+def scale_warnings(task: Task, flags: dict[str, ModelOutliers]) -> list[str]:
+    """Warnings about the residuals' scale (MAD 0: the fallback; no spread at all)."""
+    warnings: list[str] = []
+    for m, o in flags.items():
+        if o.fallback and o.scale > 0:
+            warnings.append(
+                f"{m}: MAD of the residuals is 0 (more than half are identical); the scale is "
+                f"1.2533 x the mean absolute deviation = {o.scale:.6g}"
+            )
+        if task is Task.REGRESSION and not (o.scale > 0):
+            warnings.append(
+                f"{m}: the residuals have no spread; no row is flagged and the injection uses "
+                f"scale 1"
+            )
+    return warnings
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -961,19 +1177,6 @@ def sensitivity(
     row_weight = 1.0 if weights is None else float(np.mean(weights[keep]))
     flags = {m: flag_model(dataset, m, rule, threshold, raw) for m in dataset.model_names}
     scales = {m: injection_scale(dataset, flags[m]) for m in dataset.model_names}
-    rows = {
-        (m, k): synthetic_row(dataset, m, k, scales[m], write_logits=raw or None)
-        for m in dataset.model_names
-        for k in ks
-    }
-    classification = dataset.task is not Task.REGRESSION
-    # The same rows as logits (no clipping): the unclipped view of probability losses.
-    logit_rows = {
-        (m, k): synthetic_row(dataset, m, k, 1.0, write_logits=True, from_logits=True)
-        for m in dataset.model_names
-        for k in ks
-        if classification
-    }
 
     results: list[SensitivityResult] = []
     injection: list[InjectionResult] = []
@@ -996,154 +1199,30 @@ def sensitivity(
             without = _without(item.values, weights, outliers.mask, item.selection.reducer)
             share = outlier_share(terms, weights, outliers.mask)
             top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
-        change = change_pct(value, without)
 
-        clips = (
-            classification
-            and not dataset.from_logits
-            and not raw
-            and spec.properties.probabilistic
-            and "eps" in item.selection.params
-        )
-        changes: dict[float, float | None] = {}
-        unclipped: dict[float, float | None] = {}
-        row_losses: dict[float, float] = {}
-        for k in ks:
-            row = rows[(item.model, k)]
-            injected = _injected_value(item, weights, row, row_weight, inputs)
-            moved = None if injected is None else change_pct(injected, value)
-            changes[float(k)] = moved
-            regression = not classification
-            free = free_moved = None
-            if clips:
-                logit_row = logit_rows[(item.model, k)]
-                free = _injected_value(item, weights, logit_row, row_weight)
-                free_moved = None if free is None else change_pct(free, value)
-                unclipped[float(k)] = free_moved
-                with np.errstate(all="ignore"):
-                    row_losses[float(k)] = float(item.selection.per_sample(row)[0])
-            injection.append(
-                InjectionResult(
-                    loss=spec.name,
-                    label=item.selection.label,
-                    params=item.selection.params,
-                    model=item.model,
-                    k=float(k),
-                    residual=k * scales[item.model] if regression else None,
-                    p_true=None
-                    if regression
-                    else _row_p_true(logit_rows[(item.model, k)], dataset.task),
-                    value=injected,
-                    change_pct=moved,
-                    value_unclipped=free,
-                    change_pct_unclipped=free_moved,
-                )
-            )
-        probe: dict[float, float | None] = {}
-        for k in PROBE_KS:
-            row = synthetic_row(
-                dataset, item.model, k, scales[item.model], write_logits=raw or None
-            )
-            big = _injected_value(item, weights, row, row_weight, inputs)
-            probe[k] = None if big is None else change_pct(big, value)
-            if asymptotic_exponent(probe) is not None:
-                break
-        growth, ratio, exponent = growth_of(changes, probe)
-        clipping = None
-        if clips and len(ks) >= 2:
-            clipping = _clipping(
-                item.selection.params["eps"],
-                sorted(float(k) for k in ks),
-                changes,
-                unclipped,
-                row_losses,
-                logit_rows[(item.model, max(ks))],
-                dataset.task,
-                _probe_logits(dataset, item, weights, row_weight, value),
-            )
-            if clipping is not None:
-                growth = "clipped"
-        largest_row = None
-        if spec.reduction is Reduction.MAX:
-            moved_most = changes.get(float(max(ks)))
-            largest_row = math.nan if moved_most is None else moved_most
-        judged_change, judged_growth, judged_exponent = change, growth, exponent
-        judged_changes, root = changes, None
-        if spec.reduction is Reduction.SQRT_MEAN:
-            # rmse = sqrt(mse): a monotone function of the mean under the root,
-            # so it is judged on that mean and gets that mean's verdict.
-            root = ROOT_OF.get(spec.name, "the mean of its per-row terms")
-            judged_change = squared_change(change)
-            judged_changes = {k: squared_change(c) for k, c in changes.items()}
-            judged_growth, _, judged_exponent = growth_of(
-                judged_changes, {k: squared_change(c) for k, c in probe.items()}
-            )
-        verdict, reasons = verdict_of(
-            judged_change,
-            share,
-            top1,
-            growth if clipping is not None else judged_growth,
-            ratio,
-            outliers.fraction,
-            outliers.n_considered,
-            largest_row,
-            exponent=judged_exponent,
-            clipping=clipping,
-            signed=(value, without) if spec.signed else None,
-            injected=judged_changes,
-            root=root,
-            robust_property=None if is_custom(spec) else spec.properties.robust,
-            name=spec.name,
-        )
-        if item.scalar:
-            verdict = NO_VERDICT
-            reasons = [
-                "the custom loss returned a scalar, used for every row, so no row carries a "
-                f"share of it; the flagged rows change it by {_pct(change)}"
-            ]
-        elif item.values.ndim == 2:
-            verdict = NO_VERDICT
-            reasons = [
-                f"{spec.name} is a ratio of sums over all rows (a score or a calibration "
-                "figure), not a mean of per-row losses, so no row carries a share of it; "
-                f"the flagged rows change it from {value:.6g} to {without:.6g}"
-            ]
-        results.append(
-            SensitivityResult(
-                loss=spec.name,
-                label=item.selection.label,
-                params=item.selection.params,
-                model=item.model,
-                value=value,
-                value_without_outliers=without,
-                change_pct=change,
-                outlier_share=share,
-                top1pct_share=top1,
-                growth=growth,
-                growth_ratio=ratio,
-                verdict=verdict,
-                reasons=reasons,
-                ratio=item.values.ndim == 2,
-                percent=spec.percent,
-                signed=spec.signed,
-                growth_exponent=exponent,
-                clip_eps=None if clipping is None else clipping.eps,
-                unclipped_exponent=None if clipping is None else clipping.unclipped_exponent,
-            )
-        )
+        def injected(
+            row: LossInputs, item: PerSample = item, inputs: LossInputs | None = inputs
+        ) -> float | None:
+            return _injected_value(item, weights, row, row_weight, inputs)
 
-    warnings: list[str] = []
-    for m, o in flags.items():
-        if o.fallback and o.scale > 0:
-            warnings.append(
-                f"{m}: MAD of the residuals is 0 (more than half are identical); the scale is "
-                f"1.2533 x the mean absolute deviation = {o.scale:.6g}"
-            )
-        if dataset.task is Task.REGRESSION and not (o.scale > 0):
-            warnings.append(
-                f"{m}: the residuals have no spread; no row is flagged and the injection uses "
-                f"scale 1"
-            )
+        def injected_free(row: LossInputs, item: PerSample = item) -> float | None:
+            return _injected_value(item, weights, row, row_weight)
+
+        result, rows_injected = judge_item(
+            dataset,
+            item.selection,
+            item.model,
+            Measured(value, without, share, top1, item.scalar),
+            outliers,
+            scales[item.model],
+            injected,
+            injected_free,
+            ks=ks,
+            raw=raw,
+        )
+        results.append(result)
+        injection.extend(rows_injected)
+
     return SensitivityReport(
         source=dataset.source,
         task=dataset.task.value,
@@ -1158,6 +1237,6 @@ def sensitivity(
         injection_scale=scales,
         from_logits=dataset.from_logits,
         notes=list(dataset.notes),
-        warnings=warnings,
+        warnings=scale_warnings(dataset.task, flags),
         raw_scores=raw,
     )

@@ -7,6 +7,7 @@ are mapped to exit codes here, once, for every subcommand.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -15,7 +16,10 @@ from typing import Any
 import click
 
 from losscli import __version__
-from losscli.errors import ExitCode, LossCliError, UsageError
+from losscli.errors import ExitCode, LossCliError, OutputError, Terminated, UsageError
+
+# A write that found no room: a full disk or quota, a file-size limit.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # name -> "module:attribute"; a new command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -60,7 +64,11 @@ class LossGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         show_traceback = "--traceback" in sys.argv or bool(os.environ.get("LOSSCLI_TRACEBACK"))
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            # Buffered output meets a full disk here, not at exit (where it would be a
+            # Python complaint and exit 120).
+            _flush_stdout()
+            return result
         except UsageError as exc:
             raise click.UsageError(error_text(exc)) from None
         except LossCliError as exc:
@@ -68,6 +76,8 @@ class LossGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
+            if isinstance(exc, OutputError):
+                _silence_stdout()  # what stdout could not take is dropped, not retried at exit
             click.echo(f"Error: {error_text(exc)}", err=True)
             ctx.exit(int(exc.exit_code))
         except click.ClickException as exc:
@@ -80,9 +90,22 @@ class LossGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(int(ExitCode.INTERRUPTED))
+        except Terminated as exc:
+            click.echo("Terminated.", err=True)
+            ctx.exit(128 + exc.signum)
         except BrokenPipeError:
             _silence_stdout()
             ctx.exit(0)
+        except OSError as exc:
+            if exc.errno not in _NO_ROOM or show_traceback or (ctx.obj or {}).get("traceback"):
+                raise
+            # A temporary file in a full TMPDIR (stdout's own failures are OutputError).
+            click.echo(
+                f"Error: cannot write {exc.filename or 'a temporary file'}: {exc.strerror}; "
+                f"free some space, or point TMPDIR at a folder with room for temporary files",
+                err=True,
+            )
+            ctx.exit(int(ExitCode.DATA_ERROR))
         except MemoryError:
             click.echo("Error: out of memory; try a smaller file or fewer losses", err=True)
             ctx.exit(int(ExitCode.DATA_ERROR))
@@ -117,6 +140,15 @@ def error_text(exc: LossCliError) -> str:
     return safe(exc.message)
 
 
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
 def _silence_stdout() -> None:
     # After a closed pipe Python would complain when flushing stdout at exit.
     try:
@@ -141,19 +173,38 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
     Every data command reads csv, tsv, compressed (.gz/.bz2/.xz) and parquet
     files, or - for CSV on stdin. Exit codes: 0 ok, 1 bad input or data,
-    2 usage error, 3 a --fail-above/--fail-below gate failed, 130 interrupted.
+    2 usage error, 3 a --fail-above/--fail-below gate failed, 130 interrupted,
+    143 terminated.
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback
 
 
+def _on_termination(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM and SIGHUP unwind like Ctrl-C: temporary files are removed, one line
+    ``Terminated.`` on stderr, exit 143 (SIGTERM) or 129 (SIGHUP).
+    """
+    import signal
+
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            try:
+                signal.signal(signum, _on_termination)
+            except (OSError, ValueError):  # not the main thread, or not supported here
+                pass
     try:
         cli.main(prog_name="loss")
     except KeyboardInterrupt:  # pragma: no cover - outside a command body
         click.echo("Interrupted.", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except Terminated as exc:  # pragma: no cover - outside a command body
+        sys.exit(128 + exc.signum)
     except BrokenPipeError:  # pragma: no cover
         _silence_stdout()
         sys.exit(0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -14,17 +15,78 @@ def write_atomically(path: str, write: Callable[[IO[str]], None]) -> None:
     from losscli.atomic import write_atomically as write_file
 
     if path == "-":
-        write(sys.stdout)
-        sys.stdout.flush()
+        from losscli.report.console import stdout_stream
+
+        stream = stdout_stream()
+        write(stream)
+        stream.flush()
         return
     write_file(path, write)
 
 
-def same_file(a: str, b: str) -> bool:
+def input_paths(files: str | Sequence[str] | None, kwargs: dict[str, Any]) -> list[str]:
+    """The paths a command reads: its data file(s) and the files of its --custom losses."""
+    paths = [files] if isinstance(files, str) else list(files or ())
+    for value in kwargs.get("custom") or ():
+        head, sep, _ = value.strip().partition(".py:")
+        if sep:
+            paths.append(head + ".py")
+    return paths
+
+
+def _stdin_closed() -> bool:
+    if sys.stdin is None:  # Python found no file descriptor 0 (`loss compute - <&-`)
+        return True
     try:
-        return os.path.samefile(a, b)
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError, AttributeError):
+        return False  # an in-memory stdin (tests, embedding)
+    try:
+        os.fstat(fd)
     except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
+        return True
+    return False
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of an input that could be overwritten: a regular file (stdin too)."""
+    try:
+        info = os.fstat(0) if path == "-" else os.stat(path)
+    except (OSError, ValueError):
+        return None  # a closed stdin, a URL, a file that does not exist (reported later)
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str | None]]) -> None:
+    """Before the work starts: every output path can be written and is none of the inputs.
+
+    ``inputs`` are the data files (``-`` = stdin, compared by what fd 0 is) and the
+    user's --custom code; ``outputs`` are (option, path) pairs, ``-`` meaning stdout.
+    Device and inode are compared, so a link, a symbolic link or /dev/stdin naming an
+    input is caught. Writing into an input is a usage error (exit 2); an output that
+    cannot be written (no such folder, a directory, no permission) is exit 1.
+    """
+    from losscli.atomic import check_output
+    from losscli.errors import InputError, UsageError
+
+    if "-" in inputs and _stdin_closed():
+        raise InputError(
+            "stdin is closed: pipe a CSV into loss (loss compute - < data.csv) or give a FILE"
+        )
+    ids = {i for i in (_identity(p) for p in inputs if p) if i is not None}
+    for option, path in outputs:
+        if not path or path == "-":
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None
+        if info is not None and (info.st_dev, info.st_ino) in ids:
+            raise UsageError(
+                f"{option} {path} is the input file: writing it would overwrite the input; "
+                f"choose another path"
+            )
+        check_output(path)
 
 
 def _to_stderr(text: str) -> None:

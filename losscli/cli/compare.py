@@ -8,6 +8,7 @@ import click
 
 from losscli.cli.options import (
     bootstrap_options,
+    digits_option,
     format_option,
     input_from_kwargs,
     input_options,
@@ -51,6 +52,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--errors",
     default="-3:3:13",
@@ -121,6 +123,9 @@ def compare(
                     f"{flags.get(name, name)} applies to models in a FILE; give a FILE "
                     f"(loss compare FILE ...) or leave it out to compare loss curves"
                 )
+        from losscli.cli.common import check_outputs, input_paths
+
+        check_outputs(input_paths(None, kwargs), [("--plot", plot)])
         _compare_curves(losses, errors, plot, fmt, make_console())
         return
     for name, flag in (("errors", "--errors"), ("plot", "--plot")):
@@ -158,12 +163,13 @@ def _compare_models(
     kwargs: dict[str, Any],
 ) -> None:
     from losscli.analysis.compare import compare_models
-    from losscli.cli.common import choose_losses, note, warn
+    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
     from losscli.core.registry import Task, select_losses
     from losscli.io import load_dataset
     from losscli.report.compare import render_models
     from losscli.report.console import make_console
 
+    check_outputs(input_paths(file, kwargs), [])
     opts = input_from_kwargs(kwargs)
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)

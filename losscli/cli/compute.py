@@ -9,6 +9,7 @@ import click
 from losscli.cli.options import (
     api_input_kwargs,
     bootstrap_options,
+    digits_option,
     format_option,
     input_options,
     loss_options,
@@ -20,6 +21,7 @@ from losscli.cli.options import (
 @input_options
 @loss_options
 @format_option
+@digits_option
 @bootstrap_options(
     ci_help="Add bootstrap percentile confidence intervals at this level, e.g. 0.95."
 )
@@ -77,17 +79,22 @@ def compute(
     Large files are read in chunks with bounded memory and the same results
     (median_ae stays exact), --ci and --per-sample included.
     """
-    import sys
-
     from losscli.api import compute as api_compute
-    from losscli.cli.common import api_warnings, ignored_without_ci, note, same_file, warn
-    from losscli.errors import GateFailed, UsageError
+    from losscli.cli.common import (
+        api_warnings,
+        check_outputs,
+        ignored_without_ci,
+        input_paths,
+        note,
+        warn,
+    )
+    from losscli.errors import GateFailed
     from losscli.report.compute import render
-    from losscli.report.console import make_console, progress_bar
+    from losscli.report.console import make_console, progress_bar, stdout_stream
 
     warn(ignored_without_ci(ci))
-    if per_sample and per_sample != "-" and file != "-" and same_file(per_sample, file):
-        raise UsageError("--per-sample would overwrite the input file; choose another path")
+    # Before any work: the output can be written and is not an input (stdin included).
+    check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample)])
     with api_warnings():
         with progress_bar(fmt == "table") as bar:
             result = api_compute(
@@ -99,12 +106,12 @@ def compute(
                 group_by=group_by,
                 fail_above=fail_above,
                 fail_below=fail_below,
-                per_sample=sys.stdout if per_sample == "-" else per_sample,
+                per_sample=stdout_stream() if per_sample == "-" else per_sample,
                 progress=bar,
                 **api_input_kwargs(kwargs),
             )
         if per_sample == "-":
-            sys.stdout.flush()
+            stdout_stream().flush()
         for line in result.notes:
             note(f"Note: {line}")
         render(result, fmt.lower(), make_console(stderr=per_sample == "-"))

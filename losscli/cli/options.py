@@ -20,6 +20,9 @@ TASKS = (
     "vae",
 )
 FORMATS = ("table", "json", "csv", "markdown")
+# Bootstrap resamples at most: the Monte Carlo error of a 95% interval's ends is far
+# below the data's at 100,000; more only costs time (and memory for the draws).
+MAX_RESAMPLES = 100_000
 
 
 def _apply(options: list[Callable[[F], F]], func: F) -> F:
@@ -133,10 +136,10 @@ def bootstrap_options(ci_help: str) -> Callable[[F], F]:
                 click.option(
                     "--bootstrap",
                     "n_boot",
-                    type=click.IntRange(min=10),
+                    type=click.IntRange(min=10, max=MAX_RESAMPLES),
                     default=1000,
                     show_default=True,
-                    help="Bootstrap resamples for --ci.",
+                    help=f"Bootstrap resamples for --ci (10 to {MAX_RESAMPLES:,}).",
                 ),
                 click.option(
                     "--seed",
@@ -150,6 +153,29 @@ def bootstrap_options(ci_help: str) -> Callable[[F], F]:
         )
 
     return decorate
+
+
+def digits_option(func: F) -> F:
+    """--digits N: significant digits of the numbers in table and markdown output."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        from losscli.report.format import set_digits
+
+        set_digits(value)
+        return value
+
+    return click.option(
+        "--digits",
+        type=click.IntRange(1, 17),
+        default=None,
+        metavar="N",
+        expose_value=False,
+        callback=apply,
+        help=(
+            "Significant digits of the numbers in table and markdown output (default 5); "
+            "JSON and CSV always keep full precision."
+        ),
+    )(func)
 
 
 def format_option(func: F) -> F:

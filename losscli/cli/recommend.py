@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    digits_option,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 from losscli.errors import UsageError
 
 RECOMMEND_TASKS = (
@@ -94,6 +100,7 @@ class RecommendCommand(click.Command):
 @_input_options_without_task
 @loss_options
 @format_option
+@digits_option
 def recommend(
     file: str | None,
     rec_task: str | None,
@@ -129,7 +136,7 @@ def recommend(
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
-    from losscli.cli.common import note
+    from losscli.cli.common import check_outputs, input_paths, note
     from losscli.cli.plans import run_on_file
     from losscli.core.registry import parse_loss_list
     from losscli.report.console import make_console
@@ -173,6 +180,7 @@ def recommend(
     if file is None:
         task_reason = f"--task {task}" if task else "implied by " + " ".join(flags.given())
     else:
+        check_outputs(input_paths(file, kwargs), [])
         kwargs["task"] = task if task in LOADER_TASKS else "auto"
         profiled = run_on_file(
             profile_plan(ROWSUM_TOLERANCE),

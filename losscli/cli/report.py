@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import input_from_kwargs, input_options, loss_options
+from losscli.cli.options import MAX_RESAMPLES, input_from_kwargs, input_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -83,10 +83,10 @@ def _created() -> str:
 @click.option(
     "--bootstrap",
     "n_boot",
-    type=click.IntRange(min=10),
+    type=click.IntRange(min=10, max=MAX_RESAMPLES),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples for the intervals.",
+    help=f"Bootstrap resamples for the intervals (10 to {MAX_RESAMPLES:,}).",
 )
 @click.option(
     "--seed",
@@ -147,8 +147,14 @@ def report(
 
     from losscli.analysis.report import build_report
     from losscli.analysis.rules import PlannedLoss
-    from losscli.atomic import check_writable
-    from losscli.cli.common import choose_losses, note, same_file, warn, write_atomically
+    from losscli.cli.common import (
+        check_outputs,
+        choose_losses,
+        input_paths,
+        note,
+        warn,
+        write_atomically,
+    )
     from losscli.core.registry import Task, parse_loss_list, select_losses
     from losscli.errors import UsageError
     from losscli.io import load_dataset
@@ -158,10 +164,7 @@ def report(
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
     path = output or default_output(file)
-    if path != "-":
-        if file != "-" and same_file(path, file):
-            raise UsageError(f"--output {path} is the input file; choose another path")
-        check_writable(path)
+    check_outputs(input_paths(file, kwargs), [("--output", path)])
     planned: list[PlannedLoss] = []
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)

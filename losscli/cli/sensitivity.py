@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import format_option, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import (
+    digits_option,
+    format_option,
+    input_from_kwargs,
+    input_options,
+    loss_options,
+)
 
 
 @click.command("sensitivity")
@@ -14,6 +20,7 @@ from losscli.cli.options import format_option, input_from_kwargs, input_options,
 @input_options
 @loss_options
 @format_option
+@digits_option
 @click.option(
     "--rule",
     type=click.Choice(("mad", "iqr"), case_sensitive=False),
@@ -64,8 +71,8 @@ def sensitivity(
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
-    from losscli.cli.common import choose_losses, note, warn
-    from losscli.core.registry import Task, select_losses
+    from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
+    from losscli.core.registry import Task, custom_losses, select_losses
     from losscli.errors import UsageError
     from losscli.io import load_dataset
     from losscli.report.console import make_console
@@ -73,29 +80,63 @@ def sensitivity(
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
+    check_outputs(input_paths(file, kwargs), [])
     opts = input_from_kwargs(kwargs)
     if losses:  # typos in --losses fail before the file is read (exit 2)
         select_losses(list(losses), Task.REGRESSION)
-    dataset = load_dataset(file, opts)
-    regression = dataset.task is Task.REGRESSION
-    if not regression and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
-    selections = choose_losses(losses, dataset)
     console = make_console()
-    # The table's histogram has one bin per console column (at most 60, as in JSON).
-    bins = chart_bins(console.width, dataset.n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
-    report = run_sensitivity(
-        dataset, selections, rule=(rule or "mad").lower(), threshold=threshold, bins=bins
-    )
+    in_memory = bool(custom_losses())
+    if not in_memory:
+        from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
+        from losscli.cli.plans import run_on_file
+
+        def check_head(head: Any) -> None:
+            _check_threshold(head.task, threshold)
+
+        def bins_for(n_rows: int) -> int:
+            # The table's histogram has one bin per console column (at most 60, as in JSON).
+            return chart_bins(console.width, n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
+
+        plan = sensitivity_plan(
+            lambda head: choose_losses(losses, head),
+            rule=(rule or "mad").lower(),
+            threshold=threshold,
+            bins_for=bins_for,
+            check_head=check_head,
+        )
+        try:
+            report = run_on_file(plan, file, opts, show_progress=fmt.lower() == "table")
+        except NeedsMemory:
+            in_memory = True  # a weighted median whose neighbours were not kept
+    if in_memory:
+        # --custom losses may return one number for all rows: they need every row at once.
+        dataset = load_dataset(file, opts)
+        _check_threshold(dataset.task, threshold)
+        selections = choose_losses(losses, dataset)
+        bins = (
+            chart_bins(console.width, dataset.n_rows) if fmt.lower() == "table" else HISTOGRAM_BINS
+        )
+        report = run_sensitivity(
+            dataset, selections, rule=(rule or "mad").lower(), threshold=threshold, bins=bins
+        )
+    regression = report.task == Task.REGRESSION.value
     for line in report.notes:
         note(f"Note: {line}")
     if rule is not None and not regression:
         note(
-            f"Note: --rule applies to regression residuals; {dataset.task.value} rows are "
+            f"Note: --rule applies to regression residuals; {report.task} rows are "
             f"flagged by the probability of the true class"
         )
     render(report, fmt.lower(), console)
     warn(report.warnings)
+
+
+def _check_threshold(task: Any, threshold: float | None) -> None:
+    from losscli.core.registry import Task
+    from losscli.errors import UsageError
+
+    if task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+        raise UsageError(
+            f"--threshold for {task.value} data is a probability of the true class "
+            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+        )

@@ -186,6 +186,7 @@ class KeptRanges:
     def _keep(self, values: np.ndarray, w: np.ndarray | None) -> None:
         if values.size == 0:
             return
+        self.__dict__.pop("_sorted", None)
         self.values.append(values)
         if self.weighted:
             assert w is not None
@@ -194,6 +195,9 @@ class KeptRanges:
 
     def kept(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept values sorted, with their weights (ones when unweighted)."""
+        cached = self.__dict__.get("_sorted")
+        if cached is not None and cached[0] == self.n_kept:
+            return cached[1], cached[2]
         values = np.concatenate(self.values) if self.values else np.zeros(0)
         if self.weighted:
             w = np.concatenate(self.weights) if self.weights else np.zeros(0)
@@ -207,6 +211,7 @@ class KeptRanges:
             self.values = [v]
             if self.weighted:
                 self.weights = [w]
+        self.__dict__["_sorted"] = (self.n_kept, v, w)
         return v, w
 
     @property
@@ -294,6 +299,7 @@ class KeptRanges:
                 if weighted and weights is None:
                     weights = np.ones(values.size)
                 kept.append((values, weights))
+        self.__dict__.pop("_sorted", None)
         self.los, self.his = los, his
         self.gap_count, self.gap_weight, self.gap_sum = gap_count, gap_weight, gap_sum
         self.weighted = weighted

@@ -428,8 +428,13 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
             progress=progress,
             closer=spool.close,
         )
-    _open_binary(path).close()  # existence, directory and permission messages
-    info = os.stat(path)
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is None or stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        _open_binary(path).close()  # existence, directory and permission messages
+        info = os.stat(path)
     inner, _ = _split_extension(path)
     if not stat.S_ISREG(info.st_mode):
         # A FIFO, <(...) or a device: readable once, so spooled for later passes.

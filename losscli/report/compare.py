@@ -11,7 +11,14 @@ from losscli.analysis.curves import VARIABLE_TEXT, Curve, CurvesReport
 from losscli.report.catalogue import PROPERTY_NAMES, property_row
 from losscli.report.chart import Panel, Series, terminal_chart
 from losscli.report.console import for_people
-from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+from losscli.report.format import (
+    cells_to_markdown,
+    fmt_number,
+    fmt_params,
+    rows_to_csv,
+    rows_to_markdown,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -608,9 +615,22 @@ def render_models(report: CompareReport, fmt: str, console: Console) -> None:
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return
-    if fmt in ("csv", "markdown"):
+    if fmt == "markdown":
+        console.file.write(models_markdown(report))
+        return
+    if fmt == "csv":
         rows, columns = models_csv_table(report)
-        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
-        console.file.write(text)
+        console.file.write(rows_to_csv(rows, columns))
         return
     render_models_table(report, console)
+
+
+def models_markdown(report: CompareReport) -> str:
+    """The table's columns and precision as markdown (numbers as the table prints them)."""
+    several = len(report.models) >= 2
+    header = ["loss", "model", *STAT_HEADERS] + (["rank"] if several else [])
+    rows = [
+        [_loss_name(r), r.model, *_stat_cells(r)] + ([str(r.rank)] if several else [])
+        for r in report.results
+    ]
+    return cells_to_markdown(header, rows, right=2)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.results import ComputeReport, LossResult
 from losscli.report.console import for_people
-from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+from losscli.report.format import cells_to_markdown, fmt_number, fmt_params, rows_to_csv, to_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -150,6 +150,8 @@ def render_table(report: ComputeReport, console: Console) -> None:
         caption.append(f"eps {report.eps:.3g}")
     if report.ci_level is not None:
         caption.append(f"{100 * report.ci_level:g}% bootstrap CI, {report.n_boot} resamples")
+    if report.weight_column:
+        caption.append(f"weighted by {report.weight_column}")
     print_footer(console, caption)
     if any(r.signed for r in report.results):
         print_footer(
@@ -165,8 +167,26 @@ def csv_table(report: ComputeReport) -> tuple[list[dict[str, Any]], list[str]]:
     if report.ci_level is not None:
         columns += ["ci_low", "ci_high"]
     if report.group_column is not None:
-        columns.append("group")
+        columns += ["group", "n_rows"]
     return rows, columns
+
+
+def markdown_table(report: ComputeReport) -> str:
+    """The table's layout and precision as markdown: losses down, models across."""
+    with_ci = report.ci_level is not None
+    grouped = report.group_column is not None
+    header = ([report.group_column or "group", "rows"] if grouped else []) + ["loss", "params"]
+    header += list(report.models)
+    rows = []
+    for group, _label, cells in _grouped_results(report):
+        first = next(iter(cells.values()))
+        row = [("(all)" if group is None else group), f"{first.n_rows:,}"] if grouped else []
+        row += _loss_cells(first)
+        for model in report.models:
+            r = cells.get(model)
+            row.append(value_text(r, with_ci).replace("\n", " ") if r else "")
+        rows.append(row)
+    return cells_to_markdown(header, rows, right=len(header) - len(report.models))
 
 
 def render(report: ComputeReport, fmt: str, console: Console) -> None:
@@ -176,9 +196,11 @@ def render(report: ComputeReport, fmt: str, console: Console) -> None:
     if fmt == "json":
         console.file.write(to_json(report.as_dict()) + "\n")
         return
-    if fmt in ("csv", "markdown"):
+    if fmt == "markdown":
+        console.file.write(markdown_table(report))
+        return
+    if fmt == "csv":
         rows, columns = csv_table(report)
-        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
-        console.file.write(text)
+        console.file.write(rows_to_csv(rows, columns))
         return
     render_table(report, console)

@@ -100,7 +100,7 @@ def make_console(stderr: bool = False) -> Console:
     """
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
+    stream: Any = _Output(sys.stderr if stderr else sys.stdout, "stderr" if stderr else "stdout")
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     width = None
     if not is_tty:
@@ -126,6 +126,46 @@ def make_console(stderr: bool = False) -> Console:
 
 def _raise_broken_pipe() -> None:
     raise BrokenPipeError
+
+
+def stdout_stream() -> Any:
+    """sys.stdout whose write errors (other than a closed pipe) are OutputError."""
+    return _Output(sys.stdout, "stdout")
+
+
+class _Output:
+    """stdout or stderr for a Console: a write that finds no room is an ``Error:`` line.
+
+    ``loss compute f.csv > /dev/full`` says "cannot write to stdout: No space left on
+    device" (exit 1) instead of an internal error; a closed pipe stays a BrokenPipeError
+    (the CLI ends quietly).
+    """
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self._name = name
+
+    def _failed(self, exc: OSError) -> Exception:
+        from losscli.errors import OutputError
+
+        if isinstance(exc, BrokenPipeError):
+            return exc
+        return OutputError(f"cannot write to {self._name}: {exc.strerror or exc}")
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class ProgressBar:

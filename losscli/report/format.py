@@ -7,13 +7,25 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from losscli.report.console import safe
 
+DEFAULT_DIGITS = 5
+_digits: ContextVar[int] = ContextVar("losscli_digits", default=DEFAULT_DIGITS)
 
-def fmt_number(value: float | None, *, percent: bool = False, digits: int = 5) -> str:
-    """A value with sensible precision: 5 significant digits, scientific when tiny or huge."""
+
+def set_digits(digits: int | None) -> None:
+    """The significant digits of numbers in tables and markdown (``--digits``)."""
+    _digits.set(DEFAULT_DIGITS if digits is None else int(digits))
+
+
+def fmt_number(value: float | None, *, percent: bool = False, digits: int | None = None) -> str:
+    """A value with sensible precision: 5 significant digits (``--digits``), scientific
+    when tiny or huge. JSON and CSV never go through it: they keep full precision."""
+    if digits is None:
+        digits = _digits.get()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if math.isinf(value):
@@ -23,9 +35,14 @@ def fmt_number(value: float | None, *, percent: bool = False, digits: int = 5) -
     magnitude = abs(value)
     if magnitude == 0:
         return "0"
-    if magnitude >= 10**digits * 10 or magnitude < 1e-4:
-        return f"{value:.{digits - 2}e}"
-    return f"{value:.{digits}g}"
+    if magnitude >= 10 ** max(digits, DEFAULT_DIGITS) * 10 or magnitude < 1e-4:
+        return f"{value:.{max(digits - 2, 0)}e}"
+    text = f"{value:.{digits}g}"
+    if "e" in text and digits < DEFAULT_DIGITS:
+        # fewer digits than the value's integer part (1828.7 at 3 digits): 1830, as the
+        # default precision would print it, not 1.83e+03
+        text = f"{float(text):.0f}"
+    return text
 
 
 def fmt_params(params: Mapping[str, Any]) -> str:
@@ -98,6 +115,20 @@ def rows_to_markdown(
     ]
     for row in rows:
         lines.append("| " + " | ".join(esc(_cell(row.get(c))) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cells_to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]], right: int) -> str:
+    """A markdown table of text cells as the table shows them; columns from ``right`` on
+    are right-aligned (the numbers)."""
+
+    def esc(text: str) -> str:
+        return safe(text).replace("|", "\\|")
+
+    align = ["---" if i < right else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(esc(c) for c in header) + " |", "|" + "|".join(align) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(esc(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.recommend import Reason, RecommendReport
+from losscli.analysis.rules import EVIDENCE_HALF_ROWS
 from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
@@ -34,6 +35,7 @@ EVIDENCE_LABELS = {
     "predictions": "predictions",
     "n_pred_outside_01": "values outside [0, 1]",
     "n_pred_exact_01": "values exactly 0 or 1",
+    "evidence_strength": "evidence strength",
     "n_true_class_zero": "true class given 0",
     "n_rows_not_summing_to_1": "rows not summing to 1",
     "form": "given as",
@@ -88,6 +90,8 @@ def _evidence_value(key: str, value: Any, evidence: dict[str, Any]) -> str:
             f"{100 * value:.1f}% ({evidence.get('outlier_count')} rows with |robust z| > "
             f"{evidence.get('outlier_threshold', 3.5):g})"
         )
+    if key == "evidence_strength":
+        return f"{value:.2f} of full (n / (n + {EVIDENCE_HALF_ROWS}))"
     if key == "minority_fraction":
         return f"{evidence.get('minority_class')}: {100 * value:.1f}%"
     if isinstance(value, float):
@@ -215,9 +219,10 @@ def render_table(report: RecommendReport, console: Console) -> None:
         section("Evidence", [(label, value, "") for label, value in figures])
     if report.task_reason:
         console.print(Text(f"task {report.task} ({report.task_reason})", style="dim"))
-    console.print(
-        Text("scores 0-1, higher is better; thresholds: loss recommend --help", style="dim")
-    )
+    footer = "scores 0-1, higher is better"
+    if report.evidence:
+        footer += "; the file's measurements back a loss times the evidence strength"
+    console.print(Text(footer + "; thresholds: loss recommend --help", style="dim"))
     if any(r.effect == "overruled" for rec in report.recommendations for r in rec.reasons):
         console.print(
             Text(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 
 import losscli as lc
 
@@ -20,7 +21,7 @@ def evaluate(y_true: list[float], y_pred: list[float]) -> dict[str, float]:
     return row
 
 
-def streamed(chunks: list[tuple[np.ndarray, np.ndarray]]) -> float:
+def streamed(chunks: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]) -> float:
     acc = lc.Accumulator("mse,median_ae", task="regression")
     for y, p in chunks:
         acc.update(y, p)
