@@ -5,7 +5,8 @@ the three commands alternately, --runs times each, every one in its own
 process, and prints median wall times, ratios and each command's peak memory
 (the child's maximum resident set size, from os.wait4).
 
-    python benchmarks/bench.py                  # 10M rows, 3 runs each
+    python benchmarks/bench.py                  # 10M rows, 3 runs each, every command
+    python benchmarks/bench.py --peers-only     # only loss compute, DuckDB, pandas
     python benchmarks/bench.py --startup        # also `loss --help` and a 1,000-row compute
     python benchmarks/bench.py --flatness       # also the 100M-row peak-memory check (~2 GB)
 
@@ -26,6 +27,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
+
+# Every data command of issue 13 with its target wall-time ratio to `loss compute`.
+COMMAND_TARGETS = {
+    "compare (2 models)": 2.0,
+    "sensitivity": 2.0,
+    "recommend": 2.0,
+    "compute --group-by (20)": 2.0,
+    "compute --ci 0.95": 3.0,
+    "compare --ci 0.95": 4.0,
+    "compute --per-sample": 3.0,
+}
 
 TARGETS = {
     "loss/duckdb": 1.5,
@@ -183,8 +195,9 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     tmp = path.with_suffix(".tmp")
+    segments = np.array([f"s{i:02d}" for i in range(20)])
     with open(tmp, "wb") as handle:
-        handle.write(b"y_true,y_pred\n")
+        handle.write(b"y_true,y_pred,y_pred_b,segment\n")
         options = pacsv.WriteOptions(include_header=False)
         step = 1_000_000
         for start in range(0, rows, step):
@@ -192,14 +205,21 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
             y = np.round(rng.normal(100, 25, n), 5)
             noise = rng.normal(0, 1.5, n)
             noise[rng.random(n) < 0.01] *= 20
-            pacsv.write_csv(
-                pa.table({"y_true": y, "y_pred": np.round(y + noise, 5)}), handle, options
+            other = np.round(y + rng.normal(0.3, 2.0, n), 5)
+            table = pa.table(
+                {
+                    "y_true": y,
+                    "y_pred": np.round(y + noise, 5),
+                    "y_pred_b": other,
+                    "segment": segments[rng.integers(0, 20, n)],
+                }
             )
+            pacsv.write_csv(table, handle, options)
     tmp.replace(path)
 
 
 def dataset(rows: int) -> Path:
-    path = DATA / f"regression_{rows}.csv"
+    path = DATA / f"regression4_{rows}.csv"  # y_true, y_pred, y_pred_b, segment
     if not path.exists():
         print(f"generating {path} ({rows:,} rows) ...", file=sys.stderr)
         generate(path, rows)
@@ -235,12 +255,33 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, b"".join(out_chunks).decode()
 
 
-def commands(path: Path) -> dict[str, list[str]]:
-    return {
-        "loss": loss_command() + ["compute", str(path), "--format", "json"],
+def commands(path: Path, every: bool = True) -> dict[str, list[str]]:
+    loss = loss_command()
+    two = ["--pred-col", "y_pred", "--pred-col", "y_pred_b"]
+    json_out = ["--format", "json"]
+    out = {
+        "loss": loss + ["compute", str(path)] + json_out,
         "duckdb": [sys.executable, "-c", DUCKDB_SCRIPT, str(path)],
         "pandas+sklearn": [sys.executable, "-c", PANDAS_SCRIPT, str(path)],
     }
+    if every:
+        per_sample = DATA / "per_sample_out.csv"
+        out.update(
+            {
+                "compare (2 models)": loss + ["compare", str(path)] + two + json_out,
+                "sensitivity": loss + ["sensitivity", str(path)] + json_out,
+                "recommend": loss + ["recommend", str(path)] + json_out,
+                "compute --group-by (20)": loss
+                + ["compute", str(path), "--group-by", "segment"]
+                + json_out,
+                "compute --ci 0.95": loss + ["compute", str(path), "--ci", "0.95"] + json_out,
+                "compare --ci 0.95": loss + ["compare", str(path), "--ci", "0.95"] + two + json_out,
+                "compute --per-sample": loss
+                + ["compute", str(path), "--per-sample", str(per_sample)]
+                + json_out,
+            }
+        )
+    return out
 
 
 def values_of(name: str, stdout: str) -> dict[str, float]:
@@ -250,8 +291,8 @@ def values_of(name: str, stdout: str) -> dict[str, float]:
     return data
 
 
-def compare_runs(path: Path, runs: int) -> dict[str, dict[str, float]]:
-    cmds = commands(path)
+def compare_runs(path: Path, runs: int, every: bool = True) -> dict[str, dict[str, float]]:
+    cmds = commands(path, every)
     walls: dict[str, list[float]] = {k: [] for k in cmds}
     peaks: dict[str, list[float]] = {k: [] for k in cmds}
     outputs: dict[str, dict[str, float]] = {}
@@ -261,8 +302,10 @@ def compare_runs(path: Path, runs: int) -> dict[str, dict[str, float]]:
             wall, peak, out = run_measured(cmds[name])
             walls[name].append(wall)
             peaks[name].append(peak)
-            outputs[name] = values_of(name, out)
-            print(f"  run {i + 1} {name:15s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+            if name in ("loss", "duckdb", "pandas+sklearn"):
+                outputs[name] = values_of(name, out)
+            (DATA / "per_sample_out.csv").unlink(missing_ok=True)
+            print(f"  run {i + 1} {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
     summary = {
         name: {
             "median_s": statistics.median(walls[name]),
@@ -295,7 +338,7 @@ def startup(runs: int) -> dict[str, float]:
     return {name: 1000 * statistics.median(v) for name, v in times.items()}
 
 
-def flatness(small_peak: float, runs: int) -> dict[str, float]:
+def flatness(small_peaks: dict[str, float], runs: int, every: bool) -> dict[str, dict[str, float]]:
     free = shutil.disk_usage(DATA if DATA.exists() else HERE).free
     if free < 5 << 30:
         raise SystemExit(
@@ -304,19 +347,19 @@ def flatness(small_peak: float, runs: int) -> dict[str, float]:
     big = DATA / "regression_100000000.csv"
     try:
         path = dataset(100_000_000)
-        peaks, walls = [], []
-        for _ in range(max(1, min(runs, 2))):
-            wall, peak, _ = run_measured(
-                loss_command() + ["compute", str(path), "--format", "json"]
-            )
-            peaks.append(peak)
-            walls.append(wall)
-            print(f"  100M loss {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
-        return {
-            "peak_100m_mib": max(peaks),
-            "wall_100m_s": statistics.median(walls),
-            "ratio": max(peaks) / small_peak,
-        }
+        out: dict[str, dict[str, float]] = {}
+        for name, cmd in commands(path, every).items():
+            if name in ("duckdb", "pandas+sklearn"):
+                continue
+            wall, peak, _ = run_measured(cmd)
+            (DATA / "per_sample_out.csv").unlink(missing_ok=True)
+            print(f"  100M {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+            out[name] = {
+                "peak_100m_mib": peak,
+                "wall_100m_s": wall,
+                "ratio": peak / small_peaks[name],
+            }
+        return out
     finally:
         big.unlink(missing_ok=True)
 
@@ -326,6 +369,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--flatness", action="store_true", help="100M-row peak-memory check")
+    parser.add_argument(
+        "--peers-only", action="store_true", help="only loss compute, DuckDB and pandas+sklearn"
+    )
     parser.add_argument("--startup", action="store_true", help="time loss --help and 1,000 rows")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
@@ -360,7 +406,8 @@ def main() -> None:
         file=sys.stderr,
     )
     result: dict[str, object] = {"rows": args.rows, "file_mb": size / 1e6}
-    summary = compare_runs(path, args.runs)
+    every = not args.peers_only
+    summary = compare_runs(path, args.runs, every)
     result.update(summary)
     loss, duck, pandas = summary["loss"], summary["duckdb"], summary["pandas+sklearn"]
     ratios = {
@@ -371,15 +418,22 @@ def main() -> None:
     if args.startup:
         result["startup_ms"] = startup(args.runs)
     if args.flatness:
-        result["flatness"] = flatness(loss["peak_mib"], args.runs)
+        peaks = {k: v["peak_mib"] for k, v in summary.items() if "peak_mib" in v}
+        result["flatness"] = flatness(peaks, args.runs, every)
     if args.json:
         print(json.dumps(result, indent=2))
         return
 
-    print(f"\n{'command':16s} {'median s':>9s} {'min s':>7s} {'peak MiB':>9s}")
-    for name in ("loss", "duckdb", "pandas+sklearn"):
+    print(f"\n{'command':24s} {'median s':>9s} {'min s':>7s} {'peak MiB':>9s} {'/ compute':>10s}")
+    for name in commands(path, every):
         row = summary[name]
-        print(f"{name:16s} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['peak_mib']:9.0f}")
+        ratio = row["median_s"] / loss["median_s"]
+        target = COMMAND_TARGETS.get(name)
+        verdict = "" if target is None else f"  (target <= {target:g}x, <= 256 MiB)"
+        print(
+            f"{name:24s} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['peak_mib']:9.0f} "
+            f"{ratio:9.2f}x{verdict}"
+        )
     print(
         f"\nloss / duckdb          {ratios['loss/duckdb']:.2f}  (target <= {TARGETS['loss/duckdb']})"
     )
@@ -399,10 +453,11 @@ def main() -> None:
     if args.flatness:
         f = result["flatness"]
         assert isinstance(f, dict)
-        print(
-            f"100M-row peak          {f['peak_100m_mib']:.0f} MiB = {f['ratio']:.2f}x the "
-            f"{args.rows:,}-row peak  (target <= {TARGETS['flatness']})"
-        )
+        for name, row in f.items():
+            print(
+                f"100M-row peak {name:24s} {row['peak_100m_mib']:.0f} MiB = {row['ratio']:.2f}x "
+                f"the {args.rows:,}-row peak  (target <= {TARGETS['flatness']})"
+            )
 
 
 if __name__ == "__main__":

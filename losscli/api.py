@@ -388,12 +388,12 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
     with tempfile.TemporaryFile() as spool:
         report = write(spool)
         spool.seek(0)
-        if isinstance(target, io.TextIOBase):
+        if isinstance(target, (io.RawIOBase, io.BufferedIOBase)):
+            shutil.copyfileobj(spool, target, 1 << 20)
+        else:  # a text file, or anything else with write(str)
             text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             shutil.copyfileobj(text, target, 1 << 20)
             text.detach()
-        else:
-            shutil.copyfileobj(spool, target, 1 << 20)
     return report
 
 

@@ -222,3 +222,14 @@ def test_median_interval_merge():
     merged = a.merge(b)
     assert merged.result() == whole.result()
     assert merged.interval() == whole.interval()
+
+
+def test_draws_made_per_chunk_of_replicates_equal_the_kept_ones(monkeypatch):
+    import losscli.analysis.bootstrap as bootstrap_module
+
+    rng = np.random.default_rng(7)
+    values = [_dyadic(rng, 5000) for _ in KINDS]
+    kept = _fed(values, None, None, 5000).replicates()
+    monkeypatch.setattr(bootstrap_module, "_KEPT_DRAWS", 0)
+    monkeypatch.setattr(bootstrap_module, "_DRAW_ROWS", 7)
+    assert np.array_equal(_fed(values, None, None, 5000).replicates(), kept, equal_nan=True)

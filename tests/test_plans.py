@@ -277,3 +277,53 @@ def test_sensitivity_plan_zero_weights_are_never_flagged(name, cap):
     dataset = with_weights(_load(name), 7, zeros=True)
     got, want = _sensitivity_both(dataset)
     assert_same(got, want)
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def _run_partitioned(plan, batches, parts=3):
+    """Run a plan as a partitioned engine would: states per partition, pickled, merged."""
+    import pickle
+
+    head = batches[0]
+    passes = plan(head)
+    step = next(passes)
+    bounds = np.linspace(0, len(batches), parts + 1).astype(int)
+    while True:
+        states = []
+        for a, b in zip(bounds, bounds[1:]):
+            state = step.new_state()
+            for batch in batches[a:b]:
+                state = step.update(state, batch)
+            states.append(pickle.loads(pickle.dumps(state)))
+        merged = states[0]
+        for other in states[1:]:
+            merged = step.merge(merged, other)
+        try:
+            step = passes.send(step.finish(merged))
+        except StopIteration as done:
+            return done.value
+
+
+@pytest.mark.parametrize(
+    "name", ["regression_outliers.csv", "binary_imbalanced.csv", "multiclass_probs.csv"]
+)
+def test_plans_merge_partitions_like_one_pass(name, cap):
+    from losscli.analysis.diagnostics import ROWSUM_TOLERANCE
+    from losscli.analysis.profile import profile_dataset
+    from losscli.analysis.profile_plan import profile_plan
+    from losscli.analysis.sensitivity import sensitivity
+    from losscli.analysis.sensitivity_plan import sensitivity_plan
+
+    dataset = with_weights(_load(name), 4, zeros=False)
+    batches = split_rows(dataset, list(range(37, dataset.n_rows, 53)))
+    choose = lambda head: choose_losses((), head)  # noqa: E731
+    got = _run_partitioned(compare_plan(choose), batches).as_dict()
+    assert_same(got, compare_models(dataset, choose(dataset)).as_dict())
+    got = _run_partitioned(sensitivity_plan(choose), batches).as_dict()
+    assert_same(got, sensitivity(dataset, choose(dataset)).as_dict())
+    unweighted = split_rows(dataclasses.replace(dataset, weights=None), [100, 250, 301])
+    got = _run_partitioned(profile_plan(ROWSUM_TOLERANCE), unweighted).profile.evidence()
+    want = profile_dataset(dataclasses.replace(dataset, weights=None), ROWSUM_TOLERANCE)
+    assert_same(got, want.evidence())

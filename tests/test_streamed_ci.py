@@ -132,3 +132,23 @@ def test_ci_state_bound_with_many_groups_is_a_clear_error(tmp_path, monkeypatch,
     with pytest.raises(DataError):
         opts = InputOptions(group_by="segment")
         _whole(path, opts, ci_level=0.9, n_boot=20)
+
+
+def test_group_bound_holds_over_the_whole_input(run, tmp_path):
+    """1,001 distinct groups spread over chunks of few groups each: still an error."""
+    lines = ["y_true,y_pred,seg"] + [f"{i},{i + 1},g{i // 3}" for i in range(3003)]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with (
+        mock.patch.object(text_module, "WHOLE_BYTES", 0),
+        mock.patch.object(text_module, "CHUNK_BYTES", 2048),
+    ):
+        result = run("compute", path, "-l", "mae", "--group-by", "seg")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "Error: column seg (--group-by) has more than 1,000 distinct values; --group-by "
+        "expects a categorical column such as a segment or a split (at most 1,000 groups"
+    )
+    ok = run("compute", path, "-l", "mae", "--group-by", "seg", "--nan", "drop", "--format", "json")
+    assert ok.exit_code == 1  # whole file in one chunk: the reader's own check

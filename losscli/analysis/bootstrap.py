@@ -65,6 +65,8 @@ from losscli.core.registry import Reduction
 BLOCKS = 4096
 # Replicates whose weights are drawn at once (bounds the memory of finish()).
 _DRAW_ROWS = 256
+# Draws (uint8) kept between calls of replicates() up to this many: 64 MiB.
+_KEPT_DRAWS = 64 << 20
 _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
 
 
@@ -84,19 +86,19 @@ def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarr
     return np.where(rows < np.uint64(blocks), rows.astype(np.intp), hashed)
 
 
-def poisson_draws(seed: int, n_boot: int, blocks: int = BLOCKS) -> np.ndarray:
-    """Poisson(1) weights of every replicate for every block, (n_boot, blocks) as uint8.
+def poisson_draws(seed: int, n_boot: int, blocks: int = BLOCKS, start: int = 0) -> np.ndarray:
+    """Poisson(1) weights of replicates [start, start + n_boot) for every block, as uint8.
 
     Philox keyed by the seed, advanced to the replicate's own counter range:
     replicate b always gets the same weights whatever else is drawn. (A
     Poisson(1) count above 255 has probability below 1e-500.)
     """
     out = np.empty((n_boot, blocks), dtype=np.uint8)
-    for b in range(n_boot):
+    for b in range(start, start + n_boot):
         bit = np.random.Philox(key=seed)
         # Each replicate owns 2**64 counter steps of the stream.
         bit.advance(b << 64)
-        out[b] = np.random.Generator(bit).poisson(1.0, blocks)
+        out[b - start] = np.random.Generator(bit).poisson(1.0, blocks)
     return out
 
 
@@ -227,8 +229,10 @@ class PoissonBootstrap:
         Stratified: the strata combined into one value. Median series are NaN.
         """
         chosen = list(range(self.n_cells)) if cells is None else list(cells)
-        out = np.full((self.n_boot, len(self.kinds)), math.nan)
+        out = np.empty((self.n_boot, len(self.kinds)))
+        out[:, [j for j, k in enumerate(self.kinds) if k is Reduction.MEDIAN]] = math.nan
         if not chosen:
+            out[:] = math.nan
             return out
         sums = self.sums[chosen]  # (cells, series, blocks)
         weights = self.weight_sums[chosen]  # (cells, blocks)
@@ -239,12 +243,19 @@ class PoissonBootstrap:
             weights = weights.sum(axis=0, keepdims=True)
             strata_weight = strata_weight.sum(keepdims=True)
         total_weight = float(strata_weight.sum())
-        if self._draws is None:
+        # The draws are kept for the next call (e.g. the next group) while small.
+        keep = self.n_boot * self.blocks <= _KEPT_DRAWS
+        if keep and self._draws is None:
             self._draws = poisson_draws(self.seed, self.n_boot, self.blocks)
         with np.errstate(all="ignore"):
             for start in range(0, self.n_boot, _DRAW_ROWS):
                 stop = min(self.n_boot, start + _DRAW_ROWS)
-                draws = self._draws[start:stop].astype(np.float64)
+                if self._draws is not None:
+                    draws = self._draws[start:stop].astype(np.float64)
+                else:
+                    draws = poisson_draws(self.seed, stop - start, self.blocks, start).astype(
+                        np.float64
+                    )
                 # (replicates, cells, series) / (replicates, cells)
                 numerators = np.einsum("rk,csk->rcs", draws, sums)
                 denominators = draws @ weights.T
@@ -451,12 +462,11 @@ def replicate_medians(
     n = values.shape[0]
     base = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     block = block_of_rows(np.arange(n, dtype=np.uint64), seed)
-    draws = poisson_draws(seed, n_boot)
     order = np.argsort(values, kind="stable")
     v, b, w = values[order], block[order], base[order]
     out = np.empty(n_boot)
     for r in range(n_boot):
-        rw = w * draws[r, b]
+        rw = w * poisson_draws(seed, 1, BLOCKS, r)[0, b]
         rw[rw < 0] = 0.0
         cum = np.cumsum(rw)
         total = cum[-1] if cum.size else 0.0

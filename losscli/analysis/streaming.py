@@ -44,7 +44,7 @@ from losscli.analysis.diagnostics import (
 )
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.results import ComputeReport, LossResult
-from losscli.core.dataset import Dataset
+from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.reduction import (
     Accumulator,
     D2QuantileAccumulator,
@@ -381,8 +381,16 @@ class StreamingCompute:
             if chunk.weights is None
             else np.bincount(codes, weights=(chunk.weights > 0), minlength=len(listed)) > 0
         )
-        for i, name in enumerate(listed):
+        for name in listed:
             self.group_codes.setdefault(name, len(self.group_codes))
+        if len(self.group_codes) > MAX_GROUPS:
+            # The bound holds over the whole input, not only within one chunk.
+            raise DataError(
+                f"column {chunk.group_column} (--group-by) has more than {MAX_GROUPS:,} "
+                f"distinct values; --group-by expects a categorical column such as a "
+                f"segment or a split (at most {MAX_GROUPS:,} groups, which bounds memory)"
+            )
+        for i, name in enumerate(listed):
             self.group_rows[name] = self.group_rows.get(name, 0) + int(counts[i])
             if positive[i]:
                 self.group_positive.add(name)

@@ -59,6 +59,9 @@ def sensitivity(
     robust or sensitive (a log loss bounded only by clipping at eps is
     sensitive).
 
+    Large files stream in two passes with bounded memory and the same
+    figures (with --custom losses the file is read whole).
+
     \b
     Examples:
       loss sensitivity preds.csv

@@ -8,6 +8,9 @@ import numpy as np
 
 from losscli.core.registry import LossInputs, Task
 
+# Distinct --group-by values allowed over the whole input (bounds the per-group state).
+MAX_GROUPS = 1000
+
 
 @dataclass(frozen=True)
 class Dataset:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from losscli.core.dataset import Dataset
+from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
 from losscli.io.arrow import CAST_ERRORS
@@ -45,7 +45,6 @@ class InputOptions:
 
 # --group-by is for categorical columns; more distinct values than this is a mistake
 # (a continuous column), not a report anyone can read.
-MAX_GROUPS = 1000
 
 # --------------------------------------------------------------------------- columns
 
