@@ -30,6 +30,8 @@ _LAZY: dict[str, str] = {
     "loss_info": "losscli.api",
     "losses": "losscli.api",
     "Accumulator": "losscli.api",
+    "report_data": "losscli.api",
+    "data_charts": "losscli.api",
     "ComputeResult": "losscli.results",
     "CompareResult": "losscli.results",
     "CurvesResult": "losscli.results",

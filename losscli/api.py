@@ -22,6 +22,7 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -1144,3 +1145,156 @@ def _copy(state: Any) -> Any:
     import copy
 
     return copy.deepcopy(state)
+
+
+# --------------------------------------------------------------------------- report and charts
+
+
+def _report_inputs(
+    data: Any, options: dict[str, Any], custom: Sequence[str] | None, texts: tuple[str, ...]
+) -> tuple[Dataset, list[LossSelection], _Messages]:
+    """Every row of ``data`` in memory and the chosen losses (report and charts)."""
+    opts = _input_options(**options)
+    _prepare_losses(texts, custom)
+    messages = _Messages()
+    with _open(data, opts) as source:
+        dataset = _whole(source)
+    return dataset, _choose(texts, dataset, messages), messages
+
+
+def data_charts(
+    data: Any,
+    *,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    losses: Losses = None,
+    weights: str | None = None,
+    task: str = "auto",
+    from_logits: bool = False,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    custom: Sequence[str] | None = None,
+    rule: str = "mad",
+    threshold: float | None = None,
+    groups: Any = None,
+) -> Any:
+    """The aggregates behind the data charts (``--plot``, ``loss report``): no raw rows.
+
+    Residual histograms with the flagged rows (regression), reliability bins
+    and P(true class) histograms (classification), per-sample loss histograms
+    (structured families); ``groups`` (a compute result with ``group_by``)
+    adds each group's values with their intervals. Returns a
+    :class:`losscli.analysis.report.ChartData`; its ``notes`` say what cannot
+    be drawn.
+    """
+    from losscli.analysis.report import chart_data
+
+    dataset, selections, messages = _report_inputs(
+        data,
+        dict(
+            y_true=y_true,
+            y_pred=y_pred,
+            weights=weights,
+            task=task,
+            from_logits=from_logits,
+            nan=nan,
+            pred_prefix=pred_prefix,
+            true_prefix=true_prefix,
+            delimiter=delimiter,
+            encoding=encoding,
+        ),
+        custom,
+        _loss_texts(losses),
+    )
+    import dataclasses
+
+    rule = _choice(rule, "rule", ("mad", "iqr"))
+    found, notes = chart_data(dataset, selections, rule=rule, threshold=threshold, groups=groups)
+    # The warnings about the losses are those of the command the charts go with.
+    return dataclasses.replace(found, notes=tuple(notes))
+
+
+def report_data(
+    data: Any,
+    *,
+    y_true: str = "y_true",
+    y_pred: Columns = None,
+    losses: Losses = None,
+    weights: str | None = None,
+    group_by: str | None = None,
+    task: str = "auto",
+    from_logits: bool = False,
+    ci: float | None = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    nan: str = "error",
+    pred_prefix: str = "y_pred_",
+    true_prefix: str = "y_true_",
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
+    custom: Sequence[str] | None = None,
+    rule: str = "mad",
+    threshold: float | None = None,
+) -> Any:
+    """Every analysis of ``data`` in one result: what ``loss report`` shows.
+
+    compute (with ``ci`` intervals, per group with ``group_by``), compare,
+    the loss curves, sensitivity (``rule``, ``threshold``) and recommend
+    (``losses`` rated as planned), plus the data charts' aggregates. Returns
+    a :class:`losscli.analysis.report.ReportData`; render it with
+    :func:`losscli.report.html.render_html`.
+    """
+    from losscli.analysis.report import build_report
+    from losscli.analysis.rules import PlannedLoss
+    from losscli.core.registry import Task, parse_loss_list
+
+    texts = _loss_texts(losses)
+    if ci is not None:
+        _check_ci(ci, n_boot, seed)
+    dataset, selections, messages = _report_inputs(
+        data,
+        dict(
+            y_true=y_true,
+            y_pred=y_pred,
+            weights=weights,
+            task=task,
+            from_logits=from_logits,
+            nan=nan,
+            pred_prefix=pred_prefix,
+            true_prefix=true_prefix,
+            delimiter=delimiter,
+            encoding=encoding,
+            group_by=group_by,
+        ),
+        custom,
+        texts,
+    )
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+        raise UsageError(f"threshold must be a positive number (got {threshold:g})")
+    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+        raise UsageError(
+            f"threshold for {dataset.task.value} data is a probability of the true class "
+            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+        )
+    planned = tuple(
+        PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params))
+        for text in texts
+        for sel in parse_loss_list(text)
+    )
+    result = build_report(
+        dataset,
+        selections,
+        ci_level=ci,
+        n_boot=n_boot,
+        seed=seed,
+        rule=_choice(rule, "rule", ("mad", "iqr")),
+        threshold=threshold,
+        planned=planned,
+    )
+    import dataclasses
+
+    messages.issue(result.compute.warnings)
+    return dataclasses.replace(result, notes=[*messages.notes, *result.notes])

@@ -439,9 +439,9 @@ def test_plot_svg(run, tmp_path):
 
 
 def test_plot_unknown_extension_is_a_usage_error(run, tmp_path):
-    result = run("compare", "--plot", tmp_path / "curves.pdf")
+    result = run("compare", "--plot", tmp_path / "curves.jpg")
     assert result.exit_code == 2
-    assert ".png or .svg" in result.stderr
+    assert ".png, .svg or .pdf" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -702,7 +702,6 @@ def test_options_that_need_a_file_or_no_file(run):
     path = SAMPLES / "regression_clean.csv"
     result = run("compare", path, "--errors", "-1:1:3")
     assert result.exit_code == 2 and "without a FILE" in result.stderr
-    assert run("compare", path, "--plot", "x.png").exit_code == 2
 
 
 def test_loss_of_the_wrong_task_on_a_file(run):

@@ -126,9 +126,10 @@ def test_newline_in_a_group_value_keeps_the_markdown_table_whole(run, tmp_path):
     out = run("compute", path, "-l", "mae", "--group-by", "g", "--format", "markdown")
     assert out.exit_code == 0, out.stderr
     lines = out.stdout.splitlines()
+    # the table's layout (group, rows, loss, params, models across) and precision
     assert lines[-2:] == [
-        "| mae |  | y_pred | 1.0 | a\\nb |",
-        "| mae |  | y_pred | 0.0 | c\\|d |",
+        "| a\\nb | 1 | mae |  | 1 |",
+        "| c\\|d | 1 | mae |  | 0 |",
     ]
 
 

@@ -72,11 +72,14 @@ class ChartData:
     """The aggregates behind the data charts (report and --plot): no raw rows."""
 
     task: str
-    residuals: list[Histogram]  # regression: residuals, flagged rows apart (per model)
+    # Regression: the residuals; classification on raw scores: the margin (or
+    # log10 P(true class)). Flagged rows apart, per model, as `loss sensitivity`.
+    residuals: list[Histogram]
     reliability: list[Reliability]  # classification on probabilities (per model)
     p_true: list[ValueHistogram]  # classification on probabilities (per model)
     values: list[ValueHistogram]  # structured families: per-sample losses (per model)
     groups: ComputeReport | None = None  # values per group with intervals (--group-by)
+    notes: tuple[str, ...] = ()  # what cannot be drawn, and why
 
     @property
     def empty(self) -> bool:
@@ -219,13 +222,14 @@ def chart_data(
     reliability: list[Reliability] = []
     p_true: list[ValueHistogram] = []
     values: list[ValueHistogram] = []
-    if dataset.task is Task.REGRESSION and residuals is None:
+    classification = dataset.task in (Task.BINARY, Task.MULTICLASS)
+    raw = classification and check_probabilities(dataset, selections)
+    if (dataset.task is Task.REGRESSION or raw) and residuals is None:
         residuals = [
-            histogram(dataset, flag_model(dataset, m, rule, threshold), SENSITIVITY_BINS)
+            histogram(dataset, flag_model(dataset, m, rule, threshold, raw), SENSITIVITY_BINS, raw)
             for m in dataset.model_names
         ]
-    if dataset.task in (Task.BINARY, Task.MULTICLASS):
-        raw = check_probabilities(dataset, selections)
+    if classification:
         cut = threshold if threshold is not None else P_TRUE_THRESHOLD
         for model in dataset.model_names:
             diagram = reliability_of(dataset, model, raw)
@@ -234,8 +238,8 @@ def chart_data(
                 p_true.append(p_true_histogram(dataset, model, cut))
         if raw:
             notes.append(
-                "the predictions are raw scores, not probabilities: no reliability diagram "
-                "(use --from-logits if they are logits)"
+                "the predictions are raw scores, not probabilities: no reliability diagram; "
+                "the charts show the margins (use --from-logits if they are logits)"
             )
     elif dataset.task is not Task.REGRESSION:
         if items is None:
@@ -248,7 +252,7 @@ def chart_data(
             values.append(value_histogram(item.model, item.selection.label, item.defined(None)[0]))
     data = ChartData(
         task=dataset.task.value,
-        residuals=list(residuals or []) if dataset.task is Task.REGRESSION else [],
+        residuals=list(residuals or []) if dataset.task is Task.REGRESSION or raw else [],
         reliability=reliability,
         p_true=p_true,
         values=values,

@@ -37,7 +37,7 @@ def _check_plot(ctx: click.Context, param: click.Parameter, value: str | None) -
         check_image_path(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r}: the file name must end in .png or .svg", ctx, param
+            f"{value!r}: the file name must end in .png, .svg or .pdf", ctx, param
         ) from None
     return value
 
@@ -66,7 +66,9 @@ def _given(ctx: click.Context, name: str) -> bool:
     "--plot",
     metavar="PATH",
     callback=_check_plot,
-    help="Without FILE: also save the chart as PATH (.png or .svg; needs losscli[plot]).",
+    help="Also save a chart as PATH (.png, .svg or .pdf; needs losscli[plot]): without "
+    "FILE the loss curves; with FILE the data charts (residual histograms with the flagged "
+    "rows, or reliability diagrams and P(true class) histograms).",
 )
 @bootstrap_options(
     ci_help="With FILE: paired-bootstrap interval of each model's difference to the best, "
@@ -128,10 +130,9 @@ def compare(
         check_outputs(input_paths(None, kwargs), [("--plot", plot)])
         _compare_curves(losses, errors, plot, fmt, make_console())
         return
-    for name, flag in (("errors", "--errors"), ("plot", "--plot")):
-        if _given(ctx, name):
-            raise UsageError(f"{flag} draws loss curves; use it without a FILE")
-    _compare_models(file, losses, fmt, ci, n_boot, seed, kwargs)
+    if _given(ctx, "errors"):
+        raise UsageError("--errors draws loss curves; use it without a FILE")
+    _compare_models(file, losses, fmt, ci, n_boot, seed, kwargs, plot)
 
 
 def _compare_curves(
@@ -161,6 +162,7 @@ def _compare_models(
     n_boot: int,
     seed: int,
     kwargs: dict[str, Any],
+    plot: str | None = None,
 ) -> None:
     from losscli.analysis.compare import compare_models
     from losscli.cli.common import check_outputs, choose_losses, input_paths, note, warn
@@ -173,8 +175,12 @@ def _compare_models(
     opts = input_from_kwargs(kwargs)
     if losses:  # typos fail fast (exit 2), before the file is read
         select_losses(list(losses), Task.REGRESSION)
-    if ci is not None:
-        # The paired bootstrap still resamples rows in memory.
+    if plot:
+        from losscli.cli.plotting import check_plot_target
+
+        check_plot_target(plot, file)
+    if ci is not None or plot:
+        # The paired bootstrap still resamples rows in memory; the charts need the rows.
         dataset = load_dataset(file, opts)
         selections = choose_losses(losses, dataset)
         report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
@@ -188,3 +194,7 @@ def _compare_models(
         note(f"Note: {line}")
     render_models(report, fmt, make_console())
     warn(report.warnings)
+    if plot:
+        from losscli.cli.plotting import save_data_plot
+
+        save_data_plot(plot, dataset, selections)

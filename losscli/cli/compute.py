@@ -14,6 +14,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
+from losscli.cli.plotting import plot_option
 
 
 @click.command("compute")
@@ -50,6 +51,7 @@ from losscli.cli.options import (
         "for any model (repeatable), e.g. --fail-below r2=0.8. A NaN value fails."
     ),
 )
+@plot_option
 def compute(
     file: str,
     losses: tuple[str, ...],
@@ -61,6 +63,7 @@ def compute(
     per_sample: str | None,
     fail_above: tuple[str, ...],
     fail_below: tuple[str, ...],
+    plot: str | None,
     **kwargs: Any,
 ) -> None:
     """Compute the selected losses for every model in FILE.
@@ -77,7 +80,8 @@ def compute(
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
 
     Large files are read in chunks with bounded memory and the same results
-    (median_ae stays exact), --ci and --per-sample included.
+    (median_ae stays exact), --ci and --per-sample included; --plot reads the
+    file a second time for the charts (not from stdin).
     """
     from losscli.api import compute as api_compute
     from losscli.cli.common import (
@@ -88,13 +92,16 @@ def compute(
         note,
         warn,
     )
+    from losscli.cli.plotting import check_plot_target, plot_from_file
     from losscli.errors import GateFailed
     from losscli.report.compute import render
     from losscli.report.console import make_console, progress_bar, stdout_stream
 
     warn(ignored_without_ci(ci))
     # Before any work: the output can be written and is not an input (stdin included).
-    check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample)])
+    check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample), ("--plot", plot)])
+    if plot:
+        check_plot_target(plot, file, rereads=True)
     with api_warnings():
         with progress_bar(fmt == "table") as bar:
             result = api_compute(
@@ -116,5 +123,7 @@ def compute(
             note(f"Note: {line}")
         render(result, fmt.lower(), make_console(stderr=per_sample == "-"))
         failed = result.gate_failures()
+        if plot:
+            plot_from_file(plot, file, losses, kwargs, groups=result if group_by else None)
     if failed:
         raise GateFailed("quality gate failed: " + "; ".join(failed))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import MAX_RESAMPLES, input_from_kwargs, input_options, loss_options
+from losscli.cli.options import MAX_RESAMPLES, input_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -143,51 +143,26 @@ def report(
       loss report preds.csv --pred-col a --pred-col b --group-by segment
       loss report preds.csv -o - > report.html
     """
-    import math
-
-    from losscli.analysis.report import build_report
-    from losscli.analysis.rules import PlannedLoss
-    from losscli.cli.common import (
-        check_outputs,
-        choose_losses,
-        input_paths,
-        note,
-        warn,
-        write_atomically,
-    )
-    from losscli.core.registry import Task, parse_loss_list, select_losses
-    from losscli.errors import UsageError
-    from losscli.io import load_dataset
+    from losscli.api import report_data
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note, write_atomically
+    from losscli.cli.options import api_input_kwargs
     from losscli.report.html import render_html, require_report_extra
 
     require_report_extra()
-    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
-        raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
     path = output or default_output(file)
     check_outputs(input_paths(file, kwargs), [("--output", path)])
-    planned: list[PlannedLoss] = []
-    if losses:  # typos fail fast (exit 2), before the file is read
-        select_losses(list(losses), Task.REGRESSION)
-        for text in losses:
-            for sel in parse_loss_list(text):
-                planned.append(PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params)))
-    dataset = load_dataset(file, input_from_kwargs(kwargs, group_by))
-    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"--threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+    with api_warnings():
+        data = report_data(
+            file,
+            losses=losses,
+            ci=ci,
+            n_boot=n_boot,
+            seed=seed,
+            group_by=group_by,
+            rule=(rule or "mad").lower(),
+            threshold=threshold,
+            **api_input_kwargs(kwargs),
         )
-    selections = choose_losses(losses, dataset)
-    data = build_report(
-        dataset,
-        selections,
-        ci_level=ci,
-        n_boot=n_boot,
-        seed=seed,
-        rule=(rule or "mad").lower(),
-        threshold=threshold,
-        planned=tuple(planned),
-    )
     from losscli import __version__
 
     page = render_html(
@@ -200,6 +175,5 @@ def report(
         handle.write(page)
 
     write_atomically(path, write)
-    warn(data.compute.warnings)
     if path != "-":
         click.echo(f"Report written to {path}", err=True)

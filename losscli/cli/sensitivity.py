@@ -13,6 +13,7 @@ from losscli.cli.options import (
     input_options,
     loss_options,
 )
+from losscli.cli.plotting import plot_option
 
 
 @click.command("sensitivity")
@@ -38,12 +39,14 @@ from losscli.cli.options import (
         "losses on raw scores the margin logit(p), -4.595 by default)."
     ),
 )
+@plot_option
 def sensitivity(
     file: str,
     losses: tuple[str, ...],
     fmt: str,
     rule: str | None,
     threshold: float | None,
+    plot: str | None,
     **kwargs: Any,
 ) -> None:
     """Show how much each loss is driven by a few outlying rows of FILE.
@@ -70,6 +73,7 @@ def sensitivity(
       loss sensitivity sample_data/binary_imbalanced.csv --threshold 0.05
       loss sensitivity sample_data/hinge_labels.csv -l hinge
       loss sensitivity preds.csv --format json
+      loss sensitivity preds.csv --plot residuals.png
     """
     import math
 
@@ -83,7 +87,11 @@ def sensitivity(
 
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
-    check_outputs(input_paths(file, kwargs), [])
+    check_outputs(input_paths(file, kwargs), [("--plot", plot)])
+    if plot:
+        from losscli.cli.plotting import check_plot_target
+
+        check_plot_target(plot, file, rereads=True)
     opts = input_from_kwargs(kwargs)
     if losses:  # typos in --losses fail before the file is read (exit 2)
         select_losses(list(losses), Task.REGRESSION)
@@ -132,6 +140,12 @@ def sensitivity(
         )
     render(report, fmt.lower(), console)
     warn(report.warnings)
+    if plot:
+        from losscli.cli.plotting import plot_from_file
+
+        plot_from_file(
+            plot, file, losses, kwargs, rule=(rule or "mad").lower(), threshold=threshold
+        )
 
 
 def _check_threshold(task: Any, threshold: float | None) -> None:

@@ -18,7 +18,7 @@ from losscli.atomic import check_writable, write_atomically
 from losscli.errors import LossCliError
 
 MARKERS = ("•", "+", "x", "o", "*", "#", "=", "~", "%", "@")
-IMAGE_FORMATS = ("png", "svg")
+IMAGE_FORMATS = ("png", "svg", "pdf")
 PLOT_EXTRA_HINT = "pip install 'losscli[plot]'"
 
 
@@ -77,15 +77,15 @@ def terminal_chart(panel: Panel, *, width: int = 80, height: int = 20, color: bo
 
 
 def check_image_path(path: str) -> str:
-    """The image format of ``path`` from its extension ('png' or 'svg'), else ValueError."""
+    """The image format of ``path`` from its extension ('png', 'svg' or 'pdf'), else ValueError."""
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in IMAGE_FORMATS:
-        raise ValueError(f"--plot {path}: the file name must end in .png or .svg")
+        raise ValueError(f"--plot {path}: the file name must end in .png, .svg or .pdf")
     return ext
 
 
 def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> None:
-    """Save the panels side by side as PNG or SVG, atomically (temp file, then rename)."""
+    """Save the panels side by side as PNG, SVG or PDF, atomically (temp file, then rename)."""
     fmt = check_image_path(path)
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -114,7 +114,11 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
 
     def save(handle: Any) -> None:
         # Fixed metadata and hash salt keep the SVG identical from run to run.
-        metadata = {"Date": None} if fmt == "svg" else {"Software": "losscli"}
+        metadata: dict[str, Any] = {"Software": "losscli"}
+        if fmt == "svg":
+            metadata = {"Date": None}
+        elif fmt == "pdf":
+            metadata = {"Creator": "losscli", "CreationDate": None}
         with matplotlib.rc_context({"svg.hashsalt": "losscli"}):
             fig.savefig(handle, format=fmt, metadata=metadata, dpi=120)
 

@@ -88,7 +88,8 @@ def residual_panel(h: Any) -> ChartPanel:
         if h.flagged and any(h.flagged):
             ax.legend(loc="upper right", fontsize="small")
 
-    return ChartPanel(f"Residuals: {h.model}", draw)
+    kind = "Residuals" if h.quantity.startswith("Residuals") else h.quantity
+    return ChartPanel(f"{kind}: {h.model}", draw)
 
 
 def p_true_panel(h: Any) -> ChartPanel:
