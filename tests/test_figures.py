@@ -248,3 +248,16 @@ def test_bin_edges():
     assert np.isnan(ReliabilityBins().ece()) and np.isnan(ReliabilityBins().mce())
     with pytest.raises(ValueError):
         ReliabilityBins(2).merge(ReliabilityBins(3))
+
+
+def test_sensitivity_reports_a_score_without_a_verdict(run):
+    from conftest import SAMPLES
+
+    out = run(
+        "sensitivity", SAMPLES / "regression_outliers.csv", "-l", "r2,mse", "--format", "json"
+    )
+    assert out.exit_code == 0, out.stderr
+    r2 = next(r for r in json.loads(out.stdout)["results"] if r["loss"] == "r2")
+    assert r2["verdict"] == "no verdict"
+    assert r2["value_without_outliers"] > r2["value"]  # the outliers cost r2
+    assert r2["outlier_share"] is None and r2["top1pct_share"] is None

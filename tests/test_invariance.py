@@ -133,7 +133,7 @@ def perfect_inputs(loss: LossSelection, x: LossInputs) -> LossInputs:
 
 
 def value(loss: LossSelection, x: LossInputs, weights: np.ndarray | None = None) -> float:
-    return reduce_values(loss.per_sample(x), weights, loss.spec.reduction)
+    return reduce_values(loss.per_sample(x), weights, loss.reducer)
 
 
 def assert_close(a: float, b: float, per_sample: np.ndarray, rel: float = 1e-12) -> None:

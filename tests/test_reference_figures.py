@@ -20,6 +20,11 @@ REL = 1e-12
 COVERED_LOSSES = {
     "zero_one",
     "accuracy",
+    "r2",
+    "explained_variance",
+    "d2_absolute_error",
+    "d2_pinball",
+    "d2_tweedie",
 }
 
 RNG = np.random.default_rng(20261202)
@@ -94,3 +99,86 @@ def test_soft_targets_count_their_largest_entry_as_the_true_class():
     soft = 0.8 * one_hot(LABELS, K) + 0.05
     want = metrics.accuracy_score(LABELS, np.argmax(PROBS, axis=1))
     assert value("accuracy", soft, PROBS) == pytest.approx(want, rel=REL, abs=0)
+
+
+# --------------------------------------------------------------------------- regression scores
+
+Y_POS = RNG.gamma(2.0, 3.0, N)
+P_POS = Y_POS * RNG.lognormal(0.0, 0.4, N)
+Y_REAL = RNG.normal(5.0, 3.0, N)
+P_REAL = Y_REAL + RNG.standard_t(3, N)
+INT_WEIGHTS = RNG.integers(0, 4, N).astype(float)
+REG_WEIGHTS = {"unweighted": None, "weighted": WEIGHTS, "integer_weights": INT_WEIGHTS}
+REG_DATA = {"positive": (Y_POS, P_POS), "real": (Y_REAL, P_REAL)}
+
+SCORES = [
+    ("r2", {}, lambda y, p, w: metrics.r2_score(y, p, sample_weight=w)),
+    (
+        "explained_variance",
+        {},
+        lambda y, p, w: metrics.explained_variance_score(y, p, sample_weight=w),
+    ),
+    (
+        "d2_absolute_error",
+        {},
+        lambda y, p, w: metrics.d2_absolute_error_score(y, p, sample_weight=w),
+    ),
+    *[
+        (
+            "d2_pinball",
+            {"alpha": a},
+            lambda y, p, w, a=a: metrics.d2_pinball_score(y, p, sample_weight=w, alpha=a),
+        )
+        for a in (0.05, 0.3, 0.5, 0.9, 1.0)
+    ],
+    ("d2_tweedie", {}, lambda y, p, w: metrics.d2_tweedie_score(y, p, sample_weight=w)),
+]
+POSITIVE_ONLY = [
+    (
+        "d2_tweedie",
+        {"power": power},
+        lambda y, p, w, power=power: metrics.d2_tweedie_score(y, p, sample_weight=w, power=power),
+    )
+    for power in (-1.0, 1.0, 1.5, 2.0, 3.0)
+]
+
+
+@pytest.mark.parametrize("data", REG_DATA.values(), ids=REG_DATA.keys())
+@pytest.mark.parametrize("weights", REG_WEIGHTS.values(), ids=REG_WEIGHTS.keys())
+@pytest.mark.parametrize("name, params, reference", SCORES, ids=[f"{n}{p}" for n, p, _ in SCORES])
+def test_regression_scores_match_sklearn(name, params, reference, weights, data):
+    y, p = data
+    got = value(name, y, p, weights, **params)
+    assert got == pytest.approx(reference(y, p, weights), rel=REL, abs=0)
+
+
+@pytest.mark.parametrize("weights", REG_WEIGHTS.values(), ids=REG_WEIGHTS.keys())
+@pytest.mark.parametrize(
+    "name, params, reference", POSITIVE_ONLY, ids=[f"{n}{p}" for n, p, _ in POSITIVE_ONLY]
+)
+def test_d2_tweedie_powers_match_sklearn(name, params, reference, weights):
+    got = value(name, Y_POS, P_POS, weights, **params)
+    assert got == pytest.approx(reference(Y_POS, P_POS, weights), rel=REL, abs=0)
+
+
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("r2", metrics.r2_score),
+        ("explained_variance", metrics.explained_variance_score),
+        ("d2_absolute_error", metrics.d2_absolute_error_score),
+    ],
+)
+def test_edge_cases_follow_sklearns_force_finite(name, reference):
+    y = np.array([2.0, 2.0, 2.0])
+    assert value(name, y, y) == reference(y, y) == 1.0  # perfect, constant y_true
+    # constant y_true: 0 (explained_variance ignores the constant bias: 1)
+    assert value(name, y, y + 1) == reference(y, y + 1)
+    assert value(name, y, y + [0, 1, 2]) == reference(y, y + [0, 1, 2]) == 0.0
+    assert np.isnan(value(name, [1.0], [2.0]))  # fewer than two rows
+
+
+def test_scores_are_higher_is_better_and_not_training_losses():
+    for name in ("r2", "explained_variance", "d2_absolute_error", "d2_pinball", "d2_tweedie"):
+        spec = get_loss(name)
+        assert spec.higher_is_better and spec.evaluation_only

@@ -23,7 +23,13 @@ from losscli.analysis.sensitivity import (
     SENSITIVE_CHANGE_PCT,
     sensitivity,
 )
-from losscli.core.registry import LossSelection, Reduction, Task, losses_for_task
+from losscli.core.registry import (
+    PLAIN_REDUCTIONS,
+    LossSelection,
+    Reduction,
+    Task,
+    losses_for_task,
+)
 from losscli.errors import LossCliError
 from losscli.io import load_dataset
 from losscli.io.columns import InputOptions
@@ -86,6 +92,10 @@ def _dataset(key: str, tmp: Path):
 def _every_loss_that_applies(dataset) -> list[LossSelection]:
     chosen = []
     for spec in losses_for_task(dataset.task):
+        if spec.reduction not in PLAIN_REDUCTIONS:
+            # Ratios of sums (r2, d2_*, ece): no per-row shares and no verdict
+            # (test_figures.py checks what sensitivity says of them).
+            continue
         selection = LossSelection(spec, spec.resolve_params({}))
         try:
             per_sample_losses(dataset, [selection])

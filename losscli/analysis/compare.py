@@ -282,7 +282,7 @@ def per_row_statistics(spec: LossSpec) -> bool:
 def item_figures(item: PerSample, weights: np.ndarray | None) -> ItemFigures:
     """The figures of one (loss, model) from its per-row losses in memory."""
     spec = item.selection.spec
-    value = reduce_values(item.values, weights, spec.reduction)
+    value = reduce_values(item.values, weights, item.selection.reducer)
     median: float | None = None
     p95: float | None = None
     largest: float | None = None

@@ -223,8 +223,15 @@ class CompareScan:
             st.median_value.add(values, weights)
         elif kind is not Reduction.MEDIAN:
             if st.value is None:
-                st.value = new_accumulator(kind)
+                # The selection's reducer carries the parameters a SPEC 12 figure reads
+                # (d2_pinball's alpha). d2_* keep their y values here (no cap): exact,
+                # in memory proportional to the rows.
+                st.value = new_accumulator(item.selection.reducer)
             st.value.add(values, weights)
+        if values.ndim != 1:
+            # r2, d2_*, ece: per-row components of a ratio, no per-row statistics.
+            st.n_all += int(values.shape[0])
+            return
         defined, dw = item.defined(weights)
         # Unweighted rows: the contributions are the terms themselves, one kept range.
         shared = dw is None and not spec.signed

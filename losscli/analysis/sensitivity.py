@@ -107,7 +107,14 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import new_accumulator, reduce_values
-from losscli.core.registry import LossInputs, LossSelection, Reduction, Task, is_custom
+from losscli.core.registry import (
+    PLAIN_REDUCTIONS,
+    LossInputs,
+    LossSelection,
+    Reduction,
+    Task,
+    is_custom,
+)
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
 
@@ -224,6 +231,7 @@ class SensitivityResult:
     growth_exponent: float | None = None  # b of change ~ k^b at the largest k
     clip_eps: float | None = None  # growth "clipped": the eps that bounds it
     unclipped_exponent: float | None = None  # b of the same rows through logits
+    ratio: bool = False  # a ratio of sums (r2, ece): no per-row shares, no verdict
 
     @property
     def abs_change_pct(self) -> float | None:
@@ -618,9 +626,9 @@ def _injected_value(
         w = None if weights is None else np.concatenate([weights, [row_weight]])
         return reduce_values(values, w, kind)
     # One more row is an O(1) update of the partial sums (as the streamed plan does it).
-    acc = new_accumulator(kind)
+    acc = new_accumulator(item.selection.reducer)
     acc.add(item.values, weights)
-    row_acc = new_accumulator(kind)
+    row_acc = new_accumulator(item.selection.reducer)
     row_acc.add(row_values, None if weights is None else np.array([row_weight]))
     return acc.merge(row_acc).result()  # type: ignore[arg-type]
 
@@ -1091,11 +1099,19 @@ def judge_item(
         robust_property=None if is_custom(spec) else spec.properties.robust,
         name=spec.name,
     )
+    ratio_of_sums = spec.reduction not in PLAIN_REDUCTIONS
     if measured.scalar:
         verdict = NO_VERDICT
         reasons = [
             "the custom loss returned a scalar, used for every row, so no row carries a "
             f"share of it; the flagged rows change it by {_pct(change)}"
+        ]
+    elif ratio_of_sums:
+        verdict = NO_VERDICT
+        reasons = [
+            f"{spec.name} is a ratio of sums over all rows (a score or a calibration "
+            "figure), not a mean of per-row losses, so no row carries a share of it; "
+            f"the flagged rows change it from {value:.6g} to {without:.6g}"
         ]
     result = SensitivityResult(
         loss=spec.name,
@@ -1116,6 +1132,7 @@ def judge_item(
         growth_exponent=exponent,
         clip_eps=None if clipping is None else clipping.eps,
         unclipped_exponent=None if clipping is None else clipping.unclipped_exponent,
+        ratio=ratio_of_sums,
     )
     return result, injection
 
@@ -1173,15 +1190,19 @@ def sensitivity(
         spec = item.selection.spec
         outliers = flags[item.model]
         terms = np.abs(item.values) if spec.signed else item.values
-        value = reduce_values(item.values, weights, spec.reduction)
+        value = reduce_values(item.values, weights, item.selection.reducer)
         # A scalar --custom loss is called again on the rows kept (and with the
         # synthetic row); it has no per-row shares.
         inputs = dataset.inputs(item.model) if item.scalar else None
         if inputs is not None:
             without = _scalar_without(item, inputs, outliers.mask)
             share = top1 = math.nan
+        elif item.values.ndim == 2:
+            # A ratio of sums (r2, d2_*, ece): per-row components, no per-row shares.
+            without = _without(item.values, weights, outliers.mask, item.selection.reducer)
+            share = top1 = math.nan
         else:
-            without = _without(item.values, weights, outliers.mask, spec.reduction)
+            without = _without(item.values, weights, outliers.mask, item.selection.reducer)
             share = outlier_share(terms, weights, outliers.mask)
             top1 = top_share(terms, weights, 0.01) if terms.size else math.nan
 

@@ -356,14 +356,19 @@ class SensitivityFlags:
             st.without_median.add(values[unflagged], kept_w)
         else:
             if st.value is None:
-                st.value = new_accumulator(kind)
-                st.without = new_accumulator(kind)
+                # The reducer carries a SPEC 12 figure's parameters (d2_pinball's alpha).
+                st.value = new_accumulator(item.selection.reducer)
+                st.without = new_accumulator(item.selection.reducer)
             assert st.without is not None
             st.value.add(values, weights)
             st.without.add(values[unflagged], kept_w)
         st.kept_weight = st.kept_weight or bool(
             np.any(unflagged if weights is None else unflagged & (weights > 0))
         )
+        if values.ndim != 1:
+            # A ratio of sums (r2, d2_*, ece): per-row components, no per-row shares.
+            st.n_rows += int(values.shape[0])
+            return
         terms = np.abs(values) if spec.signed else values
         contrib = terms if weights is None else np.where(weights > 0, weights * terms, 0.0)
         if st.top is None:
@@ -722,7 +727,7 @@ class _Injector:
                 raise NeedsMemory(self.selection.label)
             return got
         assert st.value is not None
-        acc = new_accumulator(self.selection.spec.reduction)
+        acc = new_accumulator(self.selection.reducer)
         acc.add(row_values, weights)
         return st.value.merge(acc).result()  # type: ignore[arg-type]
 

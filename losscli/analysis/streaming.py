@@ -47,6 +47,8 @@ from losscli.analysis.results import ComputeReport, LossResult
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.reduction import (
     Accumulator,
+    D2QuantileAccumulator,
+    D2TweedieAccumulator,
     MedianAccumulator,
     key_bins,
     new_accumulator,
@@ -64,6 +66,10 @@ MEDIAN_BITS = 16
 MEDIAN_CAP = 1 << 18
 # Quantiles of the first chunk bounding the values spooled for the exact median.
 BAND = (0.4, 0.6)
+# Figures whose denominator needs a statistic of every row first (then another pass).
+TWO_PASS = (Reduction.D2_QUANTILE, Reduction.D2_TWEEDIE)
+Refinable = MedianAccumulator | D2QuantileAccumulator | D2TweedieAccumulator
+REFINABLE = (MedianAccumulator, D2QuantileAccumulator, D2TweedieAccumulator)
 # Bytes the bootstrap state (--ci) may take: blocks x series x groups floats.
 CI_STATE_BYTES = 96 << 20
 
@@ -217,7 +223,7 @@ class StreamingCompute:
                 _ItemState(
                     item.selection,
                     item.model,
-                    self._new_accumulator(item.selection.spec.reduction, overall=True),
+                    self._new_accumulator(item.selection, overall=True),
                 )
                 for item in items
             ]
@@ -257,6 +263,7 @@ class StreamingCompute:
             state.scalar = state.scalar or item.scalar
             values = item.values
             kind = state.selection.spec.reduction
+            two_pass = kind in TWO_PASS
             state.overall.add(values, weights)
             if groups is not None:
                 sorted_values = values[order]
@@ -264,7 +271,7 @@ class StreamingCompute:
                     part = slice(bounds[code], bounds[code + 1])
                     acc = state.groups.get(name)
                     if acc is None:
-                        acc = self._new_accumulator(kind, overall=False)
+                        acc = self._new_accumulator(state.selection, overall=False)
                         state.groups[name] = acc
                     acc.add(
                         sorted_values[part],
@@ -275,6 +282,10 @@ class StreamingCompute:
                     self._spool_band(spooled, index, values, weights)
                 else:
                     spooled[f"v{index}"] = values
+            elif two_pass and not self.band_mode:
+                # d2_*: the y component, for the pass that sums the denominator (band
+                # mode reads the input again instead).
+                spooled[f"v{index}"] = np.ascontiguousarray(values[:, 1])
             self._diagnostics(state, chunk, values)
         if spooled:
             if weights is not None and not self.band_mode:
@@ -338,7 +349,11 @@ class StreamingCompute:
         if w is not None:
             spooled[f"w{index}"] = w[inside]
 
-    def _new_accumulator(self, kind: Reduction, overall: bool) -> Accumulator:
+    def _new_accumulator(self, selection: LossSelection, overall: bool) -> Accumulator:
+        kind = selection.spec.reduction
+        if kind in TWO_PASS:
+            cap = self.median_cap if overall else min(self.median_cap, GROUP_MEDIAN_CAP)
+            return new_accumulator(selection.reducer, cap=cap)
         if kind is Reduction.MEDIAN and self.ci_level is not None:
             if overall:
                 return MedianInterval(cap=self.median_cap, bits=MEDIAN_BITS, level=self.ci_level)
@@ -353,7 +368,7 @@ class StreamingCompute:
             return MedianAccumulator(
                 cap=min(self.median_cap, GROUP_MEDIAN_CAP), bits=GROUP_MEDIAN_BITS
             )
-        return new_accumulator(kind)
+        return new_accumulator(selection.reducer)
 
     def _group_index(self, chunk: Dataset) -> tuple[np.ndarray, list[str]] | None:
         if chunk.groups is None:
@@ -446,10 +461,11 @@ class StreamingCompute:
         )
 
     def _refine_medians(self, progress: Callable[[], None] | None) -> None:
-        pending: list[tuple[int, MedianAccumulator, str | None]] = []
+        """Passes for the figures that need them: medians, and the d2_* denominators."""
+        pending: list[tuple[int, Refinable, str | None]] = []
         for index, state in enumerate(self.items):
             for acc, group in [(state.overall, None)] + [(a, g) for g, a in state.groups.items()]:
-                if isinstance(acc, MedianAccumulator) and acc.needs_pass:
+                if isinstance(acc, REFINABLE) and acc.needs_pass:
                     pending.append((index, acc, group))
         reread = False
         while pending:
@@ -465,7 +481,9 @@ class StreamingCompute:
                 acc.refine_finish()
             pending = [p for p in pending if p[1].needs_pass]
 
-    def _in_band(self, index: int, acc: MedianAccumulator) -> bool:
+    def _in_band(self, index: int, acc: Refinable) -> bool:
+        if not isinstance(acc, MedianAccumulator):
+            return False  # d2_*: nothing spooled in band mode, read the input again
         band = self.bands.get(index)
         if band is None:
             return False
@@ -475,7 +493,7 @@ class StreamingCompute:
 
     def _refine_from_spool(
         self,
-        pending: list[tuple[int, MedianAccumulator, str | None]],
+        pending: list[tuple[int, Refinable, str | None]],
         progress: Callable[[], None] | None,
     ) -> None:
         for arrays in self.spool:
@@ -508,7 +526,7 @@ class StreamingCompute:
             if progress is not None:
                 progress()
 
-    def _refine_from_source(self, pending: list[tuple[int, MedianAccumulator, str | None]]) -> None:
+    def _refine_from_source(self, pending: list[tuple[int, Refinable, str | None]]) -> None:
         """The band missed the median: one more pass over the input itself."""
         assert self.reread is not None
         for chunk in self.reread():

@@ -19,7 +19,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from losscli.core.registry import Reduction
+from losscli.core.calibration import DEFAULT_BINS, ReliabilityBins
+from losscli.core.registry import PLAIN_REDUCTIONS, ParamReduction, Reducer, Reduction
 
 
 def _as_weights(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -162,6 +163,8 @@ class MedianAccumulator:
 
     cap: int = 1 << 20
     bits: int = 16
+    # The percentile selected (50: the median); d2_pinball selects alpha * 100.
+    percentile: float = 50.0
     values: list[np.ndarray] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)
     kept: int = 0
@@ -212,7 +215,7 @@ class MedianAccumulator:
             self.total_w += float(np.sum(w))
 
     def merge(self, other: MedianAccumulator) -> MedianAccumulator:
-        out = MedianAccumulator(cap=self.cap, bits=self.bits)
+        out = MedianAccumulator(cap=self.cap, bits=self.bits, percentile=self.percentile)
         for acc in (self, other):
             for v, w in zip(acc.values, acc.weights):
                 out.add(v, w)
@@ -243,9 +246,15 @@ class MedianAccumulator:
         """Start a pass: on the first one, locate both order statistics in the histogram."""
         assert self.counts is not None and self.bin_weights is not None
         if not self._selectors:
-            target = 0.5 * self.total_w
+            share = self.percentile / 100.0
             self._selectors = [
-                _OrderStatistic(from_top, target, self.cap, self.bits, 64 - self.bits)
+                _OrderStatistic(
+                    from_top,
+                    (1.0 - share if from_top else share) * self.total_w,
+                    self.cap,
+                    self.bits,
+                    64 - self.bits,
+                )
                 for from_top in (False, True)
             ]
             for selector in self._selectors:
@@ -282,7 +291,7 @@ class MedianAccumulator:
         if not self.values:
             return math.nan
         weights = np.concatenate(self.weights) if self.weighted else None
-        return weighted_percentile(np.concatenate(self.values), weights, 50.0)
+        return weighted_percentile(np.concatenate(self.values), weights, self.percentile)
 
 
 @dataclass
@@ -407,11 +416,16 @@ def key_value(key: int) -> float:
     return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
 
 
-Accumulator = MeanAccumulator | MaxAccumulator | MedianAccumulator
+def new_accumulator(kind: Reducer, cap: int | None = None) -> Accumulator:  # noqa: F821
+    """An empty accumulator for a loss's reduction kind (``LossSelection.reducer``).
 
-
-def new_accumulator(kind: Reduction) -> Accumulator:
-    """An empty accumulator for a loss's reduction kind."""
+    ``cap``: rows a two-pass figure (d2_*) keeps in memory before it needs a
+    further pass over its values (None: keep them all, no pass).
+    """
+    if isinstance(kind, ParamReduction):
+        return _figure_accumulator(kind, cap)
+    if kind not in PLAIN_REDUCTIONS:  # a figure's kind alone: its default parameters
+        return _figure_accumulator(ParamReduction(kind), cap)
     if kind is Reduction.MEAN:
         return MeanAccumulator()
     if kind is Reduction.SQRT_MEAN:
@@ -426,7 +440,7 @@ def new_accumulator(kind: Reduction) -> Accumulator:
 
 
 def reduce_values(
-    values: np.ndarray, weights: np.ndarray | None = None, kind: Reduction = Reduction.MEAN
+    values: np.ndarray, weights: np.ndarray | None = None, kind: Reducer = Reduction.MEAN
 ) -> float:
     """One loss value from per-sample losses: the weighted mean ``sum(w*l)/sum(w)`` etc.
 
@@ -438,6 +452,347 @@ def reduce_values(
     acc = new_accumulator(kind)
     acc.add(values, weights)
     return acc.result()
+
+
+# --------------------------------------------------------------------------- SPEC 12 figures
+# Figures that are not a reduction of one per-row term: their kernels return per-row
+# components (shape (n, k)) and these accumulators hold mergeable sums of them.
+
+
+def _components(values: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, weights) restricted to rows of positive weight; unit weights when None."""
+    rows = np.asarray(values, dtype=np.float64)
+    if rows.ndim == 1:  # no rows at all (or a single component): nothing to pair
+        rows = rows.reshape(-1, 1) if rows.size else np.zeros((0, 2))
+    w = np.ones(rows.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    keep = w > 0
+    if not keep.all():
+        rows, w = rows[keep], w[keep]
+    return rows, w
+
+
+def _explained(numerator: float, denominator: float) -> float:
+    """scikit-learn's ``force_finite`` fraction: 1 - num/den, 1 when num = 0, 0 when den = 0."""
+    if numerator == 0:
+        return 1.0
+    if denominator == 0:
+        return 0.0
+    return 1.0 - numerator / denominator
+
+
+@dataclass
+class Moments:
+    """Weighted mean and sum of squared deviations (Chan et al.'s parallel update)."""
+
+    weight: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: np.ndarray, w: np.ndarray) -> None:
+        if x.size == 0:
+            return
+        total = float(np.sum(w))
+        with np.errstate(all="ignore"):  # overflowing sums give inf, then NaN scores
+            mean = float(np.sum(w * x)) / total  # np.average's expression, as scikit-learn
+            m2 = float(np.sum(w * np.square(x - mean)))
+        self.combine(Moments(total, mean, m2))
+
+    def combine(self, other: Moments) -> None:
+        if other.weight == 0:
+            return
+        if self.weight == 0:
+            self.weight, self.mean, self.m2 = other.weight, other.mean, other.m2
+            return
+        total = self.weight + other.weight
+        delta = other.mean - self.mean
+        self.mean += delta * other.weight / total
+        self.m2 += other.m2 + delta * delta * self.weight * other.weight / total
+        self.weight = total
+
+
+@dataclass
+class SkillAccumulator:
+    """r2 and explained_variance from components (e, y): mergeable moments.
+
+    r2 = 1 - sum w e^2 / sum w (y - ybar)^2; explained_variance = 1 - var_w(e) /
+    var_w(y). Both as scikit-learn with ``force_finite=True``; fewer than two rows
+    give NaN (scikit-learn's r2_score: not well-defined).
+    """
+
+    explained_variance: bool = False
+    count: int = 0
+    squared_error: float = 0.0
+    error: Moments = field(default_factory=Moments)
+    target: Moments = field(default_factory=Moments)
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        rows, w = _components(values, weights)
+        if rows.shape[0] == 0:
+            return
+        e, y = rows[:, 0], rows[:, 1]
+        self.count += int(rows.shape[0])
+        with np.errstate(all="ignore"):
+            self.squared_error += float(np.sum(w * np.square(e)))
+        self.error.add(e, w)
+        self.target.add(y, w)
+
+    def merge(self, other: SkillAccumulator) -> SkillAccumulator:
+        out = SkillAccumulator(
+            self.explained_variance,
+            self.count + other.count,
+            self.squared_error + other.squared_error,
+            Moments(self.error.weight, self.error.mean, self.error.m2),
+            Moments(self.target.weight, self.target.mean, self.target.m2),
+        )
+        out.error.combine(other.error)
+        out.target.combine(other.target)
+        return out
+
+    def result(self) -> float:
+        if self.count < 2:
+            return math.nan
+        numerator = self.error.m2 if self.explained_variance else self.squared_error
+        return _explained(numerator, self.target.m2)
+
+
+def pinball_terms(e: np.ndarray, alpha: float) -> np.ndarray:
+    """alpha max(e, 0) + (1 - alpha) max(-e, 0), the pinball loss of residuals e."""
+    return alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0)
+
+
+@dataclass
+class _TwoPass:
+    """What d2_* share: a numerator sum, the rows counted, the y values kept while few.
+
+    The denominator is a sum over every y of a function of y and a reference
+    point (the alpha-quantile, or the mean) known only once all rows are seen.
+    While at most ``cap`` rows have come (None: no limit) their y values are
+    kept and the denominator is computed directly; beyond that they are dropped
+    and the caller runs one more pass over the values (``needs_pass``,
+    ``refine_plan`` / ``refine_add`` / ``refine_finish``, the protocol of
+    :class:`MedianAccumulator`; y is the second component of each row).
+    """
+
+    cap: int | None = None
+    count: int = 0
+    numerator: float = 0.0
+    ys: list[np.ndarray] = field(default_factory=list)
+    ws: list[np.ndarray] = field(default_factory=list)
+    dropped: bool = False
+    denominator: float | None = None
+    running: float = 0.0
+
+    def _add_common(self, rows: np.ndarray, w: np.ndarray) -> None:
+        self.count += int(rows.shape[0])
+        with np.errstate(all="ignore"):
+            self.numerator += float(np.sum(w * rows[:, 0]))
+        if not self.dropped:
+            self.ys.append(rows[:, 1])
+            self.ws.append(w)
+            if self.cap is not None and sum(y.size for y in self.ys) > self.cap:
+                self.ys, self.ws, self.dropped = [], [], True
+
+    def _merge_common(self, out: _TwoPass, other: _TwoPass) -> None:
+        out.count = self.count + other.count
+        out.numerator = self.numerator + other.numerator
+        out.dropped = self.dropped or other.dropped
+        if not out.dropped:
+            out.ys = self.ys + other.ys
+            out.ws = self.ws + other.ws
+            if out.cap is not None and sum(y.size for y in out.ys) > out.cap:
+                out.ys, out.ws, out.dropped = [], [], True
+
+    @staticmethod
+    def _second(values: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """y and weights of positive-weight rows, from components or a spooled y column."""
+        array = np.asarray(values, dtype=np.float64)
+        y = array[:, 1] if array.ndim == 2 else array
+        w = np.ones(y.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        keep = w > 0
+        return y[keep], w[keep]
+
+
+@dataclass
+class D2QuantileAccumulator(_TwoPass):
+    """d2_pinball (and d2_absolute_error, alpha = 0.5) from components (pinball(e), y).
+
+    D2 = 1 - sum w pinball(e) / sum w pinball(y - q), q the weighted
+    alpha-quantile of y (scikit-learn's averaged inverted CDF), exact: q comes
+    from a :class:`MedianAccumulator` at percentile 100 alpha (refined by passes
+    when the rows are many), then one more pass sums the denominator.
+    """
+
+    alpha: float = 0.5
+    quantile: MedianAccumulator = field(default_factory=MedianAccumulator)
+    phase: str = ""
+
+    def __post_init__(self) -> None:
+        self.quantile = MedianAccumulator(
+            cap=self.cap if self.cap is not None else 1 << 62, percentile=100.0 * self.alpha
+        )
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        rows, w = _components(values, weights)
+        if rows.shape[0] == 0:
+            return
+        self._add_common(rows, w)
+        self.quantile.add(rows[:, 1], None if weights is None else w)
+
+    def merge(self, other: D2QuantileAccumulator) -> D2QuantileAccumulator:
+        out = D2QuantileAccumulator(cap=self.cap, alpha=self.alpha)
+        self._merge_common(out, other)
+        out.quantile = self.quantile.merge(other.quantile)
+        return out
+
+    @property
+    def needs_pass(self) -> bool:
+        return self.quantile.needs_pass or (self.dropped and self.denominator is None)
+
+    def refine_plan(self) -> None:
+        if self.quantile.needs_pass:
+            self.phase = "quantile"
+            self.quantile.refine_plan()
+        else:
+            self.phase = "denominator"
+            self.running = 0.0
+
+    def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        y, w = self._second(values, weights)
+        if self.phase == "quantile":
+            self.quantile.refine_add(y, w)
+        else:
+            q = self.quantile.result()
+            with np.errstate(all="ignore"):
+                self.running += float(np.sum(w * pinball_terms(y - q, self.alpha)))
+
+    def refine_finish(self) -> None:
+        if self.phase == "quantile":
+            self.quantile.refine_finish()
+        else:
+            self.denominator = self.running
+
+    def result(self) -> float:
+        if self.count < 2:
+            return math.nan
+        if self.needs_pass:
+            raise RuntimeError("d2 needs further passes over the values first")
+        denominator = self.denominator
+        if denominator is None:
+            q = self.quantile.result()
+            y, w = np.concatenate(self.ys), np.concatenate(self.ws)
+            with np.errstate(all="ignore"):
+                denominator = float(np.sum(w * pinball_terms(y - q, self.alpha)))
+        return _explained(self.numerator, denominator)
+
+
+@dataclass
+class D2TweedieAccumulator(_TwoPass):
+    """d2_tweedie from components (deviance(y, p), y): 1 - sum w dev(y, p) / sum w dev(y, ybar).
+
+    ybar is the weighted mean of y; the denominator takes one more pass when
+    the rows are many. As scikit-learn's d2_tweedie_score: no ``force_finite``
+    (a constant y gives 1 - x/0), NaN for fewer than two rows.
+    """
+
+    power: float = 0.0
+    sum_w: float = 0.0
+    sum_wy: float = 0.0
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        rows, w = _components(values, weights)
+        if rows.shape[0] == 0:
+            return
+        self._add_common(rows, w)
+        self.sum_w += float(np.sum(w))
+        with np.errstate(all="ignore"):
+            self.sum_wy += float(np.sum(w * rows[:, 1]))
+
+    def merge(self, other: D2TweedieAccumulator) -> D2TweedieAccumulator:
+        out = D2TweedieAccumulator(cap=self.cap, power=self.power)
+        self._merge_common(out, other)
+        out.sum_w = self.sum_w + other.sum_w
+        out.sum_wy = self.sum_wy + other.sum_wy
+        return out
+
+    @property
+    def needs_pass(self) -> bool:
+        return self.dropped and self.denominator is None
+
+    def refine_plan(self) -> None:
+        self.running = 0.0
+
+    def _deviance_sum(self, y: np.ndarray, w: np.ndarray) -> float:
+        from losscli.core.losses.regression import tweedie_deviance
+
+        mean = np.full(y.size, self.sum_wy / self.sum_w)
+        with np.errstate(all="ignore"):
+            return float(np.sum(w * tweedie_deviance(y, mean, self.power)))
+
+    def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        y, w = self._second(values, weights)
+        self.running += self._deviance_sum(y, w)
+
+    def refine_finish(self) -> None:
+        self.denominator = self.running
+
+    def result(self) -> float:
+        if self.count < 2:
+            return math.nan
+        if self.needs_pass:
+            raise RuntimeError("d2_tweedie needs a further pass over the values first")
+        denominator = self.denominator
+        if denominator is None:
+            denominator = self._deviance_sum(np.concatenate(self.ys), np.concatenate(self.ws))
+        with np.errstate(all="ignore"):
+            return float(1.0 - np.float64(self.numerator) / np.float64(denominator))
+
+
+@dataclass
+class CalibrationAccumulator:
+    """ece (L1) or mce (max gap) from components (top-label confidence, correct)."""
+
+    maximum: bool = False
+    bins: ReliabilityBins = field(default_factory=ReliabilityBins)
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+        rows, w = _components(values, weights)
+        if rows.shape[0]:
+            self.bins.add(rows[:, 0], rows[:, 1], None if weights is None else w)
+
+    def merge(self, other: CalibrationAccumulator) -> CalibrationAccumulator:
+        return CalibrationAccumulator(self.maximum, self.bins.merge(other.bins))
+
+    def result(self) -> float:
+        return self.bins.mce() if self.maximum else self.bins.ece()
+
+
+#: every accumulator's type: add(values, weights), merge(other), result().
+Accumulator = (
+    MeanAccumulator
+    | MaxAccumulator
+    | MedianAccumulator
+    | SkillAccumulator
+    | D2QuantileAccumulator
+    | D2TweedieAccumulator
+    | CalibrationAccumulator
+)
+
+
+def _figure_accumulator(kind: ParamReduction, cap: int | None) -> Accumulator:
+    params = dict(kind.params)
+    if kind.kind is Reduction.R2:
+        return SkillAccumulator()
+    if kind.kind is Reduction.EXPLAINED_VARIANCE:
+        return SkillAccumulator(explained_variance=True)
+    if kind.kind is Reduction.D2_QUANTILE:
+        return D2QuantileAccumulator(cap=cap, alpha=float(params.get("alpha", 0.5)))
+    if kind.kind is Reduction.D2_TWEEDIE:
+        return D2TweedieAccumulator(cap=cap, power=float(params.get("power", 0.0)))
+    if kind.kind in (Reduction.ECE, Reduction.MCE):
+        return CalibrationAccumulator(
+            kind.kind is Reduction.MCE, ReliabilityBins(int(params.get("n_bins", DEFAULT_BINS)))
+        )
+    raise ValueError(f"unknown reduction {kind!r}")
 
 
 def _inverted_cdf(

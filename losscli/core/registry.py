@@ -50,6 +50,13 @@ class Reduction(str, Enum):
     # issue 6 (GAN losses): sum(w*l) with weights already normalised per term
     # (1/n_real, 1/n_fake), so -(mean log d_real + mean log(1 - d_fake)) is one sum.
     SUM = "sum"
+    # SPEC 12 figures: the kernel returns per-row components, reduced by ratios of sums.
+    R2 = "r2"  # components (e, y): 1 - sum w e^2 / sum w (y - ybar)^2
+    EXPLAINED_VARIANCE = "explained_variance"  # (e, y): 1 - var_w(e) / var_w(y)
+    D2_QUANTILE = "d2_quantile"  # (pinball(e), y): 1 - sum / sum pinball(y - q_alpha(y))
+    D2_TWEEDIE = "d2_tweedie"  # (dev(y, p), y): 1 - sum / sum dev(y, ybar)
+    ECE = "ece"  # (confidence, correct): binned L1 calibration gap
+    MCE = "mce"  # (confidence, correct): largest binned calibration gap
 
 
 class Direction(str, Enum):

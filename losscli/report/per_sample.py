@@ -88,10 +88,14 @@ class PerSampleWriter:
             by_label = {i.selection.label: i for i in items if i.model == model}
             for position, label in enumerate(self.labels):
                 item = by_label[label]
+                values = np.asarray(item.values, dtype=np.float64)
+                if values.ndim != 1:
+                    # A ratio of sums (r2, ece: per-row components) has no per-row
+                    # value: its cells stay empty.
+                    columns[f"c{position}"] = pa.nulls(chunk.n_rows, pa.float64())
+                    continue
                 mask = None if item.support is None else ~np.asarray(item.support, dtype=bool)
-                columns[f"c{position}"] = pa.array(
-                    np.asarray(item.values, dtype=np.float64), mask=mask
-                )
+                columns[f"c{position}"] = pa.array(values, mask=mask)
             table = pa.table(columns)
             target: IO[Any] = self.sink
             if index > 0:

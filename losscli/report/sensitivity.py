@@ -300,10 +300,14 @@ def _results_table(report: SensitivityReport, console: Console) -> None:
                 )
                 footnotes = True
             if r.verdict == NO_VERDICT:
+                what = (
+                    "is a ratio of sums over all rows"
+                    if r.ratio
+                    else f"returned a scalar ({ONE_NUMBER})"
+                )
                 console.print(
                     Text(
-                        f"{r.label} returned a scalar ({ONE_NUMBER}): no per-row shares (-), "
-                        f"{NO_VERDICT}",
+                        f"{r.label} {what}: no per-row shares (-), {NO_VERDICT}",
                         style="dim",
                     )
                 )
@@ -387,7 +391,7 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
     for r in report.results:
         who = f"{r.label} ({r.model})" if several else r.label
         text = _verdict_text(r.verdict)
-        if r.verdict == NO_VERDICT:
+        if r.verdict == NO_VERDICT and not r.ratio:
             text.append(f" ({ONE_NUMBER})")
         text.append(": " + "; ".join(r.reasons))
         grid.add_row(Text(" " + who), text)

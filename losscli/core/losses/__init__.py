@@ -2,6 +2,7 @@
 # isort: skip_file
 
 from losscli.core.losses import regression  # noqa: F401
+from losscli.core.losses import regression_scores  # noqa: F401
 from losscli.core.losses import binary  # noqa: F401
 from losscli.core.losses import multiclass  # noqa: F401
 from losscli.core.losses import structured  # noqa: F401

@@ -328,7 +328,7 @@ def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(normal, direct, split)
 
 
-def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
+def tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
     if power == 0:
         return np.square(y - mu)
     if power == 1:
@@ -380,7 +380,7 @@ def _tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray
 )
 def poisson(x: LossInputs) -> np.ndarray:
     """Poisson deviance: the loss for count data with a positive predicted mean."""
-    return _tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 1.0)
+    return tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 1.0)
 
 
 @register(
@@ -401,7 +401,7 @@ def poisson(x: LossInputs) -> np.ndarray:
 )
 def gamma(x: LossInputs) -> np.ndarray:
     """Gamma deviance: relative error for positive, skewed targets."""
-    return _tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 2.0)
+    return tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), 2.0)
 
 
 def _tweedie_power_ok(power: float) -> bool:
@@ -458,4 +458,4 @@ def tweedie_domain(power: float) -> tuple[DomainRule, ...]:
 )
 def tweedie(x: LossInputs, power: float) -> np.ndarray:
     """Tweedie deviance: one family covering squared error, Poisson and Gamma."""
-    return _tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), power)
+    return tweedie_deviance(np.asarray(x.y_true, float), np.asarray(x.y_pred, float), power)
