@@ -15,6 +15,7 @@ The numbers all come from the analysis; this module only selects and formats.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 
-class _Result:
+class _Result(ABC):
     """What every result object offers on top of its report's fields."""
 
     _title = "losscli result"
@@ -50,11 +51,13 @@ class _Result:
     def _payload(self) -> dict[str, Any]:
         return self.as_dict()  # type: ignore[attr-defined, no-any-return]
 
+    @abstractmethod
     def _table(self) -> tuple[list[dict[str, Any]], list[str]]:
-        raise NotImplementedError
+        """The rows and column order of ``--format csv`` (each result defines its own)."""
 
+    @abstractmethod
     def _draw(self, console: Any) -> None:
-        raise NotImplementedError
+        """Print the terminal table of this result (each result defines its own)."""
 
     def _facts(self) -> list[str]:
         return []
