@@ -12,9 +12,10 @@ these functions, renders what they return and maps errors to exit codes::
     >>> result.to_dict()["results"][1]
     {'loss': 'mae', 'params': {}, 'model': 'y_pred', 'value': 0.375}
 
-``data`` is a path or URL (read by the same reader as the command line), a
-pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
-of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+``data`` is a path, a directory, a glob or a URL such as ``s3://bucket/preds/``
+(read by the same reader as the command line; ``storage_options={...}`` go
+to fsspec), a pandas or polars DataFrame, a pyarrow Table or
+RecordBatchReader, or a dict of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
 for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 ``ValueError``); warnings go through :mod:`warnings` as
 :class:`~losscli.errors.LossWarning`.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -157,19 +158,34 @@ def _input_options(
     )
 
 
-def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
-    """A source with ``batches()``: a file or URL, or in-memory data."""
+def _open(
+    data: Any,
+    opts: InputOptions,
+    progress: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any:
+    """A source with ``batches()``: a file, directory, glob or URL, or in-memory data.
+
+    ``storage_options`` go to fsspec for a URL (``{"endpoint_url": ...}``).
+    """
     from losscli.io.frames import FrameSource, is_in_memory
 
     if is_in_memory(data):
+        if storage_options:
+            raise UsageError("storage_options are for a URL; the data given are in memory")
         return FrameSource(data, opts)
     from losscli.io.source import open_source
 
     path = os.fspath(data)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise UsageError(
+            "storage_options must be a dict of fsspec options, e.g. {'anon': True} "
+            f"(got {type(storage_options).__name__})"
+        )
     if progress is None:
-        return open_source(path, opts)
+        return open_source(path, opts, storage_options=storage_options)
     started = False
 
     def on_progress(done: int) -> None:
@@ -179,7 +195,7 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
             started = True
         progress.update(done)
 
-    source = open_source(path, opts, progress=on_progress)
+    source = open_source(path, opts, progress=on_progress, storage_options=storage_options)
     return source
 
 
@@ -258,6 +274,7 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
@@ -314,7 +331,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress)
+    source = _open(data, opts, progress, storage_options)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -424,6 +441,7 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
@@ -460,7 +478,7 @@ def compare(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, storage_options) as source:
         if ci is not None:
             # The paired bootstrap still resamples rows in memory.
             dataset = _whole(source)
@@ -527,6 +545,7 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -584,7 +603,7 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, storage_options) as source:
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
             from losscli.engines.local import run_plan
@@ -647,6 +666,7 @@ def recommend(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
@@ -714,7 +734,7 @@ def recommend(
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts, progress) as source:
+        with _open(data, opts, progress, storage_options) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -1196,13 +1216,17 @@ def _copy(state: Any) -> Any:
 
 
 def _report_inputs(
-    data: Any, options: dict[str, Any], custom: Sequence[str] | None, texts: tuple[str, ...]
+    data: Any,
+    options: dict[str, Any],
+    custom: Sequence[str] | None,
+    texts: tuple[str, ...],
+    storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[Dataset, list[LossSelection], _Messages]:
     """Every row of ``data`` in memory and the chosen losses (report and charts)."""
     opts = _input_options(**options)
     _prepare_losses(texts, custom or ())
     messages = _Messages()
-    with _open(data, opts) as source:
+    with _open(data, opts, None, storage_options) as source:
         dataset = _whole(source)
     return dataset, _choose(texts, dataset, messages), messages
 
@@ -1221,6 +1245,7 @@ def data_charts(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1253,6 +1278,7 @@ def data_charts(
         ),
         custom,
         _loss_texts(losses),
+        storage_options,
     )
     import dataclasses
 
@@ -1280,6 +1306,7 @@ def report_data(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1316,6 +1343,7 @@ def report_data(
         ),
         custom,
         texts,
+        storage_options,
     )
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"threshold must be a positive number (got {threshold:g})")
