@@ -134,19 +134,22 @@ def _input_options(
     task: str,
     from_logits: bool,
     nan: str,
-    pred_prefix: str,
+    pred_prefix: str | Sequence[str],
     true_prefix: str,
     delimiter: str | None,
     encoding: str,
     group_by: str | None = None,
+    pos_label: str | float | None = None,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
+    prefixes = _names(pred_prefix) or ("y_pred_",)
     return InputOptions(
         true_col=y_true,
         pred_cols=_names(y_pred),
         weight_col=weights,
-        pred_prefix=pred_prefix,
+        pred_prefix=prefixes[0],
+        pred_prefixes=prefixes if len(prefixes) > 1 else (),
         true_prefix=true_prefix,
         task=_choice(task, "task", TASKS),
         from_logits=bool(from_logits),
@@ -154,7 +157,15 @@ def _input_options(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        pos_label=None if pos_label is None else _label_text(pos_label),
     )
+
+
+def _label_text(value: str | float) -> str:
+    """A --pos-label value as text (1.0 and 1 are the label "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
@@ -254,8 +265,9 @@ def compute(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] = (),
@@ -299,6 +311,7 @@ def compute(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
@@ -420,8 +433,9 @@ def compare(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] = (),
@@ -455,6 +469,7 @@ def compare(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
@@ -523,8 +538,9 @@ def sensitivity(
     rule: str | None = None,
     threshold: float | None = None,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] = (),
@@ -566,6 +582,7 @@ def sensitivity(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
@@ -643,8 +660,9 @@ def recommend(
     weights: str | None = None,
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     progress: Any = None,
@@ -711,6 +729,7 @@ def recommend(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         )
@@ -1217,8 +1236,9 @@ def data_charts(
     task: str = "auto",
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1248,6 +1268,7 @@ def data_charts(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         ),
@@ -1276,8 +1297,9 @@ def report_data(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1310,6 +1332,7 @@ def report_data(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
             group_by=group_by,

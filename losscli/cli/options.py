@@ -41,14 +41,27 @@ def input_options(func: F) -> F:
             click.option(
                 "--pred-col",
                 multiple=True,
-                help="Column of predictions (default y_pred); repeat to compare models.",
+                help="Column of predictions (default y_pred); one model each (repeatable).",
             ),
             click.option("--weight-col", help="Column of per-row sample weights (>= 0)."),
             click.option(
                 "--pred-prefix",
-                default="y_pred_",
+                multiple=True,
+                default=("y_pred_",),
                 show_default=True,
-                help="Multiclass: prefix of the per-class prediction columns.",
+                help=(
+                    "Multiclass: prefix of the per-class prediction columns; each prefix is "
+                    "one model, named without its trailing _ (repeatable)."
+                ),
+            ),
+            click.option(
+                "--pos-label",
+                metavar="VALUE",
+                help=(
+                    "Binary: the y_true value of the positive class, for labels written as "
+                    "text or numbers other than 0/1 (y_pred is its probability). Two text "
+                    "labels without it: the later in sorted order, as scikit-learn."
+                ),
             ),
             click.option(
                 "--true-prefix",
@@ -197,7 +210,8 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         true_col=kwargs["true_col"],
         pred_cols=tuple(kwargs["pred_col"]),
         weight_col=kwargs["weight_col"],
-        pred_prefix=kwargs["pred_prefix"],
+        pred_prefix=kwargs["pred_prefix"][0],
+        pred_prefixes=tuple(kwargs["pred_prefix"]),
         true_prefix=kwargs["true_prefix"],
         task=kwargs["task"].lower(),
         from_logits=kwargs["from_logits"],
@@ -205,6 +219,7 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         delimiter=kwargs["delimiter"],
         encoding=kwargs["encoding"],
         group_by=group_by,
+        pos_label=kwargs["pos_label"],
     )
 
 
@@ -221,8 +236,9 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "y_true": kwargs["true_col"],
         "y_pred": tuple(kwargs["pred_col"]) or None,
         "weights": kwargs["weight_col"],
-        "pred_prefix": kwargs["pred_prefix"],
+        "pred_prefix": tuple(kwargs["pred_prefix"]),
         "true_prefix": kwargs["true_prefix"],
+        "pos_label": kwargs["pos_label"],
         "task": kwargs["task"].lower(),
         "from_logits": kwargs["from_logits"],
         "nan": kwargs["nan"].lower(),

@@ -46,6 +46,8 @@ from losscli.io.columns import (
     InputOptions,
     MissingTally,
     build_dataset,
+    check_positive_class,
+    choose_positive_class,
 )
 
 Progress = Callable[[int], None]
@@ -132,13 +134,25 @@ class Source:
         first = True
         while (item := next(tables, None)) is not None:
             table, rows_before = item
+            following = None
+            if first:
+                following = next(tables, None)
+                if following is not None:
+                    tables = itertools.chain([following], tables)
+                # Text labels of a binary y_true: their order is that of the whole input.
+                chunk_opts = choose_positive_class(
+                    opts, table, None if following is None else self._true_column
+                )
+                checks.opts = chunk_opts
             dataset = checks.build(table, chunk_opts, name, rows_before)
             if first:
                 first = False
-                if opts.task == "auto" and dataset.task is Task.BINARY:
-                    following = next(tables, None)
+                if (
+                    opts.task == "auto"
+                    and dataset.task is Task.BINARY
+                    and chunk_opts.pos_label is None
+                ):
                     if following is not None:  # more than one chunk: read y_true to the end
-                        tables = itertools.chain([following], tables)
                         regression = self._labels_beyond_first(table, opts)
                         if regression is not None:
                             chunk_opts = regression
@@ -153,6 +167,15 @@ class Source:
                     progress(done)
             yield dataset
         checks.finish()
+
+    def _true_column(self) -> Iterator[pa.ChunkedArray]:
+        """The y_true column of the whole input, table by table (a pass reading only it)."""
+        scan = self._open_pass([self.opts.true_col])
+        try:
+            for table, _ in scan.tables():
+                yield table.column(0)
+        finally:
+            scan.close()
 
     def _labels_beyond_first(self, first: pa.Table, opts: InputOptions) -> InputOptions | None:
         """Regression options when y_true stops looking binary after the first chunk, else None.
@@ -214,6 +237,7 @@ class WholeInputChecks:
         self.kept = 0
         self.positive_weight = False
         self.groups: set[str] = set()
+        self.labels: set[str] = set()
 
     def build(
         self,
@@ -236,6 +260,11 @@ class WholeInputChecks:
 
     def add(self, dataset: Dataset) -> None:
         self.kept += dataset.n_rows
+        if self.opts.pos_label is not None:
+            self.labels.update(dataset.binary_labels)
+            if len(self.labels) > 2:
+                self.missing.raise_pending()
+                check_positive_class(self.opts, self.labels)
         if dataset.weights is not None and not self.positive_weight:
             self.positive_weight = bool(np.any(dataset.weights > 0))
         if dataset.groups is not None and self.opts.group_by:
@@ -250,6 +279,7 @@ class WholeInputChecks:
 
     def finish(self) -> None:
         self.missing.raise_pending()
+        check_positive_class(self.opts, self.labels)
         if self.kept == 0:
             raise DataError(
                 "every row has a missing or non-numeric value; nothing is left to compute"
