@@ -8,6 +8,7 @@ or non-numeric cells.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -242,7 +243,7 @@ def build_dataset(
     opts: InputOptions,
     source: str,
     *,
-    row_offset: int = 0,
+    row_offset: int | np.ndarray = 0,
     chunk: bool = False,
     tally: MissingTally | None = None,
 ) -> Dataset:
@@ -253,7 +254,8 @@ def build_dataset(
     name the input's row numbers), ``chunk`` skips the checks that only hold
     for the whole input (some row left, some positive weight), and ``tally``
     collects missing values under --nan error so that they are reported for
-    the whole input (see :class:`MissingTally`).
+    the whole input (see :class:`MissingTally`). ``row_offset`` may also be
+    the rows' own numbers (a join of files numbers rows after the first file).
     """
     # --- structured column families (issue 6): they take precedence; see io/families.py ---
     from losscli.io.families import build_family_dataset, detect_family
@@ -264,7 +266,10 @@ def build_dataset(
     # --- end structured column families ---
     names = table.column_names
     n = table.num_rows
-    row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
+    if isinstance(row_offset, np.ndarray):  # the rows' own numbers (a join of files)
+        row_numbers = np.asarray(row_offset, dtype=np.int64)
+    else:
+        row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
 
     if opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts)):
         return _build_multiclass(table, opts, source, row_numbers, chunk, tally)
@@ -579,6 +584,9 @@ def check_positive_class(opts: InputOptions, labels: set[str]) -> None:
         )
 
 
+_NUMBER_LIKE = re.compile(r"^[+-]?\.?\d")
+
+
 def choose_positive_class(
     opts: InputOptions,
     table: pa.Table,
@@ -618,8 +626,8 @@ def choose_positive_class(
                     break
         except (InputError, DataError):
             return opts  # the main pass reports it with its row numbers
-    if len(labels) != 2:
-        return opts
+    if len(labels) != 2 or any(_NUMBER_LIKE.match(label) for label in labels):
+        return opts  # "1,5" is a number written wrongly (its message says so), not a label
     negative, positive = sorted(labels)
     col = opts.true_col
     note = (

@@ -61,7 +61,8 @@ class _Pass(Protocol):
 
     names: list[str]
 
-    def tables(self) -> Iterator[tuple[pa.Table, int]]: ...
+    # (table, rows before it) or (table, its rows' numbers) when they are not consecutive.
+    def tables(self) -> Iterator[tuple[pa.Table, Any]]: ...
 
     def position(self) -> int | None: ...
 
@@ -105,8 +106,18 @@ class Source:
         """The whole input as one Dataset (for the commands that work in memory)."""
         reading = self._open_pass(None)
         try:
-            tables = [table for table, _ in reading.tables()]
-            whole = _WholePass(reading.names, concat_tables(tables))
+            items = list(reading.tables())
+            rows: Any = 0
+            if any(isinstance(before, np.ndarray) for _, before in items):
+                rows = np.concatenate(
+                    [
+                        before
+                        if isinstance(before, np.ndarray)
+                        else np.arange(before + 1, before + table.num_rows + 1)
+                        for table, before in items
+                    ]
+                )
+            whole = _WholePass(reading.names, concat_tables([t for t, _ in items]), rows)
         finally:
             reading.close()
         datasets = list(self._validated(whole, None))
@@ -244,7 +255,7 @@ class WholeInputChecks:
         table: pa.Table,
         opts: InputOptions,
         source: str,
-        rows_before: int,
+        rows_before: int | np.ndarray,
         *,
         again: bool = False,
     ) -> Dataset:
@@ -346,12 +357,13 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
 class _WholePass:
     """A table already in memory, as one pass of one table."""
 
-    def __init__(self, names: list[str], table: pa.Table) -> None:
+    def __init__(self, names: list[str], table: pa.Table, rows: Any = 0) -> None:
         self.names = names
         self._table = table
+        self._rows = rows
 
-    def tables(self) -> Iterator[tuple[pa.Table, int]]:
-        yield self._table, 0
+    def tables(self) -> Iterator[tuple[pa.Table, Any]]:
+        yield self._table, self._rows
 
     def position(self) -> int | None:
         return None
