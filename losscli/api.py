@@ -14,7 +14,9 @@ these functions, renders what they return and maps errors to exit codes::
 
 ``data`` is a path or URL (read by the same reader as the command line), a
 pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
-of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+of arrays; or a list of paths, several models' files joined on the key
+column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
+keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
 for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 ``ValueError``); warnings go through :mod:`warnings` as
 :class:`~losscli.errors.LossWarning`.
@@ -168,10 +170,43 @@ def _label_text(value: str | float) -> str:
     return str(value)
 
 
-def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
-    """A source with ``batches()``: a file or URL, or in-memory data."""
+def _file_list(data: Any) -> list[str] | None:
+    """A list or tuple of paths as strings (several files), else None."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    if not all(isinstance(item, (str, bytes, os.PathLike)) for item in data):
+        return None
+    paths = [os.fspath(item) for item in data]
+    return [os.fsdecode(p) if isinstance(p, bytes) else p for p in paths]
+
+
+def _open(
+    data: Any,
+    opts: InputOptions,
+    progress: Any = None,
+    *,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
+) -> Any:
+    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
     from losscli.io.frames import FrameSource, is_in_memory
 
+    files = _file_list(data)
+    if files is not None and len(files) == 1 and not on:
+        data = files[0]
+    elif files is not None:
+        from losscli.io.join import open_join
+
+        how = _choice(join, "join", ("exact", "inner"))
+        if progress is None:
+            return open_join(files, opts, on or (), how)
+        return _with_progress(
+            progress, lambda report: open_join(files, opts, on or (), how, progress=report)
+        )
+    elif on:
+        raise UsageError(
+            "on= joins several models' files on a key; give a list of two paths or more"
+        )
     if is_in_memory(data):
         return FrameSource(data, opts)
     from losscli.io.source import open_source
@@ -181,6 +216,11 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
         path = os.fsdecode(path)
     if progress is None:
         return open_source(path, opts)
+    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+
+
+def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
+    """The source ``opener(on_progress)`` opens, its reading shown on ``progress``."""
     started = False
 
     def on_progress(done: int) -> None:
@@ -190,7 +230,7 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
             started = True
         progress.update(done)
 
-    source = open_source(path, opts, progress=on_progress)
+    source = opener(on_progress)
     return source
 
 
@@ -270,6 +310,8 @@ def compute(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
@@ -327,7 +369,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress)
+    source = _open(data, opts, progress, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -438,6 +480,8 @@ def compare(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
@@ -475,7 +519,7 @@ def compare(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         if ci is not None:
             # The paired bootstrap still resamples rows in memory.
             dataset = _whole(source)
@@ -543,6 +587,8 @@ def sensitivity(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -601,7 +647,7 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
             from losscli.engines.local import run_plan
@@ -665,6 +711,8 @@ def recommend(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
@@ -733,7 +781,7 @@ def recommend(
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts, progress) as source:
+        with _open(data, opts, progress, on=on, join=join) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)

@@ -99,6 +99,60 @@ def input_options(func: F) -> F:
     )
 
 
+def join_options(func: F) -> F:
+    """More FILE arguments, joined with --on KEY / --join (several models' files).
+
+    Placed below the FILE argument: the extra files follow it.
+    """
+    return _apply(
+        [
+            click.argument("more_files", nargs=-1, metavar="[FILE]..."),
+            click.option(
+                "--on",
+                multiple=True,
+                metavar="KEY",
+                help=(
+                    "Several FILEs are several models' files: join their rows on this key "
+                    "column (repeatable, or a comma list, for a composite key); --on row "
+                    "matches rows by position."
+                ),
+            ),
+            click.option(
+                "--join",
+                "join_kind",
+                type=click.Choice(("exact", "inner"), case_sensitive=False),
+                default="exact",
+                show_default=True,
+                help=(
+                    "With --on: exact = every key in every file exactly once (else an "
+                    "error); inner = keep the keys every file has, warning how many rows "
+                    "each file lost."
+                ),
+            ),
+        ],
+        func,
+    )
+
+
+def join_data(file: str | None, kwargs: dict[str, Any]) -> Any:
+    """What the API reads: FILE, or the list of FILEs (with on= and join= in ``kwargs``)."""
+    from losscli.errors import UsageError
+
+    more = tuple(kwargs.get("more_files") or ())
+    if more or kwargs.get("on"):
+        from losscli.io.join import SEVERAL_FILES
+
+        if more and not kwargs.get("on"):
+            raise UsageError(SEVERAL_FILES)
+        return [file, *more] if file is not None else list(more)
+    return file
+
+
+def api_join_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """--on and --join as the API's keyword arguments."""
+    return {"on": tuple(kwargs.get("on") or ()) or None, "join": kwargs.get("join_kind", "exact")}
+
+
 def _load_custom(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
     # --custom (issue 6): load the user's losses now so that select_losses() adds them to
     # whatever the command selects; an empty value clears those of an earlier invocation.
