@@ -24,12 +24,13 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from losscli.errors import LossWarning, UsageError
 
@@ -87,6 +88,29 @@ RECOMMEND_TASKS = (
 )
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _quiet_numpy(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run an API function with NumPy's floating-point warnings off.
+
+    Overflow and invalid operations are handled where they matter (an overflowing
+    residual is an InputError naming the row; per-row losses past float64 are inf with
+    a LossWarning that says so), so NumPy's own RuntimeWarnings, which name losscli's
+    source lines, never reach the user.
+    """
+
+    @functools.wraps(function)
+    def quiet(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+
+    return quiet
+
+
 # --------------------------------------------------------------------------- messages
 
 
@@ -99,7 +123,7 @@ class _Messages:
 
     def issue(self, extra: Iterable[str] = ()) -> None:
         for text in [*self.warnings, *extra]:
-            warnings.warn(text, LossWarning, stacklevel=3)
+            warnings.warn(text, LossWarning, stacklevel=4)  # user, wrapper, function, issue
 
 
 # --------------------------------------------------------------------------- arguments
@@ -291,6 +315,7 @@ def _promote(report: Any, cls: type[Any], notes: Sequence[str] = ()) -> Any:
 # --------------------------------------------------------------------------- compute
 
 
+@_quiet_numpy
 def compute(
     data: Any,
     *,
@@ -462,6 +487,7 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
 # --------------------------------------------------------------------------- compare
 
 
+@_quiet_numpy
 def compare(
     data: Any,
     *,
@@ -536,6 +562,7 @@ def compare(
     return result
 
 
+@_quiet_numpy
 def compare_losses(
     losses: Losses = None, *, errors: str | tuple[float, float, int] | GridSpec = "-3:3:13"
 ) -> CurvesResult:
@@ -570,6 +597,7 @@ def compare_losses(
 # --------------------------------------------------------------------------- sensitivity
 
 
+@_quiet_numpy
 def sensitivity(
     data: Any,
     *,
@@ -689,6 +717,7 @@ def sensitivity(
 # --------------------------------------------------------------------------- recommend
 
 
+@_quiet_numpy
 def recommend(
     data: Any = None,
     *,
@@ -803,6 +832,7 @@ def recommend(
 # --------------------------------------------------------------------------- explain
 
 
+@_quiet_numpy
 def explain(loss: str, *, link: str | None = None) -> ExplainResult:
     """Is a loss convex in the pre-activation z? ``loss explain`` as a function.
 
@@ -981,6 +1011,7 @@ def _loss_doc(spec: LossSpec) -> str:
     )
 
 
+@_quiet_numpy
 def _evaluate(
     spec: LossSpec,
     y_true: Any,
@@ -1169,6 +1200,7 @@ class Accumulator:
 
         return build_dataset(source.table, opts, source.path, chunk=True)
 
+    @_quiet_numpy
     def update(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: Any = None) -> None:
         """Add a piece of the data: targets, predictions and optional sample weights."""
         from losscli.analysis.evaluate import per_sample_losses
@@ -1194,6 +1226,7 @@ class Accumulator:
         for state, item in zip(self._states, per_sample_losses(dataset, self._selections)):
             state.add(item.values, dataset.weights)
 
+    @_quiet_numpy
     def merge(self, other: Accumulator) -> Accumulator:
         """A new accumulator holding both (neither is changed); order does not matter."""
         if (other._texts, other.task, other._from_logits) != (
@@ -1217,6 +1250,7 @@ class Accumulator:
             out._states = [a.merge(b) for a, b in zip(self._states, other._states)]
         return out
 
+    @_quiet_numpy
     def result(self) -> ComputeResult:
         """The losses over every row added so far (a :class:`ComputeResult`)."""
         from losscli.analysis.results import LossResult
@@ -1274,6 +1308,7 @@ def _report_inputs(
     return dataset, _choose(texts, dataset, messages), messages
 
 
+@_quiet_numpy
 def data_charts(
     data: Any,
     *,
@@ -1331,6 +1366,7 @@ def data_charts(
     return dataclasses.replace(found, notes=tuple(notes))
 
 
+@_quiet_numpy
 def report_data(
     data: Any,
     *,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from losscli.analysis.diagnostics import true_class_zero
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers, residuals_of
 from losscli.core.dataset import Dataset
 
 OUTLIER_RULE = "mad"  # the same rule and threshold as `loss sensitivity` by default
@@ -217,6 +217,7 @@ def profile_dataset(
     if dataset.n_rows and model is not None:
         y_pred = dataset.models[model]
         if task == "regression":
+            residuals_of(dataset, model)  # an overflowing residual is an error, not inf
             figures = profile_regression(dataset.y_true, y_pred, outlier_threshold)
             mask = figures.pop("_mask")
             rows = dataset.row_numbers[np.asarray(mask, dtype=bool)][:MAX_ROWS_LISTED]

@@ -23,7 +23,7 @@ import numpy as np
 
 from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
-from losscli.analysis.outliers import DEFAULT_THRESHOLD
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, residuals_of
 from losscli.analysis.plan import InputTally
 from losscli.analysis.profile import MAX_ROWS_LISTED, OUTLIER_RULE, DataProfile, _balance
 from losscli.analysis.robust_plan import RobustScale, flag_mask, residual_tracker, robust_scales
@@ -89,10 +89,7 @@ class ProfileState:
 
 
 def _residuals(batch: Dataset, key: Hashable) -> np.ndarray:
-    model = str(key)
-    return np.asarray(batch.y_true, dtype=np.float64) - np.asarray(
-        batch.models[model], dtype=np.float64
-    )
+    return residuals_of(batch, str(key))
 
 
 @dataclass

@@ -672,7 +672,11 @@ def _build_multiclass(
     pred_cols = [c for _, cols, _ in model_columns for c in cols]
     true_cols = [opts.true_prefix + c for c in classes]
     soft = all(c in names for c in true_cols)
-    reason = _multiclass_reason(names, opts) if opts.task == "auto" else "--task multiclass"
+    reason = (
+        _multiclass_reason(names, opts)
+        if opts.task == "auto"
+        else opts.task_reason or "--task multiclass"
+    )
     arrays: dict[str, np.ndarray] = {c: _numeric(table, c) for c in pred_cols}
     labels_raw: list[Any] | None = None
     if soft:

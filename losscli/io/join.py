@@ -200,6 +200,7 @@ def open_join(
         progress=progress,
         total_bytes=plan.members[driver].size or None,
         closer=close,
+        unsplittable="a join of several files (--on)",
     )
 
 
