@@ -341,6 +341,7 @@ def compute(
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
+    id_cols: str | Sequence[str] = (),
     progress: Any = None,
 ) -> ComputeResult:
     """The selected losses for every model: ``loss compute`` as a function.
@@ -354,7 +355,8 @@ def compute(
     scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
-    (atomically) or an open text file.
+    (atomically) or an open text file; ``id_cols`` names input columns copied
+    into it (a join's key columns are copied anyway).
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
@@ -385,6 +387,15 @@ def compute(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
+    if per_sample is not None:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, id_cols=_names(id_cols), per_sample_ids=True)
+    elif _names(id_cols):
+        messages.warnings.append(
+            "--id-col copies columns into the --per-sample output; without --per-sample "
+            "it is ignored"
+        )
 
     def selections_for(dataset: Dataset) -> list[LossSelection]:
         chosen = _choose(texts, dataset, messages)

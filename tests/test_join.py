@@ -352,3 +352,117 @@ def test_api_takes_a_list_of_files_and_on(tmp_path):
         gappy = files["b"].iloc[1:]
         gappy.to_csv(tmp_path / "g.csv", index=False)
         lc.compare([paths["a"], str(tmp_path / "g.csv")], on=["id"], join="inner")
+
+
+# --------------------------------------------------------------------------- --id-col
+
+
+def test_per_sample_of_a_join_carries_the_key(run, tmp_path):
+    files, joined = _frames(n=50)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    out = tmp_path / "rows.csv"
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse",
+                 "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == ["row", "id", "model", "mse"]
+    by_id = joined.set_index("id")
+    for model in ("a", "b"):
+        mine = rows[rows["model"] == model].set_index("id")["mse"].sort_index()
+        want = ((by_id["y_true"] - by_id[model]) ** 2).sort_index()
+        np.testing.assert_allclose(mine.to_numpy(), want.to_numpy(), rtol=REL)
+    # row is the first file's data row of that id
+    first = files["a"].reset_index(drop=True)
+    got = rows[rows["model"] == "a"]
+    assert (first["id"].to_numpy()[got["row"].to_numpy() - 1] == got["id"].to_numpy()).all()
+
+
+def test_id_col_copies_input_columns_into_per_sample(run, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text('id,note,y_true,y_pred\nr1,"a, b",1.0,1.5\nr2,plain,2.0,\nr3,,3.0,2.0\n')
+    out = tmp_path / "rows.csv"
+    result = run("compute", path, "-l", "mae", "--id-col", "id", "--id-col", "note",
+                 "--nan", "drop", "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = pd.read_csv(out, keep_default_na=False)
+    assert list(rows.columns) == ["row", "id", "note", "model", "mae"]
+    assert rows["id"].tolist() == ["r1", "r3"]
+    assert rows["note"].tolist() == ["a, b", ""]
+    assert rows["mae"].tolist() == [0.5, 1.0]
+
+
+def test_id_col_missing_is_an_error(run, tmp_path):
+    out = tmp_path / "rows.csv"
+    result = run("compute", "sample_data/regression_clean.csv", "--id-col", "nope",
+                 "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: column 'nope' not found (--id-col)")
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- sorted files
+
+
+def _sorted_files(tmp_path, n=3000, drop_a=(), drop_b=(), repeat_b=()):
+    files, joined = _frames(n=n, seed=7)
+    a = files["a"].sort_values("id")
+    b = files["b"].sort_values("id")
+    a = a[~a["id"].isin(drop_a)]
+    b = b[~b["id"].isin(drop_b)]
+    if repeat_b:
+        b = pd.concat([b, b[b["id"].isin(repeat_b)]]).sort_values("id", kind="stable")
+    return _write(tmp_path, {"a": a, "b": b}), joined
+
+
+def _method(paths, **kwargs):
+    from losscli.io.columns import InputOptions
+    from losscli.io.join import open_join
+
+    with open_join(list(paths), InputOptions(), "id", **kwargs) as source:
+        for _ in source.batches():
+            pass
+        return source.plan.method
+
+
+def test_sorted_files_join_in_one_merge_pass_across_batches(run_json, tmp_path, monkeypatch):
+    paths, joined = _sorted_files(tmp_path)
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 4096)
+    assert _method([paths["a"], paths["b"]]) == "merge"
+    got = run_json("compute", paths["a"], paths["b"], "--on", "id")
+    monkeypatch.undo()
+    want = _reference(run_json, tmp_path, joined, ["a", "b"])
+    _same(_values(got), _values(want))
+
+
+def test_sorted_files_with_missing_keys(run, run_json, tmp_path, monkeypatch):
+    paths, joined = _sorted_files(tmp_path, drop_a=(1000, 2500), drop_b=(3999,))
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 4096)
+    result = run("compute", paths["a"], paths["b"], "--on", "id")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the files do not have the same keys (--on id): {paths['a']} has 1 row(s) "
+        f"whose key is missing from another file (first: 3999); {paths['b']} has 2 row(s) "
+        f"whose key is missing from another file (first: 1000, 2500); pass --join inner to "
+        f"keep only the keys every file has"
+    )
+    inner = run("compute", paths["a"], paths["b"], "--on", "id", "--join", "inner",
+                "--format", "json")  # fmt: skip
+    assert inner.exit_code == 0
+    assert "lost 1 of 2,998 rows" in inner.stderr and "lost 2 of 2,999 rows" in inner.stderr
+    monkeypatch.undo()
+    shared = joined[~joined["id"].isin([1000, 2500, 3999])]
+    _same(_values(json.loads(inner.stdout)), _values(_reference(run_json, tmp_path, shared,
+                                                                ["a", "b"])))  # fmt: skip
+
+
+def test_sorted_files_with_repeated_keys(run, tmp_path):
+    paths, _ = _sorted_files(tmp_path, repeat_b=(1500, 1501))
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "--join", "inner")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: keys repeat within a file (--on id): {paths['b']} has 2 row(s) whose key "
+        f"repeats (first: 1500, 1501); each key must name one row per file (add a column to "
+        f"the key, e.g. --on id,fold)"
+    )

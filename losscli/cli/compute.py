@@ -35,6 +35,16 @@ from losscli.cli.plotting import plot_option
     help="Write per-row losses as CSV to PATH (- for stdout; the table then goes to stderr).",
 )
 @click.option(
+    "--id-col",
+    "id_cols",
+    multiple=True,
+    metavar="COL",
+    help=(
+        "Copy this input column into the --per-sample output, so its rows join back "
+        "to the input (repeatable; with --on the key columns are copied anyway)."
+    ),
+)
+@click.option(
     "--fail-above",
     multiple=True,
     metavar="NAME=VALUE",
@@ -63,6 +73,7 @@ def compute(
     seed: int,
     group_by: str | None,
     per_sample: str | None,
+    id_cols: tuple[str, ...],
     fail_above: tuple[str, ...],
     fail_below: tuple[str, ...],
     plot: str | None,
@@ -123,6 +134,7 @@ def compute(
                 fail_above=fail_above,
                 fail_below=fail_below,
                 per_sample=stdout_stream() if per_sample == "-" else per_sample,
+                id_cols=id_cols,
                 progress=bar,
                 **api_input_kwargs(kwargs),
                 **api_join_kwargs(kwargs),

@@ -49,6 +49,10 @@ class InputOptions:
     pos_label: str | None = None
     # Set when the positive class was chosen (two text labels, no --pos-label): says which.
     pos_label_note: str | None = None
+    # --id-col: input columns copied into the --per-sample output (as text), so rows join back.
+    id_cols: tuple[str, ...] = ()
+    # Set when --per-sample is written: a join of files then copies its key columns too.
+    per_sample_ids: bool = False
     # Set by the streaming reader once it has decided the task for the whole
     # file, so every chunk reports the detection's real reason.
     task_reason: str | None = None
@@ -298,11 +302,13 @@ def build_dataset(
     weights, groups = _weights_and_groups(table, opts, arrays)
 
     keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    ids = _id_columns(table, opts)
     if keep is not None:
         y_true = y_true[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
         groups = None if groups is None else groups[keep]
+        ids = {k: v[keep] for k, v in ids.items()}
     weights = arrays.pop("\0weights", None)
     _check_weights(weights, opts, row_numbers, chunk)
 
@@ -332,6 +338,7 @@ def build_dataset(
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,
         from_logits=opts.from_logits,
@@ -341,6 +348,23 @@ def build_dataset(
         file_y_true=file_y_true,
         binary_labels=labels_found,
     )
+
+
+def _id_columns(table: pa.Table, opts: InputOptions) -> dict[str, np.ndarray]:
+    """The --id-col columns as text, one cell a row (empty where missing)."""
+    ids: dict[str, np.ndarray] = {}
+    for name in opts.id_cols:
+        _require(table, name, "--id-col")
+        column = table.column(name)
+        try:
+            text = column.cast(pa.string()) if column.type != pa.string() else column
+        except CAST_ERRORS:
+            raise DataError(
+                f"column {name} (--id-col) holds values of type {column.type} that cannot "
+                f"be written as text"
+            ) from None
+        ids[name] = np.array(["" if v is None else v for v in text.to_pylist()], dtype=object)
+    return ids
 
 
 def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
@@ -696,10 +720,12 @@ def _build_multiclass(
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
     weights, groups = _weights_and_groups(table, opts, arrays)
     keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    ids = _id_columns(table, opts)
     if keep is not None:
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
         groups = None if groups is None else groups[keep]
+        ids = {k: v[keep] for k, v in ids.items()}
         if labels_raw is not None:
             labels_raw = [v for v, k in zip(labels_raw, keep) if k]
     weights = arrays.pop("\0weights", None)
@@ -745,6 +771,7 @@ def _build_multiclass(
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,
         from_logits=opts.from_logits,

@@ -22,6 +22,9 @@ How rows are matched:
 * ``--on row``: the files are streamed side by side and rows are matched by
   position (the files must have equally many data rows).
 
+With ``--per-sample``, the key columns (and any ``--id-col``, from the first
+file) are copied into the per-row output so that its rows join back.
+
 ``--join exact`` (default) requires every key in every file exactly once;
 ``--join inner`` keeps the keys every file has and warns how many rows each
 file lost. A key repeated within a file is an error either way (its rows
@@ -103,6 +106,7 @@ class JoinPlan:
     names: list[str]  # the joined table's columns
     held_bytes: int = 0  # memory held by the last hash join's in-memory files
     warned: bool = False
+    method: str | None = None  # "row", "merge" or "hash", decided on the first pass
 
 
 def _labels(paths: Sequence[str]) -> list[str]:
@@ -193,7 +197,8 @@ def open_join(
 
     name = " + ".join(paths)
     driver = _driver(plan)
-    return Source(
+    return JoinSource(
+        plan,
         name,
         plan.opts,
         lambda columns: _JoinPass(plan, columns, driver),
@@ -202,6 +207,14 @@ def open_join(
         closer=close,
         unsplittable="a join of several files (--on)",
     )
+
+
+class JoinSource(Source):
+    """A :class:`Source` whose passes are the join of several files (see :func:`open_join`)."""
+
+    def __init__(self, plan: JoinPlan, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plan = plan
 
 
 def _driver(plan: JoinPlan) -> int:
@@ -246,9 +259,17 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         if opts.true_col not in first.names:
             error = _missing_column(opts.true_col, first.names, "--true-col")
             raise InputError(f"{first.path}: {error.message} (y_true comes from the first file)")
+    id_cols = tuple(dict.fromkeys([*keys, *opts.id_cols])) if opts.per_sample_ids else ()
+    for column, option in [
+        *[(c, "--id-col") for c in opts.id_cols],
+        (opts.weight_col, "--weight-col"),
+        (opts.group_by, "--group-by"),
+    ]:
+        if column is not None:  # these come from the first file
+            _require(first, column, option)
     extra = [
         c
-        for c in (*true_cols, opts.weight_col, opts.group_by, *opts.extra_columns)
+        for c in (*true_cols, opts.weight_col, opts.group_by, *opts.extra_columns, *id_cols)
         if c is not None and c in first.names
     ]
     for column in extra:
@@ -303,6 +324,7 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         pred_prefix=joined_prefixes[0] if joined_prefixes else opts.pred_prefix,
         pred_prefixes=tuple(joined_prefixes) if len(joined_prefixes) > 1 else (),
         model_names=tuple(model_names),
+        id_cols=id_cols,
     )
     return JoinPlan(members, keys, how, joined_opts, names)
 
@@ -459,7 +481,15 @@ class _JoinPass:
         return reading
 
     def tables(self) -> Iterator[tuple[pa.Table, Any]]:
-        produce = self._by_row() if not self.plan.keys else self._by_key()
+        plan = self.plan
+        if plan.method is None:
+            plan.method = "row" if not plan.keys else ("merge" if self._sorted() else "hash")
+        if plan.method == "row":
+            produce = self._by_row()
+        elif plan.method == "merge":
+            produce = self._by_merge()
+        else:
+            produce = self._by_key()
         for table, rows in produce:
             self._check_targets(table, rows)
             table = table.select([n for n in self.plan.names if n in table.column_names])
@@ -642,3 +672,136 @@ class _JoinPass:
                 [_show_key(keys, arrays, int(r)) for r in unmatched[:3]],
             )
         _finish(plan, tallies, joined)
+
+    # ---- --on KEY, every file sorted by a single key (merge join: every file streamed)
+
+    def _sorted(self) -> bool:
+        """Whether every file is sorted by the one key column (a scan of the keys only).
+
+        A file whose first batch is not sorted is not scanned further (hash join);
+        keys repeated within sorted files are reported here, with their counts.
+        """
+        plan = self.plan
+        if len(plan.keys) != 1:
+            return False
+        key = plan.keys[0]
+        firsts = []
+        for member in plan.members:
+            reading = member.source._open_pass([key])
+            try:
+                first = next(reading.tables(), None)
+            finally:
+                reading.close()
+            if first is None:
+                return False
+            values = _keys_of(first[0], [key], member, np.arange(1, first[0].num_rows + 1))[0]
+            if not _ascending(values):
+                return False
+            firsts.append(values.dtype.kind)
+        if len(set(firsts)) != 1:
+            return False  # integer keys in one file, text in another
+        tallies = [_Tally() for _ in plan.members]
+        for member, tally in zip(plan.members, tallies):
+            reading = member.source._open_pass([key])
+            try:
+                last: Any = None
+                before = 0
+                for table, _ in reading.tables():
+                    rows = np.arange(before + 1, before + table.num_rows + 1)
+                    before += table.num_rows
+                    values = _keys_of(table, [key], member, rows)[0]
+                    if values.dtype.kind != firsts[0]:
+                        return False
+                    joined = values if last is None else np.concatenate([[last], values])
+                    if not _ascending(joined):
+                        return False
+                    same = np.flatnonzero(joined[1:] == joined[:-1])
+                    tally.add("repeated", same.size, [str(joined[i + 1]) for i in same[:3]])
+                    last = values[-1] if values.size else last
+            finally:
+                reading.close()
+        _raise_repeated(plan, tallies)
+        return True
+
+    def _by_merge(self) -> Iterator[tuple[pa.Table, Any]]:
+        plan, key = self.plan, self.plan.keys[0]
+        members = plan.members
+        k = len(members)
+        streams = [self._open(m).tables() for m in members]
+        buffers: list[pa.Table | None] = [None] * k
+        keys: list[Any] = [None] * k
+        consumed = [0] * k  # rows of each file before its buffer
+        read = [0] * k
+        ended = [False] * k
+        tallies = [_Tally() for _ in members]
+        joined = 0
+        failed = False
+
+        def fill(i: int) -> None:
+            while not ended[i] and (buffers[i] is None or buffers[i].num_rows == 0):  # type: ignore[union-attr]
+                item = next(streams[i], None)
+                if item is None:
+                    ended[i] = True
+                    buffers[i] = None
+                    return
+                table = item[0]
+                rows = np.arange(read[i] + 1, read[i] + table.num_rows + 1)
+                read[i] += table.num_rows
+                tallies[i].rows += table.num_rows
+                buffers[i] = table
+                keys[i] = _keys_of(table, [key], members[i], rows)[0]
+
+        while True:
+            for i in range(k):
+                fill(i)
+            live = [i for i in range(k) if not ended[i]]
+            if not live:
+                break
+            if len(live) < k:
+                # A file has ended: the rest of every other file has no partner.
+                for i in live:
+                    tallies[i].add("unmatched", len(keys[i]), [str(v) for v in keys[i][:3]])
+                    for table, _ in streams[i]:
+                        tail = _keys_of(table, [key], members[i], np.arange(table.num_rows))[0]
+                        tallies[i].rows += table.num_rows
+                        tallies[i].add("unmatched", tail.size, [str(v) for v in tail[:3]])
+                    ended[i] = True
+                break
+            bound = min(keys[i][-1] for i in live)
+            takes = [int(np.searchsorted(keys[i], bound, side="right")) for i in range(k)]
+            prefixes = [keys[i][: takes[i]] for i in range(k)]
+            common = prefixes[0]
+            for other in prefixes[1:]:
+                common = np.intersect1d(common, other, assume_unique=True)
+            positions = [np.searchsorted(prefix, common) for prefix in prefixes]
+            for i, prefix in enumerate(prefixes):
+                if prefix.size != common.size:
+                    alone = prefix[~np.isin(prefix, common, assume_unique=True)]
+                    tallies[i].add("unmatched", alone.size, [str(v) for v in alone[:3]])
+                    failed = failed or plan.how == "exact"
+            if common.size and not failed:
+                parts = []
+                for i, member in enumerate(members):
+                    buffer = buffers[i]
+                    assert buffer is not None
+                    parts.append(self._renamed(member, buffer.take(pa.array(positions[i]))))
+                joined += int(common.size)
+                yield self._assemble(parts), consumed[0] + positions[0] + 1
+            for i in range(k):
+                buffer = buffers[i]
+                assert buffer is not None
+                buffers[i] = buffer.slice(takes[i])
+                keys[i] = keys[i][takes[i] :]
+                consumed[i] += takes[i]
+            self._position = self._passes[0].position()
+        _finish(plan, tallies, joined)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """Sorted ascending (equal neighbours allowed: repeated keys are reported apart)."""
+    if values.size < 2:
+        return True
+    try:
+        return bool(np.all(values[1:] >= values[:-1]))
+    except TypeError:  # text mixed with numbers
+        return False
