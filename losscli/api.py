@@ -1053,7 +1053,9 @@ def _evaluate(
     (item,) = per_sample_losses(dataset, [selection])[:1]
     if per_sample:
         return np.asarray(item.values)
-    return reduce_values(item.values, dataset.weights, spec.reduction)
+    # The reducer carries the parameters a figure's reduction reads (ece's n_bins,
+    # d2_pinball's alpha), as the commands' plans do.
+    return reduce_values(item.values, dataset.weights, selection.reducer)
 
 
 def _loss_columns(
@@ -1224,7 +1226,7 @@ class Accumulator:
             self._states = [
                 MedianAccumulator(cap=2**62)
                 if s.spec.reduction is Reduction.MEDIAN
-                else new_accumulator(s.spec.reduction)
+                else new_accumulator(s.reducer)
                 for s in self._selections
             ]
         self.n_rows += dataset.n_rows
