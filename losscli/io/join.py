@@ -594,7 +594,6 @@ class _JoinPass:
         members = plan.members
         tallies = [_Tally() for _ in members]
         held: dict[int, tuple[pa.Table, Any, np.ndarray, list[Any]]] = {}
-        held_bytes = 0
         for i, member in enumerate(members):
             if i == self._driver:
                 continue
@@ -603,7 +602,6 @@ class _JoinPass:
             arrays = _keys_of(table, keys, member, np.arange(1, table.num_rows + 1))
             index = _index(arrays)
             tallies[i].rows = table.num_rows
-            held_bytes += table.nbytes + int(index.memory_usage(deep=False))
             if not index.is_unique:
                 repeated = np.flatnonzero(np.asarray(index.duplicated(keep=False)))
                 tallies[i].add(
@@ -616,7 +614,6 @@ class _JoinPass:
                 index, arrays = index[first], [a[first] for a in arrays]
                 table = table.take(pa.array(first))
             held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int64), arrays)
-        plan.held_bytes = held_bytes
         driver = members[self._driver]
         reading = self._open(driver)
         joined = 0
@@ -657,6 +654,11 @@ class _JoinPass:
                 row_numbers = positions[0][keep] + 1
             joined += int(keep.sum())
             yield self._assemble(parts), row_numbers
+        # What the kept files held: their columns, key arrays and hash index (built by now).
+        plan.held_bytes = sum(
+            table.nbytes + int(index.memory_usage(deep=True)) + sum(a.nbytes for a in arrays)
+            for table, index, _, arrays in held.values()
+        )
         for i, (_, _, matched, arrays) in held.items():
             repeated = np.flatnonzero(matched > 1)
             if repeated.size and i == min(held):  # the driver's repeats, counted once
