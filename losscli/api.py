@@ -356,7 +356,10 @@ def compute(
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
     (atomically) or an open text file; ``id_cols`` names input columns copied
-    into it (a join's key columns are copied anyway).
+    into it (a join's key columns are copied anyway). ``pos_label`` names the
+    positive class of binary labels written as text or numbers other than 0/1
+    (two text labels without it: the later in sorted order, as scikit-learn);
+    ``pred_prefix`` may be a list, one multiclass model per prefix.
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")

@@ -466,3 +466,91 @@ def test_sorted_files_with_repeated_keys(run, tmp_path):
         f"repeats (first: 1500, 1501); each key must name one row per file (add a column to "
         f"the key, e.g. --on id,fold)"
     )
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _pair(tmp_path, a_text="id,y_true,y_pred\n1,1.0,1.5\n2,2.0,2.5\n",
+          b_text="id,y_pred\n2,2.0\n1,1.0\n"):  # fmt: skip
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(a_text)
+    b.write_text(b_text)
+    return str(a), str(b)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--on", "id,,"], 2, "--on 'id,,' has an empty key name; give column names separated "
+         "by commas, e.g. --on id or --on user,day"),
+        (["--on", "row,id"], 2, "--on row matches rows by position; it cannot be combined "
+         "with key columns"),
+        (["--on", "id", "--plot", "x.png"], 2, "--plot draws the charts of one FILE; with "
+         "several files joined by --on, leave --plot out (or join the files into one first)"),
+        (["--on", "id", "--weight-col", "w"], 1, "{a}: column 'w' not found (--weight-col)"),
+        (["--on", "id", "--join", "outer"], 2, "Invalid value for '--join'"),
+    ],
+)  # fmt: skip
+def test_bad_join_options(run, tmp_path, extra, code, message):
+    a, b = _pair(tmp_path)
+    result = run("compute", a, b, *extra)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert message.format(a=a) in result.stderr
+
+
+def test_stdin_cannot_be_joined(run, tmp_path):
+    a, _ = _pair(tmp_path)
+    result = run("compute", a, "-", "--on", "id", input="id,y_pred\n1,1\n")
+    assert result.exit_code == 2
+    assert "stdin (-) cannot be one of the files joined with --on; write it to a file first" in (
+        result.stderr
+    )
+
+
+def test_an_empty_key_cell_is_an_error(run, tmp_path):
+    a, b = _pair(tmp_path, b_text="id,y_pred\n2,2.0\n,1.0\n")
+    result = run("compute", a, b, "--on", "id")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {b}: key column id (--on) has 1 empty cell(s) (rows 2); every row needs a key"
+    )
+
+
+def test_no_shared_key_under_inner_join(run, tmp_path):
+    a, b = _pair(tmp_path, b_text="id,y_pred\n7,2.0\n8,1.0\n")
+    result = run("compute", a, b, "--on", "id", "--join", "inner")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: no key is in every file (--on id): the join has no rows; check that the key "
+        "columns hold the same values in every file"
+    )
+
+
+def test_text_keys_and_keys_typed_differently_still_match(run_json, tmp_path):
+    a, b = _pair(
+        tmp_path,
+        a_text="id,y_true,y_pred\nu1,1.0,1.5\nu2,2.0,2.5\n",
+        b_text="id,y_pred\nu2,2.0\nu1,1.0\n",
+    )
+    got = run_json("compute", a, b, "--on", "id", "-l", "mae")
+    assert [r["value"] for r in got["results"]] == [0.5, 0.0]
+    c, d = _pair(tmp_path, b_text="id,y_pred\n2.0,2.0\n1.0,1.0\n")  # 1.0 and 1 are one key
+    got = run_json("compute", c, d, "--on", "id", "-l", "mae")
+    assert [r["value"] for r in got["results"]] == [0.5, 0.0]
+
+
+def test_on_row_across_batches_of_different_sizes(run_json, tmp_path, monkeypatch):
+    # The files' rows have different widths, so their blocks end on different rows.
+    files, joined = _frames(n=2000, seed=11)
+    a = joined[["y_true", "a", "segment"]].rename(columns={"a": "y_pred"})
+    b = joined[["b"]].rename(columns={"b": "y_pred"})
+    paths = _write(tmp_path, {"a": a, "b": b})
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 3000)
+    got = run_json("compute", paths["a"], paths["b"], "--on", "row", "--group-by", "segment")
+    monkeypatch.undo()
+    want = _reference(run_json, tmp_path, joined, ["a", "b"], "--group-by", "segment")
+    _same(_values(got), _values(want))

@@ -613,7 +613,9 @@ class _JoinPass:
                 first = np.flatnonzero(~np.asarray(index.duplicated(keep="first")))
                 index, arrays = index[first], [a[first] for a in arrays]
                 table = table.take(pa.array(first))
-            held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int64), arrays)
+            if i != 0:  # only the first file's key columns go on (the index has the rest)
+                table = table.drop_columns([k for k in keys if k not in member.renames])
+            held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
         driver = members[self._driver]
         reading = self._open(driver)
         joined = 0
@@ -656,8 +658,8 @@ class _JoinPass:
             yield self._assemble(parts), row_numbers
         # What the kept files held: their columns, key arrays and hash index (built by now).
         plan.held_bytes = sum(
-            table.nbytes + int(index.memory_usage(deep=True)) + sum(a.nbytes for a in arrays)
-            for table, index, _, arrays in held.values()
+            table.nbytes + int(index.memory_usage(deep=True)) + matched.nbytes
+            for table, index, matched, _ in held.values()
         )
         for i, (_, _, matched, arrays) in held.items():
             repeated = np.flatnonzero(matched > 1)
