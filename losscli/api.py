@@ -440,7 +440,6 @@ def compare(
     >>> r.rankings["mae"], r.value("mae", model="b")
     (['a', 'b'], 0.6666666666666666)
     """
-    from losscli.analysis.compare import compare_models
     from losscli.results import CompareResult
 
     texts = _loss_texts(losses)
@@ -461,17 +460,13 @@ def compare(
     _prepare_losses(texts, custom)
     messages = _Messages()
     with _open(data, opts, progress) as source:
-        if ci is not None:
-            # The paired bootstrap still resamples rows in memory.
-            dataset = _whole(source)
-            selections = _choose(texts, dataset, messages)
-            report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
-        else:
-            from losscli.analysis.compare_plan import compare_plan
-            from losscli.engines.local import run_plan
+        from losscli.analysis.compare_plan import compare_plan
+        from losscli.engines.local import run_plan
 
-            plan = compare_plan(lambda head: _choose(texts, head, messages))
-            report = run_plan(plan, source)
+        plan = compare_plan(
+            lambda head: _choose(texts, head, messages), ci_level=ci, n_boot=n_boot, seed=seed
+        )
+        report = run_plan(plan, source)
     result: CompareResult = _promote(report, CompareResult, messages.notes)
     messages.issue(result.warnings)
     return result

@@ -90,3 +90,15 @@ class ListSource(Generic[T]):
 
     def batches(self) -> Iterator[Dataset]:
         return iter(self.items)
+
+
+def run_in_memory(plan: Plan, dataset: Dataset) -> Any:
+    """Every pass of ``plan`` over one Dataset held in memory (the input as one batch)."""
+    passes = plan(dataset)
+    step = next(passes)
+    while True:
+        result = step.finish(step.update(step.new_state(), dataset))
+        try:
+            step = passes.send(result)
+        except StopIteration as done:
+            return done.value
