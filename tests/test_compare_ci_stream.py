@@ -210,12 +210,23 @@ def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, ru
     path.write_text("\n".join(lines) + "\n")
     opts = InputOptions(pred_cols=("a", "b"), weight_col="w", nan="drop")
     dataset = load_dataset(str(path), opts)
-    selections = choose_losses((), dataset)
+    selections = choose_losses(("mse,mae,median_ae,max_error",), dataset)
     want = compare_models(dataset, selections, ci_level=0.9, n_boot=100, seed=4).as_dict()
     monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
     monkeypatch.setattr(text_module, "CHUNK_BYTES", 7000)
     args = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w", "--nan", "drop"]
-    args += ["--ci", "0.9", "--bootstrap", "100", "--seed", "4", "--format", "json"]
+    args += [
+        "-l",
+        "mse,mae,median_ae,max_error",
+        "--ci",
+        "0.9",
+        "--bootstrap",
+        "100",
+        "--seed",
+        "4",
+        "--format",
+        "json",
+    ]
     for source, data in ((str(path), None), ("-", path.read_bytes())):
         result = run("compare", source, *args, input=data)
         assert result.exit_code == 0, result.stderr
