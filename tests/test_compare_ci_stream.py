@@ -197,6 +197,9 @@ def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, ru
     from losscli.io import InputOptions, load_dataset
     from losscli.report.format import to_json
 
+    from losscli.custom import load_custom_losses
+
+    load_custom_losses(())  # as the command line does without --custom
     rng = np.random.default_rng(1)
     n = 3000
     y = rng.normal(10, 3, n)
@@ -210,7 +213,7 @@ def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, ru
     path.write_text("\n".join(lines) + "\n")
     opts = InputOptions(pred_cols=("a", "b"), weight_col="w", nan="drop")
     dataset = load_dataset(str(path), opts)
-    selections = choose_losses(("mse,mae,median_ae,max_error",), dataset)
+    selections = select_losses(["mse", "mae", "median_ae", "max_error"], dataset.task)
     want = compare_models(dataset, selections, ci_level=0.9, n_boot=100, seed=4).as_dict()
     monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
     monkeypatch.setattr(text_module, "CHUNK_BYTES", 7000)
