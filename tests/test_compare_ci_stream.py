@@ -194,10 +194,9 @@ def test_gan_strata_stream_like_one_batch():
 def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, run):
     """Many chunks (a file and stdin) print the in-memory intervals, weights and --nan drop."""
     import losscli.io.text as text_module
+    from losscli.custom import load_custom_losses
     from losscli.io import InputOptions, load_dataset
     from losscli.report.format import to_json
-
-    from losscli.custom import load_custom_losses
 
     load_custom_losses(())  # as the command line does without --custom
     rng = np.random.default_rng(1)
