@@ -14,7 +14,9 @@ these functions, renders what they return and maps errors to exit codes::
 
 ``data`` is a path or URL (read by the same reader as the command line), a
 pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
-of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+of arrays; or a list of paths, several models' files joined on the key
+column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
+keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
 for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 ``ValueError``); warnings go through :mod:`warnings` as
 :class:`~losscli.errors.LossWarning`.
@@ -22,12 +24,13 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from losscli.errors import LossWarning, UsageError
 
@@ -85,6 +88,29 @@ RECOMMEND_TASKS = (
 )
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _quiet_numpy(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run an API function with NumPy's floating-point warnings off.
+
+    Overflow and invalid operations are handled where they matter (an overflowing
+    residual is an InputError naming the row; per-row losses past float64 are inf with
+    a LossWarning that says so), so NumPy's own RuntimeWarnings, which name losscli's
+    source lines, never reach the user.
+    """
+
+    @functools.wraps(function)
+    def quiet(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+
+    return quiet
+
+
 # --------------------------------------------------------------------------- messages
 
 
@@ -97,7 +123,7 @@ class _Messages:
 
     def issue(self, extra: Iterable[str] = ()) -> None:
         for text in [*self.warnings, *extra]:
-            warnings.warn(text, LossWarning, stacklevel=3)
+            warnings.warn(text, LossWarning, stacklevel=4)  # user, wrapper, function, issue
 
 
 # --------------------------------------------------------------------------- arguments
@@ -134,19 +160,22 @@ def _input_options(
     task: str,
     from_logits: bool,
     nan: str,
-    pred_prefix: str,
+    pred_prefix: str | Sequence[str],
     true_prefix: str,
     delimiter: str | None,
     encoding: str,
     group_by: str | None = None,
+    pos_label: str | float | None = None,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
+    prefixes = _names(pred_prefix) or ("y_pred_",)
     return InputOptions(
         true_col=y_true,
         pred_cols=_names(y_pred),
         weight_col=weights,
-        pred_prefix=pred_prefix,
+        pred_prefix=prefixes[0],
+        pred_prefixes=prefixes if len(prefixes) > 1 else (),
         true_prefix=true_prefix,
         task=_choice(task, "task", TASKS),
         from_logits=bool(from_logits),
@@ -154,13 +183,54 @@ def _input_options(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        pos_label=None if pos_label is None else _label_text(pos_label),
     )
 
 
-def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
-    """A source with ``batches()``: a file or URL, or in-memory data."""
+def _label_text(value: str | float) -> str:
+    """A --pos-label value as text (1.0 and 1 are the label "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _file_list(data: Any) -> list[str] | None:
+    """A list or tuple of paths as strings (several files), else None."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    if not all(isinstance(item, (str, bytes, os.PathLike)) for item in data):
+        return None
+    paths = [os.fspath(item) for item in data]
+    return [os.fsdecode(p) if isinstance(p, bytes) else p for p in paths]
+
+
+def _open(
+    data: Any,
+    opts: InputOptions,
+    progress: Any = None,
+    *,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
+) -> Any:
+    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
     from losscli.io.frames import FrameSource, is_in_memory
 
+    files = _file_list(data)
+    if files is not None and len(files) == 1 and not on:
+        data = files[0]
+    elif files is not None:
+        from losscli.io.join import open_join
+
+        how = _choice(join, "join", ("exact", "inner"))
+        if progress is None:
+            return open_join(files, opts, on or (), how)
+        return _with_progress(
+            progress, lambda report: open_join(files, opts, on or (), how, progress=report)
+        )
+    elif on:
+        raise UsageError(
+            "on= joins several models' files on a key; give a list of two paths or more"
+        )
     if is_in_memory(data):
         return FrameSource(data, opts)
     from losscli.io.source import open_source
@@ -170,6 +240,11 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
         path = os.fsdecode(path)
     if progress is None:
         return open_source(path, opts)
+    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+
+
+def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
+    """The source ``opener(on_progress)`` opens, its reading shown on ``progress``."""
     started = False
 
     def on_progress(done: int) -> None:
@@ -179,7 +254,7 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
             started = True
         progress.update(done)
 
-    source = open_source(path, opts, progress=on_progress)
+    source = opener(on_progress)
     return source
 
 
@@ -240,6 +315,7 @@ def _promote(report: Any, cls: type[Any], notes: Sequence[str] = ()) -> Any:
 # --------------------------------------------------------------------------- compute
 
 
+@_quiet_numpy
 def compute(
     data: Any,
     *,
@@ -254,14 +330,18 @@ def compute(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
+    id_cols: str | Sequence[str] = (),
     progress: Any = None,
 ) -> ComputeResult:
     """The selected losses for every model: ``loss compute`` as a function.
@@ -275,7 +355,11 @@ def compute(
     scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
-    (atomically) or an open text file.
+    (atomically) or an open text file; ``id_cols`` names input columns copied
+    into it (a join's key columns are copied anyway). ``pos_label`` names the
+    positive class of binary labels written as text or numbers other than 0/1
+    (two text labels without it: the later in sorted order, as scikit-learn);
+    ``pred_prefix`` may be a list, one multiclass model per prefix.
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
@@ -299,12 +383,22 @@ def compute(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
+    if per_sample is not None:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, id_cols=_names(id_cols), per_sample_ids=True)
+    elif _names(id_cols):
+        messages.warnings.append(
+            "--id-col copies columns into the --per-sample output; without --per-sample "
+            "it is ignored"
+        )
 
     def selections_for(dataset: Dataset) -> list[LossSelection]:
         chosen = _choose(texts, dataset, messages)
@@ -314,7 +408,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress)
+    source = _open(data, opts, progress, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -407,6 +501,7 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
 # --------------------------------------------------------------------------- compare
 
 
+@_quiet_numpy
 def compare(
     data: Any,
     *,
@@ -420,10 +515,13 @@ def compare(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
@@ -454,12 +552,13 @@ def compare(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         from losscli.analysis.compare_plan import compare_plan
         from losscli.engines.local import run_plan
 
@@ -472,6 +571,7 @@ def compare(
     return result
 
 
+@_quiet_numpy
 def compare_losses(
     losses: Losses = None, *, errors: str | tuple[float, float, int] | GridSpec = "-3:3:13"
 ) -> CurvesResult:
@@ -506,6 +606,7 @@ def compare_losses(
 # --------------------------------------------------------------------------- sensitivity
 
 
+@_quiet_numpy
 def sensitivity(
     data: Any,
     *,
@@ -518,10 +619,13 @@ def sensitivity(
     rule: str | None = None,
     threshold: float | None = None,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -561,6 +665,7 @@ def sensitivity(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
@@ -579,7 +684,7 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
             from losscli.engines.local import run_plan
@@ -621,6 +726,7 @@ def sensitivity(
 # --------------------------------------------------------------------------- recommend
 
 
+@_quiet_numpy
 def recommend(
     data: Any = None,
     *,
@@ -638,10 +744,13 @@ def recommend(
     weights: str | None = None,
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
@@ -706,10 +815,11 @@ def recommend(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts, progress) as source:
+        with _open(data, opts, progress, on=on, join=join) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -731,6 +841,7 @@ def recommend(
 # --------------------------------------------------------------------------- explain
 
 
+@_quiet_numpy
 def explain(loss: str, *, link: str | None = None) -> ExplainResult:
     """Is a loss convex in the pre-activation z? ``loss explain`` as a function.
 
@@ -909,6 +1020,7 @@ def _loss_doc(spec: LossSpec) -> str:
     )
 
 
+@_quiet_numpy
 def _evaluate(
     spec: LossSpec,
     y_true: Any,
@@ -939,7 +1051,9 @@ def _evaluate(
     (item,) = per_sample_losses(dataset, [selection])[:1]
     if per_sample:
         return np.asarray(item.values)
-    return reduce_values(item.values, dataset.weights, spec.reduction)
+    # The reducer carries the parameters a figure's reduction reads (ece's n_bins,
+    # d2_pinball's alpha), as the commands' plans do.
+    return reduce_values(item.values, dataset.weights, selection.reducer)
 
 
 def _loss_columns(
@@ -1097,6 +1211,7 @@ class Accumulator:
 
         return build_dataset(source.table, opts, source.path, chunk=True)
 
+    @_quiet_numpy
     def update(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: Any = None) -> None:
         """Add a piece of the data: targets, predictions and optional sample weights."""
         from losscli.analysis.evaluate import per_sample_losses
@@ -1109,7 +1224,7 @@ class Accumulator:
             self._states = [
                 MedianAccumulator(cap=2**62)
                 if s.spec.reduction is Reduction.MEDIAN
-                else new_accumulator(s.spec.reduction)
+                else new_accumulator(s.reducer)
                 for s in self._selections
             ]
         self.n_rows += dataset.n_rows
@@ -1122,6 +1237,7 @@ class Accumulator:
         for state, item in zip(self._states, per_sample_losses(dataset, self._selections)):
             state.add(item.values, dataset.weights)
 
+    @_quiet_numpy
     def merge(self, other: Accumulator) -> Accumulator:
         """A new accumulator holding both (neither is changed); order does not matter."""
         if (other._texts, other.task, other._from_logits) != (
@@ -1145,6 +1261,7 @@ class Accumulator:
             out._states = [a.merge(b) for a, b in zip(self._states, other._states)]
         return out
 
+    @_quiet_numpy
     def result(self) -> ComputeResult:
         """The losses over every row added so far (a :class:`ComputeResult`)."""
         from losscli.analysis.results import LossResult
@@ -1202,6 +1319,7 @@ def _report_inputs(
     return dataset, _choose(texts, dataset, messages), messages
 
 
+@_quiet_numpy
 def data_charts(
     data: Any,
     *,
@@ -1212,8 +1330,9 @@ def data_charts(
     task: str = "auto",
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1243,6 +1362,7 @@ def data_charts(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         ),
@@ -1257,6 +1377,7 @@ def data_charts(
     return dataclasses.replace(found, notes=tuple(notes))
 
 
+@_quiet_numpy
 def report_data(
     data: Any,
     *,
@@ -1271,8 +1392,9 @@ def report_data(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1307,6 +1429,7 @@ def report_data(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
