@@ -398,14 +398,14 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
         rows.append((Text(" " + who), text))
     # Too narrow for the names beside their verdicts (COLUMNS=20): each name whole on
     # its own line, its verdict folded below it.
-    if max((len(who) for who, _ in rows), default=0) + 20 > console.width:
-        for who, text in rows:
-            console.print(who, overflow="fold")
-            console.print(Text("   ") + text, overflow="fold")
+    if max((len(name) for name, _ in rows), default=0) + 20 > console.width:
+        for name, verdict in rows:
+            console.print(name, overflow="fold")
+            console.print(Text("   ") + verdict, overflow="fold")
         console.print(Text(""))
     else:
-        for who, text in rows:
-            grid.add_row(who, text)
+        for name, verdict in rows:
+            grid.add_row(name, verdict)
         console.print(grid)
     console.print(
         Text(
