@@ -74,6 +74,8 @@ TASKS = (
     "similarity",
     "generative",
     "vae",
+    "interval",
+    "quantile",
 )
 RECOMMEND_TASKS = (
     "regression",
@@ -163,6 +165,8 @@ def _input_options(
     delimiter: str | None,
     encoding: str,
     group_by: str | None = None,
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
@@ -178,7 +182,31 @@ def _input_options(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        interval_cols=_interval_cols(interval_cols),
+        interval_level=_interval_level(interval_level),
     )
+
+
+def _interval_cols(value: Sequence[str] | str | None) -> tuple[str, str] | None:
+    """--interval-cols LOWER,UPPER (a "LOWER,UPPER" text or a pair of names)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise UsageError(
+            f"--interval-cols needs two different column names, LOWER,UPPER "
+            f"(e.g. y_lower,y_upper); got {value!r}"
+        )
+    return names[0], names[1]
+
+
+def _interval_level(value: float) -> float:
+    level = float(value)
+    if not 0.0 < level < 1.0:
+        raise UsageError(
+            f"--interval-level must be between 0 and 1 (e.g. 0.9 for 90% intervals); got {value!r}"
+        )
+    return level
 
 
 def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
@@ -283,6 +311,8 @@ def compute(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
@@ -327,6 +357,8 @@ def compute(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -450,6 +482,8 @@ def compare(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
@@ -483,6 +517,8 @@ def compare(
         true_prefix=true_prefix,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -555,6 +591,8 @@ def sensitivity(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -596,6 +634,8 @@ def sensitivity(
         true_prefix=true_prefix,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -676,6 +716,8 @@ def recommend(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
@@ -742,6 +784,8 @@ def recommend(
             true_prefix=true_prefix,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         )
         with _open(data, opts, progress) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
@@ -890,6 +934,8 @@ _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
     "similarity": ("a", "b", "distance", "anchor", "positive", "negative"),
     "generative": ("d_real", "d_fake"),
     "vae": ("mu", "logvar"),
+    "interval": ("interval_level",),
+    "quantile": ("levels",),
 }
 
 
@@ -931,6 +977,8 @@ def _loss_doc(spec: LossSpec) -> str:
         ),
         "generative": "d_real=..., d_fake=... discriminator outputs (lengths may differ).",
         "vae": "mu=..., logvar=... (n, k); y_true/y_pred the reconstruction (optional).",
+        "interval": "y_true: (n,); y_pred: (n, 2) lower and upper ends; interval_level=0.9.",
+        "quantile": "y_true: (n,); y_pred: (n, m) quantiles; levels=[tau_1, ..., tau_m].",
     }.get(spec.task.value, "y_true, y_pred: arrays of shape (n,).")
     aliases = f" (aliases: {', '.join(spec.aliases)})" if spec.aliases else ""
     return (
@@ -963,12 +1011,14 @@ def _evaluate(
     from losscli.io.columns import InputOptions
     from losscli.io.frames import FrameSource
 
+    level = _interval_level(arrays.pop("interval_level", 0.9))
     columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
     opts = InputOptions(
         task=spec.task.value,
         from_logits=bool(from_logits),
         weight_col="sample_weight" if "sample_weight" in columns else None,
         pred_prefix="y_pred_",
+        interval_level=level,
     )
     dataset = FrameSource(columns, opts, source="<arrays>").dataset()
     selection = LossSelection(spec, spec.resolve_params(params))
@@ -1019,6 +1069,22 @@ def _loss_columns(
             else:
                 given = arrays.get("distance", y_pred)
                 columns["distance"] = np.asarray(given, dtype=np.float64)
+    elif task == "interval":  # y_pred: (n, 2) lower and upper ends
+        bounds = np.asarray(y_pred, dtype=np.float64).reshape(-1, 2)
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        columns["y_lower"], columns["y_upper"] = bounds[:, 0], bounds[:, 1]
+    elif task == "quantile":  # y_pred: (n, m) quantiles at levels=[tau_1, ..., tau_m]
+        if "levels" not in arrays:
+            raise UsageError(f"{name} needs levels=[...], the quantile level of each y_pred column")
+        levels = [float(v) for v in np.asarray(arrays["levels"], dtype=np.float64).reshape(-1)]
+        q = np.asarray(y_pred, dtype=np.float64).reshape(len(np.asarray(y_true)), -1)
+        if q.shape[1] != len(levels):
+            raise UsageError(
+                f"{name}: y_pred has {q.shape[1]} column(s) but levels gives {len(levels)}"
+            )
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        for j, tau in enumerate(levels):
+            columns[f"y_pred_q{tau!r}"] = q[:, j]
     elif task == "vae":
         columns["mu"] = np.asarray(arrays["mu"], dtype=np.float64)
         columns["logvar"] = np.asarray(arrays["logvar"], dtype=np.float64)
@@ -1258,6 +1324,8 @@ def data_charts(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1287,6 +1355,8 @@ def data_charts(
             true_prefix=true_prefix,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         ),
         custom,
         _loss_texts(losses),
@@ -1318,6 +1388,8 @@ def report_data(
     true_prefix: str = "y_true_",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1350,6 +1422,8 @@ def report_data(
             true_prefix=true_prefix,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
             group_by=group_by,
         ),
         custom,

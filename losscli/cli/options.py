@@ -18,6 +18,8 @@ TASKS = (
     "similarity",
     "generative",
     "vae",
+    "interval",
+    "quantile",
 )
 FORMATS = ("table", "json", "csv", "markdown")
 # Bootstrap resamples at most: the Monte Carlo error of a 95% interval's ends is far
@@ -80,6 +82,22 @@ def input_options(func: F) -> F:
             ),
             click.option(
                 "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
+            ),
+            click.option(
+                "--interval-cols",
+                metavar="LOWER,UPPER",
+                help=(
+                    "Prediction intervals: the columns of their lower and upper ends "
+                    "(default: y_lower,y_upper when both are present); gives coverage, "
+                    "mean_width and interval_score."
+                ),
+            ),
+            click.option(
+                "--interval-level",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=0.9,
+                show_default=True,
+                help="Nominal level of the prediction intervals (0.9: central 90%).",
             ),
         ],
         func,
@@ -205,7 +223,15 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         delimiter=kwargs["delimiter"],
         encoding=kwargs["encoding"],
         group_by=group_by,
+        interval_cols=_interval_cols(kwargs.get("interval_cols")),
+        interval_level=kwargs.get("interval_level", 0.9),
     )
+
+
+def _interval_cols(text: str | None) -> tuple[str, str] | None:
+    from losscli.api import _interval_cols as parse
+
+    return parse(text)
 
 
 def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -228,4 +254,6 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "nan": kwargs["nan"].lower(),
         "delimiter": kwargs["delimiter"],
         "encoding": kwargs["encoding"],
+        "interval_cols": kwargs.get("interval_cols"),
+        "interval_level": kwargs.get("interval_level", 0.9),
     }

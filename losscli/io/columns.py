@@ -38,6 +38,10 @@ class InputOptions:
     encoding: str = "utf-8"
     group_by: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    # SPEC 12 interval family: the LOWER,UPPER columns (None: y_lower/y_upper when
+    # both are present) and the nominal level of the intervals.
+    interval_cols: tuple[str, str] | None = None
+    interval_level: float = 0.9
     # Set by the streaming reader once it has decided the task for the whole
     # file, so every chunk reports the detection's real reason.
     task_reason: str | None = None
@@ -230,6 +234,13 @@ def build_dataset(
     names = table.column_names
     n = table.num_rows
     row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
+    # --- interval and quantile families (SPEC 12): chunked like y_true/y_pred ---
+    from losscli.io.intervals import build_interval_dataset, detect_interval_family
+
+    interval = detect_interval_family(names, opts)
+    if interval is not None:
+        return build_interval_dataset(table, opts, source, interval, row_numbers, chunk, tally)
+    # --- end interval and quantile families ---
 
     if opts.task == "multiclass" or (
         opts.task == "auto"
