@@ -63,7 +63,9 @@ def input_options(func: F) -> F:
                 type=click.Choice(TASKS, case_sensitive=False),
                 default="auto",
                 show_default=True,
-                help="The prediction task; auto detects it from the columns.",
+                metavar="TASK",
+                help="The prediction task, one of " + ", ".join(TASKS) + "; auto detects it "
+                "from the columns.",
             ),
             click.option(
                 "--from-logits",
