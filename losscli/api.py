@@ -14,7 +14,9 @@ these functions, renders what they return and maps errors to exit codes::
 
 ``data`` is a path or URL (read by the same reader as the command line), a
 pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
-of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+of arrays; or a list of paths, several models' files joined on the key
+column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
+keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
 for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 ``ValueError``); warnings go through :mod:`warnings` as
 :class:`~losscli.errors.LossWarning`.
@@ -160,21 +162,24 @@ def _input_options(
     task: str,
     from_logits: bool,
     nan: str,
-    pred_prefix: str,
+    pred_prefix: str | Sequence[str],
     true_prefix: str,
     delimiter: str | None,
     encoding: str,
     group_by: str | None = None,
+    pos_label: str | float | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
+    prefixes = _names(pred_prefix) or ("y_pred_",)
     return InputOptions(
         true_col=y_true,
         pred_cols=_names(y_pred),
         weight_col=weights,
-        pred_prefix=pred_prefix,
+        pred_prefix=prefixes[0],
+        pred_prefixes=prefixes if len(prefixes) > 1 else (),
         true_prefix=true_prefix,
         task=_choice(task, "task", TASKS),
         from_logits=bool(from_logits),
@@ -182,6 +187,7 @@ def _input_options(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        pos_label=None if pos_label is None else _label_text(pos_label),
         interval_cols=_interval_cols(interval_cols),
         interval_level=_interval_level(interval_level),
     )
@@ -209,10 +215,50 @@ def _interval_level(value: float) -> float:
     return level
 
 
-def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
-    """A source with ``batches()``: a file or URL, or in-memory data."""
+def _label_text(value: str | float) -> str:
+    """A --pos-label value as text (1.0 and 1 are the label "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _file_list(data: Any) -> list[str] | None:
+    """A list or tuple of paths as strings (several files), else None."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    if not all(isinstance(item, (str, bytes, os.PathLike)) for item in data):
+        return None
+    paths = [os.fspath(item) for item in data]
+    return [os.fsdecode(p) if isinstance(p, bytes) else p for p in paths]
+
+
+def _open(
+    data: Any,
+    opts: InputOptions,
+    progress: Any = None,
+    *,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
+) -> Any:
+    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
     from losscli.io.frames import FrameSource, is_in_memory
 
+    files = _file_list(data)
+    if files is not None and len(files) == 1 and not on:
+        data = files[0]
+    elif files is not None:
+        from losscli.io.join import open_join
+
+        how = _choice(join, "join", ("exact", "inner"))
+        if progress is None:
+            return open_join(files, opts, on or (), how)
+        return _with_progress(
+            progress, lambda report: open_join(files, opts, on or (), how, progress=report)
+        )
+    elif on:
+        raise UsageError(
+            "on= joins several models' files on a key; give a list of two paths or more"
+        )
     if is_in_memory(data):
         return FrameSource(data, opts)
     from losscli.io.source import open_source
@@ -222,6 +268,11 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
         path = os.fsdecode(path)
     if progress is None:
         return open_source(path, opts)
+    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+
+
+def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
+    """The source ``opener(on_progress)`` opens, its reading shown on ``progress``."""
     started = False
 
     def on_progress(done: int) -> None:
@@ -231,7 +282,7 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
             started = True
         progress.update(done)
 
-    source = open_source(path, opts, progress=on_progress)
+    source = opener(on_progress)
     return source
 
 
@@ -307,16 +358,20 @@ def compute(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
+    id_cols: str | Sequence[str] = (),
     progress: Any = None,
 ) -> ComputeResult:
     """The selected losses for every model: ``loss compute`` as a function.
@@ -330,7 +385,11 @@ def compute(
     scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
-    (atomically) or an open text file.
+    (atomically) or an open text file; ``id_cols`` names input columns copied
+    into it (a join's key columns are copied anyway). ``pos_label`` names the
+    positive class of binary labels written as text or numbers other than 0/1
+    (two text labels without it: the later in sorted order, as scikit-learn);
+    ``pred_prefix`` may be a list, one multiclass model per prefix.
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
@@ -354,6 +413,7 @@ def compute(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
@@ -362,6 +422,15 @@ def compute(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
+    if per_sample is not None:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, id_cols=_names(id_cols), per_sample_ids=True)
+    elif _names(id_cols):
+        messages.warnings.append(
+            "--id-col copies columns into the --per-sample output; without --per-sample "
+            "it is ignored"
+        )
 
     def selections_for(dataset: Dataset) -> list[LossSelection]:
         chosen = _choose(texts, dataset, messages)
@@ -371,7 +440,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress)
+    source = _open(data, opts, progress, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -478,12 +547,15 @@ def compare(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
 ) -> CompareResult:
@@ -500,7 +572,6 @@ def compare(
     >>> r.rankings["mae"], r.value("mae", model="b")
     (['a', 'b'], 0.6666666666666666)
     """
-    from losscli.analysis.compare import compare_models
     from losscli.results import CompareResult
 
     texts = _loss_texts(losses)
@@ -515,6 +586,7 @@ def compare(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         interval_cols=interval_cols,
@@ -522,18 +594,14 @@ def compare(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress) as source:
-        if ci is not None:
-            # The paired bootstrap still resamples rows in memory.
-            dataset = _whole(source)
-            selections = _choose(texts, dataset, messages)
-            report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
-        else:
-            from losscli.analysis.compare_plan import compare_plan
-            from losscli.engines.local import run_plan
+    with _open(data, opts, progress, on=on, join=join) as source:
+        from losscli.analysis.compare_plan import compare_plan
+        from losscli.engines.local import run_plan
 
-            plan = compare_plan(lambda head: _choose(texts, head, messages))
-            report = run_plan(plan, source)
+        plan = compare_plan(
+            lambda head: _choose(texts, head, messages), ci_level=ci, n_boot=n_boot, seed=seed
+        )
+        report = run_plan(plan, source)
     result: CompareResult = _promote(report, CompareResult, messages.notes)
     messages.issue(result.warnings)
     return result
@@ -587,12 +655,15 @@ def sensitivity(
     rule: str | None = None,
     threshold: float | None = None,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -632,6 +703,7 @@ def sensitivity(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         interval_cols=interval_cols,
@@ -652,7 +724,7 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
             from losscli.engines.local import run_plan
@@ -712,12 +784,15 @@ def recommend(
     weights: str | None = None,
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     progress: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
@@ -782,12 +857,13 @@ def recommend(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
             interval_cols=interval_cols,
             interval_level=interval_level,
         )
-        with _open(data, opts, progress) as source:
+        with _open(data, opts, progress, on=on, join=join) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -1320,8 +1396,9 @@ def data_charts(
     task: str = "auto",
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
@@ -1353,6 +1430,7 @@ def data_charts(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
             interval_cols=interval_cols,
@@ -1384,8 +1462,9 @@ def report_data(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     interval_cols: Sequence[str] | str | None = None,
@@ -1403,54 +1482,86 @@ def report_data(
     :func:`losscli.report.html.render_html`.
     """
     from losscli.analysis.report import build_report
+    from losscli.analysis.report_plan import report_plan
     from losscli.analysis.rules import PlannedLoss
-    from losscli.core.registry import Task, parse_loss_list
+    from losscli.analysis.sensitivity_plan import NeedsMemory
+    from losscli.core.registry import Task, custom_losses, parse_loss_list
+    from losscli.engines.local import run_plan
+    from losscli.io.stream import ValueSpool
 
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
-    dataset, selections, messages = _report_inputs(
-        data,
-        dict(
-            y_true=y_true,
-            y_pred=y_pred,
-            weights=weights,
-            task=task,
-            from_logits=from_logits,
-            nan=nan,
-            pred_prefix=pred_prefix,
-            true_prefix=true_prefix,
-            delimiter=delimiter,
-            encoding=encoding,
-            interval_cols=interval_cols,
-            interval_level=interval_level,
-            group_by=group_by,
-        ),
-        custom,
-        texts,
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        pos_label=pos_label,
+        delimiter=delimiter,
+        encoding=encoding,
+        group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
+    _prepare_losses(texts, custom or ())
+    messages = _Messages()
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"threshold must be a positive number (got {threshold:g})")
-    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
+    chosen_rule = _choice(rule, "rule", ("mad", "iqr"))
+
+    def check_threshold(head: Dataset) -> None:
+        if head.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+            raise UsageError(
+                f"threshold for {head.task.value} data is a probability of the true class "
+                f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+            )
+
     planned = tuple(
         PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params))
         for text in texts
         for sel in parse_loss_list(text)
     )
-    result = build_report(
-        dataset,
-        selections,
-        ci_level=ci,
-        n_boot=n_boot,
-        seed=seed,
-        rule=_choice(rule, "rule", ("mad", "iqr")),
-        threshold=threshold,
-        planned=planned,
-    )
+    result = None
+    with _open(data, opts) as source:
+        # --custom losses may return one number for all rows: they need every row at once.
+        if not custom_losses():
+            spool = ValueSpool()
+            try:
+                plan = report_plan(
+                    lambda head: _choose(texts, head, messages),
+                    spool=spool,
+                    reread=source.batches,
+                    ci_level=ci,
+                    n_boot=n_boot,
+                    seed=seed,
+                    rule=chosen_rule,
+                    threshold=threshold,
+                    planned=planned,
+                    check_head=check_threshold,
+                )
+                result = run_plan(plan, source)
+            except NeedsMemory:
+                result = None  # a weighted median whose neighbours were not kept
+            finally:
+                spool.close()
+        if result is None:
+            dataset = _whole(source)
+            check_threshold(dataset)
+            result = build_report(
+                dataset,
+                _choose(texts, dataset, messages),
+                ci_level=ci,
+                n_boot=n_boot,
+                seed=seed,
+                rule=chosen_rule,
+                threshold=threshold,
+                planned=planned,
+            )
     import dataclasses
 
     messages.issue(result.compute.warnings)
