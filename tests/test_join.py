@@ -554,3 +554,17 @@ def test_on_row_across_batches_of_different_sizes(run_json, tmp_path, monkeypatc
     monkeypatch.undo()
     want = _reference(run_json, tmp_path, joined, ["a", "b"], "--group-by", "segment")
     _same(_values(got), _values(want))
+
+
+def test_a_file_sorted_only_at_first_takes_the_hash_join(run_json, tmp_path, monkeypatch):
+    files, joined = _frames(n=3000, seed=8)
+    a = files["a"].sort_values("id")
+    b = files["b"].sort_values("id")
+    b = pd.concat([b.iloc[:-2], b.iloc[-1:], b.iloc[-2:-1]])  # the last two rows swapped
+    paths = _write(tmp_path, {"a": a, "b": b})
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 4096)
+    assert _method([paths["a"], paths["b"]]) == "hash"
+    got = run_json("compute", paths["a"], paths["b"], "--on", "id")
+    monkeypatch.undo()
+    _same(_values(got), _values(_reference(run_json, tmp_path, joined, ["a", "b"])))
