@@ -568,3 +568,21 @@ def test_a_file_sorted_only_at_first_takes_the_hash_join(run_json, tmp_path, mon
     got = run_json("compute", paths["a"], paths["b"], "--on", "id")
     monkeypatch.undo()
     _same(_values(got), _values(_reference(run_json, tmp_path, joined, ["a", "b"])))
+
+
+def test_rows_are_the_first_files_when_a_later_file_is_streamed(run, tmp_path):
+    # b is the largest file, so the hash join streams it; rows still number a's data rows.
+    files, joined = _frames(n=300, seed=12)
+    b = files["b"].assign(comment="a long comment that makes this file the largest one")
+    paths = _write(tmp_path, {"a": files["a"], "b": b})
+    assert _method([paths["a"], paths["b"]]) == "hash"
+    out = tmp_path / "rows.csv"
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mae",
+                 "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = pd.read_csv(out)
+    a = files["a"].reset_index(drop=True)
+    assert (a["id"].to_numpy()[rows["row"].to_numpy() - 1] == rows["id"].to_numpy()).all()
+    mine = rows[rows["model"] == "b"].set_index("id")["mae"].sort_index()
+    by_id = joined.set_index("id").sort_index()
+    np.testing.assert_allclose(mine.to_numpy(), (by_id["y_true"] - by_id["b"]).abs(), rtol=REL)
