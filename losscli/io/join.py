@@ -797,7 +797,7 @@ class _JoinPass:
                 buffers[i] = buffer.slice(takes[i])
                 keys[i] = keys[i][takes[i] :]
                 consumed[i] += takes[i]
-            self._position = self._passes[0].position()
+            self._position = self._passes[self._driver].position()  # the bar follows it
         _finish(plan, tallies, joined)
 
 
