@@ -586,3 +586,19 @@ def test_rows_are_the_first_files_when_a_later_file_is_streamed(run, tmp_path):
     mine = rows[rows["model"] == "b"].set_index("id")["mae"].sort_index()
     by_id = joined.set_index("id").sort_index()
     np.testing.assert_allclose(mine.to_numpy(), (by_id["y_true"] - by_id["b"]).abs(), rtol=REL)
+
+
+def test_composite_key_errors_name_every_part(run, tmp_path):
+    a, b = _pair(
+        tmp_path,
+        a_text="user,day,y_true,y_pred\n1,1,1.0,1.5\n1,2,2.0,2.5\n2,1,3.0,3.0\n",
+        b_text="user,day,y_pred\n1,2,2.0\n1,1,1.0\n2,2,3.0\n",
+    )
+    result = run("compute", a, b, "--on", "user,day")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the files do not have the same keys (--on user,day): {a} has 1 row(s) whose "
+        f"key is missing from another file (first: (user=2, day=1)); {b} has 1 row(s) whose "
+        f"key is missing from another file (first: (user=2, day=2)); pass --join inner to keep "
+        f"only the keys every file has"
+    )
