@@ -12,15 +12,19 @@ one multiclass prefix), ``stem:column`` (``stem:prefix``) otherwise. y_true
 comes from the first file; a later file that has the column too must agree
 with it key by key. Row numbers in messages are the first file's data rows.
 
-How rows are matched:
+How rows are matched (decided on the first pass, :attr:`JoinPlan.method`):
 
-* ``--on KEY[,KEY...]`` (hash join): every file but the largest is read into
-  memory (its key and used columns only) and indexed by key; the largest
-  file is streamed batch by batch and each batch looks its keys up in the
-  others. Memory is about the key and value columns of all but the largest
-  file (:attr:`JoinPlan.held_bytes` after a pass), never the largest.
-* ``--on row``: the files are streamed side by side and rows are matched by
-  position (the files must have equally many data rows).
+* ``merge``: one key column by which every file is sorted (checked by a
+  scan of the key columns first). Every file is streamed side by side; the
+  rows up to the smallest of the batches' last keys are matched at a time,
+  so memory is that of streaming the files.
+* ``hash`` (unsorted files, composite keys): every file but the largest is
+  read into memory (its key and used columns only) and indexed by key; the
+  largest file is streamed batch by batch and each batch looks its keys up
+  in the others. Memory is about the key and value columns of all but the
+  largest file (:attr:`JoinPlan.held_bytes` after a pass), never the largest.
+* ``row`` (``--on row``): the files are streamed side by side and rows are
+  matched by position (the files must have equally many data rows).
 
 With ``--per-sample``, the key columns (and any ``--id-col``, from the first
 file) are copied into the per-row output so that its rows join back.
