@@ -251,7 +251,7 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
     model_names: list[tuple[str, str]] = []
     joined_prefixes: list[str] = []
     joined_cols: list[str] = []
-    true_cols = [opts.true_col]
+    true_cols = [opts.true_col]  # the first file's targets: y_true, or soft y_true_<class>
     if multiclass:
         classes = [
             c[len(prefixes[0]) :] for c in _class_columns(first.names, prefixes[0], prefixes)
@@ -259,10 +259,9 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         soft = [opts.true_prefix + c for c in classes]
         if classes and all(c in first.names for c in soft):
             true_cols = soft
-    if not (multiclass and true_cols != [opts.true_col]):
-        if opts.true_col not in first.names:
-            error = _missing_column(opts.true_col, first.names, "--true-col")
-            raise InputError(f"{first.path}: {error.message} (y_true comes from the first file)")
+    if true_cols == [opts.true_col] and opts.true_col not in first.names:
+        error = _missing_column(opts.true_col, first.names, "--true-col")
+        raise InputError(f"{first.path}: {error.message} (y_true comes from the first file)")
     id_cols = tuple(dict.fromkeys([*keys, *opts.id_cols])) if opts.per_sample_ids else ()
     for column, option in [
         *[(c, "--id-col") for c in opts.id_cols],
