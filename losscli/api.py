@@ -538,7 +538,6 @@ def compare(
     >>> r.rankings["mae"], r.value("mae", model="b")
     (['a', 'b'], 0.6666666666666666)
     """
-    from losscli.analysis.compare import compare_models
     from losscli.results import CompareResult
 
     texts = _loss_texts(losses)
@@ -560,17 +559,13 @@ def compare(
     _prepare_losses(texts, custom)
     messages = _Messages()
     with _open(data, opts, progress, on=on, join=join) as source:
-        if ci is not None:
-            # The paired bootstrap still resamples rows in memory.
-            dataset = _whole(source)
-            selections = _choose(texts, dataset, messages)
-            report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
-        else:
-            from losscli.analysis.compare_plan import compare_plan
-            from losscli.engines.local import run_plan
+        from losscli.analysis.compare_plan import compare_plan
+        from losscli.engines.local import run_plan
 
-            plan = compare_plan(lambda head: _choose(texts, head, messages))
-            report = run_plan(plan, source)
+        plan = compare_plan(
+            lambda head: _choose(texts, head, messages), ci_level=ci, n_boot=n_boot, seed=seed
+        )
+        report = run_plan(plan, source)
     result: CompareResult = _promote(report, CompareResult, messages.notes)
     messages.issue(result.warnings)
     return result
@@ -1415,53 +1410,84 @@ def report_data(
     :func:`losscli.report.html.render_html`.
     """
     from losscli.analysis.report import build_report
+    from losscli.analysis.report_plan import report_plan
     from losscli.analysis.rules import PlannedLoss
-    from losscli.core.registry import Task, parse_loss_list
+    from losscli.analysis.sensitivity_plan import NeedsMemory
+    from losscli.core.registry import Task, custom_losses, parse_loss_list
+    from losscli.engines.local import run_plan
+    from losscli.io.stream import ValueSpool
 
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
-    dataset, selections, messages = _report_inputs(
-        data,
-        dict(
-            y_true=y_true,
-            y_pred=y_pred,
-            weights=weights,
-            task=task,
-            from_logits=from_logits,
-            nan=nan,
-            pred_prefix=pred_prefix,
-            true_prefix=true_prefix,
-            pos_label=pos_label,
-            delimiter=delimiter,
-            encoding=encoding,
-            group_by=group_by,
-        ),
-        custom,
-        texts,
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        pos_label=pos_label,
+        delimiter=delimiter,
+        encoding=encoding,
+        group_by=group_by,
     )
+    _prepare_losses(texts, custom or ())
+    messages = _Messages()
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"threshold must be a positive number (got {threshold:g})")
-    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
+    chosen_rule = _choice(rule, "rule", ("mad", "iqr"))
+
+    def check_threshold(head: Dataset) -> None:
+        if head.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+            raise UsageError(
+                f"threshold for {head.task.value} data is a probability of the true class "
+                f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+            )
+
     planned = tuple(
         PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params))
         for text in texts
         for sel in parse_loss_list(text)
     )
-    result = build_report(
-        dataset,
-        selections,
-        ci_level=ci,
-        n_boot=n_boot,
-        seed=seed,
-        rule=_choice(rule, "rule", ("mad", "iqr")),
-        threshold=threshold,
-        planned=planned,
-    )
+    result = None
+    with _open(data, opts) as source:
+        # --custom losses may return one number for all rows: they need every row at once.
+        if not custom_losses():
+            spool = ValueSpool()
+            try:
+                plan = report_plan(
+                    lambda head: _choose(texts, head, messages),
+                    spool=spool,
+                    reread=source.batches,
+                    ci_level=ci,
+                    n_boot=n_boot,
+                    seed=seed,
+                    rule=chosen_rule,
+                    threshold=threshold,
+                    planned=planned,
+                    check_head=check_threshold,
+                )
+                result = run_plan(plan, source)
+            except NeedsMemory:
+                result = None  # a weighted median whose neighbours were not kept
+            finally:
+                spool.close()
+        if result is None:
+            dataset = _whole(source)
+            check_threshold(dataset)
+            result = build_report(
+                dataset,
+                _choose(texts, dataset, messages),
+                ci_level=ci,
+                n_boot=n_boot,
+                seed=seed,
+                rule=chosen_rule,
+                threshold=threshold,
+                planned=planned,
+            )
     import dataclasses
 
     messages.issue(result.compute.warnings)

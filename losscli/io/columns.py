@@ -266,6 +266,7 @@ def build_dataset(
 
     family = detect_family(table.column_names, opts.task)
     if family is not None:
+        _refuse_for(opts, f"{family[0].value} files (their own column family)")
         return build_family_dataset(table, opts, source, family)
     # --- end structured column families ---
     names = table.column_names
@@ -276,6 +277,11 @@ def build_dataset(
         row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
 
     if opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts)):
+        if opts.pos_label is not None:
+            raise UsageError(
+                "--pos-label names the positive class of binary targets; these data are "
+                "multiclass (one column per class), whose classes are named by the columns"
+            )
         return _build_multiclass(table, opts, source, row_numbers, chunk, tally)
 
     _require(table, opts.true_col, "--true-col")
@@ -348,6 +354,13 @@ def build_dataset(
         file_y_true=file_y_true,
         binary_labels=labels_found,
     )
+
+
+def _refuse_for(opts: InputOptions, what: str) -> None:
+    """--pos-label and --id-col apply to y_true/y_pred columns only."""
+    for given, option in ((opts.pos_label, "--pos-label"), (opts.id_cols, "--id-col")):
+        if given:
+            raise UsageError(f"{option} applies to y_true and prediction columns, not to {what}")
 
 
 def _id_columns(table: pa.Table, opts: InputOptions) -> dict[str, np.ndarray]:
