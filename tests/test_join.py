@@ -602,3 +602,31 @@ def test_composite_key_errors_name_every_part(run, tmp_path):
         f"key is missing from another file (first: (user=2, day=2)); pass --join inner to keep "
         f"only the keys every file has"
     )
+
+
+def test_later_passes_reuse_the_files_a_hash_join_keeps(tmp_path):
+    from losscli.io.columns import InputOptions
+    from losscli.io.join import open_join
+
+    files, _ = _frames(n=200, seed=13)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    with open_join([paths["a"], paths["b"]], InputOptions(), "id") as source:
+        opened = {m.path: 0 for m in source.plan.members}
+        for member in source.plan.members:
+            original = member.source._open_pass
+
+            def counted(columns, original=original, path=member.path):
+                opened[path] += 1
+                return original(columns)
+
+            member.source._open_pass = counted  # type: ignore[method-assign]
+        first = [d.models for d in source.batches()]
+        second = [d.models for d in source.batches()]
+        assert source.plan.method == "hash"
+    # a (the largest): its first block read for the order check, then streamed twice;
+    # b: read once and kept.
+    assert opened == {paths["a"]: 3, paths["b"]: 1}
+    for one, two in zip(first, second):
+        for model in one:
+            np.testing.assert_array_equal(one[model], two[model])
+    assert source.plan.held is None  # released on close

@@ -37,6 +37,7 @@ could not be paired). Errors give the count per file and the first keys.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -111,6 +112,8 @@ class JoinPlan:
     held_bytes: int = 0  # memory held by the last hash join's in-memory files
     warned: bool = False
     method: str | None = None  # "row", "merge" or "hash", decided on the first pass
+    # The hash join's in-memory files (table, index, key arrays, counts), kept for later passes.
+    held: dict[int, tuple[pa.Table, Any, list[Any], _Tally]] | None = None
 
 
 def _labels(paths: Sequence[str]) -> list[str]:
@@ -196,6 +199,7 @@ def open_join(
         raise
 
     def close() -> None:
+        plan.held = None
         for source in sources:
             source.close()
 
@@ -597,8 +601,12 @@ class _JoinPass:
         members = plan.members
         tallies = [_Tally() for _ in members]
         held: dict[int, tuple[pa.Table, Any, np.ndarray, list[Any]]] = {}
+        if plan.held is not None:  # a later pass: the files kept by the first one, as they are
+            for i, (table, index, arrays, tally) in plan.held.items():
+                held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
+                tallies[i] = dataclasses.replace(tally, first_repeated=list(tally.first_repeated))
         for i, member in enumerate(members):
-            if i == self._driver:
+            if i == self._driver or plan.held is not None:
                 continue
             reading = self._open(member)
             table = concat_tables([t for t, _ in reading.tables()])
@@ -619,6 +627,11 @@ class _JoinPass:
             if i != 0:  # only the first file's key columns go on (the index has the rest)
                 table = table.drop_columns([k for k in keys if k not in member.renames])
             held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
+        if plan.held is None:  # kept for the next passes (the memory stays what one pass needs)
+            plan.held = {
+                i: (table, index, arrays, dataclasses.replace(tallies[i]))
+                for i, (table, index, _, arrays) in held.items()
+            }
         driver = members[self._driver]
         reading = self._open(driver)
         joined = 0
