@@ -630,3 +630,23 @@ def test_later_passes_reuse_the_files_a_hash_join_keeps(tmp_path):
         for model in one:
             np.testing.assert_array_equal(one[model], two[model])
     assert source.plan.held is None  # released on close
+
+
+def test_a_hash_join_holding_much_memory_says_so(run, tmp_path, monkeypatch):
+    import losscli.io.join as join_module
+
+    files, _ = _frames(n=100)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1000)
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"Warning: the files are not all sorted by id: the join keeps {paths['b']} in memory ("
+    )
+    assert lines[0].endswith("MiB with its key index); sort every file by it to join them in "
+                             "one streamed pass")  # fmt: skip
+    monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1 << 40)
+    quiet = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
+    assert "Warning" not in quiet.stderr
