@@ -39,6 +39,10 @@ class InputOptions:
     encoding: str = "utf-8"
     group_by: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    # SPEC 12 interval family: the LOWER,UPPER columns (None: y_lower/y_upper when
+    # both are present) and the nominal level of the intervals.
+    interval_cols: tuple[str, str] | None = None
+    interval_level: float = 0.9
     # Every --pred-prefix given (one multiclass model each); () means (pred_prefix,).
     pred_prefixes: tuple[str, ...] = ()
     # A model's name when it is not its column's (or its prefix's, without the
@@ -275,6 +279,13 @@ def build_dataset(
         row_numbers = np.asarray(row_offset, dtype=np.int64)
     else:
         row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
+    # --- interval and quantile families (SPEC 12): chunked like y_true/y_pred ---
+    from losscli.io.intervals import build_interval_dataset, detect_interval_family
+
+    interval = detect_interval_family(names, opts)
+    if interval is not None:
+        return build_interval_dataset(table, opts, source, interval, row_numbers, chunk, tally)
+    # --- end interval and quantile families ---
 
     if opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts)):
         if opts.pos_label is not None:
