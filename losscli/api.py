@@ -76,6 +76,8 @@ TASKS = (
     "similarity",
     "generative",
     "vae",
+    "interval",
+    "quantile",
 )
 RECOMMEND_TASKS = (
     "regression",
@@ -166,6 +168,8 @@ def _input_options(
     encoding: str,
     group_by: str | None = None,
     pos_label: str | float | None = None,
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
@@ -184,7 +188,31 @@ def _input_options(
         encoding=encoding,
         group_by=group_by,
         pos_label=None if pos_label is None else _label_text(pos_label),
+        interval_cols=_interval_cols(interval_cols),
+        interval_level=_interval_level(interval_level),
     )
+
+
+def _interval_cols(value: Sequence[str] | str | None) -> tuple[str, str] | None:
+    """--interval-cols LOWER,UPPER (a "LOWER,UPPER" text or a pair of names)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise UsageError(
+            f"--interval-cols needs two different column names, LOWER,UPPER "
+            f"(e.g. y_lower,y_upper); got {value!r}"
+        )
+    return names[0], names[1]
+
+
+def _interval_level(value: float) -> float:
+    level = float(value)
+    if not 0.0 < level < 1.0:
+        raise UsageError(
+            f"--interval-level must be between 0 and 1 (e.g. 0.9 for 90% intervals); got {value!r}"
+        )
+    return level
 
 
 def _label_text(value: str | float) -> str:
@@ -335,6 +363,8 @@ def compute(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -387,6 +417,8 @@ def compute(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -520,6 +552,8 @@ def compare(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -555,6 +589,8 @@ def compare(
         pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -624,6 +660,8 @@ def sensitivity(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -668,6 +706,8 @@ def sensitivity(
         pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -749,6 +789,8 @@ def recommend(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     progress: Any = None,
@@ -818,6 +860,8 @@ def recommend(
             pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         )
         with _open(data, opts, progress, on=on, join=join) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
@@ -966,6 +1010,8 @@ _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
     "similarity": ("a", "b", "distance", "anchor", "positive", "negative"),
     "generative": ("d_real", "d_fake"),
     "vae": ("mu", "logvar"),
+    "interval": ("interval_level",),
+    "quantile": ("levels",),
 }
 
 
@@ -1007,6 +1053,8 @@ def _loss_doc(spec: LossSpec) -> str:
         ),
         "generative": "d_real=..., d_fake=... discriminator outputs (lengths may differ).",
         "vae": "mu=..., logvar=... (n, k); y_true/y_pred the reconstruction (optional).",
+        "interval": "y_true: (n,); y_pred: (n, 2) lower and upper ends; interval_level=0.9.",
+        "quantile": "y_true: (n,); y_pred: (n, m) quantiles; levels=[tau_1, ..., tau_m].",
     }.get(spec.task.value, "y_true, y_pred: arrays of shape (n,).")
     aliases = f" (aliases: {', '.join(spec.aliases)})" if spec.aliases else ""
     return (
@@ -1039,12 +1087,14 @@ def _evaluate(
     from losscli.io.columns import InputOptions
     from losscli.io.frames import FrameSource
 
+    level = _interval_level(arrays.pop("interval_level", 0.9))
     columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
     opts = InputOptions(
         task=spec.task.value,
         from_logits=bool(from_logits),
         weight_col="sample_weight" if "sample_weight" in columns else None,
         pred_prefix="y_pred_",
+        interval_level=level,
     )
     dataset = FrameSource(columns, opts, source="<arrays>").dataset()
     selection = LossSelection(spec, spec.resolve_params(params))
@@ -1095,6 +1145,22 @@ def _loss_columns(
             else:
                 given = arrays.get("distance", y_pred)
                 columns["distance"] = np.asarray(given, dtype=np.float64)
+    elif task == "interval":  # y_pred: (n, 2) lower and upper ends
+        bounds = np.asarray(y_pred, dtype=np.float64).reshape(-1, 2)
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        columns["y_lower"], columns["y_upper"] = bounds[:, 0], bounds[:, 1]
+    elif task == "quantile":  # y_pred: (n, m) quantiles at levels=[tau_1, ..., tau_m]
+        if "levels" not in arrays:
+            raise UsageError(f"{name} needs levels=[...], the quantile level of each y_pred column")
+        levels = [float(v) for v in np.asarray(arrays["levels"], dtype=np.float64).reshape(-1)]
+        q = np.asarray(y_pred, dtype=np.float64).reshape(len(np.asarray(y_true)), -1)
+        if q.shape[1] != len(levels):
+            raise UsageError(
+                f"{name}: y_pred has {q.shape[1]} column(s) but levels gives {len(levels)}"
+            )
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        for j, tau in enumerate(levels):
+            columns[f"y_pred_q{tau!r}"] = q[:, j]
     elif task == "vae":
         columns["mu"] = np.asarray(arrays["mu"], dtype=np.float64)
         columns["logvar"] = np.asarray(arrays["logvar"], dtype=np.float64)
@@ -1335,6 +1401,8 @@ def data_charts(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1365,6 +1433,8 @@ def data_charts(
             pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         ),
         custom,
         _loss_texts(losses),
@@ -1397,6 +1467,8 @@ def report_data(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1433,6 +1505,8 @@ def report_data(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom or ())
     messages = _Messages()
