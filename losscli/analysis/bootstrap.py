@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,20 @@ def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarr
     return np.where(rows < np.uint64(blocks), rows.astype(np.intp), hashed)
 
 
+#: Told how many bootstrap resamples have been drawn so far (the CLI's progress bar on a
+#: terminal); None: nobody is watching. A context variable, so the API stays silent.
+RESAMPLES_DRAWN: ContextVar[Callable[[int], None] | None] = ContextVar(
+    "losscli_resamples_drawn", default=None
+)
+_REPORT_EVERY = 64
+
+
+def _drawn(count: int) -> None:
+    report = RESAMPLES_DRAWN.get()
+    if report is not None and count:
+        report(count)
+
+
 def poisson_draws(seed: int, n_boot: int, blocks: int = BLOCKS, start: int = 0) -> np.ndarray:
     """Poisson(1) weights of replicates [start, start + n_boot) for every block, as uint8.
 
@@ -109,6 +124,9 @@ def _draw(seed: int, n_boot: int, blocks: int, start: int) -> np.ndarray:
         # Each replicate owns 2**64 counter steps of the stream.
         bit.advance(b << 64)
         out[b - start] = np.random.Generator(bit).poisson(1.0, blocks)
+        if (b - start + 1) % _REPORT_EVERY == 0:
+            _drawn(_REPORT_EVERY)
+    _drawn(n_boot % _REPORT_EVERY)
     return out
 
 
