@@ -440,7 +440,7 @@ class WholeInputChecks:
         if dataset.weights is not None and not self.positive_weight:
             self.positive_weight = bool(np.any(dataset.weights > 0))
         if dataset.groups is not None and self.opts.group_by:
-            self.groups.update(dataset.groups.tolist())
+            self.groups.update(dataset.group_index()[1])
             if len(self.groups) > MAX_GROUPS:
                 self.missing.raise_pending()
                 raise DataError(
