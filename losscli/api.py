@@ -1472,6 +1472,8 @@ def report_data(
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
 ) -> Any:
     """Every analysis of ``data`` in one result: what ``loss report`` shows.
 
@@ -1527,7 +1529,7 @@ def report_data(
         for sel in parse_loss_list(text)
     )
     result = None
-    with _open(data, opts) as source:
+    with _open(data, opts, on=on, join=join) as source:
         # --custom losses may return one number for all rows: they need every row at once.
         if not custom_losses():
             spool = ValueSpool()
