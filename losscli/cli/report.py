@@ -16,6 +16,13 @@ def default_output(file: str) -> str:
     """``<stem>.loss-report.html`` in the current directory (never next to the input)."""
     if file == "-":
         return "stdin.loss-report.html"
+    if any(c in file for c in "*?["):  # a glob: named by its folder before the wildcards
+        plain = []
+        for part in file.split("/"):
+            if any(c in part for c in "*?["):
+                break
+            plain.append(part)
+        file = "/".join(plain) or "data"
     name = os.path.basename(os.path.normpath(file)) or "data"
     for ext in COMPRESSED:
         if name.lower().endswith(ext):
