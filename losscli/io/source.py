@@ -385,8 +385,13 @@ class Source:
     def __enter__(self) -> Source:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         self.close()
+        if self.locate is not None and isinstance(exc, InputError):
+            if not isinstance(exc, UsageError):
+                located = self.located(exc)
+                if located is not exc:  # an error about a row: say which file it is in
+                    raise located from exc
 
 
 class WholeInputChecks:
