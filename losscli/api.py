@@ -1511,6 +1511,8 @@ def report_data(
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
 ) -> Any:
     """Every analysis of ``data`` in one result: what ``loss report`` shows.
 
@@ -1566,7 +1568,7 @@ def report_data(
         for sel in parse_loss_list(text)
     )
     result = None
-    with _open(data, opts, None, storage_options) as source:
+    with _open(data, opts, None, storage_options, on=on, join=join) as source:
         # --custom losses may return one number for all rows: they need every row at once.
         if not custom_losses():
             spool = ValueSpool()
