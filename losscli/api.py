@@ -12,8 +12,9 @@ these functions, renders what they return and maps errors to exit codes::
     >>> result.to_dict()["results"][1]
     {'loss': 'mae', 'params': {}, 'model': 'y_pred', 'value': 0.375}
 
-``data`` is a path or URL (read by the same reader as the command line), a
-pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
+``data`` is a path, a directory, a glob or a URL such as ``s3://bucket/preds/``
+(read by the same reader as the command line; ``storage_options={...}`` go
+to fsspec), a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
 of arrays; or a list of paths, several models' files joined on the key
 column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
 keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
@@ -28,7 +29,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -236,11 +237,16 @@ def _open(
     data: Any,
     opts: InputOptions,
     progress: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
     *,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
 ) -> Any:
-    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
+    """A source with ``batches()``: a file, directory, glob or URL, in-memory data, or
+    several files joined.
+
+    ``storage_options`` go to fsspec for a URL (``{"endpoint_url": ...}``).
+    """
     from losscli.io.frames import FrameSource, is_in_memory
 
     files = _file_list(data)
@@ -248,6 +254,12 @@ def _open(
         data = files[0]
     elif files is not None:
         from losscli.io.join import open_join
+
+        if storage_options:
+            raise UsageError(
+                "storage_options are for one path or URL (a directory, glob or URL is one "
+                "dataset), not for several joined files"
+            )
 
         how = _choice(join, "join", ("exact", "inner"))
         if progress is None:
@@ -260,15 +272,25 @@ def _open(
             "on= joins several models' files on a key; give a list of two paths or more"
         )
     if is_in_memory(data):
+        if storage_options:
+            raise UsageError("storage_options are for a URL; the data given are in memory")
         return FrameSource(data, opts)
     from losscli.io.source import open_source
 
     path = os.fspath(data)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise UsageError(
+            "storage_options must be a dict of fsspec options, e.g. {'anon': True} "
+            f"(got {type(storage_options).__name__})"
+        )
     if progress is None:
-        return open_source(path, opts)
-    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+        return open_source(path, opts, storage_options=storage_options)
+    return _with_progress(
+        progress,
+        lambda report: open_source(path, opts, progress=report, storage_options=storage_options),
+    )
 
 
 def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
@@ -363,6 +385,7 @@ def compute(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -440,7 +463,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress, on=on, join=join)
+    source = _open(data, opts, progress, storage_options, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -552,6 +575,7 @@ def compare(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -594,7 +618,7 @@ def compare(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress, on=on, join=join) as source:
+    with _open(data, opts, progress, storage_options, on=on, join=join) as source:
         from losscli.analysis.compare_plan import compare_plan
         from losscli.engines.local import run_plan
 
@@ -660,6 +684,7 @@ def sensitivity(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -724,7 +749,7 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress, on=on, join=join) as source:
+    with _open(data, opts, progress, storage_options, on=on, join=join) as source:
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
             from losscli.engines.local import run_plan
@@ -789,6 +814,7 @@ def recommend(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -863,7 +889,7 @@ def recommend(
             interval_cols=interval_cols,
             interval_level=interval_level,
         )
-        with _open(data, opts, progress, on=on, join=join) as source:
+        with _open(data, opts, progress, storage_options, on=on, join=join) as source:
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -1366,13 +1392,17 @@ def _copy(state: Any) -> Any:
 
 
 def _report_inputs(
-    data: Any, options: dict[str, Any], custom: Sequence[str] | None, texts: tuple[str, ...]
+    data: Any,
+    options: dict[str, Any],
+    custom: Sequence[str] | None,
+    texts: tuple[str, ...],
+    storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[Dataset, list[LossSelection], _Messages]:
     """Every row of ``data`` in memory and the chosen losses (report and charts)."""
     opts = _input_options(**options)
     _prepare_losses(texts, custom or ())
     messages = _Messages()
-    with _open(data, opts) as source:
+    with _open(data, opts, None, storage_options) as source:
         dataset = _whole(source)
     return dataset, _choose(texts, dataset, messages), messages
 
@@ -1393,6 +1423,7 @@ def data_charts(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
@@ -1430,6 +1461,7 @@ def data_charts(
         ),
         custom,
         _loss_texts(losses),
+        storage_options,
     )
     import dataclasses
 
@@ -1459,6 +1491,7 @@ def report_data(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
@@ -1519,7 +1552,7 @@ def report_data(
         for sel in parse_loss_list(text)
     )
     result = None
-    with _open(data, opts) as source:
+    with _open(data, opts, None, storage_options) as source:
         # --custom losses may return one number for all rows: they need every row at once.
         if not custom_losses():
             spool = ValueSpool()
