@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -183,7 +183,7 @@ def row_keys(batch: Dataset) -> np.ndarray:
     rows = np.asarray(batch.row_numbers, dtype=np.uint64) - np.uint64(1)
     if batch.strata is not None:
         rows = rows * np.uint64(2) + np.asarray(batch.strata, dtype=np.uint64)
-    return rows
+    return cast(np.ndarray, rows)
 
 
 @dataclass(frozen=True)
