@@ -650,3 +650,20 @@ def test_a_hash_join_holding_much_memory_says_so(run, tmp_path, monkeypatch):
     monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1 << 40)
     quiet = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
     assert "Warning" not in quiet.stderr
+
+
+def test_report_of_joined_files(run, tmp_path):
+    pytest.importorskip("jinja2")
+    files, joined = _frames(n=120, seed=14)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    joined.to_csv(tmp_path / "joined.csv", index=False)
+    got = lc.report_data([paths["a"], paths["b"]], on="id", losses="mse,mae", ci=None)
+    want = lc.report_data(str(tmp_path / "joined.csv"), y_pred=["a", "b"], losses="mse,mae",
+                          ci=None)  # fmt: skip
+    mine = {(r.loss, r.model): r.value for r in got.compute.results}
+    theirs = {(r.loss, r.model): r.value for r in want.compute.results}
+    assert mine == pytest.approx(theirs, rel=REL)
+    out = tmp_path / "r.html"
+    result = run("report", paths["a"], paths["b"], "--on", "id", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert f"loss report {paths['a']} {paths['b']} --on id" in out.read_text()

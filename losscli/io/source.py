@@ -384,8 +384,13 @@ class Source:
     def __enter__(self) -> Source:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         self.close()
+        if self.locate is not None and isinstance(exc, InputError):
+            if not isinstance(exc, UsageError):
+                located = self.located(exc)
+                if located is not exc:  # an error about a row: say which file it is in
+                    raise located from exc
 
 
 class WholeInputChecks:
@@ -434,7 +439,7 @@ class WholeInputChecks:
         if dataset.weights is not None and not self.positive_weight:
             self.positive_weight = bool(np.any(dataset.weights > 0))
         if dataset.groups is not None and self.opts.group_by:
-            self.groups.update(dataset.groups.tolist())
+            self.groups.update(dataset.group_index()[1])
             if len(self.groups) > MAX_GROUPS:
                 self.missing.raise_pending()
                 raise DataError(
