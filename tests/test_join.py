@@ -667,3 +667,17 @@ def test_report_of_joined_files(run, tmp_path):
     result = run("report", paths["a"], paths["b"], "--on", "id", "-o", out)
     assert result.exit_code == 0, result.stderr
     assert f"loss report {paths['a']} {paths['b']} --on id" in out.read_text()
+
+
+def test_a_directory_of_one_models_files_joins_like_one_file(run_json, tmp_path):
+    files, joined = _frames(n=200, seed=15)
+    folder = tmp_path / "forest"
+    folder.mkdir()
+    files["b"].iloc[:80].to_csv(folder / "part-0.csv", index=False)
+    files["b"].iloc[80:].to_csv(folder / "part-1.csv", index=False)
+    a = _write(tmp_path, {"a": files["a"]})["a"]
+    got = run_json("compute", a, folder, "--on", "id", "-l", "mse,mae")
+    assert [r["model"] for r in got["results"]] == ["a", "forest", "a", "forest"]
+    want = _reference(run_json, tmp_path, joined.rename(columns={"b": "forest"}), ["a", "forest"],
+                      "-l", "mse,mae")  # fmt: skip
+    _same(_values(got), _values(want))
