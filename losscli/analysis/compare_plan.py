@@ -28,7 +28,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -185,7 +185,7 @@ def row_keys(batch: Dataset) -> np.ndarray:
     rows = np.asarray(batch.row_numbers, dtype=np.uint64) - np.uint64(1)
     if batch.strata is not None:
         rows = rows * np.uint64(2) + np.asarray(batch.strata, dtype=np.uint64)
-    return rows
+    return cast(np.ndarray, rows)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -445,7 +446,7 @@ def test_kind(spec: object) -> str | None:
     return None
 
 
-def planned_tests(selections: list, models: list[str]) -> list[PlannedTest]:
+def planned_tests(selections: list[Any], models: list[str]) -> list[PlannedTest]:
     """Every (loss, pair of models) to test, pairs in input order (a before b)."""
     tests = []
     k = len(models)
