@@ -322,7 +322,7 @@ def _unsorted(column: str, row: int | None = None) -> Exception:
 class HacStep:
     """Pass 2 of compare --time-col: lagged products of the centred differences, in order."""
 
-    selections: list
+    selections: list[Any]
     tests: list[PlannedTest]
     means: list[float]
     lags: int
@@ -372,7 +372,7 @@ class HacStep:
 
 
 def hac_step(
-    selections: list, tests: list[PlannedTest], state: TestState, column: str
+    selections: list[Any], tests: list[PlannedTest], state: TestState, column: str
 ) -> HacStep | None:
     """The second pass for ``--time-col``, or None when no test needs it."""
     dm = [(t, acc) for t, acc in zip(tests, state.sums) if isinstance(acc, DifferenceMoments)]
