@@ -954,24 +954,16 @@ def explain(loss: str, *, link: str | None = None) -> ExplainResult:
 def list_losses(task: str | None = None) -> list[dict[str, Any]]:
     """The catalogue as data: name, aliases, task, parameters and summary of every loss.
 
-    The same objects as ``loss list --format json``.
+    The same objects as ``loss list --format json`` (which renders them): with
+    ``task``, the losses that score that task (``rows["tasks"]`` holds it).
 
     >>> import losscli as lc
     >>> [row["name"] for row in lc.list_losses("binary")][:3]
     ['bce', 'brier', 'hinge']
     """
-    from losscli.core.registry import Task, all_losses
-    from losscli.report.catalogue import list_row
+    from losscli.report.catalogue import list_row, losses_for
 
-    specs = all_losses()
-    if task is not None:
-        try:
-            wanted = Task(task.lower())
-        except ValueError:
-            names = ", ".join(t.value for t in Task)
-            raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
-        specs = [s for s in specs if s.task == wanted]
-    return [list_row(s) for s in specs]
+    return [list_row(s) for s in losses_for(task)]
 
 
 def loss_info(name: str) -> dict[str, Any]:

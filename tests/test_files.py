@@ -466,3 +466,35 @@ def test_http_file_and_index_page(run_json, run, web_server):
         ("2", pytest.approx(0.625, rel=REL)),
     ]
     assert_error(run("compute", f"{base}/nope.csv"), 1, f"file not found: {base}/nope.csv")
+
+
+def test_output_into_the_input_directory_is_refused(run, dataset, tmp_path):
+    root, _, _ = dataset
+    inside = root / DAYS[0] / "losses.csv"
+    result = run("compute", root, "-l", "mse", "--per-sample", inside)
+    assert_error(result, 2, "inside the input directory", "choose a path outside")
+    assert not inside.exists()
+    outside = tmp_path / "losses.csv"
+    assert run("compute", root, "-l", "mse", "--per-sample", outside).exit_code == 0
+
+
+def test_group_cap_counts_groups_over_every_file(run, tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    for name, start in (("a.csv", 0), ("b.csv", 600)):
+        lines = ["y_true,y_pred,g"] + [f"1,2,g{start + i}" for i in range(600)]
+        (root / name).write_text("\n".join(lines) + "\n")
+    assert_error(run("compute", root, "--group-by", "g"), 1, "more than 1,000 distinct values")
+    (root / "b.csv").write_text((root / "a.csv").read_text())  # the same 600 groups again
+    assert run("compute", root, "--group-by", "g", "-l", "mse").exit_code == 0
+
+
+@pytest.mark.parametrize(("url", "package"), [("gs://b/p/", "gcsfs"), ("abfs://c/p/", "adlfs")])
+def test_other_clouds_without_their_package(run, url, package):
+    pytest.importorskip("fsspec")
+    try:
+        __import__(package)
+    except ImportError:
+        assert_error(run("compute", url), 1, package, "pip install 'losscli[cloud]'")
+    else:
+        pytest.skip(f"{package} is installed here")

@@ -41,7 +41,7 @@ import stat
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
@@ -330,7 +330,7 @@ class _Location:
         def open_remote() -> IO[bytes]:
             handle: IO[bytes] = self.remote(path, lambda: fs.open(inner, "rb"))
             guarded: Any = _Guarded(handle, path, self.storage_options)
-            return guarded  # read like the file it wraps
+            return cast(IO[bytes], guarded)  # read like the file it wraps
 
         return open_remote
 

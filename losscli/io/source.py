@@ -39,11 +39,10 @@ from typing import IO, Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from losscli.core.dataset import Dataset
+from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
 from losscli.io.columns import (
-    MAX_GROUPS,
     InputOptions,
     MissingTally,
     build_dataset,
@@ -103,7 +102,7 @@ class Partition:
             source = Source(
                 self.path,
                 self.opts,
-                lambda columns: _TablePass(self.table, self.path, columns),  # type: ignore[arg-type]
+                lambda columns: _TablePass(self.table, self.path, columns),
                 whole=False,
             )
             return source.batches()
