@@ -25,6 +25,7 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -588,13 +589,16 @@ def compare(
     join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
+    time_col: str | None = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
 
     Every loss for every model with its per-row distribution (median, p95,
     max, share of the worst 1% of rows), a ranking per loss and whether the
     losses agree on the best model; ``ci`` adds paired-bootstrap intervals of
-    each model's difference to the best.
+    each model's difference to the best. With two models or more, paired tests
+    of equal expected loss (``tests``); ``time_col`` names a column the rows are
+    sorted by, for the Diebold-Mariano test's Newey-West (HAC) variance.
 
     >>> import losscli as lc
     >>> data = {"y_true": [1.0, 2.0, 3.0], "a": [1.0, 2.5, 3.0], "b": [2.0, 2.0, 2.0]}
@@ -622,6 +626,8 @@ def compare(
         interval_cols=interval_cols,
         interval_level=interval_level,
     )
+    if time_col is not None:  # SPEC 12: --time-col orders the rows for the HAC variance
+        opts = dataclasses.replace(opts, time_col=str(time_col))
     _prepare_losses(texts, custom)
     messages = _Messages()
     with _open(data, opts, progress, storage_options, on=on, join=join) as source:

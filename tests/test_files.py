@@ -498,3 +498,23 @@ def test_other_clouds_without_their_package(run, url, package):
         assert_error(run("compute", url), 1, package, "pip install 'losscli[cloud]'")
     else:
         pytest.skip(f"{package} is installed here")
+
+
+def test_empty_files_add_no_rows(run, run_json, tmp_path):
+    # Writers leave empty partitions (a header, or a Parquet schema, and no rows).
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.csv").write_text("y_true,y_pred\n")
+    pq.write_table(
+        pa.table({"y_true": pa.array([], pa.float64()), "y_pred": pa.array([], pa.float64())}),
+        root / "b.parquet",
+    )
+    (root / "c.csv").write_text("y_true,y_pred\n1,1.5\n2,2\n3,2\n4,4.5\n")
+    payload = run_json("compute", root, "-l", "mse")
+    assert payload["n_rows"] == 4
+    assert payload["results"][0]["value"] == pytest.approx(0.375, rel=REL)
+    source = open_source(str(root), InputOptions())
+    parts = source.partitions()
+    assert [sum(c.n_rows for c in p.batches()) for p in parts] == [0, 0, 4]
+    (root / "c.csv").write_text("y_true,y_pred\n")
+    assert_error(run("compute", root), 1, "every file has a header but no data rows")

@@ -529,9 +529,16 @@ def compare_plan(
                 seed=ci.seed,
                 replicates=replicates,
             )
-        # --- SPEC 12 significance ---
+        # --- SPEC 12 significance (--time-col: a second pass for the HAC variance) ---
         assert state.tests is not None
-        return dataclasses.replace(report, tests=sig.results(scan.tests, state.tests))
+        autocov = None
+        column = head.columns.get("time")
+        if "time" in head.extra and column:
+            hac = sig.hac_step(selections, scan.tests, state.tests, column)
+            if hac is not None:
+                found = yield hac
+                autocov = sig.full_autocov(scan.tests, found)
+        return dataclasses.replace(report, tests=sig.results(scan.tests, state.tests, autocov))
 
     return plan
 

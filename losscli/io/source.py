@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
-from losscli.errors import DataError, InputError, UsageError
+from losscli.errors import DataError, InputError, NoDataRows, UsageError
 from losscli.io.columns import (
     InputOptions,
     MissingTally,
@@ -97,7 +97,11 @@ class Partition:
     table: pa.Table | None = field(default=None, repr=False, compare=False)  # in-memory data
 
     def batches(self) -> Iterator[Dataset]:
-        """This partition's validated datasets, in order (one pass; call again for another)."""
+        """This partition's validated datasets, in order (one pass; call again for another).
+
+        A file with a header but no data rows yields none (a dataset may hold empty
+        files; "no rows at all" is a check of the whole input).
+        """
         if self.table is not None:
             source = Source(
                 self.path,
@@ -108,7 +112,14 @@ class Partition:
             return source.batches()
         from losscli.io.files import open_partition
 
-        return open_partition(self).batches()
+        return _unless_empty(open_partition(self).batches())
+
+
+def _unless_empty(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
+    try:
+        yield from chunks
+    except NoDataRows:
+        return
 
 
 class Source:
@@ -624,7 +635,7 @@ class _ParquetPass:
     def tables(self) -> Iterator[tuple[pa.Table, int]]:
         total = self._file.metadata.num_rows
         if total == 0:
-            raise InputError(f"{self._path} has no data rows")
+            raise NoDataRows(f"{self._path} has no data rows")
         rows = 0
         try:
             for batch in self._file.iter_batches(
