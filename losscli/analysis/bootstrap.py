@@ -72,6 +72,31 @@ _KEPT_DRAWS = 64 << 20
 # Draws up to this many (8 MiB: 2,000 replicates) are cached for the next plan of the run.
 _CACHED_DRAWS = 8 << 20
 _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
+# Skill scores resampled from per-block moments of their components (e, y).
+_SKILLS = (Reduction.R2, Reduction.EXPLAINED_VARIANCE)
+
+
+def _combined_moments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two states of (weight, e mean, e m2, y mean, y m2, sum w e^2) per block, combined.
+
+    The arrays end in (..., 6, blocks); Chan et al.'s pairwise update, unit by unit.
+    """
+    out = a.copy()
+    wa, wb = a[..., 0, :], b[..., 0, :]
+    total = wa + wb
+    with np.errstate(all="ignore"):
+        share = np.where(total > 0, wb / np.where(total > 0, total, 1.0), 0.0)
+        for part in (1, 3):
+            delta = b[..., part, :] - a[..., part, :]
+            out[..., part, :] = np.where(wa > 0, a[..., part, :] + delta * share, b[..., part, :])
+            out[..., part + 1, :] = np.where(
+                (wa > 0) & (wb > 0),
+                a[..., part + 1, :] + b[..., part + 1, :] + delta * delta * wa * share,
+                a[..., part + 1, :] + b[..., part + 1, :],
+            )
+    out[..., 0, :] = total
+    out[..., 5, :] = a[..., 5, :] + b[..., 5, :]
+    return out
 
 
 def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarray:
@@ -167,6 +192,10 @@ class PoissonBootstrap:
         self.sums = np.zeros((0, len(self._mean_cols), self.blocks))
         self.weight_sums = np.zeros((0, self.blocks))
         self.maxima = np.full((0, len(self._max_cols), self.blocks), -math.inf)
+        self._skill_cols = [j for j, k in enumerate(self.kinds) if k in _SKILLS]
+        # Per (cell, block) and skill series: positive weight, then the moments
+        # (mean, m2) of the residual e and of the target y, and sum w e^2.
+        self.skill = np.zeros((0, len(self._skill_cols), 6, self.blocks))
 
     @property
     def n_cells(self) -> int:
@@ -175,7 +204,8 @@ class PoissonBootstrap:
     def state_bytes(self, n_cells: int | None = None) -> int:
         """Bytes of state for ``n_cells`` cells (default: the current number)."""
         cells = self.n_cells if n_cells is None else n_cells
-        return 8 * self.blocks * cells * (1 + len(self._mean_cols) + len(self._max_cols))
+        series = 1 + len(self._mean_cols) + len(self._max_cols) + 6 * len(self._skill_cols)
+        return 8 * self.blocks * cells * series
 
     def _grow(self, n_cells: int) -> None:
         if n_cells <= self.n_cells:
@@ -187,6 +217,7 @@ class PoissonBootstrap:
         self.maxima = np.concatenate(
             [self.maxima, np.full((extra, len(self._max_cols), k), -math.inf)]
         )
+        self.skill = np.concatenate([self.skill, np.zeros((extra, len(self._skill_cols), 6, k))])
 
     def update(
         self,
@@ -242,6 +273,8 @@ class PoissonBootstrap:
                 self.sums[:, slot, :] += np.bincount(
                     index, weights=contrib, minlength=size
                 ).reshape(self.n_cells, -1)
+        for slot, j in enumerate(self._skill_cols):
+            self._add_skill(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
         for slot, j in enumerate(self._max_cols):
             v = np.asarray(values[j], dtype=np.float64)
             where = index if positive is None else index[positive]
@@ -267,6 +300,66 @@ class PoissonBootstrap:
             out.sums[:c] += part.sums
             out.weight_sums[:c] += part.weight_sums
             np.maximum(out.maxima[:c], part.maxima, out=out.maxima[:c])
+            out.skill[:c] = _combined_moments(out.skill[:c], part.skill)
+        return out
+
+    def _add_skill(
+        self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray, size: int
+    ) -> None:
+        """One batch of (e, y) components into the per-(cell, block) moments of a series."""
+        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
+        weights = np.ones(rows.shape[0]) if w is None else w
+        keep = weights > 0
+        rows, weights, where = rows[keep], weights[keep], index[keep]
+        shape = (self.n_cells, self.blocks)
+        batch = np.zeros((self.n_cells, 6, self.blocks))
+        with np.errstate(all="ignore"):
+            total = np.bincount(where, weights=weights, minlength=size)
+            batch[:, 0, :] = total.reshape(shape)
+            safe = np.where(total > 0, total, 1.0)
+            for part, column in ((1, 0), (3, 1)):  # e: mean, m2; y: mean, m2
+                v = rows[:, column]
+                mean = np.bincount(where, weights=weights * v, minlength=size) / safe
+                dev = v - mean[where]
+                batch[:, part, :] = mean.reshape(shape)
+                batch[:, part + 1, :] = np.bincount(
+                    where, weights=weights * dev * dev, minlength=size
+                ).reshape(shape)
+            batch[:, 5, :] = np.bincount(
+                where, weights=weights * np.square(rows[:, 0]), minlength=size
+            ).reshape(shape)
+        self.skill[:, slot] = _combined_moments(self.skill[:, slot], batch)
+
+    def _skill_replicates(self, draws: np.ndarray, skill: np.ndarray) -> np.ndarray:
+        """(replicates, skill series) r2 / explained_variance of resampled blocks.
+
+        ``skill`` is (units, series, 6, blocks) for the pooled cells; each unit's
+        moments are combined with the replicate's block multiplicities (Chan et
+        al.'s pairwise formula, around the overall means so nothing cancels).
+        """
+        out = np.full((draws.shape[0], len(self._skill_cols)), math.nan)
+        with np.errstate(all="ignore"):
+            for slot, j in enumerate(self._skill_cols):
+                unit = skill[:, slot]  # (units, 6, blocks)
+                w = unit[:, 0, :]
+                weight = draws @ w.sum(axis=0)  # (replicates,)
+                m2 = {}
+                for part in (1, 3):
+                    mean, inner = unit[:, part, :], unit[:, part + 1, :]
+                    centre = float((w * mean).sum() / w.sum()) if w.sum() > 0 else 0.0
+                    shifted = mean - centre
+                    first = draws @ (w * shifted).sum(axis=0)
+                    second = draws @ (w * shifted * shifted + inner).sum(axis=0)
+                    m2[part] = second - first * first / weight
+                squared = draws @ unit[:, 5, :].sum(axis=0)
+                numerator = m2[1] if self.kinds[j] is Reduction.EXPLAINED_VARIANCE else squared
+                denominator = m2[3]
+                value = np.where(
+                    numerator == 0,
+                    1.0,
+                    np.where(denominator == 0, 0.0, 1 - numerator / denominator),
+                )
+                out[:, slot] = np.where(weight > 0, value, math.nan)
         return out
 
     def replicates(self, cells: Sequence[int] | None = None) -> np.ndarray:
@@ -315,6 +408,11 @@ class PoissonBootstrap:
                     else:
                         mean = pooled[:, slot] / total_weight
                         out[start:stop, j] = np.sqrt(mean) if kind is Reduction.SQRT_MEAN else mean
+                if self._skill_cols:
+                    units = self.skill[chosen].reshape(-1, len(self._skill_cols), 6, self.blocks)
+                    scores = self._skill_replicates(draws, units)
+                    for slot, j in enumerate(self._skill_cols):
+                        out[start:stop, j] = scores[:, slot]
                 drawn = draws > 0
                 for slot, j in enumerate(self._max_cols):
                     out[start:stop, j] = np.where(drawn, maxima[slot][None, :], -math.inf).max(

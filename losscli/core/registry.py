@@ -102,6 +102,9 @@ def _shaped(values: Any, kind: Reduction) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if kind in PLAIN_REDUCTIONS:
         return array.reshape(-1)
+    if array.ndim == 0 or array.shape[0] == 0:  # no rows (an empty chunk): keep the components
+        width = int(np.prod(array.shape[1:])) if array.ndim > 1 else 0
+        return array.reshape(0, width)
     return array.reshape(array.shape[0], -1)
 
 
