@@ -31,6 +31,24 @@ def _apply(options: list[Callable[[F], F]], func: F) -> F:
     return func
 
 
+# --engine / --scheduler (issue 16): where the command's plan runs.
+ENGINE_OPTIONS = [
+    click.option(
+        "--engine",
+        type=click.Choice(("local", "dask"), case_sensitive=False),
+        default="local",
+        show_default=True,
+        help="Where to compute: this process, or a Dask cluster (pip install 'losscli[dask]').",
+    ),
+    click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: an existing cluster's scheduler (tcp://HOST:8786); "
+        "default: a local cluster of one worker per core, closed at the end.",
+    ),
+]
+
+
 def input_options(func: F) -> F:
     """--true-col, --pred-col, --weight-col, prefixes, --task, --from-logits, --nan, parsing."""
     return _apply(
@@ -81,6 +99,7 @@ def input_options(func: F) -> F:
             click.option(
                 "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
             ),
+            *ENGINE_OPTIONS,
         ],
         func,
     )
@@ -228,4 +247,6 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "nan": kwargs["nan"].lower(),
         "delimiter": kwargs["delimiter"],
         "encoding": kwargs["encoding"],
+        "engine": kwargs["engine"].lower(),
+        "scheduler": kwargs["scheduler"],
     }

@@ -1,0 +1,370 @@
+"""The Dask engine: the same plans, one state per partition on the workers, a tree merge.
+
+A plan (:mod:`losscli.analysis.plan`) is run pass by pass as on the local
+engine, but each pass is a graph of tasks on a Dask cluster:
+
+* one task per partition of the input (:meth:`Source.partitions`): the
+  worker opens the partition itself (a file or URL, from its description:
+  path, input options, storage options), runs the step's ``new_state`` /
+  ``update`` over the partition's batches and keeps the state; no data pass
+  through the client;
+* the states are merged by a tree reduction, ``split_every`` states per
+  merge task, in partition order (so anything order-dependent, such as the
+  first rows named in a warning, comes out as on one machine);
+* ``finish`` runs on the client, which sends the step of the next pass
+  (carrying the ranges or figures of earlier passes) to the workers again.
+
+The plan's ``head`` (the first batch, from which it chooses the losses) is
+read on a worker and sent back. The task the head decides is then fixed for
+every partition (as the local reader fixes it after its first chunk); when
+the head looks binary and other partitions follow, their labels are checked
+first, so that a continuous target anywhere makes the whole input a
+regression, exactly as on one machine.
+
+Errors: a data error in any partition is the error of the first partition
+(in input order) that failed, as the local engine would meet it first.
+Lost workers: Dask recomputes the tasks of a worker that died (each task
+is a pure function of its partition description), so the result is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from losscli.analysis.plan import Plan, rows_before
+from losscli.core.dataset import Dataset
+from losscli.core.registry import Task
+from losscli.errors import InputError, LossCliError, UsageError
+
+DASK_EXTRA_HINT = "pip install 'losscli[dask]'"
+# Seconds to wait for --scheduler ADDRESS to answer before giving up.
+CONNECT_TIMEOUT = 10.0
+# States merged by one task of the tree reduction.
+SPLIT_EVERY = 8
+
+
+def require_dask() -> None:
+    """One clear error naming the extra when dask or distributed is missing."""
+    missing = []
+    for module in ("dask", "distributed"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise LossCliError(
+            f"--engine dask needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install "
+            f"{'it' if len(missing) == 1 else 'them'} with: {DASK_EXTRA_HINT}"
+        )
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: Any = None, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+    """A ``distributed.Client``: to ``scheduler`` (an address, or a Client used as is).
+
+    Without ``scheduler`` a ``LocalCluster`` is started with one single-threaded
+    worker process per core, no dashboard and quiet logs, and closed on the
+    way out (also on Ctrl-C or an error).
+    """
+    require_dask()
+    import distributed
+
+    if scheduler is not None and not isinstance(scheduler, str):
+        yield scheduler  # a Client the caller owns
+        return
+    cluster = None
+    with _quiet_logs():
+        if scheduler is None:
+            cluster = distributed.LocalCluster(
+                n_workers=max(1, os.cpu_count() or 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+            target: Any = cluster
+        else:
+            target = scheduler
+        try:
+            client = distributed.Client(target, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            if cluster is not None:
+                cluster.close()
+            raise InputError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                f"({_first_line(exc)}); check the address (tcp://HOST:8786), start one "
+                f"with `dask scheduler`, or leave out --scheduler to use this machine's cores"
+            ) from None
+    try:
+        yield client
+    finally:
+        with _quiet_logs():
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """Dask's informational logging (cluster start, worker restarts) off stderr."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+@dataclass(frozen=True)
+class TablePartition:
+    """An in-memory table as one partition: the client sends it with the task."""
+
+    table: Any  # pyarrow.Table
+    opts: Any  # InputOptions
+    name: str
+    row_offset: int | None = 0
+
+    @property
+    def path(self) -> str:
+        return self.name
+
+    def batches(self) -> Iterator[Dataset]:
+        from losscli.io.frames import FrameSource
+
+        source = FrameSource(self.table, self.opts, source=self.name)
+        return source.batches()
+
+
+@dataclass(frozen=True)
+class FilePartition:
+    """One local file as one partition, opened again on the worker."""
+
+    path: str
+    opts: Any  # InputOptions
+    row_offset: int | None = 0
+
+    def batches(self) -> Iterator[Dataset]:
+        from losscli.io.source import open_source
+
+        source = open_source(self.path, self.opts)
+        try:
+            yield from source.batches()
+        finally:
+            source.close()
+
+
+def partitions_of(source: Any) -> list[Any]:
+    """The partitions a source is read as on the workers.
+
+    stdin cannot be read on another machine (it is a usage error); in-memory
+    data (a DataFrame or table given to the Python API) is one partition the
+    client sends.
+    """
+    from losscli.io.frames import FrameSource
+
+    if isinstance(source, FrameSource):
+        return [TablePartition(source.table, source.opts, source.path)]
+    if getattr(source, "path", None) == "-":
+        raise UsageError(
+            "--engine dask reads the input on the workers, and standard input cannot be "
+            "read there; give a FILE (a path, directory, glob or URL) or use --engine local"
+        )
+    split = getattr(source, "partitions", None)
+    if split is None:
+        parts: list[Any] = [FilePartition(source.path, source.opts)]
+    else:
+        parts = list(split())
+    if not parts:
+        raise InputError(f"{source.path}: the input has no files to read")
+    return parts
+
+
+# --------------------------------------------------------------------------- tasks (workers)
+
+
+@dataclass
+class _Failure:
+    """A partition's data error, carried through the merges (the first partition's wins)."""
+
+    index: int
+    error: BaseException
+
+
+def _partition_state(step: Any, part: Any, index: int, offset: int | None) -> Any:
+    try:
+        state = step.new_state()
+        if offset is not None:
+            state = step.at_row(state, offset)
+        for batch in part.batches():
+            state = step.update(state, batch)
+        return state
+    except LossCliError as exc:
+        return _Failure(index, exc)
+
+
+def _merge_states(step: Any, *states: Any) -> Any:
+    failures = [s for s in states if isinstance(s, _Failure)]
+    if failures:
+        return min(failures, key=lambda f: f.index)
+    out = states[0]
+    for state in states[1:]:
+        out = step.merge(out, state)
+    return out
+
+
+def _head(part: Any) -> Any:
+    batches = part.batches()
+    try:
+        head = next(iter(batches), None)
+    except LossCliError as exc:
+        return _Failure(0, exc)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    return head
+
+
+def _count_rows(part: Any, index: int) -> Any:
+    try:
+        return sum(batch.n_rows for batch in part.batches())
+    except LossCliError as exc:
+        return _Failure(index, exc)
+
+
+def _labels_continuous(part: Any, index: int) -> Any:
+    """Whether the partition's targets are not binary (read as regression), or its error."""
+    import numpy as np
+
+    labels: set[float] = set()
+    binary = (frozenset({0.0, 1.0}), frozenset({-1.0, 1.0}))
+    try:
+        for batch in part.batches():
+            y = np.asarray(batch.y_true, dtype=np.float64)
+            labels.update(np.unique(y[np.isfinite(y)]).tolist())
+            if not any(labels <= allowed for allowed in binary):
+                return labels
+        return labels
+    except LossCliError:
+        return None  # reported by the main pass, with its row numbers
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def run_plan(
+    plan: Plan,
+    source: Any,
+    *,
+    client: Any,
+    split_every: int = SPLIT_EVERY,
+    on_pass: Callable[[int], None] | None = None,
+) -> Any:
+    """Run every pass of ``plan`` over the partitions of ``source`` on ``client``'s cluster."""
+    parts = partitions_of(source)
+    head = _gather(client.submit(_head, parts[0], pure=False))
+    if head is None:
+        raise ValueError("the input yielded no batch")
+    parts, head = _settle_task(client, parts, head)
+    passes = plan(head)
+    step = next(passes)
+    number = 1
+    offsets: list[int] | None = None
+    while True:
+        if on_pass is not None:
+            on_pass(number)
+        if rows_before(step) is not None and offsets is None:
+            offsets = _row_offsets(client, parts)
+        state = _reduce(client, step, parts, offsets if rows_before(step) else None, split_every)
+        result = step.finish(state)
+        try:
+            step = passes.send(result)
+        except StopIteration as done:
+            return done.value
+        number += 1
+
+
+def _gather(future: Any) -> Any:
+    value = future.result()
+    if isinstance(value, _Failure):
+        raise value.error
+    return value
+
+
+def _reduce(
+    client: Any, step: Any, parts: Sequence[Any], offsets: list[int] | None, split_every: int
+) -> Any:
+    level = [
+        client.submit(
+            _partition_state, step, part, i, None if offsets is None else offsets[i], pure=False
+        )
+        for i, part in enumerate(parts)
+    ]
+    width = max(2, split_every)
+    while len(level) > 1:
+        level = [
+            client.submit(_merge_states, step, *level[i : i + width], pure=False)
+            for i in range(0, len(level), width)
+        ]
+    return _gather(level[0])
+
+
+def _row_offsets(client: Any, parts: Sequence[Any]) -> list[int]:
+    """Rows (``Dataset.n_rows``) before each partition: a counting pass when there are several."""
+    if len(parts) == 1:
+        return [0]
+    counts = [
+        _gather(f)
+        for f in [client.submit(_count_rows, p, i, pure=False) for i, p in enumerate(parts)]
+    ]
+    offsets = [0]
+    for count in counts[:-1]:
+        offsets.append(offsets[-1] + count)
+    return offsets
+
+
+def _settle_task(client: Any, parts: list[Any], head: Dataset) -> tuple[list[Any], Dataset]:
+    """Fix the task the head decided for every partition (binary: after checking the labels)."""
+    opts = parts[0].opts
+    if opts.task == "auto" and head.task is Task.BINARY and len(parts) > 1:
+        regression = dataclasses.replace(opts, task="regression")
+        futures = [
+            client.submit(_labels_continuous, _with_opts(p, regression), i, pure=False)
+            for i, p in enumerate(parts)
+        ]
+        labels: set[float] = set()
+        for future in futures:
+            found = future.result()
+            if found is not None:
+                labels |= found
+        if not (labels <= {0.0, 1.0} or labels <= {-1.0, 1.0}):
+            reason = f"{opts.true_col} holds continuous values beyond its first rows"
+            fixed = dataclasses.replace(opts, task="regression", task_reason=reason)
+            parts = [_with_opts(p, fixed) for p in parts]
+            head = _gather(client.submit(_head, parts[0], pure=False))
+            return parts, head
+    if opts.task == "auto":
+        fixed = dataclasses.replace(opts, task=head.task.value, task_reason=head.task_reason)
+        parts = [_with_opts(p, fixed) for p in parts]
+    return parts, head
+
+
+def _with_opts(part: Any, opts: Any) -> Any:
+    return dataclasses.replace(part, opts=opts)
