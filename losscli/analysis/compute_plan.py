@@ -203,10 +203,6 @@ class ComputeScan:
     def new_state(self) -> ComputeState:
         return copy.deepcopy(self.template)
 
-    def at_row(self, state: ComputeState, rows: int) -> ComputeState:
-        state.row_base = rows
-        return state
-
     def update(self, state: ComputeState, batch: Dataset) -> ComputeState:
         state.add(batch)
         return state
@@ -215,6 +211,14 @@ class ComputeScan:
         return merge_states(a, b)
 
     def finish(self, state: ComputeState) -> ComputeState:
+        return state
+
+
+class BootstrapScan(ComputeScan):
+    """Pass 1 with bootstrap intervals: draws keyed by the global row index."""
+
+    def at_row(self, state: ComputeState, rows: int) -> ComputeState:
+        state.row_base = rows
         return state
 
 
@@ -276,7 +280,8 @@ def compute_plan(
         template = _template(
             head, selections, median_cap=median_cap, ci_level=ci_level, n_boot=n_boot, seed=seed
         )
-        state: ComputeState = yield ComputeScan(template)
+        scan = ComputeScan(template) if template.boot is None else BootstrapScan(template)
+        state: ComputeState = yield scan
         if state.n_chunks == 0:  # every partition was empty
             state = template
         pending = _pending(state)

@@ -79,36 +79,61 @@ def dask_client(scheduler: Any = None, *, timeout: float = CONNECT_TIMEOUT) -> I
     if scheduler is not None and not isinstance(scheduler, str):
         yield scheduler  # a Client the caller owns
         return
-    cluster = None
-    with _quiet_logs():
-        if scheduler is None:
-            cluster = distributed.LocalCluster(
-                n_workers=max(1, os.cpu_count() or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,
-            )
-            target: Any = cluster
-        else:
-            target = scheduler
-        try:
-            client = distributed.Client(target, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            if cluster is not None:
-                cluster.close()
-            raise InputError(
-                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
-                f"({_first_line(exc)}); check the address (tcp://HOST:8786), start one "
-                f"with `dask scheduler`, or leave out --scheduler to use this machine's cores"
-            ) from None
+    cluster = client = None
     try:
+        with _quiet_logs():
+            if scheduler is None:
+                # The workers ignore SIGINT: a Ctrl-C in the terminal (sent to the whole
+                # process group) reaches only this process. One while they start (a
+                # second or two) is not seen.
+                with _sigint_ignored():
+                    cluster = distributed.LocalCluster(
+                        n_workers=max(1, os.cpu_count() or 1),
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.CRITICAL,
+                    )
+                    client = distributed.Client(cluster, set_as_default=False)
+            else:
+                try:
+                    client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+                except (OSError, TimeoutError) as exc:
+                    raise InputError(
+                        f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                        f"({_first_line(exc)}); check the address (tcp://HOST:8786), start "
+                        f"one with `dask scheduler`, or leave out --scheduler to use this "
+                        f"machine's cores"
+                    ) from None
         yield client
     finally:
-        with _quiet_logs():
-            client.close()
+        with _quiet_logs(), _sigint_ignored():
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored inside (in the main thread; elsewhere nothing changes).
+
+    Worker processes started meanwhile inherit SIGINT ignored (Python keeps an
+    inherited SIG_IGN), so a Ctrl-C in a terminal, sent to the whole process
+    group, reaches only this process, which then closes the cluster; while the
+    cluster closes, a second Ctrl-C cannot cut that short.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 @contextlib.contextmanager
@@ -327,16 +352,18 @@ def _reduce(
 
 
 def _row_offsets(client: Any, parts: Sequence[Any]) -> list[int]:
-    """Rows (``Dataset.n_rows``) before each partition: a counting pass when there are several."""
+    """Rows (``Dataset.n_rows``) before each partition: a counting pass when there are several.
+
+    A partition that fails to read counts 0 here: the pass that follows meets
+    its error again, in input order with the other partitions' errors.
+    """
     if len(parts) == 1:
         return [0]
-    counts = [
-        _gather(f)
-        for f in [client.submit(_count_rows, p, i, pure=False) for i, p in enumerate(parts)]
-    ]
+    futures = [client.submit(_count_rows, p, i, pure=False) for i, p in enumerate(parts)]
     offsets = [0]
-    for count in counts[:-1]:
-        offsets.append(offsets[-1] + count)
+    for future in futures[:-1]:
+        count = future.result()
+        offsets.append(offsets[-1] + (0 if isinstance(count, _Failure) else count))
     return offsets
 
 
