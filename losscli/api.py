@@ -23,12 +23,13 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from losscli.errors import LossWarning, UsageError
 
@@ -86,6 +87,29 @@ RECOMMEND_TASKS = (
 )
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _quiet_numpy(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run an API function with NumPy's floating-point warnings off.
+
+    Overflow and invalid operations are handled where they matter (an overflowing
+    residual is an InputError naming the row; per-row losses past float64 are inf with
+    a LossWarning that says so), so NumPy's own RuntimeWarnings, which name losscli's
+    source lines, never reach the user.
+    """
+
+    @functools.wraps(function)
+    def quiet(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+
+    return quiet
+
+
 # --------------------------------------------------------------------------- messages
 
 
@@ -98,7 +122,7 @@ class _Messages:
 
     def issue(self, extra: Iterable[str] = ()) -> None:
         for text in [*self.warnings, *extra]:
-            warnings.warn(text, LossWarning, stacklevel=3)
+            warnings.warn(text, LossWarning, stacklevel=4)  # user, wrapper, function, issue
 
 
 # --------------------------------------------------------------------------- arguments
@@ -285,6 +309,7 @@ def _promote(report: Any, cls: type[Any], notes: Sequence[str] = ()) -> Any:
 # --------------------------------------------------------------------------- compute
 
 
+@_quiet_numpy
 def compute(
     data: Any,
     *,
@@ -469,6 +494,7 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
 # --------------------------------------------------------------------------- compare
 
 
+@_quiet_numpy
 def compare(
     data: Any,
     *,
@@ -544,6 +570,7 @@ def compare(
     return result
 
 
+@_quiet_numpy
 def compare_losses(
     losses: Losses = None, *, errors: str | tuple[float, float, int] | GridSpec = "-3:3:13"
 ) -> CurvesResult:
@@ -578,6 +605,7 @@ def compare_losses(
 # --------------------------------------------------------------------------- sensitivity
 
 
+@_quiet_numpy
 def sensitivity(
     data: Any,
     *,
@@ -697,6 +725,7 @@ def sensitivity(
 # --------------------------------------------------------------------------- recommend
 
 
+@_quiet_numpy
 def recommend(
     data: Any = None,
     *,
@@ -809,6 +838,7 @@ def recommend(
 # --------------------------------------------------------------------------- explain
 
 
+@_quiet_numpy
 def explain(loss: str, *, link: str | None = None) -> ExplainResult:
     """Is a loss convex in the pre-activation z? ``loss explain`` as a function.
 
@@ -987,6 +1017,7 @@ def _loss_doc(spec: LossSpec) -> str:
     )
 
 
+@_quiet_numpy
 def _evaluate(
     spec: LossSpec,
     y_true: Any,
@@ -1017,7 +1048,9 @@ def _evaluate(
     (item,) = per_sample_losses(dataset, [selection])[:1]
     if per_sample:
         return np.asarray(item.values)
-    return reduce_values(item.values, dataset.weights, spec.reduction)
+    # The reducer carries the parameters a figure's reduction reads (ece's n_bins,
+    # d2_pinball's alpha), as the commands' plans do.
+    return reduce_values(item.values, dataset.weights, selection.reducer)
 
 
 def _loss_columns(
@@ -1175,6 +1208,7 @@ class Accumulator:
 
         return build_dataset(source.table, opts, source.path, chunk=True)
 
+    @_quiet_numpy
     def update(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: Any = None) -> None:
         """Add a piece of the data: targets, predictions and optional sample weights."""
         from losscli.analysis.evaluate import per_sample_losses
@@ -1187,7 +1221,7 @@ class Accumulator:
             self._states = [
                 MedianAccumulator(cap=2**62)
                 if s.spec.reduction is Reduction.MEDIAN
-                else new_accumulator(s.spec.reduction)
+                else new_accumulator(s.reducer)
                 for s in self._selections
             ]
         self.n_rows += dataset.n_rows
@@ -1200,6 +1234,7 @@ class Accumulator:
         for state, item in zip(self._states, per_sample_losses(dataset, self._selections)):
             state.add(item.values, dataset.weights)
 
+    @_quiet_numpy
     def merge(self, other: Accumulator) -> Accumulator:
         """A new accumulator holding both (neither is changed); order does not matter."""
         if (other._texts, other.task, other._from_logits) != (
@@ -1223,6 +1258,7 @@ class Accumulator:
             out._states = [a.merge(b) for a, b in zip(self._states, other._states)]
         return out
 
+    @_quiet_numpy
     def result(self) -> ComputeResult:
         """The losses over every row added so far (a :class:`ComputeResult`)."""
         from losscli.analysis.results import LossResult
@@ -1280,6 +1316,7 @@ def _report_inputs(
     return dataset, _choose(texts, dataset, messages), messages
 
 
+@_quiet_numpy
 def data_charts(
     data: Any,
     *,
@@ -1335,6 +1372,7 @@ def data_charts(
     return dataclasses.replace(found, notes=tuple(notes))
 
 
+@_quiet_numpy
 def report_data(
     data: Any,
     *,

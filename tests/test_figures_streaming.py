@@ -105,11 +105,16 @@ def test_in_memory_scores_are_sklearns(tmp_path):
         assert got[name] == pytest.approx(value, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", ["r2", "d2_pinball", "d2_tweedie", "explained_variance"])
+@pytest.mark.parametrize(
+    "name", ["r2", "d2_pinball", "d2_tweedie", "explained_variance", "ece", "mce"]
+)
 def test_accumulators_merge_across_shards(name):
     rng = np.random.default_rng(3)
     y = rng.gamma(3.0, 2.0, 500)
     p = y * rng.lognormal(0, 0.2, 500)
+    if name in ("ece", "mce"):  # binary: labels and probabilities
+        y = rng.integers(0, 2, 500).astype(float)
+        p = np.clip(0.5 * y + rng.uniform(0, 0.6, 500), 0, 1)
     w = rng.uniform(0, 2, 500)
     spec = get_loss(name)
     selection = LossSelection(spec, spec.resolve_params({}))
@@ -130,8 +135,8 @@ def test_accumulators_merge_across_shards(name):
     [
         ("regression_outliers.csv", "r2,explained_variance,d2_absolute_error,"
          "d2_pinball:alpha=0.9,d2_tweedie,mse"),
-        ("binary_imbalanced.csv", "accuracy,zero_one,bce"),
-        ("multiclass_probs.csv", "accuracy,zero_one,cce"),
+        ("binary_imbalanced.csv", "accuracy,zero_one,bce,ece,mce,ece:n_bins=4"),
+        ("multiclass_probs.csv", "accuracy,zero_one,cce,ece,mce:n_bins=7"),
     ],
 )  # fmt: skip
 def test_streamed_compare_plan_equals_in_memory_for_the_figures(name, losses):

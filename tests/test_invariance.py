@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from losscli.core.reduction import reduce_values
-from losscli.core.registry import LossInputs, LossSelection, Task, all_losses, get_loss
+from losscli.core.registry import (
+    PLAIN_REDUCTIONS,
+    LossInputs,
+    LossSelection,
+    Task,
+    all_losses,
+    get_loss,
+)
 
 # Every registered loss with its defaults, plus parameter values that take other code paths.
 VARIANTS = {
@@ -177,7 +184,10 @@ def test_nonnegative(loss, case):
         pytest.skip(f"{spec.name} is signed (properties.nonnegative is False)")
     _, x = build(loss, case)
     per_sample = loss.per_sample(x)
-    assert per_sample.shape == (case["n"],)
+    if spec.reduction in PLAIN_REDUCTIONS:
+        assert per_sample.shape == (case["n"],)
+    else:  # a ratio of sums (ece): per-row components, each non-negative
+        assert per_sample.shape[0] == case["n"] and per_sample.ndim == 2
     assert np.all(np.isfinite(per_sample))
     assert np.all(per_sample >= 0)
     assert value(loss, x) >= 0
@@ -195,7 +205,8 @@ def test_zero_at_perfect_prediction(loss, case):
     _, x = build(loss, case)
     perfect = perfect_inputs(loss, x)
     # Probability losses clip p to [eps, 1-eps]: -log(1 - eps) ~ 1e-16 is "zero".
-    assert np.all(np.abs(loss.per_sample(perfect)) <= 1e-12)
+    if spec.reduction in PLAIN_REDUCTIONS:  # components (ece) are not losses per row
+        assert np.all(np.abs(loss.per_sample(perfect)) <= 1e-12)
     assert abs(value(loss, perfect)) <= 1e-12
 
 

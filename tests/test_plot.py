@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from losscli.analysis.report import chart_data
-from losscli.core.registry import select_losses
+from losscli.core.registry import parse_loss_list, select_losses
 from losscli.io import InputOptions, load_dataset
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
@@ -136,6 +136,20 @@ def test_reliability_and_p_true_against_numpy():
     assert sum(hist.counts) == len(q)
     assert sum(hist.flagged) == int(np.sum(p_true < 0.01))
     assert hist.counts == np.histogram(p_true, np.linspace(0, 1, 21))[0].tolist()
+
+
+@pytest.mark.parametrize("losses", ["cce,ece", "mce:n_bins=6,cce", "cce"])
+def test_reliability_diagram_uses_the_bins_of_the_ece_selected(run_json, losses):
+    data = SAMPLES / "multiclass_probs.csv"
+    dataset = load_dataset(str(data), InputOptions())
+    selections = parse_loss_list(losses)
+    charts, _ = chart_data(dataset, selections)
+    (diagram,) = charts.reliability
+    n_bins = next((s.params["n_bins"] for s in selections if "n_bins" in s.params), 15)
+    assert len(diagram.points) <= n_bins + 1
+    assert all(p["high"] - p["low"] in (pytest.approx(1 / n_bins), 0.0) for p in diagram.points)
+    out = run_json("compute", str(data), "-l", f"ece:n_bins={n_bins}")
+    assert diagram.ece == pytest.approx(out["results"][0]["value"], rel=1e-12)
 
 
 # --------------------------------------------------------------------------- bad paths

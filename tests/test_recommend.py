@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 from losscli.cli import cli
 
@@ -167,7 +168,11 @@ def test_outliers_flag_kept_on_clean_file(run_json):
 def test_binary_balanced(run_json):
     out = rec_json(run_json, sample("binary_balanced.csv"))
     assert out["task"] == "binary" and losses(out)[0] == "bce"
-    assert pitfall_ids(out) == set()
+    # sample_data/generate.py writes sigmoid(z) where the calibrated probability is
+    # sigmoid(1.66 z) (class means +-1.4, sd 1.3): underconfident, and P-CALIB says so.
+    assert pitfall_ids(out) == {"P-CALIB"}
+    figures = out["evidence"]["calibration"]["y_pred"]
+    assert figures["ece"] > max(0.05, 2 * figures["ece_noise"])
 
 
 def test_binary_imbalanced(run_json):
@@ -205,7 +210,7 @@ def test_hinge_labels_max_margin(run_json):
 def test_multiclass_files(run_json):
     out = rec_json(run_json, sample("multiclass_probs.csv"))
     assert out["task"] == "multiclass" and losses(out)[0] == "cce"
-    assert pitfall_ids(out) == set()
+    assert pitfall_ids(out) == {"P-CALIB"}  # softmax(z) where softmax(2 z) is calibrated
     out = rec_json(run_json, sample("multiclass_logits.csv"))
     assert "P-NOTPROB" in pitfall_ids(out)
     out = rec_json(run_json, sample("multiclass_soft.csv"))
@@ -486,3 +491,73 @@ def test_readme_documents_the_thresholds():
         f"{R.HUBER_DELTA_FACTOR:g} x 1.4826 MAD",
     ):
         assert text in section, text
+
+
+# --------------------------------------------------------------------------- P-CALIB
+
+
+def _calibration_file(tmp_path, n=3000):
+    """Three models of one binary target: calibrated, underconfident, a constant."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    z = rng.normal(0.0, 2.0, n)
+    p = 1.0 / (1.0 + np.exp(-z))
+    y = (rng.uniform(size=n) < p).astype(int)
+    frame = pd.DataFrame(
+        {
+            "y_true": y,
+            "calibrated": p,
+            "underconfident": 1.0 / (1.0 + np.exp(-z / 2.5)),
+            "base_rate": np.full(n, y.mean()),
+        }
+    )
+    path = tmp_path / "calibration.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_p_calib_fires_for_a_leading_model_that_is_miscalibrated(run_json, tmp_path):
+    path = _calibration_file(tmp_path)
+    models = ("--pred-col", "underconfident", "--pred-col", "base_rate")
+    out = rec_json(run_json, path, *models)
+    assert "P-CALIB" in pitfall_ids(out)
+    (message,) = [p["message"] for p in out["pitfalls"] if p["id"] == "P-CALIB"]
+    assert message.startswith("underconfident ranks best or within 2% of the best on log loss")
+    assert "base_rate" not in message  # calibrated (one bin, its own base rate)
+    figures = out["evidence"]["calibration"]
+    assert figures["underconfident"]["ece"] > 0.1
+    assert figures["base_rate"]["ece"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_p_calib_is_quiet_when_the_leader_is_calibrated(run_json, tmp_path):
+    path = _calibration_file(tmp_path)
+    models = ("--pred-col", "calibrated", "--pred-col", "underconfident")
+    out = rec_json(run_json, path, *models)
+    assert "P-CALIB" not in pitfall_ids(out)
+    figures = out["evidence"]["calibration"]
+    assert figures["underconfident"]["ece"] > 0.1  # miscalibrated, but it does not lead
+    assert figures["calibrated"]["log_loss"] < figures["underconfident"]["log_loss"]
+    out = rec_json(run_json, path, "--pred-col", "calibrated")
+    assert "P-CALIB" not in pitfall_ids(out)
+
+
+def test_p_calib_figures_are_computes_values(run_json, run, tmp_path):
+    path = _calibration_file(tmp_path)
+    out = rec_json(run_json, path, "--pred-col", "underconfident")
+    figures = out["evidence"]["calibration"]["underconfident"]
+    computed = run(
+        "compute", path, "--pred-col", "underconfident", "-l", "bce,brier,ece", "--format", "json"
+    )
+    values = {r["loss"]: r["value"] for r in json.loads(computed.stdout)["results"]}
+    assert figures["log_loss"] == pytest.approx(values["bce"], rel=1e-12)
+    assert figures["brier"] == pytest.approx(values["brier"], rel=1e-12)
+    assert figures["ece"] == pytest.approx(values["ece"], rel=1e-12)
+
+
+def test_p_calib_threshold_is_documented():
+    from losscli.analysis.rules import CALIBRATION_ECE, THRESHOLDS_HELP
+
+    assert "P-CALIB" in THRESHOLDS_HELP and f"ece > {CALIBRATION_ECE:g}" in THRESHOLDS_HELP
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "P-CALIB" in readme and f"ece > {CALIBRATION_ECE:g}" in readme

@@ -59,6 +59,16 @@ def reg(**kw) -> DataProfile:
     return DataProfile(**base)
 
 
+def calibration(
+    leader_ece: float, runner_ece: float = 0.01, runner_loss: float = 0.5, noise: float = 0.02
+) -> dict:
+    """P-CALIB's evidence for two models: "leader" has the best log loss and brier."""
+    return {
+        "leader": {"log_loss": 0.4, "brier": 0.13, "ece": leader_ece, "ece_noise": noise},
+        "runner": {"log_loss": runner_loss, "brier": 0.16, "ece": runner_ece, "ece_noise": noise},
+    }
+
+
 def binary(positive: float = 0.5, **kw) -> DataProfile:
     share = {"0": 1 - positive, "1": positive}
     low, high = min(share.values()), max(share.values())
@@ -443,6 +453,26 @@ CASES = [
     ),
     ("P-MBE", Flags(outliers=True), None, plan("mbe"), {"P-MBE"}, ["huber"], {"mbe"}, {"P-MBE"}),
     (
+        "P-CALIB",
+        Flags(),
+        binary(calibration=calibration(leader_ece=0.12)),
+        (),
+        {"P-CALIB"},
+        ["bce"],
+        set(),
+        {"P-CALIB"},
+    ),
+    (
+        "P-CALIB near-best",
+        Flags(),
+        binary(calibration=calibration(leader_ece=0.01, runner_ece=0.2, runner_loss=0.405)),
+        (),
+        {"P-CALIB"},
+        ["bce"],
+        set(),
+        {"P-CALIB"},
+    ),
+    (
         "P-SCORE",
         Flags(),
         binary(),
@@ -504,6 +534,12 @@ NOT_FIRING = [
     ("R-DIST hard labels", multi(), "R-DIST"),
     ("P-HINGE-PROB without a margin loss", binary(), "P-HINGE-PROB"),
     ("P-NOTPROB with --max-margin", binary(n_pred_outside_01=300), "P-NOTPROB", MARGIN),
+    ("P-CALIB only a trailing model", binary(calibration=calibration(0.01, runner_ece=0.3)), "P-CALIB"),
+    ("P-CALIB 3% behind the best", binary(calibration=calibration(0.01, 0.3, runner_loss=0.412)), "P-CALIB"),
+    ("P-CALIB at the threshold", binary(calibration=calibration(R.CALIBRATION_ECE)), "P-CALIB"),
+    ("P-CALIB within sampling noise", binary(calibration=calibration(0.07, noise=0.04)), "P-CALIB"),
+    ("P-CALIB without figures", binary(), "P-CALIB"),
+    ("P-CALIB on regression", reg(calibration=calibration(0.3)), "P-CALIB"),
 ]  # fmt: skip
 
 

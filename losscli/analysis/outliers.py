@@ -21,10 +21,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from losscli.core.dataset import Dataset
+from losscli.errors import DataError
+
 MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD * 1.4826 estimates sigma under normality
 Z_FACTOR = 0.6745  # Phi^-1(3/4), the constant of the modified z-score
 MEANAD_TO_SIGMA = 1.2533  # sqrt(pi / 2): mean absolute deviation -> sigma under normality
 DEFAULT_THRESHOLD = {"mad": 3.5, "iqr": 1.5}
+
+
+def residuals_of(dataset: Dataset, model: str) -> np.ndarray:
+    """The residuals ``y_true - y_pred`` of one model, every one a finite float64.
+
+    Targets and predictions are finite (the reader refuses inf), but their difference
+    can overflow float64 (``1e308`` against ``-1e308``): the residual distribution that
+    sensitivity and recommend study (median, MAD, histogram) does not exist then, so
+    the first such row is an error naming the row, rather than inf or NaN figures.
+    """
+    y = np.asarray(dataset.y_true, dtype=np.float64)
+    q = np.asarray(dataset.models[model], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = y - q
+    if r.size and not np.isfinite(r).all():
+        i = int(np.flatnonzero(~np.isfinite(r))[0])
+        true_col = dataset.columns.get("y_true", "y_true")
+        pred_col = dataset.columns.get(model, model)
+        raise DataError(
+            f"column {pred_col}: the residual {true_col} - {pred_col} overflows float64 at "
+            f"row {int(dataset.row_numbers[i])} ({y[i]:.17g} - {q[i]:.17g}); the residuals "
+            f"cannot be studied at this scale: divide {true_col} and the predictions by a "
+            f"common factor (e.g. 1e10) and run again"
+        )
+    return r
 
 
 @dataclass(frozen=True)

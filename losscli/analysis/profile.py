@@ -13,7 +13,8 @@ measured:
 - binary / multiclass: the share of each class (the class balance), whether
   the predictions are valid probabilities or look like logits (any value
   outside [0, 1]), predictions of exactly 0 or 1, and for multiclass the rows
-  whose class probabilities do not sum to 1.
+  whose class probabilities do not sum to 1; for every model its log loss,
+  Brier score and ece (:mod:`losscli.analysis.calibration_check`, P-CALIB).
 
 With several models (``--pred-col`` repeated) the first model is profiled:
 the targets are the same for every model, and the residual evidence is that
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from losscli.analysis.diagnostics import true_class_zero
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers, residuals_of
 from losscli.core.dataset import Dataset
 
 OUTLIER_RULE = "mad"  # the same rule and threshold as `loss sensitivity` by default
@@ -80,6 +81,9 @@ class DataProfile:
     soft_targets: bool | None = None  # multiclass: y_true_* columns (distributions) given
     n_rows_not_summing_to_1: int | None = None
     max_rowsum_deviation: float | None = None
+    # classification, every model: log_loss, brier, ece, ece_noise (P-CALIB;
+    # losscli.analysis.calibration_check)
+    calibration: dict[str, dict[str, float]] | None = None
     # structured families
     form: str | None = None  # similarity: "pairs" | "triplets"
 
@@ -217,6 +221,7 @@ def profile_dataset(
     if dataset.n_rows and model is not None:
         y_pred = dataset.models[model]
         if task == "regression":
+            residuals_of(dataset, model)  # an overflowing residual is an error, not inf
             figures = profile_regression(dataset.y_true, y_pred, outlier_threshold)
             mask = figures.pop("_mask")
             rows = dataset.row_numbers[np.asarray(mask, dtype=bool)][:MAX_ROWS_LISTED]
@@ -228,6 +233,12 @@ def profile_dataset(
                 dataset.y_true, y_pred, dataset.classes, dataset.from_logits, rowsum_tolerance
             )
             figures["soft_targets"] = dataset.soft_targets
+        if task in ("binary", "multiclass"):
+            from losscli.analysis.calibration_check import CalibrationEvidence
+
+            evidence = CalibrationEvidence(task)
+            evidence.add(dataset)
+            figures["calibration"] = evidence.figures()
     if task == "similarity":
         figures["form"] = (
             "triplets" if any(k.startswith("anchor") for k in dataset.extra) else "pairs"

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis.calibration_check import CalibrationEvidence
 from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
-from losscli.analysis.outliers import DEFAULT_THRESHOLD
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, residuals_of
 from losscli.analysis.plan import InputTally
 from losscli.analysis.profile import MAX_ROWS_LISTED, OUTLIER_RULE, DataProfile, _balance
 from losscli.analysis.robust_plan import RobustScale, flag_mask, residual_tracker, robust_scales
@@ -62,6 +63,7 @@ class ProfileState:
     true_zero: int = 0
     rowsum_off: int = 0
     rowsum_max: float = 0.0
+    calibration: CalibrationEvidence | None = None  # classification: every model (P-CALIB)
 
     def merge(self, other: ProfileState) -> ProfileState:
         sums = other.class_sums if self.class_sums is None else self.class_sums
@@ -85,14 +87,18 @@ class ProfileState:
             true_zero=self.true_zero + other.true_zero,
             rowsum_off=self.rowsum_off + other.rowsum_off,
             rowsum_max=max(self.rowsum_max, other.rowsum_max),
+            calibration=(
+                other.calibration
+                if self.calibration is None
+                else self.calibration
+                if other.calibration is None
+                else self.calibration.merge(other.calibration)
+            ),
         )
 
 
 def _residuals(batch: Dataset, key: Hashable) -> np.ndarray:
-    model = str(key)
-    return np.asarray(batch.y_true, dtype=np.float64) - np.asarray(
-        batch.models[model], dtype=np.float64
-    )
+    return residuals_of(batch, str(key))
 
 
 @dataclass
@@ -104,12 +110,16 @@ class ProfileScan:
     rowsum_tolerance: float
 
     def new_state(self) -> ProfileState:
+        if self.task in ("binary", "multiclass"):
+            return ProfileState(calibration=CalibrationEvidence(self.task))
         return ProfileState()
 
     def update(self, state: ProfileState, batch: Dataset) -> ProfileState:
         state.tally.add(batch)
         if self.model is None or batch.n_rows == 0:
             return state
+        if state.calibration is not None:
+            state.calibration.add(batch)
         y = np.asarray(batch.y_true, dtype=np.float64)
         q = np.asarray(batch.models[self.model], dtype=np.float64)
         if self.task == "regression":
@@ -247,6 +257,8 @@ def profile_plan(
                 figures = yield from _regression(state, model, n, outlier_threshold)
             elif task in ("binary", "multiclass") and state.class_sums is not None:
                 figures = _classification(state, head, n)
+                if state.calibration is not None:
+                    figures["calibration"] = state.calibration.figures()
         if task == "similarity":
             figures["form"] = (
                 "triplets" if any(k.startswith("anchor") for k in head.extra) else "pairs"

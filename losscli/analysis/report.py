@@ -35,7 +35,7 @@ from losscli.analysis.sensitivity import (
     sensitivity,
     true_class_probability,
 )
-from losscli.core.calibration import ReliabilityBins, top_label
+from losscli.core.calibration import DEFAULT_BINS, ReliabilityBins, top_label
 from losscli.core.dataset import Dataset
 from losscli.core.registry import LossSelection, Task, is_custom
 from losscli.core.stable import sigmoid, softmax
@@ -132,7 +132,9 @@ class Reliability:
     ylabel: str = "Accuracy"
 
 
-def reliability_of(dataset: Dataset, model: str, raw_scores: bool) -> Reliability | None:
+def reliability_of(
+    dataset: Dataset, model: str, raw_scores: bool, n_bins: int = DEFAULT_BINS
+) -> Reliability | None:
     """The reliability bins of one classification model (None on raw scores: no probability)."""
     if raw_scores or dataset.task not in (Task.BINARY, Task.MULTICLASS):
         return None
@@ -146,7 +148,7 @@ def reliability_of(dataset: Dataset, model: str, raw_scores: bool) -> Reliabilit
             truth = np.asarray(dataset.labels, dtype=np.float64)
         else:  # soft targets: the class with the largest target share
             truth = np.argmax(np.asarray(dataset.y_true, dtype=np.float64), axis=1)
-    bins = ReliabilityBins()
+    bins = ReliabilityBins(n_bins)
     confidence, correct = top_label(truth, q)
     bins.add(confidence, correct, dataset.weights)
     return Reliability(model, bins.diagram(), bins.ece())
@@ -231,8 +233,13 @@ def chart_data(
         ]
     if classification:
         cut = threshold if threshold is not None else P_TRUE_THRESHOLD
+        # The bins of the first ece/mce selected (ece:n_bins=10), else torchmetrics' 15.
+        n_bins = next(
+            (int(s.params["n_bins"]) for s in selections if s.name in ("ece", "mce")),
+            DEFAULT_BINS,
+        )
         for model in dataset.model_names:
-            diagram = reliability_of(dataset, model, raw)
+            diagram = reliability_of(dataset, model, raw, n_bins)
             if diagram is not None:
                 reliability.append(diagram)
                 p_true.append(p_true_histogram(dataset, model, cut))

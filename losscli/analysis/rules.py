@@ -30,6 +30,7 @@ thresholds without loading NumPy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,13 @@ ROWSUM_TOLERANCE = 1e-3
 #: huber delta = this x the residuals' robust sigma (1.4826 MAD): Huber's constant,
 #: 95% efficiency for normal errors (scikit-learn HuberRegressor's epsilon=1.35).
 HUBER_DELTA_FACTOR = 1.345
+#: P-CALIB: a model is miscalibrated when its ece (15 bins, top-label) exceeds this...
+CALIBRATION_ECE = 0.05
+#: ...and this many times the ece a calibrated model with the same bins shows by chance.
+CALIBRATION_NOISE_FACTOR = 2.0
+#: P-CALIB: a model "ranks well" when a proper score (log loss, brier) is within this
+#: fraction of the best model's.
+NEAR_BEST_RELATIVE = 0.02
 #: a combined penalty at or above this moves a loss from recommendations to avoid.
 AVOID_PENALTY = 0.5
 
@@ -94,6 +102,9 @@ THRESHOLDS: dict[str, float] = {
     "target_std_large": TARGET_STD_LARGE,
     "rowsum_tolerance": ROWSUM_TOLERANCE,
     "huber_delta_factor": HUBER_DELTA_FACTOR,
+    "calibration_ece": CALIBRATION_ECE,
+    "calibration_noise_factor": CALIBRATION_NOISE_FACTOR,
+    "near_best_relative": NEAR_BEST_RELATIVE,
     "avoid_penalty": AVOID_PENALTY,
 }
 
@@ -112,6 +123,9 @@ Thresholds (all in losscli/analysis/rules.py):
   target scale   P-SCALE when std(y_true) > {TARGET_STD_LARGE:g}
   row sums       P-ROWSUM when |sum of class probabilities - 1| > {ROWSUM_TOLERANCE:g}
   huber delta    {HUBER_DELTA_FACTOR:g} x robust sigma of the residuals (1.4826 MAD)
+  calibration    P-CALIB when a model within {NEAR_BEST_RELATIVE:.0%} of the best log loss
+                 or brier has ece > {CALIBRATION_ECE:g} and > {CALIBRATION_NOISE_FACTOR:g} x the ece a
+                 calibrated model shows by chance with the same bins
   focal alpha    1 - share of positives (inverse-frequency class weight)
   score          (1 - prod(1 - weight)) over the rules for a loss,
                  x prod(1 - penalty) over the rules against it;
@@ -372,6 +386,67 @@ def _planned_in(names: tuple[str, ...], tasks: tuple[str, ...] = ()) -> Callable
         return p.name in names and (not tasks or f.task in tasks)
 
     return match
+
+
+def calibration_threshold(figures: Mapping[str, float]) -> float:
+    """The ece above which P-CALIB calls a model miscalibrated (see CALIBRATION_ECE)."""
+    noise = figures.get("ece_noise", math.nan)
+    floor = CALIBRATION_NOISE_FACTOR * noise if math.isfinite(noise) else 0.0
+    return max(CALIBRATION_ECE, floor)
+
+
+def miscalibrated_leaders(f: Facts) -> list[tuple[str, list[str], float, float]]:
+    """Models that rank well on a proper score but are miscalibrated (P-CALIB).
+
+    Each: (model, the proper scores it is best or near-best on, its ece, the
+    threshold). A model ranks well on a score when its value is at most
+    best x (1 + NEAR_BEST_RELATIVE); the only model of a file is the best.
+    """
+    calibration = f.profile.calibration if f.profile is not None else None
+    if not calibration:
+        return []
+    names = [
+        k
+        for k in dict.fromkeys(k for v in calibration.values() for k in v)
+        if k not in ("ece", "ece_noise")
+    ]
+    best = {
+        n: min((v[n] for v in calibration.values() if math.isfinite(v.get(n, math.nan))),
+               default=math.nan)
+        for n in names
+    }  # fmt: skip
+    found = []
+    for model, figures in calibration.items():
+        ece = figures.get("ece", math.nan)
+        threshold = calibration_threshold(figures)
+        if not (math.isfinite(ece) and ece > threshold):
+            continue
+        leads = [
+            n
+            for n in names
+            if math.isfinite(best[n])
+            and figures.get(n, math.inf) <= best[n] * (1 + NEAR_BEST_RELATIVE)
+        ]
+        if leads:
+            found.append((model, leads, ece, threshold))
+    return found
+
+
+def calibration_text(f: Facts) -> str:
+    several = f.profile is not None and len(f.profile.calibration or {}) > 1
+    parts = []
+    for model, leads, ece, threshold in miscalibrated_leaders(f):
+        where = (
+            f"ranks best or within {NEAR_BEST_RELATIVE:.0%} of the best on "
+            + " and ".join(n.replace("_", " ") for n in leads)
+            if several
+            else "is the only model"
+        )
+        parts.append(f"{model} {where} but its ece is {ece:.3g} > {threshold:.3g}")
+    return "; ".join(parts) + (
+        f" (threshold: the larger of {CALIBRATION_ECE:g} and {CALIBRATION_NOISE_FACTOR:g} x the "
+        "ece a calibrated model shows by chance with the same 15 bins)"
+    )
 
 
 def _planned_list(f: Facts, names: tuple[str, ...]) -> str:
@@ -1002,6 +1077,26 @@ RULES: tuple[Rule, ...] = (
         ),
         about_planned=_planned_in(("mbe",)),
         planned_penalty=0.9,
+    ),
+    Rule(
+        id="P-CALIB",
+        kind="pitfall",
+        quotes=(
+            Quote(
+                SEED_001,
+                "A machine learning model such as a neural network attempts to learn the "
+                "probability distribution underlying the given data observations.",
+            ),
+        ),
+        when=lambda f: f.task in CLASSIFICATION and bool(miscalibrated_leaders(f)),
+        because=calibration_text,
+        rationale=(
+            "log loss and brier reward ranking and calibration together, so a model can lead "
+            "on them and still state the wrong probabilities; if its probabilities are used as "
+            "probabilities (risks, thresholds, expected costs), recalibrate it on held-out data "
+            "(Platt scaling, isotonic regression, temperature scaling) and check ece, mce and "
+            "the reliability diagram (`loss compute -l ece,mce --plot out.png`)"
+        ),
     ),
     Rule(
         id="P-SCORE",

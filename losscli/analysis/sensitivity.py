@@ -69,7 +69,8 @@ shown k are used. So rmse (the square root of a mean: its change is ~k^2 while
 the row is small against the total, ~k once it dominates) reads b = 1, mse 2,
 mae 1, median_ae 0, whatever the size of the data. b >= 1.5 is "quadratic",
 0.5 <= b < 1.5 "linear", b < 0.5 "bounded"; no change at k=10 but a change at
-k=100 is a "jump" (the value is set by the single largest row, as max_error).
+k=100 is a "jump" (the value is set by the single largest row, as max_error);
+"n/a" when no injection gives a finite change (the value itself overflows float64).
 ``growth_ratio`` R = change at k=100 / change at k=10 is kept in JSON.
 
 Clipping: a probability loss with an ``eps`` parameter (bce, focal, cce, ...)
@@ -102,9 +103,9 @@ from typing import Any
 
 import numpy as np
 
-from losscli.analysis.diagnostics import DOMINANT_SHARE, top_share
+from losscli.analysis.diagnostics import DOMINANT_SHARE, overflow_text, top_share
 from losscli.analysis.evaluate import PerSample, per_sample_losses
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers, residuals_of
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import new_accumulator, reduce_values
 from losscli.core.registry import (
@@ -429,7 +430,7 @@ def flag_model(
     mask = np.zeros(dataset.n_rows, dtype=bool)
     n_considered = int(keep.sum())
     if dataset.task is Task.REGRESSION:
-        residual = dataset.y_true - dataset.models[model]
+        residual = residuals_of(dataset, model)
         flags = flag_outliers(residual[keep], rule, threshold)
         mask[keep] = flags.mask
         return ModelOutliers(
@@ -711,6 +712,8 @@ def growth_of(
     exponent = asymptotic_exponent(probe) if probe else None
     if exponent is None:
         known = sorted(k for k, c in changes.items() if c is not None)
+        if not known:  # no finite change at all (the value overflows float64)
+            return "n/a", ratio, None
         if len(known) < 2:
             return "bounded", ratio, None
         k1, k2 = known[-2], known[-1]
@@ -726,9 +729,11 @@ def growth_of(
 
 
 def format_pct(value: float | None) -> str:
-    """A signed percentage with about 3 significant digits, never in e-notation.
+    """A signed percentage with about 3 significant digits, in e-notation only past 1e9 %.
 
     The one format of every % in the report (table cells and verdict text alike).
+    Changes beyond a billion percent (values near the float64 limit) read as
+    ``+2.67e+201%``, not as two hundred digits.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -736,6 +741,8 @@ def format_pct(value: float | None) -> str:
         return "inf" if value > 0 else "-inf"
     if abs(value) < 0.005:
         return "0%"
+    if abs(value) >= 1e9:
+        return f"{value:+.3g}%"
     if abs(value) >= 1000:
         return f"{value:+.0f}%"
     return f"{value:+.3g}%"
@@ -918,7 +925,7 @@ def histogram(
     keep = _positive(dataset)
     model = outliers.model
     if dataset.task is Task.REGRESSION:
-        x = (dataset.y_true - dataset.models[model])[keep]
+        x = residuals_of(dataset, model)[keep]
         quantity = "Residuals y_true - y_pred"
         cutoffs = [c for c in (outliers.lower, outliers.upper) if math.isfinite(c)]
     elif outliers.rule == "margin":
@@ -1154,6 +1161,15 @@ def scale_warnings(task: Task, flags: dict[str, ModelOutliers]) -> list[str]:
     return warnings
 
 
+def overflow_warnings(results: list[SensitivityResult]) -> list[str]:
+    """The warning of ``loss compute`` for every loss whose value overflows float64 (inf)."""
+    return [
+        overflow_text(r.label, r.model)
+        for r in results
+        if r.value is not None and math.isinf(r.value)
+    ]
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -1243,6 +1259,6 @@ def sensitivity(
         injection_scale=scales,
         from_logits=dataset.from_logits,
         notes=list(dataset.notes),
-        warnings=scale_warnings(dataset.task, flags),
+        warnings=scale_warnings(dataset.task, flags) + overflow_warnings(results),
         raw_scores=raw,
     )

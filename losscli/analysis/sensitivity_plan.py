@@ -32,7 +32,7 @@ import numpy as np
 from losscli.analysis.compare_plan import _merge_opt
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
-from losscli.analysis.outliers import DEFAULT_THRESHOLD
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, residuals_of
 from losscli.analysis.plan import InputTally
 from losscli.analysis.robust_plan import (
     RobustScale,
@@ -60,6 +60,7 @@ from losscli.analysis.sensitivity import (
     logit,
     margin_only,
     margins,
+    overflow_warnings,
     scale_warnings,
     share_of,
     true_class_probability,
@@ -81,7 +82,7 @@ def _positive(batch: Dataset) -> np.ndarray:
 def _residuals(batch: Dataset, key: Hashable) -> np.ndarray:
     """A model's residuals over the rows of positive weight (the rows flagging looks at)."""
     model = str(key)
-    r = batch.y_true - batch.models[model]
+    r = residuals_of(batch, model)
     return r if batch.weights is None else r[_positive(batch)]
 
 
@@ -294,7 +295,7 @@ class SensitivityFlags:
         rule = self.rules[model]
         mask = np.zeros(batch.n_rows, dtype=bool)
         if rule.robust is not None:
-            r = batch.y_true - batch.models[model]
+            r = residuals_of(batch, model)
             mask[keep] = flag_mask(r[keep], rule.robust, rule.rule, rule.threshold)
         elif rule.rule == "margin":
             mask[keep] = margins(batch, model)[keep] < logit(rule.threshold)
@@ -307,7 +308,7 @@ class SensitivityFlags:
         keep = _positive(batch)
         key = self.rules[model].x_key
         if key == "x":
-            return (batch.y_true - batch.models[model])[keep]
+            return residuals_of(batch, model)[keep]
         if key == "margin":
             return margins(batch, model)[keep]
         with np.errstate(all="ignore"):
@@ -531,7 +532,7 @@ def sensitivity_plan(
             injection_scale=scales,
             from_logits=head.from_logits,
             notes=list(scan.tally.notes),
-            warnings=scale_warnings(head.task, outliers),
+            warnings=scale_warnings(head.task, outliers) + overflow_warnings(results),
             raw_scores=raw,
         )
 

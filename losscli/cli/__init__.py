@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import errno
 import importlib
+import io
 import os
 import sys
+import warnings
 from typing import Any
 
 import click
 
 from losscli import __version__
-from losscli.errors import ExitCode, LossCliError, OutputError, Terminated, UsageError
+from losscli.errors import (
+    ExitCode,
+    GateFailed,
+    LossCliError,
+    OutputError,
+    Terminated,
+    UsageError,
+)
 
 # A write that found no room: a full disk or quota, a file-size limit.
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+# Modules whose RuntimeWarnings are not shown (a --custom loss's own warnings are).
+_LIBRARIES = r"(losscli|numpy|matplotlib|pandas|pyarrow)(\.|$)"
 
 # name -> "module:attribute"; a new command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -63,8 +75,19 @@ class LossGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         show_traceback = "--traceback" in sys.argv or bool(os.environ.get("LOSSCLI_TRACEBACK"))
+        held = _HeldStdout.install()
         try:
-            result = super().invoke(ctx)
+            try:
+                with warnings.catch_warnings():
+                    # NumPy's floating-point complaints (from losscli, numpy, matplotlib)
+                    # name source lines, not the input: overflow and invalid values are
+                    # reported where they matter, as Warning or Error lines.
+                    warnings.filterwarnings("ignore", category=RuntimeWarning, module=_LIBRARIES)
+                    result = super().invoke(ctx)
+            except (GateFailed, click.exceptions.Exit):
+                held.release()  # the report of a failed gate is still printed (exit 3)
+                raise
+            held.release()
             # Buffered output meets a full disk here, not at exit (where it would be a
             # Python complaint and exit 120).
             _flush_stdout()
@@ -78,6 +101,8 @@ class LossGroup(click.Group):
                 traceback.print_exc()
             if isinstance(exc, OutputError):
                 _silence_stdout()  # what stdout could not take is dropped, not retried at exit
+            elif isinstance(exc, GateFailed):
+                _flush_stdout()  # the report first, then the Error line
             click.echo(f"Error: {error_text(exc)}", err=True)
             ctx.exit(int(exc.exit_code))
         except click.ClickException as exc:
@@ -124,6 +149,8 @@ class LossGroup(click.Group):
                 err=True,
             )
             ctx.exit(int(ExitCode.DATA_ERROR))
+        finally:
+            held.discard()  # a command that failed leaves nothing half-printed on stdout
 
 
 def error_text(exc: LossCliError) -> str:
@@ -138,6 +165,96 @@ def error_text(exc: LossCliError) -> str:
     if isinstance(exc, CustomLossError):
         return "\n".join(safe(line) for line in exc.message.split("\n"))
     return safe(exc.message)
+
+
+class _HeldStdout:
+    """stdout held back while a command runs, then written whole, or dropped on an error.
+
+    Every command computes its whole report before anything reaches stdout: an error
+    half-way (bad data found late, an internal error, Ctrl-C) leaves stdout empty, never
+    the first part of a table or a JSON document. The text is kept in memory up to
+    ``SPOOL_BYTES`` and in a temporary file beyond (per-sample CSV on stdout can be
+    large), so memory stays bounded. ``isatty`` and ``fileno`` are the real stdout's,
+    so consoles still see a terminal.
+    """
+
+    SPOOL_BYTES = 8 << 20
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self._spool: Any = None
+
+    @classmethod
+    def install(cls) -> _HeldStdout:
+        held = cls(sys.stdout)
+        if sys.stdout is not None:
+            sys.stdout = _Holding(held)  # type: ignore[assignment]
+        return held
+
+    def write(self, text: str) -> int:
+        if self._spool is None:
+            import tempfile
+
+            self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                max_size=self.SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
+            )
+        return int(self._spool.write(text))
+
+    def release(self) -> None:
+        """Put the real stdout back and write what was held to it."""
+        if self.real is None or not isinstance(sys.stdout, _Holding):
+            return
+        sys.stdout = self.real
+        spool, self._spool = self._spool, None
+        if spool is None:
+            return
+        from losscli.report.console import stdout_stream
+
+        out = stdout_stream()
+        try:
+            spool.seek(0)
+            while chunk := spool.read(1 << 20):
+                out.write(chunk)
+        finally:
+            spool.close()
+
+    def discard(self) -> None:
+        """Put the real stdout back and drop what was held (the command failed)."""
+        if self.real is not None and isinstance(sys.stdout, _Holding):
+            sys.stdout = self.real
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+class _Holding(io.TextIOBase):
+    """What ``sys.stdout`` is while a command runs (see :class:`_HeldStdout`)."""
+
+    def __init__(self, held: _HeldStdout) -> None:
+        self._held = held
+
+    def write(self, text: str) -> int:
+        return self._held.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(self._held.real.isatty())
+
+    def fileno(self) -> int:
+        return int(self._held.real.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._held.real, "encoding", None) or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._held.real, "errors", None)
 
 
 def _flush_stdout() -> None:

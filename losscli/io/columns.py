@@ -478,7 +478,7 @@ def _build_multiclass(
     reason = (
         f"{len(pred_cols)} columns named {opts.pred_prefix}<class>"
         if opts.task == "auto"
-        else "--task multiclass"
+        else opts.task_reason or "--task multiclass"
     )
     arrays: dict[str, np.ndarray] = {c: _numeric(table, c) for c in pred_cols}
     labels_raw: list[Any] | None = None

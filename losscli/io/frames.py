@@ -14,8 +14,9 @@ axis, ``<name>_<j>``: ``{"y_true": labels, "y_pred": probabilities}`` with an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,9 @@ from losscli.core.dataset import Dataset
 from losscli.errors import InputError, UsageError
 from losscli.io.arrow import CAST_ERRORS
 from losscli.io.columns import InputOptions, build_dataset
+
+if TYPE_CHECKING:
+    from losscli.io.source import Partition
 
 
 def describe(data: Any) -> str:
@@ -178,6 +182,19 @@ class FrameSource:
     def batches(self) -> Iterator[Dataset]:
         self.passes += 1
         yield self.dataset()
+
+    def partitions(self) -> list[Partition]:
+        """The data as one partition that carries the table (sent to a worker with it)."""
+        from losscli.io.families import detect_family
+        from losscli.io.source import Partition
+
+        first = self.dataset()
+        decided = self.opts
+        if detect_family(self.table.column_names, self.opts.task) is None:
+            decided = dataclasses.replace(
+                self.opts, task=first.task.value, task_reason=first.task_reason
+            )
+        return [Partition(self.path, decided, table=self.table)]
 
     def close(self) -> None:
         pass

@@ -33,6 +33,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 import numpy as np
@@ -66,8 +67,57 @@ class _Pass(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Partition:
+    """One independently readable piece of an input (a file of a multi-file dataset).
+
+    Picklable and self-contained: a Dask worker opens it again from ``path``,
+    ``opts``, ``storage_options`` and ``hive`` alone (or from ``table`` for
+    in-memory data). ``opts`` carry the task decided for the whole input, so
+    every partition validates its rows the same way. Concatenating
+    :meth:`batches` over ``Source.partitions()`` gives the rows of
+    ``Source.batches()`` (the same row numbers when ``row_offset`` is known;
+    with ``None`` the partition numbers its rows from 1, and messages name
+    its file).
+
+    ``batches()`` applies the checks one partition can make (values, columns,
+    missing values under --nan error, the --group-by cap within it); the
+    checks that need every partition (some row left, some positive weight,
+    the --group-by cap over all of them) are the engine's, as in
+    :class:`WholeInputChecks`.
+    """
+
+    path: str  # file path or URL (what error messages name)
+    opts: InputOptions
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)  # for fsspec
+    hive: tuple[tuple[str, str], ...] = ()  # partition columns from key=value directories
+    row_offset: int | None = 0  # global index of its first data row, when known
+    table: pa.Table | None = field(default=None, repr=False, compare=False)  # in-memory data
+
+    def batches(self) -> Iterator[Dataset]:
+        """This partition's validated datasets, in order (one pass; call again for another)."""
+        if self.table is not None:
+            source = Source(
+                self.path,
+                self.opts,
+                lambda columns: _TablePass(self.table, self.path, columns),  # type: ignore[arg-type]
+                whole=False,
+            )
+            return source.batches()
+        from losscli.io.files import open_partition
+
+        return open_partition(self).batches()
+
+
 class Source:
-    """Where the data comes from; ``batches()`` reads it once more on every call."""
+    """Where the data comes from; ``batches()`` reads it once more on every call.
+
+    ``row_offset`` is added to the row numbers (a partition that is not the
+    first file of its dataset); ``whole=False`` leaves the checks that need
+    the whole input (some row left, some positive weight) to the caller.
+    ``partitioner`` returns the input's partitions given the options decided
+    on its first rows (None: the input cannot be split, e.g. stdin).
+    """
 
     def __init__(
         self,
@@ -78,6 +128,10 @@ class Source:
         progress: Progress | None = None,
         total_bytes: int | None = None,
         closer: Callable[[], None] | None = None,
+        row_offset: int = 0,
+        whole: bool = True,
+        partitioner: Callable[[InputOptions], list[Partition]] | None = None,
+        unsplittable: str = "this input",
     ) -> None:
         self.name = name
         self.path = name  # the path given (kept for callers written against the first Source)
@@ -87,6 +141,10 @@ class Source:
         self.total_bytes = total_bytes  # bytes on disk when known (for a progress bar)
         self._closer = closer
         self.passes = 0
+        self.row_offset = row_offset
+        self.whole = whole
+        self._partitioner = partitioner
+        self._unsplittable = unsplittable
 
     @property
     def source(self) -> str:
@@ -111,14 +169,62 @@ class Source:
         assert len(datasets) == 1
         return datasets[0]
 
+    def decided_options(self) -> InputOptions:
+        """The options with the task decided for the whole input (reads its first rows).
+
+        Auto-detection looks at the first chunk (and, for 0/1 targets, at
+        y_true to the end of the input), exactly as a pass of ``batches()``
+        does; the returned options name that task and reason, so that every
+        partition read on its own validates its rows the same way.
+        """
+        from losscli.io.families import detect_family
+
+        if self.opts.task != "auto" and self.opts.task_reason is not None:
+            return self.opts
+        reading = self._open_pass(None)
+        try:
+            if detect_family(reading.names, self.opts.task) is not None:
+                return self.opts  # families are validated as one table
+            first = next(self._validated(reading, None, whole=False), None)
+        finally:
+            reading.close()
+        if first is None:  # pragma: no cover - a pass yields a chunk or raises
+            raise InputError(f"{self.name} has no data rows")
+        return dataclasses.replace(self.opts, task=first.task.value, task_reason=first.task_reason)
+
+    def partitions(self) -> list[Partition]:
+        """The input as independently readable :class:`Partition` objects (files, in order).
+
+        A single file is one partition; a directory, glob or URL one per
+        file. Inputs that can be read only once (stdin, FIFOs) raise
+        :class:`~losscli.errors.InputError`.
+        """
+        if self._partitioner is None:
+            raise InputError(
+                f"{self._unsplittable} cannot be split into partitions read elsewhere "
+                f"(for --engine dask); save it to a file and pass the file's path"
+            )
+        from losscli.io.families import detect_family
+
+        reading = self._open_pass(None)
+        try:
+            family = detect_family(reading.names, self.opts.task)
+        finally:
+            reading.close()
+        if family is not None:
+            return self._partitioner(self.opts)
+        return self._partitioner(self.decided_options())
+
     def _datasets(self, progress: Progress | None) -> Iterator[Dataset]:
         reading = self._open_pass(None)
         try:
-            yield from self._validated(reading, progress)
+            yield from self._validated(reading, progress, whole=self.whole)
         finally:
             reading.close()
 
-    def _validated(self, reading: _Pass, progress: Progress | None) -> Iterator[Dataset]:
+    def _validated(
+        self, reading: _Pass, progress: Progress | None, *, whole: bool = True
+    ) -> Iterator[Dataset]:
         from losscli.io.families import detect_family
 
         opts, name = self.opts, self.name
@@ -130,8 +236,10 @@ class Source:
         tables = reading.tables()
         chunk_opts = opts
         first = True
+        offset = self.row_offset
         while (item := next(tables, None)) is not None:
             table, rows_before = item
+            rows_before += offset
             dataset = checks.build(table, chunk_opts, name, rows_before)
             if first:
                 first = False
@@ -152,7 +260,7 @@ class Source:
                 if done is not None:
                     progress(done)
             yield dataset
-        checks.finish()
+        checks.finish(whole=whole)
 
     def _labels_beyond_first(self, first: pa.Table, opts: InputOptions) -> InputOptions | None:
         """Regression options when y_true stops looking binary after the first chunk, else None.
@@ -248,8 +356,11 @@ class WholeInputChecks:
                     f"segment or a split (at most {MAX_GROUPS:,} groups)"
                 )
 
-    def finish(self) -> None:
+    def finish(self, *, whole: bool = True) -> None:
+        """Raise what the chunks left pending; ``whole``: also the checks of a whole input."""
         self.missing.raise_pending()
+        if not whole:
+            return
         if self.kept == 0:
             raise DataError(
                 "every row has a missing or non-numeric value; nothing is left to compute"
@@ -415,7 +526,7 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
     Checks that the input exists and can be opened; errors about the content
     come from ``batches()``.
     """
-    from losscli.io.reader import _open_binary, _split_extension
+    from losscli.io.reader import _open_binary
     from losscli.io.text import TextPass, text_format
 
     if path == "-":
@@ -427,6 +538,7 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
             lambda columns: TextPass(spool.reader, fmt, columns=columns),
             progress=progress,
             closer=spool.close,
+            unsplittable="stdin (-)",
         )
     try:
         info = os.stat(path)
@@ -435,7 +547,6 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
     if info is None or stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
         _open_binary(path).close()  # existence, directory and permission messages
         info = os.stat(path)
-    inner, _ = _split_extension(path)
     if not stat.S_ISREG(info.st_mode):
         # A FIFO, <(...) or a device: readable once, so spooled for later passes.
         spool = _Spool(lambda: _open_binary(path))
@@ -446,14 +557,39 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
             lambda columns: TextPass(spool.reader, fmt, columns=columns),
             progress=progress,
             closer=spool.close,
+            unsplittable=f"{path} (a pipe or device, readable once)",
         )
+    return _file_source(path, opts, progress=progress, size=info.st_size)
+
+
+def _file_source(
+    path: str,
+    opts: InputOptions,
+    *,
+    progress: Progress | None = None,
+    size: int | None = None,
+    row_offset: int = 0,
+    whole: bool = True,
+) -> Source:
+    """A regular local CSV/TSV/Parquet file as a Source (one partition)."""
+    from losscli.io.reader import _open_binary, _split_extension
+    from losscli.io.text import TextPass, text_format
+
+    inner, _ = _split_extension(path)
+
+    def partitioner(decided: InputOptions) -> list[Partition]:
+        return [Partition(path, decided, row_offset=row_offset)]
+
     if inner == ".parquet":
         return Source(
             path,
             opts,
             lambda columns: _ParquetPass(path, columns),
             progress=progress,
-            total_bytes=info.st_size,
+            total_bytes=size,
+            row_offset=row_offset,
+            whole=whole,
+            partitioner=partitioner,
         )
     fmt = text_format(path, opts.delimiter, opts.encoding, stream=False)
     return Source(
@@ -463,13 +599,21 @@ def open_source(path: str, opts: InputOptions, *, progress: Progress | None = No
             lambda: _open_binary(path), fmt, size_hint=os.stat(path).st_size, columns=columns
         ),
         progress=progress,
-        total_bytes=info.st_size,
+        total_bytes=size,
+        row_offset=row_offset,
+        whole=whole,
+        partitioner=partitioner,
     )
 
 
 def source_from_table(table: pa.Table, opts: InputOptions, name: str) -> Source:
     """An in-memory Arrow table as a Source (for DataFrames and tables from Python)."""
-    return Source(name, opts, lambda columns: _TablePass(table, name, columns))
+    return Source(
+        name,
+        opts,
+        lambda columns: _TablePass(table, name, columns),
+        partitioner=lambda decided: [Partition(name, decided, table=table)],
+    )
 
 
 # --------------------------------------------------------------------------- spooling

@@ -39,6 +39,7 @@ EVIDENCE_LABELS = {
     "n_true_class_zero": "true class given 0",
     "n_rows_not_summing_to_1": "rows not summing to 1",
     "form": "given as",
+    "calibration": "ece (log loss, brier)",
 }
 
 
@@ -92,6 +93,12 @@ def _evidence_value(key: str, value: Any, evidence: dict[str, Any]) -> str:
         )
     if key == "evidence_strength":
         return f"{value:.2f} of full (n / (n + {EVIDENCE_HALF_ROWS}))"
+    if key == "calibration":
+        return "; ".join(
+            f"{model} {fmt_number(f.get('ece'))} ({fmt_number(f.get('log_loss'))}, "
+            f"{fmt_number(f.get('brier'))})"
+            for model, f in value.items()
+        )
     if key == "minority_fraction":
         return f"{evidence.get('minority_class')}: {100 * value:.1f}%"
     if isinstance(value, float):

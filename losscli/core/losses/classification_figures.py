@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from losscli.core.registry import Direction, DomainRule, LossInputs, Properties, Task, register
+from losscli.core.registry import (
+    Direction,
+    DomainRule,
+    LossInputs,
+    Param,
+    Properties,
+    Reduction,
+    Task,
+    register,
+)
 
 _PROBABILITIES = (
     DomainRule(
@@ -116,3 +125,94 @@ def zero_one(x: LossInputs) -> np.ndarray:
 def accuracy(x: LossInputs) -> np.ndarray:
     """Accuracy: the share of rows whose predicted class is right (higher is better)."""
     return (predicted_class(x) == true_class(x)).astype(np.float64)
+
+
+def _calibration_components(x: LossInputs) -> np.ndarray:
+    """(top-label confidence, correct) per row, from probabilities or logits."""
+    from losscli.core.calibration import top_label
+    from losscli.core.stable import sigmoid, softmax
+
+    s = np.asarray(x.y_pred, dtype=np.float64)
+    if x.from_logits:
+        s = sigmoid(s) if s.ndim == 1 else softmax(s)
+    confidence, correct = top_label(true_class(x), s)
+    return np.column_stack([confidence, correct])
+
+
+_BINS = Param(
+    "n_bins",
+    15,
+    int,
+    lambda v: 1 <= v <= 10_000,
+    "an integer in [1, 10000]",
+    "equal-width confidence bins over [0, 1]",
+)
+_CALIBRATION = Properties(
+    convex=False,
+    smooth=False,
+    robust=True,
+    probabilistic=True,
+    margin_based=False,
+)
+_TOP_LABEL = (
+    "top-label confidence c = max(p, 1 - p) (binary) or max_c q_c (multiclass), correct = "
+    "the predicted class is the true one; bins [k/n, (k+1)/n) plus one for c = 1 exactly"
+)
+_CALIBRATION_CONVENTIONS = (
+    "torchmetrics' MulticlassCalibrationError bins the same way (its documented example "
+    "gives 0.2000 for ece and 0.2333 for mce with n_bins=3); its BinaryCalibrationError "
+    "instead bins p itself against the label (a reliability diagram of class 1), which "
+    "can differ from the top-label figure when some p < 0.5: rows of p and of 1 - p then "
+    "share a top-label bin (its example: max-norm 0.3167 where the top-label mce is 0.29; "
+    "both give ece 0.29). Weights weight each row in its bin (torchmetrics has none; "
+    "integer weights equal repeated rows). scikit-learn has no ECE (calibration_curve "
+    "gives the diagram's points, uniform bins of p). Binned estimates are biased upwards "
+    "on small samples; recommend's P-CALIB allows for that."
+)
+
+
+@register(
+    "ece",
+    task=Task.BINARY,
+    also_tasks=(Task.MULTICLASS,),
+    aliases=("expected_calibration_error", "calibration_error"),
+    formula=("sum_b (W_b / W) |acc_b - conf_b| over n_bins equal-width bins of the " + _TOP_LABEL),
+    params=(_BINS,),
+    domain=_PROBABILITIES,
+    properties=_CALIBRATION,
+    reference="torchmetrics MulticlassCalibrationError(norm='l1')",
+    reduction=Reduction.ECE,
+    evaluation_only=True,
+    advice=(
+        "How far predicted confidence is from observed accuracy, averaged over bins: 0 is "
+        "calibrated. Check it when probabilities are used as probabilities (risk, "
+        "thresholds); a model can rank well and still be miscalibrated (P-CALIB)."
+    ),
+    conventions=_CALIBRATION_CONVENTIONS,
+)
+def ece(x: LossInputs, n_bins: int) -> np.ndarray:
+    """Expected calibration error: the confidence-accuracy gap averaged over confidence bins."""
+    return _calibration_components(x)
+
+
+@register(
+    "mce",
+    task=Task.BINARY,
+    also_tasks=(Task.MULTICLASS,),
+    aliases=("maximum_calibration_error",),
+    formula="max over non-empty bins b of |acc_b - conf_b|, bins of the " + _TOP_LABEL,
+    params=(_BINS,),
+    domain=_PROBABILITIES,
+    properties=_CALIBRATION,
+    reference="torchmetrics MulticlassCalibrationError(norm='max')",
+    reduction=Reduction.MCE,
+    evaluation_only=True,
+    advice=(
+        "The worst bin's confidence-accuracy gap: sensitive to sparsely filled bins, so "
+        "read it with ece and the reliability diagram."
+    ),
+    conventions=_CALIBRATION_CONVENTIONS,
+)
+def mce(x: LossInputs, n_bins: int) -> np.ndarray:
+    """Maximum calibration error: the largest confidence-accuracy gap of any confidence bin."""
+    return _calibration_components(x)
