@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from losscli.core.dataset import Dataset
-from losscli.engines.dask import FilePartition
+from losscli.io.source import Partition
 
 
 @dataclass(frozen=True)
-class SlowPartition(FilePartition):
+class SlowPartition(Partition):
     """A file read slowly, noting each start (the worker's process id) in ``marker``."""
 
     marker: str = ""

@@ -31,7 +31,7 @@ from losscli.engines import dask as dask_engine
 from losscli.engines.local import run_plan
 from losscli.errors import DataError
 from losscli.io import InputOptions
-from losscli.io.source import open_source
+from losscli.io.source import Partition, open_source
 
 distributed = pytest.importorskip("distributed")
 
@@ -53,17 +53,23 @@ def client() -> Iterator[Any]:
 
 @dataclasses.dataclass
 class Files:
-    """Several files read as one input, one partition each (a multi-file source)."""
+    """Several files read as one input, one partition each (a multi-file source).
+
+    ``offsets``: the rows before each file, so that row numbers are those of
+    the files concatenated (None: each file numbers its own rows from 1).
+    """
 
     paths: list[str]
     opts: InputOptions
+    offsets: list[int] | None = None
 
     @property
     def path(self) -> str:
         return self.paths[0]
 
     def partitions(self) -> list[Any]:
-        return [dask_engine.FilePartition(p, self.opts) for p in self.paths]
+        offsets = self.offsets or [None] * len(self.paths)
+        return [Partition(p, self.opts, row_offset=o) for p, o in zip(self.paths, offsets)]
 
 
 def _frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -94,7 +100,7 @@ def split_input(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("parts")
     frame = _frame(3000, seed=7)
     cuts = [0, 400, 1900, 3000]
-    out: dict[str, Any] = {"frame": frame}
+    out: dict[str, Any] = {"frame": frame, "offsets": cuts[:-1]}
     for ext in ("csv", "parquet"):
         out[f"whole.{ext}"] = _write(frame, str(folder / f"whole.{ext}"))
         out[f"parts.{ext}"] = [
@@ -105,9 +111,9 @@ def split_input(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _without_source(report: Any) -> dict[str, Any]:
-    """The report without its input's name and the row numbers (each file counts its own)."""
+    """The report without its input's name (a file, or the first of several)."""
     out = report.as_dict() if hasattr(report, "as_dict") else dataclasses.asdict(report)
-    return _drop(out, {"source", "file", "rows", "outlier_rows"})
+    return _drop(out, {"source", "file"})
 
 
 def _drop(value: Any, names: set[str]) -> Any:
@@ -223,7 +229,9 @@ def test_dask_compute_over_partitions_equals_local(client, split_input, ext, opt
     plan = compute_plan(_choose(losses), median_cap=100)
     with open_source(split_input[f"whole.{ext}"], opts) as whole:
         want = run_plan(plan, whole)
-    got = dask_engine.run_plan(plan, Files(split_input[f"parts.{ext}"], opts), client=client)
+    got = dask_engine.run_plan(
+        plan, Files(split_input[f"parts.{ext}"], opts, split_input["offsets"]), client=client
+    )
     assert_same(_without_source(got), _without_source(want))
 
 
@@ -242,7 +250,9 @@ def test_dask_bootstrap_intervals_do_not_depend_on_partitions(client, split_inpu
         **_api(options),
     )
     plan = compute_plan(_choose(losses), ci_level=0.9, n_boot=80, seed=11)
-    got = dask_engine.run_plan(plan, Files(split_input["parts.csv"], opts), client=client)
+    got = dask_engine.run_plan(
+        plan, Files(split_input["parts.csv"], opts, split_input["offsets"]), client=client
+    )
     assert any(r.ci_low is not None for r in got.results)
     want_dict = _without_source(want)
     got_dict = _without_source(got)
@@ -271,7 +281,10 @@ def test_dask_compare_sensitivity_recommend_over_partitions_equal_local(client, 
         with open_source(split_input[f"whole.{ext}"], opts) as whole:
             want = run_plan(plan, whole)
         got = dask_engine.run_plan(
-            plan, Files(split_input[f"parts.{ext}"], opts), client=client, split_every=2
+            plan,
+            Files(split_input[f"parts.{ext}"], opts, split_input["offsets"]),
+            client=client,
+            split_every=2,
         )
         assert_same(_without_source(got), _without_source(want))
 
@@ -374,3 +387,69 @@ def _scan(plan: Any, path: str, opts: InputOptions) -> Any:
     for batch in batches:
         state = step.update(state, batch)
     return state
+
+
+def test_whole_input_checks_hold_over_all_partitions(client, tmp_path):
+    """A partition with no positive weight, or no row left, is fine while another has some."""
+    frames = [
+        pd.DataFrame({"y_true": [1.0, 2.0], "y_pred": [np.nan, np.nan], "w": [0.0, 0.0]}),
+        pd.DataFrame({"y_true": [1.0, 2.0, 3.0], "y_pred": [1.5, 2.0, 2.0], "w": [0.0, 1.0, 2.0]}),
+    ]
+    paths = [_write(f, str(tmp_path / f"{i}.csv")) for i, f in enumerate(frames)]
+    whole = _write(pd.concat(frames), str(tmp_path / "whole.csv"))
+    opts = InputOptions(weight_col="w", nan="drop")
+    plan = compute_plan(_choose(("mae", "median_ae")))
+    with open_source(whole, opts) as source:
+        want = run_plan(plan, source)
+    got = dask_engine.run_plan(plan, Files(paths, opts, [0, 2]), client=client)
+    assert_same(_without_source(got), _without_source(want))
+
+
+@pytest.mark.parametrize(
+    ("frame", "options"),
+    [
+        (
+            pd.DataFrame({"y_true": [1.0, 2.0], "y_pred": [1.0, 2.0], "w": [0.0, 0.0]}),
+            {"weight_col": "w"},
+        ),
+        (pd.DataFrame({"y_true": [1.0, 2.0], "y_pred": [np.nan, np.nan]}), {"nan": "drop"}),
+    ],
+    ids=["zero-weights", "all-dropped"],
+)
+def test_whole_input_errors_are_those_of_one_machine(client, tmp_path, frame, options):
+    paths = [_write(frame, str(tmp_path / f"{i}.csv")) for i in range(3)]
+    whole = _write(pd.concat([frame] * 3), str(tmp_path / "whole.csv"))
+    opts = InputOptions(**options)
+    plan = compute_plan(_choose(("mae",)))
+    with pytest.raises(DataError) as local:
+        with open_source(whole, opts) as source:
+            run_plan(plan, source)
+    with pytest.raises(DataError) as remote:
+        dask_engine.run_plan(plan, Files(paths, opts, [0, 2, 4]), client=client)
+    assert str(remote.value) == str(local.value)
+
+
+def test_input_checks_merge_the_group_cap_over_partitions(monkeypatch):
+    from losscli.io import source as io_source
+
+    monkeypatch.setattr(io_source, "MAX_GROUPS", 3)
+    opts = InputOptions(group_by="g")
+    a, b = io_source.WholeInputChecks(opts), io_source.WholeInputChecks(opts)
+    a.groups, b.groups = {"x", "y"}, {"y", "z"}
+    a.merge(b)  # three groups: at the cap
+    c = io_source.WholeInputChecks(opts)
+    c.groups = {"w"}
+    with pytest.raises(DataError, match=r"column g \(--group-by\) has more than 3 distinct"):
+        a.merge(c)
+
+
+def test_dropped_rows_warning_is_the_same_in_one_chunk_or_several(tmp_path):
+    frame = pd.DataFrame(
+        {"y_true": [1.0, 2.0, 3.0, 4.0, 5.0], "y_pred": [1.0, np.nan, 3.5, 4.0, np.nan]}
+    )
+    path = _write(frame, str(tmp_path / "f.csv"))
+    dataset = open_source(path, InputOptions(nan="drop")).dataset()
+    one = compute_chunks([dataset], _choose(("mae",)))
+    several = compute_chunks(split_rows(dataset, [1, 2]), _choose(("mae",)))
+    assert one.warnings == several.warnings
+    assert one.warnings[0].startswith("2 row(s) with missing or non-numeric values were dropped")

@@ -36,6 +36,7 @@ from losscli.analysis.diagnostics import (
     DOMINANT_SHARE,
     ROWSUM_TOLERANCE,
     clipping_text,
+    dropped_text,
     hard_labels,
     hard_labels_text,
     rowsum_applies,
@@ -627,6 +628,8 @@ class StreamingCompute:
     def _merged_warnings(self) -> list[str]:
         out: list[str] = []
         assert self.first is not None
+        if self.n_dropped:  # as warnings_for says it of a single chunk
+            out.append(dropped_text(self.n_dropped, self.n_rows))
         if self.first.task in (Task.BINARY, Task.MULTICLASS) and not self.first.from_logits:
             scored = {s.model for s in self.items if s.selection.spec.properties.probabilistic}
             out.extend(

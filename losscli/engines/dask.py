@@ -41,6 +41,7 @@ from losscli.analysis.plan import Plan, rows_before
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import InputError, LossCliError, UsageError
+from losscli.io.source import WholeInputChecks
 
 DASK_EXTRA_HINT = "pip install 'losscli[dask]'"
 # Seconds to wait for --scheduler ADDRESS to answer before giving up.
@@ -157,65 +158,19 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- partitions
 
 
-@dataclass(frozen=True)
-class TablePartition:
-    """An in-memory table as one partition: the client sends it with the task."""
-
-    table: Any  # pyarrow.Table
-    opts: Any  # InputOptions
-    name: str
-    row_offset: int | None = 0
-
-    @property
-    def path(self) -> str:
-        return self.name
-
-    def batches(self) -> Iterator[Dataset]:
-        from losscli.io.frames import FrameSource
-
-        source = FrameSource(self.table, self.opts, source=self.name)
-        return source.batches()
-
-
-@dataclass(frozen=True)
-class FilePartition:
-    """One local file as one partition, opened again on the worker."""
-
-    path: str
-    opts: Any  # InputOptions
-    row_offset: int | None = 0
-
-    def batches(self) -> Iterator[Dataset]:
-        from losscli.io.source import open_source
-
-        source = open_source(self.path, self.opts)
-        try:
-            yield from source.batches()
-        finally:
-            source.close()
-
-
 def partitions_of(source: Any) -> list[Any]:
-    """The partitions a source is read as on the workers.
+    """The partitions (:class:`~losscli.io.source.Partition`) the workers read.
 
-    stdin cannot be read on another machine (it is a usage error); in-memory
-    data (a DataFrame or table given to the Python API) is one partition the
-    client sends.
+    A file is one partition, a multi-file input one per file; in-memory data
+    (a DataFrame given to the Python API) is one partition that carries its
+    table. Standard input cannot be read on another machine: a usage error.
     """
-    from losscli.io.frames import FrameSource
-
-    if isinstance(source, FrameSource):
-        return [TablePartition(source.table, source.opts, source.path)]
     if getattr(source, "path", None) == "-":
         raise UsageError(
             "--engine dask reads the input on the workers, and standard input cannot be "
             "read there; give a FILE (a path, directory, glob or URL) or use --engine local"
         )
-    split = getattr(source, "partitions", None)
-    if split is None:
-        parts: list[Any] = [FilePartition(source.path, source.opts)]
-    else:
-        parts = list(split())
+    parts = list(source.partitions())
     if not parts:
         raise InputError(f"{source.path}: the input has no files to read")
     return parts
@@ -232,25 +187,40 @@ class _Failure:
     error: BaseException
 
 
+@dataclass
+class _Part:
+    """A step's state over some partitions, with the input checks that need them all."""
+
+    first: int  # the first partition it covers
+    state: Any
+    checks: WholeInputChecks
+
+
 def _partition_state(step: Any, part: Any, index: int, offset: int | None) -> Any:
     try:
         state = step.new_state()
         if offset is not None:
             state = step.at_row(state, offset)
+        checks = WholeInputChecks(part.opts)
         for batch in part.batches():
+            checks.add(batch)
             state = step.update(state, batch)
-        return state
+        return _Part(index, state, checks)
     except LossCliError as exc:
         return _Failure(index, exc)
 
 
-def _merge_states(step: Any, *states: Any) -> Any:
-    failures = [s for s in states if isinstance(s, _Failure)]
+def _merge_states(step: Any, *parts: Any) -> Any:
+    failures = [p for p in parts if isinstance(p, _Failure)]
     if failures:
         return min(failures, key=lambda f: f.index)
-    out = states[0]
-    for state in states[1:]:
-        out = step.merge(out, state)
+    out = parts[0]
+    try:
+        for part in parts[1:]:
+            out.checks.merge(part.checks)
+            out.state = step.merge(out.state, part.state)
+    except LossCliError as exc:
+        return _Failure(out.first, exc)
     return out
 
 
@@ -348,7 +318,9 @@ def _reduce(
             client.submit(_merge_states, step, *level[i : i + width], pure=False)
             for i in range(0, len(level), width)
         ]
-    return _gather(level[0])
+    merged: _Part = _gather(level[0])
+    merged.checks.finish()  # some row left, some positive weight: over every partition
+    return merged.state
 
 
 def _row_offsets(client: Any, parts: Sequence[Any]) -> list[int]:
