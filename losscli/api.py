@@ -14,7 +14,9 @@ these functions, renders what they return and maps errors to exit codes::
 
 ``data`` is a path or URL (read by the same reader as the command line), a
 pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
-of arrays. Errors are raised, never printed: :class:`~losscli.errors.InputError`
+of arrays; or a list of paths, several models' files joined on the key
+column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
+keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
 for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 ``ValueError``); warnings go through :mod:`warnings` as
 :class:`~losscli.errors.LossWarning`.
@@ -159,19 +161,22 @@ def _input_options(
     task: str,
     from_logits: bool,
     nan: str,
-    pred_prefix: str,
+    pred_prefix: str | Sequence[str],
     true_prefix: str,
     delimiter: str | None,
     encoding: str,
     group_by: str | None = None,
+    pos_label: str | float | None = None,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
+    prefixes = _names(pred_prefix) or ("y_pred_",)
     return InputOptions(
         true_col=y_true,
         pred_cols=_names(y_pred),
         weight_col=weights,
-        pred_prefix=pred_prefix,
+        pred_prefix=prefixes[0],
+        pred_prefixes=prefixes if len(prefixes) > 1 else (),
         true_prefix=true_prefix,
         task=_choice(task, "task", TASKS),
         from_logits=bool(from_logits),
@@ -179,13 +184,54 @@ def _input_options(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        pos_label=None if pos_label is None else _label_text(pos_label),
     )
 
 
-def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
-    """A source with ``batches()``: a file or URL, or in-memory data."""
+def _label_text(value: str | float) -> str:
+    """A --pos-label value as text (1.0 and 1 are the label "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _file_list(data: Any) -> list[str] | None:
+    """A list or tuple of paths as strings (several files), else None."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+    if not all(isinstance(item, (str, bytes, os.PathLike)) for item in data):
+        return None
+    paths = [os.fspath(item) for item in data]
+    return [os.fsdecode(p) if isinstance(p, bytes) else p for p in paths]
+
+
+def _open(
+    data: Any,
+    opts: InputOptions,
+    progress: Any = None,
+    *,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
+) -> Any:
+    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
     from losscli.io.frames import FrameSource, is_in_memory
 
+    files = _file_list(data)
+    if files is not None and len(files) == 1 and not on:
+        data = files[0]
+    elif files is not None:
+        from losscli.io.join import open_join
+
+        how = _choice(join, "join", ("exact", "inner"))
+        if progress is None:
+            return open_join(files, opts, on or (), how)
+        return _with_progress(
+            progress, lambda report: open_join(files, opts, on or (), how, progress=report)
+        )
+    elif on:
+        raise UsageError(
+            "on= joins several models' files on a key; give a list of two paths or more"
+        )
     if is_in_memory(data):
         return FrameSource(data, opts)
     from losscli.io.source import open_source
@@ -195,6 +241,11 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
         path = os.fsdecode(path)
     if progress is None:
         return open_source(path, opts)
+    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+
+
+def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
+    """The source ``opener(on_progress)`` opens, its reading shown on ``progress``."""
     started = False
 
     def on_progress(done: int) -> None:
@@ -204,7 +255,7 @@ def _open(data: Any, opts: InputOptions, progress: Any = None) -> Any:
             started = True
         progress.update(done)
 
-    source = open_source(path, opts, progress=on_progress)
+    source = opener(on_progress)
     return source
 
 
@@ -324,14 +375,18 @@ def compute(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     fail_above: Sequence[str] = (),
     fail_below: Sequence[str] = (),
     per_sample: str | IO[str] | None = None,
+    id_cols: str | Sequence[str] = (),
     progress: Any = None,
     engine: str = "local",
     scheduler: Any = None,
@@ -347,10 +402,15 @@ def compute(
     scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
-    (atomically) or an open text file. ``engine="dask"`` runs the same plan on a
-    Dask cluster: ``scheduler`` is its address (or a ``distributed.Client``);
-    without it a local cluster of one worker process per core is started and
-    closed (needs ``pip install 'losscli[dask]'``).
+    (atomically) or an open text file; ``id_cols`` names input columns copied
+    into it (a join's key columns are copied anyway). ``pos_label`` names the
+    positive class of binary labels written as text or numbers other than 0/1
+    (two text labels without it: the later in sorted order, as scikit-learn);
+    ``pred_prefix`` may be a list, one multiclass model per prefix.
+    ``engine="dask"`` runs the same plan on a Dask cluster: ``scheduler`` is its
+    address (or a ``distributed.Client``); without it a local cluster of one
+    worker process per core is started and closed (needs
+    ``pip install 'losscli[dask]'``).
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
@@ -380,12 +440,22 @@ def compute(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
+    if per_sample is not None:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, id_cols=_names(id_cols), per_sample_ids=True)
+    elif _names(id_cols):
+        messages.warnings.append(
+            "--id-col copies columns into the --per-sample output; without --per-sample "
+            "it is ignored"
+        )
 
     def selections_for(dataset: Dataset) -> list[LossSelection]:
         chosen = _choose(texts, dataset, messages)
@@ -395,7 +465,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress)
+    source = _open(data, opts, progress, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -508,10 +578,13 @@ def compare(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
     engine: str = "local",
@@ -548,12 +621,13 @@ def compare(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress) as source:
+    with _open(data, opts, progress, on=on, join=join) as source:
         if ci is not None:
             # The paired bootstrap still resamples rows in memory.
             dataset = _whole(source)
@@ -618,10 +692,13 @@ def sensitivity(
     rule: str | None = None,
     threshold: float | None = None,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
@@ -664,6 +741,7 @@ def sensitivity(
         nan=nan,
         pred_prefix=pred_prefix,
         true_prefix=true_prefix,
+        pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
     )
@@ -684,7 +762,10 @@ def sensitivity(
     in_memory = bool(custom_losses())
     if in_memory:
         _in_memory_on_dask(chosen, "sensitivity with --custom losses")
-    with _open(data, opts, progress) as source, _runner(chosen, scheduler) as run_plan:
+    with (
+        _open(data, opts, progress, on=on, join=join) as source,
+        _runner(chosen, scheduler) as run_plan,
+    ):
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
 
@@ -743,10 +824,13 @@ def recommend(
     weights: str | None = None,
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     progress: Any = None,
     engine: str = "local",
     scheduler: Any = None,
@@ -813,10 +897,14 @@ def recommend(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         )
-        with _open(data, opts, progress) as source, _runner(chosen_engine, scheduler) as run_plan:
+        with (
+            _open(data, opts, progress, on=on, join=join) as source,
+            _runner(chosen_engine, scheduler) as run_plan,
+        ):
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -1327,8 +1415,9 @@ def data_charts(
     task: str = "auto",
     from_logits: bool = False,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1358,6 +1447,7 @@ def data_charts(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
         ),
@@ -1387,8 +1477,9 @@ def report_data(
     n_boot: int = 1000,
     seed: int = 0,
     nan: str = "error",
-    pred_prefix: str = "y_pred_",
+    pred_prefix: str | Sequence[str] = "y_pred_",
     true_prefix: str = "y_true_",
+    pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     custom: Sequence[str] | None = None,
@@ -1424,6 +1515,7 @@ def report_data(
             nan=nan,
             pred_prefix=pred_prefix,
             true_prefix=true_prefix,
+            pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
             group_by=group_by,

@@ -13,7 +13,12 @@ they join the selected losses or the default panel of every data command. An
 exception raised by the user's code - while importing the file, in the factory
 or in the loss - becomes :class:`~losscli.errors.CustomLossError` (exit 1)
 whose message shows the user's own frames (file, line, code) and none of
-losscli's.
+losscli's. So does ``sys.exit()`` (a library calling ``argparse.parse_args``
+too) and ``raise BaseException``: user code never ends the command, whatever
+the exit status it asks for; only Ctrl-C (KeyboardInterrupt, exit 130) and
+SIGTERM pass through. While user code runs, what it prints goes to stderr
+(``print()`` and writes to file descriptor 1 alike), so that ``--format json``
+on stdout stays valid.
 
 What the loss receives: ``y_true`` and ``y_pred`` as float64 NumPy arrays
 (copies), shaped (n,) for regression/binary and (n, K) for multiclass and the
@@ -21,7 +26,9 @@ structured families (see :mod:`losscli.core.losses.structured`). What it may
 return: n per-sample losses, an (n, ...) array (averaged over the trailing
 axes, as keras does with elementwise losses), or one scalar, which is then
 used for every row (so it has no per-row breakdown and bootstrap intervals
-collapse to it). A wrong shape or a non-numeric result is an error (exit 1);
+collapse to it). A wrong shape, a non-numeric or a complex result (the
+imaginary part is never dropped silently) is an error (exit 1) naming the
+function's file and line;
 so is NaN on any row, named by its file row numbers
 (:func:`losscli.analysis.evaluate.check_custom_values`); +-inf is a warning
 naming the rows.
@@ -29,6 +36,7 @@ naming the rows.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -36,7 +44,7 @@ import re
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -51,7 +59,7 @@ from losscli.core.registry import (
     Task,
     set_custom_losses,
 )
-from losscli.errors import CustomLossError, InputError, UsageError
+from losscli.errors import CustomLossError, InputError, Terminated, UsageError
 
 _SPEC = re.compile(r"^(?P<path>.+?\.py):(?P<rest>.+)$", re.IGNORECASE)
 _LOSSCLI_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -132,12 +140,24 @@ def _shown_path(filename: str) -> str:
     return filename if relative.startswith("..") else relative
 
 
+def _frames(exc: BaseException) -> traceback.StackSummary:
+    return traceback.extract_tb(exc.__traceback__)
+
+
 def user_error(exc: BaseException, user_file: str, what: str) -> CustomLossError:
     """A CustomLossError whose message shows only the frames of the user's code."""
-    frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename, user_file)
-    ]
-    lines = [f"{what} raised {type(exc).__name__}: {exc}"]
+    frames = [f for f in _frames(exc) if _is_user_frame(f.filename, user_file)]
+    if isinstance(exc, SystemExit):
+        text = f"{what} called sys.exit({exc.code!r}) (SystemExit): a loss must return its "
+        text += "values, not end the program"
+        if any(os.path.basename(f.filename) == "argparse.py" for f in _frames(exc)):
+            text += (
+                " (an argparse parser in your code read losscli's command line: "
+                "give it its own arguments, e.g. parse_args([]))"
+            )
+        lines = [text]
+    else:
+        lines = [f"{what} raised {type(exc).__name__}: {exc}"]
     if isinstance(exc, SyntaxError) and exc.filename:
         lines.append(f'  File "{_shown_path(exc.filename)}", line {exc.lineno}')
         if exc.text:
@@ -149,6 +169,61 @@ def user_error(exc: BaseException, user_file: str, what: str) -> CustomLossError
             if f.line:
                 lines.append(f"    {f.line.strip()}")
     return CustomLossError("\n".join(lines))
+
+
+@contextlib.contextmanager
+def _output_to_stderr() -> Iterator[None]:
+    """While user code runs, its stdout is stderr: print() and writes to fd 1 alike.
+
+    losscli's own output is held until the report is whole (see the CLI), so nothing
+    of losscli's reaches fd 1 meanwhile.
+    """
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):  # no fd 1 or 2 (closed, embedded)
+        if saved is not None:
+            os.close(saved)
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def run_user_code(call: Callable[[], Any], user_file: str, what: str) -> Any:
+    """``call()`` of the user's code: any exception or exit is a CustomLossError.
+
+    Ctrl-C (KeyboardInterrupt) and SIGTERM (Terminated) pass through: the user
+    stopped the command, which exits 130 / 143 as anywhere else.
+    """
+    try:
+        with _output_to_stderr():
+            return call()
+    except (KeyboardInterrupt, Terminated, CustomLossError):
+        raise
+    except BaseException as exc:  # SystemExit, GeneratorExit, a bare BaseException too
+        raise user_error(exc, user_file, what) from None
+
+
+def _defined_at(func: Callable[..., Any]) -> str:
+    """' (defined in FILE, line N)' for the messages about what a function returned."""
+    target = inspect.unwrap(func) if callable(func) else func
+    try:
+        filename = inspect.getsourcefile(target)
+        _, line = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        return ""
+    return f" (defined in {_shown_path(filename)}, line {line})" if filename else ""
 
 
 # --------------------------------------------------------------------------- loading
@@ -167,10 +242,9 @@ def _load_module(path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     folder = os.path.dirname(full)
     sys.path.insert(0, folder)  # the user's file may import its neighbours
+    loader = spec.loader
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise user_error(exc, full, f"loading {path}") from None
+        run_user_code(lambda: loader.exec_module(module), full, f"loading {path}")
     finally:
         if sys.path and sys.path[0] == folder:
             del sys.path[0]
@@ -225,10 +299,7 @@ def _call_factory(
         raise UsageError(f"--custom {custom.text}: {exc}") from None
     except ValueError:
         pass
-    try:
-        loss = factory(**kwargs)
-    except Exception as exc:
-        raise user_error(exc, full, f"custom loss factory {custom.function}") from None
+    loss = run_user_code(lambda: factory(**kwargs), full, f"custom loss factory {custom.function}")
     if not callable(loss):
         raise InputError(
             f"--custom {custom.text}: {custom.function}({_kwargs_text(kwargs)}) returned "
@@ -241,17 +312,36 @@ def _kwargs_text(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
-def per_sample_values(result: Any, n: int, name: str) -> np.ndarray:
-    """The user's return value as n per-sample losses (see the module docstring)."""
+def per_sample_values(
+    result: Any, n: int, name: str, function: Callable[..., Any] | None = None
+) -> np.ndarray:
+    """The user's return value as n per-sample losses (see the module docstring).
+
+    The messages name the file and line of ``function`` (the user's loss).
+    """
+
+    def where() -> str:  # looked up only for a message
+        return _defined_at(function) if function is not None else ""
+
     try:
         if result is None:
             raise TypeError
-        values = np.asarray(result, dtype=np.float64)
+        raw = np.asarray(result)
+        if not np.iscomplexobj(raw):
+            values = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise CustomLossError(
-            f"custom loss {name} returned {type(result).__name__}; it must return per-sample "
-            f"losses (an array of {n}) or a scalar"
+            f"custom loss {name}{where()} returned {type(result).__name__}; it must return "
+            f"per-sample losses (an array of {n}) or a scalar"
         ) from None
+    if np.iscomplexobj(raw):  # never drop the imaginary part silently
+        flat = raw.reshape(-1)
+        imaginary = np.flatnonzero(flat.imag != 0)
+        shown = f" (first: {complex(flat[imaginary[0]])})" if imaginary.size else ""
+        raise CustomLossError(
+            f"custom loss {name}{where()} returned complex values{shown}; a loss must be "
+            f"real: return its .real or abs() if that is what you mean"
+        )
     if values.ndim == 0 or (values.size == 1 and n != 1):
         # A read-only view of stride 0: how per_sample_losses tells a scalar
         # (no per-row breakdown, PerSample.scalar) from n per-row losses.
@@ -259,7 +349,7 @@ def per_sample_values(result: Any, n: int, name: str) -> np.ndarray:
     if values.shape[0] == n:
         return values.reshape(n, -1).mean(axis=1) if values.ndim > 1 else values
     raise CustomLossError(
-        f"custom loss {name} returned an array of shape {values.shape}; expected {n} "
+        f"custom loss {name}{where()} returned an array of shape {values.shape}; expected {n} "
         f"per-sample losses (one per row) or a scalar"
     )
 
@@ -273,11 +363,10 @@ def build_spec(custom: CustomSpec) -> LossSpec:
         fn = loss
         if factory is not None and params != custom.kwargs:
             fn = _call_factory(factory, params, custom, full)
-        try:
-            result = fn(np.array(x.y_true, dtype=np.float64), np.array(x.y_pred, dtype=np.float64))
-        except Exception as exc:
-            raise user_error(exc, full, f"custom loss {name}") from None
-        return per_sample_values(result, len(x), name)
+        y_true = np.array(x.y_true, dtype=np.float64)
+        y_pred = np.array(x.y_pred, dtype=np.float64)
+        result = run_user_code(lambda: fn(y_true, y_pred), full, f"custom loss {name}")
+        return per_sample_values(result, len(x), name, fn)
 
     doc = inspect.getdoc(factory or loss) or ""
     summary = (

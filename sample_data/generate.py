@@ -144,6 +144,15 @@ def vae_latents(n: int, k: int, d: int) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def model_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two models' predictions of the same rows in two files, keyed by id (forest's shuffled)."""
+    ids = np.arange(1, len(frame) + 1)
+    ridge = pd.DataFrame({"id": ids, "y_true": frame["y_true"], "y_pred": frame["y_pred"]})
+    order = np.random.default_rng(15).permutation(len(frame))
+    forest = pd.DataFrame({"id": ids, "y_pred": frame["model_b"]}).iloc[order]
+    return ridge, forest
+
+
 if __name__ == "__main__":
     save("regression_clean.csv", regression(500, 0.0))
     save("regression_outliers.csv", regression(500, 0.03))
@@ -159,3 +168,7 @@ if __name__ == "__main__":
     save("similarity_triplets.csv", triplets(300, 8))
     save("gan_outputs.csv", gan(256, 200))
     save("vae_latents.csv", vae_latents(200, 4, 6))
+    (HERE / "runs").mkdir(exist_ok=True)
+    ridge, forest = model_runs(pd.read_csv(HERE / "regression_outliers.csv"))
+    save("runs/ridge.csv", ridge)
+    save("runs/forest.csv", forest)

@@ -55,6 +55,7 @@ INPUTS = {
     "delimiter": "delimiter",
     "encoding": "encoding",
     "custom": "custom",
+    "pos_label": "pos_label",
 }
 
 
@@ -86,6 +87,13 @@ def api_call(args: list[str], monkeypatch: pytest.MonkeyPatch):
         inputs["custom"] = tuple(inputs["custom"] or ())
     if "y_pred" in inputs:
         inputs["y_pred"] = list(inputs["y_pred"]) or None
+    if params.get("more_files"):  # several models' files: a list of paths, on= and join=
+        params["file"] = [params["file"], *params["more_files"]]
+    if params.get("on"):
+        inputs["on"] = list(params["on"])
+        inputs["join"] = params["join_kind"]
+    if params.get("id_cols"):
+        inputs["id_cols"] = list(params["id_cols"])
     if name == "compute":
         keys = ("losses", "ci", "n_boot", "seed", "group_by", "fail_above", "fail_below")
         return lc.compute, (params["file"],), {**inputs, **{k: params[k] for k in keys}}

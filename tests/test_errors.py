@@ -680,7 +680,7 @@ def test_usage_errors_exit_2(run, tmp_path):
     path.write_bytes(CLEAN)
     assert_error(run("compute", path, "-l", "msee"), 2, "unknown loss", "mse")
     assert_error(run("compute", path, "-l", "huber:delta=0"), 2, "delta")
-    assert_error(run("compute", path, "--delimiter", ";;"), 2, "one character")
+    assert_error(run("compute", path, "--delimiter", ";;"), 2, "one ASCII character")
     assert run("compute", path, "--no-such-option").exit_code == 2
 
 

@@ -63,7 +63,7 @@ class LossGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         try:
-            return super().resolve_command(ctx, args)
+            name, command, rest = super().resolve_command(ctx, args)
         except click.UsageError as exc:
             import difflib
 
@@ -72,6 +72,9 @@ class LossGroup(click.Group):
             if close and "No such command" in exc.message:
                 exc.message += f" Did you mean {' or '.join(close)}?"  # type: ignore[misc]
             raise
+        if command is not None and name is not None:
+            refuse_repeated_options(ctx, name, command, rest)
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         show_traceback = "--traceback" in sys.argv or bool(os.environ.get("LOSSCLI_TRACEBACK"))
@@ -151,6 +154,36 @@ class LossGroup(click.Group):
             ctx.exit(int(ExitCode.DATA_ERROR))
         finally:
             held.discard()  # a command that failed leaves nothing half-printed on stdout
+
+
+def refuse_repeated_options(
+    ctx: click.Context, name: str, command: click.Command, args: list[str]
+) -> None:
+    """A usage error when an option that takes one value is given more than once.
+
+    Click keeps the last value silently; a second ``--group-by`` or ``--true-col``
+    is almost always a mistake (or a belief that the option is repeatable), so it
+    is refused, naming the option. Flags and repeatable options are not concerned.
+    """
+    sub = command.context_class(command, info_name=name, parent=ctx, resilient_parsing=True)
+    try:
+        _, _, order = command.make_parser(sub).parse_args(args=list(args))
+    except click.UsageError:
+        return  # the command's own parsing reports it
+    seen: dict[str, int] = {}
+    for param in order:
+        if not isinstance(param, click.Option) or param.multiple or param.count:
+            continue
+        if param.is_flag or param.nargs != 1 or param.name is None:
+            continue
+        seen[param.name] = seen.get(param.name, 0) + 1
+        if seen[param.name] == 2:
+            flag = max(param.opts, key=len)
+            raise click.UsageError(
+                f"{flag} was given more than once; it takes one value "
+                f"(give it once; only options marked 'repeatable' in --help take several)",
+                sub,
+            )
 
 
 def error_text(exc: LossCliError) -> str:

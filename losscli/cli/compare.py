@@ -12,6 +12,7 @@ from losscli.cli.options import (
     digits_option,
     format_option,
     input_options,
+    join_options,
     loss_options,
 )
 
@@ -49,6 +50,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 @click.command("compare")
 @click.argument("file", metavar="[FILE]", required=False)
+@join_options
 @input_options
 @loss_options
 @format_option
@@ -112,6 +114,7 @@ def compare(
       loss compare -l mse,huber:delta=2,log_cosh --errors -5:5:21 --plot curves.png
       loss compare -l bce,focal,hinge --format json
       loss compare preds.csv --pred-col model_a --pred-col model_b --ci 0.95
+      loss compare model_a.csv model_b.csv --on id    # two models' files joined
     """
     from losscli.errors import UsageError
     from losscli.report.console import make_console
@@ -119,7 +122,7 @@ def compare(
     fmt = fmt.lower()
     if file is None:
         flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
-        for name in ["ci", "n_boot", "seed", *kwargs]:
+        for name in ["ci", "n_boot", "seed", *[k for k in kwargs if k != "more_files"]]:
             if _given(ctx, name):
                 raise UsageError(
                     f"{flags.get(name, name)} applies to models in a FILE; give a FILE "
@@ -163,26 +166,30 @@ def _compare_models(
 ) -> None:
     from losscli.api import compare as api_compare
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note
+    from losscli.cli.options import api_join_kwargs, join_data
     from losscli.report.compare import render_models
     from losscli.report.console import make_console, progress_bar
 
-    check_outputs(input_paths(file, kwargs), [])
+    data = join_data(file, kwargs)
+    check_outputs(input_paths(data, kwargs), [])
     if plot:
-        from losscli.cli.plotting import check_plot_target
+        from losscli.cli.plotting import check_plot_target, refuse_plot_of_join
 
+        refuse_plot_of_join(data)
         # The charts read the file a second time (stdin cannot give that).
         check_plot_target(plot, file, rereads=True)
     with api_warnings():
         # The paired bootstrap (--ci) reads every row into memory first: no bar then.
         with progress_bar(fmt == "table" and ci is None) as bar:
             result = api_compare(
-                file,
+                data,
                 losses=losses,
                 ci=ci,
                 n_boot=n_boot,
                 seed=seed,
                 progress=bar,
                 **api_input_kwargs(kwargs),
+                **api_join_kwargs(kwargs),
             )
         for line in result.notes:
             note(f"Note: {line}")

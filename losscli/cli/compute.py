@@ -12,6 +12,7 @@ from losscli.cli.options import (
     digits_option,
     format_option,
     input_options,
+    join_options,
     loss_options,
 )
 from losscli.cli.plotting import plot_option
@@ -19,6 +20,7 @@ from losscli.cli.plotting import plot_option
 
 @click.command("compute")
 @click.argument("file", metavar="FILE")
+@join_options
 @input_options
 @loss_options
 @format_option
@@ -31,6 +33,16 @@ from losscli.cli.plotting import plot_option
     "--per-sample",
     metavar="PATH",
     help="Write per-row losses as CSV to PATH (- for stdout; the table then goes to stderr).",
+)
+@click.option(
+    "--id-col",
+    "id_cols",
+    multiple=True,
+    metavar="COL",
+    help=(
+        "Copy this input column into the --per-sample output, so its rows join back "
+        "to the input (repeatable; with --on the key columns are copied anyway)."
+    ),
 )
 @click.option(
     "--fail-above",
@@ -61,6 +73,7 @@ def compute(
     seed: int,
     group_by: str | None,
     per_sample: str | None,
+    id_cols: tuple[str, ...],
     fail_above: tuple[str, ...],
     fail_below: tuple[str, ...],
     plot: str | None,
@@ -75,6 +88,10 @@ def compute(
       loss compute preds.csv --ci 0.95 --group-by segment --format json
       loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5
       loss compute preds.csv --fail-below r2=0.8      # exit 3 when R^2 < 0.8
+      loss compute model_a.csv model_b.csv --on id    # two models' files joined
+
+    Several FILEs are several models' files joined on a key column (--on);
+    each file's prediction column is a model named after the file.
 
     Per-sample values (--per-sample) are the terms the reduction averages:
     squared errors for rmse/rmsle, |e| for median_ae and max_error.
@@ -92,20 +109,23 @@ def compute(
         note,
         warn,
     )
-    from losscli.cli.plotting import check_plot_target, plot_from_file
+    from losscli.cli.options import api_join_kwargs, join_data
+    from losscli.cli.plotting import check_plot_target, plot_from_file, refuse_plot_of_join
     from losscli.errors import GateFailed
     from losscli.report.compute import render
     from losscli.report.console import make_console, progress_bar, stdout_stream
 
     warn(ignored_without_ci(ci))
+    data = join_data(file, kwargs)
     # Before any work: the output can be written and is not an input (stdin included).
-    check_outputs(input_paths(file, kwargs), [("--per-sample", per_sample), ("--plot", plot)])
+    check_outputs(input_paths(data, kwargs), [("--per-sample", per_sample), ("--plot", plot)])
     if plot:
+        refuse_plot_of_join(data)
         check_plot_target(plot, file, rereads=True)
     with api_warnings():
         with progress_bar(fmt == "table") as bar:
             result = api_compute(
-                file,
+                data,
                 losses=losses,
                 ci=ci,
                 n_boot=n_boot,
@@ -114,8 +134,10 @@ def compute(
                 fail_above=fail_above,
                 fail_below=fail_below,
                 per_sample=stdout_stream() if per_sample == "-" else per_sample,
+                id_cols=id_cols,
                 progress=bar,
                 **api_input_kwargs(kwargs),
+                **api_join_kwargs(kwargs),
             )
         if per_sample == "-":
             stdout_stream().flush()

@@ -59,14 +59,27 @@ def input_options(func: F) -> F:
             click.option(
                 "--pred-col",
                 multiple=True,
-                help="Column of predictions (default y_pred); repeat to compare models.",
+                help="Column of predictions (default y_pred); one model each (repeatable).",
             ),
             click.option("--weight-col", help="Column of per-row sample weights (>= 0)."),
             click.option(
                 "--pred-prefix",
-                default="y_pred_",
+                multiple=True,
+                default=("y_pred_",),
                 show_default=True,
-                help="Multiclass: prefix of the per-class prediction columns.",
+                help=(
+                    "Multiclass: prefix of the per-class prediction columns; each prefix is "
+                    "one model, named without its trailing _ (repeatable)."
+                ),
+            ),
+            click.option(
+                "--pos-label",
+                metavar="VALUE",
+                help=(
+                    "Binary: the y_true value of the positive class, for labels written as "
+                    "text or numbers other than 0/1 (y_pred is its probability). Two text "
+                    "labels without it: the later in sorted order, as scikit-learn."
+                ),
             ),
             click.option(
                 "--true-prefix",
@@ -103,6 +116,60 @@ def input_options(func: F) -> F:
         ],
         func,
     )
+
+
+def join_options(func: F) -> F:
+    """More FILE arguments, joined with --on KEY / --join (several models' files).
+
+    Placed below the FILE argument: the extra files follow it.
+    """
+    return _apply(
+        [
+            click.argument("more_files", nargs=-1, metavar="[FILE]..."),
+            click.option(
+                "--on",
+                multiple=True,
+                metavar="KEY",
+                help=(
+                    "Several FILEs are several models' files: join their rows on this key "
+                    "column (repeatable, or a comma list, for a composite key); --on row "
+                    "matches rows by position."
+                ),
+            ),
+            click.option(
+                "--join",
+                "join_kind",
+                type=click.Choice(("exact", "inner"), case_sensitive=False),
+                default="exact",
+                show_default=True,
+                help=(
+                    "With --on: exact = every key in every file exactly once (else an "
+                    "error); inner = keep the keys every file has, warning how many rows "
+                    "each file lost."
+                ),
+            ),
+        ],
+        func,
+    )
+
+
+def join_data(file: str | None, kwargs: dict[str, Any]) -> Any:
+    """What the API reads: FILE, or the list of FILEs (with on= and join= in ``kwargs``)."""
+    from losscli.errors import UsageError
+
+    more = tuple(kwargs.get("more_files") or ())
+    if more or kwargs.get("on"):
+        from losscli.io.join import SEVERAL_FILES
+
+        if more and not kwargs.get("on"):
+            raise UsageError(SEVERAL_FILES)
+        return [file, *more] if file is not None else list(more)
+    return file
+
+
+def api_join_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """--on and --join as the API's keyword arguments."""
+    return {"on": tuple(kwargs.get("on") or ()) or None, "join": kwargs.get("join_kind", "exact")}
 
 
 def _load_custom(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
@@ -216,7 +283,8 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         true_col=kwargs["true_col"],
         pred_cols=tuple(kwargs["pred_col"]),
         weight_col=kwargs["weight_col"],
-        pred_prefix=kwargs["pred_prefix"],
+        pred_prefix=kwargs["pred_prefix"][0],
+        pred_prefixes=tuple(kwargs["pred_prefix"]),
         true_prefix=kwargs["true_prefix"],
         task=kwargs["task"].lower(),
         from_logits=kwargs["from_logits"],
@@ -224,6 +292,7 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         delimiter=kwargs["delimiter"],
         encoding=kwargs["encoding"],
         group_by=group_by,
+        pos_label=kwargs["pos_label"],
     )
 
 
@@ -240,8 +309,9 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "y_true": kwargs["true_col"],
         "y_pred": tuple(kwargs["pred_col"]) or None,
         "weights": kwargs["weight_col"],
-        "pred_prefix": kwargs["pred_prefix"],
+        "pred_prefix": tuple(kwargs["pred_prefix"]),
         "true_prefix": kwargs["true_prefix"],
+        "pos_label": kwargs["pos_label"],
         "task": kwargs["task"].lower(),
         "from_logits": kwargs["from_logits"],
         "nan": kwargs["nan"].lower(),

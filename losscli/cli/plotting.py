@@ -62,6 +62,17 @@ def check_plot_target(path: str, file: str, rereads: bool = False) -> None:
     check_outputs([file], [("--plot", path)])
 
 
+def refuse_plot_of_join(data: Any) -> None:
+    """--plot draws the charts of one FILE; several joined files are refused before any work."""
+    from losscli.errors import UsageError
+
+    if isinstance(data, list):
+        raise UsageError(
+            "--plot draws the charts of one FILE; with several files joined by --on, "
+            "leave --plot out (or join the files into one first)"
+        )
+
+
 def plot_from_file(
     path: str,
     file: str,

@@ -12,6 +12,7 @@ from losscli.cli.options import (
     digits_option,
     format_option,
     input_options,
+    join_options,
     loss_options,
 )
 from losscli.errors import UsageError
@@ -68,6 +69,7 @@ class RecommendCommand(click.Command):
 
 @click.command("recommend", cls=RecommendCommand)
 @click.argument("file", metavar="[FILE]", required=False)
+@join_options
 @click.option(
     "--task",
     "rec_task",
@@ -132,7 +134,8 @@ def recommend(
       loss recommend preds.csv --no-outliers -l mse,mbe --format json
     """
     from losscli.api import recommend as api_recommend
-    from losscli.cli.common import check_outputs, input_paths, note
+    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
+    from losscli.cli.options import api_join_kwargs, join_data
     from losscli.report.console import make_console, progress_bar
     from losscli.report.recommend import render
 
@@ -141,14 +144,15 @@ def recommend(
             "--outliers and --no-outliers contradict each other: give the one that "
             "describes your data (or neither, and let FILE show it)"
         )
+    data = join_data(file, kwargs)
     if file is not None:
-        check_outputs(input_paths(file, kwargs), [])
+        check_outputs(input_paths(data, kwargs), [])
     inputs = api_input_kwargs({**kwargs, "task": "auto"})
     for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
         del inputs[name]
-    with progress_bar(fmt.lower() == "table" and file is not None) as bar:
+    with api_warnings(), progress_bar(fmt.lower() == "table" and file is not None) as bar:
         result = api_recommend(
-            file,
+            data,
             progress=bar,
             task=rec_task,
             outliers=True if outliers else (False if no_outliers else None),
@@ -160,6 +164,7 @@ def recommend(
             smooth=smooth,
             losses=losses,
             **inputs,
+            **api_join_kwargs(kwargs),
         )
     for line in result.notes:
         note(f"Note: {line}")

@@ -11,6 +11,7 @@ from losscli.cli.options import (
     digits_option,
     format_option,
     input_options,
+    join_options,
     loss_options,
 )
 from losscli.cli.plotting import plot_option
@@ -18,6 +19,7 @@ from losscli.cli.plotting import plot_option
 
 @click.command("sensitivity")
 @click.argument("file", metavar="FILE")
+@join_options
 @input_options
 @loss_options
 @format_option
@@ -77,20 +79,23 @@ def sensitivity(
     """
     from losscli.api import sensitivity as api_sensitivity
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note
+    from losscli.cli.options import api_join_kwargs, join_data
     from losscli.report.console import make_console, progress_bar
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
-    check_outputs(input_paths(file, kwargs), [("--plot", plot)])
+    data = join_data(file, kwargs)
+    check_outputs(input_paths(data, kwargs), [("--plot", plot)])
     if plot:
-        from losscli.cli.plotting import check_plot_target
+        from losscli.cli.plotting import check_plot_target, refuse_plot_of_join
 
+        refuse_plot_of_join(data)
         check_plot_target(plot, file, rereads=True)
     console = make_console()
     table = fmt.lower() == "table"
     with api_warnings():
         with progress_bar(table) as bar:
             result = api_sensitivity(
-                file,
+                data,
                 progress=bar,
                 losses=losses,
                 rule=rule,
@@ -100,6 +105,7 @@ def sensitivity(
                 if table
                 else HISTOGRAM_BINS,
                 **api_input_kwargs(kwargs),
+                **api_join_kwargs(kwargs),
             )
         for line in result.notes:
             note(f"Note: {line}")

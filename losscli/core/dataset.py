@@ -48,6 +48,11 @@ class Dataset:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     strata: np.ndarray | None = None
+    # Binary targets read with --pos-label: the distinct labels of y_true in these rows
+    # (at most three), for the checks over the whole input.
+    binary_labels: tuple[str, ...] = ()
+    # --id-col: input columns (as text) copied into the per-sample output, by column name.
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:

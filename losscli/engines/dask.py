@@ -170,7 +170,13 @@ def partitions_of(source: Any) -> list[Any]:
             "--engine dask reads the input on the workers, and standard input cannot be "
             "read there; give a FILE (a path, directory, glob or URL) or use --engine local"
         )
-    parts = list(source.partitions())
+    split = getattr(source, "partitions", None)
+    if split is None:
+        raise UsageError(
+            f"{source.path}: this input cannot be split into partitions read on the "
+            f"workers (for --engine dask); use --engine local"
+        )
+    parts = list(split())
     if not parts:
         raise InputError(f"{source.path}: the input has no files to read")
     return parts

@@ -8,8 +8,9 @@ or non-numeric cells.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,13 +39,37 @@ class InputOptions:
     encoding: str = "utf-8"
     group_by: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    # Every --pred-prefix given (one multiclass model each); () means (pred_prefix,).
+    pred_prefixes: tuple[str, ...] = ()
+    # A model's name when it is not its column's (or its prefix's, without the
+    # trailing _): (column or prefix, model name) pairs, e.g. from a join of files.
+    model_names: tuple[tuple[str, str], ...] = ()
+    # --pos-label: the y_true value of the positive class (binary targets given as text,
+    # or numbers other than 0/1); y_true is then 1 where it equals this, else 0.
+    pos_label: str | None = None
+    # Set when the positive class was chosen (two text labels, no --pos-label): says which.
+    pos_label_note: str | None = None
+    # --id-col: input columns copied into the --per-sample output (as text), so rows join back.
+    id_cols: tuple[str, ...] = ()
+    # Set when --per-sample is written: a join of files then copies its key columns too.
+    per_sample_ids: bool = False
     # Set by the streaming reader once it has decided the task for the whole
     # file, so every chunk reports the detection's real reason.
     task_reason: str | None = None
 
+    def prefixes(self) -> tuple[str, ...]:
+        """The multiclass prefixes, one model each."""
+        return self.pred_prefixes or (self.pred_prefix,)
 
-# --group-by is for categorical columns; more distinct values than this is a mistake
-# (a continuous column), not a report anyone can read.
+    def model_name(self, column_or_prefix: str, *, prefix: bool = False) -> str:
+        """The name of the model whose predictions are that column (or prefix)."""
+        for key, name in self.model_names:
+            if key == column_or_prefix:
+                return name
+        if prefix:
+            return column_or_prefix.rstrip("_") or "y_pred"
+        return column_or_prefix
+
 
 # --------------------------------------------------------------------------- columns
 
@@ -108,8 +133,24 @@ def _first_bad_text(table: pa.Table, name: str, index: int) -> str:
     return repr(text)
 
 
-def _class_columns(names: Sequence[str], prefix: str) -> list[str]:
-    return [n for n in names if n.startswith(prefix) and len(n) > len(prefix)]
+def _class_columns(names: Sequence[str], prefix: str, others: Sequence[str] = ()) -> list[str]:
+    """Columns named <prefix><class>; a column of a longer prefix among ``others`` is theirs."""
+    longer = [o for o in others if len(o) > len(prefix) and o.startswith(prefix)]
+    return [
+        n
+        for n in names
+        if n.startswith(prefix)
+        and len(n) > len(prefix)
+        and not any(n.startswith(o) for o in longer)
+    ]
+
+
+def _looks_multiclass(names: Sequence[str], opts: InputOptions) -> bool:
+    """Auto-detection: some prefix has >= 2 class columns (and no --pred-col was given)."""
+    prefixes = opts.prefixes()
+    return not opts.pred_cols and any(
+        len(_class_columns(names, p, prefixes)) >= 2 for p in prefixes
+    )
 
 
 # --------------------------------------------------------------------------- missing values
@@ -187,9 +228,8 @@ def _detect_task(
 ) -> tuple[Task, str]:
     if opts.task != "auto":
         return Task(opts.task), opts.task_reason or f"--task {opts.task}"
-    class_cols = _class_columns(names, opts.pred_prefix)
-    if not opts.pred_cols and len(class_cols) >= 2:
-        return Task.MULTICLASS, f"{len(class_cols)} columns named {opts.pred_prefix}<class>"
+    if _looks_multiclass(names, opts):
+        return Task.MULTICLASS, _multiclass_reason(names, opts)
     if y_true_values is not None:
         finite = y_true_values[np.isfinite(y_true_values)]
         uniq = set(np.unique(finite).tolist()) if finite.size else set()
@@ -207,7 +247,7 @@ def build_dataset(
     opts: InputOptions,
     source: str,
     *,
-    row_offset: int = 0,
+    row_offset: int | np.ndarray = 0,
     chunk: bool = False,
     tally: MissingTally | None = None,
 ) -> Dataset:
@@ -218,7 +258,8 @@ def build_dataset(
     name the input's row numbers), ``chunk`` skips the checks that only hold
     for the whole input (some row left, some positive weight), and ``tally``
     collects missing values under --nan error so that they are reported for
-    the whole input (see :class:`MissingTally`).
+    the whole input (see :class:`MissingTally`). ``row_offset`` may also be
+    the rows' own numbers (a join of files numbers rows after the first file).
     """
     # --- structured column families (issue 6): they take precedence; see io/families.py ---
     from losscli.io.families import build_family_dataset, detect_family
@@ -229,36 +270,45 @@ def build_dataset(
     # --- end structured column families ---
     names = table.column_names
     n = table.num_rows
-    row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
+    if isinstance(row_offset, np.ndarray):  # the rows' own numbers (a join of files)
+        row_numbers = np.asarray(row_offset, dtype=np.int64)
+    else:
+        row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
 
-    if opts.task == "multiclass" or (
-        opts.task == "auto"
-        and not opts.pred_cols
-        and len(_class_columns(names, opts.pred_prefix)) >= 2
-    ):
+    if opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts)):
         return _build_multiclass(table, opts, source, row_numbers, chunk, tally)
 
     _require(table, opts.true_col, "--true-col")
     pred_cols = list(opts.pred_cols) or ["y_pred"]
     for col in pred_cols:
         _require(table, col, "--pred-col")
-    y_true = _numeric(table, opts.true_col)
-    task, reason = _detect_task(opts, names, y_true)
+    labels_found: tuple[str, ...] = ()
+    if opts.pos_label is not None:
+        y_true, labels_found = _positive_class(table, opts)
+        task = Task.BINARY
+        reason = opts.task_reason or f"--pos-label {opts.pos_label}"
+        if not chunk:
+            check_positive_class(opts, set(labels_found))
+    else:
+        y_true = _numeric(table, opts.true_col)
+        task, reason = _detect_task(opts, names, y_true)
     if task not in (Task.REGRESSION, Task.BINARY):
         raise UsageError(f"--task {task.value} is not supported for y_true/y_pred columns")
 
     arrays: dict[str, np.ndarray] = {opts.true_col: y_true}
     for col in pred_cols:
         arrays[col] = _numeric(table, col)
-    columns = {"y_true": opts.true_col, **{c: c for c in pred_cols}}
+    columns = {"y_true": opts.true_col, **{opts.model_name(c): c for c in pred_cols}}
     weights, groups = _weights_and_groups(table, opts, arrays)
 
     keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    ids = _id_columns(table, opts)
     if keep is not None:
         y_true = y_true[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
         groups = None if groups is None else groups[keep]
+        ids = {k: v[keep] for k, v in ids.items()}
     weights = arrays.pop("\0weights", None)
     _check_weights(weights, opts, row_numbers, chunk)
 
@@ -266,12 +316,15 @@ def build_dataset(
     file_y_true: np.ndarray | None = None
     if task is Task.BINARY:
         y_true = _binary_labels(arrays[opts.true_col], opts.true_col, row_numbers)
-        if np.any(arrays[opts.true_col] == -1.0):
+        if opts.pos_label is not None:
+            if opts.pos_label_note:
+                notes.append(opts.pos_label_note)
+        elif np.any(arrays[opts.true_col] == -1.0):
             file_y_true = arrays[opts.true_col]
             notes.append(f"{opts.true_col} labels -1/1 were mapped to 0/1 for the binary losses")
     else:
         y_true = arrays[opts.true_col]
-    models = {col: arrays[col] for col in pred_cols}
+    models = {opts.model_name(col): arrays[col] for col in pred_cols}
     features = frozenset(
         (["probabilities"] if _probabilities(models, opts) else [])
         + (["scores"] if _scores(models, opts) else [])
@@ -285,6 +338,7 @@ def build_dataset(
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,
         from_logits=opts.from_logits,
@@ -292,7 +346,25 @@ def build_dataset(
         notes=tuple(notes),
         features=features,
         file_y_true=file_y_true,
+        binary_labels=labels_found,
     )
+
+
+def _id_columns(table: pa.Table, opts: InputOptions) -> dict[str, np.ndarray]:
+    """The --id-col columns as text, one cell a row (empty where missing)."""
+    ids: dict[str, np.ndarray] = {}
+    for name in opts.id_cols:
+        _require(table, name, "--id-col")
+        column = table.column(name)
+        try:
+            text = column.cast(pa.string()) if column.type != pa.string() else column
+        except CAST_ERRORS:
+            raise DataError(
+                f"column {name} (--id-col) holds values of type {column.type} that cannot "
+                f"be written as text"
+            ) from None
+        ids[name] = np.array(["" if v is None else v for v in text.to_pylist()], dtype=object)
+    return ids
 
 
 def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
@@ -443,6 +515,159 @@ def _check_weights(
         )
 
 
+# --------------------------------------------------------------------------- --pos-label
+
+
+def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(numbers, trimmed text) of a y_true column: NaN / null where a cell is not one."""
+    import pyarrow.compute as pc
+
+    from losscli.io.numbers import is_numeric_type, is_text_type, text_to_float64
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if is_numeric_type(column.type) or pa.types.is_null(column.type):
+        numbers = column_float64(column)
+        assert numbers is not None
+        return numbers, pa.nulls(len(column), pa.string())
+    if not is_text_type(column.type):
+        column = column.cast(pa.string())
+    text = pc.ascii_trim(column, characters=" \t")
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    numbers = text_to_float64(text)
+    # Cells that are numbers compare as numbers ("2" and "2.0" are one label).
+    text = pc.if_else(pa.array(np.isnan(numbers)), text, pa.scalar(None, pa.string()))
+    return numbers, text
+
+
+def _label_names(numbers: np.ndarray, text: pa.Array) -> list[str]:
+    """The distinct labels of a column (numbers shown as numbers), at most three."""
+    import pyarrow.compute as pc
+
+    found: list[str] = [_class_text(v) for v in np.unique(numbers[np.isfinite(numbers)])[:3]]
+    if text.null_count < len(text):
+        found += [str(v) for v in pc.unique(text.drop_null()).to_pylist()[:3]]
+    return sorted(set(found))[:3]
+
+
+def _positive_class(table: pa.Table, opts: InputOptions) -> tuple[np.ndarray, tuple[str, ...]]:
+    """y_true as 1.0 (the --pos-label class), 0.0 (the other) or NaN (missing); its labels."""
+    import pyarrow.compute as pc
+
+    assert opts.pos_label is not None
+    if opts.task not in ("auto", "binary"):
+        raise UsageError(
+            f"--pos-label names the positive class of binary targets; "
+            f"it does not apply to --task {opts.task}"
+        )
+    numbers, text = _label_cells(table.column(opts.true_col))
+    wanted = opts.pos_label.strip()
+    try:
+        target = float(wanted)
+    except ValueError:
+        target = None
+    positive = np.zeros(len(numbers), dtype=bool)
+    if target is not None:
+        positive |= numbers == target
+    if text.null_count < len(text):
+        positive |= pc.fill_null(pc.equal(text, wanted), False).to_numpy(zero_copy_only=False)
+    missing = np.isnan(numbers) & text.is_null().to_numpy(zero_copy_only=False)
+    labels = _label_names(numbers, text)
+    if len(labels) > 2:
+        raise DataError(
+            f"column {opts.true_col} holds more than two labels ({', '.join(labels)}, ...); "
+            f"--pos-label is for binary targets: for several classes give one "
+            f"{opts.pred_prefix}<class> column per class"
+        )
+    values = np.where(missing, np.nan, positive.astype(np.float64))
+    return values, tuple(labels)
+
+
+def check_positive_class(opts: InputOptions, labels: set[str]) -> None:
+    """The checks of --pos-label over the whole input: two labels at most, the positive among them."""
+    if opts.pos_label is None:
+        return
+    shown = ", ".join(sorted(labels)[:3]) + (", ..." if len(labels) > 3 else "")
+    if len(labels) > 2:
+        raise DataError(
+            f"column {opts.true_col} holds more than two labels ({shown}); --pos-label is for "
+            f"binary targets: for several classes give one {opts.pred_prefix}<class> column "
+            f"per class"
+        )
+    wanted = opts.pos_label.strip()
+    try:
+        target: float | None = float(wanted)
+    except ValueError:
+        target = None
+    if wanted in labels or (target is not None and _class_text(target) in labels):
+        return
+    if labels:
+        raise DataError(
+            f"--pos-label {opts.pos_label} is not a value of column {opts.true_col} "
+            f"(its labels: {shown}); name the positive class as it is written there"
+        )
+
+
+_NUMBER_LIKE = re.compile(r"^[+-]?\.?\d")
+
+
+def choose_positive_class(
+    opts: InputOptions,
+    table: pa.Table,
+    rest: Callable[[], Iterator[pa.ChunkedArray | pa.Array]] | None = None,
+) -> InputOptions:
+    """``opts`` with the positive class chosen when y_true holds exactly two text labels.
+
+    Without --pos-label, binary targets written as text (``benign``/``malignant``)
+    take the later label in sorted order as the positive class, as scikit-learn
+    does; the note says which and how to change it. ``rest`` yields the y_true
+    column of the whole input when ``table`` is only its first chunk (the scan
+    stops at a third label). Anything else leaves ``opts`` as it is.
+    """
+    from losscli.io.families import detect_family
+
+    names = table.column_names
+    if (
+        opts.pos_label is not None
+        or opts.task not in ("auto", "binary")
+        or opts.true_col not in names
+        or detect_family(names, opts.task) is not None
+        or (opts.task == "auto" and _looks_multiclass(names, opts))
+    ):
+        return opts
+    numbers, text = _label_cells(table.column(opts.true_col))
+    if np.isfinite(numbers).any() or text.null_count == len(text):
+        return opts  # numbers (0/1 or continuous) or nothing: not text labels
+    labels = set(_label_names(numbers, text))
+    if rest is not None and len(labels) <= 2:
+        try:
+            for column in rest():
+                numbers, text = _label_cells(column)
+                if np.isfinite(numbers).any():
+                    return opts
+                labels.update(_label_names(numbers, text))
+                if len(labels) > 2:
+                    break
+        except (InputError, DataError):
+            return opts  # the main pass reports it with its row numbers
+    if len(labels) != 2 or any(_NUMBER_LIKE.match(label) for label in labels):
+        return opts  # "1,5" is a number written wrongly (its message says so), not a label
+    negative, positive = sorted(labels)
+    col = opts.true_col
+    note = (
+        f"{col} holds the labels {negative!r} and {positive!r}: y_pred is read as the "
+        f"probability of {positive!r}, the later in sorted order (scikit-learn's convention); "
+        f"pass --pos-label {negative} if it is the probability of {negative!r}"
+    )
+    reason = f"{col} holds two labels, {negative!r} and {positive!r}"
+    return replace(
+        opts,
+        pos_label=positive,
+        pos_label_note=note,
+        task_reason=reason if opts.task == "auto" else opts.task_reason,
+    )
+
+
 def _binary_labels(values: np.ndarray, column: str, rows: np.ndarray) -> np.ndarray:
     uniq = set(np.unique(values).tolist())
     if uniq <= {0.0, 1.0}:
@@ -466,17 +691,13 @@ def _build_multiclass(
     tally: MissingTally | None = None,
 ) -> Dataset:
     names = table.column_names
-    pred_cols = _class_columns(names, opts.pred_prefix)
-    if len(pred_cols) < 2:
-        raise InputError(
-            f"multiclass needs one column per class named {opts.pred_prefix}<class> "
-            f"(at least 2); found {len(pred_cols)} in: {', '.join(names[:20])}"
-        )
-    classes = tuple(c[len(opts.pred_prefix) :] for c in pred_cols)
+    model_columns = _model_class_columns(names, opts)
+    classes = model_columns[0][2]
+    pred_cols = [c for _, cols, _ in model_columns for c in cols]
     true_cols = [opts.true_prefix + c for c in classes]
     soft = all(c in names for c in true_cols)
     reason = (
-        f"{len(pred_cols)} columns named {opts.pred_prefix}<class>"
+        _multiclass_reason(names, opts)
         if opts.task == "auto"
         else opts.task_reason or "--task multiclass"
     )
@@ -499,15 +720,18 @@ def _build_multiclass(
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
     weights, groups = _weights_and_groups(table, opts, arrays)
     keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    ids = _id_columns(table, opts)
     if keep is not None:
         arrays = {k: v[keep] for k, v in arrays.items()}
         row_numbers = row_numbers[keep]
         groups = None if groups is None else groups[keep]
+        ids = {k: v[keep] for k, v in ids.items()}
         if labels_raw is not None:
             labels_raw = [v for v, k in zip(labels_raw, keep) if k]
     weights = arrays.pop("\0weights", None)
     _check_weights(weights, opts, row_numbers, chunk)
-    q = np.column_stack([arrays[c] for c in pred_cols])
+    qs = {model: np.column_stack([arrays[c] for c in cols]) for model, cols, _ in model_columns}
+    q = next(iter(qs.values()))
     labels = None
     if soft:
         t = np.column_stack([arrays[c] for c in true_cols])
@@ -536,17 +760,18 @@ def _build_multiclass(
         t = np.zeros_like(q)
         t[np.arange(q.shape[0]), labels] = 1.0
         columns = {"y_true": opts.true_col}
-    model = opts.pred_prefix.rstrip("_") or "y_pred"
-    columns[model] = ",".join(pred_cols)
+    for model, cols, _ in model_columns:
+        columns[model] = ",".join(cols)
     return Dataset(
         source=source,
         task=Task.MULTICLASS,
         task_reason=reason,
         y_true=t,
-        models={model: q},
+        models=qs,
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,
         from_logits=opts.from_logits,
@@ -556,11 +781,67 @@ def _build_multiclass(
         features=frozenset(
             (["hard_labels"] if labels is not None else [])
             + (["target_columns"] if soft else [])
-            + (["probabilities"] if _probabilities({model: q}, opts) else [])
-            + (["scores"] if _scores({model: q}, opts) else [])
+            + (["probabilities"] if _probabilities(qs, opts) else [])
+            + (["scores"] if _scores(qs, opts) else [])
         ),
         columns=columns,
     )
+
+
+def _multiclass_reason(names: Sequence[str], opts: InputOptions) -> str:
+    prefixes = opts.prefixes()
+    found = [(p, len(_class_columns(names, p, prefixes))) for p in prefixes]
+    return " and ".join(f"{n} columns named {p}<class>" for p, n in found if n)
+
+
+def _model_class_columns(
+    names: Sequence[str], opts: InputOptions
+) -> list[tuple[str, list[str], tuple[str, ...]]]:
+    """(model, its class columns in the first model's class order, classes) per prefix.
+
+    The first prefix's columns give the classes and their order; every other
+    prefix must have one column for each of those classes (in any order).
+    """
+    prefixes = opts.prefixes()
+    found = []
+    for prefix in prefixes:
+        cols = _class_columns(names, prefix, prefixes)
+        if len(cols) < 2:
+            raise InputError(
+                f"multiclass needs one column per class named {prefix}<class> "
+                f"(at least 2); found {len(cols)} in: {', '.join(names[:20])}"
+            )
+        found.append((prefix, cols))
+    first_prefix, first_cols = found[0]
+    classes = tuple(c[len(first_prefix) :] for c in first_cols)
+    out: list[tuple[str, list[str], tuple[str, ...]]] = []
+    seen: dict[str, str] = {}
+    for prefix, cols in found:
+        mine = {c[len(prefix) :]: c for c in cols}
+        if set(mine) != set(classes):
+            missing = [c for c in classes if c not in mine]
+            extra = [c for c in mine if c not in classes]
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(prefix + c for c in missing)}" if missing else "",
+                    f"extra {', '.join(mine[c] for c in extra)}" if extra else "",
+                )
+                if part
+            )
+            raise InputError(
+                f"--pred-prefix {prefix}: its classes differ from those of {first_prefix} "
+                f"({', '.join(classes)}): {detail}; every model needs one column per class"
+            )
+        model = opts.model_name(prefix, prefix=True)
+        if model in seen:
+            raise UsageError(
+                f"--pred-prefix {seen[model]} and {prefix} both name the model {model!r}; "
+                f"give prefixes that differ by more than a trailing _"
+            )
+        seen[model] = prefix
+        out.append((model, [mine[c] for c in classes], classes))
+    return out
 
 
 def _class_text(value: Any) -> str:

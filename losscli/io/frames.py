@@ -177,7 +177,9 @@ class FrameSource:
         """The whole data as one validated Dataset."""
         if self.table.num_rows == 0:
             raise InputError("the data have no rows: expected at least one row of values")
-        return build_dataset(self.table, self.opts, self.path)
+        from losscli.io.columns import choose_positive_class
+
+        return build_dataset(self.table, choose_positive_class(self.opts, self.table), self.path)
 
     def batches(self) -> Iterator[Dataset]:
         self.passes += 1

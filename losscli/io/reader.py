@@ -30,11 +30,19 @@ def _split_extension(path: str) -> tuple[str, str | None]:
 
 
 def _delimiter_for(path: str, override: str | None) -> str:
-    if override:
+    """One ASCII character (tab as ``tab`` or ``\\t``), never the quote or a line end."""
+    if override is not None:
         if override in ("\\t", "tab", "TAB"):
             return "\t"
-        if len(override) != 1:
-            raise UsageError(f"--delimiter must be one character, got {override!r}")
+        if len(override) != 1 or not (override == "\t" or " " <= override <= "~"):
+            raise UsageError(
+                f"--delimiter must be one ASCII character, such as ';' or '|' (tab: "
+                f"--delimiter tab), got {override!r}"
+            )
+        if override == '"':
+            raise UsageError(
+                "--delimiter cannot be '\"', the quote character of CSV; choose another one"
+            )
         return override
     inner, _ = _split_extension(path)
     return "\t" if inner in (".tsv", ".tab") else ","
@@ -76,13 +84,25 @@ def _is_utf8(encoding: str) -> bool:
     return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
 
 
+# Codecs that map text to text in Python's sense but not a file's bytes to its text.
+_NOT_FILE_ENCODINGS = ("idna", "punycode", "undefined")
+
+
 def _check_encoding(encoding: str) -> None:
+    """A codec that decodes a file's bytes into text (not rot13, base64, zip, idna ...)."""
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise UsageError(
             f"unknown encoding {encoding!r} for --encoding; try utf-8, latin-1, cp1252 or utf-16"
         ) from None
+    # CodecInfo._is_text_encoding is False for the bytes-to-bytes and str-to-str codecs
+    # (base64, hex, zip, bz2, rot13, ...), which codecs.decode accepts but files never use.
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FILE_ENCODINGS:
+        raise UsageError(
+            f"--encoding {encoding!r} is not a text encoding (it does not turn a file's "
+            f"bytes into text); try utf-8, latin-1, cp1252 or utf-16"
+        )
 
 
 def _line_and_column(data: bytes, offset: int) -> tuple[int, int]:

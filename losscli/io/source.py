@@ -47,6 +47,8 @@ from losscli.io.columns import (
     InputOptions,
     MissingTally,
     build_dataset,
+    check_positive_class,
+    choose_positive_class,
 )
 
 Progress = Callable[[int], None]
@@ -60,7 +62,8 @@ class _Pass(Protocol):
 
     names: list[str]
 
-    def tables(self) -> Iterator[tuple[pa.Table, int]]: ...
+    # (table, rows before it) or (table, its rows' numbers) when they are not consecutive.
+    def tables(self) -> Iterator[tuple[pa.Table, Any]]: ...
 
     def position(self) -> int | None: ...
 
@@ -161,8 +164,18 @@ class Source:
         """The whole input as one Dataset (for the commands that work in memory)."""
         reading = self._open_pass(None)
         try:
-            tables = [table for table, _ in reading.tables()]
-            whole = _WholePass(reading.names, concat_tables(tables))
+            items = list(reading.tables())
+            rows: Any = 0
+            if any(isinstance(before, np.ndarray) for _, before in items):
+                rows = np.concatenate(
+                    [
+                        before
+                        if isinstance(before, np.ndarray)
+                        else np.arange(before + 1, before + table.num_rows + 1)
+                        for table, before in items
+                    ]
+                )
+            whole = _WholePass(reading.names, concat_tables([t for t, _ in items]), rows)
         finally:
             reading.close()
         datasets = list(self._validated(whole, None))
@@ -190,7 +203,15 @@ class Source:
             reading.close()
         if first is None:  # pragma: no cover - a pass yields a chunk or raises
             raise InputError(f"{self.name} has no data rows")
-        return dataclasses.replace(self.opts, task=first.task.value, task_reason=first.task_reason)
+        # Binary labels written as text: the positive class chosen on the whole input.
+        pos_label, pos_note = getattr(self, "_positive", (None, None))
+        return dataclasses.replace(
+            self.opts,
+            task=first.task.value,
+            task_reason=first.task_reason,
+            pos_label=self.opts.pos_label or pos_label,
+            pos_label_note=self.opts.pos_label_note or pos_note,
+        )
 
     def partitions(self) -> list[Partition]:
         """The input as independently readable :class:`Partition` objects (files, in order).
@@ -239,14 +260,27 @@ class Source:
         offset = self.row_offset
         while (item := next(tables, None)) is not None:
             table, rows_before = item
+            following = None
+            if first:
+                following = next(tables, None)
+                if following is not None:
+                    tables = itertools.chain([following], tables)
+                # Text labels of a binary y_true: their order is that of the whole input.
+                chunk_opts = choose_positive_class(
+                    opts, table, None if following is None else self._true_column
+                )
+                checks.opts = chunk_opts
+                self._positive = (chunk_opts.pos_label, chunk_opts.pos_label_note)
             rows_before += offset
             dataset = checks.build(table, chunk_opts, name, rows_before)
             if first:
                 first = False
-                if opts.task == "auto" and dataset.task is Task.BINARY:
-                    following = next(tables, None)
+                if (
+                    opts.task == "auto"
+                    and dataset.task is Task.BINARY
+                    and chunk_opts.pos_label is None
+                ):
                     if following is not None:  # more than one chunk: read y_true to the end
-                        tables = itertools.chain([following], tables)
                         regression = self._labels_beyond_first(table, opts)
                         if regression is not None:
                             chunk_opts = regression
@@ -261,6 +295,15 @@ class Source:
                     progress(done)
             yield dataset
         checks.finish(whole=whole)
+
+    def _true_column(self) -> Iterator[pa.ChunkedArray]:
+        """The y_true column of the whole input, table by table (a pass reading only it)."""
+        scan = self._open_pass([self.opts.true_col])
+        try:
+            for table, _ in scan.tables():
+                yield table.column(0)
+        finally:
+            scan.close()
 
     def _labels_beyond_first(self, first: pa.Table, opts: InputOptions) -> InputOptions | None:
         """Regression options when y_true stops looking binary after the first chunk, else None.
@@ -322,13 +365,14 @@ class WholeInputChecks:
         self.kept = 0
         self.positive_weight = False
         self.groups: set[str] = set()
+        self.labels: set[str] = set()
 
     def build(
         self,
         table: pa.Table,
         opts: InputOptions,
         source: str,
-        rows_before: int,
+        rows_before: int | np.ndarray,
         *,
         again: bool = False,
     ) -> Dataset:
@@ -344,6 +388,11 @@ class WholeInputChecks:
 
     def add(self, dataset: Dataset) -> None:
         self.kept += dataset.n_rows
+        if self.opts.pos_label is not None:
+            self.labels.update(dataset.binary_labels)
+            if len(self.labels) > 2:
+                self.missing.raise_pending()
+                check_positive_class(self.opts, self.labels)
         if dataset.weights is not None and not self.positive_weight:
             self.positive_weight = bool(np.any(dataset.weights > 0))
         if dataset.groups is not None and self.opts.group_by:
@@ -372,6 +421,7 @@ class WholeInputChecks:
         self.missing.raise_pending()
         if not whole:
             return
+        check_positive_class(self.opts, self.labels)
         if self.kept == 0:
             raise DataError(
                 "every row has a missing or non-numeric value; nothing is left to compute"
@@ -438,12 +488,13 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
 class _WholePass:
     """A table already in memory, as one pass of one table."""
 
-    def __init__(self, names: list[str], table: pa.Table) -> None:
+    def __init__(self, names: list[str], table: pa.Table, rows: Any = 0) -> None:
         self.names = names
         self._table = table
+        self._rows = rows
 
-    def tables(self) -> Iterator[tuple[pa.Table, int]]:
-        yield self._table, 0
+    def tables(self) -> Iterator[tuple[pa.Table, Any]]:
+        yield self._table, self._rows
 
     def position(self) -> int | None:
         return None

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.results import ComputeReport, LossResult
 from losscli.report.console import for_people
-from losscli.report.format import cells_to_markdown, fmt_number, fmt_params, rows_to_csv, to_json
+from losscli.report.format import (
+    cells_to_markdown,
+    fmt_number,
+    fmt_params,
+    group_label,
+    rows_to_csv,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,7 +70,7 @@ def _wide_table(report: ComputeReport, with_ci: bool) -> Table:
         if grouped:
             if group != previous and previous != "\0":
                 table.add_section()
-            row.append(Text(("(all)" if group is None else group) if group != previous else ""))
+            row.append(Text(group_label(group) if group != previous else ""))
             previous = group
         row.extend(_loss_cells(next(iter(cells.values()))))
         for model in report.models:
@@ -98,13 +105,48 @@ def _long_table(report: ComputeReport, with_ci: bool) -> Table:
                 continue
             row: list[Any] = []
             if grouped:
-                row.append(Text(("(all)" if group is None else group) if first_row else ""))
+                row.append(Text(group_label(group) if first_row else ""))
             row.extend(_loss_cells(r) if first_row else ["", ""])
             row.extend([Text(model), value_text(r, with_ci)])
             table.add_row(*row)
             first_row = False
         previous = (group, label)
     return table
+
+
+def _print_narrow(report: ComputeReport, with_ci: bool, console: Console) -> None:
+    """The layout when no table fits (a very narrow console): one block per loss.
+
+    Every name is printed whole (folded at the console's edge, never cut): the loss
+    with its parameters and group on one line, then each model, its value right-aligned
+    beside it, or on the next line when both do not fit.
+    """
+    from rich.text import Text
+
+    grouped = report.group_column is not None
+    width = console.width
+    for group, _label, cells in _grouped_results(report):
+        first = next(iter(cells.values()))
+        loss, params = _loss_cells(first)
+        head = [group_label(group)] if grouped else []
+        head += [loss] + ([params] if params else [])
+        console.print()
+        console.print(Text(" · ".join(head), style="bold"), overflow="fold")
+        for model in report.models:
+            r = cells.get(model)
+            if r is None:
+                continue
+            name = f"  {model}"
+            for number, value in enumerate(value_text(r, with_ci).split("\n")):
+                shown = name if number == 0 else ""
+                room = width - len(shown) - 2
+                if len(value) <= room:
+                    console.print(Text(shown + value.rjust(width - len(shown))), overflow="fold")
+                else:
+                    if shown:
+                        console.print(Text(shown), overflow="fold")
+                    console.print(Text(value.rjust(width)), overflow="fold")
+    console.print()
 
 
 def _fits(table: Table, console: Console) -> bool:
@@ -139,7 +181,10 @@ def render_table(report: ComputeReport, console: Console) -> None:
     table = _wide_table(report, with_ci)
     if len(report.models) > 1 and not _fits(table, console):
         table = _long_table(report, with_ci)
-    console.print(table)
+    if _fits(table, console):
+        console.print(table)
+    else:
+        _print_narrow(report, with_ci, console)
     caption = [
         f"task {report.task} ({report.task_reason})",
         f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
@@ -180,7 +225,7 @@ def markdown_table(report: ComputeReport) -> str:
     rows = []
     for group, _label, cells in _grouped_results(report):
         first = next(iter(cells.values()))
-        row = [("(all)" if group is None else group), f"{first.n_rows:,}"] if grouped else []
+        row = [group_label(group), f"{first.n_rows:,}"] if grouped else []
         row += _loss_cells(first)
         for model in report.models:
             r = cells.get(model)

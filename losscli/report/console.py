@@ -92,10 +92,34 @@ def _people(obj: Any, seen: dict[int, Any]) -> Any:
     return out
 
 
+#: The narrowest console laid out: a smaller $COLUMNS is read as this.
+MIN_WIDTH = 20
+DEFAULT_WIDTH = 80
+
+
+def console_width(stream: Any, is_tty: bool) -> int:
+    """The width tables are laid out for: $COLUMNS when it is a positive number, else the
+    terminal's width, else 80. ``COLUMNS=-1``, ``0`` or text are ignored (never a width
+    that prints nothing); widths below 20 are read as 20."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "").strip())
+    except ValueError:
+        columns = 0
+    if columns <= 0 and is_tty:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = 0
+    if columns <= 0:
+        columns = DEFAULT_WIDTH
+    return max(columns, MIN_WIDTH)
+
+
 def make_console(stderr: bool = False) -> Console:
     """A Console writing to stdout (data) or stderr (diagnostics).
 
-    Width follows the terminal (80 when not a terminal, or $COLUMNS); colour is
+    Width follows $COLUMNS, else the terminal (80 when not a terminal), at least 20
+    (:func:`console_width`); colour is
     off under NO_COLOR or when the stream is not a terminal. Markup and
     highlighting are off so that user-supplied names print literally.
     """
@@ -103,12 +127,7 @@ def make_console(stderr: bool = False) -> Console:
 
     stream: Any = _Output(sys.stderr if stderr else sys.stdout, "stderr" if stderr else "stdout")
     is_tty = hasattr(stream, "isatty") and stream.isatty()
-    width = None
-    if not is_tty:
-        try:
-            width = int(os.environ.get("COLUMNS", "")) or 80
-        except ValueError:
-            width = 80
+    width = console_width(stream, is_tty)
     console = Console(
         file=stream,
         width=width,

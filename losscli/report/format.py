@@ -45,6 +45,24 @@ def fmt_number(value: float | None, *, percent: bool = False, digits: int | None
     return text
 
 
+#: The label of the whole-data rows of a --group-by table.
+TOTAL_GROUP = "(all)"
+
+
+def group_label(group: str | None) -> str:
+    """A --group-by value as tables show it; None (the whole data) is ``(all)``.
+
+    A real group whose value is ``(all)``, or is itself written in double quotes, is
+    shown in double quotes (``"(all)"``), so the total row is never mistaken for it.
+    JSON and CSV keep the value as it is (the total's group is null / empty there).
+    """
+    if group is None:
+        return TOTAL_GROUP
+    if group == TOTAL_GROUP or (len(group) >= 2 and group[0] == group[-1] == '"'):
+        return json.dumps(group, ensure_ascii=False)
+    return group
+
+
 def fmt_params(params: Mapping[str, Any]) -> str:
     """``delta=1`` style, for tables and CSV cells."""
     parts = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losscli.errors import LossCliError
-from losscli.report.format import fmt_number, fmt_params
+from losscli.report.format import fmt_number, fmt_params, group_label
 
 REPORT_EXTRA_HINT = "pip install 'losscli[report]'"
 
@@ -138,7 +138,7 @@ def compute_table(report: Any) -> Table:
         if grouped:
             if group != previous and previous != "\0":
                 table.breaks.add(len(table.rows))
-            row.append(["(all)" if group is None else str(group)] if group != previous else [])
+            row.append([group_label(group)] if group != previous else [])
             previous = group
         row.append([first.loss + (" %" if first.percent else "")])
         row.append([_params(first.params)])

@@ -52,8 +52,9 @@ class PerSampleWriter:
         self.models = list(chunk.model_names)
         self.gan = chunk.task.value == "generative"
         self.grouped = chunk.groups is not None
+        self.ids = list(getattr(chunk, "ids", None) or {})
         header = ["row"] + (["column"] if self.gan else [])
-        header += (["group"] if self.grouped else []) + ["model"] + self.labels
+        header += (["group"] if self.grouped else []) + self.ids + ["model"] + self.labels
         line = io.StringIO()
         csv.writer(line, lineterminator="\n").writerow(header)
         self._emit(self.sink, line.getvalue().encode("utf-8"))
@@ -74,11 +75,15 @@ class PerSampleWriter:
             prefix["column"] = pa.array(np.where(chunk.y_true == 1, "d_real", "d_fake"))
         if self.grouped:
             prefix["group"] = pa.array(np.asarray(chunk.groups).astype(str))
+        for position, name in enumerate(self.ids):
+            prefix[f"id{position}"] = pa.array(chunk.ids[name], pa.string())
         # Quote strings only when some cell needs it (as the csv module does), so a
         # plain file reads exactly like before; "needed" quotes every string.
         special = any(_needs_quotes(m) for m in self.models)
-        if self.grouped and not special:
-            special = bool(pc.any(pc.match_substring_regex(prefix["group"], '[,"\r\n]')).as_py())
+        for name in ["group"] * self.grouped + [f"id{i}" for i in range(len(self.ids))]:
+            if not special:
+                found = pc.match_substring_regex(prefix[name], '[,"\r\n]')
+                special = bool(pc.any(found).as_py())
         options = pacsv.WriteOptions(
             include_header=False, quoting_style="needed" if special else "none"
         )

@@ -388,14 +388,25 @@ def _verdict_lines(report: SensitivityReport, console: Console) -> None:
     grid = Table.grid(padding=(0, 1), pad_edge=True)
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
+    rows = []
     for r in report.results:
         who = f"{r.label} ({r.model})" if several else r.label
         text = _verdict_text(r.verdict)
         if r.verdict == NO_VERDICT and not r.ratio:
             text.append(f" ({ONE_NUMBER})")
         text.append(": " + "; ".join(r.reasons))
-        grid.add_row(Text(" " + who), text)
-    console.print(grid)
+        rows.append((Text(" " + who), text))
+    # Too narrow for the names beside their verdicts (COLUMNS=20): each name whole on
+    # its own line, its verdict folded below it.
+    if max((len(name) for name, _ in rows), default=0) + 20 > console.width:
+        for name, verdict in rows:
+            console.print(name, overflow="fold")
+            console.print(Text("   ") + verdict, overflow="fold")
+        console.print(Text(""))
+    else:
+        for name, verdict in rows:
+            grid.add_row(name, verdict)
+        console.print(grid)
     console.print(
         Text(
             "sensitive = a max (one row sets it), growth ~k^2 (b >= 1.5), a jump, bounded "
