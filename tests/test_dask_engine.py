@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -453,3 +454,14 @@ def test_dropped_rows_warning_is_the_same_in_one_chunk_or_several(tmp_path):
     several = compute_chunks(split_rows(dataset, [1, 2]), _choose(("mae",)))
     assert one.warnings == several.warnings
     assert one.warnings[0].startswith("2 row(s) with missing or non-numeric values were dropped")
+
+
+def test_custom_losses_run_on_the_workers(client):
+    """A --custom loss travels to the workers with the plan (its module is not installed there)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "sample_data", "regression_clean.csv")
+    custom = [os.path.join(os.path.dirname(path), "custom_losses.py") + ":huber_guide"]
+    kwargs: dict[str, Any] = {"losses": "mae,huber_guide", "custom": custom}
+    want = lc.compute(path, **kwargs).to_dict()
+    got = lc.compute(path, engine="dask", scheduler=client, **kwargs).to_dict()
+    assert_same(got, want)
+    assert [r["loss"] for r in got["results"]] == ["mae", "huber_guide"]
