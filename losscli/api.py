@@ -77,6 +77,8 @@ TASKS = (
     "similarity",
     "generative",
     "vae",
+    "interval",
+    "quantile",
 )
 RECOMMEND_TASKS = (
     "regression",
@@ -167,6 +169,8 @@ def _input_options(
     encoding: str,
     group_by: str | None = None,
     pos_label: str | float | None = None,
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
 ) -> InputOptions:
     from losscli.io.columns import InputOptions
 
@@ -185,7 +189,31 @@ def _input_options(
         encoding=encoding,
         group_by=group_by,
         pos_label=None if pos_label is None else _label_text(pos_label),
+        interval_cols=_interval_cols(interval_cols),
+        interval_level=_interval_level(interval_level),
     )
+
+
+def _interval_cols(value: Sequence[str] | str | None) -> tuple[str, str] | None:
+    """--interval-cols LOWER,UPPER (a "LOWER,UPPER" text or a pair of names)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise UsageError(
+            f"--interval-cols needs two different column names, LOWER,UPPER "
+            f"(e.g. y_lower,y_upper); got {value!r}"
+        )
+    return names[0], names[1]
+
+
+def _interval_level(value: float) -> float:
+    level = float(value)
+    if not 0.0 < level < 1.0:
+        raise UsageError(
+            f"--interval-level must be between 0 and 1 (e.g. 0.9 for 90% intervals); got {value!r}"
+        )
+    return level
 
 
 def _label_text(value: str | float) -> str:
@@ -304,8 +332,8 @@ def _runner(engine: str, scheduler: Any) -> Iterator[Callable[[Any, Any], Any]]:
 def _in_memory_on_dask(engine: str, what: str) -> None:
     if engine == "dask":
         raise UsageError(
-            f"{what} reads every row into memory on this machine; it does not run on "
-            f"--engine dask (use --engine local)"
+            f"{what} runs on this machine only (it does not run on --engine dask); "
+            f"use --engine local"
         )
 
 
@@ -380,6 +408,8 @@ def compute(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -428,8 +458,8 @@ def compute(
     chosen = _engine(engine, scheduler, data)
     if chosen == "dask" and per_sample is not None:
         raise UsageError(
-            "--per-sample writes every row's losses on this machine; it does not run on "
-            "--engine dask (use --engine local)"
+            "--per-sample writes every row's losses on this machine (it does not run on "
+            "--engine dask); use --engine local"
         )
     opts = _input_options(
         y_true=y_true,
@@ -444,6 +474,8 @@ def compute(
         delimiter=delimiter,
         encoding=encoding,
         group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -583,6 +615,8 @@ def compare(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -603,15 +637,12 @@ def compare(
     >>> r.rankings["mae"], r.value("mae", model="b")
     (['a', 'b'], 0.6666666666666666)
     """
-    from losscli.analysis.compare import compare_models
     from losscli.results import CompareResult
 
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
     chosen = _engine(engine, scheduler, data)
-    if ci is not None:
-        _in_memory_on_dask(chosen, "compare --ci (the paired bootstrap)")
     opts = _input_options(
         y_true=y_true,
         y_pred=y_pred,
@@ -624,21 +655,19 @@ def compare(
         pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
     with _open(data, opts, progress, on=on, join=join) as source:
-        if ci is not None:
-            # The paired bootstrap still resamples rows in memory.
-            dataset = _whole(source)
-            selections = _choose(texts, dataset, messages)
-            report = compare_models(dataset, selections, ci_level=ci, n_boot=n_boot, seed=seed)
-        else:
-            from losscli.analysis.compare_plan import compare_plan
+        from losscli.analysis.compare_plan import compare_plan
 
-            plan = compare_plan(lambda head: _choose(texts, head, messages))
-            with _runner(chosen, scheduler) as run_plan:
-                report = run_plan(plan, source)
+        plan = compare_plan(
+            lambda head: _choose(texts, head, messages), ci_level=ci, n_boot=n_boot, seed=seed
+        )
+        with _runner(chosen, scheduler) as run_plan:
+            report = run_plan(plan, source)
     result: CompareResult = _promote(report, CompareResult, messages.notes)
     messages.issue(result.warnings)
     return result
@@ -697,6 +726,8 @@ def sensitivity(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     custom: Sequence[str] = (),
@@ -744,6 +775,8 @@ def sensitivity(
         pos_label=pos_label,
         delimiter=delimiter,
         encoding=encoding,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
@@ -761,7 +794,7 @@ def sensitivity(
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
     if in_memory:
-        _in_memory_on_dask(chosen, "sensitivity with --custom losses")
+        _in_memory_on_dask(chosen, "sensitivity with --custom losses (read into memory)")
     with (
         _open(data, opts, progress, on=on, join=join) as source,
         _runner(chosen, scheduler) as run_plan,
@@ -829,6 +862,8 @@ def recommend(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     progress: Any = None,
@@ -900,6 +935,8 @@ def recommend(
             pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         )
         with (
             _open(data, opts, progress, on=on, join=join) as source,
@@ -1051,6 +1088,8 @@ _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
     "similarity": ("a", "b", "distance", "anchor", "positive", "negative"),
     "generative": ("d_real", "d_fake"),
     "vae": ("mu", "logvar"),
+    "interval": ("interval_level",),
+    "quantile": ("levels",),
 }
 
 
@@ -1092,6 +1131,8 @@ def _loss_doc(spec: LossSpec) -> str:
         ),
         "generative": "d_real=..., d_fake=... discriminator outputs (lengths may differ).",
         "vae": "mu=..., logvar=... (n, k); y_true/y_pred the reconstruction (optional).",
+        "interval": "y_true: (n,); y_pred: (n, 2) lower and upper ends; interval_level=0.9.",
+        "quantile": "y_true: (n,); y_pred: (n, m) quantiles; levels=[tau_1, ..., tau_m].",
     }.get(spec.task.value, "y_true, y_pred: arrays of shape (n,).")
     aliases = f" (aliases: {', '.join(spec.aliases)})" if spec.aliases else ""
     return (
@@ -1124,12 +1165,14 @@ def _evaluate(
     from losscli.io.columns import InputOptions
     from losscli.io.frames import FrameSource
 
+    level = _interval_level(arrays.pop("interval_level", 0.9))
     columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
     opts = InputOptions(
         task=spec.task.value,
         from_logits=bool(from_logits),
         weight_col="sample_weight" if "sample_weight" in columns else None,
         pred_prefix="y_pred_",
+        interval_level=level,
     )
     dataset = FrameSource(columns, opts, source="<arrays>").dataset()
     selection = LossSelection(spec, spec.resolve_params(params))
@@ -1180,6 +1223,22 @@ def _loss_columns(
             else:
                 given = arrays.get("distance", y_pred)
                 columns["distance"] = np.asarray(given, dtype=np.float64)
+    elif task == "interval":  # y_pred: (n, 2) lower and upper ends
+        bounds = np.asarray(y_pred, dtype=np.float64).reshape(-1, 2)
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        columns["y_lower"], columns["y_upper"] = bounds[:, 0], bounds[:, 1]
+    elif task == "quantile":  # y_pred: (n, m) quantiles at levels=[tau_1, ..., tau_m]
+        if "levels" not in arrays:
+            raise UsageError(f"{name} needs levels=[...], the quantile level of each y_pred column")
+        levels = [float(v) for v in np.asarray(arrays["levels"], dtype=np.float64).reshape(-1)]
+        q = np.asarray(y_pred, dtype=np.float64).reshape(len(np.asarray(y_true)), -1)
+        if q.shape[1] != len(levels):
+            raise UsageError(
+                f"{name}: y_pred has {q.shape[1]} column(s) but levels gives {len(levels)}"
+            )
+        columns["y_true"] = np.asarray(y_true, dtype=np.float64)
+        for j, tau in enumerate(levels):
+            columns[f"y_pred_q{tau!r}"] = q[:, j]
     elif task == "vae":
         columns["mu"] = np.asarray(arrays["mu"], dtype=np.float64)
         columns["logvar"] = np.asarray(arrays["logvar"], dtype=np.float64)
@@ -1420,6 +1479,8 @@ def data_charts(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1450,6 +1511,8 @@ def data_charts(
             pos_label=pos_label,
             delimiter=delimiter,
             encoding=encoding,
+            interval_cols=interval_cols,
+            interval_level=interval_level,
         ),
         custom,
         _loss_texts(losses),
@@ -1482,6 +1545,8 @@ def report_data(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    interval_cols: Sequence[str] | str | None = None,
+    interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
@@ -1497,54 +1562,87 @@ def report_data(
     :func:`losscli.report.html.render_html`.
     """
     from losscli.analysis.report import build_report
+    from losscli.analysis.report_plan import report_plan
     from losscli.analysis.rules import PlannedLoss
-    from losscli.core.registry import Task, parse_loss_list
+    from losscli.analysis.sensitivity_plan import NeedsMemory
+    from losscli.core.registry import Task, custom_losses, parse_loss_list
+    from losscli.engines.local import run_plan
+    from losscli.io.stream import ValueSpool
 
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
     _in_memory_on_dask(_engine(engine, scheduler, data), "loss report")
-    dataset, selections, messages = _report_inputs(
-        data,
-        dict(
-            y_true=y_true,
-            y_pred=y_pred,
-            weights=weights,
-            task=task,
-            from_logits=from_logits,
-            nan=nan,
-            pred_prefix=pred_prefix,
-            true_prefix=true_prefix,
-            pos_label=pos_label,
-            delimiter=delimiter,
-            encoding=encoding,
-            group_by=group_by,
-        ),
-        custom,
-        texts,
+    opts = _input_options(
+        y_true=y_true,
+        y_pred=y_pred,
+        weights=weights,
+        task=task,
+        from_logits=from_logits,
+        nan=nan,
+        pred_prefix=pred_prefix,
+        true_prefix=true_prefix,
+        pos_label=pos_label,
+        delimiter=delimiter,
+        encoding=encoding,
+        group_by=group_by,
+        interval_cols=interval_cols,
+        interval_level=interval_level,
     )
+    _prepare_losses(texts, custom or ())
+    messages = _Messages()
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise UsageError(f"threshold must be a positive number (got {threshold:g})")
-    if dataset.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
-        raise UsageError(
-            f"threshold for {dataset.task.value} data is a probability of the true class "
-            f"in (0, 1), e.g. 0.01 (got {threshold:g})"
-        )
+    chosen_rule = _choice(rule, "rule", ("mad", "iqr"))
+
+    def check_threshold(head: Dataset) -> None:
+        if head.task is not Task.REGRESSION and threshold is not None and threshold >= 1:
+            raise UsageError(
+                f"threshold for {head.task.value} data is a probability of the true class "
+                f"in (0, 1), e.g. 0.01 (got {threshold:g})"
+            )
+
     planned = tuple(
         PlannedLoss(sel.name, sel.spec.task.value, dict(sel.params))
         for text in texts
         for sel in parse_loss_list(text)
     )
-    result = build_report(
-        dataset,
-        selections,
-        ci_level=ci,
-        n_boot=n_boot,
-        seed=seed,
-        rule=_choice(rule, "rule", ("mad", "iqr")),
-        threshold=threshold,
-        planned=planned,
-    )
+    result = None
+    with _open(data, opts) as source:
+        # --custom losses may return one number for all rows: they need every row at once.
+        if not custom_losses():
+            spool = ValueSpool()
+            try:
+                plan = report_plan(
+                    lambda head: _choose(texts, head, messages),
+                    spool=spool,
+                    reread=source.batches,
+                    ci_level=ci,
+                    n_boot=n_boot,
+                    seed=seed,
+                    rule=chosen_rule,
+                    threshold=threshold,
+                    planned=planned,
+                    check_head=check_threshold,
+                )
+                result = run_plan(plan, source)
+            except NeedsMemory:
+                result = None  # a weighted median whose neighbours were not kept
+            finally:
+                spool.close()
+        if result is None:
+            dataset = _whole(source)
+            check_threshold(dataset)
+            result = build_report(
+                dataset,
+                _choose(texts, dataset, messages),
+                ci_level=ci,
+                n_boot=n_boot,
+                seed=seed,
+                rule=chosen_rule,
+                threshold=threshold,
+                planned=planned,
+            )
     import dataclasses
 
     messages.issue(result.compute.warnings)

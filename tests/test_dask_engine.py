@@ -303,6 +303,14 @@ def test_api_engine_dask_equals_local(client, split_input, command, ext):
     assert_same(remote, local)
 
 
+def test_api_compare_ci_on_dask_equals_local(client, split_input):
+    """The paired bootstrap's draws are keyed by the rows' numbers: the same on the workers."""
+    kwargs: dict[str, Any] = {"y_pred": ["a", "b"], "ci": 0.9, "n_boot": 50, "seed": 4}
+    want = lc.compare(split_input["whole.parquet"], **kwargs).to_dict()
+    got = lc.compare(split_input["whole.parquet"], engine="dask", scheduler=client, **kwargs)
+    assert_same(got.to_dict(), want)
+
+
 def test_api_in_memory_data_run_as_one_partition(client, split_input):
     frame = split_input["frame"]
     want = lc.compute(frame, y_pred=["a", "b"], group_by="g").to_dict()

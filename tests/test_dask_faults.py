@@ -104,14 +104,21 @@ def test_scheduler_without_engine_dask_is_a_usage_error(run):
     )
 
 
-@pytest.mark.parametrize("option", ["--per-sample", "--ci"])
-def test_options_that_stay_on_one_machine_say_so(run, option, tmp_path):
-    extra = [str(tmp_path / "rows.csv")] if option == "--per-sample" else ["0.9"]
-    command = "compute" if option == "--per-sample" else "compare"
-    result = run(command, SAMPLES / "regression_clean.csv", option, *extra, "--engine", "dask")
-    assert result.exit_code == 2
-    assert "use --engine local" in result.stderr and result.stderr.count("\n") == 1
-    assert not (tmp_path / "rows.csv").exists()
+@pytest.mark.parametrize("command", ["compute --per-sample", "report"])
+def test_commands_that_stay_on_one_machine_say_so(run, command, tmp_path):
+    out = str(tmp_path / "out")
+    name, *option = command.split()
+    result = run(
+        name,
+        SAMPLES / "regression_clean.csv",
+        *option,
+        *([out] if option else ["-o", out]),
+        "--engine",
+        "dask",
+    )
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.endswith("use --engine local\n") and result.stderr.count("\n") == 1
+    assert not os.path.exists(out)
 
 
 def test_unreachable_scheduler_is_one_error_within_the_timeout():

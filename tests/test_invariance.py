@@ -123,6 +123,17 @@ def make_inputs(
         t = rng.normal(0.0, 1.0, (n, dim))
         extra = {"mu": rng.normal(0.0, 1.0, (n, k)), "logvar": rng.normal(0.0, 0.5, (n, k))}
         return LossInputs(y_true=t, y_pred=t + rng.normal(0.0, 0.3, (n, dim)), extra=extra)
+    if task is Task.INTERVAL:
+        y = rng.normal(0.0, 3.0, n) * scale
+        middle = y + rng.normal(0.0, 1.0, n) * scale
+        half = rng.uniform(0.1, 2.0, n) * scale
+        bounds = np.column_stack([middle - half, middle + half])
+        return LossInputs(y_true=y, y_pred=bounds, extra={"level": np.full(n, 0.8)})
+    if task is Task.QUANTILE:
+        levels = np.array([0.1, 0.5, 0.9])
+        y = rng.normal(0.0, 3.0, n) * scale
+        q = np.sort(y[:, None] + rng.normal(0.0, 1.0, (n, 3)) * scale, axis=1)
+        return LossInputs(y_true=y, y_pred=q, extra={"levels": np.tile(levels, (n, 1))})
     raise AssertionError(f"no input builder for task {task}")  # pragma: no cover
 
 
@@ -134,6 +145,9 @@ def perfect_inputs(loss: LossSelection, x: LossInputs) -> LossInputs:
         return LossInputs(
             y_true=x.y_true, y_pred=np.where(x.y_true == 1, 800.0, -800.0), from_logits=True
         )
+    if loss.spec.task is Task.QUANTILE:  # every quantile at the target
+        perfect = np.repeat(np.asarray(x.y_true)[:, None], x.y_pred.shape[1], axis=1)
+        return LossInputs(y_true=x.y_true, y_pred=perfect, extra=x.extra)
     return LossInputs(
         y_true=x.y_true, y_pred=np.array(x.y_true, copy=True), labels=x.labels, extra=x.extra
     )

@@ -554,3 +554,51 @@ def test_on_row_across_batches_of_different_sizes(run_json, tmp_path, monkeypatc
     monkeypatch.undo()
     want = _reference(run_json, tmp_path, joined, ["a", "b"], "--group-by", "segment")
     _same(_values(got), _values(want))
+
+
+def test_a_file_sorted_only_at_first_takes_the_hash_join(run_json, tmp_path, monkeypatch):
+    files, joined = _frames(n=3000, seed=8)
+    a = files["a"].sort_values("id")
+    b = files["b"].sort_values("id")
+    b = pd.concat([b.iloc[:-2], b.iloc[-1:], b.iloc[-2:-1]])  # the last two rows swapped
+    paths = _write(tmp_path, {"a": a, "b": b})
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 4096)
+    assert _method([paths["a"], paths["b"]]) == "hash"
+    got = run_json("compute", paths["a"], paths["b"], "--on", "id")
+    monkeypatch.undo()
+    _same(_values(got), _values(_reference(run_json, tmp_path, joined, ["a", "b"])))
+
+
+def test_rows_are_the_first_files_when_a_later_file_is_streamed(run, tmp_path):
+    # b is the largest file, so the hash join streams it; rows still number a's data rows.
+    files, joined = _frames(n=300, seed=12)
+    b = files["b"].assign(comment="a long comment that makes this file the largest one")
+    paths = _write(tmp_path, {"a": files["a"], "b": b})
+    assert _method([paths["a"], paths["b"]]) == "hash"
+    out = tmp_path / "rows.csv"
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mae",
+                 "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = pd.read_csv(out)
+    a = files["a"].reset_index(drop=True)
+    assert (a["id"].to_numpy()[rows["row"].to_numpy() - 1] == rows["id"].to_numpy()).all()
+    mine = rows[rows["model"] == "b"].set_index("id")["mae"].sort_index()
+    by_id = joined.set_index("id").sort_index()
+    np.testing.assert_allclose(mine.to_numpy(), (by_id["y_true"] - by_id["b"]).abs(), rtol=REL)
+
+
+def test_composite_key_errors_name_every_part(run, tmp_path):
+    a, b = _pair(
+        tmp_path,
+        a_text="user,day,y_true,y_pred\n1,1,1.0,1.5\n1,2,2.0,2.5\n2,1,3.0,3.0\n",
+        b_text="user,day,y_pred\n1,2,2.0\n1,1,1.0\n2,2,3.0\n",
+    )
+    result = run("compute", a, b, "--on", "user,day")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the files do not have the same keys (--on user,day): {a} has 1 row(s) whose "
+        f"key is missing from another file (first: (user=2, day=1)); {b} has 1 row(s) whose "
+        f"key is missing from another file (first: (user=2, day=2)); pass --join inner to keep "
+        f"only the keys every file has"
+    )

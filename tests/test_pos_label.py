@@ -161,3 +161,33 @@ def test_three_text_labels_without_pos_label_stay_an_error(run, tmp_path):
     result = run("compute", path)
     assert result.exit_code == 1
     assert "column y_true holds text, not numbers" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        (
+            "multiclass_probs.csv",
+            ["--pos-label", "a"],
+            "--pos-label names the positive class of binary targets; these data are multiclass "
+            "(one column per class), whose classes are named by the columns",
+        ),
+        (
+            "gan_outputs.csv",
+            ["--pos-label", "a"],
+            "--pos-label applies to y_true and prediction columns, not to generative files "
+            "(their own column family)",
+        ),
+        (
+            "gan_outputs.csv",
+            ["--id-col", "x", "--per-sample", "-"],
+            "--id-col applies to y_true and prediction columns, not to generative files "
+            "(their own column family)",
+        ),
+    ],
+)
+def test_pos_label_and_id_col_where_they_do_not_apply(run, name, args, message):
+    result = run("compute", f"sample_data/{name}", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"Error: {message}" in result.stderr

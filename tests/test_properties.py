@@ -354,7 +354,32 @@ def vae_table(draw: Callable[..., Any]) -> pa.Table:
     return pa.table(columns)
 
 
+@st.composite
+def interval_table(draw: Callable[..., Any]) -> pa.Table:
+    n = draw(st.integers(1, 6))
+    values = st.lists(FLOATS.map(lambda v: v / 4), min_size=n, max_size=n)
+    a, b = np.array(draw(values)), np.array(draw(values))
+    return pa.table(
+        {"y_true": draw(values), "y_lower": np.minimum(a, b), "y_upper": np.maximum(a, b)}
+    )
+
+
+@st.composite
+def quantile_table(draw: Callable[..., Any]) -> pa.Table:
+    n = draw(st.integers(1, 6))
+    values = st.lists(FLOATS.map(lambda v: v / 4), min_size=n, max_size=n)
+    levels = draw(
+        st.lists(st.sampled_from(["0.05", "0.5", "0.9", "0.99"]), min_size=1, unique=True)
+    )
+    columns = {"y_true": draw(values)}
+    for level in levels:
+        columns[f"y_pred_q{level}"] = draw(values)
+    return pa.table(columns)
+
+
 FAMILY_BUILDERS: dict[Task, st.SearchStrategy] = {
+    Task.INTERVAL: interval_table(),
+    Task.QUANTILE: quantile_table(),
     Task.DETECTION: detection_table(),
     Task.SIMILARITY: similarity_table(),
     Task.GENERATIVE: gan_table(),

@@ -160,19 +160,30 @@ class PoissonBootstrap:
         *,
         cells: np.ndarray | None = None,
         first_row: int | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Add one batch: per-row values of every series, weights, cell codes (>= 0).
 
         ``first_row`` is the global 0-based index of the batch's first row;
         by default the rows follow those already added. Parallel workers pass
-        it so that merged partitions draw exactly as one pass would.
+        it so that merged partitions draw exactly as one pass would. ``rows``
+        gives every row's global 0-based index instead (rows need not be
+        consecutive: e.g. the file's row numbers after --nan drop).
         """
         n = int(values[0].shape[0]) if len(values) else 0
-        start = self.n_rows if first_row is None else first_row
-        self.n_rows = max(self.n_rows, start + n)
-        if n == 0:
-            return
-        block = block_of_rows(np.arange(start, start + n, dtype=np.uint64), self.seed, self.blocks)
+        if rows is not None:
+            self.n_rows += n
+            if n == 0:
+                return
+            block = block_of_rows(rows, self.seed, self.blocks)
+        else:
+            start = self.n_rows if first_row is None else first_row
+            self.n_rows = max(self.n_rows, start + n)
+            if n == 0:
+                return
+            block = block_of_rows(
+                np.arange(start, start + n, dtype=np.uint64), self.seed, self.blocks
+            )
         if cells is None:
             self._grow(1)
             index = block
@@ -229,8 +240,8 @@ class PoissonBootstrap:
         Stratified: the strata combined into one value. Median series are NaN.
         """
         chosen = list(range(self.n_cells)) if cells is None else list(cells)
-        out = np.empty((self.n_boot, len(self.kinds)))
-        out[:, [j for j, k in enumerate(self.kinds) if k is Reduction.MEDIAN]] = math.nan
+        # Series of other kinds (medians, ratios of sums) have no replicates here: NaN.
+        out = np.full((self.n_boot, len(self.kinds)), math.nan)
         if not chosen:
             out[:] = math.nan
             return out
@@ -445,6 +456,156 @@ class MedianInterval(MedianAccumulator):
             _inverted_cdf_at(values, weights, target, top=False),
             _inverted_cdf_at(values, weights, target, top=True),
         )
+
+
+# ---------------------------------------------------------------------- paired medians
+
+# Half-width of the band that brackets every replicate median, in standard errors
+# of the median's cumulative-weight position (0.5 / sqrt(n_eff)): a replicate's
+# median leaves the band with probability about 2e-9.
+BAND_SIGMAS = 6.0
+# Equal-width bins of the band in which each replicate median is resolved.
+BAND_BINS = 128
+
+
+def band_levels(n_eff: float) -> tuple[float, float]:
+    """Percentiles (low, high) of the values between which every replicate median lies.
+
+    ``n_eff`` is the (effective) number of rows: Kish's (sum w)^2 / sum w^2
+    with weights. Small samples get the whole range (0, 100).
+    """
+    if not n_eff > 0:
+        return 0.0, 100.0
+    delta = BAND_SIGMAS * 0.5 / math.sqrt(n_eff)
+    return 100.0 * max(0.0, 0.5 - delta), 100.0 * min(1.0, 0.5 + delta)
+
+
+@dataclass
+class MedianBands:
+    """Replicate medians of several series under the Poisson block weights, streamed.
+
+    The exact replicate median needs every row (each replicate re-weights
+    them all). Here, for each median series, a band ``[lo, hi]`` around the
+    full-sample median (from :func:`band_levels`: exact order statistics
+    found by the plan in pass 1) is cut into :data:`BAND_BINS` equal bins and
+    every block keeps, per series, the weight below the band, the weight in
+    each bin and its total weight: ``series x blocks x (bins + 2)`` floats,
+    merged by addition. A replicate's cumulative weight at each bin edge is
+    then ``sum_k P_k C_k(edge)`` (P_k the block's Poisson draw, the same as
+    :class:`PoissonBootstrap`'s, so the replicates stay paired with every
+    other series), and its median is where that reaches half the replicate's
+    total weight, interpolated linearly inside the bin. The band is
+    ``2 x BAND_SIGMAS`` standard errors wide, so a bin is about a tenth of a
+    standard error and the interpolation error a small part of that: far
+    below the Monte Carlo error of the interval. A replicate whose median
+    falls outside the band (probability ~2e-9) is given the band's end.
+    """
+
+    bands: list[tuple[float, float]]
+    seed: int = 0
+    bins: int = BAND_BINS
+    blocks: int = BLOCKS
+    below: np.ndarray = field(init=False)  # (series, blocks)
+    counts: np.ndarray = field(init=False)  # (series, blocks, bins)
+    total: np.ndarray = field(init=False)  # (series, blocks)
+
+    def __post_init__(self) -> None:
+        n = len(self.bands)
+        self.below = np.zeros((n, self.blocks))
+        self.counts = np.zeros((n, self.blocks, self.bins))
+        self.total = np.zeros((n, self.blocks))
+
+    def update(
+        self, values: Sequence[np.ndarray], weights: np.ndarray | None, rows: np.ndarray
+    ) -> None:
+        """Add one batch: each series' per-row values, the weights, global row indices."""
+        block = block_of_rows(rows, self.seed, self.blocks)
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if w is not None:
+            keep = w > 0
+            block, w = block[keep], w[keep]
+        for s, ((lo, hi), raw) in enumerate(zip(self.bands, values)):
+            v = np.asarray(raw, dtype=np.float64)
+            if w is not None:
+                v = v[keep]
+            self.total[s] += np.bincount(block, weights=w, minlength=self.blocks)
+            under = v < lo
+            self.below[s] += np.bincount(
+                block[under], weights=None if w is None else w[under], minlength=self.blocks
+            )
+            inside = (v >= lo) & (v <= hi)
+            if hi > lo:
+                with np.errstate(all="ignore"):
+                    index = np.floor((v[inside] - lo) / (hi - lo) * self.bins).astype(np.intp)
+                np.clip(index, 0, self.bins - 1, out=index)
+            else:
+                index = np.zeros(int(np.count_nonzero(inside)), dtype=np.intp)
+            flat = block[inside] * self.bins + index
+            self.counts[s] += np.bincount(
+                flat,
+                weights=None if w is None else w[inside],
+                minlength=self.blocks * self.bins,
+            ).reshape(self.blocks, self.bins)
+
+    def merge(self, other: MedianBands) -> MedianBands:
+        """The state of both inputs (disjoint rows, same bands, seed and blocks)."""
+        if (other.bands, other.seed, other.bins, other.blocks) != (
+            self.bands,
+            self.seed,
+            self.bins,
+            self.blocks,
+        ):
+            raise ValueError("only median bands of the same series, seed and blocks merge")
+        out = MedianBands(self.bands, self.seed, self.bins, self.blocks)
+        out.below = self.below + other.below
+        out.counts = self.counts + other.counts
+        out.total = self.total + other.total
+        return out
+
+    def replicates(self, n_boot: int, draws: np.ndarray | None = None) -> np.ndarray:
+        """(n_boot, series) replicate medians (NaN where a replicate has no weight).
+
+        ``draws`` are the (n_boot, blocks) Poisson draws when already at hand.
+        """
+        out = np.full((n_boot, len(self.bands)), math.nan)
+        cum = np.concatenate(
+            [self.below[:, :, None], self.below[:, :, None] + np.cumsum(self.counts, axis=2)],
+            axis=2,
+        )  # (series, blocks, bins + 1): weight at or below each bin's upper edge
+        for start in range(0, n_boot, _DRAW_ROWS):
+            stop = min(n_boot, start + _DRAW_ROWS)
+            if draws is not None:
+                p = draws[start:stop].astype(np.float64)
+            else:
+                p = poisson_draws(self.seed, stop - start, self.blocks, start).astype(np.float64)
+            for s, (lo, hi) in enumerate(self.bands):
+                totals = p @ self.total[s]  # (replicates,)
+                at_edges = p @ cum[s]  # (replicates, bins + 1)
+                out[start:stop, s] = _band_medians(at_edges, totals, lo, hi, self.bins)
+        return out
+
+
+def _band_medians(
+    at_edges: np.ndarray, totals: np.ndarray, lo: float, hi: float, bins: int
+) -> np.ndarray:
+    """Where each row's cumulative weight reaches half its total, interpolated in its bin."""
+    half = 0.5 * totals
+    reached = at_edges >= half[:, None]
+    edge = np.where(reached.any(axis=1), reached.argmax(axis=1), bins + 1)
+    width = (hi - lo) / bins
+    out = np.empty(totals.shape[0])
+    rows = np.arange(totals.shape[0])
+    inside = (edge >= 1) & (edge <= bins)
+    e = edge[inside]
+    r = rows[inside]
+    before, after = at_edges[r, e - 1], at_edges[r, e]
+    with np.errstate(all="ignore"):
+        frac = np.where(after > before, (half[r] - before) / (after - before), 1.0)
+    out[inside] = lo + (e - 1 + np.clip(frac, 0.0, 1.0)) * width
+    out[edge == 0] = lo
+    out[edge > bins] = hi
+    out[~(totals > 0)] = math.nan
+    return np.minimum(out, hi)
 
 
 # ---------------------------------------------------------------------- in memory

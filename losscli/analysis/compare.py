@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.analysis.bootstrap import bootstrap_replicates, percentile_interval
+from losscli.analysis.bootstrap import percentile_interval
 from losscli.analysis.diagnostics import top_share, warnings_for
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.core.dataset import Dataset
@@ -235,20 +235,22 @@ def compare_models(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> CompareReport:
-    """Every selected loss for every model, ranked, with paired intervals when asked."""
+    """Every selected loss for every model, ranked, with paired intervals when asked.
+
+    With ``ci_level`` this is the plan of ``compare --ci``
+    (:func:`~losscli.analysis.compare_plan.compare_plan`) run on the data as one
+    batch, so in-memory and streamed intervals are the same.
+    """
+    if ci_level is not None:
+        from losscli.analysis.compare_plan import compare_plan
+        from losscli.analysis.plan import run_in_memory
+
+        plan = compare_plan(lambda head: selections, ci_level=ci_level, n_boot=n_boot, seed=seed)
+        report: CompareReport = run_in_memory(plan, dataset)
+        return report
     items = per_sample_losses(dataset, selections)
     weights = dataset.weights
     figures = [item_figures(i, weights) for i in items]
-
-    replicates: np.ndarray | None = None
-    if ci_level is not None and dataset.n_rows > 0:
-        replicates = bootstrap_replicates(
-            [(i.values, i.selection.spec.reduction) for i in items],
-            weights,
-            n_boot,
-            seed,
-            dataset.strata,
-        )
     facts = InputFacts(
         source=dataset.source,
         task=dataset.task.value,
@@ -262,10 +264,6 @@ def compare_models(
         facts,
         figures,
         warnings_for(dataset, items),
-        ci_level=ci_level,
-        n_boot=n_boot,
-        seed=seed,
-        replicates=replicates,
     )
 
 

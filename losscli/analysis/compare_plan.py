@@ -10,6 +10,16 @@ exact from the kept ranges; in the rare case a quantile fell outside them
 (a file sorted by error, say), further passes find it exactly by histogram
 refinement. The figures go to :func:`~losscli.analysis.compare.assemble_report`,
 the same judgement as the in-memory :func:`~losscli.analysis.compare.compare_models`.
+
+With ``ci_level`` (``compare --ci``) pass 1 also feeds a
+:class:`~losscli.analysis.bootstrap.PoissonBootstrap` of every series (the
+same Poisson block draws for every model, keyed by the file's row numbers,
+so the intervals are paired and do not depend on how the input is split),
+and median-type losses keep their pass-1 values near the median exactly
+enough to bracket every replicate median (:func:`~losscli.analysis.bootstrap.band_levels`);
+one more pass then fills :class:`~losscli.analysis.bootstrap.MedianBands`,
+from which the replicate medians come. Memory stays bounded: 4,096 blocks per
+series, 4,096 x 130 floats per median series.
 """
 
 from __future__ import annotations
@@ -21,6 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis.bootstrap import (
+    MedianBands,
+    PoissonBootstrap,
+    band_levels,
+    poisson_draws,
+)
 from losscli.analysis.compare import (
     CompareReport,
     InputFacts,
@@ -46,6 +62,7 @@ from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_los
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, top_count
 from losscli.analysis.plan import InputTally
 from losscli.core.dataset import Dataset
+from losscli.core.quantiles import KeptRanges
 from losscli.core.reduction import Accumulator, MaxAccumulator, new_accumulator
 from losscli.core.registry import EPS, LossSelection, Reduction, Task
 
@@ -111,6 +128,74 @@ def _merge_opt(a: Any, b: Any) -> Any:
     return a.merge(b)
 
 
+@dataclass(frozen=True)
+class CiOptions:
+    """What ``compare --ci`` asks: the level, the resamples and the seed."""
+
+    level: float
+    n_boot: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class PairedState:
+    """Pass-1 state of the paired bootstrap: every series' block sums, the weight totals."""
+
+    boot: PoissonBootstrap
+    n_rows: int = 0  # rows of positive weight
+    sum_w: float = 0.0
+    sum_w2: float = 0.0
+
+    def add(self, values: list[np.ndarray], batch: Dataset) -> None:
+        weights = batch.weights
+        cells = None if batch.strata is None else np.asarray(batch.strata, dtype=np.intp)
+        self.boot.update(values, weights, cells=cells, rows=row_keys(batch))
+        if weights is None:
+            self.n_rows += batch.n_rows
+            self.sum_w += batch.n_rows
+            self.sum_w2 += batch.n_rows
+        else:
+            positive = weights[weights > 0]
+            self.n_rows += int(positive.size)
+            self.sum_w += float(np.sum(positive))
+            self.sum_w2 += float(np.dot(positive, positive))
+
+    def merge(self, other: PairedState) -> PairedState:
+        return PairedState(
+            self.boot.merge(other.boot),
+            self.n_rows + other.n_rows,
+            self.sum_w + other.sum_w,
+            self.sum_w2 + other.sum_w2,
+        )
+
+    @property
+    def n_eff(self) -> float:
+        """Kish's effective number of rows (the rows themselves when unweighted)."""
+        return self.sum_w * self.sum_w / self.sum_w2 if self.sum_w2 > 0 else 0.0
+
+
+def row_keys(batch: Dataset) -> np.ndarray:
+    """Each row's global 0-based key for the bootstrap draws: its row number in the input.
+
+    Keys do not depend on how the input is cut into batches or partitions.
+    GAN rows carry two values (d_real, d_fake), which get keys of their own.
+    """
+    rows = np.asarray(batch.row_numbers, dtype=np.uint64) - np.uint64(1)
+    if batch.strata is not None:
+        rows = rows * np.uint64(2) + np.asarray(batch.strata, dtype=np.uint64)
+    return rows
+
+
+@dataclass(frozen=True)
+class BandPositions:
+    """Positions a median's kept ranges keep besides the median: the band's ends."""
+
+    def __call__(self, ranges: KeptRanges) -> list[float]:
+        low, high = band_levels(float(ranges.total_count))
+        total = ranges.total_weight
+        return [low / 100.0 * total, high / 100.0 * total]
+
+
 @dataclass
 class CompareState:
     """Pass-1 state of the whole compare: input tally, items, warning counts."""
@@ -121,6 +206,7 @@ class CompareState:
     mape_zeros: int = 0
     mape_rows: list[int] = field(default_factory=list)
     not_hard: set[str] = field(default_factory=set)  # models with a prediction not 0 or 1
+    paired: PairedState | None = None  # compare --ci
 
     def merge(self, other: CompareState) -> CompareState:
         row_sums = dict(self.row_sums)
@@ -136,6 +222,7 @@ class CompareState:
             mape_zeros=self.mape_zeros + other.mape_zeros,
             mape_rows=(self.mape_rows + other.mape_rows)[:5],
             not_hard=self.not_hard | other.not_hard,
+            paired=_merge_opt(self.paired, other.paired),
         )
 
 
@@ -189,10 +276,18 @@ class CompareScan:
     task: Task
     from_logits: bool
     mape: bool  # P-MAPE0 is checked (mape selected)
+    ci: CiOptions | None = None
+    stratified: bool = False  # GAN: d_real and d_fake resampled each within itself
 
     def new_state(self) -> CompareState:
         n = len(self.selections) * len(self.models)
-        return CompareState(items=[ItemState() for _ in range(n)])
+        state = CompareState(items=[ItemState() for _ in range(n)])
+        if self.ci is not None:
+            kinds = [s.spec.reduction for s in self.selections for _ in self.models]
+            state.paired = PairedState(
+                PoissonBootstrap(kinds, self.ci.n_boot, self.ci.seed, self.stratified)
+            )
+        return state
 
     def update(self, state: CompareState, batch: Dataset) -> CompareState:
         state.tally.add(batch)
@@ -200,6 +295,8 @@ class CompareScan:
         weights = batch.weights
         for item, st in zip(items, state.items):
             self._update_item(st, item, batch, weights)
+        if state.paired is not None and batch.n_rows:
+            state.paired.add([item.values for item in items], batch)
         self._row_sums(state, batch)
         if self.mape and batch.y_true.ndim == 1:
             zeros = np.flatnonzero(np.abs(batch.y_true) < EPS)
@@ -217,9 +314,11 @@ class CompareScan:
         values = item.values
         st.scalar = st.scalar or item.scalar
         st.supported = st.supported or item.support is not None
+        # compare --ci: a median also keeps the values at the ends of its bootstrap band.
+        band = BandPositions() if self.ci is not None and kind is Reduction.MEDIAN else None
         if kind is Reduction.MEDIAN and item.support is not None:
             if st.median_value is None:
-                st.median_value = Tracked(percentiles=(50.0,))
+                st.median_value = Tracked(percentiles=(50.0,), extra_positions=band)
             st.median_value.add(values, weights)
         elif kind is not Reduction.MEDIAN:
             if st.value is None:
@@ -237,7 +336,9 @@ class CompareScan:
         shared = dw is None and not spec.signed
         if st.terms is None:
             st.terms = Tracked(
-                percentiles=PERCENTILES, top_fraction=TOP_FRACTION if shared else None
+                percentiles=PERCENTILES,
+                top_fraction=TOP_FRACTION if shared else None,
+                extra_positions=band if st.median_value is None else None,
             )
             st.shared = shared
         st.terms.add(defined, dw)
@@ -305,10 +406,43 @@ class CompareScan:
         return state
 
 
+@dataclass
+class BandStep:
+    """The pass of ``compare --ci`` that fills the median series' bands (see MedianBands)."""
+
+    template: MedianBands
+    columns: list[int]  # the median series (indices into the (loss, model) items)
+    extract: ItemValues
+
+    def new_state(self) -> MedianBands:
+        t = self.template
+        return MedianBands(t.bands, t.seed, t.bins, t.blocks)
+
+    def update(self, state: MedianBands, batch: Dataset) -> MedianBands:
+        if batch.n_rows:
+            items = self.extract.items(batch)
+            state.update([items[j].values for j in self.columns], batch.weights, row_keys(batch))
+        return state
+
+    def merge(self, a: MedianBands, b: MedianBands) -> MedianBands:
+        return a.merge(b)
+
+    def finish(self, state: MedianBands) -> MedianBands:
+        return state
+
+
 def compare_plan(
     selections_for: Callable[[Dataset], list[LossSelection]],
+    *,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> Callable[[Dataset], Generator[Any, Any, CompareReport]]:
-    """The plan of ``loss compare FILE`` (losses chosen from the first batch)."""
+    """The plan of ``loss compare FILE`` (losses chosen from the first batch).
+
+    ``ci_level`` adds the paired-bootstrap intervals of ``compare --ci``.
+    """
+    ci = None if ci_level is None else CiOptions(ci_level, n_boot, seed)
 
     def plan(head: Dataset) -> Generator[Any, Any, CompareReport]:
         selections = selections_for(head)
@@ -319,6 +453,8 @@ def compare_plan(
             head.task,
             head.from_logits,
             any(s.name == "mape" for s in selections),
+            ci=ci,
+            stratified=head.strata is not None,
         )
         state: CompareState = yield scan
         pairs = [(s, m) for s in selections for m in models]
@@ -348,8 +484,14 @@ def compare_plan(
                     key = (j, "all_contrib" if st.all_contrib is not None else "contrib")
                     tracked[key] = dominant
                     ks[key] = top_count(st.n_all, TOP_FRACTION)
+        bands = _band_keys(state, pairs) if ci is not None else {}
+        for band_key, levels in bands.items():
+            asked[band_key] = tuple(dict.fromkeys(asked.get(band_key, ()) + levels))
         percentiles = yield from exact_percentiles(tracked, asked, extract)
         tops = yield from exact_top_sums(tracked, ks, extract)
+        replicates = None
+        if ci is not None and state.paired is not None and state.tally.n_rows > 0:
+            replicates = yield from _replicates(ci, state.paired, bands, percentiles, extract)
         figures = [
             _figures(selection, model, st, percentiles, tops, j)
             for j, ((selection, model), st) in enumerate(zip(pairs, state.items))
@@ -364,9 +506,62 @@ def compare_plan(
             notes=state.tally.notes,
         )
         warnings = _warnings(state, pairs, tops, len(models) > 1, head)
-        return assemble_report(facts, figures, warnings)
+        if ci is None:
+            return assemble_report(facts, figures, warnings)
+        return assemble_report(
+            facts,
+            figures,
+            warnings,
+            ci_level=ci.level,
+            n_boot=ci.n_boot,
+            seed=ci.seed,
+            replicates=replicates,
+        )
 
     return plan
+
+
+def _band_keys(
+    state: CompareState, pairs: list[tuple[LossSelection, str]]
+) -> dict[Hashable, tuple[float, float]]:
+    """The tracked key of each median series and the percentiles bounding its band."""
+    assert state.paired is not None
+    levels = band_levels(state.paired.n_eff)
+    out: dict[Hashable, tuple[float, float]] = {}
+    for j, ((selection, _), st) in enumerate(zip(pairs, state.items)):
+        if selection.spec.reduction is not Reduction.MEDIAN:
+            continue
+        if st.median_value is not None:
+            out[j, "value"] = levels
+        elif st.terms is not None:
+            out[j, "terms"] = levels
+    return out
+
+
+def _replicates(
+    ci: CiOptions,
+    paired: PairedState,
+    bands: dict[Hashable, tuple[float, float]],
+    percentiles: dict[Hashable, dict[float, float]],
+    extract: ItemValues,
+) -> Generator[Any, Any, np.ndarray]:
+    """(n_boot, series) paired replicate values; the medians from one more pass."""
+    boot = paired.boot
+    draws = None
+    if ci.n_boot * boot.blocks <= 64 << 20:
+        draws = poisson_draws(ci.seed, ci.n_boot, boot.blocks)
+        boot._draws = draws
+    out = boot.replicates()
+    columns = [key[0] for key in bands]  # type: ignore[index]
+    edges: list[tuple[float, float]] = []
+    for key, (low, high) in bands.items():
+        lo, hi = percentiles[key][low], percentiles[key][high]
+        edges.append((lo, hi) if lo == lo and hi == hi else (0.0, 0.0))
+    if columns:
+        template = MedianBands(edges, ci.seed, blocks=boot.blocks)
+        filled: MedianBands = yield BandStep(template, columns, extract)
+        out[:, columns] = filled.replicates(ci.n_boot, draws)
+    return out
 
 
 def _usable_total(total: float) -> bool:

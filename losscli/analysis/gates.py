@@ -67,7 +67,8 @@ def parse_gates(raw: Sequence[str], *, below: bool = False) -> list[Gate]:
                 f"--fail-above {item}: {spec.name} is a score (higher is better); "
                 f"use --fail-below {spec.name}={text} to fail when it is too low"
             )
-        if below and not spec.higher_is_better:
+        # coverage (nominal is best): too low and too high are both failures.
+        if below and not spec.higher_is_better and not spec.nominal:
             raise UsageError(
                 f"--fail-below {item}: {spec.name} is a loss (lower is better); "
                 f"use --fail-above {spec.name}={text} to fail when it is too high"

@@ -103,3 +103,67 @@ class ListSource(Generic[T]):
 
     def batches(self) -> Iterator[Dataset]:
         return iter(self.items)
+
+
+def run_in_memory(plan: Plan, dataset: Dataset) -> Any:
+    """Every pass of ``plan`` over one Dataset held in memory (the input as one batch)."""
+    passes = plan(dataset)
+    step = next(passes)
+    while True:
+        result = step.finish(step.update(step.new_state(), dataset))
+        try:
+            step = passes.send(result)
+        except StopIteration as done:
+            return done.value
+
+
+@dataclass
+class Together:
+    """The current steps of several plans as one pass: every batch goes to each of them."""
+
+    steps: dict[str, Any]
+
+    def new_state(self) -> dict[str, Any]:
+        return {name: step.new_state() for name, step in self.steps.items()}
+
+    def update(self, state: dict[str, Any], batch: Dataset) -> dict[str, Any]:
+        for name, step in self.steps.items():
+            state[name] = step.update(state[name], batch)
+        return state
+
+    def merge(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        return {name: step.merge(a[name], b[name]) for name, step in self.steps.items()}
+
+    def finish(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {name: step.finish(state[name]) for name, step in self.steps.items()}
+
+
+def together(plans: dict[str, Plan]) -> Callable[[Dataset], Generator[Any, Any, dict[str, Any]]]:
+    """One plan running several side by side: pass k of each shares one read of the input.
+
+    Returns each plan's report by name. A plan with fewer passes drops out
+    while the others go on, so the input is read as often as the longest
+    plan needs, not once per plan.
+    """
+
+    def plan(head: Dataset) -> Generator[Any, Any, dict[str, Any]]:
+        running = {name: make(head) for name, make in plans.items()}
+        done: dict[str, Any] = {}
+        steps: dict[str, Any] = {}
+        for name, generator in running.items():
+            try:
+                steps[name] = next(generator)
+            except StopIteration as stop:
+                done[name] = stop.value
+        while steps:
+            results = yield Together(steps)
+            following: dict[str, Any] = {}
+            for name, result in results.items():
+                try:
+                    following[name] = running[name].send(result)
+                except StopIteration as stop:
+                    done[name] = stop.value
+            steps = following
+        return done
+
+    return plan

@@ -21,7 +21,7 @@ contributions (see :class:`TopShareEstimate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -728,6 +728,57 @@ def compute_chunks(
     if engine is None:
         raise ValueError("no chunk was read")
     return engine.finish(on_pass)
+
+
+@dataclass
+class ComputeStep:
+    """:class:`StreamingCompute` as the step of a plan run by the local engine.
+
+    Its median refinement reads a spool in this process (or the input again),
+    so its state is one engine and does not merge: plans that hold it (the
+    report's) run on the local engine only.
+    """
+
+    engine: StreamingCompute
+
+    def new_state(self) -> StreamingCompute:
+        return self.engine
+
+    def update(self, state: StreamingCompute, batch: Dataset) -> StreamingCompute:
+        state.add(batch)
+        return state
+
+    def merge(self, a: StreamingCompute, b: StreamingCompute) -> StreamingCompute:
+        raise TypeError("the compute step keeps a local spool: it runs on the local engine only")
+
+    def finish(self, state: StreamingCompute) -> StreamingCompute:
+        return state
+
+
+def compute_plan(
+    selections_for: Callable[[Dataset], list[LossSelection]],
+    spool: Spool | None = None,
+    *,
+    reread: Callable[[], Iterable[Dataset]] | None = None,
+    ci_level: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Callable[[Dataset], Generator[ComputeStep, StreamingCompute, ComputeReport]]:
+    """``loss compute`` as a one-pass plan (what :func:`compute_chunks` does), to run with others."""
+
+    def plan(head: Dataset) -> Generator[ComputeStep, StreamingCompute, ComputeReport]:
+        engine = StreamingCompute(
+            selections_for(head),
+            spool,
+            reread=reread,
+            ci_level=ci_level,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        finished = yield ComputeStep(engine)
+        return finished.finish()
+
+    return plan
 
 
 def per_sample_items(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:

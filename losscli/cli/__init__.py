@@ -322,7 +322,8 @@ def cli(ctx: click.Context, traceback: bool) -> None:
         loss compute predictions.csv
 
     Every data command reads csv, tsv, compressed (.gz/.bz2/.xz) and parquet
-    files, or - for CSV on stdin. Exit codes: 0 ok, 1 bad input or data,
+    files, or - for CSV on stdin; several models' files are joined on a key
+    with FILE FILE ... --on KEY. Exit codes: 0 ok, 1 bad input or data,
     2 usage error, 3 a --fail-above/--fail-below gate failed, 130 interrupted,
     143 terminated.
     """

@@ -18,6 +18,8 @@ TASKS = (
     "similarity",
     "generative",
     "vae",
+    "interval",
+    "quantile",
 )
 FORMATS = ("table", "json", "csv", "markdown")
 # Bootstrap resamples at most: the Monte Carlo error of a 95% interval's ends is far
@@ -92,7 +94,9 @@ def input_options(func: F) -> F:
                 type=click.Choice(TASKS, case_sensitive=False),
                 default="auto",
                 show_default=True,
-                help="The prediction task; auto detects it from the columns.",
+                metavar="TASK",
+                help="The prediction task, one of " + ", ".join(TASKS) + "; auto detects it "
+                "from the columns.",
             ),
             click.option(
                 "--from-logits",
@@ -111,6 +115,22 @@ def input_options(func: F) -> F:
             ),
             click.option(
                 "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
+            ),
+            click.option(
+                "--interval-cols",
+                metavar="LOWER,UPPER",
+                help=(
+                    "Prediction intervals: the columns of their lower and upper ends "
+                    "(default: y_lower,y_upper when both are present); gives coverage, "
+                    "mean_width and interval_score."
+                ),
+            ),
+            click.option(
+                "--interval-level",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=0.9,
+                show_default=True,
+                help="Nominal level of the prediction intervals (0.9: central 90%).",
             ),
             *ENGINE_OPTIONS,
         ],
@@ -293,7 +313,15 @@ def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> An
         encoding=kwargs["encoding"],
         group_by=group_by,
         pos_label=kwargs["pos_label"],
+        interval_cols=_interval_cols(kwargs.get("interval_cols")),
+        interval_level=kwargs.get("interval_level", 0.9),
     )
+
+
+def _interval_cols(text: str | None) -> tuple[str, str] | None:
+    from losscli.api import _interval_cols as parse
+
+    return parse(text)
 
 
 def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +345,8 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "nan": kwargs["nan"].lower(),
         "delimiter": kwargs["delimiter"],
         "encoding": kwargs["encoding"],
+        "interval_cols": kwargs.get("interval_cols"),
+        "interval_level": kwargs.get("interval_level", 0.9),
         "engine": kwargs["engine"].lower(),
         "scheduler": kwargs["scheduler"],
     }

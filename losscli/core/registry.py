@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +39,8 @@ class Task(str, Enum):
     SIMILARITY = "similarity"
     GENERATIVE = "generative"
     VAE = "vae"
+    INTERVAL = "interval"  # SPEC 12: y_lower/y_upper prediction intervals
+    QUANTILE = "quantile"  # SPEC 12: y_pred_q<level> quantile forecasts
 
 
 class Reduction(str, Enum):
@@ -68,6 +71,11 @@ class Direction(str, Enum):
 
     LOWER = "lower"  # a loss: 0 (or the smallest value) is best
     HIGHER = "higher"  # a score: r2, accuracy (1 is best)
+    # closer to a nominal value is better: an interval's coverage should equal its
+    # nominal level (more is as wrong as less; wide intervals buy coverage). Such a
+    # figure is reported, gated both ways, and never ranks models on its own: rank
+    # intervals by interval_score, which prices width and misses together.
+    NOMINAL = "nominal"
 
 
 #: reductions of one per-row term; the others read several per-row components.
@@ -254,10 +262,19 @@ class LossSpec:
     # A figure to report, not to train on (scores, zero-one, calibration, coverage):
     # recommend never recommends it and warns when it is planned as a training loss.
     evaluation_only: bool = False
+    # A parameter shown in the figure's name (pinball_q0.9 = pinball_q with level=0.9);
+    # `pinball_q0.9` is accepted in --losses, and the default panel takes one selection
+    # per value the data provide (Dataset.features "level=0.9").
+    label_param: str = ""
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction is Direction.HIGHER
+
+    @property
+    def nominal(self) -> bool:
+        """Closer to a nominal value is better (coverage): no ranking, gates both ways."""
+        return self.direction is Direction.NOMINAL
 
     @property
     def tasks(self) -> tuple[Task, ...]:
@@ -310,15 +327,17 @@ class LossSelection:
     @property
     def label(self) -> str:
         """``huber`` for defaults, ``huber(delta=2)`` when parameters were changed."""
+        named = self.spec.label_param
+        base = self.spec.name + (_fmt_param(self.params[named]) if named else "")
         changed = {
             p.name: self.params[p.name]
             for p in self.spec.params
-            if self.params[p.name] != p.default
+            if self.params[p.name] != p.default and p.name != named
         }
         if not changed:
-            return self.spec.name
+            return base
         inner = ",".join(f"{k}={_fmt_param(v)}" for k, v in changed.items())
-        return f"{self.spec.name}({inner})"
+        return f"{base}({inner})"
 
     @property
     def reducer(self) -> Reducer:
@@ -371,6 +390,7 @@ def register(
     direction: Direction = Direction.LOWER,
     evaluation_only: bool = False,
     also_tasks: tuple[Task, ...] = (),
+    label_param: str = "",
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Declare a loss. The kernel's docstring's first line becomes its summary."""
 
@@ -402,8 +422,9 @@ def register(
             conventions=conventions,
             support=support,
             direction=direction,
-            evaluation_only=evaluation_only or direction is Direction.HIGHER,
+            evaluation_only=evaluation_only or direction is not Direction.LOWER,
             also_tasks=also_tasks,
+            label_param=label_param,
         )
         _REGISTRY[key] = spec
         for alias in spec.aliases:
@@ -559,6 +580,17 @@ def get_loss(name: str) -> LossSpec:
     return spec
 
 
+def _labelled(name: str) -> tuple[LossSpec, str | None]:
+    """``pinball_q0.9`` -> (pinball_q, "0.9"): a figure named with its label parameter."""
+    _ensure_loaded()
+    match = re.fullmatch(r"(.*?)(\d*\.?\d+)", name.strip().lower())
+    if match:
+        spec = _REGISTRY.get(match.group(1))
+        if spec is not None and spec.label_param:
+            return spec, match.group(2)
+    return get_loss(name), None
+
+
 def parse_loss_list(text: str) -> list[LossSelection]:
     """Parse ``mse,mae,huber:delta=2,focal:gamma=3:alpha=0.5`` (SPEC section 3)."""
     selections: list[LossSelection] = []
@@ -567,8 +599,10 @@ def parse_loss_list(text: str) -> list[LossSelection]:
         if not item:
             continue
         name, *raw_params = item.split(":")
-        spec = get_loss(name)
         given: dict[str, str] = {}
+        spec, implied = _labelled(name)
+        if implied is not None:
+            given[spec.label_param] = implied
         for raw in raw_params:
             key, sep, value = raw.partition("=")
             if not sep or not key.strip():
@@ -585,6 +619,13 @@ def parse_loss_list(text: str) -> list[LossSelection]:
     return selections
 
 
+def _feature_values(param: str, features: Collection[str] | None) -> list[str]:
+    """The values the data provide for a label parameter: features "level=0.1", ..."""
+    prefix = f"{param}="
+    found = [f[len(prefix) :] for f in features or () if f.startswith(prefix)]
+    return sorted(found, key=float)
+
+
 def select_losses(
     specs: list[str] | None, task: Task, features: Collection[str] | None = None
 ) -> list[LossSelection]:
@@ -598,7 +639,14 @@ def select_losses(
             if all(sel.spec is not u.spec or sel.params != u.params for u in unique):
                 unique.append(sel)
     else:
-        unique = [LossSelection(s, s.resolve_params({})) for s in default_panel(task, features)]
+        unique = []
+        for s in default_panel(task, features):
+            values: list[str | None] = []
+            if s.label_param:
+                values += _feature_values(s.label_param, features)
+            for value in values or [None]:
+                given = {} if value is None else {s.label_param: value}
+                unique.append(LossSelection(s, s.resolve_params(given)))
     # --custom losses join the selection (or the default panel), with the data's task.
     named = {sel.spec.name for sel in unique}
     unique += [

@@ -39,6 +39,10 @@ class InputOptions:
     encoding: str = "utf-8"
     group_by: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    # SPEC 12 interval family: the LOWER,UPPER columns (None: y_lower/y_upper when
+    # both are present) and the nominal level of the intervals.
+    interval_cols: tuple[str, str] | None = None
+    interval_level: float = 0.9
     # Every --pred-prefix given (one multiclass model each); () means (pred_prefix,).
     pred_prefixes: tuple[str, ...] = ()
     # A model's name when it is not its column's (or its prefix's, without the
@@ -266,6 +270,7 @@ def build_dataset(
 
     family = detect_family(table.column_names, opts.task)
     if family is not None:
+        _refuse_for(opts, f"{family[0].value} files (their own column family)")
         return build_family_dataset(table, opts, source, family)
     # --- end structured column families ---
     names = table.column_names
@@ -274,8 +279,20 @@ def build_dataset(
         row_numbers = np.asarray(row_offset, dtype=np.int64)
     else:
         row_numbers = np.arange(1 + row_offset, n + 1 + row_offset, dtype=np.int64)
+    # --- interval and quantile families (SPEC 12): chunked like y_true/y_pred ---
+    from losscli.io.intervals import build_interval_dataset, detect_interval_family
+
+    interval = detect_interval_family(names, opts)
+    if interval is not None:
+        return build_interval_dataset(table, opts, source, interval, row_numbers, chunk, tally)
+    # --- end interval and quantile families ---
 
     if opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts)):
+        if opts.pos_label is not None:
+            raise UsageError(
+                "--pos-label names the positive class of binary targets; these data are "
+                "multiclass (one column per class), whose classes are named by the columns"
+            )
         return _build_multiclass(table, opts, source, row_numbers, chunk, tally)
 
     _require(table, opts.true_col, "--true-col")
@@ -348,6 +365,13 @@ def build_dataset(
         file_y_true=file_y_true,
         binary_labels=labels_found,
     )
+
+
+def _refuse_for(opts: InputOptions, what: str) -> None:
+    """--pos-label and --id-col apply to y_true/y_pred columns only."""
+    for given, option in ((opts.pos_label, "--pos-label"), (opts.id_cols, "--id-col")):
+        if given:
+            raise UsageError(f"{option} applies to y_true and prediction columns, not to {what}")
 
 
 def _id_columns(table: pa.Table, opts: InputOptions) -> dict[str, np.ndarray]:

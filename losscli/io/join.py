@@ -12,15 +12,19 @@ one multiclass prefix), ``stem:column`` (``stem:prefix``) otherwise. y_true
 comes from the first file; a later file that has the column too must agree
 with it key by key. Row numbers in messages are the first file's data rows.
 
-How rows are matched:
+How rows are matched (decided on the first pass, :attr:`JoinPlan.method`):
 
-* ``--on KEY[,KEY...]`` (hash join): every file but the largest is read into
-  memory (its key and used columns only) and indexed by key; the largest
-  file is streamed batch by batch and each batch looks its keys up in the
-  others. Memory is about the key and value columns of all but the largest
-  file (:attr:`JoinPlan.held_bytes` after a pass), never the largest.
-* ``--on row``: the files are streamed side by side and rows are matched by
-  position (the files must have equally many data rows).
+* ``merge``: one key column by which every file is sorted (checked by a
+  scan of the key columns first). Every file is streamed side by side; the
+  rows up to the smallest of the batches' last keys are matched at a time,
+  so memory is that of streaming the files.
+* ``hash`` (unsorted files, composite keys): every file but the largest is
+  read into memory (its key and used columns only) and indexed by key; the
+  largest file is streamed batch by batch and each batch looks its keys up
+  in the others. Memory is about the key and value columns of all but the
+  largest file (:attr:`JoinPlan.held_bytes` after a pass), never the largest.
+* ``row`` (``--on row``): the files are streamed side by side and rows are
+  matched by position (the files must have equally many data rows).
 
 With ``--per-sample``, the key columns (and any ``--id-col``, from the first
 file) are copied into the per-row output so that its rows join back.
@@ -247,7 +251,7 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
     model_names: list[tuple[str, str]] = []
     joined_prefixes: list[str] = []
     joined_cols: list[str] = []
-    true_cols = [opts.true_col]
+    true_cols = [opts.true_col]  # the first file's targets: y_true, or soft y_true_<class>
     if multiclass:
         classes = [
             c[len(prefixes[0]) :] for c in _class_columns(first.names, prefixes[0], prefixes)
@@ -255,10 +259,9 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         soft = [opts.true_prefix + c for c in classes]
         if classes and all(c in first.names for c in soft):
             true_cols = soft
-    if not (multiclass and true_cols != [opts.true_col]):
-        if opts.true_col not in first.names:
-            error = _missing_column(opts.true_col, first.names, "--true-col")
-            raise InputError(f"{first.path}: {error.message} (y_true comes from the first file)")
+    if true_cols == [opts.true_col] and opts.true_col not in first.names:
+        error = _missing_column(opts.true_col, first.names, "--true-col")
+        raise InputError(f"{first.path}: {error.message} (y_true comes from the first file)")
     id_cols = tuple(dict.fromkeys([*keys, *opts.id_cols])) if opts.per_sample_ids else ()
     for column, option in [
         *[(c, "--id-col") for c in opts.id_cols],
@@ -797,7 +800,7 @@ class _JoinPass:
                 buffers[i] = buffer.slice(takes[i])
                 keys[i] = keys[i][takes[i] :]
                 consumed[i] += takes[i]
-            self._position = self._passes[0].position()
+            self._position = self._passes[self._driver].position()  # the bar follows it
         _finish(plan, tallies, joined)
 
 

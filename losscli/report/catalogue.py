@@ -30,6 +30,8 @@ def task_text(spec: LossSpec) -> str:
 def direction_text(spec: LossSpec) -> str:
     if spec.higher_is_better:
         return "higher is better (a score)"
+    if spec.nominal:
+        return "closer to the nominal level is better (not ranked; gate it both ways)"
     return "lower is better (a loss)"
 
 

@@ -7,3 +7,4 @@ from losscli.core.losses import binary  # noqa: F401
 from losscli.core.losses import multiclass  # noqa: F401
 from losscli.core.losses import structured  # noqa: F401
 from losscli.core.losses import classification_figures  # noqa: F401
+from losscli.core.losses import intervals  # noqa: F401
