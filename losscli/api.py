@@ -12,8 +12,9 @@ these functions, renders what they return and maps errors to exit codes::
     >>> result.to_dict()["results"][1]
     {'loss': 'mae', 'params': {}, 'model': 'y_pred', 'value': 0.375}
 
-``data`` is a path or URL (read by the same reader as the command line), a
-pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
+``data`` is a path, a directory, a glob or a URL such as ``s3://bucket/preds/``
+(read by the same reader as the command line; ``storage_options={...}`` go
+to fsspec), a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or a dict
 of arrays; or a list of paths, several models' files joined on the key
 column(s) ``on`` (``on="row"`` matches rows by position; ``join="inner"``
 keeps the keys every file has), as ``loss compute a.csv b.csv --on id``. Errors are raised, never printed: :class:`~losscli.errors.InputError`
@@ -29,7 +30,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -237,11 +238,16 @@ def _open(
     data: Any,
     opts: InputOptions,
     progress: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
     *,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
 ) -> Any:
-    """A source with ``batches()``: a file or URL, in-memory data, or several files joined."""
+    """A source with ``batches()``: a file, directory, glob or URL, in-memory data, or
+    several files joined.
+
+    ``storage_options`` go to fsspec for a URL (``{"endpoint_url": ...}``).
+    """
     from losscli.io.frames import FrameSource, is_in_memory
 
     files = _file_list(data)
@@ -249,6 +255,12 @@ def _open(
         data = files[0]
     elif files is not None:
         from losscli.io.join import open_join
+
+        if storage_options:
+            raise UsageError(
+                "storage_options are for one path or URL (a directory, glob or URL is one "
+                "dataset), not for several joined files"
+            )
 
         how = _choice(join, "join", ("exact", "inner"))
         if progress is None:
@@ -261,15 +273,25 @@ def _open(
             "on= joins several models' files on a key; give a list of two paths or more"
         )
     if is_in_memory(data):
+        if storage_options:
+            raise UsageError("storage_options are for a URL; the data given are in memory")
         return FrameSource(data, opts)
     from losscli.io.source import open_source
 
     path = os.fspath(data)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise UsageError(
+            "storage_options must be a dict of fsspec options, e.g. {'anon': True} "
+            f"(got {type(storage_options).__name__})"
+        )
     if progress is None:
-        return open_source(path, opts)
-    return _with_progress(progress, lambda report: open_source(path, opts, progress=report))
+        return open_source(path, opts, storage_options=storage_options)
+    return _with_progress(
+        progress,
+        lambda report: open_source(path, opts, progress=report, storage_options=storage_options),
+    )
 
 
 def _with_progress(progress: Any, opener: Callable[[Any], Any]) -> Any:
@@ -408,6 +430,7 @@ def compute(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -497,7 +520,7 @@ def compute(
                 chosen.append(LossSelection(spec, spec.resolve_params({})))
         return chosen
 
-    source = _open(data, opts, progress, on=on, join=join)
+    source = _open(data, opts, progress, storage_options, on=on, join=join)
     try:
         from losscli.analysis.streaming import compute_chunks
         from losscli.io.stream import ValueSpool
@@ -615,6 +638,7 @@ def compare(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -660,7 +684,7 @@ def compare(
     )
     _prepare_losses(texts, custom)
     messages = _Messages()
-    with _open(data, opts, progress, on=on, join=join) as source:
+    with _open(data, opts, progress, storage_options, on=on, join=join) as source:
         from losscli.analysis.compare_plan import compare_plan
 
         plan = compare_plan(
@@ -726,6 +750,7 @@ def sensitivity(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -796,7 +821,7 @@ def sensitivity(
     if in_memory:
         _in_memory_on_dask(chosen, "sensitivity with --custom losses (read into memory)")
     with (
-        _open(data, opts, progress, on=on, join=join) as source,
+        _open(data, opts, progress, storage_options, on=on, join=join) as source,
         _runner(chosen, scheduler) as run_plan,
     ):
         if not in_memory:
@@ -862,6 +887,7 @@ def recommend(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     on: str | Sequence[str] | None = None,
@@ -939,7 +965,7 @@ def recommend(
             interval_level=interval_level,
         )
         with (
-            _open(data, opts, progress, on=on, join=join) as source,
+            _open(data, opts, progress, storage_options, on=on, join=join) as source,
             _runner(chosen_engine, scheduler) as run_plan,
         ):
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
@@ -1452,13 +1478,17 @@ def _copy(state: Any) -> Any:
 
 
 def _report_inputs(
-    data: Any, options: dict[str, Any], custom: Sequence[str] | None, texts: tuple[str, ...]
+    data: Any,
+    options: dict[str, Any],
+    custom: Sequence[str] | None,
+    texts: tuple[str, ...],
+    storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[Dataset, list[LossSelection], _Messages]:
     """Every row of ``data`` in memory and the chosen losses (report and charts)."""
     opts = _input_options(**options)
     _prepare_losses(texts, custom or ())
     messages = _Messages()
-    with _open(data, opts) as source:
+    with _open(data, opts, None, storage_options) as source:
         dataset = _whole(source)
     return dataset, _choose(texts, dataset, messages), messages
 
@@ -1479,6 +1509,7 @@ def data_charts(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
@@ -1516,6 +1547,7 @@ def data_charts(
         ),
         custom,
         _loss_texts(losses),
+        storage_options,
     )
     import dataclasses
 
@@ -1545,6 +1577,7 @@ def report_data(
     pos_label: str | float | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
+    storage_options: Mapping[str, Any] | None = None,
     interval_cols: Sequence[str] | str | None = None,
     interval_level: float = 0.9,
     custom: Sequence[str] | None = None,
@@ -1608,7 +1641,7 @@ def report_data(
         for sel in parse_loss_list(text)
     )
     result = None
-    with _open(data, opts) as source:
+    with _open(data, opts, None, storage_options) as source:
         # --custom losses may return one number for all rows: they need every row at once.
         if not custom_losses():
             spool = ValueSpool()

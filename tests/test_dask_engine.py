@@ -360,8 +360,10 @@ def test_the_first_failing_partition_names_the_error(client, tmp_path):
         _write(worse, str(tmp_path / "2.csv")),
     ]
     plan = compute_plan(_choose(("msle",)))
+    # Rows numbered over the input, as one file of the first two would number them.
+    first_two = _write(pd.concat([good, bad]), str(tmp_path / "01.csv"))
     with pytest.raises(DataError) as local:
-        with open_source(paths[1], InputOptions()) as one:
+        with open_source(first_two, InputOptions()) as one:
             run_plan(plan, one)
     with pytest.raises(DataError) as remote:
         dask_engine.run_plan(plan, Files(paths, InputOptions()), client=client)
@@ -473,3 +475,53 @@ def test_custom_losses_run_on_the_workers(client):
     got = lc.compute(path, engine="dask", scheduler=client, **kwargs).to_dict()
     assert_same(got, want)
     assert [r["loss"] for r in got["results"]] == ["mae", "huber_guide"]
+
+
+# --------------------------------------------------------------------------- many files
+
+
+@pytest.fixture(scope="module")
+def hive_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One dataset as hive-partitioned folders (day=...), in Parquet and in CSV."""
+    out = {}
+    frame = _frame(2400, seed=21)
+    days = ["2026-11-01", "2026-11-02", "2026-11-03"]
+    for ext in ("parquet", "csv"):
+        root = tmp_path_factory.mktemp(f"hive_{ext}")
+        for i, day in enumerate(days):
+            folder = root / f"day={day}"
+            folder.mkdir()
+            part = frame.iloc[i * 800 : (i + 1) * 800].drop(columns=["g"])
+            # Two files per day, of different sizes.
+            _write(part.iloc[:300], str(folder / f"part-0.{ext}"))
+            _write(part.iloc[300:], str(folder / f"part-1.{ext}"))
+        out[ext] = str(root)
+    return out
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compute", "--group-by", "day", "-l", "mae,mse,median_ae,max_error"],
+        ["compute", "--ci", "0.9", "--bootstrap", "60", "-l", "mae,rmse,median_ae"],
+        ["compare"],
+        ["compare", "--ci", "0.9", "--bootstrap", "60", "-l", "mae,mse"],
+        ["sensitivity", "-l", "mse,mae"],
+        ["recommend"],
+    ],
+    ids=["compute-groups", "compute-ci", "compare", "compare-ci", "sensitivity", "recommend"],
+)
+def test_cli_on_a_hive_directory_dask_equals_local(run, client, hive_dirs, ext, args):
+    command, *rest = args
+    base = [command, hive_dirs[ext], "--pred-col", "a", "--pred-col", "b", *rest]
+    if command == "recommend":  # the evidence about predictions is the first model's
+        base = [command, hive_dirs[ext], "--pred-col", "a", *rest]
+    local = run(*base, "--format", "json")
+    remote = run(
+        *base, "--format", "json", "--engine", "dask", "--scheduler", client.scheduler.address
+    )
+    assert local.exit_code == 0, local.stderr
+    assert remote.exit_code == 0, remote.stderr
+    assert_same(json.loads(remote.stdout), json.loads(local.stdout))
+    assert remote.stderr == local.stderr

@@ -602,3 +602,51 @@ def test_composite_key_errors_name_every_part(run, tmp_path):
         f"key is missing from another file (first: (user=2, day=2)); pass --join inner to keep "
         f"only the keys every file has"
     )
+
+
+def test_later_passes_reuse_the_files_a_hash_join_keeps(tmp_path):
+    from losscli.io.columns import InputOptions
+    from losscli.io.join import open_join
+
+    files, _ = _frames(n=200, seed=13)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    with open_join([paths["a"], paths["b"]], InputOptions(), "id") as source:
+        opened = {m.path: 0 for m in source.plan.members}
+        for member in source.plan.members:
+            original = member.source._open_pass
+
+            def counted(columns, original=original, path=member.path):
+                opened[path] += 1
+                return original(columns)
+
+            member.source._open_pass = counted  # type: ignore[method-assign]
+        first = [d.models for d in source.batches()]
+        second = [d.models for d in source.batches()]
+        assert source.plan.method == "hash"
+    # a (the largest): its first block read for the order check, then streamed twice;
+    # b: read once and kept.
+    assert opened == {paths["a"]: 3, paths["b"]: 1}
+    for one, two in zip(first, second):
+        for model in one:
+            np.testing.assert_array_equal(one[model], two[model])
+    assert source.plan.held is None  # released on close
+
+
+def test_a_hash_join_holding_much_memory_says_so(run, tmp_path, monkeypatch):
+    import losscli.io.join as join_module
+
+    files, _ = _frames(n=100)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1000)
+    result = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"Warning: the files are not all sorted by id: the join keeps {paths['b']} in memory ("
+    )
+    assert lines[0].endswith("MiB with its key index); sort every file by it to join them in "
+                             "one streamed pass")  # fmt: skip
+    monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1 << 40)
+    quiet = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
+    assert "Warning" not in quiet.stderr

@@ -52,8 +52,10 @@ reported for completeness.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +69,8 @@ BLOCKS = 4096
 _DRAW_ROWS = 256
 # Draws (uint8) kept between calls of replicates() up to this many: 64 MiB.
 _KEPT_DRAWS = 64 << 20
+# Draws up to this many (8 MiB: 2,000 replicates) are cached for the next plan of the run.
+_CACHED_DRAWS = 8 << 20
 _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
 
 
@@ -86,6 +90,20 @@ def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarr
     return np.where(rows < np.uint64(blocks), rows.astype(np.intp), hashed)
 
 
+#: Told how many bootstrap resamples have been drawn so far (the CLI's progress bar on a
+#: terminal); None: nobody is watching. A context variable, so the API stays silent.
+RESAMPLES_DRAWN: ContextVar[Callable[[int], None] | None] = ContextVar(
+    "losscli_resamples_drawn", default=None
+)
+_REPORT_EVERY = 64
+
+
+def _drawn(count: int) -> None:
+    report = RESAMPLES_DRAWN.get()
+    if report is not None and count:
+        report(count)
+
+
 def poisson_draws(seed: int, n_boot: int, blocks: int = BLOCKS, start: int = 0) -> np.ndarray:
     """Poisson(1) weights of replicates [start, start + n_boot) for every block, as uint8.
 
@@ -93,12 +111,29 @@ def poisson_draws(seed: int, n_boot: int, blocks: int = BLOCKS, start: int = 0) 
     replicate b always gets the same weights whatever else is drawn. (A
     Poisson(1) count above 255 has probability below 1e-500.)
     """
+    if n_boot * blocks <= _CACHED_DRAWS:
+        # Several plans of one run (the report's compute and compare) share the draws.
+        return _cached_draws(seed, n_boot, blocks, start)
+    return _draw(seed, n_boot, blocks, start)
+
+
+def _draw(seed: int, n_boot: int, blocks: int, start: int) -> np.ndarray:
     out = np.empty((n_boot, blocks), dtype=np.uint8)
     for b in range(start, start + n_boot):
         bit = np.random.Philox(key=seed)
         # Each replicate owns 2**64 counter steps of the stream.
         bit.advance(b << 64)
         out[b - start] = np.random.Generator(bit).poisson(1.0, blocks)
+        if (b - start + 1) % _REPORT_EVERY == 0:
+            _drawn(_REPORT_EVERY)
+    _drawn(n_boot % _REPORT_EVERY)
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_draws(seed: int, n_boot: int, blocks: int, start: int) -> np.ndarray:
+    out = _draw(seed, n_boot, blocks, start)
+    out.setflags(write=False)
     return out
 
 

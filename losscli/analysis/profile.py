@@ -110,11 +110,13 @@ def _moments(r: np.ndarray) -> tuple[float | None, float | None]:
     # Scale-free moments: dividing by the largest deviation first keeps the 4th
     # power from overflowing for residuals of 1e100 and more.
     z = centred / largest
-    m2 = float(np.mean(z**2))
+    # Products, not z**3 and z**4 (a general power, ~10x slower); the plan does the same.
+    z2 = z * z
+    m2 = float(np.mean(z2))
     if m2 <= np.finfo(np.float64).eps ** 2:
         return None, None
-    m3 = float(np.mean(z**3))
-    m4 = float(np.mean(z**4))
+    m3 = float(np.mean(z2 * z))
+    m4 = float(np.mean(z2 * z2))
     return m4 / m2**2 - 3.0, m3 / m2**1.5
 
 

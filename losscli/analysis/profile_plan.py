@@ -221,9 +221,10 @@ class ProfileMoments:
         if self.largest_r > 0 and math.isfinite(self.largest_r):
             # The operations of profile._moments, so one batch gives its very numbers.
             z = (r - self.mean_r) / self.largest_r
-            state.z2 += float(np.sum(z**2))
-            state.z3 += float(np.sum(z**3))
-            state.z4 += float(np.sum(z**4))
+            z2 = z * z
+            state.z2 += float(np.sum(z2))
+            state.z3 += float(np.sum(z2 * z))
+            state.z4 += float(np.sum(z2 * z2))
         if self.abs_max_y > 0 and math.isfinite(self.abs_max_y) and r.size:
             # np.std's own steps per batch (mean, then squared deviations), merged.
             x = np.asarray(batch.y_true, dtype=np.float64) / self.abs_max_y

@@ -401,8 +401,7 @@ class StreamingCompute:
     def _group_index(self, chunk: Dataset) -> tuple[np.ndarray, list[str]] | None:
         if chunk.groups is None:
             return None
-        names, codes = np.unique(chunk.groups.astype(str), return_inverse=True)
-        listed = [str(n) for n in names]
+        codes, listed = chunk.group_index()
         counts = np.bincount(codes, minlength=len(listed))
         positive = (
             np.ones(len(listed), dtype=bool)

@@ -180,7 +180,7 @@ def _compare_models(
         check_plot_target(plot, file, rereads=True)
     with api_warnings():
         # The paired bootstrap (--ci) reads every row into memory first: no bar then.
-        with progress_bar(fmt == "table" and ci is None) as bar:
+        with progress_bar(fmt == "table") as bar:
             result = api_compare(
                 data,
                 losses=losses,

@@ -81,9 +81,16 @@ def compute(
 ) -> None:
     """Compute the selected losses for every model in FILE.
 
+    FILE (in every data command) is a CSV/TSV (maybe compressed) or Parquet
+    file, - for stdin, or one dataset of many files: a directory, a quoted
+    glob or a URL (s3://, gs://, abfs://, https://; pip install
+    'losscli[cloud]'), its files' rows in sorted path order.
+
     \b
     Examples:
       loss compute preds.csv
+      loss compute preds/ --group-by day         # day=.../ folders as a column
+      loss compute 's3://bucket/preds/*.parquet' --storage-option anon=true
       loss compute preds.csv -l mse,mae,huber:delta=2 --pred-col a --pred-col b
       loss compute preds.csv --ci 0.95 --group-by segment --format json
       loss compute preds.csv --fail-above mae=0.5     # exit 3 when MAE > 0.5

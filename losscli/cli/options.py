@@ -116,6 +116,19 @@ def input_options(func: F) -> F:
             click.option(
                 "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
             ),
+            # --- several files and remote storage (issue 16): FILE may be a directory, a
+            # quoted glob or a URL; these options go to fsspec (io/files.py).
+            click.option(
+                "--storage-option",
+                "storage_option",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help=(
+                    "For a URL FILE (s3://, gs://, abfs://, https://): an fsspec storage "
+                    "option, e.g. endpoint_url=http://localhost:9000 or anon=true "
+                    "(repeatable; true/false/numbers/JSON converted)."
+                ),
+            ),
             click.option(
                 "--interval-cols",
                 metavar="LOWER,UPPER",
@@ -345,8 +358,18 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "nan": kwargs["nan"].lower(),
         "delimiter": kwargs["delimiter"],
         "encoding": kwargs["encoding"],
+        "storage_options": _storage_options(kwargs.get("storage_option") or ()),
         "interval_cols": kwargs.get("interval_cols"),
         "interval_level": kwargs.get("interval_level", 0.9),
         "engine": kwargs["engine"].lower(),
         "scheduler": kwargs["scheduler"],
     }
+
+
+def _storage_options(items: tuple[str, ...]) -> dict[str, Any] | None:
+    """--storage-option KEY=VALUE items as fsspec's keyword arguments (None: not given)."""
+    if not items:
+        return None
+    from losscli.io.files import parse_storage_options
+
+    return parse_storage_options(items)

@@ -48,6 +48,11 @@ class Dataset:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     strata: np.ndarray | None = None
+    # The reader's integer codes of ``groups`` (equal codes, equal names), valid only for
+    # the very array they came with: slicing or replacing ``groups`` leaves them unused.
+    group_codes: tuple[np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
     # Binary targets read with --pos-label: the distinct labels of y_true in these rows
     # (at most three), for the checks over the whole input.
     binary_labels: tuple[str, ...] = ()
@@ -91,8 +96,76 @@ class Dataset:
             extra=self.extra,
         )
 
+    def group_index(self) -> tuple[np.ndarray, list[str]]:
+        """Each row's code (intp) into the sorted distinct group names, and those names."""
+        if self.groups is None:
+            raise ValueError("these data have no groups")
+        known = self.group_codes
+        if known is not None and known[0] is self.groups and known[1].shape == self.groups.shape:
+            return _ranked(self.groups, known[1])
+        return factorize_groups(self.groups)
+
     def column_of(self, target: str, model: str) -> str:
         """The file column behind a kernel input name, for error messages."""
         if target == "y_pred":
             return self.columns.get(model, model)
         return self.columns.get(target, target)
+
+
+_SLOTS = 1 << 16
+
+
+def factorize_groups(groups: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each row's code (intp) into the sorted distinct group names, and those names.
+
+    The reader gives groups as a fixed-width string array: their characters
+    are hashed to 64 bits per row and the hashes sorted (integers, fast), the
+    distinct values checked against every row (so a hash collision cannot
+    merge two groups: it falls back to sorting the strings). Other arrays
+    (Python strings) are sorted as strings.
+    """
+    values = np.asarray(groups)
+    if values.dtype.kind == "U" and values.size and values.dtype.itemsize:
+        width = values.dtype.itemsize // 4
+        chars = np.ascontiguousarray(values).view(np.uint32).reshape(-1, width)
+        hashed = np.zeros(values.shape[0], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(width):
+                hashed = hashed * np.uint64(0x100000001B3) + chars[:, k].astype(np.uint64)
+        # Few groups: a row's slot (16 bits of its hash) and one representative row per
+        # slot, no sort at all; accepted only if every row equals its slot's representative.
+        slot = (hashed >> np.uint64(48)).astype(np.intp)
+        representative = np.zeros(_SLOTS, dtype=np.intp)
+        representative[slot] = np.arange(slot.size)
+        if np.array_equal(values[representative[slot]], values):
+            used = np.flatnonzero(np.bincount(slot, minlength=_SLOTS))
+            distinct = values[representative[used]]
+            order = np.argsort(distinct, kind="stable")
+            rank = np.zeros(_SLOTS, dtype=np.intp)
+            rank[used[order]] = np.arange(order.size)
+            return rank[slot], [str(n) for n in distinct[order]]
+        _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+        distinct = values[first]
+        if np.array_equal(distinct[inverse], values):
+            order = np.argsort(distinct, kind="stable")
+            rank = np.empty(order.size, dtype=np.intp)
+            rank[order] = np.arange(order.size)
+            return rank[inverse.reshape(-1)], [str(n) for n in distinct[order]]
+    names, codes = np.unique(values.astype(str), return_inverse=True)
+    return codes.reshape(-1), [str(n) for n in names]
+
+
+def _ranked(groups: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes of any numbering made dense and ordered by name (one representative row each)."""
+    if codes.size == 0:
+        return np.zeros(0, dtype=np.intp), []
+    codes = codes.astype(np.intp, copy=False)
+    size = int(codes.max()) + 1
+    representative = np.zeros(size, dtype=np.intp)
+    representative[codes] = np.arange(codes.size)
+    used = np.flatnonzero(np.bincount(codes, minlength=size))
+    distinct = np.asarray(groups)[representative[used]].astype(str)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.zeros(size, dtype=np.intp)
+    rank[used[order]] = np.arange(order.size)
+    return rank[codes], [str(n) for n in distinct[order]]

@@ -329,7 +329,7 @@ class MedianAccumulator:
                 raise RuntimeError("the median needs refinement passes over the values first")
             low, high = (s.value for s in self._selectors)
             assert low is not None and high is not None
-            return 0.5 * (low + high)
+            return midpoint(low, high)
         if not self.values:
             return math.nan
         weights = np.concatenate(self.weights) if self.weighted else None
@@ -888,6 +888,14 @@ def _inverted_cdf(
     return float(sorted_values[idx])
 
 
+def midpoint(low: float, high: float) -> float:
+    """``(low + high) / 2``, also where the sum overflows (two middle values near 1.8e308)."""
+    mid = 0.5 * (low + high)
+    if math.isinf(mid) and math.isfinite(low) and math.isfinite(high):
+        return 0.5 * low + 0.5 * high
+    return mid
+
+
 def weighted_percentile(values: np.ndarray, weights: np.ndarray | None, percentile: float) -> float:
     """scikit-learn's averaged inverted-CDF weighted percentile.
 
@@ -905,4 +913,4 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray | None, percenti
     v, sw = values[order], w[order]
     low = _inverted_cdf(v, sw, percentile)
     high = -_inverted_cdf(-v[::-1], sw[::-1], 100.0 - percentile)
-    return 0.5 * (low + high)
+    return midpoint(low, high)

@@ -244,8 +244,13 @@ def _head(part: Any) -> Any:
 
 
 def _count_rows(part: Any, index: int) -> Any:
+    """(rows used, data rows of the file) of a partition, or its error."""
     try:
-        return sum(batch.n_rows for batch in part.batches())
+        used = file_rows = 0
+        for batch in part.batches():
+            used += batch.n_rows
+            file_rows += batch.n_file_rows
+        return used, file_rows
     except LossCliError as exc:
         return _Failure(index, exc)
 
@@ -284,16 +289,26 @@ def run_plan(
     if head is None:
         raise ValueError("the input yielded no batch")
     parts, head = _settle_task(client, parts, head)
+    # Reports name the input (a directory, glob or URL), not the partition read first.
+    head = dataclasses.replace(head, source=getattr(source, "source", head.source))
+    counts: _Counts | None = None
+    if len(parts) > 1 and any(p.row_offset is None for p in parts):
+        # Row numbers (in messages, outlier lists, the paired bootstrap's draws) count
+        # over the whole input, as on one machine: each partition needs its first.
+        counts = _count(client, parts)
+        parts = _numbered(parts, counts)
     passes = plan(head)
     step = next(passes)
     number = 1
-    offsets: list[int] | None = None
     while True:
         if on_pass is not None:
             on_pass(number)
-        if rows_before(step) is not None and offsets is None:
-            offsets = _row_offsets(client, parts)
-        state = _reduce(client, step, parts, offsets if rows_before(step) else None, split_every)
+        offsets = None
+        if rows_before(step) is not None:
+            if counts is None:
+                counts = _count(client, parts) if len(parts) > 1 else _Counts([0], [None])
+            offsets = counts.used_before
+        state = _reduce(client, step, parts, offsets, split_every)
         result = step.finish(state)
         try:
             step = passes.send(result)
@@ -329,20 +344,39 @@ def _reduce(
     return merged.state
 
 
-def _row_offsets(client: Any, parts: Sequence[Any]) -> list[int]:
-    """Rows (``Dataset.n_rows``) before each partition: a counting pass when there are several.
+@dataclass
+class _Counts:
+    """What a counting pass found: rows used before each partition, and each's file rows."""
 
-    A partition that fails to read counts 0 here: the pass that follows meets
-    its error again, in input order with the other partitions' errors.
-    """
-    if len(parts) == 1:
-        return [0]
+    used_before: list[int]
+    file_rows: list[int | None]
+
+
+def _count(client: Any, parts: Sequence[Any]) -> _Counts:
+    """One pass that counts each partition's rows (a partition that fails counts 0 here:
+    the pass that follows meets its error again, in input order with the others')."""
     futures = [client.submit(_count_rows, p, i, pure=False) for i, p in enumerate(parts)]
-    offsets = [0]
-    for future in futures[:-1]:
-        count = future.result()
-        offsets.append(offsets[-1] + (0 if isinstance(count, _Failure) else count))
-    return offsets
+    used_before = [0]
+    file_rows: list[int | None] = []
+    for future in futures:
+        found = future.result()
+        used, rows = (0, None) if isinstance(found, _Failure) else found
+        used_before.append(used_before[-1] + used)
+        file_rows.append(rows)
+    return _Counts(used_before[:-1], file_rows)
+
+
+def _numbered(parts: list[Any], counts: _Counts) -> list[Any]:
+    """Partitions whose first row number was unknown get it from the counts before them."""
+    out = []
+    before: int | None = 0
+    for part, rows in zip(parts, counts.file_rows):
+        if part.row_offset is None and before is not None:
+            part = dataclasses.replace(part, row_offset=before)
+        start = part.row_offset
+        before = None if start is None or rows is None else start + rows
+        out.append(part)
+    return out
 
 
 def _settle_task(client: Any, parts: list[Any], head: Dataset) -> tuple[list[Any], Dataset]:

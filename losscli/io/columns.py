@@ -327,6 +327,7 @@ def build_dataset(
         groups = None if groups is None else groups[keep]
         ids = {k: v[keep] for k, v in ids.items()}
     weights = arrays.pop("\0weights", None)
+    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
     _check_weights(weights, opts, row_numbers, chunk)
 
     notes: list[str] = []
@@ -355,6 +356,7 @@ def build_dataset(
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        group_codes=group_codes,
         ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,
@@ -420,16 +422,31 @@ def _weights_and_groups(
     if opts.group_by:
         _require(table, opts.group_by, "--group-by")
         try:
-            raw = table.column(opts.group_by).cast(pa.string()).to_pylist()
+            raw = table.column(opts.group_by).cast(pa.string())
         except CAST_ERRORS:
             raise DataError(
                 f"column {opts.group_by} (--group-by) holds values of type "
                 f"{table.column(opts.group_by).type} that cannot be read as group names"
             ) from None
-        groups = np.array(["" if g is None else g.strip() for g in raw], dtype=object)
+        import pyarrow.compute as pc
+
+        # Vectorised: the distinct values are stripped in Python (few), the rows are
+        # their codes; the groups are a fixed-width string array (no Python object per row).
+        encoded = pc.dictionary_encode(raw.combine_chunks())
+        stripped = [v.strip() for v in encoded.dictionary.to_pylist()]
+        raw_codes = encoded.indices.fill_null(len(stripped)).to_numpy(zero_copy_only=False)
+        stripped.append("")  # a missing cell (null)
+        # Values equal once stripped (" a" and "a") are one group: one code each name.
+        canonical: dict[str, int] = {}
+        remap = np.array([canonical.setdefault(n, len(canonical)) for n in stripped])
+        codes = remap[raw_codes]
+        table_of_names = np.array(list(canonical), dtype=str)
+        groups = table_of_names[codes]
         # An empty group cell is a missing value like any other (SPEC 2: --nan).
-        arrays["\0groups"] = np.where(groups == "", np.nan, 0.0)
-        distinct = len(set(groups.tolist()))
+        arrays["\0groups"] = np.where(table_of_names == "", np.nan, 0.0)[codes]
+        # The codes travel with the rows (sliced with them by --nan drop) into the Dataset.
+        arrays["\0group_codes"] = codes.astype(np.int32)
+        distinct = int(np.count_nonzero(np.bincount(codes, minlength=len(canonical))))
         if distinct > MAX_GROUPS:
             raise DataError(
                 f"column {opts.group_by} (--group-by) has {distinct:,} distinct values; "
@@ -437,6 +454,15 @@ def _weights_and_groups(
                 f"(at most {MAX_GROUPS:,} groups)"
             )
     return weights, groups
+
+
+def _group_codes(
+    groups: np.ndarray | None, codes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The reader's codes of the groups, tied to the groups array they describe."""
+    if groups is None or codes is None:
+        return None
+    return (groups, codes)
 
 
 def _label(name: str, opts: InputOptions) -> str:
@@ -753,6 +779,7 @@ def _build_multiclass(
         if labels_raw is not None:
             labels_raw = [v for v, k in zip(labels_raw, keep) if k]
     weights = arrays.pop("\0weights", None)
+    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
     _check_weights(weights, opts, row_numbers, chunk)
     qs = {model: np.column_stack([arrays[c] for c in cols]) for model, cols, _ in model_columns}
     q = next(iter(qs.values()))
@@ -795,6 +822,7 @@ def _build_multiclass(
         row_numbers=row_numbers,
         weights=weights,
         groups=groups,
+        group_codes=group_codes,
         ids=ids,
         group_column=opts.group_by,
         n_dropped=n_dropped,

@@ -37,6 +37,7 @@ could not be paired). Errors give the count per file and the first keys.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,8 @@ from losscli.io.columns import InputOptions, _class_columns, _missing_column
 from losscli.io.source import Progress, Source, concat_tables, open_source
 
 JOIN_KINDS = ("exact", "inner")
+# A hash join keeping more than this in memory says so (the streaming memory bound).
+HELD_WARNING_BYTES = 256 << 20
 ROW = "row"
 
 SEVERAL_FILES = (
@@ -111,6 +114,9 @@ class JoinPlan:
     held_bytes: int = 0  # memory held by the last hash join's in-memory files
     warned: bool = False
     method: str | None = None  # "row", "merge" or "hash", decided on the first pass
+    # The hash join's in-memory files (table, index, key arrays, counts), kept for later passes.
+    held: dict[int, tuple[pa.Table, Any, list[Any], _Tally]] | None = None
+    memory_told: bool = False
 
 
 def _labels(paths: Sequence[str]) -> list[str]:
@@ -196,6 +202,7 @@ def open_join(
         raise
 
     def close() -> None:
+        plan.held = None
         for source in sources:
             source.close()
 
@@ -597,8 +604,12 @@ class _JoinPass:
         members = plan.members
         tallies = [_Tally() for _ in members]
         held: dict[int, tuple[pa.Table, Any, np.ndarray, list[Any]]] = {}
+        if plan.held is not None:  # a later pass: the files kept by the first one, as they are
+            for i, (table, index, arrays, tally) in plan.held.items():
+                held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
+                tallies[i] = dataclasses.replace(tally, first_repeated=list(tally.first_repeated))
         for i, member in enumerate(members):
-            if i == self._driver:
+            if i == self._driver or plan.held is not None:
                 continue
             reading = self._open(member)
             table = concat_tables([t for t, _ in reading.tables()])
@@ -619,6 +630,11 @@ class _JoinPass:
             if i != 0:  # only the first file's key columns go on (the index has the rest)
                 table = table.drop_columns([k for k in keys if k not in member.renames])
             held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
+        if plan.held is None:  # kept for the next passes (the memory stays what one pass needs)
+            plan.held = {
+                i: (table, index, arrays, dataclasses.replace(tallies[i]))
+                for i, (table, index, _, arrays) in held.items()
+            }
         driver = members[self._driver]
         reading = self._open(driver)
         joined = 0
@@ -631,6 +647,9 @@ class _JoinPass:
             arrays = _keys_of(table, keys, driver, rows)
             probe = _index(arrays)
             positions = {i: np.asarray(h[1].get_indexer(probe)) for i, h in held.items()}
+            if not plan.memory_told:  # the indexes are built by now: say what they hold
+                plan.memory_told = True
+                self._tell_memory(held)
             keep = np.ones(table.num_rows, dtype=bool)
             for found in positions.values():
                 keep &= found >= 0
@@ -679,6 +698,28 @@ class _JoinPass:
                 [_show_key(keys, arrays, int(r)) for r in unmatched[:3]],
             )
         _finish(plan, tallies, joined)
+
+    def _tell_memory(self, held: dict[int, tuple[pa.Table, Any, np.ndarray, list[Any]]]) -> None:
+        """A warning when the files a hash join keeps take more than the streaming bound."""
+        plan = self.plan
+        size = sum(
+            table.nbytes + int(index.memory_usage(deep=True)) + matched.nbytes
+            for table, index, matched, _ in held.values()
+        )
+        if size <= HELD_WARNING_BYTES:
+            return
+        kept = ", ".join(plan.members[i].path for i in held)
+        how = (
+            "sort every file by it to join them in one streamed pass"
+            if len(plan.keys) == 1
+            else "a single key column by which every file is sorted joins them in one streamed pass"
+        )
+        warnings.warn(
+            f"the files are not all sorted by {','.join(plan.keys)}: the join keeps "
+            f"{kept} in memory ({size / 2**20:,.0f} MiB with its key index); {how}",
+            LossWarning,
+            stacklevel=2,
+        )
 
     # ---- --on KEY, every file sorted by a single key (merge join: every file streamed)
 

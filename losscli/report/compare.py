@@ -88,6 +88,30 @@ def chart_panels(report: CurvesReport) -> list[Panel]:
     return panels
 
 
+#: The most grid points a curve table shows (evenly spaced, both ends included); JSON,
+#: CSV and markdown carry every point of --errors.
+TABLE_POINTS = 201
+
+
+def shown_points(n: int) -> list[int]:
+    """Indices of the grid points a table shows: all of them up to TABLE_POINTS."""
+    if n <= TABLE_POINTS:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (TABLE_POINTS - 1)) for i in range(TABLE_POINTS)})
+
+
+def _grid_digits(grid: Any, rows: list[int]) -> int:
+    """Significant digits that tell the shown grid points apart (at least 4)."""
+    points = [float(grid[i]) for i in rows]
+    if len(points) < 2:
+        return 4
+    step = min(abs(b - a) for a, b in zip(points, points[1:]))
+    largest = max(abs(p) for p in points)
+    if not step > 0 or not largest > 0:
+        return 4
+    return max(4, min(12, math.ceil(math.log10(largest / step)) + 2))
+
+
 def _curve_table(variable: str, curves: list[Curve]) -> Any:
     """Grid points down, each curve's value and slope (loss') across."""
     from rich import box
@@ -99,8 +123,10 @@ def _curve_table(variable: str, curves: list[Curve]) -> Any:
     for curve in curves:
         table.add_column(Text(curve.label), justify="right", no_wrap=True)
         table.add_column(Text(curve.label + "'"), justify="right", no_wrap=True)
-    for i, x in enumerate(curves[0].grid):
-        cells = [fmt_number(float(x), digits=4)]
+    rows = shown_points(len(curves[0].grid))
+    digits = _grid_digits(curves[0].grid, rows)
+    for i in rows:
+        cells = [fmt_number(float(curves[0].grid[i]), digits=digits)]
         for curve in curves:
             cells.append(fmt_number(float(curve.values[i])))
             cells.append(fmt_number(float(curve.gradients[i])))
@@ -109,8 +135,9 @@ def _curve_table(variable: str, curves: list[Curve]) -> Any:
 
 
 def _column_width(header: str, numbers: Any) -> int:
-    """Printed width of one curve-table column's cells."""
-    return max([len(header)] + [len(fmt_number(float(v))) for v in numbers])
+    """Printed width of one curve-table column's cells (the rows a table shows)."""
+    rows = shown_points(len(numbers))
+    return max([len(header)] + [len(fmt_number(float(numbers[i]))) for i in rows])
 
 
 # Column gap of the curve tables: SIMPLE_HEAD's padding of 1 on each side and its separator.
@@ -119,7 +146,10 @@ CURVE_GAP = 3
 
 def _chunks(curves: list[Curve], width: int) -> list[list[Curve]]:
     """Split curves into groups whose value and slope columns fit in ``width`` columns."""
-    grid_width = max(len(fmt_number(float(x), digits=4)) for x in curves[0].grid)
+    grid = curves[0].grid
+    rows = shown_points(len(grid))
+    digits = _grid_digits(grid, rows)
+    grid_width = max(len(fmt_number(float(grid[i]), digits=digits)) for i in rows)
     groups: list[list[Curve]] = [[]]
     widths = [grid_width]
     for curve in curves:
@@ -149,6 +179,12 @@ def render_curves_table(report: CurvesReport, console: Console, color: bool) -> 
         for group in _chunks(curves, console.width):
             console.print(_curve_table(variable, group))
         notes = [f"loss' = d loss / d {symbol}"]
+        n = len(curves[0].grid)
+        if n > TABLE_POINTS:
+            notes.append(
+                f"{len(shown_points(n))} of the {n:,} grid points shown, evenly spaced "
+                f"(--format json or csv: all of them)"
+            )
         if variable == "error":
             drawn = [c for c in curves if c.reference.get("y_true", 0.0) != 0.0]
             if drawn:

@@ -209,36 +209,66 @@ class _Output(io.TextIOBase):
 
 
 class ProgressBar:
-    """A rich progress bar on stderr over the bytes of a file (only on a terminal)."""
+    """A rich progress bar on stderr (only on a terminal): the bytes of the file read,
+    then, with --ci, the bootstrap resamples drawn (a count: their number of passes
+    depends on the plan)."""
 
     def __init__(self) -> None:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.text import Text
+
+        class PerUnit(ProgressColumn):
+            """Bytes for the reading bar, a count for the resamples."""
+
+            def __init__(self, column: ProgressColumn, counted: bool) -> None:
+                super().__init__()
+                self.column, self.counted = column, counted
+
+            def render(self, task: Any) -> Any:
+                if task.fields.get("unit") != "resamples":
+                    return self.column.render(task)
+                return Text(f"{int(task.completed):,} resamples" if self.counted else "")
 
         self._progress = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            PerUnit(DownloadColumn(), counted=True),
+            PerUnit(TransferSpeedColumn(), counted=False),
             TimeRemainingColumn(),
             console=make_console(stderr=True),
             transient=True,
         )
         self._task: Any = None
+        self._resamples: Any = None
+        self._started = False
+
+    def _start(self) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
 
     def start(self, total: int | None) -> None:
         self._task = self._progress.add_task("reading", total=total)
-        self._progress.start()
+        self._start()
 
     def update(self, done: int) -> None:
         if self._task is not None:
             self._progress.update(self._task, completed=done)
+
+    def resamples(self, count: int) -> None:
+        """``count`` more bootstrap resamples were drawn."""
+        if self._resamples is None:
+            self._resamples = self._progress.add_task("bootstrap", total=None, unit="resamples")
+            self._start()
+        self._progress.advance(self._resamples, count)
 
     def stop(self) -> None:
         self._progress.stop()
@@ -254,8 +284,12 @@ def progress_bar(wanted: bool) -> Iterator[ProgressBar | None]:
     if not wanted or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         yield None
         return
+    from losscli.analysis.bootstrap import RESAMPLES_DRAWN
+
     bar = ProgressBar()
+    token = RESAMPLES_DRAWN.set(bar.resamples)
     try:
         yield bar
     finally:
+        RESAMPLES_DRAWN.reset(token)
         bar.stop()
