@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from losscli.errors import LossWarning, UsageError
+from losscli.errors import InputError, LossWarning, UsageError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -552,6 +552,12 @@ def compute(
         else:
             # The per-row losses are written batch by batch during the first pass.
             report = _with_per_sample(per_sample, run)
+    except InputError as exc:
+        if getattr(source, "locate", None) is not None and not isinstance(exc, UsageError):
+            located = source.located(exc)
+            if located is not exc:  # an error about a row: say which file it is in
+                raise located from exc
+        raise
     finally:
         source.close()
     if opts.weight_col:  # the table's footer says "weighted by COL"
@@ -1583,6 +1589,8 @@ def report_data(
     custom: Sequence[str] | None = None,
     rule: str = "mad",
     threshold: float | None = None,
+    on: str | Sequence[str] | None = None,
+    join: str = "exact",
     engine: str = "local",
     scheduler: Any = None,
 ) -> Any:
@@ -1641,7 +1649,7 @@ def report_data(
         for sel in parse_loss_list(text)
     )
     result = None
-    with _open(data, opts, None, storage_options) as source:
+    with _open(data, opts, None, storage_options, on=on, join=join) as source:
         # --custom losses may return one number for all rows: they need every row at once.
         if not custom_losses():
             spool = ValueSpool()

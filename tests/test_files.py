@@ -385,3 +385,84 @@ def test_url_without_the_cloud_extra(blocked, url):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
     assert "pip install 'losscli[cloud]'" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["compute", "compare", "sensitivity"])
+def test_errors_found_by_the_losses_name_the_file(run, tmp_path, command):
+    # A value outside a loss's domain is found while computing, after the rows were read.
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.csv").write_text("y_true,y_pred\n1,1\n2,2\n")
+    (root / "b.csv").write_text("y_true,y_pred\n1,1\n-2,2\n")
+    assert_error(
+        run(command, root, "-l", "msle"),
+        1,
+        "loss msle",
+        "at row 4",
+        f"(row 4 is row 2 of {root / 'b.csv'})",
+    )
+
+
+def test_id_col_and_group_by_from_hive_folders(run, dataset, tmp_path):
+    root, _, whole = dataset
+    out = tmp_path / "per_sample.csv"
+    result = run("compute", root, "-l", "mse", "--per-sample", out, "--id-col", "day")
+    assert result.exit_code == 0, result.stderr
+    rows = pacsv.read_csv(out)
+    assert rows.column_names[:2] == ["row", "day"]
+    assert rows.column("day").cast(pa.string()).to_pylist() == whole.column("day").to_pylist()
+
+
+def test_report_default_name_for_globs_and_urls():
+    from losscli.cli.report import default_output
+
+    assert default_output("logs/**/part-*.csv") == "logs.loss-report.html"
+    assert default_output("s3://bucket/preds/") == "preds.loss-report.html"
+    assert default_output("s3://bucket/preds/*.parquet") == "preds.loss-report.html"
+    assert default_output("*.csv") == "data.loss-report.html"
+    assert default_output("preds/") == "preds.loss-report.html"
+
+
+@pytest.fixture
+def web_server(tmp_path):
+    """A local web server over a folder (index pages list its files as links)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_http_file_and_index_page(run_json, run, web_server):
+    pytest.importorskip("fsspec")
+    pytest.importorskip("aiohttp", reason="fsspec reads http(s) URLs with aiohttp")
+    folder, base = web_server
+    (folder / "day=1").mkdir()
+    (folder / "day=2").mkdir()
+    (folder / "day=1" / "a.csv").write_text("y_true,y_pred\n1,1.5\n2,2\n")
+    (folder / "day=2" / "b.csv").write_text("y_true,y_pred\n3,2\n4,4.5\n")
+    one = run_json("compute", f"{base}/day=1/a.csv", "-l", "mse")
+    assert one["n_rows"] == 2 and one["results"][0]["value"] == pytest.approx(0.125, rel=REL)
+    every = run_json("compute", f"{base}/", "-l", "mse", "--group-by", "day")
+    assert every["n_rows"] == 4
+    assert [(r["group"], r["value"]) for r in every["results"]] == [
+        (None, pytest.approx(0.375, rel=REL)),
+        ("1", pytest.approx(0.125, rel=REL)),
+        ("2", pytest.approx(0.625, rel=REL)),
+    ]
+    assert_error(run("compute", f"{base}/nope.csv"), 1, f"file not found: {base}/nope.csv")

@@ -650,3 +650,34 @@ def test_a_hash_join_holding_much_memory_says_so(run, tmp_path, monkeypatch):
     monkeypatch.setattr(join_module, "HELD_WARNING_BYTES", 1 << 40)
     quiet = run("compute", paths["a"], paths["b"], "--on", "id", "-l", "mse")
     assert "Warning" not in quiet.stderr
+
+
+def test_report_of_joined_files(run, tmp_path):
+    pytest.importorskip("jinja2")
+    files, joined = _frames(n=120, seed=14)
+    paths = _write(tmp_path, {"a": files["a"], "b": files["b"]})
+    joined.to_csv(tmp_path / "joined.csv", index=False)
+    got = lc.report_data([paths["a"], paths["b"]], on="id", losses="mse,mae", ci=None)
+    want = lc.report_data(str(tmp_path / "joined.csv"), y_pred=["a", "b"], losses="mse,mae",
+                          ci=None)  # fmt: skip
+    mine = {(r.loss, r.model): r.value for r in got.compute.results}
+    theirs = {(r.loss, r.model): r.value for r in want.compute.results}
+    assert mine == pytest.approx(theirs, rel=REL)
+    out = tmp_path / "r.html"
+    result = run("report", paths["a"], paths["b"], "--on", "id", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert f"loss report {paths['a']} {paths['b']} --on id" in out.read_text()
+
+
+def test_a_directory_of_one_models_files_joins_like_one_file(run_json, tmp_path):
+    files, joined = _frames(n=200, seed=15)
+    folder = tmp_path / "forest"
+    folder.mkdir()
+    files["b"].iloc[:80].to_csv(folder / "part-0.csv", index=False)
+    files["b"].iloc[80:].to_csv(folder / "part-1.csv", index=False)
+    a = _write(tmp_path, {"a": files["a"]})["a"]
+    got = run_json("compute", a, folder, "--on", "id", "-l", "mse,mae")
+    assert [r["model"] for r in got["results"]] == ["a", "forest", "a", "forest"]
+    want = _reference(run_json, tmp_path, joined.rename(columns={"b": "forest"}), ["a", "forest"],
+                      "-l", "mse,mae")  # fmt: skip
+    _same(_values(got), _values(want))

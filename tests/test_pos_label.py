@@ -191,3 +191,14 @@ def test_pos_label_and_id_col_where_they_do_not_apply(run, name, args, message):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert f"Error: {message}" in result.stderr
+
+
+def test_pos_label_with_interval_predictions_is_a_usage_error(run, tmp_path):
+    path = tmp_path / "iv.csv"
+    path.write_text("y_true,y_lower,y_upper\n1,0.5,1.5\n2,1,2.5\n")
+    result = run("compute", path, "--pos-label", "1")
+    assert result.exit_code == 2
+    assert (
+        "Error: --pos-label applies to y_true and prediction columns, not to interval "
+        "predictions" in result.stderr
+    )

@@ -289,8 +289,9 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     sentence = _sentence(run(*args).stdout)
     assert "random_forest has the smaller bias (mbe)" in sentence
     assert "prefers random_forest" not in sentence and "mbe prefers" not in sentence
-    assert "Without --ci nothing tests whether these differences exceed noise" in sentence
-    assert "rerun with --ci 0.95" in sentence
+    # Without --ci the paired tests (Diebold-Mariano, Holm) speak for the differences.
+    assert "Paired tests (Holm-adjusted p < 0.05):" in sentence
+    assert "--ci 0.95 adds paired-bootstrap intervals" in sentence
     # With --ci, the paired-bootstrap labels inform the sentence.
     result = run(*args, "--ci", "0.95", "--bootstrap", "300")
     sentence = _sentence(result.stdout)

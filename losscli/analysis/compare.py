@@ -118,6 +118,8 @@ class CompareReport:
     seed: int = 0
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # SPEC 12: paired tests of equal expected loss (>= 2 models; analysis/significance.py)
+    tests: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         with_ci = self.ci_level is not None
@@ -132,6 +134,8 @@ class CompareReport:
             "rankings": {k: list(v) for k, v in self.rankings.items()},
             "agreement": self.agreement.as_dict(),
         }
+        if len(self.models) >= 2:
+            out["tests"] = [t.as_dict() for t in self.tests]
         if with_ci:
             out["ci_level"] = self.ci_level
             out["bootstrap"] = self.n_boot
@@ -260,11 +264,18 @@ def compare_models(
         models=dataset.model_names,
         notes=list(dataset.notes),
     )
-    return assemble_report(
+    report = assemble_report(
         facts,
         figures,
         warnings_for(dataset, items),
     )
+    # --- SPEC 12 significance: the same sums as the plan, over all rows at once ---
+    from losscli.analysis import significance as sig
+
+    tests = sig.planned_tests(selections, dataset.model_names)
+    state = sig.new_test_state(tests)
+    sig.add_rows(state, tests, [i.values for i in items], weights)
+    return replace(report, tests=sig.results(tests, state))
 
 
 def per_row_statistics(spec: LossSpec) -> bool:

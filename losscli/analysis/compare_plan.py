@@ -24,6 +24,7 @@ series, 4,096 x 130 floats per median series.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis import significance as sig
 from losscli.analysis.bootstrap import (
     MedianBands,
     PoissonBootstrap,
@@ -207,6 +209,7 @@ class CompareState:
     mape_rows: list[int] = field(default_factory=list)
     not_hard: set[str] = field(default_factory=set)  # models with a prediction not 0 or 1
     paired: PairedState | None = None  # compare --ci
+    tests: sig.TestState | None = None  # SPEC 12 significance (analysis/significance.py)
 
     def merge(self, other: CompareState) -> CompareState:
         row_sums = dict(self.row_sums)
@@ -223,6 +226,9 @@ class CompareState:
             mape_rows=(self.mape_rows + other.mape_rows)[:5],
             not_hard=self.not_hard | other.not_hard,
             paired=_merge_opt(self.paired, other.paired),
+            tests=None
+            if self.tests is None or other.tests is None
+            else self.tests.merged(other.tests),
         )
 
 
@@ -278,10 +284,12 @@ class CompareScan:
     mape: bool  # P-MAPE0 is checked (mape selected)
     ci: CiOptions | None = None
     stratified: bool = False  # GAN: d_real and d_fake resampled each within itself
+    tests: list[sig.PlannedTest] = field(default_factory=list)  # SPEC 12 significance
 
     def new_state(self) -> CompareState:
         n = len(self.selections) * len(self.models)
         state = CompareState(items=[ItemState() for _ in range(n)])
+        state.tests = sig.new_test_state(self.tests)
         if self.ci is not None:
             kinds = [s.spec.reduction for s in self.selections for _ in self.models]
             state.paired = PairedState(
@@ -297,6 +305,8 @@ class CompareScan:
             self._update_item(st, item, batch, weights)
         if state.paired is not None and batch.n_rows:
             state.paired.add([item.values for item in items], batch)
+        if state.tests is not None and self.tests:
+            sig.add_rows(state.tests, self.tests, [item.values for item in items], weights)
         self._row_sums(state, batch)
         if self.mape and batch.y_true.ndim == 1:
             zeros = np.flatnonzero(np.abs(batch.y_true) < EPS)
@@ -455,6 +465,7 @@ def compare_plan(
             any(s.name == "mape" for s in selections),
             ci=ci,
             stratified=head.strata is not None,
+            tests=sig.planned_tests(selections, models),
         )
         state: CompareState = yield scan
         pairs = [(s, m) for s in selections for m in models]
@@ -507,16 +518,20 @@ def compare_plan(
         )
         warnings = _warnings(state, pairs, tops, len(models) > 1, head)
         if ci is None:
-            return assemble_report(facts, figures, warnings)
-        return assemble_report(
-            facts,
-            figures,
-            warnings,
-            ci_level=ci.level,
-            n_boot=ci.n_boot,
-            seed=ci.seed,
-            replicates=replicates,
-        )
+            report = assemble_report(facts, figures, warnings)
+        else:
+            report = assemble_report(
+                facts,
+                figures,
+                warnings,
+                ci_level=ci.level,
+                n_boot=ci.n_boot,
+                seed=ci.seed,
+                replicates=replicates,
+            )
+        # --- SPEC 12 significance ---
+        assert state.tests is not None
+        return dataclasses.replace(report, tests=sig.results(scan.tests, state.tests))
 
     return plan
 

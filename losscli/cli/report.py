@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from losscli.cli.options import MAX_RESAMPLES, input_options, loss_options
+from losscli.cli.options import MAX_RESAMPLES, input_options, join_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -16,6 +16,13 @@ def default_output(file: str) -> str:
     """``<stem>.loss-report.html`` in the current directory (never next to the input)."""
     if file == "-":
         return "stdin.loss-report.html"
+    if any(c in file for c in "*?["):  # a glob: named by its folder before the wildcards
+        plain = []
+        for part in file.split("/"):
+            if any(c in part for c in "*?["):
+                break
+            plain.append(part)
+        file = "/".join(plain) or "data"
     name = os.path.basename(os.path.normpath(file)) or "data"
     for ext in COMPRESSED:
         if name.lower().endswith(ext):
@@ -28,7 +35,7 @@ def reproducing_command(ctx: click.Context, file: str) -> str:
     """``loss report FILE`` plus every option given on the command line, shell-quoted."""
     import shlex
 
-    parts = ["loss", "report", file]
+    parts = ["loss", "report", file, *ctx.params.get("more_files", ())]
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or param.name is None:
             continue
@@ -64,6 +71,7 @@ def _created() -> str:
 
 @click.command("report")
 @click.argument("file", metavar="FILE")
+@join_options
 @input_options
 @loss_options
 @click.option(
@@ -142,18 +150,20 @@ def report(
       loss report preds.csv                      # writes preds.loss-report.html here
       loss report preds.csv --pred-col a --pred-col b --group-by segment
       loss report preds.csv -o - > report.html
+      loss report model_a.csv model_b.csv --on id   # two models' files joined
     """
     from losscli.api import report_data
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note, write_atomically
-    from losscli.cli.options import api_input_kwargs
+    from losscli.cli.options import api_input_kwargs, api_join_kwargs, join_data
     from losscli.report.html import render_html, require_report_extra
 
     require_report_extra()
     path = output or default_output(file)
-    check_outputs(input_paths(file, kwargs), [("--output", path)])
+    files = join_data(file, kwargs)
+    check_outputs(input_paths(files, kwargs), [("--output", path)])
     with api_warnings():
         data = report_data(
-            file,
+            files,
             losses=losses,
             ci=ci,
             n_boot=n_boot,
@@ -162,6 +172,7 @@ def report(
             rule=(rule or "mad").lower(),
             threshold=threshold,
             **api_input_kwargs(kwargs),
+            **api_join_kwargs(kwargs),
         )
     from losscli import __version__
 

@@ -201,10 +201,13 @@ class KeptRanges:
         values = np.concatenate(self.values) if self.values else np.zeros(0)
         if self.weighted:
             w = np.concatenate(self.weights) if self.weights else np.zeros(0)
+            order = np.argsort(values, kind="stable")
+            v, w = values[order], w[order]
         else:
-            w = np.ones(values.size)
-        order = np.argsort(values, kind="stable")
-        v, w = values[order], w[order]
+            # Unit weights: equal values are interchangeable, so a plain sort (SIMD
+            # quicksort, ~15x faster than a stable argsort) gives the same arrays.
+            v = np.sort(values)
+            w = np.ones(v.size)
         if self.gap_count.any():
             # Keep them sorted (the next narrowing sorts less); while nothing has
             # been left out, the batches stay as given (see top_sum).

@@ -284,6 +284,7 @@ def build_dataset(
 
     interval = detect_interval_family(names, opts)
     if interval is not None:
+        _refuse_for(opts, f"{interval[0].value} predictions")
         return build_interval_dataset(table, opts, source, interval, row_numbers, chunk, tally)
     # --- end interval and quantile families ---
 

@@ -282,11 +282,16 @@ class _Location:
         else:
             info = self.remote(spec, lambda: _info(fs, root))
             if info is None:
-                raise InputError(
-                    f"file not found: {spec}. Check the URL (and --storage-option "
-                    f"endpoint_url=... for a non-AWS endpoint)"
+                hint = (
+                    " (and --storage-option endpoint_url=... for a non-AWS endpoint)"
+                    if self.protocol in ("s3", "s3a")
+                    else ""
                 )
-            if info.get("type") != "directory":
+                raise InputError(f"file not found: {spec}. Check the URL{hint}")
+            # A web server has no folders: a URL ending in / is an index page whose links
+            # are the files (as fsspec lists them).
+            web_folder = self.protocol in ("http", "https") and root.endswith("/")
+            if info.get("type") != "directory" and not web_folder:
                 return [_File(self.url(root), (), info.get("size"))]
             found = self._find(root)
             base = root
@@ -385,11 +390,10 @@ def _hidden_below(path: str, base: str) -> bool:
 def _hive(path: str, base: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for folder in _relative_folders(path.replace(os.sep, "/"), base.replace(os.sep, "/")):
-        found = _HIVE.match(folder)
+        # Writers escape characters of values as %XX (web servers the = too).
+        found = _HIVE.match(urllib.parse.unquote(folder))
         if found:
-            pairs.append(
-                (urllib.parse.unquote(found.group(1)), urllib.parse.unquote(found.group(2)))
-            )
+            pairs.append((found.group(1), found.group(2)))
     return tuple(pairs)
 
 
@@ -542,7 +546,7 @@ def _file_pass(
 
 def _hive_columns(opts: InputOptions, hive: tuple[tuple[str, str], ...]) -> list[str]:
     """The partition keys an option names (only those become columns)."""
-    wanted = {opts.group_by, *opts.extra_columns} - {None}
+    wanted = {opts.group_by, *opts.extra_columns, *getattr(opts, "id_cols", ())} - {None}
     return [key for key, _ in hive if key in wanted]
 
 

@@ -288,9 +288,9 @@ class Source:
         from losscli.io.families import detect_family
 
         opts, name = self.opts, self.name
-        if detect_family(reading.names, opts.task) is not None:
-            table = concat_tables([t for t, _ in reading.tables()])
-            yield build_dataset(table, opts, name)
+        family = detect_family(reading.names, opts.task)
+        if family is not None:
+            yield build_dataset(_family_table(reading, family, name), opts, name)
             return
         checks = WholeInputChecks(opts)
         tables = reading.tables()
@@ -385,8 +385,13 @@ class Source:
     def __enter__(self) -> Source:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
         self.close()
+        if self.locate is not None and isinstance(exc, InputError):
+            if not isinstance(exc, UsageError):
+                located = self.located(exc)
+                if located is not exc:  # an error about a row: say which file it is in
+                    raise located from exc
 
 
 class WholeInputChecks:
@@ -470,6 +475,30 @@ class WholeInputChecks:
                 f"column {self.opts.weight_col}: all sample weights are zero; "
                 f"at least one row needs a positive weight"
             )
+
+
+# The structured families (boxes, embeddings, GAN columns, VAE latents) are validated
+# as one table in memory; their parsed columns may take at most this many bytes.
+FAMILY_MAX_BYTES = int(os.environ.get("LOSSCLI_FAMILY_MAX_BYTES", 256 << 20))
+
+
+def _family_table(reading: Any, family: tuple[Task, str], name: str) -> pa.Table:
+    """A structured family's input as one table, within :data:`FAMILY_MAX_BYTES`."""
+    tables: list[pa.Table] = []
+    size = rows = 0
+    for table, _ in reading.tables():
+        tables.append(table)
+        size += table.nbytes
+        rows += table.num_rows
+        if size > FAMILY_MAX_BYTES:
+            task, reason = family
+            raise DataError(
+                f"{name}: {task.value} data ({reason}) are read whole, and this input's "
+                f"columns take more than {FAMILY_MAX_BYTES >> 20} MiB in memory (over "
+                f"{rows:,} rows read so far); split it into smaller files and evaluate each "
+                f"(or set LOSSCLI_FAMILY_MAX_BYTES to allow more memory)"
+            )
+    return concat_tables(tables)
 
 
 def concat_tables(tables: list[pa.Table]) -> pa.Table:

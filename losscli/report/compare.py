@@ -504,6 +504,8 @@ def render_models_table(report: CompareReport, console: Console) -> None:
 
     if several:
         console.print(Text(agreement_text(report)))
+    if several and report.tests:
+        print_tests(report, console)
     caption = [
         f"task {report.task} ({report.task_reason})",
         f"{plural(report.n_rows, 'row')} used, {report.n_dropped:,} dropped",
@@ -532,6 +534,33 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             style="dim",
         )
     )
+
+
+TEST_NAMES = {"diebold_mariano": "DM (HLN)", "mcnemar": "McNemar"}
+
+
+def _p_text(p: float) -> str:
+    if p != p:
+        return "-"
+    return "<1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+def print_tests(report: CompareReport, console: Console) -> None:
+    """The paired tests of equal expected loss, one line per (loss, pair of models).
+
+    Lines of words, not a table: model names wrap whole at spaces, never inside.
+    """
+    from rich.text import Text
+
+    console.print(Text("Paired tests of equal expected loss (two-sided p; Holm: per loss):"))
+    for t in report.tests:
+        statistic = "-" if t.statistic != t.statistic else fmt_number(t.statistic)
+        console.print(
+            Text(
+                f"  {t.loss}: {t.model_a} vs {t.model_b} · {TEST_NAMES.get(t.test, t.test)} "
+                f"{statistic} · p {_p_text(t.p_value)} · Holm {_p_text(t.p_adjusted)}"
+            )
+        )
 
 
 def scalar_note(report: CompareReport) -> str:
@@ -614,6 +643,8 @@ def noise_text(report: CompareReport) -> str:
         if r.rank is not None:
             by_loss.setdefault(r.label, []).append(r)
     disagreeing = set(report.agreement.disagreeing)
+    if report.ci_level is None and report.tests:
+        return _tests_text(report)
     if report.ci_level is None:
         gaps = []
         for label, rows in by_loss.items():
@@ -641,6 +672,33 @@ def noise_text(report: CompareReport) -> str:
     return (
         f"At {level} the models are not separable on {join_names(unclear)} (the paired "
         f"interval includes 0){',' if noise else ''}{noise}."
+    )
+
+
+#: the level the sentence under the tests table reads Holm-adjusted p-values at.
+TEST_ALPHA = 0.05
+
+
+def _tests_text(report: CompareReport) -> str:
+    """What the paired tests say about the best model of each tested loss."""
+    clear: list[str] = []
+    unclear: list[str] = []
+    for label, order in report.rankings.items():
+        mine = [t for t in report.tests if t.loss == label and order[0] in (t.model_a, t.model_b)]
+        if not mine:
+            continue
+        separated = all(t.p_adjusted == t.p_adjusted and t.p_adjusted < TEST_ALPHA for t in mine)
+        (clear if separated else unclear).append(label)
+    if not clear and not unclear:
+        return "--ci 0.95 adds paired-bootstrap intervals of the differences."
+    parts = []
+    if clear:
+        parts.append(f"the best model differs clearly on {join_names(clear)}")
+    if unclear:
+        parts.append(f"not on {join_names(unclear)} (the difference may be noise)")
+    return (
+        f"Paired tests (Holm-adjusted p < {TEST_ALPHA:g}): {'; '.join(parts)}; "
+        "--ci 0.95 adds paired-bootstrap intervals."
     )
 
 

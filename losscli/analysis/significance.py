@@ -1,0 +1,342 @@
+"""Paired tests of equal expected loss between two models (``compare FILE``, SPEC 12).
+
+For each loss and each pair of models (a, b):
+
+- Diebold-Mariano on the per-row loss differences d_t = l_a(t) - l_b(t), with
+  the Harvey, Leybourne & Newbold (1997) small-sample correction for one-step
+  forecasts (h = 1):
+
+      DM  = dbar / sqrt(V / n),   DM* = DM sqrt((n + 1 - 2h + h(h - 1)/n) / n)
+
+  compared with Student's t with n - 1 degrees of freedom (two-sided). Rows
+  are exchangeable: V = gamma_0, the variance of d with divisor n, so DM* is
+  the paired t statistic. :func:`diebold_mariano` also takes autocovariances
+  gamma_1..gamma_L (Bartlett weights 1 - k/(L+1), the Newey-West long-run
+  variance; :func:`newey_west_lags` gives Newey & West's 1994 lag rule) for
+  rows that form a time series.
+- McNemar's exact test for zero_one (and accuracy) on the discordant rows:
+  n_ab rows only a gets wrong, n_ba only b; statistic min(n_ab, n_ba),
+  p = min(1, 2 P(X <= min) for X ~ Binomial(n_ab + n_ba, 1/2)) (statsmodels'
+  ``mcnemar(exact=True)``).
+- Holm's step-down adjustment of the p-values across the pairs of one loss.
+
+The accumulators are mergeable sums (mean and centred second moment by Chan et
+al.'s update; discordant counts). Rows count once each: sample weights are not
+used by the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+#: the tests a loss gets: "mcnemar" for the 0/1 error figures, "dm" for mean losses.
+MCNEMAR_LOSSES = frozenset({"zero_one", "accuracy"})
+#: binomial tails up to this many discordant rows are summed exactly in integers.
+EXACT_BINOMIAL_MAX = 2000
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return h
+
+
+def regularized_beta(x: float, a: float, b: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def student_t_two_sided(t: float, df: float) -> float:
+    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom."""
+    if math.isnan(t) or df <= 0:
+        return math.nan
+    if math.isinf(t):
+        return 0.0
+    return regularized_beta(df / (df + t * t), df / 2.0, 0.5)
+
+
+def binomial_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2): exact sums up to EXACT_BINOMIAL_MAX trials."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if n <= EXACT_BINOMIAL_MAX:
+        total = sum(math.comb(n, i) for i in range(k + 1))
+        return float(Fraction(total, 1 << n))
+    return regularized_beta(0.5, n - k, k + 1)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def newey_west_lags(n: int) -> int:
+    """L = floor(4 (n / 100)^(2/9)), Newey & West's (1994) rule of thumb."""
+    return int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))) if n > 0 else 0
+
+
+def diebold_mariano(
+    n: int, mean: float, gamma0: float, autocov: tuple[float, ...] = (), horizon: int = 1
+) -> tuple[float, float]:
+    """(DM*, two-sided p) from the mean, variance (divisor n) and autocovariances of d.
+
+    ``autocov`` are gamma_1..gamma_L (empty: exchangeable rows); they enter with
+    Bartlett weights 1 - k/(L+1). NaN when n < 2 or the variance is not positive
+    (every difference equal: identical losses give no test).
+    """
+    if n < 2:
+        return math.nan, math.nan
+    lags = len(autocov)
+    variance = gamma0 + 2.0 * sum((1.0 - k / (lags + 1)) * g for k, g in enumerate(autocov, 1))
+    if not variance > 0 or not math.isfinite(variance):
+        return math.nan, math.nan
+    dm = mean / math.sqrt(variance / n)
+    h = horizon
+    correction = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    statistic = dm * correction
+    return statistic, student_t_two_sided(statistic, n - 1)
+
+
+def mcnemar_exact(only_a_wrong: int, only_b_wrong: int) -> tuple[float, float]:
+    """(min(n_ab, n_ba), two-sided exact p) as statsmodels' mcnemar(exact=True)."""
+    n = only_a_wrong + only_b_wrong
+    low = min(only_a_wrong, only_b_wrong)
+    if n == 0:
+        return float(low), 1.0
+    return float(low), min(1.0, 2.0 * binomial_half_cdf(low, n))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted)."""
+    finite = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    finite.sort()
+    m = len(finite)
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+# --------------------------------------------------------------------------- accumulators
+
+
+@dataclass
+class DifferenceMoments:
+    """Count, mean and centred sum of squares of d (Chan et al.'s parallel update)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, d: np.ndarray) -> None:
+        if d.size == 0:
+            return
+        with np.errstate(all="ignore"):
+            mean = float(np.mean(d))
+            m2 = float(np.sum(np.square(d - mean)))
+        self.combine(DifferenceMoments(int(d.size), mean, m2))
+
+    def combine(self, other: DifferenceMoments) -> None:
+        if other.n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean, self.m2 = other.n, other.mean, other.m2
+            return
+        total = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / total
+        self.m2 += other.m2 + delta * delta * self.n * other.n / total
+        self.n = total
+
+    def merged(self, other: DifferenceMoments) -> DifferenceMoments:
+        out = DifferenceMoments(self.n, self.mean, self.m2)
+        out.combine(other)
+        return out
+
+
+@dataclass
+class Discordance:
+    """Rows where exactly one model of the pair is wrong (mergeable counts)."""
+
+    only_a_wrong: int = 0
+    only_b_wrong: int = 0
+
+    def add(self, wrong_a: np.ndarray, wrong_b: np.ndarray) -> None:
+        a, b = wrong_a > 0.5, wrong_b > 0.5
+        self.only_a_wrong += int(np.count_nonzero(a & ~b))
+        self.only_b_wrong += int(np.count_nonzero(b & ~a))
+
+    def merged(self, other: Discordance) -> Discordance:
+        return Discordance(
+            self.only_a_wrong + other.only_a_wrong, self.only_b_wrong + other.only_b_wrong
+        )
+
+
+# --------------------------------------------------------------------------- the compare step
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """One test of one loss between two models, as the JSON ``tests`` rows give it."""
+
+    loss: str  # the loss's label: huber(delta=2)
+    model_a: str
+    model_b: str
+    test: str  # "diebold_mariano" | "mcnemar"
+    statistic: float
+    p_value: float
+    p_adjusted: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "loss": self.loss,
+            "model_a": self.model_a,
+            "model_b": self.model_b,
+            "test": self.test,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+        }
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    """Which items (indices into the compare's (loss, model) order) a test reads."""
+
+    label: str
+    model_a: str
+    model_b: str
+    item_a: int
+    item_b: int
+    test: str
+    name: str = ""  # the registered loss (zero_one or accuracy read the rows differently)
+
+
+def test_kind(spec: object) -> str | None:
+    """The test a loss gets: "mcnemar", "diebold_mariano" or None (no paired mean test)."""
+    from losscli.core.registry import LossSpec, Reduction, Task, is_custom
+
+    assert isinstance(spec, LossSpec)
+    if spec.name in MCNEMAR_LOSSES:
+        return "mcnemar"
+    if spec.task is Task.GENERATIVE or spec.signed or spec.nominal or spec.support is not None:
+        return None
+    if spec.reduction in (Reduction.MEAN, Reduction.SQRT_MEAN) and not is_custom(spec):
+        return "diebold_mariano"
+    return None
+
+
+def planned_tests(selections: list, models: list[str]) -> list[PlannedTest]:
+    """Every (loss, pair of models) to test, pairs in input order (a before b)."""
+    tests = []
+    k = len(models)
+    for s_index, selection in enumerate(selections):
+        kind = test_kind(selection.spec)
+        if kind is None:
+            continue
+        for a in range(k):
+            for b in range(a + 1, k):
+                tests.append(
+                    PlannedTest(
+                        selection.label,
+                        models[a],
+                        models[b],
+                        s_index * k + a,
+                        s_index * k + b,
+                        kind,
+                        selection.spec.name,
+                    )
+                )
+    return tests
+
+
+@dataclass
+class TestState:
+    """Pass-1 sums of every planned test (mergeable)."""
+
+    sums: list[DifferenceMoments | Discordance] = field(default_factory=list)
+
+    def merged(self, other: TestState) -> TestState:
+        return TestState([a.merged(b) for a, b in zip(self.sums, other.sums)])  # type: ignore[arg-type]
+
+
+def new_test_state(tests: list[PlannedTest]) -> TestState:
+    return TestState([Discordance() if t.test == "mcnemar" else DifferenceMoments() for t in tests])
+
+
+def add_rows(state: TestState, tests: list[PlannedTest], values: list[np.ndarray],
+             weights: np.ndarray | None) -> None:  # fmt: skip
+    """One batch in: ``values`` are the per-row losses of every (loss, model) item."""
+    keep = None if weights is None else np.asarray(weights) > 0
+    for test, acc in zip(tests, state.sums):
+        a, b = values[test.item_a], values[test.item_b]
+        if keep is not None:
+            a, b = a[keep], b[keep]
+        if isinstance(acc, Discordance):
+            wrong_a, wrong_b = (a, b) if test.name == "zero_one" else (1 - a, 1 - b)
+            acc.add(wrong_a, wrong_b)
+        else:
+            with np.errstate(all="ignore"):
+                acc.add(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+
+
+def results(
+    tests: list[PlannedTest], state: TestState, autocov: list[tuple[float, ...]] | None = None
+) -> list[PairTest]:
+    """The statistics and p-values, Holm-adjusted across the pairs of each loss."""
+    raw: list[tuple[float, float]] = []
+    for i, acc in enumerate(state.sums):
+        if isinstance(acc, Discordance):
+            raw.append(mcnemar_exact(acc.only_a_wrong, acc.only_b_wrong))
+        else:
+            lags = () if autocov is None else autocov[i]
+            raw.append(diebold_mariano(acc.n, acc.mean, acc.m2 / acc.n if acc.n else 0.0, lags))
+    adjusted = [math.nan] * len(tests)
+    for label in dict.fromkeys(t.label for t in tests):
+        index = [i for i, t in enumerate(tests) if t.label == label]
+        for i, p in zip(index, holm([raw[i][1] for i in index])):
+            adjusted[i] = p
+    return [
+        PairTest(t.label, t.model_a, t.model_b, t.test, stat, p, adj)
+        for t, (stat, p), adj in zip(tests, raw, adjusted)
+    ]
