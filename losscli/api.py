@@ -26,6 +26,7 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -651,6 +652,7 @@ def compare(
     join: str = "exact",
     custom: Sequence[str] = (),
     progress: Any = None,
+    time_col: str | None = None,
     engine: str = "local",
     scheduler: Any = None,
 ) -> CompareResult:
@@ -659,7 +661,9 @@ def compare(
     Every loss for every model with its per-row distribution (median, p95,
     max, share of the worst 1% of rows), a ranking per loss and whether the
     losses agree on the best model; ``ci`` adds paired-bootstrap intervals of
-    each model's difference to the best.
+    each model's difference to the best. With two models or more, paired tests
+    of equal expected loss (``tests``); ``time_col`` names a column the rows are
+    sorted by, for the Diebold-Mariano test's Newey-West (HAC) variance.
 
     >>> import losscli as lc
     >>> data = {"y_true": [1.0, 2.0, 3.0], "a": [1.0, 2.5, 3.0], "b": [2.0, 2.0, 2.0]}
@@ -688,6 +692,8 @@ def compare(
         interval_cols=interval_cols,
         interval_level=interval_level,
     )
+    if time_col is not None:  # SPEC 12: --time-col orders the rows for the HAC variance
+        opts = dataclasses.replace(opts, time_col=str(time_col))
     _prepare_losses(texts, custom)
     messages = _Messages()
     with _open(data, opts, progress, storage_options, on=on, join=join) as source:
@@ -1032,24 +1038,16 @@ def explain(loss: str, *, link: str | None = None) -> ExplainResult:
 def list_losses(task: str | None = None) -> list[dict[str, Any]]:
     """The catalogue as data: name, aliases, task, parameters and summary of every loss.
 
-    The same objects as ``loss list --format json``.
+    The same objects as ``loss list --format json`` (which renders them): with
+    ``task``, the losses that score that task (``rows["tasks"]`` holds it).
 
     >>> import losscli as lc
     >>> [row["name"] for row in lc.list_losses("binary")][:3]
     ['bce', 'brier', 'hinge']
     """
-    from losscli.core.registry import Task, all_losses
-    from losscli.report.catalogue import list_row
+    from losscli.report.catalogue import list_row, losses_for
 
-    specs = all_losses()
-    if task is not None:
-        try:
-            wanted = Task(task.lower())
-        except ValueError:
-            names = ", ".join(t.value for t in Task)
-            raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
-        specs = [s for s in specs if s.task == wanted]
-    return [list_row(s) for s in specs]
+    return [list_row(s) for s in losses_for(task)]
 
 
 def loss_info(name: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -305,7 +305,7 @@ def _call_factory(
             f"--custom {custom.text}: {custom.function}({_kwargs_text(kwargs)}) returned "
             f"{type(loss).__name__}, not a loss function (y_true, y_pred)"
         )
-    return loss
+    return cast(Callable[..., Any], loss)
 
 
 def _kwargs_text(kwargs: dict[str, Any]) -> str:

@@ -39,6 +39,10 @@ class InputError(LossCliError):
     """Bad input: the data cannot be read, lack a column, or hold unusable values (exit 1)."""
 
 
+class NoDataRows(InputError):
+    """The input has a header (or schema) but no data rows (one file of a dataset may)."""
+
+
 class DataError(InputError):
     """The values in the file are unusable (missing, non-numeric, mismatched)."""
 

@@ -466,3 +466,55 @@ def test_http_file_and_index_page(run_json, run, web_server):
         ("2", pytest.approx(0.625, rel=REL)),
     ]
     assert_error(run("compute", f"{base}/nope.csv"), 1, f"file not found: {base}/nope.csv")
+
+
+def test_output_into_the_input_directory_is_refused(run, dataset, tmp_path):
+    root, _, _ = dataset
+    inside = root / DAYS[0] / "losses.csv"
+    result = run("compute", root, "-l", "mse", "--per-sample", inside)
+    assert_error(result, 2, "inside the input directory", "choose a path outside")
+    assert not inside.exists()
+    outside = tmp_path / "losses.csv"
+    assert run("compute", root, "-l", "mse", "--per-sample", outside).exit_code == 0
+
+
+def test_group_cap_counts_groups_over_every_file(run, tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    for name, start in (("a.csv", 0), ("b.csv", 600)):
+        lines = ["y_true,y_pred,g"] + [f"1,2,g{start + i}" for i in range(600)]
+        (root / name).write_text("\n".join(lines) + "\n")
+    assert_error(run("compute", root, "--group-by", "g"), 1, "more than 1,000 distinct values")
+    (root / "b.csv").write_text((root / "a.csv").read_text())  # the same 600 groups again
+    assert run("compute", root, "--group-by", "g", "-l", "mse").exit_code == 0
+
+
+@pytest.mark.parametrize(("url", "package"), [("gs://b/p/", "gcsfs"), ("abfs://c/p/", "adlfs")])
+def test_other_clouds_without_their_package(run, url, package):
+    pytest.importorskip("fsspec")
+    try:
+        __import__(package)
+    except ImportError:
+        assert_error(run("compute", url), 1, package, "pip install 'losscli[cloud]'")
+    else:
+        pytest.skip(f"{package} is installed here")
+
+
+def test_empty_files_add_no_rows(run, run_json, tmp_path):
+    # Writers leave empty partitions (a header, or a Parquet schema, and no rows).
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.csv").write_text("y_true,y_pred\n")
+    pq.write_table(
+        pa.table({"y_true": pa.array([], pa.float64()), "y_pred": pa.array([], pa.float64())}),
+        root / "b.parquet",
+    )
+    (root / "c.csv").write_text("y_true,y_pred\n1,1.5\n2,2\n3,2\n4,4.5\n")
+    payload = run_json("compute", root, "-l", "mse")
+    assert payload["n_rows"] == 4
+    assert payload["results"][0]["value"] == pytest.approx(0.375, rel=REL)
+    source = open_source(str(root), InputOptions())
+    parts = source.partitions()
+    assert [sum(c.n_rows for c in p.batches()) for p in parts] == [0, 0, 4]
+    (root / "c.csv").write_text("y_true,y_pred\n")
+    assert_error(run("compute", root), 1, "every file has a header but no data rows")

@@ -185,6 +185,7 @@ def test_warnings_and_notes_escape_names(run, tmp_path):
 
 
 def test_custom_loss_docstring_is_escaped_in_list_and_info(tmp_path, capsys):
+    import losscli as lc
     from losscli.custom import load_custom_losses
     from losscli.report.catalogue import render_info, render_list
 
@@ -196,9 +197,9 @@ def test_custom_loss_docstring_is_escaped_in_list_and_info(tmp_path, capsys):
     )
     try:
         (spec,) = load_custom_losses([f"{code}:sneaky"])
-        render_info(spec, "table")
-        render_list(None, "table")
-        render_list(None, "markdown")
+        render_info(lc.loss_info(spec.name), "table")
+        render_list(lc.list_losses(), "table")
+        render_list(lc.list_losses(), "markdown")
     finally:
         load_custom_losses([])
     out = capsys.readouterr().out

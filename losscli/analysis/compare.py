@@ -275,7 +275,14 @@ def compare_models(
     tests = sig.planned_tests(selections, dataset.model_names)
     state = sig.new_test_state(tests)
     sig.add_rows(state, tests, [i.values for i in items], weights)
-    return replace(report, tests=sig.results(tests, state))
+    autocov = None
+    column = dataset.columns.get("time")
+    if "time" in dataset.extra and column:  # --time-col: the same second pass, in memory
+        hac = sig.hac_step(selections, tests, state, column)
+        if hac is not None:
+            found = hac.finish(hac.update(hac.new_state(), dataset))
+            autocov = sig.full_autocov(tests, found)
+    return replace(report, tests=sig.results(tests, state, autocov))
 
 
 def per_row_statistics(spec: LossSpec) -> bool:

@@ -28,7 +28,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -185,7 +185,7 @@ def row_keys(batch: Dataset) -> np.ndarray:
     rows = np.asarray(batch.row_numbers, dtype=np.uint64) - np.uint64(1)
     if batch.strata is not None:
         rows = rows * np.uint64(2) + np.asarray(batch.strata, dtype=np.uint64)
-    return rows
+    return cast(np.ndarray, rows)
 
 
 @dataclass(frozen=True)
@@ -529,9 +529,16 @@ def compare_plan(
                 seed=ci.seed,
                 replicates=replicates,
             )
-        # --- SPEC 12 significance ---
+        # --- SPEC 12 significance (--time-col: a second pass for the HAC variance) ---
         assert state.tests is not None
-        return dataclasses.replace(report, tests=sig.results(scan.tests, state.tests))
+        autocov = None
+        column = head.columns.get("time")
+        if "time" in head.extra and column:
+            hac = sig.hac_step(selections, scan.tests, state.tests, column)
+            if hac is not None:
+                found = yield hac
+                autocov = sig.full_autocov(scan.tests, found)
+        return dataclasses.replace(report, tests=sig.results(scan.tests, state.tests, autocov))
 
     return plan
 

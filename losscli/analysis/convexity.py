@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def second_derivative(
             up, down = f(z + step), f(z - step)
             size = np.maximum(size, np.maximum(np.abs(up), np.abs(down)))
             slope = np.maximum(slope, np.abs(up - down) / (2.0 * step))
-            return (up - 2.0 * f0 + down) / (step * step)
+            return cast(np.ndarray, (up - 2.0 * f0 + down) / (step * step))
 
         coarse, fine = central(h), central(h / 2.0)
         extrapolated = (4.0 * fine - coarse) / 3.0
@@ -183,7 +184,7 @@ SNAP_STEPS = 2.0  # a boundary this many finite-difference steps from a known ki
 
 # Kinks in the prediction, by loss: f(params, y) -> predictions where the loss
 # (or its first derivative) is not differentiable, so d2L/dz2 jumps there.
-PREDICTION_KINKS: dict[str, Callable[[dict, float], list[float]]] = {
+PREDICTION_KINKS: dict[str, Callable[[dict[str, Any], float], list[float]]] = {
     "huber": lambda params, y: [y - float(params["delta"]), y + float(params["delta"])],
     "mae": lambda params, y: [y],
     "median_ae": lambda params, y: [y],
@@ -244,7 +245,7 @@ def _bisect(
         same = is_negative(mid) == negative_lo
         lo = np.where(same, mid, lo)
         hi = np.where(same, hi, mid)
-    return 0.5 * (lo + hi)
+    return cast(np.ndarray, 0.5 * (lo + hi))
 
 
 def analyse(selection: LossSelection, link: str) -> ConvexityReport:
@@ -335,7 +336,7 @@ class ChartScale:
         values = np.asarray(values, dtype=np.float64)
         if not self.symlog:
             return values
-        return np.sign(values) * np.log10(1.0 + np.abs(values) / self.threshold)
+        return cast(np.ndarray, np.sign(values) * np.log10(1.0 + np.abs(values) / self.threshold))
 
 
 def chart_scale(curves: list[Curve]) -> ChartScale:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -209,7 +209,7 @@ def reduce_each_row(per_row: np.ndarray, reduction: Any) -> np.ndarray:
     values = np.asarray(per_row, dtype=np.float64)
     if values.ndim == 1:
         if reduction in _ONE_ROW_IS_ITSELF:
-            return values.copy()
+            return cast(np.ndarray, values.copy())
         if reduction is Reduction.SQRT_MEAN:
             with np.errstate(invalid="ignore"):
                 return np.sqrt(values)
@@ -241,9 +241,9 @@ def _loss_function(
 def _input_scale(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:
     """How large the kernel's inputs are around each point (the unit of its step)."""
     if variable == PROBABILITY:
-        return np.minimum(x, 1.0 - x)  # the distance to the edge of (0, 1)
+        return cast(np.ndarray, np.minimum(x, 1.0 - x))  # the distance to the edge of (0, 1)
     # The kernel sees y_pred = level - x: the larger magnitude counts.
-    return np.maximum(max(1.0, abs(level)), np.abs(x))
+    return cast(np.ndarray, np.maximum(max(1.0, abs(level)), np.abs(x)))
 
 
 def _steps(variable: str, x: np.ndarray, level: float = 0.0) -> np.ndarray:

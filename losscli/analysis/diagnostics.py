@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.analysis.evaluate import PerSample
@@ -101,8 +103,8 @@ def true_class_zero(q: np.ndarray, t: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     if q.ndim == 1:
-        return ((q == 0) & (t == 1)) | ((q == 1) & (t == 0))
-    return ((q == 0) & (t > 0)).any(axis=1)
+        return cast(np.ndarray, ((q == 0) & (t == 1)) | ((q == 1) & (t == 0)))
+    return cast(np.ndarray, ((q == 0) & (t > 0)).any(axis=1))
 
 
 def hard_labels(q: np.ndarray) -> bool:

@@ -99,7 +99,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -359,7 +359,7 @@ def true_class_probability(
     q = softmax(pred) if logits else pred
     if dataset.labels is not None:
         return q[np.arange(q.shape[0]), np.asarray(dataset.labels, dtype=np.intp)]
-    return np.sum(y * q, axis=1)
+    return cast(np.ndarray, np.sum(y * q, axis=1))
 
 
 def margin_only(selections: list[LossSelection]) -> bool:

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -138,7 +138,7 @@ class ScanState:
 
 def _log_p(batch: Dataset, model: str, as_logits: bool | None) -> np.ndarray:
     p = true_class_probability(batch, model, as_logits)
-    return np.log10(np.clip(p, HISTOGRAM_FLOOR, 1.0))
+    return cast(np.ndarray, np.log10(np.clip(p, HISTOGRAM_FLOOR, 1.0)))
 
 
 @dataclass
@@ -308,11 +308,11 @@ class SensitivityFlags:
         keep = _positive(batch)
         key = self.rules[model].x_key
         if key == "x":
-            return residuals_of(batch, model)[keep]
+            return cast(np.ndarray, residuals_of(batch, model)[keep])
         if key == "margin":
-            return margins(batch, model)[keep]
+            return cast(np.ndarray, margins(batch, model)[keep])
         with np.errstate(all="ignore"):
-            return _log_p(batch, model, self.raw or None)[keep]
+            return cast(np.ndarray, _log_p(batch, model, self.raw or None)[keep])
 
     def update(self, state: FlagState, batch: Dataset) -> FlagState:
         masks = {}

@@ -10,10 +10,11 @@ For each loss and each pair of models (a, b):
 
   compared with Student's t with n - 1 degrees of freedom (two-sided). Rows
   are exchangeable: V = gamma_0, the variance of d with divisor n, so DM* is
-  the paired t statistic. :func:`diebold_mariano` also takes autocovariances
-  gamma_1..gamma_L (Bartlett weights 1 - k/(L+1), the Newey-West long-run
-  variance; :func:`newey_west_lags` gives Newey & West's 1994 lag rule) for
-  rows that form a time series.
+  the paired t statistic. With ``--time-col`` the rows are a time series
+  (sorted by that column): V is the Newey-West long-run variance
+  gamma_0 + 2 sum_{k=1..L} (1 - k/(L+1)) gamma_k with L = floor(4 (n/100)^(2/9))
+  lags (Newey & West 1994), gamma_k = (1/n) sum_t (d_t - dbar)(d_{t-k} - dbar),
+  from a second pass over the rows in order.
 - McNemar's exact test for zero_one (and accuracy) on the discordant rows:
   n_ab rows only a gets wrong, n_ba only b; statistic min(n_ab, n_ba),
   p = min(1, 2 P(X <= min) for X ~ Binomial(n_ab + n_ba, 1/2)) (statsmodels'
@@ -21,8 +22,12 @@ For each loss and each pair of models (a, b):
 - Holm's step-down adjustment of the p-values across the pairs of one loss.
 
 The accumulators are mergeable sums (mean and centred second moment by Chan et
-al.'s update; discordant counts). Rows count once each: sample weights are not
-used by the tests.
+al.'s update; discordant counts; for the HAC variance, lagged cross-products of
+the centred differences that carry each part's first and last L values, so
+consecutive parts merge across their boundary, in time order). The rows must
+be sorted by the time column: a row earlier than the one before it is an
+Error that says so (sorting needs the whole file; losscli never holds it).
+Rows count once each: sample weights are not used by the tests.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -212,6 +218,180 @@ class Discordance:
         )
 
 
+@dataclass
+class LaggedProducts:
+    """sum_t c_t c_{t-k} for k = 1..L over centred differences c = d - dbar, in row order.
+
+    A part keeps its first and last L values so that two consecutive parts
+    merge exactly: the products that span their boundary are added then.
+    """
+
+    lags: int
+    n: int = 0
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    head: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tail: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        if self.sums.size != self.lags:
+            self.sums = np.zeros(self.lags)
+
+    def add(self, centred: np.ndarray) -> None:
+        self.merge_in(LaggedProducts.of(centred, self.lags))
+
+    @staticmethod
+    def of(c: np.ndarray, lags: int) -> LaggedProducts:
+        sums = np.array(
+            [float(np.dot(c[k:], c[:-k])) if k < c.size else 0.0 for k in range(1, lags + 1)]
+        )
+        return LaggedProducts(
+            lags, int(c.size), sums, c[:lags].copy(), c[-lags:].copy() if lags else c[:0]
+        )
+
+    def merge_in(self, later: LaggedProducts) -> None:
+        """Append the rows of ``later`` (which follow this part's rows)."""
+        if later.n == 0:
+            return
+        if self.n == 0:
+            self.n, self.sums = later.n, later.sums.copy()
+            self.head, self.tail = later.head.copy(), later.tail.copy()
+            return
+        sums = self.sums + later.sums
+        for k in range(1, self.lags + 1):
+            # pairs (t, t - k) with t in ``later`` (its first k rows) and t - k in self
+            m = min(k, later.head.size)
+            for i in range(m):
+                j = self.tail.size - (k - i)
+                if j >= 0:
+                    sums[k - 1] += later.head[i] * self.tail[j]
+        joined_head = np.concatenate([self.head, later.head])[: self.lags]
+        joined_tail = (
+            np.concatenate([self.tail, later.tail])[-self.lags :] if self.lags else self.tail
+        )
+        self.n += later.n
+        self.sums, self.head, self.tail = sums, joined_head, joined_tail
+
+    def merged(self, later: LaggedProducts) -> LaggedProducts:
+        out = LaggedProducts(
+            self.lags, self.n, self.sums.copy(), self.head.copy(), self.tail.copy()
+        )
+        out.merge_in(later)
+        return out
+
+
+@dataclass
+class TimedProducts:
+    """Lagged products of every DM test over one part of the rows, with its time range.
+
+    Parts merge in time order (whatever order the engine hands them over); two
+    parts whose time ranges overlap mean the input is not sorted by time.
+    """
+
+    products: list[LaggedProducts]
+    first_time: float = math.inf
+    last_time: float = -math.inf
+    column: str = ""
+
+    def merged(self, other: TimedProducts) -> TimedProducts:
+        if other.first_time == math.inf:
+            return self
+        if self.first_time == math.inf:
+            return other
+        early, late = (self, other) if self.first_time <= other.first_time else (other, self)
+        if early.last_time > late.first_time:
+            raise _unsorted(self.column or other.column)
+        return TimedProducts(
+            [a.merged(b) for a, b in zip(early.products, late.products)],
+            early.first_time,
+            late.last_time,
+            self.column or other.column,
+        )
+
+
+def _unsorted(column: str, row: int | None = None) -> Exception:
+    from losscli.errors import DataError
+
+    where = f" (row {row} comes before an earlier time)" if row is not None else ""
+    return DataError(
+        f"--time-col {column}: the rows are not in time order{where}; the HAC variance "
+        f"reads them as a series in one pass, so sort the file by {column} first"
+    )
+
+
+@dataclass
+class HacStep:
+    """Pass 2 of compare --time-col: lagged products of the centred differences, in order."""
+
+    selections: list[Any]
+    tests: list[PlannedTest]
+    means: list[float]
+    lags: int
+    column: str
+
+    def new_state(self) -> TimedProducts:
+        return TimedProducts([LaggedProducts(self.lags) for _ in self.tests], column=self.column)
+
+    def update(self, state: TimedProducts, batch: object) -> TimedProducts:
+        from losscli.analysis.evaluate import per_sample_losses
+        from losscli.core.dataset import Dataset
+
+        assert isinstance(batch, Dataset)
+        if batch.n_rows == 0:
+            return state
+        time = np.asarray(batch.extra["time"], dtype=np.float64)
+        keep = None if batch.weights is None else np.asarray(batch.weights) > 0
+        if keep is not None:
+            time = time[keep]
+        if time.size == 0:
+            return state
+        backwards = np.flatnonzero(np.diff(time) < 0)
+        if backwards.size:
+            rows = batch.row_numbers if keep is None else batch.row_numbers[keep]
+            raise _unsorted(self.column, int(rows[int(backwards[0]) + 1]))
+        values = [item.values for item in per_sample_losses(batch, self.selections)]
+        part = TimedProducts([], float(time[0]), float(time[-1]), self.column)
+        for test, mean in zip(self.tests, self.means):
+            a, b = values[test.item_a], values[test.item_b]
+            if keep is not None:
+                a, b = a[keep], b[keep]
+            with np.errstate(all="ignore"):
+                centred = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64) - mean
+            part.products.append(LaggedProducts.of(centred, self.lags))
+        return state.merged(part)
+
+    def merge(self, a: TimedProducts, b: TimedProducts) -> TimedProducts:
+        return a.merged(b)
+
+    def finish(self, state: TimedProducts) -> list[tuple[float, ...]]:
+        """gamma_1..gamma_L of every test (divisor n)."""
+        out = []
+        for products in state.products:
+            n = products.n
+            out.append(tuple(float(v) / n for v in products.sums) if n else ())
+        return out
+
+
+def hac_step(
+    selections: list[Any], tests: list[PlannedTest], state: TestState, column: str
+) -> HacStep | None:
+    """The second pass for ``--time-col``, or None when no test needs it."""
+    dm = [(t, acc) for t, acc in zip(tests, state.sums) if isinstance(acc, DifferenceMoments)]
+    if not dm:
+        return None
+    n = max(acc.n for _, acc in dm)
+    return HacStep(
+        selections, [t for t, _ in dm], [acc.mean for _, acc in dm], newey_west_lags(n), column
+    )
+
+
+def full_autocov(
+    tests: list[PlannedTest], found: list[tuple[float, ...]]
+) -> list[tuple[float, ...]]:
+    """Autocovariances per test in ``tests`` order (McNemar tests get none)."""
+    it = iter(found)
+    return [next(it) if t.test == "diebold_mariano" else () for t in tests]
+
+
 # --------------------------------------------------------------------------- the compare step
 
 
@@ -266,7 +446,7 @@ def test_kind(spec: object) -> str | None:
     return None
 
 
-def planned_tests(selections: list, models: list[str]) -> list[PlannedTest]:
+def planned_tests(selections: list[Any], models: list[str]) -> list[PlannedTest]:
     """Every (loss, pair of models) to test, pairs in input order (a before b)."""
     tests = []
     k = len(models)

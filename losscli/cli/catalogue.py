@@ -1,4 +1,5 @@
-"""``loss list`` and ``loss info NAME``: the catalogue, derived from the registry."""
+"""``loss list`` and ``loss info NAME``: the catalogue, rendered from the Python API
+(``losscli.list_losses`` and ``losscli.loss_info``)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from losscli.cli.options import FORMATS
 )
 def list_command(task: str | None, fmt: str) -> None:
     """List every loss: name, aliases, task, parameters and a one-line summary."""
+    from losscli.api import list_losses
     from losscli.report.catalogue import render_list
 
-    render_list(task, fmt.lower())
+    render_list(list_losses(task), fmt.lower())
 
 
 @click.command("info")
@@ -30,13 +32,7 @@ def list_command(task: str | None, fmt: str) -> None:
 )
 def info_command(name: str, fmt: str) -> None:
     """Everything about one loss: formula, domain, parameters, properties, advice, conventions."""
-    from losscli.core.registry import get_loss
-    from losscli.errors import UsageError
+    from losscli.api import loss_info
     from losscli.report.catalogue import render_info
 
-    if ":" in name:
-        raise UsageError(
-            f"loss info takes a loss name without parameters (got {name!r}); "
-            f"try: loss info {name.split(':', 1)[0]}"
-        )
-    render_info(get_loss(name), fmt)
+    render_info(loss_info(name), fmt)

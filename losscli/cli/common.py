@@ -86,7 +86,28 @@ def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str
                 f"{option} {path} is the input file: writing it would overwrite the input; "
                 f"choose another path"
             )
+        _not_into_input_folder(option, path, inputs)
         check_output(path)
+
+
+def _not_into_input_folder(option: str, path: str, inputs: Sequence[str | None]) -> None:
+    """A data file written below an input directory would be read as data by the next run."""
+    folders = [p for p in inputs if p and p != "-" and os.path.isdir(p)]
+    if not folders:
+        return
+    from losscli.errors import UsageError
+    from losscli.io.files import is_data_file
+
+    if not is_data_file(path):
+        return
+    target = os.path.realpath(path)
+    for folder in folders:
+        root = os.path.realpath(folder)
+        if os.path.commonpath([root, target]) == root:
+            raise UsageError(
+                f"{option} {path} is inside the input directory {folder}: the next run "
+                f"would read it as data; choose a path outside it"
+            )
 
 
 def _to_stderr(text: str) -> None:

@@ -76,6 +76,12 @@ def _given(ctx: click.Context, name: str) -> bool:
     ci_help="With FILE: paired-bootstrap interval of each model's difference to the best, "
     "at this level, e.g. 0.95."
 )
+@click.option(
+    "--time-col",
+    metavar="COL",
+    help="With FILE: the rows are a time series sorted by COL (numbers or ISO dates); the "
+    "Diebold-Mariano tests then use a Newey-West (HAC) variance.",
+)
 @click.pass_context
 def compare(
     ctx: click.Context,
@@ -87,6 +93,7 @@ def compare(
     ci: float | None,
     n_boot: int,
     seed: int,
+    time_col: str | None,
     **kwargs: Any,
 ) -> None:
     """Compare losses: across models in FILE, or as functions of the error without FILE.
@@ -122,7 +129,7 @@ def compare(
     fmt = fmt.lower()
     if file is None:
         flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
-        for name in ["ci", "n_boot", "seed", *[k for k in kwargs if k != "more_files"]]:
+        for name in ["ci", "n_boot", "seed", "time_col", *[k for k in kwargs if k != "more_files"]]:
             if _given(ctx, name):
                 raise UsageError(
                     f"{flags.get(name, name)} applies to models in a FILE; give a FILE "
@@ -135,7 +142,7 @@ def compare(
         return
     if _given(ctx, "errors"):
         raise UsageError("--errors draws loss curves; use it without a FILE")
-    _compare_models(file, losses, fmt, ci, n_boot, seed, kwargs, plot)
+    _compare_models(file, losses, fmt, ci, n_boot, seed, kwargs, plot, time_col)
 
 
 def _compare_curves(
@@ -163,6 +170,7 @@ def _compare_models(
     seed: int,
     kwargs: dict[str, Any],
     plot: str | None = None,
+    time_col: str | None = None,
 ) -> None:
     from losscli.api import compare as api_compare
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note
@@ -188,6 +196,7 @@ def _compare_models(
                 n_boot=n_boot,
                 seed=seed,
                 progress=bar,
+                time_col=time_col,
                 **api_input_kwargs(kwargs),
                 **api_join_kwargs(kwargs),
             )

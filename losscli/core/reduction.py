@@ -16,6 +16,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 
@@ -453,7 +454,7 @@ def order_keys(values: np.ndarray) -> np.ndarray:
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
     sign = np.uint64(1 << 63)
     if not np.signbit(values).any():  # the usual case (losses are >= 0): one operation
-        return bits | sign
+        return cast(np.ndarray, bits | sign)
     return np.where(bits >= sign, ~bits, bits | sign)
 
 
@@ -465,9 +466,9 @@ def key_bins(values: np.ndarray, bits: int) -> np.ndarray:
     """
     values = np.ascontiguousarray(values, dtype=np.float64)
     if bits == 16 and sys.byteorder == "little" and not np.signbit(values).any():
-        return values.view(np.uint16)[3::4] | np.uint16(0x8000)
+        return cast(np.ndarray, values.view(np.uint16)[3::4] | np.uint16(0x8000))
     # intp: np.bincount on uint64 fails on numpy < 2 (no safe cast to int64).
-    return (order_keys(values) >> np.uint64(64 - bits)).astype(np.intp)
+    return cast(np.ndarray, (order_keys(values) >> np.uint64(64 - bits)).astype(np.intp))
 
 
 def key_value(key: int) -> float:
@@ -617,7 +618,7 @@ class SkillAccumulator:
 
 def pinball_terms(e: np.ndarray, alpha: float) -> np.ndarray:
     """alpha max(e, 0) + (1 - alpha) max(-e, 0), the pinball loss of residuals e."""
-    return alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0)
+    return cast(np.ndarray, alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0))
 
 
 @dataclass

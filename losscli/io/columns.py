@@ -43,6 +43,8 @@ class InputOptions:
     # both are present) and the nominal level of the intervals.
     interval_cols: tuple[str, str] | None = None
     interval_level: float = 0.9
+    # compare --time-col: rows are a time series in this column's order (HAC variance)
+    time_col: str | None = None
     # Every --pred-prefix given (one multiclass model each); () means (pred_prefix,).
     pred_prefixes: tuple[str, ...] = ()
     # A model's name when it is not its column's (or its prefix's, without the
@@ -273,6 +275,16 @@ def build_dataset(
         _refuse_for(opts, f"{family[0].value} files (their own column family)")
         return build_family_dataset(table, opts, source, family)
     # --- end structured column families ---
+    # --- --time-col (SPEC 12 significance): the rows' time as extra["time"] ---
+    if opts.time_col is not None:
+        from losscli.io.timecol import with_time
+
+        plain = replace(opts, time_col=None)
+        dataset = build_dataset(
+            table, plain, source, row_offset=row_offset, chunk=chunk, tally=tally
+        )
+        return with_time(dataset, table, opts, row_offset)
+    # --- end --time-col ---
     names = table.column_names
     n = table.num_rows
     if isinstance(row_offset, np.ndarray):  # the rows' own numbers (a join of files)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -362,7 +362,7 @@ def _check_similarity(
 
         d_ap = euclidean_distance(extra["anchor"], extra["positive"], PAIRWISE_EPS)
         d_an = euclidean_distance(extra["anchor"], extra["negative"], PAIRWISE_EPS)
-        return d_ap - d_an
+        return cast(np.ndarray, d_ap - d_an)
     bad = ~np.isin(y_true, (0.0, 1.0))
     if bad.any():
         i, row = _first_bad(bad, rows)

@@ -41,11 +41,11 @@ import stat
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
-from losscli.errors import InputError, LossCliError, UsageError
+from losscli.errors import InputError, LossCliError, NoDataRows, UsageError
 from losscli.io.columns import InputOptions
 from losscli.io.source import Partition, Progress, Source
 
@@ -330,7 +330,7 @@ class _Location:
         def open_remote() -> IO[bytes]:
             handle: IO[bytes] = self.remote(path, lambda: fs.open(inner, "rb"))
             guarded: Any = _Guarded(handle, path, self.storage_options)
-            return guarded  # read like the file it wraps
+            return cast(IO[bytes], guarded)  # read like the file it wraps
 
         return open_remote
 
@@ -608,7 +608,7 @@ class _FilesPass:
             source.note_start(index, rows_before)
             file_rows = 0
             try:
-                for table, _ in reading.tables():
+                for table, _ in _rows_of(reading):
                     if index > 0:  # the first file's column order
                         table = table.select(
                             [n for n in self._file_names if n in table.column_names]
@@ -626,12 +626,27 @@ class _FilesPass:
             source.note_rows(index, file_rows)
             self._done_bytes += file.size or 0
             self._position = self._done_bytes
+        if rows_before == 0:
+            self.current = None
+            raise NoDataRows(
+                f"{source.name}: every file has a header but no data rows"
+                if len(files) > 1
+                else f"{files[0].path} has no data rows"
+            )
 
     def position(self) -> int | None:
         return self._position
 
     def close(self) -> None:
         self._reading.close()
+
+
+def _rows_of(reading: Any) -> Iterator[tuple[pa.Table, int]]:
+    """The tables of one file; a file with no data rows adds none (a dataset may hold one)."""
+    try:
+        yield from reading.tables()
+    except NoDataRows:
+        return
 
 
 def _same_columns(first: str, names: list[str], path: str, found: list[str]) -> None:

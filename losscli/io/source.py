@@ -39,11 +39,10 @@ from typing import IO, Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from losscli.core.dataset import Dataset
+from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
-from losscli.errors import DataError, InputError, UsageError
+from losscli.errors import DataError, InputError, NoDataRows, UsageError
 from losscli.io.columns import (
-    MAX_GROUPS,
     InputOptions,
     MissingTally,
     build_dataset,
@@ -98,18 +97,29 @@ class Partition:
     table: pa.Table | None = field(default=None, repr=False, compare=False)  # in-memory data
 
     def batches(self) -> Iterator[Dataset]:
-        """This partition's validated datasets, in order (one pass; call again for another)."""
+        """This partition's validated datasets, in order (one pass; call again for another).
+
+        A file with a header but no data rows yields none (a dataset may hold empty
+        files; "no rows at all" is a check of the whole input).
+        """
         if self.table is not None:
             source = Source(
                 self.path,
                 self.opts,
-                lambda columns: _TablePass(self.table, self.path, columns),  # type: ignore[arg-type]
+                lambda columns: _TablePass(self.table, self.path, columns),
                 whole=False,
             )
             return source.batches()
         from losscli.io.files import open_partition
 
-        return open_partition(self).batches()
+        return _unless_empty(open_partition(self).batches())
+
+
+def _unless_empty(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
+    try:
+        yield from chunks
+    except NoDataRows:
+        return
 
 
 class Source:
@@ -636,7 +646,7 @@ class _ParquetPass:
     def tables(self) -> Iterator[tuple[pa.Table, int]]:
         total = self._file.metadata.num_rows
         if total == 0:
-            raise InputError(f"{self._path} has no data rows")
+            raise NoDataRows(f"{self._path} has no data rows")
         rows = 0
         try:
             for batch in self._file.iter_batches(

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from losscli.errors import InputError
+from losscli.errors import InputError, NoDataRows
 from losscli.io.reader import (
     _check_encoding,
     _check_header,
@@ -537,7 +537,7 @@ class TextPass:
         if first_bad is not None:
             raise _field_count_error(self.fmt.shown, *first_bad, self._bad_rows)
         if self.rows == 0:
-            raise InputError(f"{self.fmt.shown} has a header but no data rows")
+            raise NoDataRows(f"{self.fmt.shown} has a header but no data rows")
 
 
 def _chain_first(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

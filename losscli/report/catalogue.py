@@ -27,10 +27,11 @@ def task_text(spec: LossSpec) -> str:
     return ", ".join(t.value for t in spec.tasks)
 
 
-def direction_text(spec: LossSpec) -> str:
-    if spec.higher_is_better:
+def direction_text(info: dict[str, Any]) -> str:
+    """Which way a figure improves, from the object of ``loss info``."""
+    if info["direction"] == "higher":
         return "higher is better (a score)"
-    if spec.nominal:
+    if info.get("nominal"):
         return "closer to the nominal level is better (not ranked; gate it both ways)"
     return "lower is better (a loss)"
 
@@ -47,7 +48,8 @@ def list_row(spec: LossSpec) -> dict[str, Any]:
     }
 
 
-def render_list(task: str | None, fmt: str) -> None:
+def losses_for(task: str | None) -> list[LossSpec]:
+    """Every loss, or those that score ``task`` (UsageError for an unknown task)."""
     specs = all_losses()
     if task:
         try:
@@ -56,10 +58,14 @@ def render_list(task: str | None, fmt: str) -> None:
             names = ", ".join(t.value for t in Task)
             raise UsageError(f"unknown task {task!r} for --task; choose one of {names}") from None
         specs = [s for s in specs if wanted in s.tasks]
+    return specs
+
+
+def render_list(rows: list[dict[str, Any]], fmt: str) -> None:
+    """``loss list``: the rows of :func:`losscli.list_losses` as a table, JSON, CSV or markdown."""
     console = make_console()
-    rows = [list_row(s) for s in specs]
     if fmt in ("table", "markdown"):  # --custom docstrings are user text
-        specs, rows = for_people((specs, rows))
+        rows = for_people(rows)
     if fmt == "json":
         console.file.write(to_json({"command": "list", "losses": rows}) + "\n")
         return
@@ -81,26 +87,26 @@ def render_list(task: str | None, fmt: str) -> None:
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Loss catalogue", title_justify="left")
     # Names stay whole; aliases (dim, under the name) wrap between aliases.
-    width = max(len(s.name) for s in specs) if specs else 4
+    width = max(len(r["name"]) for r in rows) if rows else 4
     table.add_column("name", min_width=width, max_width=max(width, 24))
     table.add_column("task", no_wrap=True)
     table.add_column("summary", ratio=1)
-    for spec in specs:
-        name = Text(spec.name)
-        if spec.aliases:
+    for row in rows:
+        name = Text(row["name"])
+        if row["aliases"]:
             # Whole aliases only (shortest first) that fit the column; `loss info` lists all.
             shown: list[str] = []
-            for alias in sorted(spec.aliases, key=len):
+            for alias in sorted(row["aliases"], key=len):
                 if len(", ".join([*shown, alias])) > 24:
                     break
                 shown.append(alias)
             if shown:
                 name.append("\n" + ", ".join(shown), style="dim")
-        summary = Text(spec.summary)
-        params = " ".join(f"{p.name}={_short(p.default)}" for p in spec.params if p.name != "eps")
+        summary = Text(row["summary"])
+        params = " ".join(f"{k}={_short(v)}" for k, v in row["params"].items() if k != "eps")
         if params:
             summary.append(f" ({params})", style="dim")
-        table.add_row(name, task_text(spec).replace(", ", "\n"), summary)
+        table.add_row(name, "\n".join(row["tasks"]), summary)
     console.print(table)
     console.print(
         "`loss info NAME` shows formula, domain, properties and conventions.", style="dim"
@@ -126,6 +132,8 @@ def info_dict(spec: LossSpec) -> dict[str, Any]:
         "tasks": [t.value for t in spec.tasks],
         "direction": spec.direction.value,
         "evaluation_only": spec.evaluation_only,
+        "percent": spec.percent,
+        "nominal": bool(spec.nominal),
         "summary": spec.summary,
         "formula": spec.formula,
         "reduction": spec.reduction.value,
@@ -141,39 +149,39 @@ def info_dict(spec: LossSpec) -> dict[str, Any]:
     }
 
 
-def render_info(spec: LossSpec, fmt: str) -> None:
+def render_info(info: dict[str, Any], fmt: str) -> None:
+    """``loss info``: the object of :func:`losscli.loss_info` as a table or JSON."""
     console = make_console()
-    info = info_dict(spec)
     if fmt == "json":
         console.file.write(to_json(info) + "\n")
         return
-    spec, info = for_people((spec, info))
+    info = for_people(info)
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    console.print(Text(f"{spec.name} - {spec.summary}", style="bold"))
+    console.print(Text(f"{info['name']} - {info['summary']}", style="bold"))
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", ratio=1)
-    table.add_row("task", task_text(spec))
+    table.add_row("task", ", ".join(info["tasks"]))
     table.add_row(
         "direction",
-        direction_text(spec)
-        + ("; a figure to report, not a training loss" if spec.evaluation_only else ""),
+        direction_text(info)
+        + ("; a figure to report, not a training loss" if info["evaluation_only"] else ""),
     )
-    if spec.aliases:
-        table.add_row("aliases", ", ".join(spec.aliases))
-    table.add_row("formula", spec.formula)
-    table.add_row("reduction", _reduction_text(spec))
-    if spec.percent:
+    if info["aliases"]:
+        table.add_row("aliases", ", ".join(info["aliases"]))
+    table.add_row("formula", info["formula"])
+    table.add_row("reduction", REDUCTION_TEXT.get(info["reduction"], info["reduction"]))
+    if info["percent"]:
         table.add_row("units", "a fraction; tables show it as %")
     table.add_row("domain", "; ".join(info["domain"]) or "any finite values")
     params = "; ".join(
-        f"{p.name}={_short(p.default)}"
-        + (f" ({p.requirement})" if p.requirement else "")
-        + (f": {p.help}" if p.help else "")
-        for p in spec.params
+        f"{p['name']}={_short(p['default'])}"
+        + (f" ({p['requirement']})" if p["requirement"] else "")
+        + (f": {p['help']}" if p["help"] else "")
+        for p in info["params"]
     )
     table.add_row("parameters", params or "none")
     yes = [k for k, v in info["properties"].items() if v]
@@ -182,22 +190,21 @@ def render_info(spec: LossSpec, fmt: str) -> None:
     if no:
         shown += "; no: " + ", ".join(no)
     table.add_row("properties", shown)
-    if spec.advice:
-        table.add_row("when to use", spec.advice)
-    table.add_row("reference", spec.reference)
-    if spec.conventions:
-        table.add_row("conventions", spec.conventions)
+    if info["advice"]:
+        table.add_row("when to use", info["advice"])
+    table.add_row("reference", info["reference"])
+    if info["conventions"]:
+        table.add_row("conventions", info["conventions"])
     console.print(table)
 
 
-def _reduction_text(spec: LossSpec) -> str:
-    return {
-        "mean": "weighted mean of per-sample losses, sum(w*l)/sum(w)",
-        "sqrt_mean": "square root of the weighted mean",
-        "median": "weighted median (averaged inverted CDF)",
-        "max": "maximum over rows (weights ignored)",
-        "sum": "sum of per-column means: sum(w*l), w = 1/n_real on d_real, 1/n_fake on d_fake",
-    }.get(spec.reduction.value, spec.reduction.value)
+REDUCTION_TEXT = {
+    "mean": "weighted mean of per-sample losses, sum(w*l)/sum(w)",
+    "sqrt_mean": "square root of the weighted mean",
+    "median": "weighted median (averaged inverted CDF)",
+    "max": "maximum over rows (weights ignored)",
+    "sum": "sum of per-column means: sum(w*l), w = 1/n_real on d_real, 1/n_fake on d_fake",
+}
 
 
 README_BEGIN = "<!-- loss-table:begin (generated by `python -m losscli.report.catalogue`) -->"

@@ -89,7 +89,7 @@ class PerSampleWriter:
         )
         for index, model in enumerate(self.models):
             columns = dict(prefix)
-            columns["model"] = pa.array(np.full(chunk.n_rows, model, dtype=object), pa.string())
+            columns["model"] = pa.repeat(pa.scalar(model, pa.string()), chunk.n_rows)
             by_label = {i.selection.label: i for i in items if i.model == model}
             for position, label in enumerate(self.labels):
                 item = by_label[label]

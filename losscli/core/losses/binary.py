@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.core.registry import EPS, DomainRule, LossInputs, Param, Properties, Task, register
@@ -63,7 +65,7 @@ def bce(x: LossInputs, eps: float, label_smoothing: float) -> np.ndarray:
     if x.from_logits:
         z = np.asarray(x.y_pred, dtype=np.float64)
         # y softplus(-z) + (1-y) softplus(z) == softplus(z) - y z, without cancellation.
-        return y * softplus(-z) + (1.0 - y) * softplus(z)
+        return cast(np.ndarray, y * softplus(-z) + (1.0 - y) * softplus(z))
     p = np.clip(np.asarray(x.y_pred, dtype=np.float64), eps, 1.0 - eps)
     return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
 
@@ -85,7 +87,7 @@ def bce(x: LossInputs, eps: float, label_smoothing: float) -> np.ndarray:
 )
 def brier(x: LossInputs) -> np.ndarray:
     """Brier score: squared error of the predicted probability."""
-    return np.square(_probability(x) - np.asarray(x.y_true, dtype=np.float64))
+    return cast(np.ndarray, np.square(_probability(x) - np.asarray(x.y_true, dtype=np.float64)))
 
 
 def _margin(x: LossInputs) -> np.ndarray:
@@ -190,4 +192,4 @@ def focal(x: LossInputs, gamma: float, alpha: float, eps: float) -> np.ndarray:
     loss = -np.power(one_minus_pt, gamma) * log_pt
     if alpha >= 0:
         loss = np.where(y == 1, alpha, 1.0 - alpha) * loss
-    return loss
+    return cast(np.ndarray, loss)

@@ -10,6 +10,8 @@ targets (y_true_* columns) count their largest entry as the true class.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.core.registry import (
@@ -50,7 +52,7 @@ def true_class(x: LossInputs) -> np.ndarray:
         return y.astype(np.float64)
     if x.labels is not None:
         return np.asarray(x.labels, dtype=np.float64)
-    return np.argmax(y, axis=1).astype(np.float64)
+    return cast(np.ndarray, np.argmax(y, axis=1).astype(np.float64))
 
 
 def predicted_class(x: LossInputs) -> np.ndarray:
@@ -60,7 +62,7 @@ def predicted_class(x: LossInputs) -> np.ndarray:
         threshold = 0.0 if x.from_logits else 0.5
         return (s > threshold).astype(np.float64)
     # softmax is monotone: the argmax of logits is the argmax of the probabilities.
-    return np.argmax(s, axis=1).astype(np.float64)
+    return cast(np.ndarray, np.argmax(s, axis=1).astype(np.float64))
 
 
 @register(
@@ -89,7 +91,7 @@ def predicted_class(x: LossInputs) -> np.ndarray:
 )
 def zero_one(x: LossInputs) -> np.ndarray:
     """Zero-one loss: the share of rows whose predicted class is wrong."""
-    return (predicted_class(x) != true_class(x)).astype(np.float64)
+    return cast(np.ndarray, (predicted_class(x) != true_class(x)).astype(np.float64))
 
 
 @register(
@@ -124,7 +126,7 @@ def zero_one(x: LossInputs) -> np.ndarray:
 )
 def accuracy(x: LossInputs) -> np.ndarray:
     """Accuracy: the share of rows whose predicted class is right (higher is better)."""
-    return (predicted_class(x) == true_class(x)).astype(np.float64)
+    return cast(np.ndarray, (predicted_class(x) == true_class(x)).astype(np.float64))
 
 
 def _calibration_components(x: LossInputs) -> np.ndarray:

@@ -10,6 +10,8 @@ q_1..q_m (``y_pred`` of shape (n, m)) at levels tau_1 < ... < tau_m
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.core.registry import (
@@ -96,7 +98,7 @@ def coverage(x: LossInputs) -> np.ndarray:
 def mean_width(x: LossInputs) -> np.ndarray:
     """Mean width of the prediction intervals, upper - lower (lower is better at equal coverage)."""
     _, lower, upper, _ = _bounds(x)
-    return upper - lower
+    return cast(np.ndarray, upper - lower)
 
 
 @register(
@@ -131,7 +133,7 @@ def interval_score(x: LossInputs) -> np.ndarray:
     alpha = 1.0 - level
     below = np.maximum(lower - y, 0.0)
     above = np.maximum(y - upper, 0.0)
-    return (upper - lower) + (2.0 / alpha) * below + (2.0 / alpha) * above
+    return cast(np.ndarray, (upper - lower) + (2.0 / alpha) * below + (2.0 / alpha) * above)
 
 
 # --------------------------------------------------------------------------- quantiles
@@ -147,7 +149,7 @@ def _quantiles(x: LossInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def pinball_at(y: np.ndarray, q: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
     """tau max(y - q, 0) + (1 - tau) max(q - y, 0), elementwise."""
     e = y - q
-    return tau * np.maximum(e, 0.0) + (1.0 - tau) * np.maximum(-e, 0.0)
+    return cast(np.ndarray, tau * np.maximum(e, 0.0) + (1.0 - tau) * np.maximum(-e, 0.0))
 
 
 _QUANTILE_PROPS = Properties(
@@ -234,4 +236,4 @@ def crps_quantile(x: LossInputs) -> np.ndarray:
     y, q, levels = _quantiles(x)
     if q.shape[1] == 0:
         return np.zeros(y.shape[0])
-    return 2.0 * np.mean(pinball_at(y[:, None], q, levels), axis=1)
+    return cast(np.ndarray, 2.0 * np.mean(pinball_at(y[:, None], q, levels), axis=1))

@@ -6,6 +6,8 @@ elsewhere says when they do not sum to 1.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.core.registry import EPS, DomainRule, LossInputs, Param, Properties, Task, register
@@ -45,7 +47,7 @@ def _probabilities(x: LossInputs) -> np.ndarray:
 
 def _weighted_sum(t: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     # 0 * log(q) is 0 even where log(q) is -inf (a logit of -inf, say).
-    return np.sum(np.where(t == 0, 0.0, t * log_q), axis=1)
+    return cast(np.ndarray, np.sum(np.where(t == 0, 0.0, t * log_q), axis=1))
 
 
 @register(
@@ -92,7 +94,7 @@ def cce(x: LossInputs, eps: float, label_smoothing: float) -> np.ndarray:
 )
 def multiclass_brier(x: LossInputs) -> np.ndarray:
     """Multiclass Brier score: squared distance between probabilities and the one-hot target."""
-    return np.sum(np.square(_probabilities(x) - _targets(x)), axis=1)
+    return cast(np.ndarray, np.sum(np.square(_probabilities(x) - _targets(x)), axis=1))
 
 
 @register(
@@ -127,7 +129,7 @@ def multiclass_hinge(x: LossInputs) -> np.ndarray:
     true_score = s[rows, x.labels]
     others = s.copy()
     others[rows, x.labels] = -np.inf
-    return np.maximum(0.0, 1.0 + np.max(others, axis=1) - true_score)
+    return cast(np.ndarray, np.maximum(0.0, 1.0 + np.max(others, axis=1) - true_score))
 
 
 @register(
@@ -192,4 +194,6 @@ def _xlogx(t: np.ndarray) -> np.ndarray:
 def kl_div(x: LossInputs, eps: float) -> np.ndarray:
     """Kullback-Leibler divergence of the predicted distribution from the target."""
     t = _targets(x)
-    return np.sum(_xlogx(t), axis=1) - _weighted_sum(t, _log_probabilities(x, eps))
+    return cast(
+        np.ndarray, np.sum(_xlogx(t), axis=1) - _weighted_sum(t, _log_probabilities(x, eps))
+    )

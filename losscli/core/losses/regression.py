@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from losscli.core.registry import (
@@ -31,7 +33,7 @@ def _err(x: LossInputs) -> np.ndarray:
 
 def _square(a: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        return np.square(a)
+        return cast(np.ndarray, np.square(a))
 
 
 _LOG1P_HINT = "log1p needs values above -1: use mse/mae, or shift both columns above -1"
@@ -98,7 +100,7 @@ def rmse(x: LossInputs) -> np.ndarray:
 )
 def mae(x: LossInputs) -> np.ndarray:
     """Mean absolute error: the average absolute difference, robust to outliers."""
-    return np.abs(_err(x))
+    return cast(np.ndarray, np.abs(_err(x)))
 
 
 @register(
@@ -155,7 +157,7 @@ def huber(x: LossInputs, delta: float) -> np.ndarray:
     # threshold and delta (|e| - delta/2) beyond it, in fewer passes than np.where.
     m = np.minimum(a, delta)
     with np.errstate(over="ignore"):
-        return 0.5 * np.square(m) + delta * (a - m)
+        return cast(np.ndarray, 0.5 * np.square(m) + delta * (a - m))
 
 
 @register(
@@ -174,7 +176,7 @@ def huber(x: LossInputs, delta: float) -> np.ndarray:
 def log_cosh(x: LossInputs) -> np.ndarray:
     """Log-cosh loss: smooth, quadratic near zero and linear for large errors."""
     a = np.abs(_err(x))
-    return a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
+    return cast(np.ndarray, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0))
 
 
 @register(
@@ -194,7 +196,10 @@ def log_cosh(x: LossInputs) -> np.ndarray:
 def mape(x: LossInputs, eps: float) -> np.ndarray:
     """Mean absolute percentage error: the error relative to the target."""
     with np.errstate(over="ignore"):
-        return np.abs(_err(x)) / np.maximum(np.abs(np.asarray(x.y_true, dtype=np.float64)), eps)
+        return cast(
+            np.ndarray,
+            np.abs(_err(x)) / np.maximum(np.abs(np.asarray(x.y_true, dtype=np.float64)), eps),
+        )
 
 
 @register(
@@ -223,7 +228,7 @@ def smape(x: LossInputs) -> np.ndarray:
 def _log_err(x: LossInputs) -> np.ndarray:
     y = np.asarray(x.y_true, dtype=np.float64)
     p = np.asarray(x.y_pred, dtype=np.float64)
-    return np.square(np.log1p(y) - np.log1p(p))
+    return cast(np.ndarray, np.square(np.log1p(y) - np.log1p(p)))
 
 
 @register(
@@ -278,7 +283,7 @@ def rmsle(x: LossInputs) -> np.ndarray:
 )
 def median_ae(x: LossInputs) -> np.ndarray:
     """Median absolute error: the error of the typical row."""
-    return np.abs(_err(x))
+    return cast(np.ndarray, np.abs(_err(x)))
 
 
 @register(
@@ -297,7 +302,7 @@ def median_ae(x: LossInputs) -> np.ndarray:
 )
 def max_error(x: LossInputs) -> np.ndarray:
     """Maximum absolute error: the single worst row."""
-    return np.abs(_err(x))
+    return cast(np.ndarray, np.abs(_err(x)))
 
 
 @register(
@@ -315,7 +320,7 @@ def max_error(x: LossInputs) -> np.ndarray:
 def pinball(x: LossInputs, alpha: float) -> np.ndarray:
     """Pinball (quantile) loss: asymmetric absolute error for quantile regression."""
     e = _err(x)
-    return alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0)
+    return cast(np.ndarray, alpha * np.maximum(e, 0.0) + (1.0 - alpha) * np.maximum(-e, 0.0))
 
 
 def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -325,17 +330,17 @@ def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         direct = np.log(ratio)
         split = np.log(a) - np.log(b)
     normal = np.isfinite(ratio) & (ratio >= np.finfo(np.float64).tiny)
-    return np.where(normal, direct, split)
+    return cast(np.ndarray, np.where(normal, direct, split))
 
 
 def tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
     if power == 0:
-        return np.square(y - mu)
+        return cast(np.ndarray, np.square(y - mu))
     if power == 1:
         log_ratio = _log_ratio(np.where(y > 0, y, 1.0), np.where(mu > 0, mu, 1.0))
-        return 2.0 * (np.where(y == 0, 0.0, y * log_ratio) - y + mu)
+        return cast(np.ndarray, 2.0 * (np.where(y == 0, 0.0, y * log_ratio) - y + mu))
     if power == 2:
-        return 2.0 * (_log_ratio(mu, y) + y / mu - 1.0)
+        return cast(np.ndarray, 2.0 * (_log_ratio(mu, y) + y / mu - 1.0))
     a, b = 2.0 - power, 1.0 - power
     with np.errstate(all="ignore"):  # overflowing terms are resolved below, never NaN
         y_part = np.power(np.maximum(y, 0.0), a) / (b * a)
@@ -359,7 +364,7 @@ def tweedie_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
     # Left with inf - inf = NaN from overflowing terms: a form that is not NaN decides (inf).
     for candidate in (stable, logged):
         out = np.where(np.isnan(out) & positive & ~np.isnan(candidate), candidate, out)
-    return out
+    return cast(np.ndarray, out)
 
 
 @register(

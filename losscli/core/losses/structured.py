@@ -23,7 +23,7 @@ Each family reads fixed columns, which io (:mod:`losscli.io.families`) maps to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def euclidean_distance(x: np.ndarray, y: np.ndarray, eps: float = 0.0) -> np.nda
     with np.errstate(over="ignore", invalid="ignore"):
         plain = np.sqrt(np.sum(diff * diff, axis=1))
         if np.all(np.isfinite(plain)):
-            return plain
+            return cast(np.ndarray, plain)
         # Squares of coordinates beyond ~1e154 overflow: scale each row by its largest
         # difference (the norm itself is finite unless a difference is).
         scale = np.max(np.abs(diff), axis=1)
@@ -183,7 +183,7 @@ def _giou_values(x: LossInputs) -> np.ndarray:
     enclosing = (np.maximum(tx2, px2) - np.minimum(tx1, px1)) * (
         np.maximum(ty2, py2) - np.minimum(ty1, py1)
     )
-    return 1.0 - (iou_value - (enclosing - union) / (enclosing + BOX_EPS))
+    return cast(np.ndarray, 1.0 - (iou_value - (enclosing - union) / (enclosing + BOX_EPS)))
 
 
 # --------------------------------------------------------------------------- similarity
@@ -285,7 +285,7 @@ def triplet(x: LossInputs, margin: float) -> np.ndarray:
         ) from None
     d_ap = euclidean_distance(a, p, PAIRWISE_EPS)
     d_an = euclidean_distance(a, n, PAIRWISE_EPS)
-    return np.maximum(d_ap - d_an + margin, 0.0)
+    return cast(np.ndarray, np.maximum(d_ap - d_an + margin, 0.0))
 
 
 # --------------------------------------------------------------------------- GAN
@@ -317,7 +317,7 @@ def _log_d(x: LossInputs, eps: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _is_real(x: LossInputs) -> np.ndarray:
-    return np.asarray(x.y_true, dtype=np.float64) == 1.0
+    return cast(np.ndarray, np.asarray(x.y_true, dtype=np.float64) == 1.0)
 
 
 def _fake_rows(x: LossInputs) -> np.ndarray:
@@ -457,7 +457,9 @@ def _kl_rows(x: LossInputs, kl_reduction: str) -> np.ndarray:
     mu, logvar = _latent(x)
     # 1 + logvar - exp(logvar) == logvar - expm1(logvar): no cancellation near logvar = 0.
     terms = -0.5 * (logvar - np.expm1(logvar) - mu * mu)
-    return np.mean(terms, axis=1) if kl_reduction == "mean" else np.sum(terms, axis=1)
+    return cast(
+        np.ndarray, np.mean(terms, axis=1) if kl_reduction == "mean" else np.sum(terms, axis=1)
+    )
 
 
 _VAE_NOTE = (
@@ -540,4 +542,4 @@ def vae(x: LossInputs, kl_weight: float, kl_reduction: str) -> np.ndarray:
             "next to mu_*/logvar_*; vae_kl alone works without them"
         )
     reconstruction = np.mean(np.square(t - p), axis=1)
-    return kl_weight * _kl_rows(x, kl_reduction) + reconstruction
+    return cast(np.ndarray, kl_weight * _kl_rows(x, kl_reduction) + reconstruction)
