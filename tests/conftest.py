@@ -13,6 +13,23 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data"
 
 
+@pytest.fixture(autouse=True)
+def _no_custom_losses_left_over():
+    """A test that ran --custom in-process leaves no user loss behind for the next test.
+
+    Every command and API call replaces the custom losses of the one before it, but
+    tests that call internal functions (choose_losses, plans) directly would
+    otherwise see a previous test's losses in their default panel.
+    """
+    yield
+    import sys
+
+    if "losscli.core.registry" in sys.modules:
+        from losscli.core.registry import set_custom_losses
+
+        set_custom_losses([])
+
+
 @pytest.fixture
 def run():
     """Invoke `loss ARGS...` in-process; stdout and stderr are kept apart (Click >= 8.2)."""

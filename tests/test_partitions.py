@@ -190,3 +190,30 @@ def test_partition_repr_hides_storage_options():
     part = Partition("s3://b/k.csv", InputOptions(), storage_options={"secret": "hunter2"})
     assert "hunter2" not in repr(part)
     assert pickle.loads(pickle.dumps(part)).storage_options == {"secret": "hunter2"}
+
+
+def _read_elsewhere(part: Partition) -> tuple[list[float], list[int]]:
+    """In another process: open the partition from what it carries alone."""
+    chunks = list(part.batches())
+    return (
+        [float(v) for c in chunks for v in c.y_true],
+        [int(r) for c in chunks for r in c.row_numbers],
+    )
+
+
+def test_partitions_open_in_another_process(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = tmp_path / "d"
+    for i, day in enumerate(("day=1", "day=2")):
+        (root / day).mkdir(parents=True)
+        table = pa.table({"y_true": np.arange(5.0) + 10 * i, "y_pred": np.ones(5)})
+        pq.write_table(table, root / day / "p.parquet")
+    source = open_source(str(root), InputOptions(group_by="day"))
+    parts = source.partitions()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        got = list(pool.map(_read_elsewhere, parts))
+    direct = _arrays(source.batches())
+    np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), direct["y_true"])
+    np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), direct["rows"])

@@ -218,3 +218,24 @@ def test_unreachable_endpoint_is_an_error_not_a_hang(run):
     )
     line = assert_error(result, 1, "cannot reach the storage", "endpoint_url")
     assert SECRET not in line
+
+
+def test_s3_partitions_open_in_another_process(s3):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tests.test_partitions import _read_elsewhere
+
+    source = open_source(
+        f"s3://{BUCKET}/parquet/", InputOptions(group_by="day"), storage_options=s3["options"]
+    )
+    parts = source.partitions()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        got = list(pool.map(_read_elsewhere, parts))
+    direct = list(source.batches())
+    np.testing.assert_array_equal(
+        np.concatenate([g[0] for g in got]), np.concatenate([c.y_true for c in direct])
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([g[1] for g in got]), np.concatenate([c.row_numbers for c in direct])
+    )
