@@ -9,6 +9,7 @@ process, and prints median wall times, ratios and each command's peak memory
     python benchmarks/bench.py --peers-only     # only loss compute, DuckDB, pandas
     python benchmarks/bench.py --startup        # also `loss --help` and a 1,000-row compute
     python benchmarks/bench.py --flatness       # also the 100M-row peak-memory check (~2 GB)
+    python benchmarks/bench.py --dask --rows 100000000   # local vs --engine dask, 20 Parquet files
 
 Needs the bench extra: pip install '.[bench]' (duckdb, scikit-learn).
 """
@@ -382,6 +383,69 @@ def flatness(small_peaks: dict[str, float], runs: int, every: bool) -> dict[str,
         big.unlink(missing_ok=True)
 
 
+# --------------------------------------------------------------------------- --dask
+
+
+def parquet_files(rows: int, files: int, seed: int = 0) -> Path:
+    """``rows`` regression rows as ``files`` Parquet files in one folder (generated once)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = DATA / f"parquet_{rows}_{files}"
+    names = [folder / f"part-{i:03d}.parquet" for i in range(files)]
+    if all(p.exists() for p in names):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"generating {folder} ({rows:,} rows in {files} files) ...", file=sys.stderr)
+    rng = np.random.default_rng(seed)
+    for i, name in enumerate(names):
+        n = rows // files + (1 if i < rows % files else 0)
+        y = rng.normal(100, 25, n)
+        noise = rng.normal(0, 1.5, n)
+        noise[rng.random(n) < 0.01] *= 20
+        table = pa.table({"y_true": y, "y_pred": y + noise})
+        tmp = name.with_suffix(".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(name)
+    return folder
+
+
+def dask_vs_local(rows: int, files: int, runs: int) -> dict[str, dict[str, float]]:
+    """`loss compute FOLDER` on the local engine and on a local Dask cluster, alternately.
+
+    The Dask command starts its own LocalCluster (one single-threaded worker
+    process per core) and closes it, so its wall time includes that start.
+    Peak memory is the largest of the command's processes (os.wait4 reports
+    the maximum over the child and the processes it waited for: the workers).
+    """
+    folder = parquet_files(rows, files)
+    base = loss_command() + ["compute", str(folder), "--format", "json"]
+    cmds = {"local engine": base, f"dask, {os.cpu_count()} workers": base + ["--engine", "dask"]}
+    walls: dict[str, list[float]] = {k: [] for k in cmds}
+    peaks: dict[str, list[float]] = {k: [] for k in cmds}
+    values: dict[str, dict[str, float]] = {}
+    for i in range(runs):
+        for name in list(cmds) if i % 2 == 0 else list(reversed(cmds)):
+            wall, peak, out = run_measured(cmds[name])
+            walls[name].append(wall)
+            peaks[name].append(peak)
+            values[name] = values_of("loss", out)
+            print(f"  run {i + 1} {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+    first, second = (values[name] for name in cmds)
+    worst = max(abs(first[k] - second[k]) / max(abs(first[k]), 1e-300) for k in first)
+    out = {
+        name: {
+            "median_s": statistics.median(walls[name]),
+            "min_s": min(walls[name]),
+            "peak_mib": max(peaks[name]),
+        }
+        for name in cmds
+    }
+    out["agreement"] = {"max_rel_diff": worst}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -398,7 +462,26 @@ def main() -> None:
     parser.add_argument(
         "--readers", action="store_true", help="only compare the candidate CSV readers"
     )
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="only local engine vs --engine dask on --rows rows as 20 Parquet files",
+    )
     args = parser.parse_args()
+    if args.dask:
+        table = dask_vs_local(args.rows, 20, args.runs)
+        if args.json:
+            print(json.dumps(table, indent=2))
+            return
+        print(f"\n{args.rows:,} rows in 20 Parquet files")
+        print(f"{'engine':24s} {'median s':>9s} {'min s':>7s} {'peak MiB':>9s}")
+        for name, row in table.items():
+            if name != "agreement":
+                print(
+                    f"{name:24s} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['peak_mib']:9.0f}"
+                )
+        print(f"max rel. diff dask vs local {table['agreement']['max_rel_diff']:.1e}")
+        return
     if args.breakdown:
         path = dataset(args.rows)
         phases: dict[str, list[float]] = {}

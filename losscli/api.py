@@ -25,12 +25,13 @@ for bad data, :class:`~losscli.errors.UsageError` for bad arguments (both
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -315,6 +316,50 @@ def _whole(source: Any) -> Dataset:
     return dataset
 
 
+ENGINES = ("local", "dask")
+
+
+def _engine(engine: str, scheduler: Any, data: Any) -> str:
+    """The engine chosen (checked before any data are read or a cluster is started)."""
+    chosen = _choice(engine, "engine", ENGINES)
+    if scheduler is not None and chosen != "dask":
+        raise UsageError("--scheduler names a Dask cluster; it applies with --engine dask")
+    if chosen == "dask":
+        from losscli.engines.dask import require_dask
+
+        if isinstance(data, (str, os.PathLike)) and os.fspath(data) == "-":
+            raise UsageError(
+                "--engine dask reads the input on the workers, and standard input cannot "
+                "be read there; give a FILE (a path, directory, glob or URL) or use "
+                "--engine local"
+            )
+        require_dask()
+    return chosen
+
+
+@contextlib.contextmanager
+def _runner(engine: str, scheduler: Any) -> Iterator[Callable[[Any, Any], Any]]:
+    """``run(plan, source)`` on the chosen engine (dask: a client for the whole call)."""
+    if engine == "local":
+        from losscli.engines.local import run_plan
+
+        yield run_plan
+        return
+    from losscli.engines.dask import dask_client
+    from losscli.engines.dask import run_plan as run_on_dask
+
+    with dask_client(scheduler) as client:
+        yield lambda plan, source: run_on_dask(plan, source, client=client)
+
+
+def _in_memory_on_dask(engine: str, what: str) -> None:
+    if engine == "dask":
+        raise UsageError(
+            f"{what} runs on this machine only (it does not run on --engine dask); "
+            f"use --engine local"
+        )
+
+
 # The command line loads --custom losses while parsing its options (every command,
 # this API or not); it passes this instead of the texts so that user code runs once.
 CUSTOM_LOADED_BY_CLI: Sequence[str] = ("<loaded by the command line>",)
@@ -397,6 +442,8 @@ def compute(
     per_sample: str | IO[str] | None = None,
     id_cols: str | Sequence[str] = (),
     progress: Any = None,
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> ComputeResult:
     """The selected losses for every model: ``loss compute`` as a function.
 
@@ -414,6 +461,10 @@ def compute(
     positive class of binary labels written as text or numbers other than 0/1
     (two text labels without it: the later in sorted order, as scikit-learn);
     ``pred_prefix`` may be a list, one multiclass model per prefix.
+    ``engine="dask"`` runs the same plan on a Dask cluster: ``scheduler`` is its
+    address (or a ``distributed.Client``); without it a local cluster of one
+    worker process per core is started and closed (needs
+    ``pip install 'losscli[dask]'``).
 
     >>> import losscli as lc
     >>> r = lc.compute({"y_true": [0, 1, 1, 0], "y_pred": [0.1, 0.8, 0.6, 0.3]}, losses="brier")
@@ -428,6 +479,12 @@ def compute(
     gates = parse_gates(tuple(fail_above)) + parse_gates(tuple(fail_below), below=True)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
+    chosen = _engine(engine, scheduler, data)
+    if chosen == "dask" and per_sample is not None:
+        raise UsageError(
+            "--per-sample writes every row's losses on this machine (it does not run on "
+            "--engine dask); use --engine local"
+        )
     opts = _input_options(
         y_true=y_true,
         y_pred=y_pred,
@@ -485,7 +542,13 @@ def compute(
             finally:
                 spool.close()
 
-        if per_sample is None:
+        if chosen == "dask":
+            from losscli.analysis.compute_plan import compute_plan
+
+            plan = compute_plan(selections_for, ci_level=ci, n_boot=n_boot, seed=seed)
+            with _runner(chosen, scheduler) as run_plan:
+                report = run_plan(plan, source)
+        elif per_sample is None:
             report = run()
         else:
             # The per-row losses are written batch by batch during the first pass.
@@ -590,6 +653,8 @@ def compare(
     custom: Sequence[str] = (),
     progress: Any = None,
     time_col: str | None = None,
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> CompareResult:
     """Models side by side: ``loss compare FILE`` as a function.
 
@@ -611,6 +676,7 @@ def compare(
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
+    chosen = _engine(engine, scheduler, data)
     opts = _input_options(
         y_true=y_true,
         y_pred=y_pred,
@@ -632,12 +698,12 @@ def compare(
     messages = _Messages()
     with _open(data, opts, progress, storage_options, on=on, join=join) as source:
         from losscli.analysis.compare_plan import compare_plan
-        from losscli.engines.local import run_plan
 
         plan = compare_plan(
             lambda head: _choose(texts, head, messages), ci_level=ci, n_boot=n_boot, seed=seed
         )
-        report = run_plan(plan, source)
+        with _runner(chosen, scheduler) as run_plan:
+            report = run_plan(plan, source)
     result: CompareResult = _promote(report, CompareResult, messages.notes)
     messages.issue(result.warnings)
     return result
@@ -704,6 +770,8 @@ def sensitivity(
     custom: Sequence[str] = (),
     bins: int | Callable[[int], int] = 60,
     progress: Any = None,
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> SensitivityResult:
     """How much each loss is driven by a few outlying rows: ``loss sensitivity``.
 
@@ -731,6 +799,7 @@ def sensitivity(
         raise UsageError(f"--threshold must be a positive number (got {threshold:g})")
     chosen_rule = "mad" if rule is None else _choice(rule, "rule", ("mad", "iqr"))
     texts = _loss_texts(losses)
+    chosen = _engine(engine, scheduler, data)
     opts = _input_options(
         y_true=y_true,
         y_pred=y_pred,
@@ -761,10 +830,14 @@ def sensitivity(
 
     # --custom losses may return one number for all rows: they need every row at once.
     in_memory = bool(custom_losses())
-    with _open(data, opts, progress, storage_options, on=on, join=join) as source:
+    if in_memory:
+        _in_memory_on_dask(chosen, "sensitivity with --custom losses (read into memory)")
+    with (
+        _open(data, opts, progress, storage_options, on=on, join=join) as source,
+        _runner(chosen, scheduler) as run_plan,
+    ):
         if not in_memory:
             from losscli.analysis.sensitivity_plan import NeedsMemory, sensitivity_plan
-            from losscli.engines.local import run_plan
 
             plan = sensitivity_plan(
                 lambda head: _choose(texts, head, messages),
@@ -832,6 +905,8 @@ def recommend(
     on: str | Sequence[str] | None = None,
     join: str = "exact",
     progress: Any = None,
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> RecommendResult:
     """Losses recommended by the guide's rules: ``loss recommend`` as a function.
 
@@ -850,10 +925,10 @@ def recommend(
     from losscli.analysis.recommend import recommend as run_recommend
     from losscli.analysis.rules import ROWSUM_TOLERANCE, PlannedLoss
     from losscli.core.registry import parse_loss_list
-    from losscli.engines.local import run_plan
     from losscli.results import RecommendResult
 
     chosen = None if task is None else _choice(task, "task", RECOMMEND_TASKS)
+    chosen_engine = _engine(engine, scheduler, data)
     flags = Flags(
         task=chosen,
         outliers=None if outliers is None else bool(outliers),
@@ -901,7 +976,10 @@ def recommend(
             interval_cols=interval_cols,
             interval_level=interval_level,
         )
-        with _open(data, opts, progress, storage_options, on=on, join=join) as source:
+        with (
+            _open(data, opts, progress, storage_options, on=on, join=join) as source,
+            _runner(chosen_engine, scheduler) as run_plan,
+        ):
             profiled = run_plan(profile_plan(ROWSUM_TOLERANCE), source)
         profile = profiled.profile
         resolved = resolve_task(flags, data_task=profiled.task)
@@ -1511,6 +1589,8 @@ def report_data(
     threshold: float | None = None,
     on: str | Sequence[str] | None = None,
     join: str = "exact",
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> Any:
     """Every analysis of ``data`` in one result: what ``loss report`` shows.
 
@@ -1531,6 +1611,7 @@ def report_data(
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
+    _in_memory_on_dask(_engine(engine, scheduler, data), "loss report")
     opts = _input_options(
         y_true=y_true,
         y_pred=y_pred,

@@ -40,6 +40,19 @@ class Step(Protocol[S, R]):
     def finish(self, state: S) -> R: ...
 
 
+def rows_before(step: Any) -> Callable[[Any, int], Any] | None:
+    """A step's optional ``at_row(state, rows)`` hook, else None.
+
+    A step whose figures depend on the global position of each row (the
+    bootstrap's draws are keyed by row index) defines ``at_row``: an engine
+    that runs one state per partition calls it on each partition's new state
+    with the number of rows (``Dataset.n_rows`` summed) of the partitions
+    before it. The local engine, one state over the whole input, never needs it.
+    """
+    hook = getattr(step, "at_row", None)
+    return hook if callable(hook) else None
+
+
 class BatchSource(Protocol):
     """What an engine reads: each call of ``batches()`` is one full pass over the input."""
 

@@ -36,6 +36,7 @@ from losscli.analysis.diagnostics import (
     DOMINANT_SHARE,
     ROWSUM_TOLERANCE,
     clipping_text,
+    dropped_text,
     hard_labels,
     hard_labels_text,
     rowsum_applies,
@@ -53,6 +54,8 @@ from losscli.core.reduction import (
     key_bins,
     new_accumulator,
     order_keys,
+    pack_arrays,
+    unpack_arrays,
 )
 from losscli.core.registry import EPS, LossSelection, Reduction, Task
 from losscli.errors import DataError
@@ -132,6 +135,24 @@ class TopShareEstimate:
             self.sums += np.bincount(bins, weights=top, minlength=1 << 16)
         return chunk_total
 
+    def merge(self, other: TopShareEstimate) -> TopShareEstimate:
+        """Both inputs' histogram (the same threshold: the plan sets it from the first batch)."""
+        if self.threshold != other.threshold:
+            raise ValueError("only estimates with the same threshold merge")
+        return TopShareEstimate(
+            self.threshold,
+            self.counts + other.counts,
+            self.sums + other.sums,
+            self.n_rows + other.n_rows,
+            self.total + other.total,
+        )
+
+    def __getstate__(self) -> dict[str, object]:
+        return pack_arrays(self.__dict__, ("counts", "sums"))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(unpack_arrays(state, ("counts", "sums")))
+
     def result(self, fraction: float = 0.01) -> float:
         if not math.isfinite(self.total) or self.total <= 0 or self.threshold is None:
             return math.nan
@@ -209,6 +230,9 @@ class StreamingCompute:
         self.row_sums: dict[str, tuple[int, int, float]] = {}  # model -> (count, row, sum)
         self.not_hard: set[str] = set()  # models with a prediction other than 0 or 1
         self.has_weights = False
+        # Rows (Dataset.n_rows) of the input before this state's first chunk: a
+        # partition's offset on a cluster, so its bootstrap draws are those of one pass.
+        self.row_base = 0
 
     # ------------------------------------------------------------------ pass 1
 
@@ -216,24 +240,7 @@ class StreamingCompute:
         """Add one validated chunk."""
         items = per_sample_losses(chunk, self.selections)
         if self.first is None:
-            self.first = chunk
-            self.has_weights = chunk.weights is not None
-            self.band_mode = self.reread is not None and chunk.groups is None
-            self.items = [
-                _ItemState(
-                    item.selection,
-                    item.model,
-                    self._new_accumulator(item.selection, overall=True),
-                )
-                for item in items
-            ]
-            if self.ci_level is not None:
-                self.boot = PoissonBootstrap(
-                    [item.selection.spec.reduction for item in items],
-                    self.n_boot,
-                    self.seed,
-                    stratified=chunk.strata is not None,
-                )
+            self.start(chunk, items)
         if self.on_items is not None:
             self.on_items(chunk, items)
         # Exact warnings when the whole input is one chunk; computed at finish() and
@@ -296,6 +303,27 @@ class StreamingCompute:
             self.spool.append(spooled)
         self._row_sums(chunk)
 
+    def start(self, chunk: Dataset, items: list[PerSample]) -> None:
+        """Set up the accumulators from the first chunk and its per-row losses."""
+        self.first = chunk
+        self.has_weights = chunk.weights is not None
+        self.band_mode = self.reread is not None and chunk.groups is None
+        self.items = [
+            _ItemState(
+                item.selection,
+                item.model,
+                self._new_accumulator(item.selection, overall=True),
+            )
+            for item in items
+        ]
+        if self.ci_level is not None:
+            self.boot = PoissonBootstrap(
+                [item.selection.spec.reduction for item in items],
+                self.n_boot,
+                self.seed,
+                stratified=chunk.strata is not None,
+            )
+
     def _bootstrap(
         self, chunk: Dataset, items: list[PerSample], groups: tuple[np.ndarray, list[str]] | None
     ) -> None:
@@ -320,7 +348,7 @@ class StreamingCompute:
             [item.values for item in items],
             chunk.weights,
             cells=cells,
-            first_row=self.n_rows - chunk.n_rows,
+            first_row=self.row_base + self.n_rows - chunk.n_rows,
         )
 
     def _spool_band(
@@ -599,6 +627,8 @@ class StreamingCompute:
     def _merged_warnings(self) -> list[str]:
         out: list[str] = []
         assert self.first is not None
+        if self.n_dropped:  # as warnings_for says it of a single chunk
+            out.append(dropped_text(self.n_dropped, self.n_rows))
         if self.first.task in (Task.BINARY, Task.MULTICLASS) and not self.first.from_logits:
             scored = {s.model for s in self.items if s.selection.spec.properties.probabilistic}
             out.extend(

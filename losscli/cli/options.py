@@ -33,6 +33,24 @@ def _apply(options: list[Callable[[F], F]], func: F) -> F:
     return func
 
 
+# --engine / --scheduler (issue 16): where the command's plan runs.
+ENGINE_OPTIONS = [
+    click.option(
+        "--engine",
+        type=click.Choice(("local", "dask"), case_sensitive=False),
+        default="local",
+        show_default=True,
+        help="Where to compute: this process, or a Dask cluster (pip install 'losscli[dask]').",
+    ),
+    click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: an existing cluster's scheduler (tcp://HOST:8786); "
+        "default: a local cluster of one worker per core, closed at the end.",
+    ),
+]
+
+
 def input_options(func: F) -> F:
     """--true-col, --pred-col, --weight-col, prefixes, --task, --from-logits, --nan, parsing."""
     return _apply(
@@ -127,6 +145,7 @@ def input_options(func: F) -> F:
                 show_default=True,
                 help="Nominal level of the prediction intervals (0.9: central 90%).",
             ),
+            *ENGINE_OPTIONS,
         ],
         func,
     )
@@ -342,6 +361,8 @@ def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         "storage_options": _storage_options(kwargs.get("storage_option") or ()),
         "interval_cols": kwargs.get("interval_cols"),
         "interval_level": kwargs.get("interval_level", 0.9),
+        "engine": kwargs["engine"].lower(),
+        "scheduler": kwargs["scheduler"],
     }
 
 

@@ -88,13 +88,16 @@ def plot_from_file(
     from losscli.cli.common import note
     from losscli.cli.options import api_input_kwargs
 
+    inputs = api_input_kwargs(kwargs)
+    for name in ("engine", "scheduler"):  # the charts' aggregates are drawn on this machine
+        inputs.pop(name, None)
     charts = data_charts(
         file,
         losses=losses,
         groups=groups,
         rule=rule,
         threshold=threshold,
-        **api_input_kwargs(kwargs),
+        **inputs,
     )
     for line in charts.notes:
         note(f"Note: {line}")

@@ -24,6 +24,37 @@ from losscli.core.calibration import DEFAULT_BINS, ReliabilityBins
 from losscli.core.registry import PLAIN_REDUCTIONS, ParamReduction, Reducer, Reduction
 
 
+def sparse_array(array: np.ndarray | None) -> object:
+    """A histogram array as its non-empty bins only (how states travel between processes)."""
+    if array is None:
+        return None
+    nonzero = np.flatnonzero(array)
+    return ("sparse", array.dtype.str, array.size, nonzero.astype(np.uint32), array[nonzero])
+
+
+def dense_array(packed: object) -> np.ndarray | None:
+    """The array :func:`sparse_array` packed."""
+    if packed is None or isinstance(packed, np.ndarray):
+        return packed
+    fields: tuple[str, str, int, np.ndarray, np.ndarray] = packed  # type: ignore[assignment]
+    out = np.zeros(fields[2], dtype=np.dtype(fields[1]))
+    out[fields[3]] = fields[4]
+    return out
+
+
+def pack_arrays(state: dict[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    state = dict(state)
+    for name in names:
+        state[name] = sparse_array(state[name])  # type: ignore[arg-type]
+    return state
+
+
+def unpack_arrays(state: dict[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    for name in names:
+        state[name] = dense_array(state[name])
+    return state
+
+
 def _as_weights(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:
         return np.ones(values.shape[0], dtype=np.float64)
@@ -277,10 +308,21 @@ class MedianAccumulator:
         for selector in self._selectors:
             selector.add(values, w, keys)
 
+    def refine_merge(self, other: MedianAccumulator) -> None:
+        """Take in the pass of ``other`` (the same plan, fed other rows): before refine_finish."""
+        for mine, theirs in zip(self._selectors, other._selectors):
+            mine.merge_pass(theirs)
+
     def refine_finish(self) -> None:
         """End a pass: each order statistic is either known or located more finely."""
         for selector in self._selectors:
             selector.finish()
+
+    def __getstate__(self) -> dict[str, object]:
+        return pack_arrays(self.__dict__, ("counts", "bin_weights"))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(unpack_arrays(state, ("counts", "bin_weights")))
 
     def result(self) -> float:
         if self.counts is not None:
@@ -367,6 +409,24 @@ class _OrderStatistic:
             self.weights += counts
         else:
             self.weights += np.bincount(idx, weights=picked, minlength=self.counts.size)
+
+    def merge_pass(self, other: _OrderStatistic) -> None:
+        """Add what ``other`` (the same state before the pass) saw of other rows."""
+        if self.value is not None:
+            return
+        if self.mode == "collect":
+            self.found.extend(other.found)
+            return
+        assert self.counts is not None and self.weights is not None
+        assert other.counts is not None and other.weights is not None
+        self.counts += other.counts
+        self.weights += other.weights
+
+    def __getstate__(self) -> dict[str, object]:
+        return pack_arrays(self.__dict__, ("counts", "weights"))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(unpack_arrays(state, ("counts", "weights")))
 
     def finish(self) -> None:
         if self.value is not None:
@@ -666,6 +726,12 @@ class D2QuantileAccumulator(_TwoPass):
             with np.errstate(all="ignore"):
                 self.running += float(np.sum(w * pinball_terms(y - q, self.alpha)))
 
+    def refine_merge(self, other: D2QuantileAccumulator) -> None:
+        if self.phase == "quantile":
+            self.quantile.refine_merge(other.quantile)
+        else:
+            self.running += other.running
+
     def refine_finish(self) -> None:
         if self.phase == "quantile":
             self.quantile.refine_finish()
@@ -732,6 +798,9 @@ class D2TweedieAccumulator(_TwoPass):
     def refine_add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         y, w = self._second(values, weights)
         self.running += self._deviance_sum(y, w)
+
+    def refine_merge(self, other: D2TweedieAccumulator) -> None:
+        self.running += other.running
 
     def refine_finish(self) -> None:
         self.denominator = self.running

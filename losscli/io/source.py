@@ -451,13 +451,24 @@ class WholeInputChecks:
             self.positive_weight = bool(np.any(dataset.weights > 0))
         if dataset.groups is not None and self.opts.group_by:
             self.groups.update(dataset.group_index()[1])
-            if len(self.groups) > MAX_GROUPS:
-                self.missing.raise_pending()
-                raise DataError(
-                    f"column {self.opts.group_by} (--group-by) has more than {MAX_GROUPS:,} "
-                    f"distinct values; --group-by expects a categorical column such as a "
-                    f"segment or a split (at most {MAX_GROUPS:,} groups)"
-                )
+            self._check_groups()
+
+    def _check_groups(self) -> None:
+        if len(self.groups) > MAX_GROUPS:
+            self.missing.raise_pending()
+            raise DataError(
+                f"column {self.opts.group_by} (--group-by) has more than {MAX_GROUPS:,} "
+                f"distinct values; --group-by expects a categorical column such as a "
+                f"segment or a split (at most {MAX_GROUPS:,} groups)"
+            )
+
+    def merge(self, other: WholeInputChecks) -> None:
+        """Take in the counts of another part of the input (a partition read elsewhere)."""
+        self.kept += other.kept
+        self.positive_weight = self.positive_weight or other.positive_weight
+        if other.groups:
+            self.groups |= other.groups
+            self._check_groups()
 
     def finish(self, *, whole: bool = True) -> None:
         """Raise what the chunks left pending; ``whole``: also the checks of a whole input."""
