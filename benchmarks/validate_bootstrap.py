@@ -157,6 +157,33 @@ def paired_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
     return {loss: hits[loss] / sims for loss in PAIRED_TRUTH}
 
 
+# Skill scores: y ~ N(0, 1), residual e ~ N(0.2, 0.4^2) independent of y, so the
+# population r2 = 1 - E[e^2] / Var(y) = 1 - (0.04 + 0.16) = 0.8 and the
+# explained variance = 1 - Var(e) / Var(y) = 0.84.
+SKILL_TRUTH = {"r2": 0.8, "explained_variance": 0.84}
+
+
+def skill_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
+    """How often compute --ci's interval of r2 / explained_variance covers the truth."""
+    from losscli.analysis.bootstrap import PoissonBootstrap, percentile_interval
+    from losscli.core.registry import Reduction
+
+    rng = np.random.default_rng(20261204 + n)
+    kinds = [Reduction.R2, Reduction.EXPLAINED_VARIANCE]
+    hits = dict.fromkeys(SKILL_TRUTH, 0)
+    for s in range(sims):
+        y = rng.normal(size=n)
+        e = rng.normal(0.2, 0.4, size=n)
+        state = PoissonBootstrap(kinds, n_boot, seed=s)
+        comp = np.column_stack([e, y])
+        state.update([comp, comp])
+        reps = state.replicates()
+        for j, name in enumerate(SKILL_TRUTH):
+            low, high = percentile_interval(reps[:, j], LEVEL)
+            hits[name] += low <= SKILL_TRUTH[name] <= high
+    return {k: hits[k] / sims for k in SKILL_TRUTH}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=1000, help="samples per coverage cell")
@@ -173,6 +200,12 @@ def main() -> None:
     print(f"(binomial standard error of each figure: {se:.1f} points)\n")
     if args.paired_only:
         return
+    print(f"compute --ci: 95% interval coverage of skill scores over {args.sims} samples each:")
+    print(f"{'n':>7s} " + " ".join(f"{k:>19s}" for k in SKILL_TRUTH))
+    for n in (500, 20_000):
+        cov = skill_coverage(n, args.sims, args.bootstrap)
+        print(f"{n:7d} " + " ".join(f"{100 * cov[k]:18.1f}%" for k in SKILL_TRUTH), flush=True)
+    print(f"(binomial standard error of each figure: {se:.1f} points)\n")
     print(f"95% interval coverage over {args.sims} samples each (target 93-97%):")
     print(f"{'n':>7s} " + " ".join(f"{k:>10s}" for k in TRUTH))
     for n in (500, 20_000):
