@@ -57,6 +57,7 @@ import math
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def _combined_moments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             )
     out[..., 0, :] = total
     out[..., 5, :] = a[..., 5, :] + b[..., 5, :]
-    return out
+    return cast("np.ndarray", out)
 
 
 def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarray:
