@@ -370,7 +370,9 @@ def test_per_sample_of_a_join_carries_the_key(run, tmp_path):
     for model in ("a", "b"):
         mine = rows[rows["model"] == model].set_index("id")["mse"].sort_index()
         want = ((by_id["y_true"] - by_id[model]) ** 2).sort_index()
-        np.testing.assert_allclose(mine.to_numpy(), want.to_numpy(), rtol=REL)
+        # atol: a squared residual of nearby values carries one rounding of the
+        # subtraction (4e-16 seen); relative to a small square that can pass 1e-12.
+        np.testing.assert_allclose(mine.to_numpy(), want.to_numpy(), rtol=REL, atol=1e-15)
     # row is the first file's data row of that id
     first = files["a"].reset_index(drop=True)
     got = rows[rows["model"] == "a"]
