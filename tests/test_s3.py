@@ -239,3 +239,43 @@ def test_s3_partitions_open_in_another_process(s3):
     np.testing.assert_array_equal(
         np.concatenate([g[1] for g in got]), np.concatenate([c.row_numbers for c in direct])
     )
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """Two single-threaded worker processes that read the partitions from S3 themselves."""
+    distributed = pytest.importorskip("distributed", reason="dask is in the test extra")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.mark.parametrize(
+    "url, args",
+    [
+        (f"s3://{BUCKET}/parquet/", ["compute", "--group-by", "day", "--weight-col", "w"]),
+        (f"s3://{BUCKET}/parquet/", ["compare", "--pred-col", "y_pred", "--pred-col", "model_b"]),
+        (f"s3://{BUCKET}/logs/**/part-*.csv", ["compute", "--group-by", "day"]),
+    ],
+)
+def test_s3_on_the_dask_engine_equals_the_local_engine(run, s3, dask_client, url, args):
+    command, rest = args[0], args[1:]
+    address = dask_client.scheduler.address
+    on_dask = _json(
+        run, command, url, *rest, *s3["args"], "--engine", "dask", "--scheduler", address
+    )
+    assert_same_json(on_dask, _json(run, command, url, *rest, *s3["args"]))
+
+
+def test_api_s3_on_the_dask_engine(s3, dask_client):
+    url = f"s3://{BUCKET}/parquet"
+    kwargs = {"losses": "mse,mae,median_ae", "group_by": "day", "storage_options": s3["options"]}
+    got = lc.compute(url, engine="dask", scheduler=dask_client, **kwargs)
+    want = lc.compute(str(s3["single"]), losses="mse,mae,median_ae", group_by="day")
+    assert_same_json(got.to_dict(), want.to_dict())
