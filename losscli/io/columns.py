@@ -159,6 +159,44 @@ def _looks_multiclass(names: Sequence[str], opts: InputOptions) -> bool:
     )
 
 
+def needed_columns(names: Sequence[str], opts: InputOptions) -> list[str] | None:
+    """The columns of a y_true/y_pred input that the options use, in file order.
+
+    The reader converts only these (a CSV's other columns are split into
+    fields, never parsed into values). None: read every column (structured,
+    interval, quantile and multiclass inputs, which are told by their column
+    names; a named column that is missing, so that its error lists every
+    column; or nothing to leave out).
+    """
+    from losscli.io.families import detect_family
+    from losscli.io.intervals import detect_interval_family
+
+    def plain(columns: Sequence[str]) -> bool:
+        return (
+            detect_family(columns, opts.task) is None
+            and detect_interval_family(columns, opts) is None
+            and opts.task != "multiclass"
+            and not (opts.task == "auto" and _looks_multiclass(columns, opts))
+        )
+
+    wanted = {
+        opts.true_col,
+        *(opts.pred_cols or ("y_pred",)),
+        *opts.extra_columns,
+        *opts.id_cols,
+        *(c for c in (opts.weight_col, opts.group_by, opts.time_col) if c is not None),
+    }
+    try:
+        if not wanted <= set(names) or not plain(names):
+            return None
+        columns = [n for n in names if n in wanted]
+        if len(columns) == len(names) or not plain(columns):
+            return None
+    except InputError:
+        return None  # the full read reports it
+    return columns
+
+
 # --------------------------------------------------------------------------- missing values
 
 
