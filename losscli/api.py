@@ -344,6 +344,13 @@ def _engine(engine: str, scheduler: Any, data: Any) -> str:
     if chosen == "dask":
         from losscli.engines.dask import require_dask
 
+        files = _file_list(data)
+        if files is not None and len(files) > 1:
+            raise UsageError(
+                "several files joined on a key (--on) are matched on this machine (the join "
+                "does not run on --engine dask); use --engine local, or join them into one "
+                "file (or a directory of files) first"
+            )
         if isinstance(data, (str, os.PathLike)) and os.fspath(data) == "-":
             raise UsageError(
                 "--engine dask reads the input on the workers, and standard input cannot "
