@@ -30,6 +30,22 @@ def _no_custom_losses_left_over():
         set_custom_losses([])
 
 
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A client of one LocalCluster (two single-threaded worker processes) shared by the
+    Dask tests that compare engines (the fault tests start their own, to kill a worker)."""
+    distributed = pytest.importorskip("distributed", reason="dask is in the test extra")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
 @pytest.fixture
 def run():
     """Invoke `loss ARGS...` in-process; stdout and stderr are kept apart (Click >= 8.2)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,19 +36,9 @@ from losscli.io.source import Partition, open_source
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=50,
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+@pytest.fixture
+def client(dask_cluster: Any) -> Any:
+    return dask_cluster  # one cluster for the session (tests/conftest.py)
 
 
 @dataclasses.dataclass

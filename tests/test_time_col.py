@@ -83,7 +83,7 @@ def test_lagged_products_merge_across_boundaries_in_any_tree():
     whole = sig.LaggedProducts.of(c, 6)
     cuts = [0, 2, 3, 100, 104, 300, 503]
     parts = [
-        sig.TimedProducts([sig.LaggedProducts.of(c[a:b], 6)], float(a), float(b - 1))
+        sig.TimedProducts([sig.LaggedProducts.of(c[a:b], 6)], float(a), float(b - 1), "t", a + 1)
         for a, b in zip(cuts, cuts[1:])
     ]
     left = parts[1].merged(parts[0]).merged(parts[2])
@@ -93,8 +93,11 @@ def test_lagged_products_merge_across_boundaries_in_any_tree():
         assert merged.products[0].sums == pytest.approx(whole.sums, rel=1e-12)
     want = [float(np.dot(c[k:], c[:-k])) for k in range(1, 7)]
     assert whole.sums == pytest.approx(want, rel=1e-12)
-    with pytest.raises(Exception, match="not in time order"):
-        parts[0].merged(sig.TimedProducts([sig.LaggedProducts.of(c[:5], 6)], 0.5, 4.0))
+    # A later part (rows 3..7) starting before the earlier one ends (time 1): out of order.
+    later = sig.TimedProducts([sig.LaggedProducts.of(c[:5], 6)], 0.5, 4.0, "t", 3)
+    for merged in (lambda: parts[0].merged(later), lambda: later.merged(parts[0])):
+        with pytest.raises(Exception, match=r"not in time order \(row 3 comes before"):
+            merged()
 
 
 def test_unsorted_rows_are_a_clear_error(run, tmp_path):

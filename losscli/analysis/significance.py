@@ -283,28 +283,35 @@ class LaggedProducts:
 class TimedProducts:
     """Lagged products of every DM test over one part of the rows, with its time range.
 
-    Parts merge in time order (whatever order the engine hands them over); two
-    parts whose time ranges overlap mean the input is not sorted by time.
+    ``first_row`` is the input's row number of the part's first row: parts merge
+    in row order (whichever side of ``merge`` the engine hands them over), and
+    the rows must be in time order in the input's order, across parts too (the
+    files of a multi-file input in sorted path order): a part whose first time
+    is earlier than the last time of the part before it is the same error as a
+    row earlier than the row before it within a part, naming that row. So the
+    verdict does not depend on how the input is cut into batches or partitions.
     """
 
     products: list[LaggedProducts]
     first_time: float = math.inf
     last_time: float = -math.inf
     column: str = ""
+    first_row: int = 0
 
     def merged(self, other: TimedProducts) -> TimedProducts:
         if other.first_time == math.inf:
             return self
         if self.first_time == math.inf:
             return other
-        early, late = (self, other) if self.first_time <= other.first_time else (other, self)
+        early, late = (self, other) if self.first_row <= other.first_row else (other, self)
         if early.last_time > late.first_time:
-            raise _unsorted(self.column or other.column)
+            raise _unsorted(self.column or other.column, late.first_row)
         return TimedProducts(
             [a.merged(b) for a, b in zip(early.products, late.products)],
             early.first_time,
             late.last_time,
             self.column or other.column,
+            early.first_row,
         )
 
 
@@ -349,7 +356,8 @@ class HacStep:
             rows = batch.row_numbers if keep is None else batch.row_numbers[keep]
             raise _unsorted(self.column, int(rows[int(backwards[0]) + 1]))
         values = [item.values for item in per_sample_losses(batch, self.selections)]
-        part = TimedProducts([], float(time[0]), float(time[-1]), self.column)
+        rows = batch.row_numbers if keep is None else batch.row_numbers[keep]
+        part = TimedProducts([], float(time[0]), float(time[-1]), self.column, int(rows[0]))
         for test, mean in zip(self.tests, self.means):
             a, b = values[test.item_a], values[test.item_b]
             if keep is not None:

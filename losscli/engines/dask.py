@@ -300,6 +300,7 @@ def run_plan(
         # over the whole input, as on one machine: each partition needs its first.
         counts = _count(client, parts)
         parts = _numbered(parts, counts)
+    _note_starts(source, parts)
     passes = plan(head)
     step = next(passes)
     number = 1
@@ -380,6 +381,17 @@ def _numbered(parts: list[Any], counts: _Counts) -> list[Any]:
         before = None if start is None or rows is None else start + rows
         out.append(part)
     return out
+
+
+def _note_starts(source: Any, parts: Sequence[Any]) -> None:
+    """Tell a multi-file source where each file's rows start, so that an error about
+    row N names the right file ("row N is row k of FILE"), as after a local pass."""
+    note = getattr(source, "note_start", None)
+    if note is None or len(parts) < 2:
+        return
+    for index, part in enumerate(parts):
+        if part.row_offset is not None:
+            note(index, part.row_offset)
 
 
 def _settle_task(client: Any, parts: list[Any], head: Dataset) -> tuple[list[Any], Dataset]:

@@ -280,6 +280,8 @@ class Source:
 
         message = exc.message
         found = re.search(r"\brows? (\d+)", message)
+        if found and f"(row {found.group(1)} is " in message:
+            return exc  # located already (while reading; the source's exit sees it again)
         where = self.locate(int(found.group(1))) if found and self.locate else None
         if where is not None:
             message = f"{message} (row {found.group(1)} is {where})"  # type: ignore[union-attr]
