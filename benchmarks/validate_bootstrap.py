@@ -184,13 +184,61 @@ def skill_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
     return {k: hits[k] / sims for k in SKILL_TRUTH}
 
 
+# Calibration: p ~ U(0, 1), y ~ Bernoulli(0.5 + 0.8 (p - 0.5)) (an over-confident model).
+# The top-label confidence c = max(p, 1 - p) is U(0.5, 1) and the chance it is right
+# 0.5 + 0.8 (c - 0.5), so every bin's gap is 0.2 (conf_b - 0.5) >= 0: the population
+# ece (15 bins) is 0.2 (E[c] - 0.5) = 0.05 and the mce the top bin's [14/15, 1),
+# 0.2 (29/30 - 0.5).
+CALIBRATION_TRUTH = {"ece": 0.05, "mce": 0.2 * (29 / 30 - 0.5)}
+
+
+def calibration_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
+    """How often compute --ci's interval of ece / mce covers the population's figure."""
+    from losscli.core.calibration import top_label
+    from losscli.core.registry import Task, select_losses
+
+    rng = np.random.default_rng(20261205 + n)
+    kinds = [s.reducer for s in select_losses(list(CALIBRATION_TRUTH), Task.BINARY)]
+    hits = dict.fromkeys(CALIBRATION_TRUTH, 0)
+    for s in range(sims):
+        p = rng.uniform(0, 1, n)
+        y = (rng.random(n) < 0.5 + 0.8 * (p - 0.5)).astype(np.float64)
+        comp = np.column_stack(top_label(y, p))
+        state = PoissonBootstrap(kinds, n_boot, seed=s)
+        state.update([comp, comp])
+        reps = state.replicates()
+        for j, name in enumerate(CALIBRATION_TRUTH):
+            low, high = percentile_interval(reps[:, j], LEVEL)
+            hits[name] += low <= CALIBRATION_TRUTH[name] <= high
+    return {k: hits[k] / sims for k in CALIBRATION_TRUTH}
+
+
+def figure_table(sims: int, n_boot: int) -> None:
+    """Coverage of the figures resampled from per-block sums (ece, mce, ...)."""
+    se = 100 * math.sqrt(0.95 * 0.05 / sims)
+    cells = [("calibration", calibration_coverage, CALIBRATION_TRUTH)]
+    for title, measure, truth in cells:
+        print(f"compute --ci: 95% interval coverage ({title}) over {sims} samples each:")
+        print(f"{'n':>7s} " + " ".join(f"{k:>12s}" for k in truth))
+        for n in (500, 20_000):
+            cov = measure(n, sims, n_boot)
+            print(f"{n:7d} " + " ".join(f"{100 * cov[k]:11.1f}%" for k in truth), flush=True)
+    print(f"(binomial standard error of each figure: {se:.1f} points)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=1000, help="samples per coverage cell")
     parser.add_argument("--bootstrap", type=int, default=1000, help="replicates (as --bootstrap)")
     parser.add_argument("--seeds", type=int, default=5, help="exact-bootstrap runs to compare")
     parser.add_argument("--paired-only", action="store_true", help="only compare --ci coverage")
+    parser.add_argument(
+        "--figures-only", action="store_true", help="only ece, mce and d2_* coverage"
+    )
     args = parser.parse_args()
+    if args.figures_only:
+        figure_table(args.sims, args.bootstrap)
+        return
     se = 100 * math.sqrt(0.95 * 0.05 / args.sims)
     print(f"compare --ci: 95% paired interval coverage of b - a over {args.sims} samples each:")
     print(f"{'n':>7s} " + " ".join(f"{k:>10s}" for k in PAIRED_TRUTH))
@@ -200,6 +248,7 @@ def main() -> None:
     print(f"(binomial standard error of each figure: {se:.1f} points)\n")
     if args.paired_only:
         return
+    figure_table(args.sims, args.bootstrap)
     print(f"compute --ci: 95% interval coverage of skill scores over {args.sims} samples each:")
     print(f"{'n':>7s} " + " ".join(f"{k:>19s}" for k in SKILL_TRUTH))
     for n in (500, 20_000):

@@ -52,6 +52,7 @@ reported for completeness.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -61,8 +62,9 @@ from typing import cast
 
 import numpy as np
 
+from losscli.core.calibration import DEFAULT_BINS, bin_index
 from losscli.core.reduction import MedianAccumulator, _OrderStatistic, weighted_percentile
-from losscli.core.registry import Reduction
+from losscli.core.registry import ParamReduction, Reducer, Reduction
 
 # Blocks of rows sharing one Poisson weight; inputs up to this many rows get one per row.
 BLOCKS = 4096
@@ -75,6 +77,8 @@ _CACHED_DRAWS = 8 << 20
 _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
 # Skill scores resampled from per-block moments of their components (e, y).
 _SKILLS = (Reduction.R2, Reduction.EXPLAINED_VARIANCE)
+# Calibration figures resampled from per-block reliability bins (confidence, correct).
+_CALIBRATION = (Reduction.ECE, Reduction.MCE)
 
 
 def _combined_moments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -167,14 +171,16 @@ def _cached_draws(seed: int, n_boot: int, blocks: int, start: int) -> np.ndarray
 class PoissonBootstrap:
     """Mergeable Poisson-bootstrap state of several series (losses x models), paired.
 
-    ``kinds`` is the reduction of each series; ``median`` series are carried
-    as placeholders (their replicates are NaN: see :class:`MedianInterval`).
+    ``kinds`` is the reduction of each series (a :class:`ParamReduction` for
+    the figures that read parameters: ece's n_bins); ``median`` series are
+    carried as placeholders (their replicates are NaN: see
+    :class:`MedianInterval`).
     ``stratified``: cells are strata of one sample (GAN d_real / d_fake),
     combined into one value; otherwise cells are groups, each with its own
     value, and the overall value pools them.
     """
 
-    kinds: list[Reduction]
+    kinds: list[Reducer]
     n_boot: int
     seed: int = 0
     stratified: bool = False
@@ -187,7 +193,9 @@ class PoissonBootstrap:
     _draws: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.kinds = list(self.kinds)
+        # The kinds with their parameters (what merge compares), and the bare kinds.
+        self.reducers: list[Reducer] = list(self.kinds)
+        self.kinds = [k.kind if isinstance(k, ParamReduction) else k for k in self.reducers]
         self._mean_cols = [j for j, k in enumerate(self.kinds) if k in _MEANS]
         self._max_cols = [j for j, k in enumerate(self.kinds) if k is Reduction.MAX]
         self.sums = np.zeros((0, len(self._mean_cols), self.blocks))
@@ -197,6 +205,17 @@ class PoissonBootstrap:
         # Per (cell, block) and skill series: positive weight, then the moments
         # (mean, m2) of the residual e and of the target y, and sum w e^2.
         self.skill = np.zeros((0, len(self._skill_cols), 6, self.blocks))
+        # Per calibration series: (cells, blocks, 3, bins + 1) sums of weight, weight x
+        # confidence and weight x correctness per reliability bin (see ReliabilityBins).
+        self._calib_cols = [j for j, k in enumerate(self.kinds) if k in _CALIBRATION]
+        self._n_bins = [int(self._param(j, "n_bins", DEFAULT_BINS)) for j in self._calib_cols]
+        self.calib = [np.zeros((0, self.blocks, 3, nb + 1)) for nb in self._n_bins]
+
+    def _param(self, j: int, name: str, default: float) -> float:
+        reducer = self.reducers[j]
+        if isinstance(reducer, ParamReduction):
+            return float(dict(reducer.params).get(name, default))
+        return float(default)
 
     @property
     def n_cells(self) -> int:
@@ -206,6 +225,7 @@ class PoissonBootstrap:
         """Bytes of state for ``n_cells`` cells (default: the current number)."""
         cells = self.n_cells if n_cells is None else n_cells
         series = 1 + len(self._mean_cols) + len(self._max_cols) + 6 * len(self._skill_cols)
+        series += sum(3 * (nb + 1) for nb in self._n_bins)
         return 8 * self.blocks * cells * series
 
     def _grow(self, n_cells: int) -> None:
@@ -219,6 +239,7 @@ class PoissonBootstrap:
             [self.maxima, np.full((extra, len(self._max_cols), k), -math.inf)]
         )
         self.skill = np.concatenate([self.skill, np.zeros((extra, len(self._skill_cols), 6, k))])
+        self.calib = [np.concatenate([c, np.zeros((extra,) + c.shape[1:])]) for c in self.calib]
 
     def update(
         self,
@@ -276,6 +297,8 @@ class PoissonBootstrap:
                 ).reshape(self.n_cells, -1)
         for slot, j in enumerate(self._skill_cols):
             self._add_skill(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
+        for slot, j in enumerate(self._calib_cols):
+            self._add_calibration(slot, np.asarray(values[j], dtype=np.float64), w, index)
         for slot, j in enumerate(self._max_cols):
             v = np.asarray(values[j], dtype=np.float64)
             where = index if positive is None else index[positive]
@@ -286,14 +309,14 @@ class PoissonBootstrap:
 
     def merge(self, other: PoissonBootstrap) -> PoissonBootstrap:
         """The state of both inputs (disjoint rows, same series, seed and blocks)."""
-        if (other.kinds, other.seed, other.blocks, other.stratified) != (
-            self.kinds,
+        if (other.reducers, other.seed, other.blocks, other.stratified) != (
+            self.reducers,
             self.seed,
             self.blocks,
             self.stratified,
         ):
             raise ValueError("only bootstrap states of the same series, seed and blocks merge")
-        out = PoissonBootstrap(self.kinds, self.n_boot, self.seed, self.stratified, self.blocks)
+        out = PoissonBootstrap(self.reducers, self.n_boot, self.seed, self.stratified, self.blocks)
         out.n_rows = self.n_rows + other.n_rows
         out._grow(max(self.n_cells, other.n_cells))
         for part in (self, other):
@@ -302,6 +325,75 @@ class PoissonBootstrap:
             out.weight_sums[:c] += part.weight_sums
             np.maximum(out.maxima[:c], part.maxima, out=out.maxima[:c])
             out.skill[:c] = _combined_moments(out.skill[:c], part.skill)
+            for mine, theirs in zip(out.calib, part.calib):
+                mine[:c] += theirs
+        return out
+
+    def renumbered(self, target: np.ndarray, n_cells: int) -> PoissonBootstrap:
+        """A copy with cell ``i`` moved to ``target[i]`` (of ``n_cells``; the others empty).
+
+        Partitions number the groups they meet in their own order; merging
+        them first brings every state to one numbering.
+        """
+        source = copy.copy(self)
+        source._grow(target.size)
+        out = PoissonBootstrap(self.reducers, self.n_boot, self.seed, self.stratified, self.blocks)
+        out.n_rows = self.n_rows
+        out._grow(n_cells)
+        n = target.size
+        out.sums[target] = source.sums[:n]
+        out.weight_sums[target] = source.weight_sums[:n]
+        out.maxima[target] = source.maxima[:n]
+        out.skill[target] = source.skill[:n]
+        for mine, theirs in zip(out.calib, source.calib):
+            mine[target] = theirs[:n]
+        return out
+
+    def _add_calibration(
+        self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray
+    ) -> None:
+        """One batch of (confidence, correct) into the per-(cell, block) reliability bins."""
+        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
+        if w is not None:
+            keep = w > 0
+            rows, weights, index = rows[keep], w[keep], index[keep]
+        else:
+            weights = np.ones(rows.shape[0])
+        if rows.shape[0] == 0:
+            return
+        n_bins = self._n_bins[slot]
+        width = n_bins + 1
+        flat = index * width + bin_index(rows[:, 0], n_bins)
+        size = self.n_cells * self.blocks * width
+        state = self.calib[slot]
+        shape = (self.n_cells, self.blocks, width)
+        with np.errstate(all="ignore"):
+            for part, terms in enumerate((weights, weights * rows[:, 0], weights * rows[:, 1])):
+                state[:, :, part, :] += np.bincount(flat, weights=terms, minlength=size).reshape(
+                    shape
+                )
+
+    def _calibration_replicates(self, draws: np.ndarray, chosen: list[int]) -> np.ndarray:
+        """(replicates, calibration series) ece / mce of the reliability bins reweighted.
+
+        A replicate's bin sums are the blocks' sums weighted by the draws, so
+        its ece and mce are those of :class:`ReliabilityBins` fed the rows
+        with the replicate's weights.
+        """
+        out = np.full((draws.shape[0], len(self._calib_cols)), math.nan)
+        with np.errstate(all="ignore"):
+            for slot, j in enumerate(self._calib_cols):
+                bins = self.calib[slot][chosen].sum(axis=0)  # (blocks, 3, bins + 1)
+                drawn = np.einsum("rk,kpb->rpb", draws, bins)  # (replicates, 3, bins + 1)
+                weight, gap = drawn[:, 0, :], np.abs(drawn[:, 2, :] - drawn[:, 1, :])
+                total = weight.sum(axis=1)
+                if self.kinds[j] is Reduction.ECE:
+                    value = gap.sum(axis=1) / total
+                else:
+                    filled = weight > 0
+                    ratio = np.where(filled, gap / np.where(filled, weight, 1.0), -math.inf)
+                    value = ratio.max(axis=1)
+                out[:, slot] = np.where(total > 0, value, math.nan)
         return out
 
     def _add_skill(
@@ -414,6 +506,9 @@ class PoissonBootstrap:
                     scores = self._skill_replicates(draws, units)
                     for slot, j in enumerate(self._skill_cols):
                         out[start:stop, j] = scores[:, slot]
+                if self._calib_cols:
+                    gaps = self._calibration_replicates(draws, chosen)
+                    out[start:stop, self._calib_cols] = gaps
                 drawn = draws > 0
                 for slot, j in enumerate(self._max_cols):
                     out[start:stop, j] = np.where(drawn, maxima[slot][None, :], -math.inf).max(
@@ -792,7 +887,7 @@ def bootstrap_replicates(
     """
     if not series:
         return np.empty((n_boot, 0))
-    kinds = [kind for _, kind in series]
+    kinds: list[Reducer] = [kind for _, kind in series]
     state = PoissonBootstrap(kinds, n_boot, seed, stratified=strata is not None)
     cells = None if strata is None else np.unique(strata, return_inverse=True)[1]
     state.update([values for values, _ in series], weights, cells=cells)

@@ -291,7 +291,7 @@ class CompareScan:
         state = CompareState(items=[ItemState() for _ in range(n)])
         state.tests = sig.new_test_state(self.tests)
         if self.ci is not None:
-            kinds = [s.spec.reduction for s in self.selections for _ in self.models]
+            kinds = [s.reducer for s in self.selections for _ in self.models]
             state.paired = PairedState(
                 PoissonBootstrap(kinds, self.ci.n_boot, self.ci.seed, self.stratified)
             )

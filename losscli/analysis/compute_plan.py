@@ -182,16 +182,7 @@ def merge_states(a: ComputeState, b: ComputeState) -> ComputeState:
 
 def _renumbered(boot: Any, target: np.ndarray, n_cells: int) -> Any:
     """A copy of a bootstrap state with cell ``i`` moved to ``target[i]`` (of ``n_cells``)."""
-    out = copy.copy(boot)
-    boot = copy.copy(boot)
-    boot._grow(target.size)
-    out.sums = np.zeros((n_cells,) + boot.sums.shape[1:])
-    out.weight_sums = np.zeros((n_cells, boot.weight_sums.shape[1]))
-    out.maxima = np.full((n_cells,) + boot.maxima.shape[1:], -np.inf)
-    out.sums[target] = boot.sums[: target.size]
-    out.weight_sums[target] = boot.weight_sums[: target.size]
-    out.maxima[target] = boot.maxima[: target.size]
-    return out
+    return boot.renumbered(target, n_cells)
 
 
 class ComputeScan:

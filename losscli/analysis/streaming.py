@@ -318,7 +318,7 @@ class StreamingCompute:
         ]
         if self.ci_level is not None:
             self.boot = PoissonBootstrap(
-                [item.selection.spec.reduction for item in items],
+                [item.selection.reducer for item in items],
                 self.n_boot,
                 self.seed,
                 stratified=chunk.strata is not None,

@@ -1,0 +1,294 @@
+"""--ci for the figures that are not means of per-row terms: ece and mce.
+
+Each block of rows keeps its reliability bins (weight, weight x confidence,
+weight x correctness per bin), so a Poisson-bootstrap replicate's ece / mce
+is the figure itself with every row reweighted by its block's draw: the
+tests compare each replicate with the figure computed in memory under those
+weights, and streamed, partitioned and distributed runs with one batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from plan_support import assert_same, split_rows
+
+import losscli as lc
+from losscli.analysis.bootstrap import PoissonBootstrap, block_of_rows, poisson_draws
+from losscli.analysis.compute_plan import compute_plan
+from losscli.analysis.plan import ListSource
+from losscli.analysis.streaming import compute_chunks
+from losscli.core.calibration import top_label
+from losscli.core.reduction import reduce_values
+from losscli.core.registry import Task, select_losses
+from losscli.engines.local import run_plan
+from losscli.io import InputOptions
+from losscli.io.source import open_source
+
+CALIBRATION = ["ece", "mce", "ece:n_bins=7", "mce:n_bins=10"]
+
+
+def _binary(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    y = (rng.uniform(0, 1, n) < p**1.3).astype(np.float64)
+    p[:7] = [0.0, 1.0, 0.5, 1 / 15, 14 / 15, 1.0, 0.0]  # bin edges, the bin of 1 exactly
+    return y, p
+
+
+def _multiclass(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, 4)) * 1.5
+    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=row**0.8 / (row**0.8).sum()) for row in q], dtype=np.float64)
+    return y, q
+
+
+def _weights(n: int, seed: int = 0) -> np.ndarray:
+    w = np.random.default_rng(seed + 100).uniform(0, 2, n)
+    w[10:60] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weights"])
+def test_replicates_are_the_figure_under_the_drawn_weights(task, weighted):
+    n = 9000  # over 4,096 rows: blocks of hashed rows
+    y, q = _binary(n) if task is Task.BINARY else _multiclass(n)
+    selections = select_losses(CALIBRATION, task)
+    comp = np.column_stack(top_label(y, q))
+    w = _weights(n) if weighted else None
+    state = PoissonBootstrap([s.reducer for s in selections], 40, seed=3)
+    state.update([comp] * len(selections), w)
+    got = state.replicates()
+    draws = poisson_draws(3, 40).astype(np.float64)
+    block = block_of_rows(np.arange(n, dtype=np.uint64), 3)
+    base = np.ones(n) if w is None else w
+    for r in range(40):
+        weights = base * draws[r, block]
+        for j, selection in enumerate(selections):
+            want = reduce_values(comp, weights, selection.reducer)
+            assert got[r, j] == pytest.approx(want, rel=1e-12, abs=1e-15), (r, selection.label)
+
+
+def test_a_replicate_without_weight_is_nan():
+    selections = select_losses(["ece", "mce"], Task.BINARY)
+    state = PoissonBootstrap([s.reducer for s in selections], 200, seed=1)
+    comp = np.array([[0.9, 1.0]])
+    state.update([comp, comp])  # one row: replicates that do not draw it have no weight
+    reps = state.replicates()
+    missed = np.isnan(reps[:, 0])
+    assert missed.any() and (~missed).any()
+    np.testing.assert_array_equal(np.isnan(reps[:, 1]), missed)
+    assert np.allclose(reps[~missed], 0.1)
+
+
+def test_split_and_merge_equal_one_batch():
+    y, q = _binary(6000, seed=2)
+    comp = np.column_stack(top_label(y, q))
+    w = _weights(6000, seed=2)
+    selections = select_losses(CALIBRATION, Task.BINARY)
+    kinds = [s.reducer for s in selections]
+    whole = PoissonBootstrap(kinds, 50, seed=5)
+    whole.update([comp] * 4, w)
+    cuts = [0, 1, 2500, 5999, 6000]
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        part = PoissonBootstrap(kinds, 50, seed=5)
+        part.update([comp[a:b]] * 4, w[a:b], first_row=a)
+        parts.append(pickle.loads(pickle.dumps(part)))
+    merged = parts[3].merge(parts[1]).merge(parts[0].merge(parts[2]))
+    np.testing.assert_allclose(merged.replicates(), whole.replicates(), rtol=1e-12)
+    with pytest.raises(ValueError, match="same series"):
+        whole.merge(PoissonBootstrap(list(reversed(kinds)), 50, seed=5))
+
+
+def test_renumbered_cells_keep_every_series():
+    """Partitions number groups in their own order: renumbering moves every kind of state."""
+    rng = np.random.default_rng(6)
+    n = 5000
+    y, q = _binary(n, seed=6)
+    calib = np.column_stack(top_label(y, q))
+    skill = np.column_stack([rng.normal(size=n), rng.normal(size=n)])
+    values = [calib, calib, skill, skill[:, 0] ** 2]
+    kinds = [s.reducer for s in select_losses(["ece", "mce"], Task.BINARY)]
+    kinds += [s.reducer for s in select_losses(["r2", "mse"], Task.REGRESSION)]
+    cells = rng.integers(0, 3, n)
+    whole = PoissonBootstrap(kinds, 30, seed=2)
+    whole.update(values, cells=cells)
+    # The second part numbers the cells (0, 1, 2) as (2, 0, 1) and has no cell 1 rows.
+    first, second = PoissonBootstrap(kinds, 30, seed=2), PoissonBootstrap(kinds, 30, seed=2)
+    first.update([v[:2000] for v in values], cells=cells[:2000])
+    rest = cells[2000:]
+    keep = rest != 1
+    local = np.array([1, -1, 0])[rest[keep]]
+    second.update([v[2000:][keep] for v in values], cells=local, rows=np.flatnonzero(keep) + 2000)
+    third = PoissonBootstrap(kinds, 30, seed=2)
+    third.update(
+        [v[2000:][~keep] for v in values],
+        cells=np.zeros(int((~keep).sum()), dtype=int),
+        rows=np.flatnonzero(~keep) + 2000,
+    )
+    merged = first.merge(second.renumbered(np.array([2, 0]), 3))
+    merged = merged.merge(third.renumbered(np.array([1]), 3))
+    for cell in range(3):
+        np.testing.assert_allclose(merged.replicates([cell]), whole.replicates([cell]), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def binary_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    y, p = _binary(5000, seed=4)
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(
+        {
+            "y_true": y.astype(int),
+            "a": p,
+            "b": np.clip(p + rng.normal(0, 0.08, p.size), 0, 1),
+            "w": _weights(p.size, seed=4),
+            "g": rng.choice(["north", "south", "east"], p.size),
+        }
+    )
+    frame.loc[:2, "g"] = "south"  # a first batch of one group: the others renumbered later
+    path = tmp_path_factory.mktemp("calib") / "binary.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _choose(losses: list[str]) -> Any:
+    return lambda head: select_losses(list(losses), head.task)
+
+
+def _partitioned(plan: Any, batches: list[Any], parts: int = 3) -> Any:
+    """States per partition, copied, merged last to first (as a cluster merges them)."""
+    passes = plan(batches[0])
+    step = next(passes)
+    bounds = np.linspace(0, len(batches), parts + 1).astype(int)
+    rows = 0
+    while True:
+        states = []
+        offset = 0
+        for a, b in zip(bounds, bounds[1:]):
+            state = step.new_state()
+            if hasattr(step, "at_row"):
+                state = step.at_row(state, offset)
+            for batch in batches[a:b]:
+                state = step.update(state, batch)
+                offset += batch.n_rows
+            states.append(copy.deepcopy(state))
+        rows = offset
+        merged = states[-1]
+        for other in reversed(states[:-1]):
+            merged = step.merge(other, merged)
+        try:
+            step = passes.send(step.finish(merged))
+        except StopIteration as done:
+            assert rows
+            return done.value
+
+
+@pytest.mark.parametrize("options", [{}, {"weight_col": "w"}, {"group_by": "g"}])
+def test_compute_plan_streamed_and_partitioned_equal_one_batch(binary_file, options):
+    opts = InputOptions(pred_cols=("a", "b"), **options)
+    dataset = open_source(binary_file, opts).dataset()
+    batches = split_rows(dataset, [3, 1200, 1201, 4000])
+    losses = ["ece", "mce:n_bins=10", "bce"]
+    want = compute_chunks([dataset], _choose(losses), ci_level=0.9, n_boot=60, seed=3)
+    plan = compute_plan(_choose(losses), ci_level=0.9, n_boot=60, seed=3)
+    got = run_plan(plan, ListSource(batches))
+    assert_same(got.as_dict(), want.as_dict())
+    assert_same(_partitioned(plan, batches).as_dict(), want.as_dict())
+    for row in want.results:
+        assert row.ci_low is not None and row.ci_high is not None
+        assert 0 <= row.ci_low <= row.ci_high, row
+
+
+def _cli(run: Any, *args: str) -> dict[str, Any]:
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_cli_compute_and_compare_intervals_equal_the_api(binary_file, run):
+    common = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w"]
+    common += ["-l", "ece,mce,brier", "--ci", "0.9", "--bootstrap", "200", "--seed", "7"]
+    kwargs: dict[str, Any] = {"y_pred": ["a", "b"], "weights": "w", "losses": "ece,mce,brier"}
+    kwargs.update(ci=0.9, n_boot=200, seed=7)
+    computed = _cli(run, "compute", binary_file, *common)
+    assert_same(lc.compute(binary_file, **kwargs).to_dict(), computed)
+    for row in computed["results"]:
+        assert 0 <= row["ci_low"] < row["ci_high"], row
+    compared = _cli(run, "compare", binary_file, *common)
+    assert_same(lc.compare(binary_file, **kwargs).to_dict(), compared)
+    behind = {r["loss"]: r for r in compared["results"] if r["rank"] == 2}
+    assert set(behind) == {"ece", "mce", "brier"}
+    for row in behind.values():
+        # How far behind the best a model is: a paired interval around the difference.
+        assert row["diff_ci_low"] is not None and row["diff_ci_high"] is not None, row
+        assert row["diff_ci_low"] <= row["diff_ci_high"], row
+    # The replicates of compare are paired: the same draws as compute's (per model).
+    table = run("compute", binary_file, *common)
+    assert table.exit_code == 0 and "[" in table.stdout
+
+
+def test_cli_compare_ci_small_chunks_equals_whole_file(binary_file, run, monkeypatch):
+    import losscli.io.text as text_module
+
+    args = ["compare", binary_file, "--pred-col", "a", "--pred-col", "b", "-l", "ece,mce"]
+    args += ["--ci", "0.95", "--bootstrap", "100", "--seed", "2"]
+    whole = _cli(run, *args)
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 9000)
+    assert_same(_cli(run, *args), whole)
+    computed = ["compute", *args[1:]]
+    monkeypatch.undo()
+    want = _cli(run, *computed)
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 9000)
+    assert_same(_cli(run, *computed), want)
+
+
+# --------------------------------------------------------------------------- on Dask
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def parts(binary_file: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The file as a glob of three files (uneven sizes): three partitions, one input."""
+    frame = pd.read_csv(binary_file)
+    folder = tmp_path_factory.mktemp("calib_parts")
+    for i, (a, b) in enumerate(zip([0, 700, 3100], [700, 3100, len(frame)])):
+        frame.iloc[a:b].to_csv(folder / f"part-{i}.csv", index=False)
+    return str(folder / "part-*.csv")
+
+
+@pytest.mark.parametrize("command", ["compute", "compare"])
+def test_dask_engine_gives_the_local_intervals(client, binary_file, parts, command):
+    kwargs: dict[str, Any] = {"y_pred": ["a", "b"], "losses": "ece,mce", "ci": 0.9}
+    kwargs.update(n_boot=80, seed=11)
+    if command == "compute":
+        kwargs["group_by"] = "g"
+    function = getattr(lc, command)
+    want = function(binary_file, **kwargs).to_dict()
+    got = function(parts, engine="dask", scheduler=client, **kwargs).to_dict()
+    for payload in (want, got):
+        payload.pop("source", None)
+    rows = want["results"]
+    assert all(r["ci_low"] is not None for r in rows if "ci_low" in r)
+    assert_same(got, want)
