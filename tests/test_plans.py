@@ -331,13 +331,14 @@ def test_plans_merge_partitions_like_one_pass(name, cap):
 
 @pytest.mark.parametrize("name", ["regression_outliers.csv", "binary_imbalanced.csv"])
 def test_plans_together_share_each_per_sample_loss_of_a_batch(name, cap, monkeypatch):
-    """compare and sensitivity run together: each kernel runs once per batch and pass,
-    and every figure is the one each plan gives alone."""
+    """compute, compare and sensitivity run together (as in loss report): pass 1 computes
+    each loss of each batch once, and every figure is the one each plan gives alone."""
     import contextlib
 
     import losscli.analysis.plan as plan_module
     from losscli.analysis.plan import together
     from losscli.analysis.sensitivity_plan import sensitivity_plan
+    from losscli.analysis.streaming import compute_plan
     from losscli.core.registry import LossSelection
 
     dataset = with_weights(_load(name, pred_cols=("y_pred", "model_b")))
@@ -346,9 +347,9 @@ def test_plans_together_share_each_per_sample_loss_of_a_batch(name, cap, monkeyp
     def chosen(head):
         return choose_losses((), head)
 
+    plans = {"compute": compute_plan, "compare": compare_plan, "sensitivity": sensitivity_plan}
     alone = {
-        "compare": run_plan(compare_plan(chosen), ListSource(batches)).as_dict(),
-        "sensitivity": run_plan(sensitivity_plan(chosen), ListSource(batches)).as_dict(),
+        key: run_plan(make(chosen), ListSource(batches)).as_dict() for key, make in plans.items()
     }
     calls: list[str] = []
     kernel = LossSelection.per_sample
@@ -364,12 +365,11 @@ def test_plans_together_share_each_per_sample_loss_of_a_batch(name, cap, monkeyp
             monkeypatch.setattr(plan_module, "sharing", lambda batch: contextlib.nullcontext())
         calls.clear()
         both = run_plan(
-            together({"compare": compare_plan(chosen), "sensitivity": sensitivity_plan(chosen)}),
-            ListSource(batches),
+            together({key: make(chosen) for key, make in plans.items()}), ListSource(batches)
         )
         for key in alone:
             assert_same(both[key].as_dict(), alone[key], key)
         counts[shared] = len(calls)
-    # Pass 1 of both plans computes every loss of every batch: once instead of twice.
+    # Pass 1 of compute and compare computes every loss of every batch: once, not twice.
     per_pass = len(chosen(dataset)) * len(dataset.model_names) * len(batches)
     assert counts[False] - counts[True] >= per_pass

@@ -110,10 +110,15 @@ class _Shared:
     """The per-sample losses computed so far for one batch (see :func:`sharing`)."""
 
     batch: Dataset
-    items: dict[tuple[int, str], PerSample] = field(default_factory=dict)
+    # (selection, its items in model order): plans may hold equal selections, not the same.
+    items: list[tuple[LossSelection, list[PerSample]]] = field(default_factory=list)
     inputs: dict[tuple[str, Task], LossInputs] = field(default_factory=dict)
-    # The selections behind the ids used as keys, kept alive so an id is never reused.
-    selections: list[LossSelection] = field(default_factory=list)
+
+    def get(self, selection: LossSelection) -> list[PerSample] | None:
+        for known, items in self.items:
+            if known is selection or known == selection:
+                return items
+        return None
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("losscli_shared_per_sample", default=None)
@@ -146,10 +151,9 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
     # computed once for all losses.
     inputs_of: dict[tuple[str, Task], LossInputs] = {} if shared is None else shared.inputs
     for selection in selections:
-        if shared is not None and all(
-            (id(selection), model) in shared.items for model in dataset.model_names
-        ):
-            out.extend(shared.items[id(selection), model] for model in dataset.model_names)
+        known = None if shared is None else shared.get(selection)
+        if known is not None:
+            out.extend(known)
             continue
         check_applicable(selection, dataset)
         task = selection.spec.task
@@ -170,9 +174,7 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
                 values = np.array(values)
             out.append(PerSample(selection, model, values, mask, notes, scalar))
         if shared is not None:
-            shared.selections.append(selection)
-            for item in out[first:]:
-                shared.items[id(selection), item.model] = item
+            shared.items.append((selection, out[first:]))
     return out
 
 
