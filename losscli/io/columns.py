@@ -159,6 +159,44 @@ def _looks_multiclass(names: Sequence[str], opts: InputOptions) -> bool:
     )
 
 
+def needed_columns(names: Sequence[str], opts: InputOptions) -> list[str] | None:
+    """The columns of a y_true/y_pred input that the options use, in file order.
+
+    The reader converts only these (a CSV's other columns are split into
+    fields, never parsed into values). None: read every column (structured,
+    interval, quantile and multiclass inputs, which are told by their column
+    names; a named column that is missing, so that its error lists every
+    column; or nothing to leave out).
+    """
+    from losscli.io.families import detect_family
+    from losscli.io.intervals import detect_interval_family
+
+    def plain(columns: Sequence[str]) -> bool:
+        return (
+            detect_family(columns, opts.task) is None
+            and detect_interval_family(columns, opts) is None
+            and opts.task != "multiclass"
+            and not (opts.task == "auto" and _looks_multiclass(columns, opts))
+        )
+
+    wanted = {
+        opts.true_col,
+        *(opts.pred_cols or ("y_pred",)),
+        *opts.extra_columns,
+        *opts.id_cols,
+        *(c for c in (opts.weight_col, opts.group_by, opts.time_col) if c is not None),
+    }
+    try:
+        if not wanted <= set(names) or not plain(names):
+            return None
+        columns = [n for n in names if n in wanted]
+        if len(columns) == len(names) or not plain(columns):
+            return None
+    except InputError:
+        return None  # the full read reports it
+    return columns
+
+
 # --------------------------------------------------------------------------- missing values
 
 
@@ -229,6 +267,26 @@ class MissingTally:
 # --------------------------------------------------------------------------- task detection
 
 
+def _label_values(values: np.ndarray) -> set[float]:
+    """The distinct values when every one is -1, 0 or 1 (binary labels), else those seen so far.
+
+    Compares instead of sorting (np.unique): the first chunk of every regression
+    input comes through here, and its first non-label value settles it.
+    """
+    if values.size == 0:
+        return set()
+    found = set()
+    labels = np.zeros(values.shape, dtype=bool)
+    for label in (0.0, 1.0, -1.0):
+        hit = values == label
+        if hit.any():
+            found.add(label)
+            labels |= hit
+    if not labels.all():
+        found.add(float(values[np.argmin(labels)]))  # a value that is no label
+    return found
+
+
 def _detect_task(
     opts: InputOptions, names: Sequence[str], y_true_values: np.ndarray | None
 ) -> tuple[Task, str]:
@@ -237,8 +295,7 @@ def _detect_task(
     if _looks_multiclass(names, opts):
         return Task.MULTICLASS, _multiclass_reason(names, opts)
     if y_true_values is not None:
-        finite = y_true_values[np.isfinite(y_true_values)]
-        uniq = set(np.unique(finite).tolist()) if finite.size else set()
+        uniq = _label_values(y_true_values[np.isfinite(y_true_values)])
         if uniq and (uniq <= {0.0, 1.0} or uniq <= {-1.0, 1.0}):
             shown = "{" + ", ".join(f"{v:g}" for v in sorted(uniq)) + "}"
             return Task.BINARY, f"{opts.true_col} holds only the values {shown}"
@@ -329,19 +386,8 @@ def build_dataset(
     for col in pred_cols:
         arrays[col] = _numeric(table, col)
     columns = {"y_true": opts.true_col, **{opts.model_name(c): c for c in pred_cols}}
-    weights, groups = _weights_and_groups(table, opts, arrays)
-
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
-    ids = _id_columns(table, opts)
-    if keep is not None:
-        y_true = y_true[keep]
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        row_numbers = row_numbers[keep]
-        groups = None if groups is None else groups[keep]
-        ids = {k: v[keep] for k, v in ids.items()}
-    weights = arrays.pop("\0weights", None)
-    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
-    _check_weights(weights, opts, row_numbers, chunk)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally)
+    arrays, row_numbers = kept.arrays, kept.row_numbers
 
     notes: list[str] = []
     file_y_true: np.ndarray | None = None
@@ -367,12 +413,12 @@ def build_dataset(
         y_true=y_true,
         models=models,
         row_numbers=row_numbers,
-        weights=weights,
-        groups=groups,
-        group_codes=group_codes,
-        ids=ids,
+        weights=kept.weights,
+        groups=kept.groups,
+        group_codes=kept.group_codes,
+        ids=kept.ids,
         group_column=opts.group_by,
-        n_dropped=n_dropped,
+        n_dropped=kept.n_dropped,
         from_logits=opts.from_logits,
         columns=columns,
         notes=tuple(notes),
@@ -420,6 +466,51 @@ def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
 def _scores(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
     """Whether margin losses (hinge) read raw scores: logits, or values outside [0, 1]."""
     return opts.from_logits or not _probabilities(models, opts)
+
+
+@dataclass
+class _KeptRows:
+    """The used columns after --nan, sample weights and groups split off and checked."""
+
+    arrays: dict[str, np.ndarray]
+    row_numbers: np.ndarray
+    weights: np.ndarray | None
+    groups: np.ndarray | None
+    group_codes: tuple[np.ndarray, np.ndarray] | None
+    ids: dict[str, np.ndarray]
+    keep: np.ndarray | None  # the rows kept, None when all are
+    n_dropped: int
+
+
+def _keep_rows(
+    table: pa.Table,
+    opts: InputOptions,
+    arrays: dict[str, np.ndarray],
+    row_numbers: np.ndarray,
+    chunk: bool,
+    tally: MissingTally | None,
+    *,
+    ids: bool = True,
+) -> _KeptRows:
+    """--nan over ``arrays`` plus the weight and group columns, then the weights checked.
+
+    The weight and group columns join ``arrays`` so that their missing cells are
+    handled with the rest; ``ids`` reads the --id-col columns too (the rows they
+    keep are the same).
+    """
+    weights, groups = _weights_and_groups(table, opts, arrays)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    id_arrays = _id_columns(table, opts) if ids else {}
+    if keep is not None:
+        arrays = {k: v[keep] for k, v in arrays.items()}
+        row_numbers = row_numbers[keep]
+        groups = None if groups is None else groups[keep]
+        id_arrays = {k: v[keep] for k, v in id_arrays.items()}
+    weights = arrays.pop("\0weights", None)
+    arrays.pop("\0groups", None)
+    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
+    _check_weights(weights, opts, row_numbers, chunk)
+    return _KeptRows(arrays, row_numbers, weights, groups, group_codes, id_arrays, keep, n_dropped)
 
 
 def _weights_and_groups(
@@ -583,8 +674,6 @@ def _check_weights(
 
 def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(numbers, trimmed text) of a y_true column: NaN / null where a cell is not one."""
-    import pyarrow.compute as pc
-
     from losscli.io.numbers import is_numeric_type, is_text_type, text_to_float64
 
     if isinstance(column, pa.ChunkedArray):
@@ -593,6 +682,8 @@ def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Arr
         numbers = column_float64(column)
         assert numbers is not None
         return numbers, pa.nulls(len(column), pa.string())
+    import pyarrow.compute as pc  # text cells only (a numeric column never imports it)
+
     if not is_text_type(column.type):
         column = column.cast(pa.string())
     text = pc.ascii_trim(column, characters=" \t")
@@ -781,19 +872,10 @@ def _build_multiclass(
             None if v is None else _class_text(v) for v in table.column(opts.true_col).to_pylist()
         ]
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
-    weights, groups = _weights_and_groups(table, opts, arrays)
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
-    ids = _id_columns(table, opts)
-    if keep is not None:
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        row_numbers = row_numbers[keep]
-        groups = None if groups is None else groups[keep]
-        ids = {k: v[keep] for k, v in ids.items()}
-        if labels_raw is not None:
-            labels_raw = [v for v, k in zip(labels_raw, keep) if k]
-    weights = arrays.pop("\0weights", None)
-    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
-    _check_weights(weights, opts, row_numbers, chunk)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally)
+    arrays, row_numbers = kept.arrays, kept.row_numbers
+    if kept.keep is not None and labels_raw is not None:
+        labels_raw = [v for v, k in zip(labels_raw, kept.keep) if k]
     qs = {model: np.column_stack([arrays[c] for c in cols]) for model, cols, _ in model_columns}
     q = next(iter(qs.values()))
     labels = None
@@ -833,12 +915,12 @@ def _build_multiclass(
         y_true=t,
         models=qs,
         row_numbers=row_numbers,
-        weights=weights,
-        groups=groups,
-        group_codes=group_codes,
-        ids=ids,
+        weights=kept.weights,
+        groups=kept.groups,
+        group_codes=kept.group_codes,
+        ids=kept.ids,
         group_column=opts.group_by,
-        n_dropped=n_dropped,
+        n_dropped=kept.n_dropped,
         from_logits=opts.from_logits,
         labels=labels,
         classes=classes,
@@ -884,15 +966,9 @@ def _model_class_columns(
     for prefix, cols in found:
         mine = {c[len(prefix) :]: c for c in cols}
         if set(mine) != set(classes):
-            missing = [c for c in classes if c not in mine]
-            extra = [c for c in mine if c not in classes]
-            detail = "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(prefix + c for c in missing)}" if missing else "",
-                    f"extra {', '.join(mine[c] for c in extra)}" if extra else "",
-                )
-                if part
+            detail = missing_and_extra(
+                [prefix + c for c in classes if c not in mine],
+                [mine[c] for c in mine if c not in classes],
             )
             raise InputError(
                 f"--pred-prefix {prefix}: its classes differ from those of {first_prefix} "
@@ -907,6 +983,15 @@ def _model_class_columns(
         seen[model] = prefix
         out.append((model, [mine[c] for c in classes], classes))
     return out
+
+
+def missing_and_extra(missing: Sequence[str], extra: Sequence[str]) -> str:
+    """ "missing a, b; extra c" (either part only when it has names; "" when neither)."""
+    parts = (
+        f"missing {', '.join(missing)}" if missing else "",
+        f"extra {', '.join(extra)}" if extra else "",
+    )
+    return "; ".join(part for part in parts if part)
 
 
 def _class_text(value: Any) -> str:
