@@ -189,11 +189,11 @@ def test_per_sample_bytes_do_not_depend_on_the_slices(run, tmp_path, ids):
     for slice_rows, in_flight in [(10**9, 3), (7, 1), (7, 3), (64, 2)]:
         out = tmp_path / f"out_{slice_rows}_{in_flight}.csv"
         with (
-            mock.patch.object(text_module, "WHOLE_BYTES", 0),
-            mock.patch.object(text_module, "CHUNK_BYTES", 20_000),
-            mock.patch.object(per_sample_module, "SLICE_ROWS", slice_rows),
-            mock.patch.object(per_sample_module, "IN_FLIGHT", in_flight),
+            small_chunks(20_000),
+            pytest.MonkeyPatch.context() as patch,
         ):
+            patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
+            patch.setattr(per_sample_module, "IN_FLIGHT", in_flight)
             result = run(*args, "--per-sample", out, "--format", "json")
         assert result.exit_code == 0, result.stderr
         outputs.append(out.read_bytes())
