@@ -221,3 +221,21 @@ def test_parquet_streams_by_record_batches(tmp_path, monkeypatch):
     )
     spool.close()
     assert_same_report(streamed, in_memory_report(path, opts))
+
+
+@pytest.mark.parametrize("percentile", [0.1, 10.0, 50.0, 90.0, 99.9])
+@pytest.mark.parametrize("n", [4999, 5000])
+def test_refined_order_statistics_with_unit_weights_select_without_sorting(percentile, n):
+    # Unit weights take the selection path (np.partition) in the last refinement step;
+    # weights of 1.0 given explicitly take it too. Both equal the exact percentile.
+    rng = np.random.default_rng(n)
+    values = np.round(rng.standard_cauchy(n), 2)  # ties and both signs
+    for weights in (None, np.ones(n)):
+        acc = MedianAccumulator(cap=50, bits=6, percentile=percentile)
+        for lo in range(0, n, 900):
+            acc.add(values[lo : lo + 900], None if weights is None else weights[lo : lo + 900])
+        while acc.needs_pass:
+            acc.refine_plan()
+            acc.refine_add(values, weights)
+            acc.refine_finish()
+        assert acc.result() == weighted_percentile(values, weights, percentile)
