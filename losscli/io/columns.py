@@ -159,6 +159,44 @@ def _looks_multiclass(names: Sequence[str], opts: InputOptions) -> bool:
     )
 
 
+def needed_columns(names: Sequence[str], opts: InputOptions) -> list[str] | None:
+    """The columns of a y_true/y_pred input that the options use, in file order.
+
+    The reader converts only these (a CSV's other columns are split into
+    fields, never parsed into values). None: read every column (structured,
+    interval, quantile and multiclass inputs, which are told by their column
+    names; a named column that is missing, so that its error lists every
+    column; or nothing to leave out).
+    """
+    from losscli.io.families import detect_family
+    from losscli.io.intervals import detect_interval_family
+
+    def plain(columns: Sequence[str]) -> bool:
+        return (
+            detect_family(columns, opts.task) is None
+            and detect_interval_family(columns, opts) is None
+            and opts.task != "multiclass"
+            and not (opts.task == "auto" and _looks_multiclass(columns, opts))
+        )
+
+    wanted = {
+        opts.true_col,
+        *(opts.pred_cols or ("y_pred",)),
+        *opts.extra_columns,
+        *opts.id_cols,
+        *(c for c in (opts.weight_col, opts.group_by, opts.time_col) if c is not None),
+    }
+    try:
+        if not wanted <= set(names) or not plain(names):
+            return None
+        columns = [n for n in names if n in wanted]
+        if len(columns) == len(names) or not plain(columns):
+            return None
+    except InputError:
+        return None  # the full read reports it
+    return columns
+
+
 # --------------------------------------------------------------------------- missing values
 
 
@@ -229,6 +267,26 @@ class MissingTally:
 # --------------------------------------------------------------------------- task detection
 
 
+def _label_values(values: np.ndarray) -> set[float]:
+    """The distinct values when every one is -1, 0 or 1 (binary labels), else those seen so far.
+
+    Compares instead of sorting (np.unique): the first chunk of every regression
+    input comes through here, and its first non-label value settles it.
+    """
+    if values.size == 0:
+        return set()
+    found = set()
+    labels = np.zeros(values.shape, dtype=bool)
+    for label in (0.0, 1.0, -1.0):
+        hit = values == label
+        if hit.any():
+            found.add(label)
+            labels |= hit
+    if not labels.all():
+        found.add(float(values[np.argmin(labels)]))  # a value that is no label
+    return found
+
+
 def _detect_task(
     opts: InputOptions, names: Sequence[str], y_true_values: np.ndarray | None
 ) -> tuple[Task, str]:
@@ -237,8 +295,7 @@ def _detect_task(
     if _looks_multiclass(names, opts):
         return Task.MULTICLASS, _multiclass_reason(names, opts)
     if y_true_values is not None:
-        finite = y_true_values[np.isfinite(y_true_values)]
-        uniq = set(np.unique(finite).tolist()) if finite.size else set()
+        uniq = _label_values(y_true_values[np.isfinite(y_true_values)])
         if uniq and (uniq <= {0.0, 1.0} or uniq <= {-1.0, 1.0}):
             shown = "{" + ", ".join(f"{v:g}" for v in sorted(uniq)) + "}"
             return Task.BINARY, f"{opts.true_col} holds only the values {shown}"
@@ -583,8 +640,6 @@ def _check_weights(
 
 def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(numbers, trimmed text) of a y_true column: NaN / null where a cell is not one."""
-    import pyarrow.compute as pc
-
     from losscli.io.numbers import is_numeric_type, is_text_type, text_to_float64
 
     if isinstance(column, pa.ChunkedArray):
@@ -593,6 +648,8 @@ def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Arr
         numbers = column_float64(column)
         assert numbers is not None
         return numbers, pa.nulls(len(column), pa.string())
+    import pyarrow.compute as pc  # text cells only (a numeric column never imports it)
+
     if not is_text_type(column.type):
         column = column.cast(pa.string())
     text = pc.ascii_trim(column, characters=" \t")

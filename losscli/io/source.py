@@ -252,6 +252,13 @@ class Source:
     def _datasets(self, progress: Progress | None) -> Iterator[Dataset]:
         reading = self._open_pass(None)
         try:
+            project = getattr(reading, "project", None)
+            if project is not None:
+                from losscli.io.columns import needed_columns
+
+                columns = needed_columns(reading.names, self.opts)
+                if columns is not None:
+                    project(columns)  # parse only the columns the options use
             yield from self._validated(reading, progress, whole=self.whole)
         finally:
             reading.close()
@@ -644,6 +651,10 @@ class _ParquetPass:
         _check_header(self.names, path)
         self._columns = columns
         self._done = 0
+
+    def project(self, columns: list[str]) -> None:
+        """Read only these columns from now on (before ``tables()``)."""
+        self._columns = columns
 
     def tables(self) -> Iterator[tuple[pa.Table, int]]:
         total = self._file.metadata.num_rows

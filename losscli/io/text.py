@@ -481,6 +481,14 @@ class TextPass:
         self.rows = 0
         self._bad_rows = 0
 
+    def project(self, columns: list[str]) -> None:
+        """Convert only these columns from now on (before ``tables()``).
+
+        Every field is still split, so field counts and row numbers are
+        checked as before; the other columns are never parsed into values.
+        """
+        self._columns = columns
+
     def _lines_at(self, offset: int) -> int:
         """Line breaks in the first ``offset`` bytes of the text (read again: error path)."""
         if offset == self._records._known[0]:
