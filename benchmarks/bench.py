@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -395,7 +396,11 @@ def flatness(small_peaks: dict[str, float], runs: int, every: bool) -> dict[str,
 
 
 def parquet_files(rows: int, files: int, seed: int = 0) -> Path:
-    """``rows`` regression rows as ``files`` Parquet files in one folder (generated once)."""
+    """``rows`` regression rows as ``files`` Parquet files in one folder (generated once).
+
+    Written a row group (1M rows) at a time, so generating 100M rows holds
+    about 50 MB whatever the size of a file.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -407,51 +412,155 @@ def parquet_files(rows: int, files: int, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"generating {folder} ({rows:,} rows in {files} files) ...", file=sys.stderr)
     rng = np.random.default_rng(seed)
+    schema = pa.schema([("y_true", pa.float64()), ("y_pred", pa.float64())])
+    group = 1 << 20
     for i, name in enumerate(names):
         n = rows // files + (1 if i < rows % files else 0)
-        y = rng.normal(100, 25, n)
-        noise = rng.normal(0, 1.5, n)
-        noise[rng.random(n) < 0.01] *= 20
-        table = pa.table({"y_true": y, "y_pred": y + noise})
         tmp = name.with_suffix(".tmp")
-        pq.write_table(table, tmp)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for start in range(0, n, group):
+                m = min(group, n - start)
+                y = rng.normal(100, 25, m)
+                noise = rng.normal(0, 1.5, m)
+                noise[rng.random(m) < 0.01] *= 20
+                writer.write_table(pa.table({"y_true": y, "y_pred": y + noise}, schema=schema))
         tmp.replace(name)
     return folder
 
 
-def dask_vs_local(rows: int, files: int, runs: int) -> dict[str, dict[str, float]]:
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (from /proc; Linux)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def _high_water_mib(pid: int) -> tuple[float, str] | None:
+    """(VmHWM in MiB, command line) of a live process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            hwm = next((line for line in handle if line.startswith("VmHWM:")), None)
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    return (int(hwm.split()[1]) / 1024, cmdline) if hwm else None
+
+
+def run_tree_measured(cmd: list[str]) -> tuple[float, float, dict[str, list[float]], str]:
+    """:func:`run_measured` plus the peak RSS of each process of the command.
+
+    Returns (wall s, peak MiB over every process (os.wait4), per-process peaks, stdout);
+    the per-process peaks are {"client": [MiB], "workers": [MiB, ...]}: each process's
+    own high-water mark (VmHWM), sampled from /proc every 50 ms while it runs (the
+    Dask worker processes are the command's children; Python's multiprocessing
+    resource tracker is left out).
+    """
+    import threading
+
+    seen: dict[int, tuple[float, str]] = {}
+    stop = threading.Event()
+
+    def sample(root: int) -> None:
+        while not stop.is_set():
+            for pid in _process_tree(root):
+                found = _high_water_mib(pid)
+                if found is not None and found[0] >= seen.get(pid, (0.0, ""))[0]:
+                    seen[pid] = found
+            stop.wait(0.05)
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr = proc.stderr
+    err_chunks: list[bytes] = []
+    t_err = threading.Thread(target=lambda: err_chunks.append(stderr.read()))
+    t_err.start()
+    t_sample = threading.Thread(target=sample, args=(proc.pid,))
+    t_sample.start()
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stop.set()
+    t_sample.join()
+    t_err.join()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):
+        raise RuntimeError(f"{cmd} failed ({code}): {b''.join(err_chunks).decode()[-2000:]}")
+    total = usage.ru_maxrss / 1024
+    workers = sorted(
+        (
+            mib
+            for pid, (mib, line) in seen.items()
+            if pid != proc.pid and "resource_tracker" not in line
+        ),
+        reverse=True,
+    )
+    # The command's own peak: os.wait4's figure when it ran alone (exact), else its samples.
+    client = total if not workers else seen.get(proc.pid, (total, ""))[0]
+    return wall, total, {"client": [client], "workers": workers}, out.decode()
+
+
+def dask_vs_local(rows: int, files: int, runs: int) -> dict[str, dict[str, Any]]:
     """`loss compute FOLDER` on the local engine and on a local Dask cluster, alternately.
 
     The Dask command starts its own LocalCluster (one single-threaded worker
     process per core) and closes it, so its wall time includes that start.
-    Peak memory is the largest of the command's processes (os.wait4 reports
-    the maximum over the child and the processes it waited for: the workers).
+    Peak memory: per process (the command, which is the Dask client, and each
+    worker, see :func:`run_tree_measured`) and the largest of them (``peak_mib``).
     """
     folder = parquet_files(rows, files)
     base = loss_command() + ["compute", str(folder), "--format", "json"]
     cmds = {"local engine": base, f"dask, {os.cpu_count()} workers": base + ["--engine", "dask"]}
     walls: dict[str, list[float]] = {k: [] for k in cmds}
     peaks: dict[str, list[float]] = {k: [] for k in cmds}
+    clients: dict[str, list[float]] = {k: [] for k in cmds}
+    workers: dict[str, list[float]] = {k: [] for k in cmds}
     values: dict[str, dict[str, float]] = {}
     for i in range(runs):
         for name in list(cmds) if i % 2 == 0 else list(reversed(cmds)):
-            wall, peak, out = run_measured(cmds[name])
+            wall, peak, each, out = run_tree_measured(cmds[name])
             walls[name].append(wall)
             peaks[name].append(peak)
+            clients[name] += each["client"]
+            if len(each["workers"]) > len(workers[name]) or (
+                each["workers"] and max(each["workers"]) > max(workers[name], default=0.0)
+            ):
+                workers[name] = each["workers"]
             values[name] = values_of("loss", out)
-            print(f"  run {i + 1} {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+            shown = ", ".join(f"{m:.0f}" for m in each["workers"])
+            print(
+                f"  run {i + 1} {name:24s} {wall:7.2f} s  client {each['client'][0]:5.0f} MiB"
+                + (f"  workers {shown} MiB" if shown else ""),
+                file=sys.stderr,
+            )
     first, second = (values[name] for name in cmds)
     worst = max(abs(first[k] - second[k]) / max(abs(first[k]), 1e-300) for k in first)
-    out = {
+    table: dict[str, dict[str, Any]] = {
         name: {
             "median_s": statistics.median(walls[name]),
             "min_s": min(walls[name]),
             "peak_mib": max(peaks[name]),
+            "client_peak_mib": max(clients[name]),
+            "worker_peaks_mib": workers[name],
         }
         for name in cmds
     }
-    out["agreement"] = {"max_rel_diff": worst}
-    return out
+    table["agreement"] = {"max_rel_diff": worst}
+    return table
 
 
 def compile_bytecode() -> None:
@@ -501,12 +610,14 @@ def main() -> None:
             print(json.dumps(table, indent=2))
             return
         print(f"\n{args.rows:,} rows in 20 Parquet files")
-        print(f"{'engine':24s} {'median s':>9s} {'min s':>7s} {'peak MiB':>9s}")
+        print(f"{'engine':22s} {'median s':>8s} {'min s':>7s}  peak MiB per process")
         for name, row in table.items():
             if name != "agreement":
-                print(
-                    f"{name:24s} {row['median_s']:9.2f} {row['min_s']:7.2f} {row['peak_mib']:9.0f}"
-                )
+                each = f"client {row['client_peak_mib']:.0f}"
+                if row["worker_peaks_mib"]:
+                    shown = ", ".join(f"{m:.0f}" for m in row["worker_peaks_mib"])
+                    each += f", workers {shown}"
+                print(f"{name:22s} {row['median_s']:8.2f} {row['min_s']:7.2f}  {each}")
         print(f"max rel. diff dask vs local {table['agreement']['max_rel_diff']:.1e}")
         return
     if args.breakdown:

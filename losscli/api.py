@@ -157,43 +157,60 @@ def _choice(value: str, name: str, allowed: Sequence[str]) -> str:
     return low
 
 
-def _input_options(
-    *,
-    y_true: str,
-    y_pred: Columns,
-    weights: str | None,
-    task: str,
-    from_logits: bool,
-    nan: str,
-    pred_prefix: str | Sequence[str],
-    true_prefix: str,
-    delimiter: str | None,
-    encoding: str,
-    group_by: str | None = None,
-    pos_label: str | float | None = None,
-    interval_cols: Sequence[str] | str | None = None,
-    interval_level: float = 0.9,
-) -> InputOptions:
-    from losscli.io.columns import InputOptions
+@dataclass(frozen=True)
+class _InputArguments:
+    """The keyword arguments every data function shares that say how to read the input.
 
-    prefixes = _names(pred_prefix) or ("y_pred_",)
-    return InputOptions(
-        true_col=y_true,
-        pred_cols=_names(y_pred),
-        weight_col=weights,
-        pred_prefix=prefixes[0],
-        pred_prefixes=prefixes if len(prefixes) > 1 else (),
-        true_prefix=true_prefix,
-        task=_choice(task, "task", TASKS),
-        from_logits=bool(from_logits),
-        nan=_choice(nan, "nan", ("error", "drop")),
-        delimiter=delimiter,
-        encoding=encoding,
-        group_by=group_by,
-        pos_label=None if pos_label is None else _label_text(pos_label),
-        interval_cols=_interval_cols(interval_cols),
-        interval_level=_interval_level(interval_level),
-    )
+    A data function captures them from its own arguments as its first statement,
+    ``inputs = _InputArguments.of(locals())`` (the names are the same), and
+    turns them into io's InputOptions with :meth:`options` where it used to,
+    after its own checks (so the first error reported stays the same).
+    """
+
+    y_true: str
+    y_pred: Columns
+    weights: str | None
+    task: str
+    from_logits: bool
+    nan: str
+    pred_prefix: str | Sequence[str]
+    true_prefix: str
+    pos_label: str | float | None
+    delimiter: str | None
+    encoding: str
+    interval_cols: Sequence[str] | str | None
+    interval_level: float
+    group_by: str | None = None
+
+    @classmethod
+    def of(cls, arguments: Mapping[str, Any]) -> _InputArguments:
+        """The shared arguments among a function's ``locals()`` (group_by if it has one)."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{name: arguments[name] for name in names if name in arguments})
+
+    def options(self, **changes: Any) -> InputOptions:
+        """Checked and normalised as io.InputOptions (``changes`` replace arguments first)."""
+        from losscli.io.columns import InputOptions
+
+        a = dataclasses.replace(self, **changes)
+        prefixes = _names(a.pred_prefix) or ("y_pred_",)
+        return InputOptions(
+            true_col=a.y_true,
+            pred_cols=_names(a.y_pred),
+            weight_col=a.weights,
+            pred_prefix=prefixes[0],
+            pred_prefixes=prefixes if len(prefixes) > 1 else (),
+            true_prefix=a.true_prefix,
+            task=_choice(a.task, "task", TASKS),
+            from_logits=bool(a.from_logits),
+            nan=_choice(a.nan, "nan", ("error", "drop")),
+            delimiter=a.delimiter,
+            encoding=a.encoding,
+            group_by=a.group_by,
+            pos_label=None if a.pos_label is None else _label_text(a.pos_label),
+            interval_cols=_interval_cols(a.interval_cols),
+            interval_level=_interval_level(a.interval_level),
+        )
 
 
 def _interval_cols(value: Sequence[str] | str | None) -> tuple[str, str] | None:
@@ -327,6 +344,13 @@ def _engine(engine: str, scheduler: Any, data: Any) -> str:
     if chosen == "dask":
         from losscli.engines.dask import require_dask
 
+        files = _file_list(data)
+        if files is not None and len(files) > 1:
+            raise UsageError(
+                "several files joined on a key (--on) are matched on this machine (the join "
+                "does not run on --engine dask); use --engine local, or join them into one "
+                "file (or a directory of files) first"
+            )
         if isinstance(data, (str, os.PathLike)) and os.fspath(data) == "-":
             raise UsageError(
                 "--engine dask reads the input on the workers, and standard input cannot "
@@ -471,6 +495,7 @@ def compute(
     >>> r.task, round(r.value("brier"), 12)
     ('binary', 0.075)
     """
+    inputs = _InputArguments.of(locals())
     from losscli.analysis.gates import parse_gates
     from losscli.core.registry import LossSelection, get_loss
     from losscli.results import ComputeResult
@@ -485,22 +510,7 @@ def compute(
             "--per-sample writes every row's losses on this machine (it does not run on "
             "--engine dask); use --engine local"
         )
-    opts = _input_options(
-        y_true=y_true,
-        y_pred=y_pred,
-        weights=weights,
-        task=task,
-        from_logits=from_logits,
-        nan=nan,
-        pred_prefix=pred_prefix,
-        true_prefix=true_prefix,
-        pos_label=pos_label,
-        delimiter=delimiter,
-        encoding=encoding,
-        group_by=group_by,
-        interval_cols=interval_cols,
-        interval_level=interval_level,
-    )
+    opts = inputs.options()
     _prepare_losses(texts, custom)
     messages = _Messages()
     if per_sample is not None:
@@ -671,27 +681,14 @@ def compare(
     >>> r.rankings["mae"], r.value("mae", model="b")
     (['a', 'b'], 0.6666666666666666)
     """
+    inputs = _InputArguments.of(locals())
     from losscli.results import CompareResult
 
     texts = _loss_texts(losses)
     if ci is not None:
         _check_ci(ci, n_boot, seed)
     chosen = _engine(engine, scheduler, data)
-    opts = _input_options(
-        y_true=y_true,
-        y_pred=y_pred,
-        weights=weights,
-        task=task,
-        from_logits=from_logits,
-        nan=nan,
-        pred_prefix=pred_prefix,
-        true_prefix=true_prefix,
-        pos_label=pos_label,
-        delimiter=delimiter,
-        encoding=encoding,
-        interval_cols=interval_cols,
-        interval_level=interval_level,
-    )
+    opts = inputs.options()
     if time_col is not None:  # SPEC 12: --time-col orders the rows for the HAC variance
         opts = dataclasses.replace(opts, time_col=str(time_col))
     _prepare_losses(texts, custom)
@@ -789,6 +786,7 @@ def sensitivity(
     >>> r.outliers[0].rows
     [50]
     """
+    inputs = _InputArguments.of(locals())
     import math
 
     from losscli.analysis.sensitivity import sensitivity as run_sensitivity
@@ -800,21 +798,7 @@ def sensitivity(
     chosen_rule = "mad" if rule is None else _choice(rule, "rule", ("mad", "iqr"))
     texts = _loss_texts(losses)
     chosen = _engine(engine, scheduler, data)
-    opts = _input_options(
-        y_true=y_true,
-        y_pred=y_pred,
-        weights=weights,
-        task=task,
-        from_logits=from_logits,
-        nan=nan,
-        pred_prefix=pred_prefix,
-        true_prefix=true_prefix,
-        pos_label=pos_label,
-        delimiter=delimiter,
-        encoding=encoding,
-        interval_cols=interval_cols,
-        interval_level=interval_level,
-    )
+    opts = inputs.options()
     _prepare_losses(texts, custom)
     messages = _Messages()
 
@@ -920,6 +904,7 @@ def recommend(
     >>> r.task, r.top.loss
     ('regression', 'huber')
     """
+    inputs = _InputArguments.of({**locals(), "task": "auto"})  # task: the chosen one, below
     from losscli.analysis.profile_plan import profile_plan
     from losscli.analysis.recommend import Flags, check_flags, reconcile, resolve_task
     from losscli.analysis.recommend import recommend as run_recommend
@@ -961,21 +946,7 @@ def recommend(
     if data is None:
         task_reason = f"--task {chosen}" if chosen else "implied by " + " ".join(flags.given())
     else:
-        opts = _input_options(
-            y_true=y_true,
-            y_pred=y_pred,
-            weights=weights,
-            task=chosen if chosen in TASKS else "auto",
-            from_logits=from_logits,
-            nan=nan,
-            pred_prefix=pred_prefix,
-            true_prefix=true_prefix,
-            pos_label=pos_label,
-            delimiter=delimiter,
-            encoding=encoding,
-            interval_cols=interval_cols,
-            interval_level=interval_level,
-        )
+        opts = inputs.options(task=chosen if chosen in TASKS else "auto")
         with (
             _open(data, opts, progress, storage_options, on=on, join=join) as source,
             _runner(chosen_engine, scheduler) as run_plan,
@@ -1483,13 +1454,13 @@ def _copy(state: Any) -> Any:
 
 def _report_inputs(
     data: Any,
-    options: dict[str, Any],
+    inputs: _InputArguments,
     custom: Sequence[str] | None,
     texts: tuple[str, ...],
     storage_options: Mapping[str, Any] | None = None,
 ) -> tuple[Dataset, list[LossSelection], _Messages]:
     """Every row of ``data`` in memory and the chosen losses (report and charts)."""
-    opts = _input_options(**options)
+    opts = inputs.options()
     _prepare_losses(texts, custom or ())
     messages = _Messages()
     with _open(data, opts, None, storage_options) as source:
@@ -1530,25 +1501,12 @@ def data_charts(
     :class:`losscli.analysis.report.ChartData`; its ``notes`` say what cannot
     be drawn.
     """
+    inputs = _InputArguments.of(locals())
     from losscli.analysis.report import chart_data
 
     dataset, selections, messages = _report_inputs(
         data,
-        dict(
-            y_true=y_true,
-            y_pred=y_pred,
-            weights=weights,
-            task=task,
-            from_logits=from_logits,
-            nan=nan,
-            pred_prefix=pred_prefix,
-            true_prefix=true_prefix,
-            pos_label=pos_label,
-            delimiter=delimiter,
-            encoding=encoding,
-            interval_cols=interval_cols,
-            interval_level=interval_level,
-        ),
+        inputs,
         custom,
         _loss_texts(losses),
         storage_options,
@@ -1600,6 +1558,7 @@ def report_data(
     a :class:`losscli.analysis.report.ReportData`; render it with
     :func:`losscli.report.html.render_html`.
     """
+    inputs = _InputArguments.of(locals())
     from losscli.analysis.report import build_report
     from losscli.analysis.report_plan import report_plan
     from losscli.analysis.rules import PlannedLoss
@@ -1612,22 +1571,7 @@ def report_data(
     if ci is not None:
         _check_ci(ci, n_boot, seed)
     _in_memory_on_dask(_engine(engine, scheduler, data), "loss report")
-    opts = _input_options(
-        y_true=y_true,
-        y_pred=y_pred,
-        weights=weights,
-        task=task,
-        from_logits=from_logits,
-        nan=nan,
-        pred_prefix=pred_prefix,
-        true_prefix=true_prefix,
-        pos_label=pos_label,
-        delimiter=delimiter,
-        encoding=encoding,
-        group_by=group_by,
-        interval_cols=interval_cols,
-        interval_level=interval_level,
-    )
+    opts = inputs.options()
     _prepare_losses(texts, custom or ())
     messages = _Messages()
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):

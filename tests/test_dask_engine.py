@@ -339,6 +339,74 @@ def test_task_is_decided_over_every_partition(client, tmp_path):
     assert_same(_without_source(got)["results"], _without_source(want)["results"])
 
 
+def _count_reads_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every pass over a file opened in this process (the client), noted by its reader.
+
+    The patches live in this process only: the worker processes import the
+    readers afresh, so what they read is not counted.
+    """
+    from losscli.io import source as io_source
+    from losscli.io import text as io_text
+
+    opened: list[str] = []
+    for owner, name in ((io_text, "TextPass"), (io_source, "_ParquetPass")):
+        cls = getattr(owner, name)
+        original = cls.__init__
+
+        def counted(
+            self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+        ) -> None:
+            opened.append(_name)
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counted)
+    original_file = pq.ParquetFile.__init__
+
+    def footer(self: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append("ParquetFile")
+        original_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "__init__", footer)
+    return opened
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+@pytest.mark.parametrize("layout", ["one-file", "three-files"])
+@pytest.mark.parametrize("target", ["binary-then-continuous", "text-labels", "regression"])
+def test_the_client_reads_no_row_of_the_input(client, tmp_path, monkeypatch, ext, layout, target):
+    """Deciding the task (0/1 targets: y_true to the end; two text labels over every
+    file) and every pass run on the workers: the client opens no file of the input."""
+    rng = np.random.default_rng(3)
+    n = 600
+    if target == "binary-then-continuous":  # 0/1 in the first rows, then continuous
+        y: Any = np.r_[rng.integers(0, 2, n - 100), rng.normal(0.5, 1.0, 100)]
+    elif target == "text-labels":  # the first file holds one label only
+        y = np.r_[["benign"] * 200, rng.choice(["benign", "malignant"], n - 200)]
+    else:
+        y = rng.normal(0.0, 1.0, n)
+    frame = pd.DataFrame({"y_true": y, "y_pred": rng.uniform(0.05, 0.95, n)})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    if layout == "one-file":
+        path = _write(frame, str(folder / f"all.{ext}"))
+    else:
+        for i, (a, b) in enumerate([(0, 200), (200, 450), (450, n)]):
+            _write(frame.iloc[a:b], str(folder / f"part-{i}.{ext}"))
+        path = str(folder)
+    opened = _count_reads_here(monkeypatch)
+    want = [lc.compute(path).to_dict(), lc.compare(path, ci=0.9, n_boot=20).to_dict()]
+    assert opened  # the local engine reads on this process: the counter sees it
+    opened.clear()
+    got = [
+        lc.compute(path, engine="dask", scheduler=client).to_dict(),
+        lc.compare(path, ci=0.9, n_boot=20, engine="dask", scheduler=client).to_dict(),
+    ]
+    assert opened == []
+    assert_same(got, want)
+    task = {"binary-then-continuous": "regression", "text-labels": "binary"}
+    assert got[0]["task"] == task.get(target, "regression")
+
+
 def test_the_first_failing_partition_names_the_error(client, tmp_path):
     good = pd.DataFrame({"y_true": [1.0, 2.0], "y_pred": [1.0, 2.5]})
     bad = pd.DataFrame({"y_true": [1.0, 2.0], "y_pred": [1.0, -3.0]})

@@ -121,6 +121,28 @@ def test_commands_that_stay_on_one_machine_say_so(run, command, tmp_path):
     assert not os.path.exists(out)
 
 
+@pytest.mark.parametrize("command", ["compare", "compute"])
+def test_joined_files_stay_on_one_machine_and_say_so(run, command, tmp_path, monkeypatch):
+    """Several FILEs joined with --on: exit 2 before any cluster starts (none is reachable)."""
+    for name, pred in (("m1", 1.5), ("m2", 1.2)):
+        (tmp_path / f"{name}.csv").write_text(f"id,y_true,y_pred\n1,1,{pred}\n2,2,2.5\n")
+    from losscli.engines import dask as dask_engine
+
+    def no_cluster(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cluster was asked for")
+
+    monkeypatch.setattr(dask_engine, "dask_client", no_cluster)
+    files = [tmp_path / "m1.csv", tmp_path / "m2.csv"]
+    result = run(command, *files, "--on", "id", "--engine", "dask")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        "Error: several files joined on a key (--on) are matched on this machine (the join "
+        "does not run on --engine dask); use --engine local, or join them into one file (or "
+        "a directory of files) first\n"
+    )
+    assert run(command, *files, "--on", "id").exit_code == 0
+
+
 def test_unreachable_scheduler_is_one_error_within_the_timeout():
     address = f"tcp://127.0.0.1:{_closed_port()}"
     done = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from conftest import ROOT
 
 from losscli.cli import COMMANDS
@@ -34,3 +35,27 @@ def test_every_command_has_help(run):
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert "Usage:" in result.stdout
+
+
+def _command_paths(group: click.Command, path: tuple[str, ...] = ()):
+    """Every command and subcommand of the CLI (the group loads them lazily)."""
+    yield path
+    if isinstance(group, click.Group):
+        with click.Context(group) as ctx:
+            for name in group.list_commands(ctx):
+                yield from _command_paths(group.get_command(ctx, name), (*path, name))
+
+
+def test_every_help_fits_80_columns():
+    """Every --help (options, text and the unwrapped example blocks) in 80 columns."""
+    from click.testing import CliRunner
+
+    from losscli.cli import cli
+
+    paths = list(_command_paths(cli))
+    assert len(paths) > len(COMMANDS)  # the group and each command
+    for path in paths:
+        result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result.output)
+        wide = [line for line in result.stdout.splitlines() if len(line) > 80]
+        assert not wide, (path, wide)

@@ -120,6 +120,21 @@ def test_weights_apply_to_row_aligned_families(run_json, tmp_path):
     assert out["results"][0]["value"] == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "weights, fragments",
+    [
+        (("1", "-2"), ("column w", "sample weights must be >= 0", "-2 at row 2")),
+        (("0", "0"), ("column w", "all sample weights are zero", "a positive weight")),
+        (("1e308", "1e308"), ("column w", "sum to more than float64 can hold", "rescale")),
+    ],
+)
+def test_family_weights_are_checked_as_any_file_s(run, tmp_path, weights, fragments):
+    """The same checks, and messages, as the weights of y_true/y_pred files."""
+    rows = "".join(f"{label},{d},{w}\n" for label, d, w in zip((0, 1), (0.5, 0.25), weights))
+    path = write(tmp_path, "label,distance,w\n" + rows)
+    assert_error(run("compute", path, "--weight-col", "w"), *fragments)
+
+
 # --------------------------------------------------------------------------- validation
 
 

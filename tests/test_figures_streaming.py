@@ -7,21 +7,19 @@ spool, or by reading the input again), and group accumulators merge too.
 
 from __future__ import annotations
 
-from unittest import mock
-
 import numpy as np
 import pytest
 from sklearn import metrics
-from test_streaming import _assert_same, _write_regression
+from stream_support import (
+    assert_same_report,
+    in_memory_report,
+    streamed_report,
+    write_regression,
+)
 
-import losscli.io.text as text_module
-from losscli.analysis.compute import compute
-from losscli.analysis.streaming import compute_chunks
 from losscli.core.reduction import new_accumulator
 from losscli.core.registry import LossSelection, get_loss, parse_loss_list
 from losscli.io.columns import InputOptions, load_dataset
-from losscli.io.source import open_source
-from losscli.io.stream import ValueSpool
 
 SCORES = (
     "r2,explained_variance,d2_absolute_error,d2_pinball:alpha=0.2,d2_pinball:alpha=0.97,"
@@ -34,37 +32,11 @@ def _selections(_data=None):
 
 
 def _in_memory(path, opts):
-    report, _ = compute(load_dataset(str(path), opts), _selections())
-    return report
+    return in_memory_report(path, opts, selections=_selections)
 
 
 def _streamed(path, opts, reread=True, chunk_bytes=3000):
-    source = open_source(str(path), opts)
-    seen = []
-
-    def counted(chunks):
-        for chunk in chunks:
-            seen.append(chunk.n_rows)
-            yield chunk
-
-    spool = ValueSpool(memory_budget=1 << 12)
-    try:
-        with (
-            mock.patch.object(text_module, "WHOLE_BYTES", 0),
-            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
-        ):
-            report = compute_chunks(
-                counted(source.batches()),
-                _selections,
-                spool,
-                median_cap=64,
-                reread=source.batches if reread else None,
-            )
-        assert len(seen) > 1  # several chunks
-        return report
-    finally:
-        spool.close()
-        source.close()
+    return streamed_report(path, opts, chunk_bytes, selections=_selections, reread=reread)
 
 
 @pytest.mark.parametrize("reread", [True, False])
@@ -73,7 +45,7 @@ def _streamed(path, opts, reread=True, chunk_bytes=3000):
     [{}, {"weights": True}, {"groups": True}, {"weights": True, "groups": True, "holes": True}],
 )
 def test_scores_stream_like_in_memory(tmp_path, kwargs, reread):
-    path = _write_regression(tmp_path / "data.csv", **kwargs)
+    path = write_regression(tmp_path / "data.csv", **kwargs)
     opts = InputOptions(
         pred_cols=("y_pred", "model_b"),
         weight_col="w" if kwargs.get("weights") else None,
@@ -81,18 +53,18 @@ def test_scores_stream_like_in_memory(tmp_path, kwargs, reread):
         nan="drop" if kwargs.get("holes") else "error",
     )
     whole = _in_memory(path, opts)
-    _assert_same(_streamed(path, opts, reread=reread), whole)
+    assert_same_report(_streamed(path, opts, reread=reread), whole)
 
 
 def test_scores_stream_when_sorted_by_target(tmp_path):
     # The first chunk says nothing about the quantiles of the whole file.
-    path = _write_regression(tmp_path / "sorted.csv", n=3000, sort=True)
+    path = write_regression(tmp_path / "sorted.csv", n=3000, sort=True)
     opts = InputOptions()
-    _assert_same(_streamed(path, opts), _in_memory(path, opts))
+    assert_same_report(_streamed(path, opts), _in_memory(path, opts))
 
 
 def test_in_memory_scores_are_sklearns(tmp_path):
-    path = _write_regression(tmp_path / "data.csv", weights=True)
+    path = write_regression(tmp_path / "data.csv", weights=True)
     dataset = load_dataset(str(path), InputOptions(weight_col="w"))
     report = _in_memory(path, InputOptions(weight_col="w"))
     y, p, w = dataset.y_true, dataset.models["y_pred"], dataset.weights

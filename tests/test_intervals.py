@@ -154,6 +154,27 @@ def test_loss_info_says_what_the_figures_are(run):
     assert "Gneiting & Raftery (2007), eq. 43" in " ".join(out.stdout.split())
 
 
+def test_the_figures_declared_properties():
+    """What the registration table gives each figure (its defaults are shared ones)."""
+    from losscli.core.registry import Direction, Task, get_loss
+
+    want = {  # name: (task, unit, convex, smooth, probabilistic, zero at perfect, direction)
+        "coverage": (Task.INTERVAL, "", False, False, True, False, Direction.NOMINAL),
+        "mean_width": (Task.INTERVAL, "target", False, True, False, False, Direction.LOWER),
+        "interval_score": (Task.INTERVAL, "target", True, False, True, False, Direction.LOWER),
+        "pinball_q": (Task.QUANTILE, "target", True, False, True, True, Direction.LOWER),
+        "crps_quantile": (Task.QUANTILE, "target", True, False, True, True, Direction.LOWER),
+    }
+    for name, (task, unit, convex, smooth, probabilistic, zero, direction) in want.items():
+        spec = get_loss(name)
+        p = spec.properties
+        assert (spec.task, spec.unit, spec.default, spec.direction) == (task, unit, True, direction)
+        assert (p.convex, p.smooth, p.probabilistic, p.zero_at_perfect) == (
+            convex, smooth, probabilistic, zero
+        )  # fmt: skip
+        assert p.robust and not p.margin_based and not p.sparse and p.nonnegative
+
+
 # --------------------------------------------------------------------------- bad input
 
 

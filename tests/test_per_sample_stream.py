@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from unittest import mock
 
 import numpy as np
 import pytest
 from conftest import SAMPLES
+from stream_support import small_chunks
 
-import losscli.io.text as text_module
 from losscli.analysis.compute import compute
 from losscli.core.registry import select_losses
 from losscli.io.columns import InputOptions, load_dataset
@@ -91,10 +90,7 @@ def test_per_sample_matches_the_former_writer(run, tmp_path, name, opts, extra, 
     for column in opts.get("pred_cols", ()):
         args += ["--pred-col", column]
     if chunked:
-        with (
-            mock.patch.object(text_module, "WHOLE_BYTES", 0),
-            mock.patch.object(text_module, "CHUNK_BYTES", 2000),
-        ):
+        with small_chunks(2000):
             result = run(*args)
     else:
         result = run(*args)
@@ -128,10 +124,7 @@ def test_per_sample_streams_many_batches_of_two_models(run, tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.csv"
-    with (
-        mock.patch.object(text_module, "WHOLE_BYTES", 0),
-        mock.patch.object(text_module, "CHUNK_BYTES", 4096),
-    ):
+    with small_chunks(4096):
         result = run(
             "compute",
             path,
@@ -159,10 +152,7 @@ def test_bad_row_in_a_late_batch_leaves_the_old_file(run, tmp_path):
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
-    with (
-        mock.patch.object(text_module, "WHOLE_BYTES", 0),
-        mock.patch.object(text_module, "CHUNK_BYTES", 2048),
-    ):
+    with small_chunks(2048):
         result = run("compute", path, "-l", "mse", "--per-sample", out)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ")

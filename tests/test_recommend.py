@@ -561,3 +561,45 @@ def test_p_calib_threshold_is_documented():
     assert "P-CALIB" in THRESHOLDS_HELP and f"ece > {CALIBRATION_ECE:g}" in THRESHOLDS_HELP
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "P-CALIB" in readme and f"ece > {CALIBRATION_ECE:g}" in readme
+
+
+def _shown(args: list[str], columns: int) -> str:
+    result = CliRunner().invoke(cli, ["recommend", *args], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("columns", [20, 33, 59])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--outliers"],
+        ["--imbalanced", "--task", "binary", "-l", "bce,mse"],
+        [str(SAMPLES / "regression_outliers.csv"), "--outliers"],
+        [str(SAMPLES / "binary_imbalanced.csv")],
+    ],
+    ids=["flags", "planned", "file", "binary-file"],
+)
+def test_narrow_terminals_wrap_at_spaces(args, columns):
+    """Below 60 columns every row is stacked: words are never cut, nothing is lost.
+
+    Each word of the narrow output is a whole word of the 120-column output
+    (a word folded at the edge would leave pieces that are not), and every word
+    of the wide output's text is there.
+    """
+    if not all(ROOT.joinpath(a).exists() for a in args if a.endswith(".csv")):
+        pytest.skip("sample file missing")
+    narrow = _shown(args, columns)
+    assert max(len(line) for line in narrow.splitlines()) <= columns
+
+    def words(text: str) -> set[str]:
+        return {w.strip(",;()") for w in text.split()} - {""}
+
+    wide = words(_shown(args, 120))
+    long_words = [w for w in wide if len(w) > columns - 2]  # these may fold: nothing else
+    pieces = words(narrow) - wide - {"Ranking"}
+    assert all(any(p in w for w in long_words) for p in pieces), pieces
+    frame = set("─│╭╮╰╯#") | {"loss", "params", "score", "rules"}  # the wide layout's
+    lost = {w for w in wide - words(narrow) if not set(w) <= frame and w not in frame}
+    lost -= set(long_words)
+    assert not lost, lost

@@ -1,21 +1,28 @@
 """Paired tests in ``compare FILE`` (SPEC 12): DM with the HLN correction, McNemar, Holm.
 
 References: statsmodels' ``mcnemar(exact=True)`` and ``multipletests(method="holm")``;
+SciPy's Student t and binomial tails; exact integer binomial sums (Fractions);
 the Diebold-Mariano statistic against a direct NumPy implementation of the formula
 and, for one-step forecasts (h = 1, where DM* is the paired t statistic), against
 the published paired-t worked example of Student's (1908) sleep data as R prints it
 (``t.test(extra ~ group, data = sleep, paired = TRUE)``: t = -4.0621, df = 9,
 p-value = 0.002833).
+
+The p-values agree with the references to 1e-12 relative; values below 1e-300
+(where doubles underflow) are compared in absolute terms (abs=1e-300).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
@@ -52,7 +59,7 @@ def test_published_sleep_example():
     assert round(p, 6) == 0.002833
     want = stats.ttest_rel(SLEEP_1, SLEEP_2)
     assert statistic == pytest.approx(want.statistic, rel=1e-12)
-    assert p == pytest.approx(want.pvalue, rel=1e-10)
+    assert p == pytest.approx(want.pvalue, rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -68,26 +75,81 @@ def test_dm_against_the_direct_formula(seed, lags):
     got = sig.diebold_mariano(acc.n, acc.mean, acc.m2 / acc.n, autocov)
     want = dm_direct(d, lags)
     assert got[0] == pytest.approx(want[0], rel=1e-12)
-    assert got[1] == pytest.approx(want[1], rel=1e-9, abs=1e-300)
+    assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-300)
 
 
 def test_student_t_and_binomial_tails_against_scipy():
-    for df in (1, 2, 9, 30, 1000, 10**6):
+    for df in (1, 2, 9, 30, 1000, 10**6, 10**8):
         for t in (0.0, 0.3, 1.96, 4.2, 12.0):
             want = 2 * stats.t.sf(t, df)
-            assert sig.student_t_two_sided(t, df) == pytest.approx(want, rel=1e-9, abs=1e-300)
+            assert sig.student_t_two_sided(t, df) == pytest.approx(want, rel=1e-12, abs=1e-300)
     for n, k in ((10, 3), (2000, 950), (2001, 960), (50_000, 24_700), (10**6, 499_000)):
-        assert sig.binomial_half_cdf(k, n) == pytest.approx(stats.binom.cdf(k, n, 0.5), rel=1e-9)
+        want = stats.binom.cdf(k, n, 0.5)
+        assert sig.binomial_half_cdf(k, n) == pytest.approx(want, rel=1e-12)
 
 
-@pytest.mark.parametrize(
-    "b, c", [(0, 0), (0, 5), (3, 3), (7, 19), (40, 61), (900, 1000), (2500, 2400), (1, 30000)]
-)
-def test_mcnemar_matches_statsmodels(b, c):
-    want = mcnemar([[10, b], [c, 12]], exact=True)
-    statistic, p = sig.mcnemar_exact(b, c)
+def test_student_t_closed_forms_where_floats_cancel():
+    """df = 1 (Cauchy: p = 1 - 2 atan(t) / pi) and df = 2 (p = 1 - t / sqrt(2 + t^2)).
+
+    Small t with one degree of freedom, and many degrees of freedom near t = 2,
+    are where a float continued fraction loses digits.
+    """
+    for t in (1e-8, 1e-3, 0.5, 3.0, 1e3, 1e200):
+        cauchy = 2.0 * math.atan2(1.0, t) / math.pi
+        assert sig.student_t_two_sided(t, 1) == pytest.approx(cauchy, rel=1e-14)
+    for t in (1e-8, 0.1, 0.5, 2.0):
+        assert sig.student_t_two_sided(t, 2) == pytest.approx(
+            1 - t / math.sqrt(2 + t * t), rel=1e-14
+        )
+    # the normal limit: df = 1e12 is within 1e-11 of the normal tail at t = 2.5
+    normal = math.erfc(2.5 / math.sqrt(2.0))
+    assert sig.student_t_two_sided(2.5, 1e12) == pytest.approx(normal, rel=1e-10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(df=st.integers(1, 10**6), t=st.floats(0.0, 40.0))
+def test_student_t_tail_property_against_scipy(df, t):
+    """Two-sided Student t p-values over df in [1, 1e6] and t in [0, 40].
+
+    With one degree of freedom the reference is the Cauchy closed form: SciPy's
+    tail loses digits there for t below ~1e-4 (2e-10 relative at t = 2e-7).
+    """
+    want = 2 * math.atan2(1.0, t) / math.pi if df == 1 else 2 * stats.t.sf(t, df)
+    assert sig.student_t_two_sided(t, df) == pytest.approx(want, rel=1e-12, abs=1e-300)
+    assert sig.student_t_two_sided(-t, df) == sig.student_t_two_sided(t, df)
+
+
+def _exact_binomial_half_cdf(k: int, n: int) -> float:
+    """sum_{i <= k} C(n, i) / 2^n in integers, rounded once."""
+    term, count = 1, 1
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        count += term
+    return float(Fraction(count, 1 << n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), n=st.integers(1, 12_000))
+def test_binomial_tail_property_against_exact_sums(data, n):
+    """The float path (past EXACT_BINOMIAL_MAX trials) against exact integer sums."""
+    k = data.draw(st.integers(0, n))
+    want = _exact_binomial_half_cdf(k, n)
+    assert sig.binomial_half_cdf(k, n) == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), n=st.integers(1, 10**6))
+def test_mcnemar_property_against_statsmodels(data, n):
+    """McNemar's exact p over discordant totals up to 1e6, against statsmodels."""
+    b = data.draw(st.integers(0, n))
+    statistic, p = sig.mcnemar_exact(b, n - b)
+    want = mcnemar([[0, b], [n - b, 0]], exact=True)
     assert statistic == want.statistic
-    assert p == pytest.approx(want.pvalue, rel=1e-9, abs=1e-300)
+    # SciPy's binomial tail is good to ~1e-11 far out (p ~ 1e-89 at n = 1e6) and
+    # underflows to 0 from ~1e-279: 1e-12 relative above 1e-50, absolute below
+    # 1e-250; ours against exact sums in the far tail is the test above
+    rel = 1e-12 if want.pvalue > 1e-50 else 1e-10
+    assert p == pytest.approx(want.pvalue, rel=rel, abs=1e-250)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +219,7 @@ def test_compare_json_tests_are_dm_and_holm(run_json, tmp_path):
         want = dm_direct(d.to_numpy())
         assert t["test"] == "diebold_mariano"
         assert t["statistic"] == pytest.approx(want[0], rel=1e-12)
-        assert t["p_value"] == pytest.approx(want[1], rel=1e-9)
+        assert t["p_value"] == pytest.approx(want[1], rel=1e-12)
     want_holm = multipletests([t["p_value"] for t in mse], method="holm")[1]
     assert [t["p_adjusted"] for t in mse] == pytest.approx(list(want_holm), rel=1e-12)
     rmse = [t for t in tests if t["loss"] == "rmse"]
@@ -184,7 +246,7 @@ def test_compare_mcnemar_for_zero_one_and_accuracy(run_json):
     for name in ("zero_one", "accuracy"):
         assert by_loss[name]["test"] == "mcnemar"
         assert by_loss[name]["statistic"] == want.statistic
-        assert by_loss[name]["p_value"] == pytest.approx(want.pvalue, rel=1e-9)
+        assert by_loss[name]["p_value"] == pytest.approx(want.pvalue, rel=1e-12)
     assert by_loss["bce"]["test"] == "diebold_mariano"
 
 

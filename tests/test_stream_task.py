@@ -6,14 +6,13 @@ import gzip
 
 import numpy as np
 import pytest
-
-from losscli.io import text
+from stream_support import small_chunks
 
 
 @pytest.fixture
-def small_chunks(monkeypatch):
-    monkeypatch.setattr(text, "WHOLE_BYTES", 0)
-    monkeypatch.setattr(text, "CHUNK_BYTES", 4096)
+def chunked():
+    with small_chunks(4096):
+        yield
 
 
 def _write(path, y_true, y_pred):
@@ -26,7 +25,7 @@ def _write(path, y_true, y_pred):
 
 
 @pytest.mark.parametrize("name", ["late.csv", "late.csv.gz"])
-def test_labels_binary_only_in_first_chunk_means_regression(run_json, tmp_path, small_chunks, name):
+def test_labels_binary_only_in_first_chunk_means_regression(run_json, tmp_path, chunked, name):
     y = np.concatenate([np.tile([0.0, 1.0], 1500), np.linspace(0.0, 4.0, 500)])
     p = y + 0.25
     path = _write(tmp_path / name, y, p)
@@ -36,7 +35,7 @@ def test_labels_binary_only_in_first_chunk_means_regression(run_json, tmp_path, 
     assert out["results"][0]["value"] == pytest.approx(0.25, rel=1e-12)
 
 
-def test_binary_file_stays_binary_when_streamed(run_json, tmp_path, small_chunks):
+def test_binary_file_stays_binary_when_streamed(run_json, tmp_path, chunked):
     y = np.tile([0.0, 1.0, 1.0, 0.0], 1000)
     p = np.where(y == 1, 0.8, 0.3)
     out = run_json("compute", _write(tmp_path / "b.csv", y, p), "-l", "brier")
@@ -44,7 +43,7 @@ def test_binary_file_stays_binary_when_streamed(run_json, tmp_path, small_chunks
     assert out["results"][0]["value"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
 
 
-def test_minus_one_labels_later_in_file_are_not_binary(run_json, tmp_path, small_chunks):
+def test_minus_one_labels_later_in_file_are_not_binary(run_json, tmp_path, chunked):
     # {0, 1} first and -1 later: {-1, 0, 1} is not a binary label set.
     y = np.concatenate([np.tile([0.0, 1.0], 1500), np.tile([-1.0, 1.0], 500)])
     out = run_json("compute", _write(tmp_path / "m.csv", y, y), "-l", "mse")

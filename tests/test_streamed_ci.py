@@ -2,56 +2,13 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import numpy as np
 import pytest
-from test_streaming import _write_regression
+from stream_support import in_memory_report, small_chunks, streamed_report, write_regression
 
 import losscli.analysis.streaming as streaming_module
-import losscli.io.text as text_module
-from losscli.analysis.compute import compute
-from losscli.analysis.streaming import compute_chunks
-from losscli.core.registry import select_losses
 from losscli.errors import DataError
-from losscli.io.columns import InputOptions, load_dataset
-from losscli.io.source import open_source
-from losscli.io.stream import ValueSpool
-
-
-def _whole(path, opts, **ci):
-    dataset = load_dataset(str(path), opts)
-    report, _ = compute(dataset, select_losses([], dataset.task, dataset.features), **ci)
-    return report
-
-
-def _chunked(path, opts, chunk_bytes=3000, **ci):
-    source = open_source(str(path), opts)
-    seen = []
-
-    def counted(chunks):
-        for chunk in chunks:
-            seen.append(chunk.n_rows)
-            yield chunk
-
-    spool = ValueSpool(memory_budget=1 << 12)
-    try:
-        with (
-            mock.patch.object(text_module, "WHOLE_BYTES", 0),
-            mock.patch.object(text_module, "CHUNK_BYTES", chunk_bytes),
-        ):
-            report = compute_chunks(
-                counted(source.batches()),
-                lambda d: select_losses([], d.task, d.features),
-                spool,
-                median_cap=64,
-                reread=source.batches,
-                **ci,
-            )
-        assert len(seen) > 1
-        return report
-    finally:
-        spool.close()
+from losscli.io.columns import InputOptions
 
 
 @pytest.mark.parametrize(
@@ -59,7 +16,7 @@ def _chunked(path, opts, chunk_bytes=3000, **ci):
     [{}, {"weights": True}, {"groups": True}, {"weights": True, "groups": True, "holes": True}],
 )
 def test_streamed_intervals_equal_the_in_memory_ones(tmp_path, kwargs):
-    path = _write_regression(tmp_path / "data.csv", n=6000, **kwargs)
+    path = write_regression(tmp_path / "data.csv", n=6000, **kwargs)
     opts = InputOptions(
         pred_cols=("y_pred", "model_b"),
         weight_col="w" if kwargs.get("weights") else None,
@@ -67,9 +24,9 @@ def test_streamed_intervals_equal_the_in_memory_ones(tmp_path, kwargs):
         nan="drop" if kwargs.get("holes") else "error",
     )
     ci = {"ci_level": 0.9, "n_boot": 60, "seed": 4}
-    whole = _whole(path, opts, **ci)
+    whole = in_memory_report(path, opts, **ci)
     for chunk_bytes in (3000, 20000):
-        streamed = _chunked(path, opts, chunk_bytes, **ci)
+        streamed = streamed_report(path, opts, chunk_bytes, **ci)
         assert streamed.ci_level == whole.ci_level == 0.9 and streamed.n_boot == 60
         assert len(streamed.results) == len(whole.results)
         for a, b in zip(streamed.results, whole.results):
@@ -121,7 +78,7 @@ def test_median_interval_is_the_order_statistic_one(run_json, tmp_path):
 
 
 def test_ci_state_bound_with_many_groups_is_a_clear_error(tmp_path, monkeypatch, run):
-    path = _write_regression(tmp_path / "g.csv", n=300, groups=True)
+    path = write_regression(tmp_path / "g.csv", n=300, groups=True)
     monkeypatch.setattr(streaming_module, "CI_STATE_BYTES", 1 << 19)
     result = run("compute", path, "--group-by", "segment", "--ci", "0.9", "--bootstrap", "20")
     assert result.exit_code == 1
@@ -131,7 +88,7 @@ def test_ci_state_bound_with_many_groups_is_a_clear_error(tmp_path, monkeypatch,
     assert "leave out --ci" in result.stderr
     with pytest.raises(DataError):
         opts = InputOptions(group_by="segment")
-        _whole(path, opts, ci_level=0.9, n_boot=20)
+        in_memory_report(path, opts, ci_level=0.9, n_boot=20)
 
 
 def test_group_bound_holds_over_the_whole_input(run, tmp_path):
@@ -139,10 +96,7 @@ def test_group_bound_holds_over_the_whole_input(run, tmp_path):
     lines = ["y_true,y_pred,seg"] + [f"{i},{i + 1},g{i // 3}" for i in range(3003)]
     path = tmp_path / "many.csv"
     path.write_text("\n".join(lines) + "\n")
-    with (
-        mock.patch.object(text_module, "WHOLE_BYTES", 0),
-        mock.patch.object(text_module, "CHUNK_BYTES", 2048),
-    ):
+    with small_chunks(2048):
         result = run("compute", path, "-l", "mae", "--group-by", "seg")
     assert result.exit_code == 1
     assert result.stdout == ""

@@ -53,7 +53,6 @@ from losscli.core.reduction import (
     MedianAccumulator,
     key_bins,
     new_accumulator,
-    order_keys,
     pack_arrays,
     unpack_arrays,
 )
@@ -130,7 +129,7 @@ class TopShareEstimate:
             self.threshold = float(np.partition(contrib, k)[k])
         top = contrib[contrib >= self.threshold]
         if top.size:
-            bins = (order_keys(top) >> np.uint64(48)).astype(np.intp)
+            bins = key_bins(top, 16)  # order_keys(top) >> 48, read as uint16 when top >= 0
             self.counts += np.bincount(bins, minlength=1 << 16)
             self.sums += np.bincount(bins, weights=top, minlength=1 << 16)
         return chunk_total

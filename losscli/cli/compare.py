@@ -118,7 +118,7 @@ def compare(
     \b
     Examples:
       loss compare --losses mse,mae,huber
-      loss compare -l mse,huber:delta=2,log_cosh --errors -5:5:21 --plot curves.png
+      loss compare -l mse,huber:delta=2,log_cosh --errors -5:5:21 --plot c.png
       loss compare -l bce,focal,hinge --format json
       loss compare preds.csv --pred-col model_a --pred-col model_b --ci 0.95
       loss compare model_a.csv model_b.csv --on id    # two models' files joined

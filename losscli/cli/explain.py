@@ -34,8 +34,8 @@ def explain(name: str, link: str | None, fmt: str) -> None:
 
     \b
     Examples:
-      loss explain mse --link sigmoid     # not convex: p > 2/3 (y=0), p < 1/3 (y=1)
-      loss explain bce --link sigmoid     # convex
+      loss explain mse --link sigmoid  # not convex: p > 2/3 (y=0), p < 1/3 (y=1)
+      loss explain bce --link sigmoid  # convex
       loss explain huber:delta=0.5 --link sigmoid --format json
     """
     from losscli.api import explain as api_explain

@@ -9,6 +9,9 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The same tuple as losscli.api.TASKS, which validates them (tests/test_api_inputs.py
+# holds the two equal): the CLI keeps its own copy so that `loss --help` need not
+# import the API module.
 TASKS = (
     "auto",
     "regression",
@@ -306,35 +309,6 @@ def format_option(func: F) -> F:
         show_default=True,
         help="Output format: a table for people, json/csv/markdown for scripts.",
     )(func)
-
-
-def input_from_kwargs(kwargs: dict[str, Any], group_by: str | None = None) -> Any:
-    """Build io.InputOptions from the parsed input options (imports io lazily)."""
-    from losscli.io import InputOptions
-
-    return InputOptions(
-        true_col=kwargs["true_col"],
-        pred_cols=tuple(kwargs["pred_col"]),
-        weight_col=kwargs["weight_col"],
-        pred_prefix=kwargs["pred_prefix"][0],
-        pred_prefixes=tuple(kwargs["pred_prefix"]),
-        true_prefix=kwargs["true_prefix"],
-        task=kwargs["task"].lower(),
-        from_logits=kwargs["from_logits"],
-        nan=kwargs["nan"].lower(),
-        delimiter=kwargs["delimiter"],
-        encoding=kwargs["encoding"],
-        group_by=group_by,
-        pos_label=kwargs["pos_label"],
-        interval_cols=_interval_cols(kwargs.get("interval_cols")),
-        interval_level=kwargs.get("interval_level", 0.9),
-    )
-
-
-def _interval_cols(text: str | None) -> tuple[str, str] | None:
-    from losscli.api import _interval_cols as parse
-
-    return parse(text)
 
 
 def api_input_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def report(
 
     \b
     Examples:
-      loss report preds.csv                      # writes preds.loss-report.html here
+      loss report preds.csv          # writes preds.loss-report.html here
       loss report preds.csv --pred-col a --pred-col b --group-by segment
       loss report preds.csv -o - > report.html
       loss report model_a.csv model_b.csv --on id   # two models' files joined

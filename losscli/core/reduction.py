@@ -440,6 +440,14 @@ class _OrderStatistic:
         values = np.concatenate([v for v, _ in self.found])
         weights = np.concatenate([w for _, w in self.found])
         self.found = []
+        if np.all(weights == 1.0):
+            # Unit weights: the cumulative weights are outside + 1, 2, ..., n exactly, so
+            # the same search needs no sort, only a selection (np.partition, O(n)).
+            ranks = self.outside + np.arange(1, values.size + 1, dtype=np.float64)
+            i = min(int(np.searchsorted(ranks, self.target, side="left")), values.size - 1)
+            k = values.size - 1 - i if self.from_top else i
+            self.value = float(np.partition(values, k)[k])
+            return
         order = np.argsort(values, kind="stable")
         v, w = values[order], weights[order]
         if self.from_top:

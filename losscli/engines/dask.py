@@ -14,8 +14,10 @@ engine, but each pass is a graph of tasks on a Dask cluster:
 * ``finish`` runs on the client, which sends the step of the next pass
   (carrying the ranges or figures of earlier passes) to the workers again.
 
-The plan's ``head`` (the first batch, from which it chooses the losses) is
-read on a worker and sent back. The task the head decides is then fixed for
+The input is split into partitions on a worker too (its files listed, the
+task decided from its first rows as on one machine): the client reads no
+row of the input. The plan's ``head`` (the first batch, from which it
+chooses the losses) is read on a worker and sent back. The task the head decides is then fixed for
 every partition (as the local reader fixes it after its first chunk); when
 the head looks binary and other partitions follow, their labels are checked
 first, so that a continuous target anywhere makes the whole input a
@@ -161,25 +163,32 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- partitions
 
 
-def partitions_of(source: Any) -> list[Any]:
+def partitions_of(source: Any, client: Any = None) -> list[Any]:
     """The partitions (:class:`~losscli.io.source.Partition`) the workers read.
 
     A file is one partition, a multi-file input one per file; in-memory data
     (a DataFrame given to the Python API) is one partition that carries its
     table. Standard input cannot be read on another machine: a usage error.
+    An input a worker can open again (a path, directory, glob or URL: the
+    source's ``reopen``) is split on a worker, so the client reads none of
+    its rows (not even the first ones that decide the task).
     """
     if getattr(source, "path", None) == "-":
         raise UsageError(
             "--engine dask reads the input on the workers, and standard input cannot be "
             "read there; give a FILE (a path, directory, glob or URL) or use --engine local"
         )
+    reopen = getattr(source, "reopen", None)
     split = getattr(source, "partitions", None)
     if split is None:
         raise UsageError(
             f"{source.path}: this input cannot be split into partitions read on the "
             f"workers (for --engine dask); use --engine local"
         )
-    parts = list(split())
+    if client is not None and reopen is not None:
+        parts = list(_gather(client.submit(_split_there, reopen, pure=False)))
+    else:
+        parts = list(split())
     if not parts:
         raise InputError(f"{source.path}: the input has no files to read")
     return parts
@@ -231,6 +240,14 @@ def _merge_states(step: Any, *parts: Any) -> Any:
     except LossCliError as exc:
         return _Failure(out.first, exc)
     return out
+
+
+def _split_there(reopen: Any) -> Any:
+    """The input's partitions, found on a worker (or the error met doing so)."""
+    try:
+        return reopen.partitions()
+    except LossCliError as exc:
+        return _Failure(0, exc)
 
 
 def _head(part: Any) -> Any:
@@ -287,7 +304,7 @@ def run_plan(
     on_pass: Callable[[int], None] | None = None,
 ) -> Any:
     """Run every pass of ``plan`` over the partitions of ``source`` on ``client``'s cluster."""
-    parts = partitions_of(source)
+    parts = partitions_of(source, client)
     head = _gather(client.submit(_head, parts[0], pure=False))
     if head is None:
         raise ValueError("the input yielded no batch")

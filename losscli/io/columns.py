@@ -386,19 +386,8 @@ def build_dataset(
     for col in pred_cols:
         arrays[col] = _numeric(table, col)
     columns = {"y_true": opts.true_col, **{opts.model_name(c): c for c in pred_cols}}
-    weights, groups = _weights_and_groups(table, opts, arrays)
-
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
-    ids = _id_columns(table, opts)
-    if keep is not None:
-        y_true = y_true[keep]
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        row_numbers = row_numbers[keep]
-        groups = None if groups is None else groups[keep]
-        ids = {k: v[keep] for k, v in ids.items()}
-    weights = arrays.pop("\0weights", None)
-    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
-    _check_weights(weights, opts, row_numbers, chunk)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally)
+    arrays, row_numbers = kept.arrays, kept.row_numbers
 
     notes: list[str] = []
     file_y_true: np.ndarray | None = None
@@ -424,12 +413,12 @@ def build_dataset(
         y_true=y_true,
         models=models,
         row_numbers=row_numbers,
-        weights=weights,
-        groups=groups,
-        group_codes=group_codes,
-        ids=ids,
+        weights=kept.weights,
+        groups=kept.groups,
+        group_codes=kept.group_codes,
+        ids=kept.ids,
         group_column=opts.group_by,
-        n_dropped=n_dropped,
+        n_dropped=kept.n_dropped,
         from_logits=opts.from_logits,
         columns=columns,
         notes=tuple(notes),
@@ -477,6 +466,51 @@ def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
 def _scores(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
     """Whether margin losses (hinge) read raw scores: logits, or values outside [0, 1]."""
     return opts.from_logits or not _probabilities(models, opts)
+
+
+@dataclass
+class _KeptRows:
+    """The used columns after --nan, sample weights and groups split off and checked."""
+
+    arrays: dict[str, np.ndarray]
+    row_numbers: np.ndarray
+    weights: np.ndarray | None
+    groups: np.ndarray | None
+    group_codes: tuple[np.ndarray, np.ndarray] | None
+    ids: dict[str, np.ndarray]
+    keep: np.ndarray | None  # the rows kept, None when all are
+    n_dropped: int
+
+
+def _keep_rows(
+    table: pa.Table,
+    opts: InputOptions,
+    arrays: dict[str, np.ndarray],
+    row_numbers: np.ndarray,
+    chunk: bool,
+    tally: MissingTally | None,
+    *,
+    ids: bool = True,
+) -> _KeptRows:
+    """--nan over ``arrays`` plus the weight and group columns, then the weights checked.
+
+    The weight and group columns join ``arrays`` so that their missing cells are
+    handled with the rest; ``ids`` reads the --id-col columns too (the rows they
+    keep are the same).
+    """
+    weights, groups = _weights_and_groups(table, opts, arrays)
+    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
+    id_arrays = _id_columns(table, opts) if ids else {}
+    if keep is not None:
+        arrays = {k: v[keep] for k, v in arrays.items()}
+        row_numbers = row_numbers[keep]
+        groups = None if groups is None else groups[keep]
+        id_arrays = {k: v[keep] for k, v in id_arrays.items()}
+    weights = arrays.pop("\0weights", None)
+    arrays.pop("\0groups", None)
+    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
+    _check_weights(weights, opts, row_numbers, chunk)
+    return _KeptRows(arrays, row_numbers, weights, groups, group_codes, id_arrays, keep, n_dropped)
 
 
 def _weights_and_groups(
@@ -838,19 +872,10 @@ def _build_multiclass(
             None if v is None else _class_text(v) for v in table.column(opts.true_col).to_pylist()
         ]
         arrays["\0labels"] = np.array([np.nan if v is None or v == "" else 0.0 for v in labels_raw])
-    weights, groups = _weights_and_groups(table, opts, arrays)
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
-    ids = _id_columns(table, opts)
-    if keep is not None:
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        row_numbers = row_numbers[keep]
-        groups = None if groups is None else groups[keep]
-        ids = {k: v[keep] for k, v in ids.items()}
-        if labels_raw is not None:
-            labels_raw = [v for v, k in zip(labels_raw, keep) if k]
-    weights = arrays.pop("\0weights", None)
-    group_codes = _group_codes(groups, arrays.pop("\0group_codes", None))
-    _check_weights(weights, opts, row_numbers, chunk)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally)
+    arrays, row_numbers = kept.arrays, kept.row_numbers
+    if kept.keep is not None and labels_raw is not None:
+        labels_raw = [v for v, k in zip(labels_raw, kept.keep) if k]
     qs = {model: np.column_stack([arrays[c] for c in cols]) for model, cols, _ in model_columns}
     q = next(iter(qs.values()))
     labels = None
@@ -890,12 +915,12 @@ def _build_multiclass(
         y_true=t,
         models=qs,
         row_numbers=row_numbers,
-        weights=weights,
-        groups=groups,
-        group_codes=group_codes,
-        ids=ids,
+        weights=kept.weights,
+        groups=kept.groups,
+        group_codes=kept.group_codes,
+        ids=kept.ids,
         group_column=opts.group_by,
-        n_dropped=n_dropped,
+        n_dropped=kept.n_dropped,
         from_logits=opts.from_logits,
         labels=labels,
         classes=classes,
@@ -941,15 +966,9 @@ def _model_class_columns(
     for prefix, cols in found:
         mine = {c[len(prefix) :]: c for c in cols}
         if set(mine) != set(classes):
-            missing = [c for c in classes if c not in mine]
-            extra = [c for c in mine if c not in classes]
-            detail = "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(prefix + c for c in missing)}" if missing else "",
-                    f"extra {', '.join(mine[c] for c in extra)}" if extra else "",
-                )
-                if part
+            detail = missing_and_extra(
+                [prefix + c for c in classes if c not in mine],
+                [mine[c] for c in mine if c not in classes],
             )
             raise InputError(
                 f"--pred-prefix {prefix}: its classes differ from those of {first_prefix} "
@@ -964,6 +983,15 @@ def _model_class_columns(
         seen[model] = prefix
         out.append((model, [mine[c] for c in classes], classes))
     return out
+
+
+def missing_and_extra(missing: Sequence[str], extra: Sequence[str]) -> str:
+    """ "missing a, b; extra c" (either part only when it has names; "" when neither)."""
+    parts = (
+        f"missing {', '.join(missing)}" if missing else "",
+        f"extra {', '.join(extra)}" if extra else "",
+    )
+    return "; ".join(part for part in parts if part)
 
 
 def _class_text(value: Any) -> str:

@@ -211,16 +211,10 @@ def build_family_dataset(
     )
     weights = None
     if opts.weight_col:
+        from losscli.io.columns import _check_weights
+
         weights = cols.values[opts.weight_col][keep]
-        negative = np.flatnonzero(weights < 0)
-        if negative.size:
-            i = int(negative[0])
-            raise DataError(
-                f"column {opts.weight_col}: sample weights must be >= 0, "
-                f"found {weights[i]:g} at row {int(rows[i])}"
-            )
-        if not np.any(weights > 0):
-            raise DataError(f"column {opts.weight_col}: all sample weights are zero")
+        _check_weights(weights, opts, rows)
     groups = None
     if opts.group_by:
         if opts.group_by not in names:

@@ -46,7 +46,7 @@ from typing import IO, Any, cast
 import pyarrow as pa
 
 from losscli.errors import InputError, LossCliError, NoDataRows, UsageError
-from losscli.io.columns import InputOptions
+from losscli.io.columns import InputOptions, missing_and_extra
 from losscli.io.source import Partition, Progress, Source
 
 CLOUD_EXTRA_HINT = "pip install 'losscli[cloud]'"
@@ -652,15 +652,8 @@ def _rows_of(reading: Any) -> Iterator[tuple[pa.Table, int]]:
 def _same_columns(first: str, names: list[str], path: str, found: list[str]) -> None:
     if sorted(found) == sorted(names) and len(set(found)) == len(found):
         return
-    missing = [n for n in names if n not in found]
-    extra = [n for n in found if n not in names]
-    how = "; ".join(
-        part
-        for part in (
-            f"missing {', '.join(missing)}" if missing else "",
-            f"extra {', '.join(extra)}" if extra else "",
-        )
-        if part
+    how = missing_and_extra(
+        [n for n in names if n not in found], [n for n in found if n not in names]
     )
     raise InputError(
         f"{path} does not have the columns of {first} ({how or 'a column repeated'}); "

@@ -102,13 +102,7 @@ def build_interval_dataset(
     tally: Any,
 ) -> Dataset:
     """A chunk of an interval or quantile file as a Dataset (the y_true/y_pred checks)."""
-    from losscli.io.columns import (
-        _check_weights,
-        _missing_policy,
-        _numeric,
-        _require,
-        _weights_and_groups,
-    )
+    from losscli.io.columns import _keep_rows, _numeric, _require
 
     task, reason = family
     names = table.column_names
@@ -130,15 +124,8 @@ def build_interval_dataset(
     arrays: dict[str, np.ndarray] = {opts.true_col: _numeric(table, opts.true_col)}
     for col in pred_cols:
         arrays[col] = _numeric(table, col)
-    weights, groups = _weights_and_groups(table, opts, arrays)
-    keep, n_dropped = _missing_policy(table, opts, arrays, row_numbers, chunk, tally)
-    if keep is not None:
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        row_numbers = row_numbers[keep]
-        groups = None if groups is None else groups[keep]
-    weights = arrays.pop("\0weights", None)
-    arrays.pop("\0groups", None)
-    _check_weights(weights, opts, row_numbers, chunk)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally, ids=False)
+    arrays, row_numbers = kept.arrays, kept.row_numbers
     y_true = arrays[opts.true_col]
     y_pred = np.column_stack([arrays[c] for c in pred_cols]) if pred_cols else np.zeros((0, 0))
     n = y_true.shape[0]
@@ -169,10 +156,10 @@ def build_interval_dataset(
         y_true=y_true,
         models={model: y_pred},
         row_numbers=row_numbers,
-        weights=weights,
-        groups=groups,
+        weights=kept.weights,
+        groups=kept.groups,
         group_column=opts.group_by,
-        n_dropped=n_dropped,
+        n_dropped=kept.n_dropped,
         columns={"y_true": opts.true_col, model: ",".join(pred_cols)},
         extra=extra,
         notes=notes,

@@ -115,6 +115,26 @@ class Partition:
         return _unless_empty(open_partition(self).batches())
 
 
+@dataclass(frozen=True)
+class Reopen:
+    """How to open an input again in another process: :func:`open_source`'s arguments.
+
+    Picklable. The Dask engine sends it to a worker, which finds the input's
+    partitions there (:meth:`partitions`: listing its files, reading the first
+    rows to decide the task and, for 0/1 or two-label targets, the y_true
+    column to the end, exactly as :meth:`Source.partitions` does on one
+    machine), so that the client never reads a row of the input.
+    """
+
+    path: str
+    opts: InputOptions
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)  # for fsspec
+
+    def partitions(self) -> list[Partition]:
+        with open_source(self.path, self.opts, storage_options=self.storage_options) as source:
+            return source.partitions()
+
+
 def _unless_empty(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     try:
         yield from chunks
@@ -161,6 +181,8 @@ class Source:
         self._unsplittable = unsplittable
         # For inputs of several files: "row 3 of preds/b.csv" for a row number of the input.
         self.locate = locate
+        # How another process (a Dask worker) opens this input again (None: it cannot).
+        self.reopen: Reopen | None = None
 
     @property
     def source(self) -> str:
@@ -475,6 +497,10 @@ class WholeInputChecks:
         """Take in the counts of another part of the input (a partition read elsewhere)."""
         self.kept += other.kept
         self.positive_weight = self.positive_weight or other.positive_weight
+        if other.labels:  # text labels of a binary y_true: --pos-label holds over them all
+            self.labels |= other.labels
+            if len(self.labels) > 2:
+                check_positive_class(self.opts, self.labels)
         if other.groups:
             self.groups |= other.groups
             self._check_groups()
@@ -712,8 +738,11 @@ def open_source(
     from losscli.io.reader import _open_binary
     from losscli.io.text import TextPass, text_format
 
+    reopen = Reopen(path, opts, dict(storage_options or {}))
     if storage_options or is_many(path):
-        return open_files(path, opts, storage_options=storage_options, progress=progress)
+        many = open_files(path, opts, storage_options=storage_options, progress=progress)
+        many.reopen = reopen
+        return many
     if path == "-":
         spool = _Spool(lambda: sys.stdin.buffer)
         fmt = text_format(path, opts.delimiter, opts.encoding, stream=True)
@@ -744,7 +773,9 @@ def open_source(
             closer=spool.close,
             unsplittable=f"{path} (a pipe or device, readable once)",
         )
-    return _file_source(path, opts, progress=progress, size=info.st_size)
+    source = _file_source(path, opts, progress=progress, size=info.st_size)
+    source.reopen = reopen
+    return source
 
 
 def _file_source(

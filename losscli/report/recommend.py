@@ -10,7 +10,8 @@ from losscli.report.console import for_people
 from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
+    from rich.text import Text
 
 #: the rules that only name the task; the top panel leaves them out when others fired.
 TASK_RULES = ("R-REG", "R-BIN", "R-MULTI")
@@ -19,6 +20,12 @@ TASK_RULES = ("R-REG", "R-BIN", "R-MULTI")
 RULE_MARKS = {"for": "{}", "against": "-{}", "overruled": "({})"}
 
 COLUMNS = ("kind", "rank", "loss", "params", "score", "verdict", "rules", "text")
+
+#: Below this console width the two-column layouts (rule | reason, loss | why)
+#: would leave the text a column narrower than its words, folding them mid-word:
+#: each row is stacked instead, its name on one line and its text below,
+#: indented, wrapped at spaces (only a word longer than the line is folded).
+NARROW = 60
 
 EVIDENCE_LABELS = {
     "model": "model profiled",
@@ -118,12 +125,35 @@ def _quote_line(reason: Reason) -> str:
     return f'"{q.text}" (guide, {q.seed[:3]})'
 
 
+def _name_and_text(
+    console: Console, rows: list[tuple[Text, Text]], name_style: str = ""
+) -> RenderableType:
+    """Rows of (name, text): two columns, or stacked on a narrow console (see NARROW)."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+
+    if console.width >= NARROW:
+        grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+        grid.add_column(no_wrap=True, style=name_style)
+        grid.add_column(overflow="fold")
+        for name, text in rows:
+            grid.add_row(name, text)
+        return grid
+    stacked: list[RenderableType] = []
+    for name, text in rows:
+        name.stylize(name_style)
+        stacked += [name, Padding(text, (0, 0, 0, 2))]
+    return Group(*stacked)
+
+
 def render_table(report: RecommendReport, console: Console) -> None:
     from rich import box
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
+    narrow = console.width < NARROW
     where = report.source or (f"flags {' '.join(report.flags)}" if report.flags else "")
     heading = f"Recommendation for {report.task}" + (f" ({where})" if where else "")
     console.print(Text(heading, style="bold"))
@@ -131,9 +161,7 @@ def render_table(report: RecommendReport, console: Console) -> None:
     if top is None:
         console.print("No loss is backed by the rules for these inputs.")
     else:
-        body = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
-        body.add_column(no_wrap=True, style="bold")
-        body.add_column(overflow="fold")
+        reasons: list[tuple[Text, Text]] = []
         shown = [r for r in top.reasons if r.effect == "for"]
         specific = [r for r in shown if r.rule not in TASK_RULES]
         for reason in specific or shown:
@@ -141,42 +169,69 @@ def render_table(report: RecommendReport, console: Console) -> None:
             quote = _quote_line(reason)
             if quote:
                 cell.append("\n" + quote, style="dim italic")
-            body.add_row(reason.rule, cell)
+            reasons.append((Text(reason.rule), cell))
         if top.params_note:
-            body.add_row("params", Text(top.params_note))
+            reasons.append((Text("params"), Text(top.params_note)))
         params = fmt_params(top.params)
         title = (
             f"use {top.loss}"
             + (f" ({params})" if params else "")
             + f" · score {fmt_score(top.score)}"
         )
-        console.print(Panel(body, title=Text(title), title_align="left"))
+        body = _name_and_text(console, reasons, name_style="bold")
+        if narrow:  # a panel's borders and title would take what little width there is
+            console.print(Text(title, style="bold"))
+            console.print(body)
+        else:
+            console.print(Panel(body, title=Text(title), title_align="left"))
 
     if report.recommendations:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-        table.add_column("#", justify="right")
-        table.add_column("loss", no_wrap=True)
-        table.add_column("params", overflow="fold")
-        table.add_column("score", justify="right")
-        table.add_column("rules", overflow="fold")
-        for rank, rec in enumerate(report.recommendations, start=1):
-            rules = " ".join(RULE_MARKS[r.effect].format(r.rule) for r in rec.reasons)
-            table.add_row(str(rank), rec.loss, fmt_params(rec.params), fmt_score(rec.score), rules)
-        console.print(table)
+        ranked = [
+            (
+                rank,
+                rec.loss,
+                fmt_params(rec.params),
+                fmt_score(rec.score),
+                " ".join(RULE_MARKS[r.effect].format(r.rule) for r in rec.reasons),
+            )
+            for rank, rec in enumerate(report.recommendations, start=1)
+        ]
+        if narrow:
+            console.print(Text("Ranking", style="bold"))
+            console.print(
+                _name_and_text(
+                    console,
+                    [
+                        (
+                            Text(f"{rank} {loss}" + (f" ({params})" if params else "")),
+                            Text(f"score {score}, rules {rules}"),
+                        )
+                        for rank, loss, params, score, rules in ranked
+                    ],
+                )
+            )
+        else:
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+            table.add_column("#", justify="right")
+            table.add_column("loss", no_wrap=True)
+            table.add_column("params", overflow="fold")
+            table.add_column("score", justify="right")
+            table.add_column("rules", overflow="fold")
+            for rank, loss, params, score, rules in ranked:
+                table.add_row(str(rank), loss, params, score, rules)
+            console.print(table)
 
     def section(title: str, items: list[tuple[str, str, str]]) -> None:
         if not items:
             return
         console.print(Text(title, style="bold"))
-        grid = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
+        rows = []
         for name, text, quote in items:
             cell = Text(text)
             if quote:
                 cell.append("\n" + quote, style="dim italic")
-            grid.add_row(Text(name), cell)
-        console.print(grid)
+            rows.append((Text(name), cell))
+        console.print(_name_and_text(console, rows))
 
     # Losses avoided for the same reasons share one entry (mse, rmse).
     grouped: dict[tuple[str, ...], list[str]] = {}

@@ -10,6 +10,7 @@ q_1..q_m (``y_pred`` of shape (n, m)) at levels tau_1 < ... < tau_m
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -32,6 +33,26 @@ _INTERVAL_CONVENTIONS = (
 )
 
 
+def _properties(
+    *, convex: bool, smooth: bool, probabilistic: bool, zero_at_perfect: bool = True
+) -> Properties:
+    """Every interval and quantile figure is robust (linear in a target outside) and not
+    margin-based; they differ in the rest."""
+    return Properties(
+        convex=convex,
+        smooth=smooth,
+        robust=True,
+        probabilistic=probabilistic,
+        margin_based=False,
+        zero_at_perfect=zero_at_perfect,
+    )
+
+
+#: every figure of this module is in its task's default panel
+_interval_figure = partial(register, task=Task.INTERVAL, default=True)
+_quantile_figure = partial(register, task=Task.QUANTILE, default=True, unit="target")
+
+
 def _bounds(x: LossInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(x.y_true, dtype=np.float64)
     pred = np.asarray(x.y_pred, dtype=np.float64).reshape(y.shape[0], -1)
@@ -39,22 +60,13 @@ def _bounds(x: LossInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return y, pred[:, 0], pred[:, 1], level
 
 
-@register(
+@_interval_figure(
     "coverage",
-    task=Task.INTERVAL,
     aliases=("interval_coverage", "picp"),
     formula="1 if lower <= y <= upper else 0, averaged (the share of targets inside)",
-    properties=Properties(
-        convex=False,
-        smooth=False,
-        robust=True,
-        probabilistic=True,
-        margin_based=False,
-        zero_at_perfect=False,
-    ),
+    properties=_properties(convex=False, smooth=False, probabilistic=True, zero_at_perfect=False),
     reference="the empirical coverage (PICP) of prediction intervals; hand-computed",
     direction=Direction.NOMINAL,
-    default=True,
     advice=(
         "Closer to the nominal level (--interval-level) is better: 0.95 for 90% intervals "
         "is as wrong as 0.85 (too wide), and 100% coverage is bought by infinite width. "
@@ -72,22 +84,13 @@ def coverage(x: LossInputs) -> np.ndarray:
     return ((lower <= y) & (y <= upper)).astype(np.float64)
 
 
-@register(
+@_interval_figure(
     "mean_width",
-    task=Task.INTERVAL,
     aliases=("interval_width", "mpiw"),
     formula="upper - lower, averaged",
-    properties=Properties(
-        convex=False,
-        smooth=True,
-        robust=True,
-        probabilistic=False,
-        margin_based=False,
-        zero_at_perfect=False,
-    ),
+    properties=_properties(convex=False, smooth=True, probabilistic=False, zero_at_perfect=False),
     reference="the mean prediction interval width (MPIW); hand-computed",
     unit="target",
-    default=True,
     evaluation_only=True,
     advice=(
         "Narrower is better at the same coverage: read it with coverage (a zero-width "
@@ -101,25 +104,16 @@ def mean_width(x: LossInputs) -> np.ndarray:
     return cast(np.ndarray, upper - lower)
 
 
-@register(
+@_interval_figure(
     "interval_score",
-    task=Task.INTERVAL,
     aliases=("winkler_score", "winkler"),
     formula=(
         "(u - l) + (2/alpha) (l - y) 1{y < l} + (2/alpha) (y - u) 1{y > u}, alpha = 1 - the "
         "nominal level"
     ),
-    properties=Properties(
-        convex=True,
-        smooth=False,
-        robust=True,
-        probabilistic=True,
-        margin_based=False,
-        zero_at_perfect=False,
-    ),
+    properties=_properties(convex=True, smooth=False, probabilistic=True, zero_at_perfect=False),
     reference="Gneiting & Raftery (2007), eq. 43; the Winkler (1972) score",
     unit="target",
-    default=True,
     evaluation_only=True,
     advice=(
         "A proper score for central (1 - alpha) intervals: width plus 2/alpha times the "
@@ -152,18 +146,11 @@ def pinball_at(y: np.ndarray, q: np.ndarray, tau: np.ndarray | float) -> np.ndar
     return cast(np.ndarray, tau * np.maximum(e, 0.0) + (1.0 - tau) * np.maximum(-e, 0.0))
 
 
-_QUANTILE_PROPS = Properties(
-    convex=True,
-    smooth=False,
-    robust=True,
-    probabilistic=True,
-    margin_based=False,
-)
+_QUANTILE_PROPS = _properties(convex=True, smooth=False, probabilistic=True)
 
 
-@register(
+@_quantile_figure(
     "pinball_q",
-    task=Task.QUANTILE,
     formula="tau max(y - q_tau, 0) + (1 - tau) max(q_tau - y, 0) for the column y_pred_q<tau>",
     params=(
         Param(
@@ -177,8 +164,6 @@ _QUANTILE_PROPS = Properties(
     ),
     properties=_QUANTILE_PROPS,
     reference="sklearn.metrics.mean_pinball_loss(alpha=tau) on the column y_pred_q<tau>",
-    unit="target",
-    default=True,
     label_param="level",
     advice=(
         "The loss of one predicted quantile; the default panel gives one per y_pred_q<tau> "
@@ -205,9 +190,8 @@ def pinball_q(x: LossInputs, level: float) -> np.ndarray:
     return pinball_at(y, q[:, j], level)
 
 
-@register(
+@_quantile_figure(
     "crps_quantile",
-    task=Task.QUANTILE,
     aliases=("quantile_crps", "crps"),
     formula="(1/m) sum_k 2 [tau_k max(y - q_k, 0) + (1 - tau_k) max(q_k - y, 0)]",
     properties=_QUANTILE_PROPS,
@@ -216,8 +200,6 @@ def pinball_q(x: LossInputs, level: float) -> np.ndarray:
         "eq. 23, the CRPS as twice the pinball loss integrated over tau, averaged over "
         "the given levels"
     ),
-    unit="target",
-    default=True,
     advice=(
         "One number for a whole set of quantile forecasts: the average of twice the pinball "
         "losses over the levels given. With many evenly spread levels it approaches the "
