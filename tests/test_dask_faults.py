@@ -143,6 +143,26 @@ def test_joined_files_stay_on_one_machine_and_say_so(run, command, tmp_path, mon
     assert run(command, *files, "--on", "id").exit_code == 0
 
 
+def test_a_taken_dashboard_port_prints_nothing():
+    """The cluster the command starts says nothing on stderr when port 8787 is taken."""
+    path = SAMPLES / "regression_clean.csv"
+    args = [sys.executable, "-m", "losscli", "compute", str(path), "-l", "mae,mse"]
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("0.0.0.0", 8787))
+            taken.listen()
+        except OSError:
+            pass  # already taken by another process: the case under test all the same
+        local = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        remote = subprocess.run(
+            [*args, "--engine", "dask"], capture_output=True, text=True, timeout=120
+        )
+    assert local.returncode == remote.returncode == 0, remote.stderr
+    assert remote.stderr == local.stderr == ""
+    assert remote.stdout == local.stdout
+
+
 def test_unreachable_scheduler_is_one_error_within_the_timeout():
     address = f"tcp://127.0.0.1:{_closed_port()}"
     done = subprocess.run(

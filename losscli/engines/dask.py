@@ -98,6 +98,9 @@ def dask_client(scheduler: Any = None, *, timeout: float = CONNECT_TIMEOUT) -> I
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=None,
+                        # The scheduler's HTTP server (health, metrics) on a free port: its
+                        # default 8787 may be taken (another cluster), which Dask warns about.
+                        scheduler_kwargs={"dashboard_address": ":0"},
                         silence_logs=logging.CRITICAL,
                     )
                     client = distributed.Client(cluster, set_as_default=False)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
-from losscli.io.arrow import CAST_ERRORS
+from losscli.io.arrow import CAST_ERRORS, indices_numpy
 from losscli.io.numbers import column_float64
 
 
@@ -538,7 +538,7 @@ def _weights_and_groups(
         # their codes; the groups are a fixed-width string array (no Python object per row).
         encoded = pc.dictionary_encode(raw.combine_chunks())
         stripped = [v.strip() for v in encoded.dictionary.to_pylist()]
-        raw_codes = encoded.indices.fill_null(len(stripped)).to_numpy(zero_copy_only=False)
+        raw_codes = indices_numpy(encoded.indices, missing=len(stripped))
         stripped.append("")  # a missing cell (null)
         # Values equal once stripped (" a" and "a") are one group: one code each name.
         canonical: dict[str, int] = {}
