@@ -247,9 +247,53 @@ def tweedie_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
     return {"d2_tweedie": hits / sims}
 
 
+# d2_absolute_error and d2_pinball (alpha 0.9): x ~ N(0, 1), y = x + e, e ~ N(0, 0.5^2);
+# the model predicts x + 0.5 z_alpha, the conditional alpha-quantile. A normal of sd s
+# has E pinball_alpha(Y - q_alpha) = s phi(z_alpha), the model's s = 0.5 and the null's
+# (the constant q_alpha of y ~ N(0, 1.25)) sqrt(1.25): both figures are 1 - 0.5 / sqrt(1.25).
+QUANTILE_TRUTH = {
+    "d2_absolute_error": 1 - 0.5 / math.sqrt(1.25),
+    "d2_pinball": 1 - 0.5 / math.sqrt(1.25),
+}
+
+
+def quantile_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
+    """How often compute --ci's interval of d2_absolute_error / d2_pinball covers the truth.
+
+    As compute --ci: pass 1's block sums of the model's pinball loss, then the
+    null deviance of every block about the sample's own quantile q (held fixed
+    in every replicate).
+    """
+    from scipy.stats import norm
+
+    from losscli.analysis.bootstrap import fill_null_in_memory
+    from losscli.core.registry import LossInputs, Task, select_losses
+
+    rng = np.random.default_rng(20261207 + n)
+    selections = select_losses(["d2_absolute_error", "d2_pinball:alpha=0.9"], Task.REGRESSION)
+    shifts = [0.0, 0.5 * float(norm.ppf(0.9))]
+    hits = dict.fromkeys(QUANTILE_TRUTH, 0)
+    for s in range(sims):
+        x = rng.normal(size=n)
+        y = x + rng.normal(0, 0.5, n)
+        comps = [
+            sel.per_sample(LossInputs(y_true=y, y_pred=x + shift))
+            for sel, shift in zip(selections, shifts)
+        ]
+        state = PoissonBootstrap([sel.reducer for sel in selections], n_boot, seed=s)
+        state.update(comps)
+        fill_null_in_memory(state, comps, None)
+        reps = state.replicates()
+        for j, name in enumerate(QUANTILE_TRUTH):
+            low, high = percentile_interval(reps[:, j], LEVEL)
+            hits[name] += low <= QUANTILE_TRUTH[name] <= high
+    return {k: hits[k] / sims for k in QUANTILE_TRUTH}
+
+
 FIGURE_CELLS = {
     "calibration": (calibration_coverage, CALIBRATION_TRUTH),
     "tweedie": (tweedie_coverage, TWEEDIE_TRUTH),
+    "quantile": (quantile_coverage, QUANTILE_TRUTH),
 }
 
 
@@ -260,10 +304,10 @@ def figure_table(sims: int, n_boot: int, which: str = "all") -> None:
     for title in names:
         measure, truth = FIGURE_CELLS[title]
         print(f"compute --ci: 95% interval coverage ({title}) over {sims} samples each:")
-        print(f"{'n':>7s} " + " ".join(f"{k:>12s}" for k in truth))
+        print(f"{'n':>7s} " + " ".join(f"{k:>18s}" for k in truth))
         for n in (500, 20_000):
             cov = measure(n, sims, n_boot)
-            print(f"{n:7d} " + " ".join(f"{100 * cov[k]:11.1f}%" for k in truth), flush=True)
+            print(f"{n:7d} " + " ".join(f"{100 * cov[k]:17.1f}%" for k in truth), flush=True)
     print(f"(binomial standard error of each figure: {se:.1f} points)\n")
 
 

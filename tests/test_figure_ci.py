@@ -121,6 +121,108 @@ def test_d2_tweedie_replicates_are_sklearn_under_the_drawn_weights(power, offset
         assert got[r] == pytest.approx(want, rel=1e-12), r
 
 
+def _null(y: np.ndarray, w: np.ndarray, q: float, alpha: float) -> float:
+    from losscli.core.reduction import pinball_terms
+
+    return float(np.sum(w * pinball_terms(y - q, alpha)))
+
+
+def _quantile(y: np.ndarray, w: np.ndarray, alpha: float) -> float:
+    from losscli.core.reduction import D2QuantileAccumulator
+
+    acc = D2QuantileAccumulator(alpha=alpha)
+    acc.add(np.column_stack([np.zeros_like(y), y]), w)
+    return float(acc.quantile.result())
+
+
+@pytest.mark.parametrize(
+    "loss", ["d2_absolute_error", "d2_pinball:alpha=0.1", "d2_pinball:alpha=0.9"]
+)
+@pytest.mark.parametrize("targets", ["continuous", "ties"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weights"])
+def test_d2_pinball_replicates_are_sklearn_within_the_envelope_bound(loss, targets, weighted):
+    """A replicate's null model is the full data's quantile q, not its own q_r.
+
+    Its null deviance D_r(q) exceeds scikit-learn's D_r(q_r) (q_r minimises
+    D_r) by at most the replicate's weight of the rows between q and q_r times
+    |q - q_r|; the replicate equals d2_pinball_score under the drawn weights
+    where q_r = q (many, with tied targets), and 1 - M_r / D_r(q) always.
+    """
+    from sklearn.metrics import d2_pinball_score
+
+    n = 3000  # under BLOCKS: one Poisson draw per row
+    y, p = _regression(n, seed=4)
+    if targets == "ties":
+        y, p = np.round(y), np.round(p * 2) / 2
+    w = _weights(n, seed=4) if weighted else np.ones(n)
+    selection = select_losses([loss], Task.REGRESSION)[0]
+    alpha = float(selection.params.get("alpha", 0.5))
+    comp = selection.per_sample(LossInputs(y_true=y, y_pred=p))
+    state = PoissonBootstrap([selection.reducer], 60, seed=8)
+    for a, b in ((0, 700), (700, 701), (701, n)):
+        state.update([comp[a:b]], w[a:b] if weighted else None, first_row=a)
+    q = _quantile(y, w, alpha)
+    for a, b in ((0, 1500), (1500, n)):
+        state.add_null_deviance(
+            y[a:b], w[a:b] if weighted else None, np.array([[q]]), [q], first_row=a
+        )
+    state.null_done()
+    got = state.replicates()[:, 0]
+    draws = poisson_draws(8, 60).astype(np.float64)
+    block = block_of_rows(np.arange(n, dtype=np.uint64), 8)
+    equal = 0
+    for r in range(60):
+        wr = w * draws[r, block]
+        model = float(np.sum(wr * comp[:, 0]))
+        mine = _null(y, wr, q, alpha)
+        assert got[r] == pytest.approx(1 - model / mine, rel=1e-12), r
+        want = d2_pinball_score(y, p, sample_weight=wr, alpha=alpha)
+        q_r = _quantile(y, wr, alpha)
+        if q_r == q:
+            equal += 1
+            assert got[r] == pytest.approx(want, rel=1e-12), r
+        own = model / (1 - want)  # scikit-learn's null deviance D_r(q_r)
+        lo, hi = min(q, q_r), max(q, q_r)
+        between = float(np.sum(wr[(y >= lo) & (y <= hi)]))
+        assert -1e-9 * own <= mine - own <= between * (hi - lo) + 1e-9 * own, r
+    if targets == "ties":
+        assert equal > 10
+    else:
+        assert equal < 60
+
+
+def test_d2_pinball_groups_use_their_own_quantile():
+    """A group's replicates are those of the group's rows alone (their global row numbers)."""
+    n = 4000
+    y, p = _regression(n, seed=12)
+    w = _weights(n, seed=12)
+    cells = np.random.default_rng(12).integers(0, 3, n)
+    selection = select_losses(["d2_pinball:alpha=0.8"], Task.REGRESSION)[0]
+    comp = selection.per_sample(LossInputs(y_true=y, y_pred=p))
+    whole = PoissonBootstrap([selection.reducer], 40, seed=4)
+    whole.update([comp], w, cells=cells)
+    own = np.array([[_quantile(y[cells == c], w[cells == c], 0.8) for c in range(3)]])
+    pooled = [_quantile(y, w, 0.8)]
+    whole.add_null_deviance(y, w, own, pooled, cells=cells)
+    whole.null_done()
+    for c in range(3):
+        rows = np.flatnonzero(cells == c)
+        alone = PoissonBootstrap([selection.reducer], 40, seed=4)
+        alone.update([comp[rows]], w[rows], rows=rows)
+        alone.add_null_deviance(y[rows], w[rows], own[:, c : c + 1], [own[0, c]], rows=rows)
+        alone.null_done()
+        np.testing.assert_allclose(whole.replicates([c]), alone.replicates(), rtol=1e-12)
+    alone = PoissonBootstrap([selection.reducer], 40, seed=4)
+    alone.update([comp], w)
+    alone.add_null_deviance(y, w, np.array([pooled]), pooled)
+    alone.null_done()
+    np.testing.assert_allclose(whole.replicates(), alone.replicates(), rtol=1e-12)
+    # Before the null pass there is no interval (NaN), never a wrong one.
+    early = PoissonBootstrap([selection.reducer], 40, seed=4)
+    early.update([comp], w)
+    assert np.isnan(early.replicates()).all()
+
+
 def test_a_replicate_without_weight_is_nan():
     selections = select_losses(["ece", "mce"], Task.BINARY)
     state = PoissonBootstrap([s.reducer for s in selections], 200, seed=1)
@@ -238,6 +340,81 @@ def test_d2_tweedie_plan_streamed_and_partitioned_equal_one_batch(regression_fil
     for row in want.results:
         assert row.ci_low is not None and row.ci_high is not None
         assert row.ci_low < row.value < row.ci_high, row
+
+
+QUANTILE = ["d2_absolute_error", "d2_pinball:alpha=0.9", "d2_pinball:alpha=0.2", "mae"]
+
+
+@pytest.mark.parametrize("options", [{}, {"weight_col": "w"}, {"group_by": "g"}])
+def test_d2_pinball_plan_streamed_and_partitioned_equal_one_batch(regression_file, options):
+    opts = InputOptions(pred_cols=("a", "b"), **options)
+    dataset = open_source(regression_file, opts).dataset()
+    batches = split_rows(dataset, [3, 1200, 1201, 4000])
+    want = compute_chunks([dataset], _choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3)
+    # Streamed with the y values spooled, and reading the input again (band mode).
+    got = compute_chunks(batches, _choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3)
+    assert_same(got.as_dict(), want.as_dict())
+    again = compute_chunks(
+        batches, _choose(QUANTILE), reread=lambda: iter(batches), ci_level=0.9, n_boot=60, seed=3
+    )
+    assert_same(again.as_dict(), want.as_dict())
+    # A small cap: the quantiles themselves take refinement passes first.
+    plan = compute_plan(_choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3, median_cap=500)
+    assert_same(run_plan(plan, ListSource(batches)).as_dict(), want.as_dict())
+    assert_same(_partitioned(plan, batches).as_dict(), want.as_dict())
+    for row in want.results:
+        assert row.ci_low is not None and row.ci_high is not None
+        assert row.ci_low < row.value < row.ci_high, row
+    # The intervals are the percentiles of the in-memory replicates.
+    if not options:
+        from losscli.analysis.bootstrap import bootstrap_replicates, percentile_interval
+
+        items = {(r.label, r.model): r for r in want.results}
+        for selection in select_losses(QUANTILE, Task.REGRESSION):
+            comp = selection.per_sample(
+                LossInputs(y_true=dataset.y_true, y_pred=dataset.models["a"])
+            )
+            reps = bootstrap_replicates([(comp, selection.reducer)], None, 60, 3)[:, 0]
+            row = items[selection.label, "a"]
+            assert (row.ci_low, row.ci_high) == pytest.approx(
+                percentile_interval(reps, 0.9), rel=1e-12
+            )
+
+
+def test_compare_d2_pinball_paired_intervals_streamed_equal_one_batch(
+    regression_file, run, monkeypatch
+):
+    import losscli.io.text as text_module
+
+    args = ["compare", regression_file, "--pred-col", "a", "--pred-col", "b", "--weight-col", "w"]
+    args += ["-l", "d2_absolute_error,d2_pinball:alpha=0.9", "--ci", "0.9", "--bootstrap", "150"]
+    whole = _cli(run, *args)
+    behind = [r for r in whole["results"] if r["rank"] == 2]
+    assert len(behind) == 2
+    for row in behind:
+        # b is clearly behind a (its noise is added to a's): the paired interval says so.
+        assert 0 < row["diff_ci_low"] < row["diff_to_best"] < row["diff_ci_high"], row
+    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
+    monkeypatch.setattr(text_module, "CHUNK_BYTES", 9000)
+    assert_same(_cli(run, *args), whole)
+
+
+def test_cli_d2_pinball_intervals_equal_the_api(regression_file, run):
+    losses = "d2_absolute_error,d2_pinball:alpha=0.8,mae"
+    common = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w"]
+    common += ["-l", losses, "--ci", "0.9", "--bootstrap", "200", "--seed", "5"]
+    kwargs: dict[str, Any] = {"y_pred": ["a", "b"], "weights": "w"}
+    kwargs.update(losses=losses, ci=0.9, n_boot=200, seed=5)
+    for command in ("compute", "compare"):
+        payload = _cli(run, command, regression_file, *common)
+        assert_same(getattr(lc, command)(regression_file, **kwargs).to_dict(), payload)
+        ends = ("ci_low", "ci_high") if command == "compute" else ("diff_ci_low", "diff_ci_high")
+        for row in payload["results"]:
+            if command == "compute" or row["rank"] == 2:
+                assert all(isinstance(row[end], float) for end in ends), row
+    table = run("compute", regression_file, *common)
+    assert table.exit_code == 0
+    assert "d2_absolute_error" in table.stdout and " - " not in table.stdout
 
 
 def test_cli_d2_tweedie_intervals_equal_the_api(regression_file, run):
@@ -400,3 +577,15 @@ def _same_on_dask(client: Any, whole: str, parts: str, command: str, kwargs: Any
     rows = want["results"]
     assert all(r["ci_low"] is not None for r in rows if "ci_low" in r)
     assert_same(got, want)
+
+
+@pytest.mark.parametrize("command", ["compute", "compare"])
+def test_dask_engine_gives_the_local_d2_pinball_intervals(
+    client, regression_file, tmp_path, command
+):
+    frame = pd.read_csv(regression_file)
+    for i, (a, b) in enumerate(zip([0, 1700, 2100], [1700, 2100, len(frame)])):
+        frame.iloc[a:b].to_csv(tmp_path / f"part-{i}.csv", index=False)
+    losses = "d2_absolute_error,d2_pinball:alpha=0.9"
+    kwargs: dict[str, Any] = {"y_pred": ["a", "b"], "losses": losses, "ci": 0.9}
+    _same_on_dask(client, regression_file, str(tmp_path / "part-*.csv"), command, kwargs)

@@ -37,6 +37,15 @@ stratum's size. Strata (d_real and d_fake, separate samples) are resampled
 each within itself: their ratios are formed separately and combined with
 the strata's fixed weights.
 
+d2_pinball and d2_absolute_error hold the null model's quantile q fixed at
+the full data's weighted alpha-quantile of y_true: per block the sums of
+``w pinball(y - p)`` (pass 1) and ``w pinball(y - q)`` (one more pass, once q
+is known; :meth:`PoissonBootstrap.add_null_deviance`). As q_r, a replicate's
+own quantile, minimises its null deviance D_r, the replicate's denominator
+D_r(q) exceeds scikit-learn's D_r(q_r) by at most the replicate's weight of
+the rows between q and q_r times |q - q_r| (second order in q - q_r), and
+equals it where q_r = q.
+
 Quantile losses (median_ae) are not resampled: :class:`MedianInterval`
 gives the distribution-free order-statistic interval of the median (ranks
 from Binomial(n, 1/2); Conover 1999, Practical Nonparametric Statistics,
@@ -63,7 +72,12 @@ from typing import cast
 import numpy as np
 
 from losscli.core.calibration import DEFAULT_BINS, bin_index
-from losscli.core.reduction import MedianAccumulator, _OrderStatistic, weighted_percentile
+from losscli.core.reduction import (
+    MedianAccumulator,
+    _OrderStatistic,
+    pinball_terms,
+    weighted_percentile,
+)
 from losscli.core.registry import ParamReduction, Reducer, Reduction
 
 # Blocks of rows sharing one Poisson weight; inputs up to this many rows get one per row.
@@ -79,6 +93,9 @@ _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
 _SKILLS = (Reduction.R2, Reduction.EXPLAINED_VARIANCE)
 # Calibration figures resampled from per-block reliability bins (confidence, correct).
 _CALIBRATION = (Reduction.ECE, Reduction.MCE)
+# d2_pinball / d2_absolute_error: per-block sums of the model's pinball loss (pass 1) and
+# of the null model's, about the full data's quantile q (a later pass, once q is known).
+_MODEL, _NULL_OWN, _NULL_ALL = 0, 1, 2
 
 
 def _unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
@@ -247,6 +264,13 @@ class PoissonBootstrap:
         self._tweedie_cols = [j for j, k in enumerate(self.kinds) if k is Reduction.D2_TWEEDIE]
         self._powers = [self._param(j, "power", 0.0) for j in self._tweedie_cols]
         self.tweedie = np.zeros((0, len(self._tweedie_cols), 4, self.blocks))
+        # Per d2_pinball / d2_absolute_error series: (cells, series, 3, blocks) the sums of
+        # w pinball(y - p), of w pinball(y - q_cell) (the cell's own quantile) and of
+        # w pinball(y - q) (the quantile of all rows); see add_null_deviance.
+        self._quantile_cols = [j for j, k in enumerate(self.kinds) if k is Reduction.D2_QUANTILE]
+        self._alphas = [self._param(j, "alpha", 0.5) for j in self._quantile_cols]
+        self.quantile = np.zeros((0, len(self._quantile_cols), 3, self.blocks))
+        self.null_ready = not self._quantile_cols
 
     def _param(self, j: int, name: str, default: float) -> float:
         reducer = self.reducers[j]
@@ -263,6 +287,7 @@ class PoissonBootstrap:
         cells = self.n_cells if n_cells is None else n_cells
         series = 1 + len(self._mean_cols) + len(self._max_cols) + 6 * len(self._skill_cols)
         series += sum(3 * (nb + 1) for nb in self._n_bins) + 4 * len(self._tweedie_cols)
+        series += 3 * len(self._quantile_cols)
         return 8 * self.blocks * cells * series
 
     def _grow(self, n_cells: int) -> None:
@@ -278,6 +303,60 @@ class PoissonBootstrap:
         self.skill = np.concatenate([self.skill, np.zeros((extra, len(self._skill_cols), 6, k))])
         self.calib = [np.concatenate([c, np.zeros((extra,) + c.shape[1:])]) for c in self.calib]
         self.tweedie = np.concatenate([self.tweedie, np.zeros((extra,) + self.tweedie.shape[1:])])
+        self.quantile = np.concatenate(
+            [self.quantile, np.zeros((extra,) + self.quantile.shape[1:])]
+        )
+
+    @property
+    def quantile_series(self) -> list[tuple[int, float]]:
+        """(series index, alpha) of every d2_pinball / d2_absolute_error series."""
+        return list(zip(self._quantile_cols, self._alphas))
+
+    def add_null_deviance(
+        self,
+        y: np.ndarray,
+        weights: np.ndarray | None,
+        own: np.ndarray,
+        pooled: Sequence[float],
+        *,
+        cells: np.ndarray | None = None,
+        first_row: int = 0,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """The pass after pass 1 of the d2_pinball series: sums of w pinball(y - q) per block.
+
+        ``own[slot, cell]`` is the weighted alpha-quantile of y_true of the
+        cell's rows (the group's), ``pooled[slot]`` that of all rows; rows are
+        numbered as in :meth:`update` (``first_row`` or ``rows``). Call
+        :meth:`null_done` once every row has been added.
+        """
+        n = int(np.asarray(y).shape[0])
+        if n == 0 or not self._quantile_cols:
+            return
+        if rows is None:
+            rows = np.arange(first_row, first_row + n, dtype=np.uint64)
+        block = block_of_rows(rows, self.seed, self.blocks)
+        codes = np.zeros(n, dtype=np.intp) if cells is None else np.asarray(cells, dtype=np.intp)
+        self._grow(int(codes.max()) + 1)
+        index = codes * self.blocks + block
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        keep = w > 0
+        y, w, index, codes = y[keep], w[keep], index[keep], codes[keep]
+        size = self.n_cells * self.blocks
+        shape = (self.n_cells, self.blocks)
+        with np.errstate(all="ignore"):
+            for slot, alpha in enumerate(self._alphas):
+                mine = np.asarray(own[slot], dtype=np.float64)[codes]
+                for part, q in ((_NULL_OWN, mine), (_NULL_ALL, float(pooled[slot]))):
+                    terms = w * pinball_terms(y - q, alpha)
+                    self.quantile[:, slot, part, :] += np.bincount(
+                        index, weights=terms, minlength=size
+                    ).reshape(shape)
+
+    def null_done(self) -> None:
+        """Every row's null deviance is in: the d2_pinball series have replicates."""
+        self.null_ready = True
 
     def update(
         self,
@@ -339,6 +418,14 @@ class PoissonBootstrap:
             self._add_calibration(slot, np.asarray(values[j], dtype=np.float64), w, index)
         for slot, j in enumerate(self._tweedie_cols):
             self._add_tweedie(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
+        for slot, j in enumerate(self._quantile_cols):
+            terms = np.asarray(values[j], dtype=np.float64)
+            terms = terms.reshape(-1, 2)[:, 0] if terms.size else np.zeros(0)
+            with np.errstate(all="ignore"):
+                contrib = terms if w is None else np.where(positive, w * terms, 0.0)  # type: ignore[arg-type]
+                self.quantile[:, slot, _MODEL, :] += np.bincount(
+                    index, weights=contrib, minlength=size
+                ).reshape(self.n_cells, -1)
         for slot, j in enumerate(self._max_cols):
             v = np.asarray(values[j], dtype=np.float64)
             where = index if positive is None else index[positive]
@@ -371,6 +458,8 @@ class PoissonBootstrap:
                 out.tweedie[:c, slot] = _combined_deviance(
                     out.tweedie[:c, slot], part.tweedie[:, slot], power
                 )
+            out.quantile[:c] += part.quantile
+        out.null_ready = self.null_ready and other.null_ready
         return out
 
     def renumbered(self, target: np.ndarray, n_cells: int) -> PoissonBootstrap:
@@ -392,6 +481,8 @@ class PoissonBootstrap:
         for mine, theirs in zip(out.calib, source.calib):
             mine[target] = theirs[:n]
         out.tweedie[target] = source.tweedie[:n]
+        out.quantile[target] = source.quantile[:n]
+        out.null_ready = self.null_ready
         return out
 
     def _add_tweedie(
@@ -610,6 +701,18 @@ class PoissonBootstrap:
                 if self._tweedie_cols:
                     scores = self._tweedie_replicates(draws, chosen)
                     out[start:stop, self._tweedie_cols] = scores
+                if self._quantile_cols and self.null_ready:
+                    null = _NULL_ALL if cells is None else _NULL_OWN
+                    sums = self.quantile[chosen].sum(axis=0)  # (series, 3, blocks)
+                    model = draws @ sums[:, _MODEL, :].T  # (replicates, series)
+                    deviance = draws @ sums[:, null, :].T
+                    value = np.where(
+                        model == 0, 1.0, np.where(deviance == 0, 0.0, 1.0 - model / deviance)
+                    )
+                    weight = draws @ self.weight_sums[chosen].sum(axis=0)
+                    out[start:stop, self._quantile_cols] = np.where(
+                        weight[:, None] > 0, value, math.nan
+                    )
                 drawn = draws > 0
                 for slot, j in enumerate(self._max_cols):
                     out[start:stop, j] = np.where(drawn, maxima[slot][None, :], -math.inf).max(
@@ -992,8 +1095,29 @@ def bootstrap_replicates(
     state = PoissonBootstrap(kinds, n_boot, seed, stratified=strata is not None)
     cells = None if strata is None else np.unique(strata, return_inverse=True)[1]
     state.update([values for values, _ in series], weights, cells=cells)
+    if strata is None:
+        fill_null_in_memory(state, [values for values, _ in series], weights)
     out = state.replicates()
     for j, (values, kind) in enumerate(series):
         if kind is Reduction.MEDIAN:
             out[:, j] = replicate_medians(values, weights, n_boot, seed)
     return out
+
+
+def fill_null_in_memory(
+    state: PoissonBootstrap, values: Sequence[np.ndarray], weights: np.ndarray | None
+) -> None:
+    """The null deviances of the d2_pinball series of one cell, its rows in memory (in order)."""
+    series = state.quantile_series
+    if not series:
+        return
+    from losscli.core.reduction import D2QuantileAccumulator
+
+    y = np.asarray(values[series[0][0]], dtype=np.float64).reshape(-1, 2)[:, 1]
+    quantiles = []
+    for j, alpha in series:
+        acc = D2QuantileAccumulator(alpha=alpha)
+        acc.add(values[j], weights)
+        quantiles.append(acc.quantile.result())
+    state.add_null_deviance(y, weights, np.array(quantiles)[:, None], quantiles)
+    state.null_done()

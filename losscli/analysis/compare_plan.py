@@ -19,11 +19,14 @@ and median-type losses keep their pass-1 values near the median exactly
 enough to bracket every replicate median (:func:`~losscli.analysis.bootstrap.band_levels`);
 one more pass then fills :class:`~losscli.analysis.bootstrap.MedianBands`,
 from which the replicate medians come. Memory stays bounded: 4,096 blocks per
-series, 4,096 x 130 floats per median series.
+series, 4,096 x 130 floats per median series. d2_pinball / d2_absolute_error
+take one more pass (:class:`NullStep`): each block's null deviance about the
+full data's quantile of y_true, known after pass 1.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Generator, Hashable
@@ -441,6 +444,45 @@ class BandStep:
         return state
 
 
+@dataclass
+class NullBlocks:
+    """The paired bootstrap state taking the d2_pinball series' null deviances."""
+
+    boot: PoissonBootstrap
+    pooled: list[float]
+
+
+@dataclass
+class NullStep:
+    """The pass of ``compare --ci`` that sums each block's null deviance about q (d2_pinball)."""
+
+    template: NullBlocks
+
+    def new_state(self) -> NullBlocks:
+        boot = copy.copy(self.template.boot)
+        boot.quantile = np.zeros_like(self.template.boot.quantile)
+        return NullBlocks(boot, self.template.pooled)
+
+    def update(self, state: NullBlocks, batch: Dataset) -> NullBlocks:
+        if batch.n_rows:
+            own = np.asarray(state.pooled, dtype=np.float64)[:, None]
+            state.boot.add_null_deviance(
+                batch.y_true, batch.weights, own, state.pooled, rows=row_keys(batch)
+            )
+        return state
+
+    def merge(self, a: NullBlocks, b: NullBlocks) -> NullBlocks:
+        a.boot.quantile = a.boot.quantile + b.boot.quantile
+        return a
+
+    def finish(self, state: NullBlocks) -> NullBlocks:
+        # The model sums of pass 1 back beside the null deviances.
+        model = self.template.boot.quantile.copy()
+        model[:, :, 1:, :] = 0.0
+        state.boot.quantile = state.boot.quantile + model
+        return state
+
+
 def compare_plan(
     selections_for: Callable[[Dataset], list[LossSelection]],
     *,
@@ -502,6 +544,13 @@ def compare_plan(
         tops = yield from exact_top_sums(tracked, ks, extract)
         replicates = None
         if ci is not None and state.paired is not None and state.tally.n_rows > 0:
+            boot = state.paired.boot
+            if not boot.null_ready:
+                # d2_pinball's intervals: the null deviances about the full data's quantile.
+                pooled = [state.items[j].value.quantile.result() for j, _ in boot.quantile_series]  # type: ignore[union-attr]
+                null: NullBlocks = yield NullStep(NullBlocks(boot, pooled))
+                state.paired.boot = null.boot
+                state.paired.boot.null_done()
             replicates = yield from _replicates(ci, state.paired, bands, percentiles, extract)
         figures = [
             _figures(selection, model, st, percentiles, tops, j)

@@ -16,7 +16,9 @@ on how the rows are split. The "worst 1% of rows" estimate behind a
 warning uses the threshold of the input's first batch (the plan's head),
 as on one machine, so it does not depend on the split either. The
 bootstrap draws are keyed by the global row index (engines that split the
-input call ``at_row``).
+input call ``at_row``). With d2_pinball / d2_absolute_error and ``--ci``, a
+last pass (:class:`NullScan`) sums each bootstrap block's null deviance about
+the quantiles of y_true found by then.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from losscli.analysis.streaming import (
     CI_STATE_BYTES,
     MEDIAN_CAP,
     REFINABLE,
+    NullState,
     StreamingCompute,
     TopShareEstimate,
     _mib,
+    null_quantiles,
 )
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import LossSelection, Reduction
@@ -284,6 +288,12 @@ def compute_plan(
                 acc.refine_finish()
                 _replace(state, key, acc)
             pending = {key: acc for key, acc in done.items() if acc.needs_pass}
+        if state.boot is not None and not state.boot.null_ready:
+            # d2_pinball's intervals: the null deviances about the quantiles now known.
+            own, pooled = null_quantiles(state)
+            null: NullState = yield NullScan(NullState(state.boot, own, pooled, state.group_codes))
+            state.boot = null.boot
+            state.boot.null_done()
         state.first = head
         if state.n_chunks == 1:  # the head was the whole input: exact warnings
             state.first_items = per_sample_losses(head, selections)
@@ -291,6 +301,39 @@ def compute_plan(
         return report
 
     return plan
+
+
+class NullScan:
+    """One pass: every row's null deviance about its quantile, into the bootstrap blocks."""
+
+    def __init__(self, template: NullState) -> None:
+        boot = copy.copy(template.boot)
+        boot.quantile = template.boot.quantile.copy()
+        boot.quantile[:, :, 1:, :] = 0.0
+        self.template = dataclasses.replace(template, boot=boot)
+
+    def new_state(self) -> NullState:
+        t = self.template
+        boot = copy.copy(t.boot)
+        boot.quantile = np.zeros_like(t.boot.quantile)
+        return dataclasses.replace(t, boot=boot)
+
+    def at_row(self, state: NullState, rows: int) -> NullState:
+        state.row = rows
+        return state
+
+    def update(self, state: NullState, batch: Dataset) -> NullState:
+        state.add(batch)
+        return state
+
+    def merge(self, a: NullState, b: NullState) -> NullState:
+        a.boot.quantile = a.boot.quantile + b.boot.quantile
+        return a
+
+    def finish(self, state: NullState) -> NullState:
+        # The model sums of pass 1 back beside the null deviances.
+        state.boot.quantile = state.boot.quantile + self.template.boot.quantile
+        return state
 
 
 def _pending(state: ComputeState) -> dict[Key, Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -463,6 +463,8 @@ class StreamingCompute:
         if self.first is None:
             raise ValueError("no chunk was added")
         self._refine_medians(progress)
+        if self.boot is not None and not self.boot.null_ready:
+            self._null_pass()
         results = self._results()
         first = self.first
         eps_values = {float(s.params["eps"]) for s in self.selections if "eps" in s.params}
@@ -506,6 +508,29 @@ class StreamingCompute:
             for _, acc, _ in pending:
                 acc.refine_finish()
             pending = [p for p in pending if p[1].needs_pass]
+
+    def _null_pass(self) -> None:
+        """d2_pinball's intervals: every row's null deviance about the quantiles now known.
+
+        From the spooled y values when they are there, else from the input again.
+        """
+        assert self.boot is not None
+        own, pooled = null_quantiles(self)
+        state = NullState(self.boot, own, pooled, self.group_codes, self.row_base)
+        index = self.boot.quantile_series[0][0]
+        if self.band_mode or self.n_chunks == 0:
+            assert self.reread is not None or self.n_chunks == 0
+            for chunk in self.reread() if self.reread is not None else ():
+                state.add(chunk)
+        else:
+            for arrays in self.spool:
+                y = arrays[f"v{index}"]
+                codes = arrays.get("g")
+                self.boot.add_null_deviance(
+                    y, arrays.get("w"), own, pooled, cells=codes, first_row=state.row
+                )
+                state.row += int(y.shape[0])
+        self.boot.null_done()
 
     def _in_band(self, index: int, acc: Refinable) -> bool:
         if not isinstance(acc, MedianAccumulator):
@@ -676,6 +701,51 @@ class StreamingCompute:
                     f"targets"
                 )
         return out
+
+
+def null_quantiles(state: StreamingCompute) -> tuple[np.ndarray, list[float]]:
+    """Each d2_pinball series' quantile of y_true per group cell, and over all rows."""
+    from losscli.core.reduction import D2QuantileAccumulator
+
+    def quantile(acc: Any) -> float:
+        assert isinstance(acc, D2QuantileAccumulator)
+        return float(acc.quantile.result())
+
+    assert state.boot is not None
+    series = state.boot.quantile_series
+    own = np.full((len(series), max(len(state.group_codes), 1)), np.nan)
+    pooled = []
+    for slot, (j, _) in enumerate(series):
+        item = state.items[j]
+        pooled.append(quantile(item.overall))
+        for name, code in state.group_codes.items():
+            if name in item.groups:
+                own[slot, code] = quantile(item.groups[name])
+        if not state.group_codes:
+            own[slot, 0] = pooled[-1]
+    return own, pooled
+
+
+@dataclass
+class NullState:
+    """The bootstrap state taking the null deviances of the d2_pinball series."""
+
+    boot: Any
+    own: np.ndarray
+    pooled: list[float]
+    group_codes: dict[str, int]
+    row: int = 0
+
+    def add(self, batch: Dataset) -> None:
+        cells = None
+        if batch.groups is not None and self.group_codes:
+            codes, names = batch.group_index()
+            lookup = np.array([self.group_codes[g] for g in names], dtype=np.intp)
+            cells = lookup[codes]
+        self.boot.add_null_deviance(
+            batch.y_true, batch.weights, self.own, self.pooled, cells=cells, first_row=self.row
+        )
+        self.row += batch.n_rows
 
 
 def _mib(size: int) -> str:
