@@ -8,7 +8,8 @@ process, and prints median wall times, ratios and each command's peak memory
     python benchmarks/bench.py                  # 10M rows, 3 runs each, every command
     python benchmarks/bench.py --peers-only     # only loss compute, DuckDB, pandas
     python benchmarks/bench.py --startup        # also `loss --help` and a 1,000-row compute
-    python benchmarks/bench.py --flatness       # also the 100M-row peak-memory check (~2 GB)
+    python benchmarks/bench.py --flatness       # also the 100M-row peak-memory check (~25 GB disk)
+    python benchmarks/bench.py --rows 200000 --runs 1 --flatness --flat-rows 2000000  # dry run
     python benchmarks/bench.py --dask --rows 100000000   # local vs --engine dask, 20 Parquet files
 
 Needs the bench extra: pip install '.[bench]' (duckdb, scikit-learn).
@@ -364,16 +365,25 @@ def startup(runs: int) -> dict[str, float]:
     return {name: 1000 * statistics.median(v) for name, v in times.items()}
 
 
-def flatness(small_peaks: dict[str, float], runs: int, every: bool) -> dict[str, dict[str, float]]:
+def flatness(
+    small_peaks: dict[str, float], runs: int, every: bool, rows: int = 100_000_000
+) -> dict[str, dict[str, float]]:
+    """Each command's peak on a ``rows``-row file against its peak on the smaller one.
+
+    Needs room for the file (~34 bytes a row) and --per-sample's output (~170 bytes
+    a row, deleted after its run); the file is deleted at the end unless it was there.
+    """
     free = shutil.disk_usage(DATA if DATA.exists() else HERE).free
-    if free < 25 << 30:  # the 3.4 GB input and --per-sample's ~15 GB output (deleted after)
+    need = int(rows * (34 + 170) * 1.2) + (1 << 30)
+    if free < need:
         raise SystemExit(
-            f"--flatness needs ~25 GB free for the 100M-row file and the per-sample output; "
-            f"only {free >> 20} MiB free"
+            f"--flatness needs ~{need / 1e9:.0f} GB free for the {rows:,}-row file and the "
+            f"per-sample output; only {free / 1e9:.1f} GB free (try a smaller --flat-rows)"
         )
-    big = DATA / "regression4_100000000.csv"
+    big = DATA / f"regression4_{rows}.csv"
+    made = not big.exists()
     try:
-        path = dataset(100_000_000)
+        path = dataset(rows)
         out: dict[str, dict[str, float]] = {}
         for name, cmd in commands(path, every).items():
             if name in ("duckdb", "pandas+sklearn"):
@@ -381,15 +391,17 @@ def flatness(small_peaks: dict[str, float], runs: int, every: bool) -> dict[str,
             wall, peak, _ = run_measured(cmd)
             (DATA / "per_sample_out.csv").unlink(missing_ok=True)
             _report_size()
-            print(f"  100M {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
+            print(f"  {rows:,} rows {name:24s} {wall:7.2f} s {peak:7.0f} MiB", file=sys.stderr)
             out[name] = {
-                "peak_100m_mib": peak,
+                "rows": rows,
+                "peak_100m_mib": peak,  # the names of the default size
                 "wall_100m_s": wall,
                 "ratio": peak / small_peaks[name],
             }
         return out
     finally:
-        big.unlink(missing_ok=True)
+        if made:
+            big.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- --dask
@@ -586,6 +598,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--flatness", action="store_true", help="100M-row peak-memory check")
     parser.add_argument(
+        "--flat-rows",
+        type=int,
+        default=100_000_000,
+        help="rows of the --flatness file (default 100M; smaller for a dry run)",
+    )
+    parser.add_argument(
         "--peers-only",
         action="store_true",
         help="only loss compute, DuckDB and pandas+sklearn, on the two-column file (SPEC 8)",
@@ -660,7 +678,7 @@ def main() -> None:
         result["startup_ms"] = startup(args.runs)
     if args.flatness:
         peaks = {k: v["peak_mib"] for k, v in summary.items() if "peak_mib" in v}
-        result["flatness"] = flatness(peaks, args.runs, every)
+        result["flatness"] = flatness(peaks, args.runs, every, args.flat_rows)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -702,8 +720,8 @@ def main() -> None:
         assert isinstance(f, dict)
         for name, row in f.items():
             print(
-                f"100M-row peak {name:24s} {row['peak_100m_mib']:.0f} MiB = {row['ratio']:.2f}x "
-                f"the {args.rows:,}-row peak  (target <= {TARGETS['flatness']})"
+                f"{args.flat_rows:,}-row peak {name:24s} {row['peak_100m_mib']:.0f} MiB = "
+                f"{row['ratio']:.2f}x the {args.rows:,}-row peak  (target <= {TARGETS['flatness']})"
             )
 
 

@@ -213,11 +213,52 @@ def calibration_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
     return {k: hits[k] / sims for k in CALIBRATION_TRUTH}
 
 
-def figure_table(sims: int, n_boot: int) -> None:
-    """Coverage of the figures resampled from per-block sums (ece, mce, ...)."""
+# d2_tweedie (power 2, gamma deviance): mu = exp(x), x ~ N(0, 0.5^2); y ~ Gamma(shape
+# k = 2, mean mu); the model predicts mu. E dev(y, mu) = 2 (log k - digamma(k)) and the
+# null model's (the mean m = exp(sigma^2 / 2)) 2 (sigma^2 / 2 + log k - digamma(k)).
+GAMMA_SHAPE, LOG_SD = 2.0, 0.5
+
+
+def _tweedie_truth() -> float:
+    from scipy.special import digamma
+
+    model = math.log(GAMMA_SHAPE) - float(digamma(GAMMA_SHAPE))
+    return 1.0 - model / (LOG_SD**2 / 2 + model)
+
+
+TWEEDIE_TRUTH = {"d2_tweedie": _tweedie_truth()}
+
+
+def tweedie_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
+    """How often compute --ci's interval of d2_tweedie (power 2) covers the population's."""
+    from losscli.core.registry import LossInputs, Task, select_losses
+
+    rng = np.random.default_rng(20261206 + n)
+    selection = select_losses(["d2_tweedie:power=2"], Task.REGRESSION)[0]
+    hits = 0
+    for s in range(sims):
+        mu = np.exp(rng.normal(0, LOG_SD, n))
+        y = rng.gamma(GAMMA_SHAPE, mu / GAMMA_SHAPE)
+        comp = selection.per_sample(LossInputs(y_true=y, y_pred=mu))
+        state = PoissonBootstrap([selection.reducer], n_boot, seed=s)
+        state.update([comp])
+        low, high = percentile_interval(state.replicates()[:, 0], LEVEL)
+        hits += low <= TWEEDIE_TRUTH["d2_tweedie"] <= high
+    return {"d2_tweedie": hits / sims}
+
+
+FIGURE_CELLS = {
+    "calibration": (calibration_coverage, CALIBRATION_TRUTH),
+    "tweedie": (tweedie_coverage, TWEEDIE_TRUTH),
+}
+
+
+def figure_table(sims: int, n_boot: int, which: str = "all") -> None:
+    """Coverage of the figures resampled from per-block sums (ece, mce, d2_*)."""
     se = 100 * math.sqrt(0.95 * 0.05 / sims)
-    cells = [("calibration", calibration_coverage, CALIBRATION_TRUTH)]
-    for title, measure, truth in cells:
+    names = list(FIGURE_CELLS) if which == "all" else which.split(",")
+    for title in names:
+        measure, truth = FIGURE_CELLS[title]
         print(f"compute --ci: 95% interval coverage ({title}) over {sims} samples each:")
         print(f"{'n':>7s} " + " ".join(f"{k:>12s}" for k in truth))
         for n in (500, 20_000):
@@ -233,11 +274,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="exact-bootstrap runs to compare")
     parser.add_argument("--paired-only", action="store_true", help="only compare --ci coverage")
     parser.add_argument(
-        "--figures-only", action="store_true", help="only ece, mce and d2_* coverage"
+        "--figures-only",
+        nargs="?",
+        const="all",
+        metavar="CELLS",
+        help=f"only ece, mce and d2_* coverage (or some of: {','.join(FIGURE_CELLS)})",
     )
     args = parser.parse_args()
     if args.figures_only:
-        figure_table(args.sims, args.bootstrap)
+        figure_table(args.sims, args.bootstrap, args.figures_only)
         return
     se = 100 * math.sqrt(0.95 * 0.05 / args.sims)
     print(f"compare --ci: 95% paired interval coverage of b - a over {args.sims} samples each:")

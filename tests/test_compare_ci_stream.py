@@ -17,6 +17,7 @@ import pickle
 import numpy as np
 import pytest
 from plan_support import assert_same, split_rows, with_weights
+from stream_support import small_chunks
 
 from losscli.analysis.bootstrap import (
     BAND_BINS,
@@ -191,9 +192,8 @@ def test_gan_strata_stream_like_one_batch():
     assert all(r["diff_ci_low"] is not None for r in want["results"])
 
 
-def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, run):
+def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, run):
     """Many chunks (a file and stdin) print the in-memory intervals, weights and --nan drop."""
-    import losscli.io.text as text_module
     from losscli.custom import load_custom_losses
     from losscli.io import InputOptions, load_dataset
     from losscli.report.format import to_json
@@ -214,8 +214,6 @@ def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, ru
     dataset = load_dataset(str(path), opts)
     selections = select_losses(["mse", "mae", "median_ae", "max_error"], dataset.task)
     want = compare_models(dataset, selections, ci_level=0.9, n_boot=100, seed=4).as_dict()
-    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
-    monkeypatch.setattr(text_module, "CHUNK_BYTES", 7000)
     args = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w", "--nan", "drop"]
     args += [
         "-l",
@@ -230,7 +228,8 @@ def test_cli_compare_ci_small_chunks_equals_whole_file(tmp_path, monkeypatch, ru
         "json",
     ]
     for source, data in ((str(path), None), ("-", path.read_bytes())):
-        result = run("compare", source, *args, input=data)
+        with small_chunks(7000, whole_bytes=1000):
+            result = run("compare", source, *args, input=data)
         assert result.exit_code == 0, result.stderr
         want["source"] = source
         assert_same(json.loads(result.stdout), json.loads(to_json(want)))

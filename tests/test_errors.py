@@ -757,3 +757,30 @@ def test_plot_that_fails_while_saving_leaves_nothing(run, tmp_path, monkeypatch)
     result = run("compare", "-l", "mse,mae", "--plot", out)
     assert_error(result, 1, "cannot write", "No space left on device")
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text, option, rows",
+    [
+        # y_true/y_pred file, read whole and streamed alike
+        ("y_true,y_pred\n" + "1,x\n" * 7 + "2,3\n", (), "rows 1, 2, 3, 4, 5, ...;"),
+        ("y_true,y_pred\n1,2\n1,x\n1,x\n", (), "rows 2, 3;"),
+        # a structured family (pairs) and a GAN column
+        ("label,distance\n" + "1,x\n" * 6 + "0,1\n", (), "rows 1, 2, 3, 4, 5, ...;"),
+        ("d_real,d_fake\n0.5,x\n0.5,x\n0.5,0.5\n", (), "rows 1, 2;"),
+        # --group-by's empty cells
+        (
+            "y_true,y_pred,g\n" + "1,2,\n" * 6 + "1,2,a\n",
+            ("--group-by", "g"),
+            "rows 1, 2, 3, 4, 5, ...",
+        ),
+    ],
+)
+def test_bad_rows_are_listed_five_then_dots(tmp_path, text, option, rows):
+    """Every reader names the first five bad rows the same way, "..." when there are more."""
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["compute", str(path), *option])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error:") and rows in result.stderr, result.stderr

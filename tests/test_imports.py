@@ -50,6 +50,32 @@ def test_compute_does_not_import_pandas():
     assert "pandas" not in imported
 
 
+def test_per_sample_and_group_by_do_not_import_pandas(tmp_path):
+    # pandas, once imported, holds about 40 MiB for the rest of the run: --per-sample and
+    # --group-by build their Arrow arrays from buffers (pa.array would import it).
+    data = tmp_path / "d.csv"
+    data.write_text('y_true,y_pred,seg,key\n1,1.5,a,k1\n2,2.5,"b,c",k2\n3,2,a,k3\n')
+    imported = _imported_after(
+        _run_cli(
+            "compute",
+            str(data),
+            "--group-by",
+            "seg",
+            "--per-sample",
+            str(tmp_path / "out.csv"),
+            "--id-col",
+            "key",
+            "-l",
+            "mae",
+            "--format",
+            "json",
+        )
+    )
+    assert "numpy" in imported and "pyarrow" in imported
+    assert "pandas" not in imported
+    assert (tmp_path / "out.csv").read_text().splitlines()[2] == '2,"b,c","k2","y_pred",0.5'
+
+
 def test_import_losscli_loads_no_heavy_library_and_not_the_api():
     code = "import losscli\nassert 'losscli.api' not in sys.modules"
     assert _imported_after(code) == set()

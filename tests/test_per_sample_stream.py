@@ -159,3 +159,60 @@ def test_bad_row_in_a_late_batch_leaves_the_old_file(run, tmp_path):
     assert result.stdout == ""
     assert out.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "out.csv"]
+
+
+def _weighted_grouped_file(path, n=3000):
+    rng = np.random.default_rng(3)
+    y = rng.normal(10, 3, n)
+    lines = ["y_true,a,b,w,seg,key"]
+    for i in range(n):
+        a = "" if i % 97 == 0 else repr(float(y[i] + rng.normal()))
+        # A group name that needs quotes only in the later batches.
+        seg = '"g,2"' if i > n // 2 and i % 5 == 0 else ("g1", "h3")[i % 2]
+        lines.append(
+            f"{float(y[i])!r},{a},{float(y[i] - 0.3)!r},{float(rng.uniform(0.5, 2))!r},{seg},k{i}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("ids", [False, True])
+def test_per_sample_bytes_do_not_depend_on_the_slices(run, tmp_path, ids):
+    """Slicing and formatting on two threads change nothing: the same bytes as one slice."""
+    import losscli.report.per_sample as per_sample_module
+
+    path = tmp_path / "d.csv"
+    _weighted_grouped_file(path)
+    args = ["compute", path, "--pred-col", "a", "--pred-col", "b", "--weight-col", "w"]
+    args += ["--nan", "drop", "--group-by", "seg", "-l", "mse,mae,median_ae,r2,huber"]
+    args += ["--id-col", "key"] * ids
+    outputs = []
+    for slice_rows, in_flight in [(10**9, 3), (7, 1), (7, 3), (64, 2)]:
+        out = tmp_path / f"out_{slice_rows}_{in_flight}.csv"
+        with (
+            small_chunks(20_000),
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
+            patch.setattr(per_sample_module, "IN_FLIGHT", in_flight)
+            result = run(*args, "--per-sample", out, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert all(o == outputs[0] for o in outputs[1:])
+    text = outputs[0].decode()
+    lines = text.splitlines()
+    assert lines[1].startswith("2,h3,")  # row 1 is dropped (NaN); the first batch: no quotes
+    assert '"g,2"' in text and lines[-1].startswith('3000,"h3",')  # later batches: quoted
+    if not ids:
+        dataset = load_dataset(
+            str(path),
+            InputOptions(pred_cols=("a", "b"), weight_col="w", nan="drop", group_by="seg"),
+        )
+        selections = select_losses(["mse,mae,median_ae,huber"], dataset.task, dataset.features)
+        _, items = compute(dataset, selections)
+        # r2's cells are empty (no per-row value); every other cell is the float64 computed.
+        rows = list(csv.reader(io.StringIO(text)))
+        r2 = rows[0].index("r2")
+        assert all(row[r2] == "" for row in rows[1:])
+        handle = io.StringIO()
+        csv.writer(handle, lineterminator="\n").writerows(row[:r2] + row[r2 + 1 :] for row in rows)
+        assert_same_rows(handle.getvalue(), reference_per_sample(dataset, items))

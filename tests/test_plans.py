@@ -327,3 +327,49 @@ def test_plans_merge_partitions_like_one_pass(name, cap):
     got = _run_partitioned(profile_plan(ROWSUM_TOLERANCE), unweighted).profile.evidence()
     want = profile_dataset(dataclasses.replace(dataset, weights=None), ROWSUM_TOLERANCE)
     assert_same(got, want.evidence())
+
+
+@pytest.mark.parametrize("name", ["regression_outliers.csv", "binary_imbalanced.csv"])
+def test_plans_together_share_each_per_sample_loss_of_a_batch(name, cap, monkeypatch):
+    """compute, compare and sensitivity run together (as in loss report): pass 1 computes
+    each loss of each batch once, and every figure is the one each plan gives alone."""
+    import contextlib
+
+    import losscli.analysis.plan as plan_module
+    from losscli.analysis.plan import together
+    from losscli.analysis.sensitivity_plan import sensitivity_plan
+    from losscli.analysis.streaming import compute_plan
+    from losscli.core.registry import LossSelection
+
+    dataset = with_weights(_load(name, pred_cols=("y_pred", "model_b")))
+    batches = split_rows(dataset, _cuts(dataset.n_rows, seed=4))
+
+    def chosen(head):
+        return choose_losses((), head)
+
+    plans = {"compute": compute_plan, "compare": compare_plan, "sensitivity": sensitivity_plan}
+    alone = {
+        key: run_plan(make(chosen), ListSource(batches)).as_dict() for key, make in plans.items()
+    }
+    calls: list[str] = []
+    kernel = LossSelection.per_sample
+
+    def counted(self, inputs):
+        calls.append(self.label)
+        return kernel(self, inputs)
+
+    monkeypatch.setattr(LossSelection, "per_sample", counted)
+    counts = {}
+    for shared in (True, False):
+        if not shared:  # each plan computes its own, as before
+            monkeypatch.setattr(plan_module, "sharing", lambda batch: contextlib.nullcontext())
+        calls.clear()
+        both = run_plan(
+            together({key: make(chosen) for key, make in plans.items()}), ListSource(batches)
+        )
+        for key in alone:
+            assert_same(both[key].as_dict(), alone[key], key)
+        counts[shared] = len(calls)
+    # Pass 1 of compute and compare computes every loss of every batch: once, not twice.
+    per_pass = len(chosen(dataset)) * len(dataset.model_names) * len(batches)
+    assert counts[False] - counts[True] >= per_pass

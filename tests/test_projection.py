@@ -173,3 +173,25 @@ def test_parquet_reads_only_the_used_columns(tmp_path):
         whole = _run(args)
     assert projected[0] == whole[0] == 0
     assert json.loads(projected[1]) == json.loads(whole[1])
+
+
+def test_rows_counted_after_the_first_bad_row_may_hold_bad_utf8(tmp_path, small_chunks):
+    # After the first row with a wrong field count, later blocks are only counted;
+    # a block there that is not UTF-8 must not make pyarrow raise inside our handler.
+    import sys
+
+    lines = ["y_true,y_pred"] + [f"{i}.5,{i}" for i in range(2000)]
+    lines[10] += ",9"
+    lines[1500] = "1,2,\xe9t\xe9"  # a bad row, written as latin-1 below
+    path = tmp_path / "p.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    seen: list[object] = []
+    before = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        code, out, err = _run(["compute", str(path)])
+    finally:
+        sys.unraisablehook = before
+    assert seen == []
+    assert code == 1 and out == ""
+    assert "line 11: 3 field(s) but the header has 2 (2 such rows in all)" in err

@@ -14,6 +14,7 @@ import os
 
 import pytest
 from plan_support import assert_same, split_rows, with_weights
+from stream_support import small_chunks
 
 from losscli.analysis.plan import ListSource
 from losscli.analysis.report import ReportData, build_report
@@ -85,14 +86,12 @@ def test_report_plan_weights_groups_and_threshold(name):
     assert_same(_as_dict(got, False), _as_dict(want, False))
 
 
-def test_api_report_small_chunks_equals_in_memory(tmp_path, monkeypatch):
+def test_api_report_small_chunks_equals_in_memory(tmp_path):
     """The API reads a file in many chunks and still shows the in-memory figures."""
-    import losscli.io.text as text_module
     from losscli import api
 
     path = next(p for p in SAMPLES if os.path.basename(p) == "regression_outliers.csv")
     want = api.report_data(path, y_pred=["y_pred", "model_b"], n_boot=50)
-    monkeypatch.setattr(text_module, "WHOLE_BYTES", 1000)
-    monkeypatch.setattr(text_module, "CHUNK_BYTES", 2000)
-    got = api.report_data(path, y_pred=["y_pred", "model_b"], n_boot=50)
+    with small_chunks(2000, whole_bytes=1000):
+        got = api.report_data(path, y_pred=["y_pred", "model_b"], n_boot=50)
     assert_same(_as_dict(got, False), _as_dict(want, False))

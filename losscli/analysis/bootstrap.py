@@ -81,6 +81,37 @@ _SKILLS = (Reduction.R2, Reduction.EXPLAINED_VARIANCE)
 _CALIBRATION = (Reduction.ECE, Reduction.MCE)
 
 
+def _unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
+    from losscli.core.losses.regression import tweedie_deviance
+
+    with np.errstate(all="ignore"):
+        return tweedie_deviance(y, mu, power)
+
+
+def _combined_deviance(a: np.ndarray, b: np.ndarray, power: float) -> np.ndarray:
+    """Two states of (weight, mean y, null deviance about the mean, model deviance) per block.
+
+    The arrays end in (..., 4, blocks). A Tweedie deviance is a Bregman
+    divergence, so the deviance of the union about its mean m is each part's
+    own deviance plus W_a d(m_a, m) + W_b d(m_b, m) (for power 0, Chan et
+    al.'s pairwise variance update).
+    """
+    out = a.copy()
+    wa, wb = a[..., 0, :], b[..., 0, :]
+    total = wa + wb
+    both = (wa > 0) & (wb > 0)
+    with np.errstate(all="ignore"):
+        share = np.where(total > 0, wb / np.where(total > 0, total, 1.0), 0.0)
+        ma, mb = a[..., 1, :], b[..., 1, :]
+        mean = np.where(wa > 0, ma + (mb - ma) * share, mb)
+        spread = wa * _unit_deviance(ma, mean, power) + wb * _unit_deviance(mb, mean, power)
+    out[..., 0, :] = total
+    out[..., 1, :] = mean
+    out[..., 2, :] = a[..., 2, :] + b[..., 2, :] + np.where(both, spread, 0.0)
+    out[..., 3, :] = a[..., 3, :] + b[..., 3, :]
+    return cast("np.ndarray", out)
+
+
 def _combined_moments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two states of (weight, e mean, e m2, y mean, y m2, sum w e^2) per block, combined.
 
@@ -210,6 +241,12 @@ class PoissonBootstrap:
         self._calib_cols = [j for j, k in enumerate(self.kinds) if k in _CALIBRATION]
         self._n_bins = [int(self._param(j, "n_bins", DEFAULT_BINS)) for j in self._calib_cols]
         self.calib = [np.zeros((0, self.blocks, 3, nb + 1)) for nb in self._n_bins]
+        # Per d2_tweedie series: (cells, series, 4, blocks) weight, mean of y, the
+        # deviance of y about that mean and the model's deviance sum (see
+        # _combined_deviance).
+        self._tweedie_cols = [j for j, k in enumerate(self.kinds) if k is Reduction.D2_TWEEDIE]
+        self._powers = [self._param(j, "power", 0.0) for j in self._tweedie_cols]
+        self.tweedie = np.zeros((0, len(self._tweedie_cols), 4, self.blocks))
 
     def _param(self, j: int, name: str, default: float) -> float:
         reducer = self.reducers[j]
@@ -225,7 +262,7 @@ class PoissonBootstrap:
         """Bytes of state for ``n_cells`` cells (default: the current number)."""
         cells = self.n_cells if n_cells is None else n_cells
         series = 1 + len(self._mean_cols) + len(self._max_cols) + 6 * len(self._skill_cols)
-        series += sum(3 * (nb + 1) for nb in self._n_bins)
+        series += sum(3 * (nb + 1) for nb in self._n_bins) + 4 * len(self._tweedie_cols)
         return 8 * self.blocks * cells * series
 
     def _grow(self, n_cells: int) -> None:
@@ -240,6 +277,7 @@ class PoissonBootstrap:
         )
         self.skill = np.concatenate([self.skill, np.zeros((extra, len(self._skill_cols), 6, k))])
         self.calib = [np.concatenate([c, np.zeros((extra,) + c.shape[1:])]) for c in self.calib]
+        self.tweedie = np.concatenate([self.tweedie, np.zeros((extra,) + self.tweedie.shape[1:])])
 
     def update(
         self,
@@ -299,6 +337,8 @@ class PoissonBootstrap:
             self._add_skill(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
         for slot, j in enumerate(self._calib_cols):
             self._add_calibration(slot, np.asarray(values[j], dtype=np.float64), w, index)
+        for slot, j in enumerate(self._tweedie_cols):
+            self._add_tweedie(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
         for slot, j in enumerate(self._max_cols):
             v = np.asarray(values[j], dtype=np.float64)
             where = index if positive is None else index[positive]
@@ -327,6 +367,10 @@ class PoissonBootstrap:
             out.skill[:c] = _combined_moments(out.skill[:c], part.skill)
             for mine, theirs in zip(out.calib, part.calib):
                 mine[:c] += theirs
+            for slot, power in enumerate(out._powers):
+                out.tweedie[:c, slot] = _combined_deviance(
+                    out.tweedie[:c, slot], part.tweedie[:, slot], power
+                )
         return out
 
     def renumbered(self, target: np.ndarray, n_cells: int) -> PoissonBootstrap:
@@ -347,6 +391,60 @@ class PoissonBootstrap:
         out.skill[target] = source.skill[:n]
         for mine, theirs in zip(out.calib, source.calib):
             mine[target] = theirs[:n]
+        out.tweedie[target] = source.tweedie[:n]
+        return out
+
+    def _add_tweedie(
+        self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray, size: int
+    ) -> None:
+        """One batch of (deviance(y, p), y) into the per-(cell, block) deviance state."""
+        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
+        weights = np.ones(rows.shape[0]) if w is None else w
+        keep = weights > 0
+        rows, weights, where = rows[keep], weights[keep], index[keep]
+        if rows.shape[0] == 0:
+            return
+        shape = (self.n_cells, self.blocks)
+        batch = np.zeros((self.n_cells, 4, self.blocks))
+        y = rows[:, 1]
+        with np.errstate(all="ignore"):
+            total = np.bincount(where, weights=weights, minlength=size)
+            mean = np.bincount(where, weights=weights * y, minlength=size) / np.where(
+                total > 0, total, 1.0
+            )
+            null = weights * _unit_deviance(y, mean[where], self._powers[slot])
+            batch[:, 0, :] = total.reshape(shape)
+            batch[:, 1, :] = mean.reshape(shape)
+            batch[:, 2, :] = np.bincount(where, weights=null, minlength=size).reshape(shape)
+            batch[:, 3, :] = np.bincount(
+                where, weights=weights * rows[:, 0], minlength=size
+            ).reshape(shape)
+        self.tweedie[:, slot] = _combined_deviance(self.tweedie[:, slot], batch, self._powers[slot])
+
+    def _tweedie_replicates(self, draws: np.ndarray, chosen: list[int]) -> np.ndarray:
+        """(replicates, d2_tweedie series): 1 - model deviance / deviance about the mean.
+
+        A replicate's mean m is the draws' weighted mean of the blocks' means,
+        and its null deviance sum_k P_k (D_k + W_k d(m_k, m)): exactly the
+        deviance of every row about m under the replicate's weights.
+        """
+        out = np.full((draws.shape[0], len(self._tweedie_cols)), math.nan)
+        with np.errstate(all="ignore"):
+            for slot, power in enumerate(self._powers):
+                pooled = self.tweedie[chosen[0], slot]
+                for cell in chosen[1:]:
+                    pooled = _combined_deviance(pooled, self.tweedie[cell, slot], power)
+                w, means, inner, model = pooled
+                filled = w > 0
+                centre = float((w * means)[filled].sum() / w.sum()) if w.sum() > 0 else 0.0
+                shifted = np.where(filled, means - centre, 0.0)
+                weight = draws @ w
+                mean = centre + (draws @ (w * shifted)) / weight
+                spread = _unit_deviance(np.where(filled, means, 1.0)[None, :], mean[:, None], power)
+                spread = np.where(filled[None, :], spread, 0.0)
+                null = draws @ inner + np.einsum("rk,rk->r", draws * w[None, :], spread)
+                value = 1.0 - (draws @ model) / null
+                out[:, slot] = np.where(weight > 0, value, math.nan)
         return out
 
     def _add_calibration(
@@ -509,6 +607,9 @@ class PoissonBootstrap:
                 if self._calib_cols:
                     gaps = self._calibration_replicates(draws, chosen)
                     out[start:stop, self._calib_cols] = gaps
+                if self._tweedie_cols:
+                    scores = self._tweedie_replicates(draws, chosen)
+                    out[start:stop, self._tweedie_cols] = scores
                 drawn = draws > 0
                 for slot, j in enumerate(self._max_cols):
                     out[start:stop, j] = np.where(drawn, maxima[slot][None, :], -math.inf).max(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -102,15 +105,59 @@ class PerSample:
         )
 
 
+@dataclass
+class _Shared:
+    """The per-sample losses computed so far for one batch (see :func:`sharing`)."""
+
+    batch: Dataset
+    # (selection, its items in model order): plans may hold equal selections, not the same.
+    items: list[tuple[LossSelection, list[PerSample]]] = field(default_factory=list)
+    inputs: dict[tuple[str, Task], LossInputs] = field(default_factory=dict)
+
+    def get(self, selection: LossSelection) -> list[PerSample] | None:
+        for known, items in self.items:
+            if known is selection or known == selection:
+                return items
+        return None
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("losscli_shared_per_sample", default=None)
+
+
+@contextmanager
+def sharing(batch: Dataset) -> Iterator[None]:
+    """Within the block, each (loss, model) of ``batch`` is computed once.
+
+    Several plans run side by side over one batch (``loss report``: compute,
+    compare, sensitivity) each ask :func:`per_sample_losses` for the same
+    losses; inside this block they get the very same arrays (plans only read
+    them), and the shared intermediates (the residual) are made once. Nothing
+    is kept after the block.
+    """
+    token = _SHARED.set(_Shared(batch))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
     """Every selected loss for every model, as per-row arrays, in (loss, model) order."""
+    shared = _SHARED.get()
+    if shared is not None and shared.batch is not dataset:
+        shared = None
     out: list[PerSample] = []
     # One LossInputs per model, so that shared intermediates (the residual) are
     # computed once for all losses.
-    inputs_of: dict[tuple[str, Task], LossInputs] = {}
+    inputs_of: dict[tuple[str, Task], LossInputs] = {} if shared is None else shared.inputs
     for selection in selections:
+        known = None if shared is None else shared.get(selection)
+        if known is not None:
+            out.extend(known)
+            continue
         check_applicable(selection, dataset)
         task = selection.spec.task
+        first = len(out)
         for model in dataset.model_names:
             check_domain(selection, dataset, model)
             if (model, task) not in inputs_of:
@@ -126,6 +173,8 @@ def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list
             if scalar:
                 values = np.array(values)
             out.append(PerSample(selection, model, values, mask, notes, scalar))
+        if shared is not None:
+            shared.items.append((selection, out[first:]))
     return out
 
 

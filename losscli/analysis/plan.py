@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from losscli.analysis.evaluate import sharing
 from losscli.core.dataset import Dataset
 
 S = TypeVar("S")
@@ -127,8 +128,10 @@ class Together:
         return {name: step.new_state() for name, step in self.steps.items()}
 
     def update(self, state: dict[str, Any], batch: Dataset) -> dict[str, Any]:
-        for name, step in self.steps.items():
-            state[name] = step.update(state[name], batch)
+        # The plans share one computation of each per-sample loss of the batch.
+        with sharing(batch):
+            for name, step in self.steps.items():
+                state[name] = step.update(state[name], batch)
         return state
 
     def merge(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

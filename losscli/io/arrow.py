@@ -42,3 +42,25 @@ def float64_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if not parts:
         return np.empty(0, dtype=np.float64)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def indices_numpy(indices: pa.Array, missing: int) -> np.ndarray:
+    """A dictionary array's integer indices as NumPy (intp), ``missing`` where null.
+
+    From the buffers: ``fill_null`` with a Python number would build a pyarrow
+    scalar, which imports pandas.
+    """
+    n = len(indices)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    validity, data = indices.buffers()
+    dtype = np.dtype(indices.type.to_pandas_dtype())
+    codes = np.frombuffer(data, dtype=dtype, count=n, offset=indices.offset * dtype.itemsize)
+    codes = codes.astype(np.intp)
+    if indices.null_count:
+        if indices.null_count == n or validity is None:
+            codes[:] = missing
+        else:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            codes[bits[indices.offset : indices.offset + n] == 0] = missing
+    return codes

@@ -19,7 +19,7 @@ import pyarrow as pa
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
-from losscli.io.arrow import CAST_ERRORS
+from losscli.io.arrow import CAST_ERRORS, indices_numpy
 from losscli.io.numbers import column_float64
 
 
@@ -200,6 +200,12 @@ def needed_columns(names: Sequence[str], opts: InputOptions) -> list[str] | None
 # --------------------------------------------------------------------------- missing values
 
 
+def rows_text(rows: Sequence[int] | np.ndarray, count: int) -> str:
+    """The first five of ``count`` row numbers for a message: "3, 9, 12, 40, 41, ..."."""
+    shown = ", ".join(str(int(r)) for r in rows[:5])
+    return shown + (", ..." if count > 5 else "")
+
+
 @dataclass
 class _Missing:
     order: int
@@ -245,12 +251,11 @@ class MissingTally:
         if not self.columns:
             return
         entry = min(self.columns.values(), key=lambda e: e.order)
-        first = ", ".join(str(r) for r in entry.rows[:5])
-        more = ", ..." if entry.count > 5 else ""
+        rows = rows_text(entry.rows, entry.count)
         if entry.group:
             raise DataError(
                 f"column {entry.column} (--group-by): {entry.count} empty cell(s) "
-                f"(rows {first}{more}); fill them or pass --nan drop to skip those rows"
+                f"(rows {rows}); fill them or pass --nan drop to skip those rows"
             )
         if entry.text and entry.count == self.rows_seen:
             raise DataError(
@@ -259,7 +264,7 @@ class MissingTally:
             )
         raise DataError(
             f"column {entry.column}: {entry.count} missing or non-numeric value(s) "
-            f"(rows {first}{more}; first: {entry.example}); "
+            f"(rows {rows}; first: {entry.example}); "
             f"fix them or pass --nan drop to skip those rows"
         )
 
@@ -538,7 +543,7 @@ def _weights_and_groups(
         # their codes; the groups are a fixed-width string array (no Python object per row).
         encoded = pc.dictionary_encode(raw.combine_chunks())
         stripped = [v.strip() for v in encoded.dictionary.to_pylist()]
-        raw_codes = encoded.indices.fill_null(len(stripped)).to_numpy(zero_copy_only=False)
+        raw_codes = indices_numpy(encoded.indices, missing=len(stripped))
         stripped.append("")  # a missing cell (null)
         # Values equal once stripped (" a" and "a") are one group: one code each name.
         canonical: dict[str, int] = {}
@@ -611,11 +616,10 @@ def _missing_policy(
         elif opts.nan == "error":
             idx = np.flatnonzero(bad)
             column = _label(name, opts)
-            first = ", ".join(str(int(row_numbers[i])) for i in idx[:5])
-            more = ", ..." if idx.size > 5 else ""
+            rows = rows_text(row_numbers[idx[:5]], idx.size)
             if name == "\0groups":
                 raise DataError(
-                    f"column {column} (--group-by): {idx.size} empty cell(s) (rows {first}{more}); "
+                    f"column {column} (--group-by): {idx.size} empty cell(s) (rows {rows}); "
                     f"fill them or pass --nan drop to skip those rows"
                 )
             if bad.all() and column in table.column_names and _is_text(table, column):
@@ -631,7 +635,7 @@ def _missing_policy(
             )
             raise DataError(
                 f"column {column}: {idx.size} missing or non-numeric value(s) "
-                f"(rows {first}{more}; first: {example}); "
+                f"(rows {rows}; first: {example}); "
                 f"fix them or pass --nan drop to skip those rows"
             )
         bad_any |= bad

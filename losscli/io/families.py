@@ -162,10 +162,10 @@ class _Columns:
             if not bad.any():
                 continue
             if self.nan == "error":
+                from losscli.io.columns import rows_text
+
                 idx = np.flatnonzero(bad)
-                rows = ", ".join(str(int(i) + 1) for i in idx[:5]) + (
-                    ", ..." if idx.size > 5 else ""
-                )
+                rows = rows_text(idx[:5] + 1, idx.size)
                 raise DataError(
                     f"column {name}: {idx.size} missing or non-numeric value(s) (rows {rows}; "
                     f"first: {_cell_text(self.table, name, int(idx[0]))}); fix them or pass "
@@ -424,8 +424,10 @@ def _gan_column(table: pa.Table, name: str, opts: Any) -> tuple[np.ndarray, np.n
     rows = np.arange(1, length + 1, dtype=np.int64)
     bad = ~np.isfinite(values)
     if bad.any() and opts.nan == "error":
+        from losscli.io.columns import rows_text
+
         idx = np.flatnonzero(bad)
-        shown = ", ".join(str(int(rows[i])) for i in idx[:5]) + (", ..." if idx.size > 5 else "")
+        shown = rows_text(rows[idx[:5]], idx.size)
         raise DataError(
             f"column {name}: {idx.size} missing or non-numeric value(s) (rows {shown}; first: "
             f"{_cell_text(table, name, int(idx[0]))}); only trailing empty cells may end a "

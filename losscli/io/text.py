@@ -655,6 +655,12 @@ def _line_offset(block: bytes, line: bytes) -> int:
 def _bad_rows_of(block: bytes, names: list[str], fmt: TextFormat) -> list[tuple[str, int, int]]:
     """(text, fields expected, fields found) of every row with a wrong count of fields."""
     rows: list[tuple[str, int, int]] = []
+    try:
+        _check_utf8(block)
+    except _BadUtf8:
+        # Only counted (a later block, after the first bad row): pyarrow would fail to
+        # decode such a row for the handler and report it as an unraisable exception.
+        block = block.decode("utf-8", errors="replace").encode("utf-8")
 
     def record(row: Any) -> str:
         if row.text.strip():

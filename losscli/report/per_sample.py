@@ -19,13 +19,16 @@ import csv
 import io
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import numpy as np
 
-# Rows formatted at once: bounds the text held in memory (~170 bytes a row for 8 losses).
-SLICE_ROWS = 1 << 16
+# Rows formatted at once (~170 bytes of text a row for 8 losses: ~2.8 MB a slice).
+SLICE_ROWS = 1 << 14
+# Slices formatted and not yet written, at most: bounds the text held in memory.
+IN_FLIGHT = 3
 
 
 class PerSampleWriter:
@@ -38,12 +41,14 @@ class PerSampleWriter:
         self.labels: list[str] = []
         self.spills: dict[str, IO[bytes]] = {}
         self.started = False
+        self.pool: ThreadPoolExecutor | None = None
 
-    def _emit(self, target: IO[Any], data: bytes) -> None:
+    def _emit(self, target: IO[Any], data: Any) -> None:
+        """Write ``data`` (bytes or an Arrow buffer of UTF-8 text) to ``target``."""
         if target is self.sink and self.text:
-            target.write(data.decode("utf-8"))
+            target.write(str(memoryview(data), "utf-8"))
         else:
-            target.write(data)
+            target.write(memoryview(data))
 
     def _header(self, chunk: Any, items: list[Any]) -> None:
         for item in items:
@@ -63,33 +68,43 @@ class PerSampleWriter:
     def add(self, chunk: Any, items: list[Any]) -> None:
         """Write one batch's rows (every model)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
+
+        from losscli.io.frames import numeric_array
 
         if not self.started:
             self._header(chunk, items)
-        if chunk.n_rows == 0:
+        n = chunk.n_rows
+        if n == 0:
             return
-        prefix: dict[str, Any] = {"row": pa.array(np.asarray(chunk.row_numbers, dtype=np.int64))}
+        # Every column is built from NumPy buffers (pa.array would import pandas, about
+        # 40 MiB and a third of a second, only to ask whether its input is a pandas object);
+        # text columns are dictionaries of their distinct values, written as plain text.
+        prefix: dict[str, Any] = {
+            "row": numeric_array(np.asarray(chunk.row_numbers, dtype=np.int64))
+        }
+        texts: list[str] = list(self.models)
         if self.gan:
-            prefix["column"] = pa.array(np.where(chunk.y_true == 1, "d_real", "d_fake"))
+            real = np.asarray(chunk.y_true == 1, dtype=np.int8)
+            prefix["column"] = _coded(numeric_array(real), ["d_fake", "d_real"])
         if self.grouped:
-            prefix["group"] = pa.array(np.asarray(chunk.groups).astype(str))
+            codes, names = chunk.group_index()
+            prefix["group"] = _coded(numeric_array(np.asarray(codes, dtype=np.int64)), names)
+            texts += names
         for position, name in enumerate(self.ids):
-            prefix[f"id{position}"] = pa.array(chunk.ids[name], pa.string())
+            cells = [str(v) for v in chunk.ids[name]]
+            prefix[f"id{position}"] = _strings(cells)
+            texts += cells
         # Quote strings only when some cell needs it (as the csv module does), so a
         # plain file reads exactly like before; "needed" quotes every string.
-        special = any(_needs_quotes(m) for m in self.models)
-        for name in ["group"] * self.grouped + [f"id{i}" for i in range(len(self.ids))]:
-            if not special:
-                found = pc.match_substring_regex(prefix[name], '[,"\r\n]')
-                special = bool(pc.any(found).as_py())
+        special = any(_needs_quotes(t) for t in texts)
         options = pacsv.WriteOptions(
             include_header=False, quoting_style="needed" if special else "none"
         )
+        zeros = numeric_array(np.zeros(n, dtype=np.int8))
         for index, model in enumerate(self.models):
             columns = dict(prefix)
-            columns["model"] = pa.repeat(pa.scalar(model, pa.string()), chunk.n_rows)
+            columns["model"] = _coded(zeros, [model])
             by_label = {i.selection.label: i for i in items if i.model == model}
             for position, label in enumerate(self.labels):
                 item = by_label[label]
@@ -97,10 +112,10 @@ class PerSampleWriter:
                 if values.ndim != 1:
                     # A ratio of sums (r2, ece: per-row components) has no per-row
                     # value: its cells stay empty.
-                    columns[f"c{position}"] = pa.nulls(chunk.n_rows, pa.float64())
+                    columns[f"c{position}"] = pa.nulls(n, pa.float64())
                     continue
-                mask = None if item.support is None else ~np.asarray(item.support, dtype=bool)
-                columns[f"c{position}"] = pa.array(values, mask=mask)
+                valid = None if item.support is None else np.asarray(item.support, dtype=bool)
+                columns[f"c{position}"] = numeric_array(values, valid)
             table = pa.table(columns)
             target: IO[Any] = self.sink
             if index > 0:
@@ -108,20 +123,37 @@ class PerSampleWriter:
                 if spill is None:
                     spill = self.spills[model] = tempfile.TemporaryFile()
                 target = spill
+            self._write_slices(target, table, options)
+            del table, columns
 
-            def render(start: int, table: pa.Table = table) -> bytes:
-                buffer = io.BytesIO()
-                pacsv.write_csv(table.slice(start, SLICE_ROWS), buffer, options)
-                return buffer.getvalue()
+    def _write_slices(self, target: IO[Any], table: Any, options: Any) -> None:
+        """``table`` as CSV text to ``target``, slice by slice, in order.
 
-            # Slices formatted on two threads (Arrow releases the GIL), written in order.
-            starts = range(0, table.num_rows, SLICE_ROWS)
-            if len(starts) == 1:
-                self._emit(target, render(0))
-                continue
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                for data in pool.map(render, starts):
-                    self._emit(target, data)
+        Slices are formatted on two threads (Arrow's writer releases the GIL) into
+        Arrow buffers, with at most ``IN_FLIGHT`` slices formatted and not yet
+        written: the text held at once is bounded by the slice size, not the batch.
+        """
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        def render(start: int) -> Any:
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table.slice(start, SLICE_ROWS), sink, options)
+            return sink.getvalue()
+
+        starts = range(0, table.num_rows, SLICE_ROWS)
+        if len(starts) == 1:
+            self._emit(target, render(0))
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=2)
+        pending: deque[Future[Any]] = deque()
+        for start in starts:
+            if len(pending) == IN_FLIGHT:
+                self._emit(target, pending.popleft().result())
+            pending.append(self.pool.submit(render, start))
+        while pending:
+            self._emit(target, pending.popleft().result())
 
     def close(self) -> None:
         """Append the later models' rows; removes the temporary files."""
@@ -141,6 +173,9 @@ class PerSampleWriter:
             self.discard()
 
     def discard(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
         for spill in self.spills.values():
             spill.close()
         self.spills = {}
@@ -148,6 +183,24 @@ class PerSampleWriter:
 
 def _needs_quotes(text: str) -> bool:
     return any(c in text for c in ',"\r\n')
+
+
+def _strings(texts: list[str]) -> Any:
+    """An Arrow string array of ``texts``, built from its buffers."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(encoded), buffers)
+
+
+def _coded(indices: Any, names: list[str]) -> Any:
+    """Row ``i`` is ``names[indices[i]]``: a dictionary array, written as its text."""
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(indices, _strings(names))
 
 
 def write_per_sample(handle: IO[Any], dataset: Any, items: list[Any]) -> None:
