@@ -230,9 +230,14 @@ def test_a_worker_killed_mid_run_is_retried_and_the_result_is_exact(tmp_path):
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not os.path.exists(marker):
+
+        def first_start() -> str:  # a whole line: the file can exist before its write lands
+            text = Path(marker).read_text() if os.path.exists(marker) else ""
+            return text.split("\n", 1)[0] if "\n" in text else ""
+
+        while time.monotonic() < deadline and not first_start():
             time.sleep(0.05)
-        victim = int(Path(marker).read_text().split()[0])
+        victim = int(first_start())
         assert victim in workers
         os.kill(victim, signal.SIGKILL)
         thread.join(timeout=180)

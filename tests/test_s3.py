@@ -203,19 +203,21 @@ def test_secret_never_printed(run, s3):
 
 
 def test_unreachable_endpoint_is_an_error_not_a_hang(run):
-    with socket.socket() as sock:  # a port nothing listens on
+    # A port bound but not listening: connections are refused, and no other process
+    # (a Dask worker of a test running meanwhile) can take it while the command runs.
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = run(
-        "compute",
-        f"s3://{BUCKET}/parquet/",
-        "--storage-option",
-        f"endpoint_url=http://127.0.0.1:{port}",
-        "--storage-option",
-        f"key={KEY}",
-        "--storage-option",
-        f"secret={SECRET}",
-    )
+        result = run(
+            "compute",
+            f"s3://{BUCKET}/parquet/",
+            "--storage-option",
+            f"endpoint_url=http://127.0.0.1:{port}",
+            "--storage-option",
+            f"key={KEY}",
+            "--storage-option",
+            f"secret={SECRET}",
+        )
     line = assert_error(result, 1, "cannot reach the storage", "endpoint_url")
     assert SECRET not in line
 
