@@ -223,6 +223,31 @@ def test_d2_pinball_groups_use_their_own_quantile():
     assert np.isnan(early.replicates()).all()
 
 
+def test_d2_pinball_beside_other_series_over_many_draw_rounds():
+    """Replicates are drawn 256 at a time: every round gives each series its own values."""
+    n = 6000
+    y, p = _regression(n, seed=13)
+    w = _weights(n, seed=13)
+    chosen = select_losses(
+        ["mae", "d2_absolute_error", "r2", "d2_pinball:alpha=0.3"], Task.REGRESSION
+    )
+    comps = [s.per_sample(LossInputs(y_true=y, y_pred=p)) for s in chosen]
+    mixed = PoissonBootstrap([s.reducer for s in chosen], 600, seed=2)
+    mixed.update(comps, w)
+    qs = [_quantile(y, w, a) for a in (0.5, 0.3)]
+    mixed.add_null_deviance(y, w, np.array([qs]).T, qs)
+    mixed.null_done()
+    together = mixed.replicates()
+    for j, (selection, comp) in enumerate(zip(chosen, comps)):
+        alone = PoissonBootstrap([selection.reducer], 600, seed=2)
+        alone.update([comp], w)
+        if j in (1, 3):
+            q = qs[0 if j == 1 else 1]
+            alone.add_null_deviance(y, w, np.array([[q]]), [q])
+        alone.null_done()
+        np.testing.assert_allclose(together[:, j], alone.replicates()[:, 0], rtol=1e-12)
+
+
 def test_a_replicate_without_weight_is_nan():
     selections = select_losses(["ece", "mce"], Task.BINARY)
     state = PoissonBootstrap([s.reducer for s in selections], 200, seed=1)
@@ -415,6 +440,20 @@ def test_cli_d2_pinball_intervals_equal_the_api(regression_file, run):
     table = run("compute", regression_file, *common)
     assert table.exit_code == 0
     assert "d2_absolute_error" in table.stdout and " - " not in table.stdout
+
+
+def test_a_figure_without_value_has_no_interval(tmp_path, run):
+    """One row: r2 and d2_* are undefined (scikit-learn: NaN), so is their interval."""
+    path = tmp_path / "one.csv"
+    path.write_text("y_true,y_pred\n1.5,1.0\n")
+    losses = "d2_absolute_error,d2_pinball:alpha=0.9,r2,d2_tweedie,mae"
+    payload = _cli(run, "compute", str(path), "-l", losses, "--ci", "0.9", "--bootstrap", "50")
+    for row in payload["results"]:
+        if row["loss"] == "mae":
+            assert row["value"] == 0.5 and row["ci_low"] == row["ci_high"] == 0.5, row
+        else:
+            assert row["value"] is None and row["ci_low"] is None, row
+            assert row["ci_high"] is None, row
 
 
 def test_cli_d2_tweedie_intervals_equal_the_api(regression_file, run):

@@ -703,9 +703,9 @@ class PoissonBootstrap:
                     out[start:stop, self._tweedie_cols] = scores
                 if self._quantile_cols and self.null_ready:
                     null = _NULL_ALL if cells is None else _NULL_OWN
-                    sums = self.quantile[chosen].sum(axis=0)  # (series, 3, blocks)
-                    model = draws @ sums[:, _MODEL, :].T  # (replicates, series)
-                    deviance = draws @ sums[:, null, :].T
+                    pinball = self.quantile[chosen].sum(axis=0)  # (series, 3, blocks)
+                    model = draws @ pinball[:, _MODEL, :].T  # (replicates, series)
+                    deviance = draws @ pinball[:, null, :].T
                     value = np.where(
                         model == 0, 1.0, np.where(deviance == 0, 0.0, 1.0 - model / deviance)
                     )

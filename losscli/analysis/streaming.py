@@ -625,7 +625,9 @@ class StreamingCompute:
         spec = state.selection.spec
         low: float | None = None
         high: float | None = None
-        if self.ci_level is not None and not state.scalar:
+        value = acc.result()
+        # No value (a skill score of fewer than two rows): no interval either.
+        if self.ci_level is not None and not state.scalar and not math.isnan(value):
             if isinstance(acc, MedianInterval):
                 low, high = acc.interval()
             elif reps is not None:
@@ -635,7 +637,7 @@ class StreamingCompute:
             label=state.selection.label,
             params=state.selection.params,
             model=state.model,
-            value=acc.result(),
+            value=value,
             ci_low=low,
             ci_high=high,
             group=group,
