@@ -456,6 +456,22 @@ def test_a_figure_without_value_has_no_interval(tmp_path, run):
             assert row["ci_high"] is None, row
 
 
+@pytest.mark.parametrize("group", [[], ["--group-by", "g"]], ids=["all", "groups"])
+def test_cli_d2_pinball_from_stdin_equals_the_file(regression_file, run, group):
+    """stdin is read once: the null deviances come from the y values kept in pass 1."""
+    args = ["--pred-col", "a", "-l", "d2_absolute_error,d2_pinball:alpha=0.9", *group]
+    args += ["--ci", "0.9", "--bootstrap", "120", "--seed", "4"]
+    want = _cli(run, "compute", regression_file, *args)
+    with open(regression_file) as handle:
+        got = run("compute", "-", *args, "--format", "json", input=handle.read())
+    assert got.exit_code == 0, got.stderr
+    payload = json.loads(got.stdout)
+    want.pop("source", None)
+    payload.pop("source", None)
+    assert_same(payload, want)
+    assert all(isinstance(row["ci_low"], float) for row in want["results"])
+
+
 def test_cli_d2_tweedie_intervals_equal_the_api(regression_file, run):
     common = ["--pred-col", "a", "--pred-col", "b", "--weight-col", "w"]
     common += ["-l", "d2_tweedie:power=1.5,mae", "--ci", "0.9", "--bootstrap", "200"]
