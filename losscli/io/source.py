@@ -572,27 +572,56 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     """Read and validate the next chunk in a worker thread while the caller computes.
 
     pyarrow parses and NumPy computes without holding the GIL, so reading
-    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory.
-    """
-    from concurrent.futures import ThreadPoolExecutor
+    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory
+    (the worker reads the next chunk only once the caller has taken the last).
 
-    done = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read") as pool:
-        future = pool.submit(next, chunks, done)
+    The worker is a daemon thread, and a pass that is left early (an error,
+    a consumer that stops, a generator finalised by the garbage collector in
+    whatever thread runs it) never waits for it longer than a moment: it may be
+    blocked reading a pipe that nobody will write to again, which must neither
+    hang the command nor keep the process from exiting.
+    """
+    import queue
+    import threading
+
+    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    wanted = threading.Semaphore(1)  # chunks the worker may read ahead
+    stop = threading.Event()
+
+    def work() -> None:
         try:
             while True:
-                item = future.result()
-                if item is done:
+                while not wanted.acquire(timeout=0.5):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
                     return
-                future = pool.submit(next, chunks, done)
-                yield item  # type: ignore[misc]
+                item = next(chunks, None)
+                if item is None:
+                    items.put(("done", None))
+                    return
+                items.put(("item", item))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            items.put(("error", exc))
         finally:
-            future.cancel()
-            try:
-                future.result()
-            except BaseException:  # noqa: BLE001 - already reported or abandoned
-                pass
             chunks.close()  # type: ignore[attr-defined]
+
+    worker = threading.Thread(target=work, name="losscli-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            wanted.release()
+            yield value
+    finally:
+        stop.set()
+        wanted.release()
+        if worker is not threading.current_thread():
+            worker.join(timeout=2.0)  # files closed before we go on, unless a read blocks
 
 
 # --------------------------------------------------------------------------- passes

@@ -1,0 +1,112 @@
+"""The reading thread of a pass (io/source.py _prefetched) never holds the command up.
+
+A pass left early (an error in the computation, a consumer that stops, or a
+generator finalised by the garbage collector in another thread) may leave its
+reader blocked on a pipe that nobody writes to again: closing the pass must
+not wait for that read, and the reader must not keep the process alive.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from losscli.io.source import _prefetched
+
+
+def _blocking_chunks(read_fd: int, done: list[str], reading: threading.Event):
+    try:
+        yield "first"
+        reading.set()
+        os.read(read_fd, 1)  # blocks: nothing is ever written
+        yield "second"
+    finally:
+        done.append("closed")
+
+
+def test_closing_a_pass_does_not_wait_for_a_blocked_read():
+    read_fd, write_fd = os.pipe()
+    try:
+        done: list[str] = []
+        finished = threading.Event()
+        reading = threading.Event()
+
+        def consume() -> None:
+            passes = _prefetched(_blocking_chunks(read_fd, done, reading))
+            assert next(passes) == "first"
+            assert reading.wait(timeout=60)
+            passes.close()  # the reader is now blocked in os.read
+            finished.set()
+
+        thread = threading.Thread(target=consume, daemon=True)
+        thread.start()
+        thread.join(timeout=60)
+        assert finished.is_set(), "closing the pass waited for the blocked read"
+        assert done == []  # the read is still blocked: nothing pretended it ended
+    finally:
+        os.close(write_fd)  # the read returns (EOF) and the reader closes the chunks
+    for thread in threading.enumerate():
+        if thread.name == "losscli-read":
+            thread.join(timeout=60)
+    assert done == ["closed"]
+
+
+def test_errors_and_order_come_through():
+    def chunks():
+        yield 1
+        yield 2
+        raise ValueError("bad chunk")
+
+    passes = _prefetched(chunks())
+    assert next(passes) == 1
+    assert next(passes) == 2
+    with pytest.raises(ValueError, match="bad chunk"):
+        next(passes)
+
+
+def test_the_reader_reads_at_most_one_chunk_ahead():
+    produced: list[int] = []
+    taken: list[tuple[int, int]] = []
+
+    def chunks():
+        for i in range(6):
+            produced.append(i)
+            yield i
+
+    passes = _prefetched(chunks())
+    for item in passes:
+        threading.Event().wait(0.05)  # let the reader run ahead if it could
+        taken.append((item, len(produced)))
+    assert [i for i, _ in taken] == list(range(6))
+    assert all(made <= item + 2 for item, made in taken)
+
+
+def test_a_reader_blocked_on_stdin_does_not_keep_the_process_alive(tmp_path):
+    # An error after the first chunk of stdin while the writer keeps the pipe open:
+    # the command exits (exit 1) instead of waiting for the rest of the input.
+    script = (
+        "import sys\n"
+        "from losscli.io.source import _prefetched\n"
+        "def chunks():\n"
+        "    yield 1\n"
+        "    sys.stdin.buffer.read()\n"
+        "    yield 2\n"
+        "p = _prefetched(chunks())\n"
+        "next(p)\n"
+        "raise SystemExit(1)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 1
