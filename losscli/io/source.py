@@ -25,6 +25,7 @@ are validated as one table: their tables are concatenated, then built once.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import io
 import itertools
@@ -568,6 +569,23 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(as_text)
 
 
+_READERS_IDLE: list[Any] = []  # one Event per read-ahead thread: set while it is not reading
+
+
+def _wait_for_readers() -> None:
+    """At exit: let a reader finish the chunk it is parsing (at most 5 s).
+
+    A daemon thread stopped inside pyarrow's parser would abort the process
+    ("terminate called without an active exception"); one blocked on a pipe
+    is left behind after the wait.
+    """
+    for idle in list(_READERS_IDLE):
+        idle.wait(timeout=5.0)
+
+
+atexit.register(_wait_for_readers)
+
+
 def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     """Read and validate the next chunk in a worker thread while the caller computes.
 
@@ -587,6 +605,9 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
     wanted = threading.Semaphore(1)  # chunks the worker may read ahead
     stop = threading.Event()
+    idle = threading.Event()  # not inside a read (at exit, wait for pyarrow's threads)
+    idle.set()
+    _READERS_IDLE.append(idle)
 
     def work() -> None:
         try:
@@ -596,7 +617,11 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
                         return
                 if stop.is_set():
                     return
-                item = next(chunks, None)
+                idle.clear()
+                try:
+                    item = next(chunks, None)
+                finally:
+                    idle.set()
                 if item is None:
                     items.put(("done", None))
                     return
@@ -622,6 +647,8 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
         wanted.release()
         if worker is not threading.current_thread():
             worker.join(timeout=2.0)  # files closed before we go on, unless a read blocks
+        if not worker.is_alive():
+            _READERS_IDLE.remove(idle)
 
 
 # --------------------------------------------------------------------------- passes
