@@ -25,7 +25,6 @@ are validated as one table: their tables are concatenated, then built once.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import io
 import itertools
@@ -569,86 +568,44 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(as_text)
 
 
-_READERS_IDLE: list[Any] = []  # one Event per read-ahead thread: set while it is not reading
-
-
-def _wait_for_readers() -> None:
-    """At exit: let a reader finish the chunk it is parsing (at most 5 s).
-
-    A daemon thread stopped inside pyarrow's parser would abort the process
-    ("terminate called without an active exception"); one blocked on a pipe
-    is left behind after the wait.
-    """
-    for idle in list(_READERS_IDLE):
-        idle.wait(timeout=5.0)
-
-
-atexit.register(_wait_for_readers)
-
-
 def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     """Read and validate the next chunk in a worker thread while the caller computes.
 
     pyarrow parses and NumPy computes without holding the GIL, so reading
-    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory
-    (the worker reads the next chunk only once the caller has taken the last).
+    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory.
 
-    The worker is a daemon thread, and a pass that is left early (an error,
-    a consumer that stops, a generator finalised by the garbage collector in
-    whatever thread runs it) never waits for it longer than a moment: it may be
-    blocked reading a pipe that nobody will write to again, which must neither
-    hang the command nor keep the process from exiting.
+    A pass left early (an error, a consumer that stops, or a generator
+    finalised by the garbage collector in whatever thread runs it) waits for
+    the chunk being read at most a moment: the read may be blocked on a pipe
+    nobody writes to again, and waiting for it from inside another thread's
+    start deadlocked.
     """
-    import queue
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
 
-    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    wanted = threading.Semaphore(1)  # chunks the worker may read ahead
-    stop = threading.Event()
-    idle = threading.Event()  # not inside a read (at exit, wait for pyarrow's threads)
-    idle.set()
-    _READERS_IDLE.append(idle)
-
-    def work() -> None:
-        try:
-            while True:
-                while not wanted.acquire(timeout=0.5):
-                    if stop.is_set():
-                        return
-                if stop.is_set():
-                    return
-                idle.clear()
-                try:
-                    item = next(chunks, None)
-                finally:
-                    idle.set()
-                if item is None:
-                    items.put(("done", None))
-                    return
-                items.put(("item", item))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            items.put(("error", exc))
-        finally:
-            chunks.close()  # type: ignore[attr-defined]
-
-    worker = threading.Thread(target=work, name="losscli-read", daemon=True)
-    worker.start()
+    done = object()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read")
+    future = pool.submit(next, chunks, done)
     try:
         while True:
-            kind, value = items.get()
-            if kind == "done":
+            item = future.result()
+            if item is done:
                 return
-            if kind == "error":
-                raise value
-            wanted.release()
-            yield value
+            future = pool.submit(next, chunks, done)
+            yield item  # type: ignore[misc]
     finally:
-        stop.set()
-        wanted.release()
-        if worker is not threading.current_thread():
-            worker.join(timeout=2.0)  # files closed before we go on, unless a read blocks
-        if not worker.is_alive():
-            _READERS_IDLE.remove(idle)
+        future.cancel()
+        try:
+            future.result(timeout=2.0)
+        except FutureTimeout:
+            pass  # a read that blocks: left to finish on its own
+        except BaseException:  # noqa: BLE001 - already reported or abandoned
+            pass
+        try:
+            chunks.close()  # type: ignore[attr-defined]
+        except ValueError:
+            pass  # still being read (above): closed when the read returns and it is collected
+        pool.shutdown(wait=False)
 
 
 # --------------------------------------------------------------------------- passes
