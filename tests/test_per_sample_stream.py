@@ -216,3 +216,55 @@ def test_per_sample_bytes_do_not_depend_on_the_slices(run, tmp_path, ids):
         handle = io.StringIO()
         csv.writer(handle, lineterminator="\n").writerows(row[:r2] + row[r2 + 1 :] for row in rows)
         assert_same_rows(handle.getvalue(), reference_per_sample(dataset, items))
+
+
+def test_columns_with_the_same_values_share_their_text_byte_for_byte():
+    """mse and rmse (mae, median_ae, max_error) have the same per-row values: their text
+    is cast once and written twice. The bytes are those of Arrow's writer given every
+    column, for exact copies only: -0.0 against 0.0, NaN, inf, 1e-5 and empty cells."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    import losscli.report.per_sample as per_sample_module
+    from losscli.io.frames import numeric_array
+
+    rng = np.random.default_rng(3)
+    n = 50
+    e = rng.normal(size=n)
+    e[:6] = [0.0, -0.0, np.nan, np.inf, 1e-5, -1e300]
+    zero_flipped = e.copy()
+    zero_flipped[1] = 0.0  # equal by ==, not by bits: written "0", not "-0"
+    support = rng.uniform(size=n) > 0.2
+    columns = [
+        (e, None),
+        (e.copy(), None),  # an exact copy: shared
+        (zero_flipped, None),  # not shared
+        (e, support),  # the same values with empty cells: not shared with the first
+        (np.abs(e), support),
+        (np.abs(e), support),  # shared with the one before
+    ]
+    seen: list = []
+    same: dict[str, str] = {}
+    arrays = {"row": numeric_array(np.arange(1, n + 1))}
+    for i, (values, valid) in enumerate(columns):
+        name = f"c{i}"
+        arrays[name] = numeric_array(values, valid)
+        twin = per_sample_module._twin(seen, values, valid)
+        if twin is None:
+            seen.append((name, values, valid))
+        else:
+            same[name] = twin
+    assert same == {"c1": "c0", "c5": "c4"}
+    table = pa.table(arrays)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    want = pa.BufferOutputStream()
+    pacsv.write_csv(table, want, options)
+    for slice_rows in (7, 1000):
+        got = io.BytesIO()
+        writer = per_sample_module.PerSampleWriter(got)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
+            writer._write_slices(got, table, options, same)
+        writer.discard()
+        assert got.getvalue() == want.getvalue().to_pybytes()
+    assert b",-0," in got.getvalue() and b"nan" in got.getvalue()

@@ -106,16 +106,25 @@ class PerSampleWriter:
             columns = dict(prefix)
             columns["model"] = _coded(zeros, [model])
             by_label = {i.selection.label: i for i in items if i.model == model}
+            seen: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+            same: dict[str, str] = {}
             for position, label in enumerate(self.labels):
                 item = by_label[label]
                 values = np.asarray(item.values, dtype=np.float64)
+                name = f"c{position}"
                 if values.ndim != 1:
                     # A ratio of sums (r2, ece: per-row components) has no per-row
                     # value: its cells stay empty.
-                    columns[f"c{position}"] = pa.nulls(n, pa.float64())
+                    columns[name] = pa.nulls(n, pa.float64())
                     continue
                 valid = None if item.support is None else np.asarray(item.support, dtype=bool)
-                columns[f"c{position}"] = numeric_array(values, valid)
+                columns[name] = numeric_array(values, valid)
+                if not special:
+                    twin = _twin(seen, values, valid)
+                    if twin is None:
+                        seen.append((name, values, valid))
+                    else:
+                        same[name] = twin
             table = pa.table(columns)
             target: IO[Any] = self.sink
             if index > 0:
@@ -123,22 +132,38 @@ class PerSampleWriter:
                 if spill is None:
                     spill = self.spills[model] = tempfile.TemporaryFile()
                 target = spill
-            self._write_slices(target, table, options)
+            self._write_slices(target, table, options, same)
             del table, columns
 
-    def _write_slices(self, target: IO[Any], table: Any, options: Any) -> None:
+    def _write_slices(
+        self, target: IO[Any], table: Any, options: Any, same: dict[str, str]
+    ) -> None:
         """``table`` as CSV text to ``target``, slice by slice, in order.
 
         Slices are formatted on two threads (Arrow's writer releases the GIL) into
         Arrow buffers, with at most ``IN_FLIGHT`` slices formatted and not yet
         written: the text held at once is bounded by the slice size, not the batch.
+        ``same`` maps a column to an earlier one with the same values (mse and
+        rmse, mae and median_ae per row): that column's text is made once, by
+        Arrow's own number-to-text cast (what its writer uses), and written twice.
         """
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         def render(start: int) -> Any:
+            part = table.slice(start, SLICE_ROWS)
+            if same:
+                import pyarrow.compute as pc
+
+                columns = dict(zip(part.column_names, part.columns))
+                texts: dict[str, Any] = {}
+                for name, twin in same.items():
+                    if twin not in texts:
+                        texts[twin] = pc.cast(columns[twin], pa.string())
+                    columns[name] = columns[twin] = texts[twin]
+                part = pa.table(columns)
             sink = pa.BufferOutputStream()
-            pacsv.write_csv(table.slice(start, SLICE_ROWS), sink, options)
+            pacsv.write_csv(part, sink, options)
             return sink.getvalue()
 
         starts = range(0, table.num_rows, SLICE_ROWS)
@@ -179,6 +204,30 @@ class PerSampleWriter:
         for spill in self.spills.values():
             spill.close()
         self.spills = {}
+
+
+def _twin(
+    seen: list[tuple[str, np.ndarray, np.ndarray | None]],
+    values: np.ndarray,
+    valid: np.ndarray | None,
+) -> str | None:
+    """The column in ``seen`` with bit-identical values and the same empty cells, if any.
+
+    Bits, not ==: -0.0 and 0.0 (or two NaNs) are written differently or alike by
+    their bits, so only an exact copy may share its text.
+    """
+    bits = values.view(np.uint64)
+    for name, other, other_valid in seen:
+        if (valid is None) != (other_valid is None):
+            continue
+        if valid is not None and not np.array_equal(valid, other_valid):
+            continue
+        if other is values or (
+            bits[:64].tobytes() == other.view(np.uint64)[:64].tobytes()
+            and np.array_equal(bits, other.view(np.uint64))
+        ):
+            return name
+    return None
 
 
 def _needs_quotes(text: str) -> bool:
