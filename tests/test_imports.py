@@ -50,10 +50,6 @@ def test_compute_does_not_import_pandas():
     assert "pandas" not in imported
 
 
-@pytest.mark.skipif(
-    int(__import__("pyarrow").__version__.split(".")[0]) < 15,
-    reason="pyarrow 14 (the dependency floor) imports pandas itself on this path",
-)
 def test_per_sample_and_group_by_do_not_import_pandas(tmp_path):
     # pandas, once imported, holds about 40 MiB for the rest of the run: --per-sample and
     # --group-by build their Arrow arrays from buffers (pa.array would import it).
