@@ -218,9 +218,10 @@ def _twin(
     """
     bits = values.view(np.uint64)
     for name, other, other_valid in seen:
-        if (valid is None) != (other_valid is None):
-            continue
-        if valid is not None and not np.array_equal(valid, other_valid):
+        if valid is None or other_valid is None:
+            if (valid is None) != (other_valid is None):
+                continue
+        elif not np.array_equal(valid, other_valid):
             continue
         if other is values or (
             bits[:64].tobytes() == other.view(np.uint64)[:64].tobytes()
