@@ -130,8 +130,12 @@ class TopShareEstimate:
         top = contrib[contrib >= self.threshold]
         if top.size:
             bins = key_bins(top, 16)  # order_keys(top) >> 48, read as uint16 when top >= 0
-            self.counts += np.bincount(bins, minlength=1 << 16)
-            self.sums += np.bincount(bins, weights=top, minlength=1 << 16)
+            # The bins a chunk's top rows fill are few (a bin is 1/16 of a binary order of
+            # magnitude): count into that range rather than over all 65,536 bins.
+            lo, hi = int(bins.min()), int(bins.max()) + 1
+            part = (bins - bins.dtype.type(lo)).astype(np.intp)
+            self.counts[lo:hi] += np.bincount(part, minlength=hi - lo)
+            self.sums[lo:hi] += np.bincount(part, weights=top, minlength=hi - lo)
         return chunk_total
 
     def merge(self, other: TopShareEstimate) -> TopShareEstimate:

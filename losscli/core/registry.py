@@ -140,6 +140,21 @@ class LossInputs:
         residual.flags.writeable = False
         return residual
 
+    @cached_property
+    def abs_residual(self) -> np.ndarray:
+        """|e|, computed once and shared (mae, huber, log_cosh, median_ae, ...); read-only."""
+        value = np.abs(self.residual)
+        value.flags.writeable = False
+        return value
+
+    @cached_property
+    def squared_residual(self) -> np.ndarray:
+        """e^2 (inf where it overflows), computed once and shared (mse, rmse); read-only."""
+        with np.errstate(over="ignore"):
+            value = np.square(self.residual)
+        value.flags.writeable = False
+        return value
+
     def take(self, index: np.ndarray) -> LossInputs:
         """The same inputs restricted to some rows (index or boolean mask)."""
         return LossInputs(

@@ -31,11 +31,6 @@ def _err(x: LossInputs) -> np.ndarray:
     return x.residual
 
 
-def _square(a: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return cast(np.ndarray, np.square(a))
-
-
 _LOG1P_HINT = "log1p needs values above -1: use mse/mae, or shift both columns above -1"
 _GT_MINUS_ONE = (
     DomainRule("y_true", lambda a: a > -1, "> -1", hint=_LOG1P_HINT),
@@ -60,7 +55,7 @@ _GT_MINUS_ONE = (
 )
 def mse(x: LossInputs) -> np.ndarray:
     """Mean squared error: the average squared difference; large errors dominate."""
-    return _square(_err(x))
+    return x.squared_residual
 
 
 @register(
@@ -80,7 +75,7 @@ def mse(x: LossInputs) -> np.ndarray:
 )
 def rmse(x: LossInputs) -> np.ndarray:
     """Root mean squared error: MSE in the units of the target."""
-    return _square(_err(x))
+    return x.squared_residual
 
 
 @register(
@@ -100,7 +95,7 @@ def rmse(x: LossInputs) -> np.ndarray:
 )
 def mae(x: LossInputs) -> np.ndarray:
     """Mean absolute error: the average absolute difference, robust to outliers."""
-    return cast(np.ndarray, np.abs(_err(x)))
+    return x.abs_residual
 
 
 @register(
@@ -152,12 +147,18 @@ def mbe(x: LossInputs) -> np.ndarray:
 )
 def huber(x: LossInputs, delta: float) -> np.ndarray:
     """Huber loss: quadratic for small errors, linear beyond delta."""
-    a = np.abs(_err(x))
+    a = x.abs_residual
     # With m = min(|e|, delta): 0.5 m^2 + delta (|e| - m) is 0.5 e^2 inside the
     # threshold and delta (|e| - delta/2) beyond it, in fewer passes than np.where.
     m = np.minimum(a, delta)
     with np.errstate(over="ignore"):
-        return cast(np.ndarray, 0.5 * np.square(m) + delta * (a - m))
+        # 0.5 * m^2 + delta * (a - m), with no more arrays than needed.
+        out = np.square(m)
+        out *= 0.5
+        np.subtract(a, m, out=m)
+        m *= delta
+        out += m
+    return cast(np.ndarray, out)
 
 
 @register(
@@ -175,8 +176,14 @@ def huber(x: LossInputs, delta: float) -> np.ndarray:
 )
 def log_cosh(x: LossInputs) -> np.ndarray:
     """Log-cosh loss: smooth, quadratic near zero and linear for large errors."""
-    a = np.abs(_err(x))
-    return cast(np.ndarray, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0))
+    a = x.abs_residual
+    # a + log1p(exp(-2a)) - log 2, with no more arrays than needed.
+    out = np.multiply(a, -2.0)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += a
+    out -= np.log(2.0)
+    return cast(np.ndarray, out)
 
 
 @register(
@@ -283,7 +290,7 @@ def rmsle(x: LossInputs) -> np.ndarray:
 )
 def median_ae(x: LossInputs) -> np.ndarray:
     """Median absolute error: the error of the typical row."""
-    return cast(np.ndarray, np.abs(_err(x)))
+    return x.abs_residual
 
 
 @register(
@@ -302,7 +309,7 @@ def median_ae(x: LossInputs) -> np.ndarray:
 )
 def max_error(x: LossInputs) -> np.ndarray:
     """Maximum absolute error: the single worst row."""
-    return cast(np.ndarray, np.abs(_err(x)))
+    return x.abs_residual
 
 
 @register(
