@@ -8,6 +8,7 @@ or non-numeric cells.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -461,11 +462,22 @@ def _probabilities(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
     """Whether probability losses can read the predictions: logits, or values in [0, 1]."""
     if opts.from_logits:
         return True
-    for values in models.values():
-        finite = values[np.isfinite(values)]
-        if finite.size and (finite.min() < 0 or finite.max() > 1):
-            return False
-    return True
+    return all(_within_unit(values) for values in models.values())
+
+
+def _within_unit(values: np.ndarray) -> bool:
+    """Whether every finite value is in [0, 1] (NaN and infinities are not looked at)."""
+    if values.size == 0:
+        return True
+    # Two passes that skip NaN decide most inputs; only infinities need the finite ones.
+    low = float(np.fmin.reduce(values, axis=None))
+    high = float(np.fmax.reduce(values, axis=None))
+    if 0 <= low and high <= 1:
+        return True
+    if (math.isfinite(low) and low < 0) or (math.isfinite(high) and high > 1):
+        return False
+    finite = values[np.isfinite(values)]
+    return not (finite.size and (finite.min() < 0 or finite.max() > 1))
 
 
 def _scores(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
