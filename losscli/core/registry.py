@@ -143,7 +143,7 @@ class LossInputs:
     @cached_property
     def abs_residual(self) -> np.ndarray:
         """|e|, computed once and shared (mae, huber, log_cosh, median_ae, ...); read-only."""
-        value = np.abs(self.residual)
+        value: np.ndarray = np.abs(self.residual)
         value.flags.writeable = False
         return value
 
@@ -151,7 +151,7 @@ class LossInputs:
     def squared_residual(self) -> np.ndarray:
         """e^2 (inf where it overflows), computed once and shared (mse, rmse); read-only."""
         with np.errstate(over="ignore"):
-            value = np.square(self.residual)
+            value: np.ndarray = np.square(self.residual)
         value.flags.writeable = False
         return value
 
