@@ -36,7 +36,7 @@ def dask_cluster():
     Dask tests that compare engines (the fault tests start their own, to kill a worker)."""
     distributed = pytest.importorskip("distributed", reason="dask is in the test extra")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
     )
     client = distributed.Client(cluster, set_as_default=False)
     try:

@@ -214,7 +214,7 @@ def test_a_worker_killed_mid_run_is_retried_and_the_result_is_exact(tmp_path):
     with open_source(whole, opts) as source:
         want = run_plan(plan, source)
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
     )
     client = distributed.Client(cluster)
     try:

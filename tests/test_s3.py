@@ -248,7 +248,7 @@ def dask_client():
     """Two single-threaded worker processes that read the partitions from S3 themselves."""
     distributed = pytest.importorskip("distributed", reason="dask is in the test extra")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
     )
     client = distributed.Client(cluster)
     try:
