@@ -322,3 +322,17 @@ def test_size_does_not_grow_with_rows(run, tmp_path):
         sizes.append(out.stat().st_size)
     assert sizes[1] < 1_000_000
     assert sizes[1] < 1.2 * sizes[0]
+
+
+@pytest.mark.parametrize("losses", ["d2_absolute_error", "mse,r2"])
+def test_figures_of_many_rows_are_reported_without_a_curve(run, losses):
+    """r2 and the d2 scores have no curve of one row's loss: the report shows their
+    values and draws curves only for the losses that have one (none: no section)."""
+    result = run(
+        "report", SAMPLES / "regression_clean.csv", "-l", losses, "--bootstrap", "50", "-o", "-"
+    )
+    assert result.exit_code == 0, result.stderr
+    html = result.stdout
+    for name in losses.split(","):
+        assert name in html
+    assert ('<section id="curves">' in html) == ("mse" in losses)

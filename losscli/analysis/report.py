@@ -101,10 +101,16 @@ class ReportData:
 
 
 def curve_selections(selections: list[LossSelection]) -> list[LossSelection]:
-    """The selected losses that have a curve over an error grid (built-in, not structured)."""
+    """The selected losses that have a curve over an error grid (built-in, not structured).
+
+    Figures of many rows (scores, zero-one, calibration, interval figures) have none:
+    the report shows their values and leaves them out of the curves.
+    """
     out: list[LossSelection] = []
     for s in selections:
         if is_custom(s.spec) or s.spec.task not in (Task.REGRESSION, Task.BINARY, Task.MULTICLASS):
+            continue
+        if s.spec.evaluation_only:
             continue
         if all(s.label != o.label for o in out):
             out.append(s)
