@@ -32,6 +32,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
@@ -568,11 +569,16 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(as_text)
 
 
+# Chunks read (and validated) ahead of the one being computed on.
+READ_AHEAD = 2
+
+
 def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     """Read and validate the next chunk in a worker thread while the caller computes.
 
     pyarrow parses and NumPy computes without holding the GIL, so reading
-    chunk i+1 overlaps the losses of chunk i; one chunk ahead bounds memory.
+    chunks i+1, i+2 overlaps the losses of chunk i; :data:`READ_AHEAD` chunks
+    ahead bound memory.
 
     A pass left early (an error, a consumer that stops, or a generator
     finalised by the garbage collector in whatever thread runs it) waits for
@@ -585,22 +591,26 @@ def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
 
     done = object()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read")
-    future = pool.submit(next, chunks, done)
+    # Reads queued in the one worker thread (so the chunks are read one at a time, in
+    # order); READ_AHEAD of them let the reader run on while the caller is slower.
+    pending = deque(pool.submit(next, chunks, done) for _ in range(READ_AHEAD))
     try:
         while True:
-            item = future.result()
+            item = pending.popleft().result()
             if item is done:
                 return
-            future = pool.submit(next, chunks, done)
+            pending.append(pool.submit(next, chunks, done))
             yield item  # type: ignore[misc]
     finally:
-        future.cancel()
-        try:
-            future.result(timeout=2.0)
-        except FutureTimeout:
-            pass  # a read that blocks: left to finish on its own
-        except BaseException:  # noqa: BLE001 - already reported or abandoned
-            pass
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            try:
+                future.result(timeout=2.0)
+            except FutureTimeout:
+                pass  # a read that blocks: left to finish on its own
+            except BaseException:  # noqa: BLE001 - already reported or abandoned
+                pass
         try:
             chunks.close()  # type: ignore[attr-defined]
         except ValueError:
