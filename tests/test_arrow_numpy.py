@@ -81,3 +81,24 @@ def test_a_numeric_column_needs_no_pyarrow_compute():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_arrays_built_from_buffers_equal_pyarrows():
+    from losscli.io.arrow import bool_array, bool_numpy, index_array, null_strings, repeated_string
+
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 8, 9, 100):
+        mask = rng.uniform(size=n) < 0.5
+        assert bool_array(mask).equals(pa.array(mask, pa.bool_()))
+        positions = rng.integers(0, 1000, n)
+        assert index_array(positions).equals(pa.array(positions, pa.int64()))
+        assert null_strings(n).equals(pa.array([None] * n, pa.string()))
+        assert repeated_string('é,"x', n).equals(pa.array(['é,"x'] * n, pa.string()))
+        # with nulls, an offset and chunks: null cells read as False
+        cells = [None if v < 0.2 else bool(v < 0.6) for v in rng.uniform(size=n)]
+        array = pa.array(cells, pa.bool_())
+        want = np.array([bool(c) for c in cells], dtype=bool)
+        assert np.array_equal(bool_numpy(array), want)
+        assert np.array_equal(bool_numpy(array.slice(min(n, 3))), want[min(n, 3) :])
+        chunked = pa.chunked_array([array.slice(0, n // 2), array.slice(n // 2)], pa.bool_())
+        assert np.array_equal(bool_numpy(chunked), want)

@@ -99,3 +99,12 @@ def test_unknown_attribute_of_losscli_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         losscli.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("pos_label", [[], ["--pos-label", "dog"]])
+def test_text_labels_do_not_import_pandas(tmp_path, pos_label):
+    data = tmp_path / "labels.csv"
+    data.write_text("y_true,y_pred\ncat,0.2\ndog,0.9\ncat,0.4\n dog ,0.6\n")
+    imported = _imported_after(_run_cli("compute", str(data), *pos_label, "--format", "json"))
+    assert "numpy" in imported and "pyarrow" in imported
+    assert "pandas" not in imported

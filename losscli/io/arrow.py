@@ -82,3 +82,53 @@ def indices_numpy(indices: pa.Array, missing: int) -> np.ndarray:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
             codes[bits[indices.offset : indices.offset + n] == 0] = missing
     return codes
+
+
+# Arrays built from their buffers: pa.array and pa.scalar import pandas (about 40 MiB
+# and a third of a second) only to ask whether their input is a pandas object.
+
+
+def bool_array(mask: np.ndarray) -> pa.Array:
+    """A NumPy boolean mask as an Arrow boolean array (no nulls)."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    bits = pa.py_buffer(np.packbits(mask, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), int(mask.size), [None, bits])
+
+
+def index_array(positions: np.ndarray) -> pa.Array:
+    """Row positions (for ``take``) as an Arrow int64 array."""
+    data = np.ascontiguousarray(positions, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), int(data.size), [None, pa.py_buffer(data)])
+
+
+def null_strings(n: int) -> pa.Array:
+    """``n`` missing strings (the "else" of an ``if_else`` that blanks cells)."""
+    return pa.nulls(n, pa.string())
+
+
+def repeated_string(text: str, n: int) -> pa.Array:
+    """One string ``n`` times (a constant column, e.g. a hive partition's value)."""
+    encoded = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(encoded)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(encoded * n)]
+    return pa.Array.from_buffers(pa.large_string(), n, buffers).cast(pa.string())
+
+
+def bool_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array as NumPy booleans, False where it is null."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    validity, data = array.buffers()
+    start = array.offset
+
+    def bits(buffer: pa.Buffer) -> np.ndarray:
+        unpacked = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")
+        return unpacked[start : start + n].astype(bool)
+
+    out = bits(data)
+    if array.null_count:
+        out &= bits(validity) if validity is not None else False
+    return out

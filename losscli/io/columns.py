@@ -20,7 +20,14 @@ import pyarrow as pa
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
-from losscli.io.arrow import CAST_ERRORS, indices_numpy
+from losscli.io.arrow import (
+    CAST_ERRORS,
+    bool_array,
+    bool_numpy,
+    indices_numpy,
+    null_strings,
+    repeated_string,
+)
 from losscli.io.numbers import column_float64
 
 
@@ -703,10 +710,11 @@ def _label_cells(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Arr
     if not is_text_type(column.type):
         column = column.cast(pa.string())
     text = pc.ascii_trim(column, characters=" \t")
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    empty = repeated_string("", 1)[0]  # a scalar from an array: pa.scalar imports pandas
+    text = pc.if_else(pc.equal(text, empty), null_strings(len(text)), text)
     numbers = text_to_float64(text)
     # Cells that are numbers compare as numbers ("2" and "2.0" are one label).
-    text = pc.if_else(pa.array(np.isnan(numbers)), text, pa.scalar(None, pa.string()))
+    text = pc.if_else(bool_array(np.isnan(numbers)), text, null_strings(len(text)))
     return numbers, text
 
 
@@ -740,8 +748,9 @@ def _positive_class(table: pa.Table, opts: InputOptions) -> tuple[np.ndarray, tu
     if target is not None:
         positive |= numbers == target
     if text.null_count < len(text):
-        positive |= pc.fill_null(pc.equal(text, wanted), False).to_numpy(zero_copy_only=False)
-    missing = np.isnan(numbers) & text.is_null().to_numpy(zero_copy_only=False)
+        # Scalars taken from arrays: a Python value given to pyarrow.compute imports pandas.
+        positive |= bool_numpy(pc.equal(text, repeated_string(wanted, 1)[0]))
+    missing = np.isnan(numbers) & bool_numpy(text.is_null())
     labels = _label_names(numbers, text)
     if len(labels) > 2:
         raise DataError(

@@ -46,6 +46,7 @@ from typing import IO, Any, cast
 import pyarrow as pa
 
 from losscli.errors import InputError, LossCliError, NoDataRows, UsageError
+from losscli.io.arrow import repeated_string
 from losscli.io.columns import InputOptions, missing_and_extra
 from losscli.io.source import Partition, Progress, Source
 
@@ -553,7 +554,7 @@ def _hive_columns(opts: InputOptions, hive: tuple[tuple[str, str], ...]) -> list
 def _with_hive(table: pa.Table, hive: tuple[tuple[str, str], ...], keys: list[str]) -> pa.Table:
     values = dict(hive)
     for key in keys:
-        table = table.append_column(key, pa.array([values[key]] * table.num_rows, pa.string()))
+        table = table.append_column(key, repeated_string(values[key], table.num_rows))
     return table
 
 

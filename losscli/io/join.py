@@ -48,6 +48,7 @@ import numpy as np
 import pyarrow as pa
 
 from losscli.errors import DataError, InputError, LossWarning, UsageError
+from losscli.io.arrow import bool_array, index_array
 from losscli.io.columns import InputOptions, _class_columns, _missing_column
 from losscli.io.source import Progress, Source, concat_tables, open_source
 
@@ -626,7 +627,7 @@ class _JoinPass:
                 # The rest of the pass only counts (an error follows): one row per key.
                 first = np.flatnonzero(~np.asarray(index.duplicated(keep="first")))
                 index, arrays = index[first], [a[first] for a in arrays]
-                table = table.take(pa.array(first))
+                table = table.take(index_array(np.asarray(first)))
             if i != 0:  # only the first file's key columns go on (the index has the rest)
                 table = table.drop_columns([k for k in keys if k not in member.renames])
             held[i] = (table, index, np.zeros(table.num_rows, dtype=np.int32), arrays)
@@ -668,9 +669,9 @@ class _JoinPass:
             parts = []
             for i, member in enumerate(members):
                 if i == self._driver:
-                    parts.append(self._renamed(member, table.filter(pa.array(keep))))
+                    parts.append(self._renamed(member, table.filter(bool_array(np.asarray(keep)))))
                 else:
-                    take = pa.array(positions[i][keep])
+                    take = index_array(positions[i][keep])
                     parts.append(self._renamed(member, held[i][0].take(take)))
             if self._driver == 0:
                 row_numbers = rows[keep]
@@ -832,7 +833,7 @@ class _JoinPass:
                 for i, member in enumerate(members):
                     buffer = buffers[i]
                     assert buffer is not None
-                    parts.append(self._renamed(member, buffer.take(pa.array(positions[i]))))
+                    parts.append(self._renamed(member, buffer.take(index_array(positions[i]))))
                 joined += int(common.size)
                 yield self._assemble(parts), consumed[0] + positions[0] + 1
             for i in range(k):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from losscli.io.arrow import float64_numpy
+from losscli.io.arrow import float64_numpy, null_strings
 
 # RE2 syntax (pyarrow): \d is ASCII only.
 NUMBER_PATTERN = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf|infinity))$"
@@ -48,7 +48,7 @@ def text_to_float64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
     strings = pc.ascii_trim(column, characters=" \t")
     valid = pc.match_substring_regex(strings, NUMBER_PATTERN)
-    numbers = pc.if_else(valid, strings, pa.scalar(None, pa.string()))
+    numbers = pc.if_else(valid, strings, null_strings(len(strings)))
     return float64_numpy(pc.cast(numbers, pa.float64()))
 
 
