@@ -152,6 +152,20 @@ def _combined_moments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cast("np.ndarray", out)
 
 
+def _weighted_pairs(
+    rows: np.ndarray, w: np.ndarray | None, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A batch's flat per-row pairs as (n, 2) rows, their weights and cell-block indices.
+
+    Rows of weight 0 are left out: they add nothing to any sum, and the
+    moments and bin means divide by the weight.
+    """
+    rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
+    weights = np.ones(rows.shape[0]) if w is None else w
+    keep = weights > 0
+    return rows[keep], weights[keep], index[keep]
+
+
 def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarray:
     """The block of each row (0-based global row indices): itself while < blocks, else hashed.
 
@@ -489,10 +503,7 @@ class PoissonBootstrap:
         self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray, size: int
     ) -> None:
         """One batch of (deviance(y, p), y) into the per-(cell, block) deviance state."""
-        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
-        weights = np.ones(rows.shape[0]) if w is None else w
-        keep = weights > 0
-        rows, weights, where = rows[keep], weights[keep], index[keep]
+        rows, weights, where = _weighted_pairs(rows, w, index)
         if rows.shape[0] == 0:
             return
         shape = (self.n_cells, self.blocks)
@@ -542,12 +553,7 @@ class PoissonBootstrap:
         self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray
     ) -> None:
         """One batch of (confidence, correct) into the per-(cell, block) reliability bins."""
-        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
-        if w is not None:
-            keep = w > 0
-            rows, weights, index = rows[keep], w[keep], index[keep]
-        else:
-            weights = np.ones(rows.shape[0])
+        rows, weights, index = _weighted_pairs(rows, w, index)
         if rows.shape[0] == 0:
             return
         n_bins = self._n_bins[slot]
@@ -589,10 +595,7 @@ class PoissonBootstrap:
         self, slot: int, rows: np.ndarray, w: np.ndarray | None, index: np.ndarray, size: int
     ) -> None:
         """One batch of (e, y) components into the per-(cell, block) moments of a series."""
-        rows = rows.reshape(-1, 2) if rows.size else np.zeros((0, 2))
-        weights = np.ones(rows.shape[0]) if w is None else w
-        keep = weights > 0
-        rows, weights, where = rows[keep], weights[keep], index[keep]
+        rows, weights, where = _weighted_pairs(rows, w, index)
         shape = (self.n_cells, self.blocks)
         batch = np.zeros((self.n_cells, 6, self.blocks))
         with np.errstate(all="ignore"):
