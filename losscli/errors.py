@@ -82,6 +82,25 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+def require_modules(modules: tuple[str, ...], needed_by: str, install: str) -> None:
+    """One clear error naming what ``needed_by`` lacks when any of ``modules`` is missing.
+
+    ``install`` is the command that installs the optional extra providing them.
+    """
+    missing = []
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise LossCliError(
+            f"{needed_by} needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install "
+            f"{'it' if len(missing) == 1 else 'them'} with: {install}"
+        )
+
+
 class LossWarning(UserWarning):
     """A warning about the data or the chosen losses (pitfalls, clipping, dropped rows).
 

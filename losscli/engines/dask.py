@@ -42,7 +42,7 @@ from typing import Any
 from losscli.analysis.plan import Plan, rows_before
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
-from losscli.errors import InputError, LossCliError, UsageError
+from losscli.errors import InputError, LossCliError, UsageError, require_modules
 from losscli.io.source import WholeInputChecks
 
 DASK_EXTRA_HINT = "pip install 'losscli[dask]'"
@@ -54,18 +54,7 @@ SPLIT_EVERY = 8
 
 def require_dask() -> None:
     """One clear error naming the extra when dask or distributed is missing."""
-    missing = []
-    for module in ("dask", "distributed"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise LossCliError(
-            f"--engine dask needs {' and '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed; install "
-            f"{'it' if len(missing) == 1 else 'them'} with: {DASK_EXTRA_HINT}"
-        )
+    require_modules(("dask", "distributed"), "--engine dask", DASK_EXTRA_HINT)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from losscli.errors import LossCliError, UsageError
+from losscli.errors import UsageError, require_modules
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 PLOT_EXTRA_HINT = "pip install 'losscli[plot]'"
@@ -39,12 +39,7 @@ class ChartPanel:
 
 def require_matplotlib(what: str = "--plot") -> None:
     """One clear error naming the extra when matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise LossCliError(
-            f"{what} needs matplotlib, which is not installed; install it with: {PLOT_EXTRA_HINT}"
-        ) from None
+    require_modules(("matplotlib",), what, PLOT_EXTRA_HINT)
 
 
 def plot_format(path: str) -> str:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from losscli.errors import LossCliError
+from losscli.errors import require_modules
 from losscli.report.format import fmt_number, fmt_params, group_label
 
 REPORT_EXTRA_HINT = "pip install 'losscli[report]'"
@@ -27,18 +27,7 @@ REPORT_EXTRA_HINT = "pip install 'losscli[report]'"
 
 def require_report_extra() -> None:
     """One clear error naming the extra when jinja2 or matplotlib is missing."""
-    missing = []
-    for module in ("jinja2", "matplotlib"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise LossCliError(
-            f"loss report needs {' and '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed; install "
-            f"{'it' if len(missing) == 1 else 'them'} with: {REPORT_EXTRA_HINT}"
-        )
+    require_modules(("jinja2", "matplotlib"), "loss report", REPORT_EXTRA_HINT)
 
 
 # --------------------------------------------------------------------------- view model
