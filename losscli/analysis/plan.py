@@ -106,16 +106,41 @@ class ListSource(Generic[T]):
         return iter(self.items)
 
 
-def run_in_memory(plan: Plan, dataset: Dataset) -> Any:
-    """Every pass of ``plan`` over one Dataset held in memory (the input as one batch)."""
-    passes = plan(dataset)
+def run_passes(
+    plan: Plan,
+    head: Dataset,
+    reduce: Callable[[Any, int], Any],
+    on_pass: Callable[[int], None] | None = None,
+    after_pass: Callable[[], None] | None = None,
+) -> Any:
+    """Drive ``plan`` pass by pass and return its report: what every engine shares.
+
+    ``reduce(step, n)`` is pass n (1-based) of ``step`` over the whole input,
+    one state; its ``finish`` is sent back to the plan for the next step.
+    ``on_pass(n)`` is called before pass n, e.g. to restart a progress bar, and
+    ``after_pass()`` after each pass's finish, once its state is dropped.
+    """
+    passes = plan(head)
     step = next(passes)
+    number = 1
     while True:
-        result = step.finish(step.update(step.new_state(), dataset))
+        if on_pass is not None:
+            on_pass(number)
+        state = reduce(step, number)
+        result = step.finish(state)
+        del state
+        if after_pass is not None:
+            after_pass()
         try:
             step = passes.send(result)
         except StopIteration as done:
             return done.value
+        number += 1
+
+
+def run_in_memory(plan: Plan, dataset: Dataset) -> Any:
+    """Every pass of ``plan`` over one Dataset held in memory (the input as one batch)."""
+    return run_passes(plan, dataset, lambda step, _: step.update(step.new_state(), dataset))
 
 
 @dataclass

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from losscli.analysis.plan import Plan, rows_before
+from losscli.analysis.plan import Plan, rows_before, run_passes
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import InputError, LossCliError, UsageError, require_modules
@@ -310,24 +310,17 @@ def run_plan(
         counts = _count(client, parts)
         parts = _numbered(parts, counts)
     _note_starts(source, parts)
-    passes = plan(head)
-    step = next(passes)
-    number = 1
-    while True:
-        if on_pass is not None:
-            on_pass(number)
+
+    def one_pass(step: Any, number: int) -> Any:
+        nonlocal counts
         offsets = None
         if rows_before(step) is not None:
             if counts is None:
                 counts = _count(client, parts) if len(parts) > 1 else _Counts([0], [None])
             offsets = counts.used_before
-        state = _reduce(client, step, parts, offsets, split_every)
-        result = step.finish(state)
-        try:
-            step = passes.send(result)
-        except StopIteration as done:
-            return done.value
-        number += 1
+        return _reduce(client, step, parts, offsets, split_every)
+
+    return run_passes(plan, head, one_pass, on_pass)
 
 
 def _gather(future: Any) -> Any:

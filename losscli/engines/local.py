@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from losscli.analysis.plan import BatchSource, Plan
+from losscli.analysis.plan import BatchSource, Plan, run_passes
 from losscli.core.dataset import Dataset
 
 
@@ -31,25 +31,16 @@ def run_plan(
     head = next(batches, None)
     if head is None:
         raise ValueError("the input yielded no batch")
-    passes = plan(head)
-    step = next(passes)
-    number = 1
-    stream: Iterator[Dataset] = itertools.chain([head], batches)
-    while True:
-        if on_pass is not None:
-            on_pass(number)
+    first: Iterator[Dataset] = itertools.chain([head], batches)
+
+    def one_pass(step: Any, number: int) -> Any:
         state = step.new_state()
-        for batch in stream:
+        for batch in first if number == 1 else source.batches():
             state = step.update(state, batch)
-        result = step.finish(state)
-        del state
-        release_free_memory()
-        try:
-            step = passes.send(result)
-        except StopIteration as done:
-            return done.value
-        number += 1
-        stream = source.batches()
+        return state
+
+    # The name is looked up at each call (tests replace it).
+    return run_passes(plan, head, one_pass, on_pass, lambda: release_free_memory())
 
 
 @functools.lru_cache(maxsize=1)
