@@ -33,13 +33,12 @@ import numpy as np
 from losscli.analysis.evaluate import per_sample_losses
 from losscli.analysis.results import ComputeReport
 from losscli.analysis.streaming import (
-    CI_STATE_BYTES,
     MEDIAN_CAP,
     REFINABLE,
     NullState,
     StreamingCompute,
     TopShareEstimate,
-    _mib,
+    check_ci_state,
     null_quantiles,
 )
 from losscli.core.dataset import MAX_GROUPS, Dataset
@@ -158,14 +157,7 @@ def merge_states(a: ComputeState, b: ComputeState) -> ComputeState:
             other = _renumbered(b.boot, target, len(a.group_codes))
         a.boot = a.boot.merge(other)
         if a.first is not None and a.first.groups is not None:
-            needed = a.boot.state_bytes(len(a.group_codes))
-            if needed > CI_STATE_BYTES:
-                raise DataError(
-                    f"--ci with --group-by {a.first.group_column}: {len(a.group_codes)} groups "
-                    f"x {len(a.items)} loss-model pairs need {_mib(needed)} of bootstrap "
-                    f"state, over the {_mib(CI_STATE_BYTES)} bound; choose fewer losses "
-                    f"(-l) or models, group by a coarser column, or leave out --ci"
-                )
+            check_ci_state(a.boot, len(a.group_codes), len(a.items), a.first.group_column)
     a.n_chunks += b.n_chunks
     a.n_rows += b.n_rows
     a.file_rows += b.file_rows

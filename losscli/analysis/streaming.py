@@ -337,14 +337,7 @@ class StreamingCompute:
             codes, names = groups
             lookup = np.array([self.group_codes[g] for g in names], dtype=np.intp)
             cells = lookup[codes]
-            needed = self.boot.state_bytes(len(self.group_codes))
-            if needed > CI_STATE_BYTES:
-                raise DataError(
-                    f"--ci with --group-by {chunk.group_column}: {len(self.group_codes)} groups "
-                    f"x {len(items)} loss-model pairs need {_mib(needed)} of bootstrap "
-                    f"state, over the {_mib(CI_STATE_BYTES)} bound; choose fewer losses "
-                    f"(-l) or models, group by a coarser column, or leave out --ci"
-                )
+            check_ci_state(self.boot, len(self.group_codes), len(items), chunk.group_column)
         elif chunk.strata is not None:
             cells = np.asarray(chunk.strata, dtype=np.intp)
         self.boot.update(
@@ -756,6 +749,20 @@ class NullState:
 
 def _mib(size: int) -> str:
     return f"{round(size / (1 << 20), 1):g} MiB"
+
+
+def check_ci_state(
+    boot: PoissonBootstrap, n_groups: int, n_pairs: int, group_column: str | None
+) -> None:
+    """DataError when --ci's bootstrap state for ``n_groups`` groups is over CI_STATE_BYTES."""
+    needed = boot.state_bytes(n_groups)
+    if needed > CI_STATE_BYTES:
+        raise DataError(
+            f"--ci with --group-by {group_column}: {n_groups} groups "
+            f"x {n_pairs} loss-model pairs need {_mib(needed)} of bootstrap "
+            f"state, over the {_mib(CI_STATE_BYTES)} bound; choose fewer losses "
+            f"(-l) or models, group by a coarser column, or leave out --ci"
+        )
 
 
 def group_slices(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
