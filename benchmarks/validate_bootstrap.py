@@ -163,9 +163,15 @@ def paired_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
 SKILL_TRUTH = {"r2": 0.8, "explained_variance": 0.84}
 
 
+def _count_covering(hits: dict[str, int], replicates: np.ndarray, truth: dict[str, float]) -> None:
+    """Count each figure whose percentile interval (its column of ``replicates``) covers truth."""
+    for j, name in enumerate(truth):
+        low, high = percentile_interval(replicates[:, j], LEVEL)
+        hits[name] += low <= truth[name] <= high
+
+
 def skill_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
     """How often compute --ci's interval of r2 / explained_variance covers the truth."""
-    from losscli.analysis.bootstrap import PoissonBootstrap, percentile_interval
     from losscli.core.registry import Reduction
 
     rng = np.random.default_rng(20261204 + n)
@@ -177,10 +183,7 @@ def skill_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
         state = PoissonBootstrap(kinds, n_boot, seed=s)
         comp = np.column_stack([e, y])
         state.update([comp, comp])
-        reps = state.replicates()
-        for j, name in enumerate(SKILL_TRUTH):
-            low, high = percentile_interval(reps[:, j], LEVEL)
-            hits[name] += low <= SKILL_TRUTH[name] <= high
+        _count_covering(hits, state.replicates(), SKILL_TRUTH)
     return {k: hits[k] / sims for k in SKILL_TRUTH}
 
 
@@ -206,10 +209,7 @@ def calibration_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
         comp = np.column_stack(top_label(y, p))
         state = PoissonBootstrap(kinds, n_boot, seed=s)
         state.update([comp, comp])
-        reps = state.replicates()
-        for j, name in enumerate(CALIBRATION_TRUTH):
-            low, high = percentile_interval(reps[:, j], LEVEL)
-            hits[name] += low <= CALIBRATION_TRUTH[name] <= high
+        _count_covering(hits, state.replicates(), CALIBRATION_TRUTH)
     return {k: hits[k] / sims for k in CALIBRATION_TRUTH}
 
 
@@ -283,10 +283,7 @@ def quantile_coverage(n: int, sims: int, n_boot: int) -> dict[str, float]:
         state = PoissonBootstrap([sel.reducer for sel in selections], n_boot, seed=s)
         state.update(comps)
         fill_null_in_memory(state, comps, None)
-        reps = state.replicates()
-        for j, name in enumerate(QUANTILE_TRUTH):
-            low, high = percentile_interval(reps[:, j], LEVEL)
-            hits[name] += low <= QUANTILE_TRUTH[name] <= high
+        _count_covering(hits, state.replicates(), QUANTILE_TRUTH)
     return {k: hits[k] / sims for k in QUANTILE_TRUTH}
 
 
