@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 from typing import Any
 
+import cloudpickle
 import numpy as np
 
 from losscli.core.dataset import Dataset
@@ -65,3 +67,38 @@ def with_weights(dataset: Dataset, seed: int = 0, zeros: bool = True) -> Dataset
     w = rng.integers(0 if zeros else 1, 4, dataset.n_rows).astype(np.float64)
     w[0] = max(w[0], 1.0)
     return dataclasses.replace(dataset, weights=w)
+
+
+def run_partitioned(
+    plan: Any, batches: list[Dataset], parts: int = 3, later_first: bool = False
+) -> Any:
+    """Run ``plan`` as a partitioned engine would: a state per partition, pickled, merged.
+
+    Each partition's state starts at the global index of its first row (``at_row``,
+    where the step has it) and is pickled as Dask sends it (cloudpickle: a loss's
+    lambda goes by value); the states merge from the last partition back to the
+    first, the earlier as merge's first argument, or with ``later_first`` the later
+    (a merge must not depend on the order of its arguments).
+    """
+    passes = plan(batches[0])
+    step = next(passes)
+    bounds = np.linspace(0, len(batches), parts + 1).astype(int)
+    while True:
+        states = []
+        offset = 0
+        for a, b in zip(bounds, bounds[1:]):
+            state = step.new_state()
+            if hasattr(step, "at_row"):
+                state = step.at_row(state, offset)
+            for batch in batches[a:b]:
+                state = step.update(state, batch)
+                offset += batch.n_rows
+            states.append(pickle.loads(cloudpickle.dumps(state)))
+        assert offset, "no rows in the batches"
+        merged = states[-1]
+        for other in reversed(states[:-1]):
+            merged = step.merge(merged, other) if later_first else step.merge(other, merged)
+        try:
+            step = passes.send(step.finish(merged))
+        except StopIteration as done:
+            return done.value

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 
 import numpy as np
 import pytest
-from plan_support import assert_same, split_rows, with_weights
+from plan_support import assert_same, run_partitioned, split_rows, with_weights
 from stream_support import small_chunks
 
 from losscli.analysis.bootstrap import (
@@ -68,27 +67,6 @@ def _in_memory(dataset, losses=LOSSES, n_boot=200, seed=3):
     return compare_models(dataset, selections, ci_level=0.95, n_boot=n_boot, seed=seed)
 
 
-def _partitioned(plan, batches, parts=3):
-    """States per partition, pickled, merged (what a distributed engine does)."""
-    passes = plan(batches[0])
-    step = next(passes)
-    bounds = np.linspace(0, len(batches), parts + 1).astype(int)
-    while True:
-        states = []
-        for a, b in zip(bounds, bounds[1:]):
-            state = step.new_state()
-            for batch in batches[a:b]:
-                state = step.update(state, batch)
-            states.append(pickle.loads(pickle.dumps(state)))
-        merged = states[-1]
-        for other in reversed(states[:-1]):
-            merged = step.merge(merged, other)
-        try:
-            step = passes.send(step.finish(merged))
-        except StopIteration as done:
-            return done.value
-
-
 @pytest.fixture(params=[1 << 16, 64], ids=["kept", "tiny-cap"])
 def cap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """The default cap, and a tiny one that forces refinement passes for the band's ends."""
@@ -104,7 +82,7 @@ def test_streamed_and_partitioned_intervals_equal_in_memory(weights, cap):
     batches = split_rows(dataset, [1, 700, 701, 1999, 2500])
     got = run_plan(_plan(), ListSource(batches)).as_dict()
     assert_same(got, want)
-    assert_same(_partitioned(_plan(), batches).as_dict(), want)
+    assert_same(run_partitioned(_plan(), batches, later_first=True).as_dict(), want)
 
 
 def test_dropped_rows_keep_their_row_numbers_as_keys(cap):

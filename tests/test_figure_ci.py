@@ -12,7 +12,6 @@ distributed runs with one batch.
 
 from __future__ import annotations
 
-import copy
 import json
 import pickle
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from plan_support import assert_same, split_rows
+from plan_support import assert_same, run_partitioned, split_rows
 
 import losscli as lc
 from losscli.analysis.bootstrap import PoissonBootstrap, block_of_rows, poisson_draws
@@ -28,6 +27,7 @@ from losscli.analysis.compute_plan import compute_plan
 from losscli.analysis.plan import ListSource
 from losscli.analysis.streaming import compute_chunks
 from losscli.core.calibration import top_label
+from losscli.core.dataset import Dataset
 from losscli.core.reduction import reduce_values
 from losscli.core.registry import LossInputs, Task, select_losses
 from losscli.engines.local import run_plan
@@ -350,18 +350,25 @@ def regression_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+def _split_and_whole(
+    path: str, options: dict[str, Any], losses: list[str]
+) -> tuple[Dataset, list[Dataset], Any]:
+    """Models a and b of ``path``, cut into uneven batches, and compute's --ci report in one."""
+    dataset = open_source(path, InputOptions(pred_cols=("a", "b"), **options)).dataset()
+    batches = split_rows(dataset, [3, 1200, 1201, 4000])
+    want = compute_chunks([dataset], _choose(losses), ci_level=0.9, n_boot=60, seed=3)
+    return dataset, batches, want
+
+
 TWEEDIE = ["d2_tweedie", "d2_tweedie:power=1", "d2_tweedie:power=1.5", "mse"]
 
 
 @pytest.mark.parametrize("options", [{}, {"weight_col": "w"}, {"group_by": "g"}])
 def test_d2_tweedie_plan_streamed_and_partitioned_equal_one_batch(regression_file, options):
-    opts = InputOptions(pred_cols=("a", "b"), **options)
-    dataset = open_source(regression_file, opts).dataset()
-    batches = split_rows(dataset, [3, 1200, 1201, 4000])
-    want = compute_chunks([dataset], _choose(TWEEDIE), ci_level=0.9, n_boot=60, seed=3)
+    _, batches, want = _split_and_whole(regression_file, options, TWEEDIE)
     plan = compute_plan(_choose(TWEEDIE), ci_level=0.9, n_boot=60, seed=3, median_cap=500)
     assert_same(run_plan(plan, ListSource(batches)).as_dict(), want.as_dict())
-    assert_same(_partitioned(plan, batches).as_dict(), want.as_dict())
+    assert_same(run_partitioned(plan, batches).as_dict(), want.as_dict())
     for row in want.results:
         assert row.ci_low is not None and row.ci_high is not None
         assert row.ci_low < row.value < row.ci_high, row
@@ -372,10 +379,7 @@ QUANTILE = ["d2_absolute_error", "d2_pinball:alpha=0.9", "d2_pinball:alpha=0.2",
 
 @pytest.mark.parametrize("options", [{}, {"weight_col": "w"}, {"group_by": "g"}])
 def test_d2_pinball_plan_streamed_and_partitioned_equal_one_batch(regression_file, options):
-    opts = InputOptions(pred_cols=("a", "b"), **options)
-    dataset = open_source(regression_file, opts).dataset()
-    batches = split_rows(dataset, [3, 1200, 1201, 4000])
-    want = compute_chunks([dataset], _choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3)
+    dataset, batches, want = _split_and_whole(regression_file, options, QUANTILE)
     # Streamed with the y values spooled, and reading the input again (band mode).
     got = compute_chunks(batches, _choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3)
     assert_same(got.as_dict(), want.as_dict())
@@ -386,7 +390,7 @@ def test_d2_pinball_plan_streamed_and_partitioned_equal_one_batch(regression_fil
     # A small cap: the quantiles themselves take refinement passes first.
     plan = compute_plan(_choose(QUANTILE), ci_level=0.9, n_boot=60, seed=3, median_cap=500)
     assert_same(run_plan(plan, ListSource(batches)).as_dict(), want.as_dict())
-    assert_same(_partitioned(plan, batches).as_dict(), want.as_dict())
+    assert_same(run_partitioned(plan, batches).as_dict(), want.as_dict())
     for row in want.results:
         assert row.ci_low is not None and row.ci_high is not None
         assert row.ci_low < row.value < row.ci_high, row
@@ -489,45 +493,14 @@ def _choose(losses: list[str]) -> Any:
     return lambda head: select_losses(list(losses), head.task)
 
 
-def _partitioned(plan: Any, batches: list[Any], parts: int = 3) -> Any:
-    """States per partition, copied, merged last to first (as a cluster merges them)."""
-    passes = plan(batches[0])
-    step = next(passes)
-    bounds = np.linspace(0, len(batches), parts + 1).astype(int)
-    rows = 0
-    while True:
-        states = []
-        offset = 0
-        for a, b in zip(bounds, bounds[1:]):
-            state = step.new_state()
-            if hasattr(step, "at_row"):
-                state = step.at_row(state, offset)
-            for batch in batches[a:b]:
-                state = step.update(state, batch)
-                offset += batch.n_rows
-            states.append(copy.deepcopy(state))
-        rows = offset
-        merged = states[-1]
-        for other in reversed(states[:-1]):
-            merged = step.merge(other, merged)
-        try:
-            step = passes.send(step.finish(merged))
-        except StopIteration as done:
-            assert rows
-            return done.value
-
-
 @pytest.mark.parametrize("options", [{}, {"weight_col": "w"}, {"group_by": "g"}])
 def test_compute_plan_streamed_and_partitioned_equal_one_batch(binary_file, options):
-    opts = InputOptions(pred_cols=("a", "b"), **options)
-    dataset = open_source(binary_file, opts).dataset()
-    batches = split_rows(dataset, [3, 1200, 1201, 4000])
     losses = ["ece", "mce:n_bins=10", "bce"]
-    want = compute_chunks([dataset], _choose(losses), ci_level=0.9, n_boot=60, seed=3)
+    _, batches, want = _split_and_whole(binary_file, options, losses)
     plan = compute_plan(_choose(losses), ci_level=0.9, n_boot=60, seed=3)
     got = run_plan(plan, ListSource(batches))
     assert_same(got.as_dict(), want.as_dict())
-    assert_same(_partitioned(plan, batches).as_dict(), want.as_dict())
+    assert_same(run_partitioned(plan, batches).as_dict(), want.as_dict())
     for row in want.results:
         assert row.ci_low is not None and row.ci_high is not None
         assert 0 <= row.ci_low <= row.ci_high, row
