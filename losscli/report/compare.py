@@ -10,14 +10,11 @@ from losscli.analysis.compare import CompareReport, ModelLoss
 from losscli.analysis.curves import VARIABLE_TEXT, Curve, CurvesReport
 from losscli.report.catalogue import PROPERTY_NAMES, property_row
 from losscli.report.chart import Panel, Series, terminal_chart
-from losscli.report.console import for_people
 from losscli.report.format import (
     cells_to_markdown,
     fmt_number,
     fmt_params,
-    rows_to_csv,
-    rows_to_markdown,
-    to_json,
+    write_report,
 )
 
 if TYPE_CHECKING:
@@ -287,17 +284,14 @@ def property_list_lines(loss: str, has: list[str], width: int) -> list[str]:
 
 def render_curves(report: CurvesReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the curves report in the requested format."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(curves_dict(report)) + "\n")
-        return
-    if fmt in ("csv", "markdown"):
-        rows, columns = curves_csv_table(report)
-        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
-        console.file.write(text)
-        return
-    render_curves_table(report, console, color)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=curves_dict,
+        csv_table=curves_csv_table,
+        table=lambda people: render_curves_table(people, console, color),
+    )
 
 
 # --------------------------------------------------------------------------- models
@@ -704,19 +698,15 @@ def _tests_text(report: CompareReport) -> str:
 
 def render_models(report: CompareReport, fmt: str, console: Console) -> None:
     """Write the model comparison in the requested format."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(report.as_dict()) + "\n")
-        return
-    if fmt == "markdown":
-        console.file.write(models_markdown(report))
-        return
-    if fmt == "csv":
-        rows, columns = models_csv_table(report)
-        console.file.write(rows_to_csv(rows, columns))
-        return
-    render_models_table(report, console)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=lambda r: r.as_dict(),
+        csv_table=models_csv_table,
+        markdown=models_markdown,
+        table=lambda people: render_models_table(people, console),
+    )
 
 
 def models_markdown(report: CompareReport) -> str:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.results import ComputeReport, LossResult
-from losscli.report.console import for_people
 from losscli.report.format import (
     cells_to_markdown,
     fmt_number,
     fmt_params,
     group_label,
-    rows_to_csv,
-    to_json,
+    write_report,
 )
 
 if TYPE_CHECKING:
@@ -236,16 +234,12 @@ def markdown_table(report: ComputeReport) -> str:
 
 def render(report: ComputeReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(report.as_dict()) + "\n")
-        return
-    if fmt == "markdown":
-        console.file.write(markdown_table(report))
-        return
-    if fmt == "csv":
-        rows, columns = csv_table(report)
-        console.file.write(rows_to_csv(rows, columns))
-        return
-    render_table(report, console)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=lambda r: r.as_dict(),
+        csv_table=csv_table,
+        markdown=markdown_table,
+        table=lambda people: render_table(people, console),
+    )

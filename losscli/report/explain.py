@@ -8,8 +8,7 @@ import numpy as np
 
 from losscli.analysis.convexity import ConvexityReport, chart_scale
 from losscli.report.chart import MARKERS
-from losscli.report.console import for_people
-from losscli.report.format import fmt_number, rows_to_csv, rows_to_markdown, to_json
+from losscli.report.format import fmt_number, write_report
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -162,14 +161,11 @@ def csv_table(report: ConvexityReport) -> tuple[list[dict[str, Any]], list[str]]
 
 def render(report: ConvexityReport, fmt: str, console: Console, color: bool = False) -> None:
     """Write the explain report in the requested format."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(explain_dict(report)) + "\n")
-        return
-    if fmt in ("csv", "markdown"):
-        rows, columns = csv_table(report)
-        text = rows_to_csv(rows, columns) if fmt == "csv" else rows_to_markdown(rows, columns)
-        console.file.write(text)
-        return
-    render_table(report, console, color)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=explain_dict,
+        csv_table=csv_table,
+        table=lambda people: render_table(people, console, color),
+    )

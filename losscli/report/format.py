@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from losscli.report.console import safe
+from losscli.report.console import for_people, safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEFAULT_DIGITS = 5
 _digits: ContextVar[int] = ContextVar("losscli_digits", default=DEFAULT_DIGITS)
@@ -157,3 +160,35 @@ def union_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             if key not in cols:
                 cols.append(key)
     return cols
+
+
+R = TypeVar("R")
+
+
+def write_report(
+    report: R,
+    fmt: str,
+    console: Console,
+    *,
+    payload: Callable[[R], Mapping[str, Any]],
+    csv_table: Callable[[R], tuple[Sequence[Mapping[str, Any]], Sequence[str]]],
+    table: Callable[[R], None],
+    markdown: Callable[[R], str] | None = None,
+) -> None:
+    """Write a report to ``console`` as json, csv, markdown or (any other ``fmt``) a table.
+
+    Tables and markdown are text for people: they get the report with every user
+    string shown escaped (:func:`for_people`). Markdown is ``markdown(report)``,
+    else the csv rows as a markdown table.
+    """
+    if fmt in ("table", "markdown"):
+        report = for_people(report)
+    if fmt == "json":
+        console.file.write(to_json(payload(report)) + "\n")
+    elif fmt == "csv":
+        console.file.write(rows_to_csv(*csv_table(report)))
+    elif fmt == "markdown":
+        text = markdown(report) if markdown is not None else rows_to_markdown(*csv_table(report))
+        console.file.write(text)
+    else:
+        table(report)

@@ -6,8 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.recommend import Reason, RecommendReport
 from losscli.analysis.rules import EVIDENCE_HALF_ROWS
-from losscli.report.console import for_people
-from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+from losscli.report.format import (
+    fmt_number,
+    fmt_params,
+    write_report,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -301,13 +304,11 @@ def csv_table(report: RecommendReport) -> tuple[list[dict[str, Any]], list[str]]
 
 def render(report: RecommendReport, fmt: str, console: Console) -> None:
     """Print the report in the chosen format (table for people; json/csv/markdown for scripts)."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(report.as_dict()) + "\n")
-    elif fmt == "csv":
-        console.file.write(rows_to_csv(rows(report), COLUMNS))
-    elif fmt == "markdown":
-        console.file.write(rows_to_markdown(rows(report), COLUMNS))
-    else:
-        render_table(report, console)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=lambda r: r.as_dict(),
+        csv_table=csv_table,
+        table=lambda people: render_table(people, console),
+    )

@@ -16,8 +16,11 @@ from losscli.analysis.sensitivity import (
     format_pct,
     growth_text,
 )
-from losscli.report.console import for_people
-from losscli.report.format import fmt_number, fmt_params, rows_to_csv, rows_to_markdown, to_json
+from losscli.report.format import (
+    fmt_number,
+    fmt_params,
+    write_report,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -461,19 +464,14 @@ def csv_table(report: SensitivityReport) -> tuple[list[dict[str, object]], list[
 
 def render(report: SensitivityReport, fmt: str, console: Console) -> None:
     """Write the report to ``console`` in the requested format."""
-    if fmt in ("table", "markdown"):  # text for people: user strings shown escaped
-        report = for_people(report)
-    if fmt == "json":
-        console.file.write(to_json(report.as_dict()) + "\n")
-        return
-    if fmt in ("csv", "markdown"):
-        rows = results_rows(report)
-        text = (
-            rows_to_csv(rows, CSV_COLUMNS) if fmt == "csv" else rows_to_markdown(rows, CSV_COLUMNS)
-        )
-        console.file.write(text)
-        return
-    render_table(report, console)
+    write_report(
+        report,
+        fmt,
+        console,
+        payload=lambda r: r.as_dict(),
+        csv_table=csv_table,
+        table=lambda people: render_table(people, console),
+    )
 
 
 __all__ = ["SensitivityResult", "render", "render_table", "histogram_lines", "fmt_pct"]
