@@ -90,6 +90,27 @@ def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str
         check_output(path)
 
 
+def data_checked(
+    file: str, kwargs: dict[str, Any], outputs: Sequence[tuple[str, str | None]], plot: str | None
+) -> Any:
+    """What the API reads (FILE, or the FILEs joined by --on), checked before any work.
+
+    The outputs (see :func:`check_outputs`) are none of the inputs; --plot draws
+    one FILE, which is read a second time for the charts.
+    """
+    from losscli.cli.options import join_data
+
+    data = join_data(file, kwargs)
+    check_outputs(input_paths(data, kwargs), outputs)
+    if plot:
+        from losscli.cli.plotting import check_plot_target, refuse_plot_of_join
+
+        refuse_plot_of_join(data)
+        # The charts read the file a second time (stdin cannot give that).
+        check_plot_target(plot, file, rereads=True)
+    return data
+
+
 def _not_into_input_folder(option: str, path: str, inputs: Sequence[str | None]) -> None:
     """A data file written below an input directory would be read as data by the next run."""
     folders = [p for p in inputs if p and p != "-" and os.path.isdir(p)]

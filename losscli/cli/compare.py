@@ -173,19 +173,12 @@ def _compare_models(
     time_col: str | None = None,
 ) -> None:
     from losscli.api import compare as api_compare
-    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
-    from losscli.cli.options import api_join_kwargs, join_data
+    from losscli.cli.common import api_warnings, data_checked, note
+    from losscli.cli.options import api_join_kwargs
     from losscli.report.compare import render_models
     from losscli.report.console import make_console, progress_bar
 
-    data = join_data(file, kwargs)
-    check_outputs(input_paths(data, kwargs), [])
-    if plot:
-        from losscli.cli.plotting import check_plot_target, refuse_plot_of_join
-
-        refuse_plot_of_join(data)
-        # The charts read the file a second time (stdin cannot give that).
-        check_plot_target(plot, file, rereads=True)
+    data = data_checked(file, kwargs, [], plot)
     with api_warnings():
         # The paired bootstrap (--ci) reads every row into memory first: no bar then.
         with progress_bar(fmt == "table") as bar:

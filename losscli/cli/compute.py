@@ -108,27 +108,16 @@ def compute(
     file a second time for the charts (not from stdin).
     """
     from losscli.api import compute as api_compute
-    from losscli.cli.common import (
-        api_warnings,
-        check_outputs,
-        ignored_without_ci,
-        input_paths,
-        note,
-        warn,
-    )
-    from losscli.cli.options import api_join_kwargs, join_data
-    from losscli.cli.plotting import check_plot_target, plot_from_file, refuse_plot_of_join
+    from losscli.cli.common import api_warnings, data_checked, ignored_without_ci, note, warn
+    from losscli.cli.options import api_join_kwargs
+    from losscli.cli.plotting import plot_from_file
     from losscli.errors import GateFailed
     from losscli.report.compute import render
     from losscli.report.console import make_console, progress_bar, stdout_stream
 
     warn(ignored_without_ci(ci))
-    data = join_data(file, kwargs)
     # Before any work: the output can be written and is not an input (stdin included).
-    check_outputs(input_paths(data, kwargs), [("--per-sample", per_sample), ("--plot", plot)])
-    if plot:
-        refuse_plot_of_join(data)
-        check_plot_target(plot, file, rereads=True)
+    data = data_checked(file, kwargs, [("--per-sample", per_sample), ("--plot", plot)], plot)
     with api_warnings():
         with progress_bar(fmt == "table") as bar:
             result = api_compute(

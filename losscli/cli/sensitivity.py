@@ -78,18 +78,12 @@ def sensitivity(
       loss sensitivity preds.csv --plot residuals.png
     """
     from losscli.api import sensitivity as api_sensitivity
-    from losscli.cli.common import api_warnings, check_outputs, input_paths, note
-    from losscli.cli.options import api_join_kwargs, join_data
+    from losscli.cli.common import api_warnings, data_checked, note
+    from losscli.cli.options import api_join_kwargs
     from losscli.report.console import make_console, progress_bar
     from losscli.report.sensitivity import HISTOGRAM_BINS, chart_bins, render
 
-    data = join_data(file, kwargs)
-    check_outputs(input_paths(data, kwargs), [("--plot", plot)])
-    if plot:
-        from losscli.cli.plotting import check_plot_target, refuse_plot_of_join
-
-        refuse_plot_of_join(data)
-        check_plot_target(plot, file, rereads=True)
+    data = data_checked(file, kwargs, [("--plot", plot)], plot)
     console = make_console()
     table = fmt.lower() == "table"
     with api_warnings():
