@@ -268,3 +268,42 @@ def test_columns_with_the_same_values_share_their_text_byte_for_byte():
         writer.discard()
         assert got.getvalue() == want.getvalue().to_pybytes()
     assert b",-0," in got.getvalue() and b"nan" in got.getvalue()
+
+
+def test_a_signed_column_takes_the_text_of_its_absolute_values():
+    """mbe's e is written as mae's |e| with a "-" where e is negative: the same bytes as
+    Arrow's writer given both, for -0.0, NaN with its sign bit set, -inf and empty cells."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    import losscli.report.per_sample as per_sample_module
+    from losscli.io.frames import numeric_array
+
+    rng = np.random.default_rng(4)
+    n = 60
+    e = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, n)
+    e[:7] = [-0.0, 0.0, -np.nan, np.nan, -np.inf, np.inf, -1e-5]
+    support = rng.uniform(size=n) > 0.2
+    for valid in (None, support):
+        table = pa.table(
+            {
+                "row": numeric_array(np.arange(n)),
+                "mae": numeric_array(np.abs(e), valid),
+                "mbe": numeric_array(e, valid),
+            }
+        )
+        options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+        want = pa.BufferOutputStream()
+        pacsv.write_csv(table, want, options)
+        seen = [("mae", np.abs(e), valid)]
+        assert per_sample_module._twin(seen, e, valid) is None
+        assert per_sample_module._twin(seen, np.abs(e), valid) == "mae"
+        negative = np.signbit(e) & ~np.isnan(e)
+        for slice_rows in (7, 1000):
+            got = io.BytesIO()
+            writer = per_sample_module.PerSampleWriter(got)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
+                writer._write_slices(got, table, options, {}, {"mbe": ("mae", negative)})
+            writer.discard()
+            assert got.getvalue() == want.getvalue().to_pybytes()

@@ -108,6 +108,7 @@ class PerSampleWriter:
             by_label = {i.selection.label: i for i in items if i.model == model}
             seen: list[tuple[str, np.ndarray, np.ndarray | None]] = []
             same: dict[str, str] = {}
+            signed: dict[str, tuple[str, np.ndarray]] = {}
             for position, label in enumerate(self.labels):
                 item = by_label[label]
                 values = np.asarray(item.values, dtype=np.float64)
@@ -121,10 +122,16 @@ class PerSampleWriter:
                 columns[name] = numeric_array(values, valid)
                 if not special:
                     twin = _twin(seen, values, valid)
-                    if twin is None:
-                        seen.append((name, values, valid))
-                    else:
+                    if twin is not None:
                         same[name] = twin
+                        continue
+                    # mbe's e against mae's |e|: the text of -x is "-" and that of x
+                    # (NaN, whatever its sign bit, is "nan").
+                    mirror = _twin(seen, np.abs(values), valid)
+                    if mirror is not None:
+                        signed[name] = (mirror, np.signbit(values) & ~np.isnan(values))
+                    else:
+                        seen.append((name, values, valid))
             table = pa.table(columns)
             target: IO[Any] = self.sink
             if index > 0:
@@ -132,11 +139,16 @@ class PerSampleWriter:
                 if spill is None:
                     spill = self.spills[model] = tempfile.TemporaryFile()
                 target = spill
-            self._write_slices(target, table, options, same)
+            self._write_slices(target, table, options, same, signed)
             del table, columns
 
     def _write_slices(
-        self, target: IO[Any], table: Any, options: Any, same: dict[str, str]
+        self,
+        target: IO[Any],
+        table: Any,
+        options: Any,
+        same: dict[str, str],
+        signed: dict[str, tuple[str, np.ndarray]] | None = None,
     ) -> None:
         """``table`` as CSV text to ``target``, slice by slice, in order.
 
@@ -146,21 +158,36 @@ class PerSampleWriter:
         ``same`` maps a column to an earlier one with the same values (mse and
         rmse, mae and median_ae per row): that column's text is made once, by
         Arrow's own number-to-text cast (what its writer uses), and written twice.
+        ``signed`` maps a column to an earlier one holding its absolute values and
+        the rows where it is negative: its text is that text with a "-" before it
+        there (what the cast writes for a negative number, -0 included).
         """
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         def render(start: int) -> Any:
             part = table.slice(start, SLICE_ROWS)
-            if same:
+            if same or signed:
                 import pyarrow.compute as pc
+
+                from losscli.io.arrow import repeated_string
 
                 columns = dict(zip(part.column_names, part.columns))
                 texts: dict[str, Any] = {}
+
+                def text_of(name: str) -> Any:
+                    if name not in texts:
+                        texts[name] = columns[name] = pc.cast(columns[name], pa.string())
+                    return texts[name]
+
                 for name, twin in same.items():
-                    if twin not in texts:
-                        texts[twin] = pc.cast(columns[twin], pa.string())
-                    columns[name] = columns[twin] = texts[twin]
+                    columns[name] = text_of(twin)
+                for name, (twin, negative) in (signed or {}).items():
+                    minus = _minus_signs(negative[start : start + part.num_rows])
+                    no_separator = repeated_string("", 1)[0]
+                    columns[name] = pc.binary_join_element_wise(
+                        pa.chunked_array([minus]), text_of(twin), no_separator
+                    )
                 part = pa.table(columns)
             sink = pa.BufferOutputStream()
             pacsv.write_csv(part, sink, options)
@@ -229,6 +256,17 @@ def _twin(
         ):
             return name
     return None
+
+
+def _minus_signs(negative: np.ndarray) -> Any:
+    """A string array: "-" where ``negative``, "" elsewhere (built from its buffers)."""
+    import pyarrow as pa
+
+    offsets = np.zeros(negative.size + 1, dtype=np.int32)
+    np.cumsum(negative, out=offsets[1:])
+    data = b"-" * int(offsets[-1])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), int(negative.size), buffers)
 
 
 def _needs_quotes(text: str) -> bool:
