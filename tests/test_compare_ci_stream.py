@@ -28,7 +28,7 @@ from losscli.analysis.bootstrap import (
     replicate_medians,
 )
 from losscli.analysis.compare import compare_models
-from losscli.analysis.compare_plan import compare_plan
+from losscli.analysis.compare_plan import BandPositions, compare_plan
 from losscli.analysis.plan import ListSource
 from losscli.cli.common import choose_losses
 from losscli.core import quantiles
@@ -67,11 +67,17 @@ def _in_memory(dataset, losses=LOSSES, n_boot=200, seed=3):
     return compare_models(dataset, selections, ci_level=0.95, n_boot=n_boot, seed=seed)
 
 
-@pytest.fixture(params=[1 << 16, 64], ids=["kept", "tiny-cap"])
+@pytest.fixture(
+    params=[(1 << 16, True), (64, True), (64, False)], ids=["kept", "tiny-cap", "refined"]
+)
 def cap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The default cap, and a tiny one that forces refinement passes for the band's ends."""
-    monkeypatch.setattr(quantiles, "KEPT_CAP", request.param)
-    return int(request.param)
+    """The default cap; a tiny one (the stretch around the median kept whole grows it);
+    and a tiny one without that stretch, which forces refinement passes for the band's ends."""
+    size, spans = request.param
+    monkeypatch.setattr(quantiles, "KEPT_CAP", size)
+    if not spans:
+        monkeypatch.setattr(BandPositions, "span", lambda self, ranges: [])
+    return int(size)
 
 
 @pytest.mark.parametrize("weights", [False, True], ids=["unweighted", "weights"])
@@ -251,3 +257,37 @@ def test_median_bands_add_the_sums_of_a_full_bincount():
                     flat, weights=weights, minlength=state.blocks * state.bins
                 ).reshape(state.blocks, state.bins)
         assert np.array_equal(state.counts, want)
+
+
+@pytest.mark.parametrize("weights", [False, True], ids=["unweighted", "weights"])
+def test_the_band_ends_need_no_refinement_pass(weights, monkeypatch):
+    """compare --ci keeps, in pass 1, the stretch around the median where its bootstrap
+    band's ends will be, so pass 1 answers them however the batches come. Windows around
+    the band's ends alone, as before, lost them once the input was large next to the kept
+    ranges' cap (three refinement passes more from ~30M rows at the real cap)."""
+    from losscli.analysis.compare_plan import PERCENTILES
+
+    monkeypatch.setattr(quantiles, "KEPT_CAP", 2048)
+    dataset = _two_models(n=60_000, seed=5, weights=weights)
+    batches = split_rows(dataset, list(range(300, 60_000, 300)))
+    want = _in_memory(dataset, losses=("median_ae",), n_boot=50).as_dict()
+    answered_by = quantiles.KeptRanges.percentile
+
+    def band_ends_refined() -> bool:
+        missed: list[float] = []
+
+        def percentile(self, p):
+            got = answered_by(self, p)
+            if got is None:
+                missed.append(p)
+            return got
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(quantiles.KeptRanges, "percentile", percentile)
+            got = run_plan(_plan(losses=("median_ae",), n_boot=50), ListSource(batches))
+        assert_same(got.as_dict(), want)  # exact either way
+        return any(p not in PERCENTILES for p in missed)
+
+    assert not band_ends_refined()
+    monkeypatch.setattr(BandPositions, "span", lambda self, ranges: [])
+    assert band_ends_refined()  # what the kept stretch saves

@@ -200,6 +200,20 @@ class BandPositions:
         total = ranges.total_weight
         return [low / 100.0 * total, high / 100.0 * total]
 
+    def span(self, ranges: KeptRanges) -> list[tuple[float, float]]:
+        """The stretch kept whole: where the band's ends will be once every row is in.
+
+        The band (50% +- 3 / sqrt(n)) only narrows toward the median as rows come,
+        so its ends stay inside today's band, widened by half for the noise of
+        today's quantiles. Keeping only windows around today's ends lost them
+        from ~30M rows on (the ends moved out of the windows between two
+        narrowings), and three refinement passes then had to find them.
+        """
+        low, high = band_levels(float(ranges.total_count))
+        low, high = max(0.0, 50.0 - 1.5 * (50.0 - low)), min(100.0, 50.0 + 1.5 * (high - 50.0))
+        total = ranges.total_weight
+        return [(low / 100.0 * total, high / 100.0 * total)]
+
 
 @dataclass
 class CompareState:
@@ -331,7 +345,11 @@ class CompareScan:
         band = BandPositions() if self.ci is not None and kind is Reduction.MEDIAN else None
         if kind is Reduction.MEDIAN and item.support is not None:
             if st.median_value is None:
-                st.median_value = Tracked(percentiles=(50.0,), extra_positions=band)
+                st.median_value = Tracked(
+                    percentiles=(50.0,),
+                    extra_positions=band,
+                    extra_spans=None if band is None else band.span,
+                )
             st.median_value.add(values, weights)
         elif kind is not Reduction.MEDIAN:
             if st.value is None:
@@ -352,6 +370,7 @@ class CompareScan:
                 percentiles=PERCENTILES,
                 top_fraction=TOP_FRACTION if shared else None,
                 extra_positions=band if st.median_value is None else None,
+                extra_spans=band.span if band is not None and st.median_value is None else None,
             )
             st.shared = shared
         st.terms.add(defined, dw)

@@ -39,6 +39,9 @@ class Tracked:
     top_fraction: float | None = None  # the share of the worst rows (unit weights)
     extra_positions: Callable[[KeptRanges], list[float]] | None = None
     ranges: KeptRanges = field(default_factory=lambda: KeptRanges(cap=quantiles.KEPT_CAP))
+    # Stretches kept whole (e.g. around the median, where compare --ci's bootstrap band
+    # will be once every row is in): the cap grows with them.
+    extra_spans: Callable[[KeptRanges], list[tuple[float, float]]] | None = None
 
     def __post_init__(self) -> None:
         self.ranges.sums = self.top_fraction is not None
@@ -46,7 +49,12 @@ class Tracked:
     def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         self.ranges.add(values, weights)
         if self.ranges.overflowing:
-            self.ranges.narrow(self.positions())
+            spans = [] if self.extra_spans is None else self.extra_spans(self.ranges)
+            self.ranges.narrow(self.positions(), spans=spans)
+            if spans and self.ranges.n_kept > self.ranges.cap // 2:
+                # The stretch holds more than half the cap: double it, so that the
+                # next narrowing comes after as many rows again, not at every batch.
+                self.ranges.cap *= 2
 
     def positions(self) -> list[float]:
         total = self.ranges.total_weight
@@ -64,6 +72,7 @@ class Tracked:
             self.top_fraction,
             self.extra_positions,
             KeptRanges.merged([self.ranges, other.ranges]),
+            self.extra_spans,
         )
 
 

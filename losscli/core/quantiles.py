@@ -28,7 +28,7 @@ lands within rounding of the target can pick the neighbouring value (as with
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -233,11 +233,18 @@ class KeptRanges:
         cum = np.cumsum(w) + below[ranges]
         return ranges, cum
 
-    def narrow(self, positions: list[float], width: int | None = None) -> None:
+    def narrow(
+        self,
+        positions: list[float],
+        width: int | None = None,
+        spans: Sequence[tuple[float, float]] = (),
+    ) -> None:
         """Keep about ``width`` values either side of each position (weight from the bottom).
 
         A position inside a gap cannot be kept (its values were not); the
         select there will answer None and the caller falls back to passes.
+        ``spans`` are (low, high) positions whose whole stretch is kept as well
+        (widened by ``width`` either side), when both ends lie in one kept range.
         """
         v, w = self.kept()
         if v.size == 0:
@@ -246,21 +253,35 @@ class KeptRanges:
         ranges, cum = self._positions(v, w)
         starts = np.searchsorted(ranges, np.arange(self.los.size), side="left")
         ends = np.searchsorted(ranges, np.arange(self.los.size), side="right")
-        new: list[tuple[float, float]] = []
-        for position in positions:
+
+        def locate(position: float) -> tuple[int, int] | None:
+            """(sorted index, range) of the kept value at ``position``; None in a gap."""
             i = int(np.searchsorted(cum, position, side="left"))
             if i >= v.size:
                 if self.gap_weight[-1] > 0:
-                    continue  # in the gap above the last range
+                    return None  # in the gap above the last range
                 i = v.size - 1
             r = int(ranges[i])
             if i == starts[r] and cum[i] - w[i] >= position and self.gap_weight[r] > 0:
-                continue  # in the gap below this range
-            lo_i = max(int(starts[r]), i - width)
-            hi_i = min(int(ends[r]) - 1, i + width)
+                return None  # in the gap below this range
+            return i, r
+
+        def around(first: int, last: int, r: int) -> tuple[float, float]:
+            lo_i = max(int(starts[r]), first - width)
+            hi_i = min(int(ends[r]) - 1, last + width)
             lo = -math.inf if lo_i == starts[r] and self.los[r] == -math.inf else float(v[lo_i])
             hi = math.inf if hi_i == ends[r] - 1 and self.his[r] == math.inf else float(v[hi_i])
-            new.append((lo, hi))
+            return lo, hi
+
+        new: list[tuple[float, float]] = []
+        for position in positions:
+            found = locate(position)
+            if found is not None:
+                new.append(around(found[0], found[0], found[1]))
+        for low, high in spans:
+            a, b = locate(low), locate(high)
+            if a is not None and b is not None and a[1] == b[1]:
+                new.append(around(a[0], b[0], a[1]))
         self._rebuild(_union(new), [self])
 
     @classmethod
@@ -270,7 +291,7 @@ class KeptRanges:
         for part in parts[1:]:
             los, his = _intersect(los, his, part.los, part.his)
         out = cls(
-            cap=parts[0].cap,
+            cap=max(p.cap for p in parts),
             weighted=any(p.weighted for p in parts),
             sums=all(p.sums for p in parts),
         )
