@@ -299,7 +299,9 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     assert "not separable" in table
     assert "At 95% the models are not separable on" in sentence
     assert "mbe" in sentence.split("not separable on", 1)[1]
-    assert "so the disagreement may be noise" in sentence
+    # A bias check is no disagreement: every loss prefers linear.
+    assert sentence.startswith("The losses agree: linear is best on all 7 losses")
+    assert "disagree" not in sentence
     # the sentence names exactly the losses whose interval includes 0
     import json
 
@@ -313,6 +315,45 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     assert {
         w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
     } == unclear
+
+
+def test_a_bias_check_neither_votes_nor_disagrees(run, tmp_path, monkeypatch):
+    """mse and mae prefer a, mbe names b (the smaller bias): the losses agree on a."""
+    import json
+
+    monkeypatch.setenv("COLUMNS", "80")
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=300)
+    path = tmp_path / "bias.csv"
+    pd.DataFrame(
+        {"y_true": y, "a": y + rng.normal(0, 0.3, 300) + 0.2, "b": y + rng.normal(0, 0.8, 300)}
+    ).to_csv(path, index=False)
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mse,mae,mbe")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["rankings"]["mse"][0] == data["rankings"]["mae"][0] == "a"
+    assert data["rankings"]["mbe"][0] == "b"
+    assert data["agreement"] == {
+        "agree": True,
+        "best_model": "a",
+        "best_by_loss": {"mse": "a", "mae": "a", "mbe": "b"},
+        "disagreeing": [],
+    }
+    sentence = _sentence(run(*args).stdout)
+    assert sentence.startswith(
+        "The losses agree: a is best on both losses (mse and mae); b has the smaller bias (mbe)."
+    )
+    # Only bias checks chosen: they rank the models between themselves.
+    only = json.loads(run(*args[:-1], "mbe", "--format", "json").stdout)
+    assert only["agreement"]["best_model"] == "b" and only["agreement"]["agree"]
+    # A real disagreement still counts only the losses: 1 of 2, and the bias said apart.
+    c = pd.read_csv(path)
+    c["b"] = c["y_true"] + np.where(np.arange(300) < 3, 20.0, rng.normal(0, 0.01, 300))
+    c.to_csv(path, index=False)
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["agreement"]["agree"] is False
+    assert data["agreement"]["disagreeing"] == ["mae"]
+    sentence = _sentence(run(*args).stdout)
+    assert sentence.startswith("The losses disagree: a is best on 1 of 2 losses; mae prefers b")
 
 
 # --------------------------------------------------------------------------- item 7

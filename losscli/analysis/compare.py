@@ -163,16 +163,23 @@ def rank_models(values: dict[str, float], signed: bool, higher: bool = False) ->
     return sorted(values, key=lambda m: ranking_key(values[m], signed, higher))
 
 
-def agreement_of(rankings: dict[str, list[str]]) -> Agreement:
-    """The model most losses rank first, and the losses that rank another first."""
+def agreement_of(rankings: dict[str, list[str]], signed: frozenset[str] = frozenset()) -> Agreement:
+    """The model most losses rank first, and the losses that rank another first.
+
+    A signed loss (mbe, labels in ``signed``) is a bias check, not a preference:
+    it names the model with the smaller bias but neither votes nor disagrees,
+    unless only signed losses were chosen.
+    """
     best_by_loss = {label: order[0] for label, order in rankings.items() if order}
     if not best_by_loss:
         return Agreement(True, None, {}, [])
-    votes = Counter(best_by_loss.values())
+    voting = {label: m for label, m in best_by_loss.items() if label not in signed}
+    voting = voting or best_by_loss
+    votes = Counter(voting.values())
     top = max(votes.values())
     # Ties in the vote go to the model chosen by the earliest loss.
-    best = next(m for m in best_by_loss.values() if votes[m] == top)
-    disagreeing = [label for label, m in best_by_loss.items() if m != best]
+    best = next(m for m in voting.values() if votes[m] == top)
+    disagreeing = [label for label, m in voting.items() if m != best]
     return Agreement(not disagreeing, best, best_by_loss, disagreeing)
 
 
@@ -364,7 +371,9 @@ def assemble_report(
         models=list(facts.models),
         results=results,
         rankings=rankings,
-        agreement=agreement_of(rankings),
+        agreement=agreement_of(
+            rankings, frozenset(r.label for r in results if r.signed and r.label in rankings)
+        ),
         ci_level=ci_level,
         n_boot=n_boot if ci_level is not None else 0,
         seed=seed,

@@ -603,31 +603,47 @@ def agreement_sentence(agreement: Any, signed: frozenset[str] = frozenset()) -> 
     """One sentence on whether the losses pick the same best model, right for 1, 2 or N.
 
     A signed loss (mbe) is a bias check: its best model has the smaller bias, which
-    is not a preference."""
-    n = len(agreement.best_by_loss)
+    is not a preference, so it is neither counted among the losses nor disagrees
+    (as in the agreement itself), unless only signed losses were chosen."""
     best = agreement.best_model
     if best is None:
         return "No loss could rank the models."
+    voting = [label for label in agreement.best_by_loss if label not in signed]
+    voting = voting or list(agreement.best_by_loss)
+    # Bias checks whose model is not the best: said after the verdict.
+    bias_of: dict[str, list[str]] = {}
+    for label, model in agreement.best_by_loss.items():
+        if label not in voting and model != best:
+            bias_of.setdefault(model, []).append(label)
+    biases = [
+        f"{model} has the smaller bias ({join_names(labels)})" for model, labels in bias_of.items()
+    ]
+    # While every bias check picks the best model too, it is counted with the losses
+    # (the best model is best on it: its bias is the smaller).
+    counted = voting if bias_of else list(agreement.best_by_loss)
+    n = len(counted)
     if agreement.agree:
         if n == 1:
-            (label,) = agreement.best_by_loss
-            return f"{best} is best on the only loss, {label}."
-        every = "both losses" if n == 2 else f"all {n} losses"
-        return f"The losses agree: {best} is best on {every}."
+            (label,) = counted
+            sentence = f"{best} is best on the only loss, {label}"
+        else:
+            every = "both losses" if n == 2 else f"all {n} losses"
+            if bias_of:
+                every += f" ({join_names(counted)})"
+            sentence = f"The losses agree: {best} is best on {every}"
+        return "; ".join([sentence, *biases]) + "."
     others: dict[str, list[str]] = {}
     for label in agreement.disagreeing:
         others.setdefault(agreement.best_by_loss[label], []).append(label)
     parts = []
     for model, labels in others.items():
-        plain = [label for label in labels if label not in signed]
-        biases = [label for label in labels if label in signed]
-        if plain:
-            verb = "prefers" if len(plain) == 1 else "prefer"
-            parts.append(f"{join_names(plain)} {verb} {model}")
-        if biases:
-            parts.append(f"{model} has the smaller bias ({join_names(biases)})")
+        verb = "prefers" if len(labels) == 1 else "prefer"
+        parts.append(f"{join_names(labels)} {verb} {model}")
     count = n - len(agreement.disagreeing)
-    return f"The losses disagree: {best} is best on {count} of {n} losses; {'; '.join(parts)}."
+    return (
+        f"The losses disagree: {best} is best on {count} of {n} losses; "
+        f"{'; '.join(parts + biases)}."
+    )
 
 
 def noise_text(report: CompareReport) -> str:
