@@ -102,6 +102,27 @@ def test_unknown_loss_suggests_close_names(typo, suggestion):
     assert "did you mean" in info.value.message and suggestion in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("typo", "first"),
+    [("mea", "mae"), ("msee", "mse"), ("hbuer", "huber"), ("rmes", "rmse"), ("MAE2", "mae")],
+)
+def test_a_name_one_keystroke_away_is_suggested_first(typo, first):
+    """Two letters swapped, one added, dropped or changed: that name leads the list
+    (difflib's similarity alone put medae and mse before mae for "mea")."""
+    with pytest.raises(UsageError) as info:
+        get_loss(typo)
+    assert info.value.message.split("did you mean ", 1)[1].startswith(first + " ")
+
+
+def test_one_edit():
+    from losscli.core.registry import _one_edit
+
+    assert _one_edit("mea", "mae") and _one_edit("mse", "msle") and _one_edit("hubr", "huber")
+    assert _one_edit("mse", "mae") and _one_edit("rmse", "mse")
+    assert not _one_edit("mse", "mse") and not _one_edit("mea", "medae")
+    assert not _one_edit("abc", "cba") and not _one_edit("", "ab")
+
+
 def test_unknown_loss_without_close_name_points_to_the_catalogue():
     with pytest.raises(UsageError, match="loss list"):
         get_loss("zzzzzzzz")

@@ -534,10 +534,32 @@ def panel_omissions(task: Task, features: Collection[str]) -> list[str]:
 
 
 def _close(word: str, candidates: list[str]) -> str:
-    matches = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    # A name one keystroke away (mea for mae: two letters swapped) first, then what
+    # difflib finds similar: its ratio ranks medae above mae for "mea".
+    typos = sorted(
+        (c for c in candidates if _one_edit(word.lower(), c.lower())),
+        key=lambda c: -difflib.SequenceMatcher(None, word, c).ratio(),
+    )
+    similar = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    matches = list(dict.fromkeys(typos + similar))[:3]
     if not matches:
         return ""
     return "; did you mean " + " or ".join(matches) + "?"
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether b is a with one letter changed, added or dropped, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1 :]
 
 
 # --- user-defined losses (--custom, issue 6) ---------------------------------------------
