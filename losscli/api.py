@@ -1086,7 +1086,7 @@ losses = _LossFunctions()
 # The columns a structured family reads from keyword arrays (see losscli.io.families).
 _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
     "detection": (),
-    "similarity": ("a", "b", "distance", "anchor", "positive", "negative"),
+    "similarity": ("label", "a", "b", "distance", "anchor", "positive", "negative"),
     "generative": ("d_real", "d_fake"),
     "vae": ("mu", "logvar"),
     "interval": ("interval_level",),
@@ -1097,6 +1097,7 @@ _FAMILY_ARRAYS: dict[str, tuple[str, ...]] = {
 def _loss_function(spec: LossSpec) -> Callable[..., Any]:
     """The sklearn-style function of one registered loss."""
 
+    @_quiet_numpy
     def function(
         y_true: Any = None,
         y_pred: Any = None,
@@ -1109,9 +1110,11 @@ def _loss_function(spec: LossSpec) -> Callable[..., Any]:
         arrays = {
             k: params.pop(k) for k in list(params) if k in _FAMILY_ARRAYS.get(spec.task.value, ())
         }
-        return _evaluate(
+        result, texts = _evaluate(
             spec, y_true, y_pred, sample_weight, per_sample, from_logits, arrays, params
         )
+        _Messages(warnings=texts).issue()
+        return result
 
     function.__name__ = spec.name
     function.__qualname__ = f"losses.{spec.name}"
@@ -1127,10 +1130,14 @@ def _loss_doc(spec: LossSpec) -> str:
         "multiclass": "y_true: class indices (n,) or target rows (n, K); y_pred: (n, K).",
         "detection": "y_true, y_pred: (n, 4) boxes x1, y1, x2, y2.",
         "similarity": (
-            "pairs: y_true = label (0 similar, 1 dissimilar), y_pred = distance, or "
+            "pairs: y_true (or label=...) = label (0 similar, 1 dissimilar), y_pred = distance, or "
             "a=..., b=... embeddings; triplets: anchor=..., positive=..., negative=..."
         ),
-        "generative": "d_real=..., d_fake=... discriminator outputs (lengths may differ).",
+        "generative": (
+            "d_real=..., d_fake=... discriminator outputs (lengths may differ; the "
+            "generator losses read d_fake alone), or y_true = 1 real / 0 generated "
+            "and y_pred = D's output on each."
+        ),
         "vae": "mu=..., logvar=... (n, k); y_true/y_pred the reconstruction (optional).",
         "interval": "y_true: (n,); y_pred: (n, 2) lower and upper ends; interval_level=0.9.",
         "quantile": "y_true: (n,); y_pred: (n, m) quantiles; levels=[tau_1, ..., tau_m].",
@@ -1147,7 +1154,6 @@ def _loss_doc(spec: LossSpec) -> str:
     )
 
 
-@_quiet_numpy
 def _evaluate(
     spec: LossSpec,
     y_true: Any,
@@ -1157,9 +1163,12 @@ def _evaluate(
     from_logits: bool,
     arrays: dict[str, Any],
     params: dict[str, Any],
-) -> Any:
+) -> tuple[Any, list[str]]:
+    """The value (or per-row losses) and the warnings ``loss compute`` gives of the values
+    themselves (losses past float64)."""
     import numpy as np
 
+    from losscli.analysis.diagnostics import value_warnings
     from losscli.analysis.evaluate import per_sample_losses
     from losscli.core.reduction import reduce_values
     from losscli.core.registry import LossSelection
@@ -1178,11 +1187,12 @@ def _evaluate(
     dataset = FrameSource(columns, opts, source="<arrays>").dataset()
     selection = LossSelection(spec, spec.resolve_params(params))
     (item,) = per_sample_losses(dataset, [selection])[:1]
+    texts = value_warnings([item])
     if per_sample:
-        return np.asarray(item.values)
+        return np.asarray(item.values), texts
     # The reducer carries the parameters a figure's reduction reads (ece's n_bins,
     # d2_pinball's alpha), as the commands' plans do.
-    return reduce_values(item.values, dataset.weights, selection.reducer)
+    return reduce_values(item.values, dataset.weights, selection.reducer), texts
 
 
 def _loss_columns(
@@ -1198,15 +1208,13 @@ def _loss_columns(
             columns[f"true_{corner}"] = t[:, j]
             columns[f"pred_{corner}"] = p[:, j]
     elif task == "generative":
-        real = np.asarray(arrays.get("d_real", ()), dtype=np.float64).reshape(-1)
-        fake = np.asarray(arrays.get("d_fake", ()), dtype=np.float64).reshape(-1)
+        given = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in arrays.items()}
         if y_true is not None or y_pred is not None:
-            is_real = np.asarray(y_true, dtype=np.float64).reshape(-1) == 1
-            values = np.asarray(y_pred, dtype=np.float64).reshape(-1)
-            real, fake = values[is_real], values[~is_real]
-        n = max(real.size, fake.size)
-        columns["d_real"] = _padded(real, n)
-        columns["d_fake"] = _padded(fake, n)
+            given = _gan_labelled(name, y_true, y_pred, given)
+        # Only the columns given, as in a file: gan_generator reads d_fake alone.
+        n = max((v.size for v in given.values()), default=0)
+        for key, values in given.items():
+            columns[key] = _padded(values, n)
         if sample_weight is not None:
             raise UsageError(
                 f"{name} weighs d_real and d_fake by their own counts; sample_weight does not apply"
@@ -1217,7 +1225,7 @@ def _loss_columns(
             for key in ("anchor", "positive", "negative"):
                 columns[key] = np.asarray(arrays[key], dtype=np.float64)
         else:
-            columns["label"] = np.asarray(y_true, dtype=np.float64)
+            columns["label"] = np.asarray(_pair_labels(name, y_true, arrays), dtype=np.float64)
             if "a" in arrays:
                 columns["a"] = np.asarray(arrays["a"], dtype=np.float64)
                 columns["b"] = np.asarray(arrays["b"], dtype=np.float64)
@@ -1262,11 +1270,63 @@ def _loss_columns(
             columns["y_true"] = t
         columns["y_pred"] = p
     else:
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if t.ndim != 1 or p.ndim != 1:
+            raise InputError(
+                f"{name} takes y_true and y_pred as 1-D arrays of the same length; "
+                f"got shapes {t.shape} and {p.shape}"
+            )
         columns["y_true"] = y_true
         columns["y_pred"] = y_pred
     if sample_weight is not None:
         columns["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
     return columns
+
+
+def _gan_labelled(name: str, y_true: Any, y_pred: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """d_real and d_fake from the positional form: y_true = 1 for a real sample and 0 for
+    a generated one, y_pred = the discriminator's output on each (the registry's view)."""
+    import numpy as np
+
+    from losscli.core.registry import get_loss
+
+    if "d_real" in get_loss(name).panel_requires:
+        named = "d_real=... and d_fake=... by name (each its own length)"
+    else:
+        named = "d_fake=... by name"
+    how = (
+        f"{name} takes {named}, or y_true = 1 for a real sample and 0 for a generated one "
+        f"with y_pred = D's output on it"
+    )
+    if given:
+        raise UsageError(f"{how}, not both")
+    if y_true is None or y_pred is None:
+        raise UsageError(f"{how}; got only {'y_pred' if y_true is None else 'y_true'}")
+    labels = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    values = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if labels.size != values.size:
+        raise UsageError(
+            f"{how}; got {labels.size} label(s) in y_true and {values.size} output(s) in y_pred"
+        )
+    if not np.all((labels == 0) | (labels == 1)):
+        raise UsageError(f"{how}; y_true holds values other than 0 and 1")
+    is_real = labels == 1
+    out = {"d_fake": values[~is_real]}
+    if is_real.any():  # no real rows: as a file without d_real
+        out["d_real"] = values[is_real]
+    return out
+
+
+def _pair_labels(name: str, y_true: Any, arrays: dict[str, Any]) -> Any:
+    """A pair loss's labels (0 similar, 1 dissimilar): y_true, or label=... (the column's name)."""
+    label = arrays.get("label")
+    if label is not None and y_true is not None:
+        raise UsageError(f"{name}: give the pair labels as y_true or as label=..., not both")
+    if label is None and y_true is None:
+        raise UsageError(
+            f"{name} needs the pair labels (0 similar, 1 dissimilar) as y_true or label=..."
+        )
+    return y_true if label is None else label
 
 
 def _padded(values: Any, n: int) -> Any:

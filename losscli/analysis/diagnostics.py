@@ -44,6 +44,15 @@ def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
         share = top_share(item.values, dataset.weights)
         if share > DOMINANT_SHARE:
             out.append(dominant_text(item.selection.label, item.model, share))
+    out.extend(value_warnings(items))
+    return out
+
+
+def value_warnings(items: list[PerSample]) -> list[str]:
+    """The per-row losses that are not finite: a --custom loss's +-inf rows (named), or
+    losses past float64 (overflow). Part of :func:`warnings_for`; ``lc.losses`` issues
+    these alone."""
+    out: list[str] = []
     for item in items:
         if item.warnings:  # a --custom loss's +-inf rows, named (not an overflow)
             out.extend(item.warnings)
