@@ -142,6 +142,85 @@ def _names(value: Columns) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+# keyword -> (an example column name, what its column holds), for the messages below
+_COLUMN_KEYWORDS = {
+    "y_true": ("y_true", "targets"),
+    "weights": ("w", "weights"),
+    "group_by": ("region", "group labels"),
+    "time_col": ("date", "times"),
+}
+_COLUMN_LIST_KEYWORDS = {
+    "y_pred": ("y_pred", "predictions"),
+    "interval_cols": ("y_lower", "interval bounds"),
+    "id_cols": ("id", "row ids"),
+    "on": ("id", "keys"),
+}
+
+
+def _column_name(value: Any, keyword: str, where: str = "") -> str:
+    """A column name as text: a DataFrame's numbered columns (0, 1, ...) are read as "0", "1"."""
+    import numbers
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(value)  # in-memory data name their columns str(label) (io/frames.py)
+    example, holds = {**_COLUMN_KEYWORDS, **_COLUMN_LIST_KEYWORDS}[keyword]
+    expects = (
+        "a column name or a list of them" if keyword in _COLUMN_LIST_KEYWORDS else "a column name"
+    )
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    raise UsageError(
+        f'{keyword} expects {expects}, e.g. {keyword}="{example}" (got {article} {kind}{where}); '
+        f"add the {holds} to the data as a column and pass its name"
+    )
+
+
+def _holds_values(value: Any) -> bool:
+    """Whether ``value`` is an array of data (a Series, a numeric NumPy array), not names."""
+    kind = type(value)
+    package = kind.__module__.split(".")[0]
+    if package in ("pandas", "polars") and kind.__name__ == "Series":
+        return True
+    return package == "numpy" and getattr(getattr(value, "dtype", None), "kind", "O") not in "OUS"
+
+
+def _column_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The column-name keywords among ``arguments``, checked before any work.
+
+    Each names a column of the data; an array of values given instead is a
+    UsageError that says so. Single names come back as text, lists as tuples
+    of text (a text stays as given: "lo,hi" and "a,b" are split later).
+    """
+    checked: dict[str, Any] = {}
+    for keyword in _COLUMN_KEYWORDS:
+        value = arguments.get(keyword)
+        if keyword in arguments and (value is not None or keyword == "y_true"):
+            checked[keyword] = _column_name(value, keyword)
+    for keyword in _COLUMN_LIST_KEYWORDS:
+        value = arguments.get(keyword)
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, Iterable) and not _holds_values(value):
+            checked[keyword] = tuple(_column_name(v, keyword, " in the list") for v in value)
+        else:  # one name (a DataFrame's column 0), or values where names were expected
+            checked[keyword] = (_column_name(value, keyword),)
+    return checked
+
+
+def _gate_texts(value: str | Sequence[str] | None, keyword: str) -> tuple[str, ...]:
+    """fail_above/fail_below: one "NAME=VALUE" text or a list of them (the CLI's repeats)."""
+    texts = (value,) if isinstance(value, str) else tuple(value or ())
+    for text in texts:
+        if not isinstance(text, str):
+            raise UsageError(
+                f'{keyword} expects "NAME=VALUE" texts, e.g. {keyword}="mse=0.5" or '
+                f'{keyword}=["mse=0.5", "mae=0.2"] (got a {type(text).__name__})'
+            )
+    return texts
+
+
 def _loss_texts(value: Losses) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -186,7 +265,8 @@ class _InputArguments:
     def of(cls, arguments: Mapping[str, Any]) -> _InputArguments:
         """The shared arguments among a function's ``locals()`` (group_by if it has one)."""
         names = [f.name for f in dataclasses.fields(cls)]
-        return cls(**{name: arguments[name] for name in names if name in arguments})
+        given = {**arguments, **_column_arguments(arguments)}
+        return cls(**{name: given[name] for name in names if name in given})
 
     def options(self, **changes: Any) -> InputOptions:
         """Checked and normalised as io.InputOptions (``changes`` replace arguments first)."""
@@ -476,8 +556,8 @@ def compute(
     (default: the task's panel); ``weights`` names a column of sample weights;
     ``group_by`` adds every loss per value of a column; ``ci`` (e.g. 0.95)
     adds bootstrap percentile intervals (``n_boot`` resamples, ``seed``).
-    ``fail_above`` (``["mae=0.5"]``) and ``fail_below`` (``["r2=0.8"]``, for
-    scores) make sure the gated figures are computed;
+    ``fail_above`` (``"mae=0.5"`` or a list of such texts) and ``fail_below``
+    (``"r2=0.8"``, for scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
     (atomically) or an open text file; ``id_cols`` names input columns copied
@@ -501,9 +581,12 @@ def compute(
     from losscli.results import ComputeResult
 
     texts = _loss_texts(losses)
-    gates = parse_gates(tuple(fail_above)) + parse_gates(tuple(fail_below), below=True)
+    gates = parse_gates(_gate_texts(fail_above, "fail_above")) + parse_gates(
+        _gate_texts(fail_below, "fail_below"), below=True
+    )
     if ci is not None:
         _check_ci(ci, n_boot, seed)
+    per_sample = _per_sample_target(per_sample)
     chosen = _engine(engine, scheduler, data)
     if chosen == "dask" and per_sample is not None:
         raise UsageError(
@@ -590,6 +673,22 @@ def _check_ci(ci: float, n_boot: int, seed: int) -> None:
         )
     if int(seed) < 0:
         raise UsageError(f"seed must be a whole number >= 0 (got {seed!r})")
+
+
+def _per_sample_target(value: Any) -> str | IO[Any] | None:
+    """``per_sample`` as a path or an open file; None and False mean no per-row output."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return os.fsdecode(os.fspath(value))
+    if hasattr(value, "write") and not isinstance(value, type):
+        return value
+    shown = repr(value) if isinstance(value, (bool, int, float)) else f"a {type(value).__name__}"
+    raise UsageError(
+        f"per_sample takes a path or an open file to write every row's losses to as CSV "
+        f"(got {shown}); for the per-row values as an array, call "
+        f"lc.losses.<name>(y_true, y_pred, per_sample=True)"
+    )
 
 
 def _with_per_sample(target: str | IO[Any], run: Any) -> Any:

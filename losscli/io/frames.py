@@ -74,6 +74,7 @@ def _is_polars(data: Any) -> bool:
 
 
 def _from_pandas(frame: Any) -> pa.Table:
+    _check_names([str(label) for label in frame.columns])  # before Arrow's own ValueError
     frame = frame.rename(columns=str)
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
@@ -82,6 +83,7 @@ def _from_pandas(frame: Any) -> pa.Table:
 
 
 def _from_mapping(data: Mapping[Any, Any]) -> pa.Table:
+    _check_names([str(key) for key in data])  # 1 and "1" would both be column "1"
     columns: dict[str, Any] = {}
     lengths: dict[str, int] = {}
     for key, values in data.items():
@@ -133,10 +135,14 @@ def numeric_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Arr
 
 
 def _check_names(names: list[str]) -> None:
+    """Each column's name (as text) is its own, as a file's header must be (io/reader.py)."""
     seen: set[str] = set()
-    for name in names:
+    for position, name in enumerate(names, start=1):
         if name in seen:
-            raise InputError(f"duplicate column name {name!r}: every column needs its own name")
+            raise InputError(
+                f"duplicate column name {name!r} (column {position} of the data); "
+                f"rename one of them"
+            )
         seen.add(name)
 
 
