@@ -682,7 +682,8 @@ def _per_sample_target(value: Any) -> str | IO[Any] | None:
     if isinstance(value, (str, bytes, os.PathLike)):
         return os.fsdecode(os.fspath(value))
     if hasattr(value, "write") and not isinstance(value, type):
-        return value
+        handle: IO[Any] = value
+        return handle
     shown = repr(value) if isinstance(value, (bool, int, float)) else f"a {type(value).__name__}"
     raise UsageError(
         f"per_sample takes a path or an open file to write every row's losses to as CSV "

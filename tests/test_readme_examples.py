@@ -55,7 +55,9 @@ def test_readme_example_is_real(command, shown):
         ["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
     )
     # Lines of spaces at the end (a table's padding) are not pasted.
-    out = [line.rstrip() for line in done.stdout.rstrip().split("\n")] if done.stdout.strip() else []
+    out = (
+        [line.rstrip() for line in done.stdout.rstrip().split("\n")] if done.stdout.strip() else []
+    )
     err = [line.rstrip() for line in done.stderr.rstrip("\n").split("\n")] if done.stderr else []
     stdout_shown = [line for line in shown if not any(same_line(line, e) for e in err)]
     assert same_lines(stdout_shown, out), "paste the current output"
