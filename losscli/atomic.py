@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from typing import IO, Any
 
-from losscli.errors import InputError
+from losscli.errors import InputError, raise_if_signalled
 
 # Paths that name an already open descriptor: never renamed over, always written through.
 _FD_PREFIXES = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
@@ -124,6 +124,7 @@ def write_atomically(path: str, write: Callable[[IO[Any]], None], *, binary: boo
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
+        raise_if_signalled()  # a Ctrl-C that Python dropped on the way: no output
         os.replace(tmp, target)
     except BaseException as exc:
         try:

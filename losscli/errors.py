@@ -82,6 +82,34 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+# The signals the command line turned into KeyboardInterrupt or Terminated (cli.main).
+_SIGNALLED: list[int] = []
+
+
+def signalled(signum: int) -> None:
+    """Remember that the command line's handler raised for ``signum`` (see raise_if_signalled)."""
+    _SIGNALLED.append(signum)
+
+
+def raise_if_signalled() -> None:
+    """Raise again a Ctrl-C (or SIGTERM/SIGHUP) the command line has seen.
+
+    Python drops an exception raised inside a weak reference's callback or a
+    ``__del__`` ("Exception ignored in ..."), so a signal landing there is lost
+    and the command would go on, write its output and exit 0. The points that
+    commit output (an atomic rename, stdout's release) call this first. Without
+    the command line's handler (the Python API) nothing is recorded: a no-op.
+    """
+    if not _SIGNALLED:
+        return
+    import signal
+
+    signum = _SIGNALLED[-1]
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
 def require_modules(modules: tuple[str, ...], needed_by: str, install: str) -> None:
     """One clear error naming what ``needed_by`` lacks when any of ``modules`` is missing.
 

@@ -25,6 +25,8 @@ from losscli.errors import (
     OutputError,
     Terminated,
     UsageError,
+    raise_if_signalled,
+    signalled,
 )
 
 # A write that found no room: a full disk or quota, a file-size limit.
@@ -88,8 +90,10 @@ class LossGroup(click.Group):
                     warnings.filterwarnings("ignore", category=RuntimeWarning, module=_LIBRARIES)
                     result = super().invoke(ctx)
             except (GateFailed, click.exceptions.Exit):
+                raise_if_signalled()
                 held.release()  # the report of a failed gate is still printed (exit 3)
                 raise
+            raise_if_signalled()  # a Ctrl-C that Python dropped on the way: no report
             held.release()
             # Buffered output meets a full disk here, not at exit (where it would be a
             # Python complaint and exit 120).
@@ -332,7 +336,15 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 def _on_termination(signum: int, frame: Any) -> None:
+    signalled(signum)
     raise Terminated(signum)
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C as Python's own handler does (KeyboardInterrupt), remembered: raised
+    inside a weak reference's callback it would be dropped (see raise_if_signalled)."""
+    signalled(signum)
+    raise KeyboardInterrupt
 
 
 def main() -> None:
@@ -349,6 +361,11 @@ def main() -> None:
                 signal.signal(signum, _on_termination)
             except (OSError, ValueError):  # not the main thread, or not supported here
                 pass
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
+            signal.signal(signal.SIGINT, _on_interrupt)
+    except (OSError, ValueError):
+        pass
     try:
         cli.main(prog_name="loss")
     except KeyboardInterrupt:  # pragma: no cover - outside a command body
