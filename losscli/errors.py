@@ -91,6 +91,11 @@ def signalled(signum: int) -> None:
     _SIGNALLED.append(signum)
 
 
+def forget_signals() -> None:
+    """A new command starts (or one ended): signals seen before it are not its own."""
+    _SIGNALLED.clear()
+
+
 def raise_if_signalled() -> None:
     """Raise again a Ctrl-C (or SIGTERM/SIGHUP) the command line has seen.
 

@@ -25,6 +25,7 @@ from losscli.errors import (
     OutputError,
     Terminated,
     UsageError,
+    forget_signals,
     raise_if_signalled,
     signalled,
 )
@@ -80,6 +81,13 @@ class LossGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         show_traceback = "--traceback" in sys.argv or bool(os.environ.get("LOSSCLI_TRACEBACK"))
+        forget_signals()
+        try:
+            return self._invoke(ctx, show_traceback)
+        finally:
+            forget_signals()  # the API called in the same process is not this command
+
+    def _invoke(self, ctx: click.Context, show_traceback: bool) -> Any:
         held = _HeldStdout.install()
         try:
             try:
