@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from losscli.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data"
+
+# A LocalCluster started in the test process (the session's dask_cluster, and the
+# fixtures of a few modules) runs its scheduler's profiling thread (for the dashboard)
+# alongside every later test. At the dependency floors (Python 3.11, distributed
+# 2024.8) that thread once started a garbage collection that freed one of
+# hypothesis' thread-local caches, which waits for a lock with the interpreter lock
+# held: the suite hung in tests/test_invariance.py. Nothing here needs the profiler.
+# Dask reads its configuration from the environment when first imported.
+os.environ.setdefault("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "False")
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,13 @@ def dask_client(scheduler: Any = None, *, timeout: float = CONNECT_TIMEOUT) -> I
                 # The workers ignore SIGINT: a Ctrl-C in the terminal (sent to the whole
                 # process group) reaches only this process. One while they start (a
                 # second or two) is not seen.
-                with _sigint_ignored():
+                dask: Any = importlib.import_module("dask")
+                # No statistical profiler (it feeds the dashboard, which this cluster has
+                # not): a thread sampling every 10 ms in this process and in each worker.
+                with (
+                    _sigint_ignored(),
+                    dask.config.set({"distributed.worker.profile.enabled": False}),
+                ):
                     cluster = distributed.LocalCluster(
                         n_workers=max(1, os.cpu_count() or 1),
                         threads_per_worker=1,
