@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -307,3 +308,43 @@ def test_a_signed_column_takes_the_text_of_its_absolute_values():
                 writer._write_slices(got, table, options, {}, {"mbe": ("mae", negative)})
             writer.discard()
             assert got.getvalue() == want.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize("to", ["file", "stdout", "api-text"])
+def test_later_models_rows_kept_as_numbers_read_back_exactly(run, tmp_path, to):
+    """A later model's rows wait as numbers (not text) until the end: every batch of
+    them, with shared (mse/rmse), signed (mbe) and -0.0 cells, comes back as the
+    former writer wrote it, to a file, to stdout and to an open text file."""
+    rng = np.random.default_rng(7)
+    n = 2500
+    y = np.round(rng.normal(size=n), 3)
+    y[::50] = -0.0
+    a = np.where(np.arange(n) % 50 == 0, 0.0, y + np.round(rng.normal(size=n), 2))
+    b = y - rng.standard_t(2, size=n)
+    lines = ["y_true,a,b,c"] + [
+        f"{float(y[i])!r},{float(a[i])!r},{float(b[i])!r},{float(-b[i])!r}" for i in range(n)
+    ]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n")
+    options = InputOptions(pred_cols=("a", "b", "c"))
+    dataset = load_dataset(str(path), options)
+    selections = select_losses([], dataset.task, dataset.features)
+    _, items = compute(dataset, selections)
+    reference = reference_per_sample(dataset, items)
+    with small_chunks(4096):
+        if to == "api-text":
+            import losscli as lc
+
+            handle = io.StringIO()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", lc.LossWarning)  # b's heavy tail
+                lc.compute(str(path), y_pred=["a", "b", "c"], per_sample=handle)
+            text = handle.getvalue()
+        else:
+            target = "-" if to == "stdout" else tmp_path / "out.csv"
+            args = ["compute", path, "--per-sample", target, "--format", "json"]
+            result = run(*args, "--pred-col", "a", "--pred-col", "b", "--pred-col", "c")
+            assert result.exit_code == 0, result.stderr
+            text = result.stdout if to == "stdout" else (tmp_path / "out.csv").read_text()
+    assert text.count("\n") == 3 * n + 1
+    assert_same_rows(text, reference)

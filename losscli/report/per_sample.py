@@ -4,8 +4,10 @@ One row per (data row, model): row number, GAN column, group, model, one
 column per loss. Rows come model by model (every row of the first model,
 then every row of the next), each in file order. Each batch is written as
 one Arrow table by pyarrow's vectorised CSV writer, so the output is never
-held whole: the first model's rows go straight to the output, later models'
-rows to anonymous temporary files appended at the end.
+held whole: the first model's rows go straight to the output; a later model's
+rows wait in an anonymous temporary file until the end, as the numbers
+themselves (Arrow's binary IPC format: eight bytes a distinct loss value, half
+the size of their text), and are turned into text when they are appended.
 
 Numbers are written in Arrow's shortest round-trip form (``0.25``, ``2``,
 ``1e-05``, ``inf``, ``nan``): reading the file back gives exactly the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
+import json
 import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -132,15 +134,14 @@ class PerSampleWriter:
                         signed[name] = (mirror, np.signbit(values) & ~np.isnan(values))
                     else:
                         seen.append((name, values, valid))
-            table = pa.table(columns)
-            target: IO[Any] = self.sink
-            if index > 0:
+            if index == 0:
+                self._write_slices(self.sink, pa.table(columns), options, same, signed)
+            else:
                 spill = self.spills.get(model)
                 if spill is None:
                     spill = self.spills[model] = tempfile.TemporaryFile()
-                target = spill
-            self._write_slices(target, table, options, same, signed)
-            del table, columns
+                _spill(spill, columns, special, same, signed)
+            del columns
 
     def _write_slices(
         self,
@@ -209,18 +210,23 @@ class PerSampleWriter:
 
     def close(self) -> None:
         """Append the later models' rows; removes the temporary files."""
+        import pyarrow.csv as pacsv
+
         try:
             for model in self.models[1:]:
                 spill = self.spills.get(model)
                 if spill is None:
                     continue
                 spill.seek(0)
-                if self.text:
-                    text = io.TextIOWrapper(spill, encoding="utf-8", newline="")
-                    shutil.copyfileobj(text, self.sink, 1 << 20)
-                    text.detach()
-                else:
-                    shutil.copyfileobj(spill, self.sink, 1 << 20)
+                while True:
+                    batch = _unspill(spill)
+                    if batch is None:
+                        break
+                    table, special, same, signed = batch
+                    options = pacsv.WriteOptions(
+                        include_header=False, quoting_style="needed" if special else "none"
+                    )
+                    self._write_slices(self.sink, table, options, same, signed)
         finally:
             self.discard()
 
@@ -231,6 +237,78 @@ class PerSampleWriter:
         for spill in self.spills.values():
             spill.close()
         self.spills = {}
+
+
+_SIGN = "negative:"
+
+
+def _spill(
+    spill: IO[bytes],
+    columns: dict[str, Any],
+    special: bool,
+    same: dict[str, str],
+    signed: dict[str, tuple[str, np.ndarray]],
+) -> None:
+    """One batch of a later model's rows to ``spill``, as numbers (read by ``_unspill``).
+
+    A column that shares its text with another (``same``) is not stored; a
+    signed one (``signed``) is stored as its rows' signs, one bit a row. The
+    record: its length (8 bytes, little-endian), then an Arrow IPC stream.
+    """
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from losscli.io.frames import numeric_array
+
+    kept: dict[str, Any] = {}
+    for name, column in columns.items():
+        if name in signed:
+            kept[_SIGN + name] = numeric_array(np.asarray(signed[name][1], dtype=bool))
+        elif name not in same:
+            kept[name] = column
+    meta = {
+        "order": list(columns),
+        "special": special,
+        "same": same,
+        "signed": {name: twin for name, (twin, _) in signed.items()},
+    }
+    table = pa.table(kept).replace_schema_metadata({"losscli": json.dumps(meta)})
+    out = pa.BufferOutputStream()
+    with ipc.new_stream(out, table.schema) as stream:
+        stream.write_table(table)
+    data = out.getvalue()
+    spill.write(len(data).to_bytes(8, "little"))
+    spill.write(memoryview(data))
+
+
+def _unspill(
+    spill: IO[bytes],
+) -> tuple[Any, bool, dict[str, str], dict[str, tuple[str, np.ndarray]]] | None:
+    """The next batch ``_spill`` wrote (None at the end): the table to write and its
+    quoting, shared and signed columns, as ``_write_slices`` takes them."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    head = spill.read(8)
+    if not head:
+        return None
+    size = int.from_bytes(head, "little")
+    table = ipc.open_stream(pa.py_buffer(spill.read(size))).read_all()
+    meta = json.loads(table.schema.metadata[b"losscli"])
+    same: dict[str, str] = meta["same"]
+    signed: dict[str, tuple[str, np.ndarray]] = {}
+    columns: dict[str, Any] = {}
+    for name in meta["order"]:
+        if name in same:
+            columns[name] = table[same[name]]  # its text is its twin's
+        elif name in meta["signed"]:
+            twin = meta["signed"][name]
+            columns[name] = table[twin]  # its text is its twin's, signed
+            negative = table[_SIGN + name].to_numpy(zero_copy_only=False)
+            signed[name] = (twin, np.asarray(negative, dtype=bool))
+        else:
+            columns[name] = table[name]
+    return pa.table(columns), bool(meta["special"]), same, signed
 
 
 def _twin(
