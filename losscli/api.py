@@ -700,8 +700,8 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
     """
     from losscli.report.per_sample import PerSampleWriter
 
-    def write(handle: IO[Any]) -> Any:
-        writer = PerSampleWriter(handle)
+    def write(handle: IO[Any], drop_written: bool = False) -> Any:
+        writer = PerSampleWriter(handle, drop_written=drop_written)
         try:
             report = run(writer.add)
             writer.close()
@@ -713,7 +713,9 @@ def _with_per_sample(target: str | IO[Any], run: Any) -> Any:
         from losscli.atomic import write_atomically
 
         done: list[Any] = []
-        write_atomically(os.fspath(target), lambda h: done.append(write(h)), binary=True)
+        write_atomically(
+            os.fspath(target), lambda h: done.append(write(h, drop_written=True)), binary=True
+        )
         return done[0]
     # An open file (stdout): the rows wait in an anonymous temporary file until every
     # batch is in, so an error in a later batch writes nothing to it.

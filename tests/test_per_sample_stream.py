@@ -348,3 +348,58 @@ def test_later_models_rows_kept_as_numbers_read_back_exactly(run, tmp_path, to):
             text = result.stdout if to == "stdout" else (tmp_path / "out.csv").read_text()
     assert text.count("\n") == 3 * n + 1
     assert_same_rows(text, reference)
+
+
+def _advice_spy(monkeypatch):
+    import os
+
+    import losscli.report.per_sample as per_sample
+
+    calls: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd, offset, length, advice):
+        calls.append((offset, length, advice))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(per_sample, "DROP_WINDOW", 4096)
+    monkeypatch.setattr(per_sample.os, "posix_fadvise", spy)
+    return calls
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "posix_fadvise"), reason="no posix_fadvise")
+def test_the_output_files_written_pages_are_dropped_behind_the_writing(run, tmp_path, monkeypatch):
+    """--per-sample PATH asks the kernel to drop the pages it has written back, a window
+    behind the writing; the file is the same, byte for byte."""
+    import os
+
+    path = SAMPLES / "regression_outliers.csv"
+    out = tmp_path / "out.csv"
+    args = ["compute", path, "--pred-col", "y_pred", "--pred-col", "model_b", "--format", "json"]
+    with small_chunks(2000):
+        plain = run(*args, "--per-sample", tmp_path / "plain.csv")
+        calls = _advice_spy(monkeypatch)
+        result = run(*args, "--per-sample", out)
+    assert plain.exit_code == 0 and result.exit_code == 0, result.stderr
+    assert out.read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    size = out.stat().st_size
+    assert size > 5 * 4096 and len(calls) >= size // 4096 - 3
+    for k, (offset, length, advice) in enumerate(calls):
+        assert (offset, length, advice) == (k * 4096, 2 * 4096, os.POSIX_FADV_DONTNEED)
+        assert offset + 3 * 4096 <= size  # always behind what was written
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "posix_fadvise"), reason="no posix_fadvise")
+def test_an_open_file_or_stdout_gets_no_advice(run, tmp_path, monkeypatch):
+    """Rows that are read back (the spool behind stdout, a user's open file) stay cached."""
+    import losscli as lc
+
+    path = SAMPLES / "regression_outliers.csv"
+    calls = _advice_spy(monkeypatch)
+    with small_chunks(2000):
+        result = run("compute", path, "--per-sample", "-", "--format", "json")
+        with open(tmp_path / "mine.csv", "w") as handle:
+            lc.compute(str(path), per_sample=handle)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "mine.csv").stat().st_size > 5 * 4096
+    assert calls == []

@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,14 +33,28 @@ import numpy as np
 SLICE_ROWS = 1 << 14
 # Slices formatted and not yet written, at most: bounds the text held in memory.
 IN_FLIGHT = 3
+# Bytes of output between two requests that the kernel drop what it has written back.
+DROP_WINDOW = 32 << 20
 
 
 class PerSampleWriter:
     """Writes the per-row losses of each batch to ``sink`` (a binary or text file)."""
 
-    def __init__(self, sink: IO[Any]) -> None:
+    def __init__(self, sink: IO[Any], *, drop_written: bool = False) -> None:
+        """``drop_written``: ``sink`` is the output file, read by nobody before the end.
+
+        Its pages then leave the page cache once the kernel has written them back
+        (``posix_fadvise(DONTNEED)``, what ``dd oflag=nocache`` does), a window
+        behind the writing, without waiting for the disk: gigabytes of per-row
+        losses do not push the user's other files out of the cache, and the
+        pages freed are reused for the next text instead of fresh memory (the
+        kernel's time for a 1.7 GB output: 2.2-2.9 s -> 0.65 s on the benchmark
+        machine, benchmarks/README.md).
+        """
         self.sink = sink
         self.text = isinstance(sink, io.TextIOBase)
+        self.drop_fd = _regular_file(sink) if drop_written else None
+        self.dropped = 0
         self.models: list[str] = []
         self.labels: list[str] = []
         self.spills: dict[str, IO[bytes]] = {}
@@ -51,6 +67,25 @@ class PerSampleWriter:
             target.write(str(memoryview(data), "utf-8"))
         else:
             target.write(memoryview(data))
+        if target is self.sink and self.drop_fd is not None:
+            self._drop_written()
+
+    def _drop_written(self) -> None:
+        """Ask the kernel to drop the output's pages two windows behind the writing.
+
+        Each window is asked twice: first it starts its writeback (dirty pages
+        are kept), a window later its pages, written back by then, are dropped.
+        """
+        assert self.drop_fd is not None
+        try:
+            written = self.sink.tell()
+            while written - self.dropped >= 3 * DROP_WINDOW:
+                os.posix_fadvise(
+                    self.drop_fd, self.dropped, 2 * DROP_WINDOW, os.POSIX_FADV_DONTNEED
+                )
+                self.dropped += DROP_WINDOW
+        except (OSError, ValueError, AttributeError):
+            self.drop_fd = None  # only advice: the output is written all the same
 
     def _header(self, chunk: Any, items: list[Any]) -> None:
         for item in items:
@@ -309,6 +344,17 @@ def _unspill(
         else:
             columns[name] = table[name]
     return pa.table(columns), bool(meta["special"]), same, signed
+
+
+def _regular_file(sink: IO[Any]) -> int | None:
+    """The file descriptor of ``sink`` if it is a regular file the kernel takes advice on."""
+    if not hasattr(os, "posix_fadvise"):
+        return None
+    try:
+        fd = sink.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
 
 
 def _twin(
