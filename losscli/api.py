@@ -680,7 +680,13 @@ def _per_sample_target(value: Any) -> str | IO[Any] | None:
     if value is None or value is False:
         return None
     if isinstance(value, (str, bytes, os.PathLike)):
-        return os.fsdecode(os.fspath(value))
+        path = os.fsdecode(os.fspath(value))
+        if not path:
+            raise UsageError(
+                "per_sample is an empty path: give a file name (e.g. per_sample='rows.csv') "
+                "or an open file"
+            )
+        return path
     if hasattr(value, "write") and not isinstance(value, type):
         handle: IO[Any] = value
         return handle

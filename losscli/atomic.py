@@ -59,8 +59,10 @@ def check_output(path: str) -> None:
     """InputError unless ``path`` can be written (before any work is done).
 
     A directory, a missing folder, a folder (or an existing device or FIFO) the
-    user may not write to, a read-only file system.
+    user may not write to, a read-only file system, an empty path.
     """
+    if not path:
+        raise InputError("cannot write to an empty path; give a file name")
     if os.path.isdir(path):
         raise InputError(f"cannot write {path}: it is a directory; give a file name")
     if is_direct(path):

@@ -410,3 +410,40 @@ def test_bootstrap_bound_in_the_api(tmp_path):
     path.write_text(DATA)
     with pytest.raises(lc.UsageError, match="between 10 and 100,000"):
         lc.compute(str(path), ci=0.9, n_boot=100_001)
+
+
+# ----------------------------------------------------------------- an empty output path
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("compute", "data.csv", "--per-sample", ""), "--per-sample"),
+        (("report", "data.csv", "-o", ""), "--output"),
+        (("report", "data.csv", "--output="), "--output"),
+    ],
+)
+def test_an_empty_output_path_is_a_usage_error(data, args, option):
+    """Not 'cannot write : No such file or directory' (exit 1), nor the report's default
+    name used instead of what was typed: exit 2 naming the option, nothing written."""
+    proc = loss(*args, cwd=data.parent)
+    line = one_error(proc, 2)
+    assert line == f"Error: {option} needs a file name, or - for stdout (got an empty one)"
+    assert sorted(p.name for p in data.parent.iterdir()) == ["data.csv"]
+
+
+def test_the_api_refuses_an_empty_per_sample_path_before_any_work(data):
+    import losscli as lc
+
+    with pytest.raises(lc.UsageError, match="per_sample is an empty path"):
+        lc.compute(str(data), per_sample="")
+    with pytest.raises(lc.UsageError, match="per_sample is an empty path"):
+        lc.compute(str(data), per_sample=b"")
+
+
+def test_an_empty_path_is_refused_where_outputs_are_checked():
+    from losscli.atomic import check_output
+    from losscli.errors import InputError
+
+    with pytest.raises(InputError, match="empty path"):
+        check_output("")

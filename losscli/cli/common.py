@@ -75,8 +75,10 @@ def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str
         )
     ids = {i for i in (_identity(p) for p in inputs if p) if i is not None}
     for option, path in outputs:
-        if not path or path == "-":
+        if path is None or path == "-":
             continue
+        if not path:
+            raise UsageError(f"{option} needs a file name, or - for stdout (got an empty one)")
         try:
             info = os.stat(path)
         except OSError:

@@ -158,7 +158,7 @@ def report(
     from losscli.report.html import render_html, require_report_extra
 
     require_report_extra()
-    path = output or default_output(file)
+    path = default_output(file) if output is None else output
     files = join_data(file, kwargs)
     check_outputs(input_paths(files, kwargs), [("--output", path)])
     with api_warnings():
