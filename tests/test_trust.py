@@ -277,6 +277,10 @@ def test_explain_reports_an_analytic_kink_exactly(run_json):
 # --------------------------------------------------------------------------- item 6
 
 
+def _flat(stdout: str) -> str:
+    return " ".join(stdout.split())
+
+
 def _sentence(stdout: str) -> str:
     flat = " ".join(stdout.split())
     start = flat.index("The losses")
@@ -446,3 +450,86 @@ def test_group_rows_carry_their_row_counts_and_weights_are_said(run):
     weighted = run("compute", path, "-l", "mse", "--weight-col", "weight").stdout
     assert "weighted by weight" in " ".join(weighted.split())
     assert "weighted by" not in run("compute", path, "-l", "mse").stdout
+
+
+def test_tied_models_share_a_rank_and_a_tie_names_no_best_model(run, tmp_path, monkeypatch):
+    """Two models with the same predictions are not first and second: they share rank 1
+    (the next is 3rd), and a loss whose best value is tied does not vote for either."""
+    import json
+
+    monkeypatch.setenv("COLUMNS", "80")
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=200)
+    a = y + rng.normal(0, 0.3, 200)
+    path = tmp_path / "tie.csv"
+    pd.DataFrame({"y_true": y, "a": a, "b": a, "c": y + rng.normal(0, 0.9, 200)}).to_csv(
+        path, index=False
+    )
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "--pred-col", "c")
+    data = json.loads(run(*args, "-l", "mse,mae", "--format", "json").stdout)
+    assert [(r["loss"], r["model"], r["rank"]) for r in data["results"]] == [
+        ("mse", "a", 1),
+        ("mse", "b", 1),
+        ("mse", "c", 3),
+        ("mae", "a", 1),
+        ("mae", "b", 1),
+        ("mae", "c", 3),
+    ]
+    assert data["agreement"] == {
+        "agree": True,
+        "best_model": None,
+        "best_by_loss": {},
+        "disagreeing": [],
+    }
+    assert (
+        " mse and mae do not name one best model (tied best values, or none defined and "
+        "finite). Paired tests"
+    ) in _flat(run(*args, "-l", "mse,mae").stdout)
+    # b alone beats c: with a left out, the verdict is b's on both losses.
+    two = ("compare", path, "--pred-col", "b", "--pred-col", "c", "-l", "mse,mae")
+    assert _sentence(run(*two).stdout).startswith("The losses agree: b is best on both losses.")
+
+
+def test_undefined_and_infinite_values_name_no_best_model(run, tmp_path, monkeypatch):
+    """Targets near 1e200: r2's sums overflow (no value: '-', no rank) and mse is inf for
+    both models. Neither may say which model is best; mae, still finite, does."""
+    import json
+
+    monkeypatch.setenv("COLUMNS", "80")
+    path = tmp_path / "huge.csv"
+    path.write_text("y_true,a,b\n1e200,2e200,1e200\n3e200,2.5e200,2e200\n-1e200,0,0\n")
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "r2,mse,mae")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    ranks = {(r["loss"], r["model"]): r["rank"] for r in data["results"]}
+    assert ranks == {
+        ("r2", "a"): None,
+        ("r2", "b"): None,
+        ("mse", "a"): 1,
+        ("mse", "b"): 1,
+        ("mae", "a"): 2,
+        ("mae", "b"): 1,
+    }
+    assert data["agreement"]["best_by_loss"] == {"mae": "b"}
+    out = run(*args).stdout
+    assert (
+        " b is best on mae, the only loss that names one best model. r2 and mse do not "
+        "name one best model (tied best values, or none defined and finite). "
+    ) in _flat(out)
+    r2_rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["r2"]]
+    assert r2_rows and r2_rows[0][-1] == "-"
+
+
+def test_the_reports_rankings_show_ties_and_missing_values(tmp_path):
+    from losscli.analysis.compare import CompareReport
+    from losscli.report.html import ranking_lines
+
+    class Row:
+        def __init__(self, label, model, rank):
+            self.label, self.model, self.rank = label, model, rank
+
+    report = CompareReport.__new__(CompareReport)
+    object.__setattr__(report, "rankings", {"mse": ["a", "b", "c"], "r2": ["a", "b", "c"]})
+    rows = [Row("mse", "a", 1), Row("mse", "b", 1), Row("mse", "c", 3)]
+    rows += [Row("r2", "a", 1), Row("r2", "b", None), Row("r2", "c", None)]
+    object.__setattr__(report, "results", rows)
+    assert ranking_lines(report) == {"mse": "a = b < c", "r2": "a; no value: b, c"}

@@ -51,7 +51,9 @@ class ModelLoss:
     p95: float | None
     max: float | None
     top1pct_share: float | None
-    rank: int
+    # 1 for the best; models with equal values share a rank (1, 1, 3); None where the
+    # value is not defined (a score of overflowing sums), which ranks nothing.
+    rank: int | None
     # How far behind the best model, in the loss's units and ranking terms: >= 0,
     # value - best for losses, |value| - |best| for signed ones, best - value for scores.
     diff_to_best: float
@@ -163,14 +165,28 @@ def rank_models(values: dict[str, float], signed: bool, higher: bool = False) ->
     return sorted(values, key=lambda m: ranking_key(values[m], signed, higher))
 
 
-def agreement_of(rankings: dict[str, list[str]], signed: frozenset[str] = frozenset()) -> Agreement:
+def decides(values: list[float], signed: bool, higher: bool = False) -> bool:
+    """Whether a loss with these values (one a model) names a best model: its best
+    value is defined and finite, and better than every other (not a tie)."""
+    keys = sorted(ranking_key(v, signed, higher) for v in values)
+    return bool(keys) and math.isfinite(keys[0]) and (len(keys) == 1 or keys[0] < keys[1])
+
+
+def agreement_of(
+    rankings: dict[str, list[str]],
+    signed: frozenset[str] = frozenset(),
+    undecided: frozenset[str] = frozenset(),
+) -> Agreement:
     """The model most losses rank first, and the losses that rank another first.
 
     A signed loss (mbe, labels in ``signed``) is a bias check, not a preference:
     it names the model with the smaller bias but neither votes nor disagrees,
-    unless only signed losses were chosen.
+    unless only signed losses were chosen. A loss in ``undecided`` (its best
+    value tied, undefined or infinite: see :func:`decides`) names no model.
     """
-    best_by_loss = {label: order[0] for label, order in rankings.items() if order}
+    best_by_loss = {
+        label: order[0] for label, order in rankings.items() if order and label not in undecided
+    }
     if not best_by_loss:
         return Agreement(True, None, {}, [])
     voting = {label: m for label, m in best_by_loss.items() if label not in signed}
@@ -340,6 +356,7 @@ def assemble_report(
         groups.setdefault(item.selection.label, []).append(j)
 
     rankings: dict[str, list[str]] = {}
+    undecided: set[str] = set()
     results: list[ModelLoss] = []
     for label, columns in groups.items():
         spec = figures[columns[0]].selection.spec
@@ -347,10 +364,13 @@ def assemble_report(
         higher = spec.higher_is_better
         order = rank_models(by_model, spec.signed, higher)
         rankings[label] = order
+        if not decides(list(by_model.values()), spec.signed, higher):
+            undecided.add(label)
         best_column = next(j for j in columns if figures[j].model == order[0])
         best_key = ranking_key(figures[best_column].value, spec.signed, higher)
+        keys = [ranking_key(v, spec.signed, higher) for v in by_model.values()]
         for j in columns:
-            row = _model_loss(figures[j], order, best_key, spec.signed)
+            row = _model_loss(figures[j], keys, best_key, spec.signed)
             if replicates is not None and ci_level is not None:
                 row = _with_interval(
                     row,
@@ -372,7 +392,9 @@ def assemble_report(
         results=results,
         rankings=rankings,
         agreement=agreement_of(
-            rankings, frozenset(r.label for r in results if r.signed and r.label in rankings)
+            rankings,
+            frozenset(r.label for r in results if r.signed and r.label in rankings),
+            frozenset(undecided),
         ),
         ci_level=ci_level,
         n_boot=n_boot if ci_level is not None else 0,
@@ -384,11 +406,15 @@ def assemble_report(
 
 def _model_loss(
     item: ItemFigures,
-    order: list[str],
+    keys: list[float],
     best_key: float,
     signed: bool,
 ) -> ModelLoss:
+    """``keys``: the ranking keys of every model on this loss (see :func:`ranking_key`)."""
     spec = item.selection.spec
+    mine = ranking_key(item.value, signed, spec.higher_is_better)
+    # Competition ranking: 1 + the models strictly better; no rank without a value.
+    rank = None if item.value != item.value else 1 + sum(k < mine for k in keys)
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,
@@ -399,8 +425,8 @@ def _model_loss(
         p95=item.p95,
         max=item.max,
         top1pct_share=item.top1pct_share,
-        rank=order.index(item.model) + 1,
-        diff_to_best=ranking_key(item.value, signed, spec.higher_is_better) - best_key,
+        rank=rank,
+        diff_to_best=mine - best_key,
         percent=spec.percent,
         signed=signed,
         scalar=item.scalar,

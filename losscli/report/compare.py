@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from losscli.analysis.compare import CompareReport, ModelLoss
@@ -456,6 +457,10 @@ def print_model_table(
         console.print(table)
 
 
+def _rank_text(rank: int | None) -> str:
+    return "-" if rank is None else str(rank)
+
+
 def render_models_table(report: CompareReport, console: Console) -> None:
     from rich.text import Text
 
@@ -463,7 +468,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     console.print(Text(f"Compare: {report.source}", style="bold"))
     headers = list(STAT_HEADERS) + (["rank"] if several else [])
     rows = [
-        (_loss_name(r), r.model, _stat_cells(r) + ([str(r.rank)] if several else []))
+        (_loss_name(r), r.model, _stat_cells(r) + ([_rank_text(r.rank)] if several else []))
         for r in report.results
     ]
     print_model_table(console, headers, rows, report.models)
@@ -471,7 +476,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
     if report.ci_level is not None and several:
         ci_rows = []
         for row in report.results:
-            if row.rank == 1:
+            if row.rank in (1, None):  # the best, or no value to compare
                 continue
             low, high = row.diff_ci_low, row.diff_ci_high
             interval = "-"
@@ -593,21 +598,42 @@ def agreement_text(report: CompareReport) -> str:
     """Whether the losses pick the same best model, then whether the differences could
     be noise: the paired-bootstrap labels with --ci, else the closest gap and --ci."""
     signed = frozenset(r.label for r in report.results if r.signed)
-    sentence = agreement_sentence(report.agreement, signed)
+    # Losses that name no best model: tied best values, or none defined and finite.
+    undecided = [label for label in report.rankings if label not in report.agreement.best_by_loss]
+    sentence = agreement_sentence(report.agreement, signed, undecided)
     if report.agreement.best_model is None:
         return sentence
     return sentence + " " + noise_text(report)
 
 
-def agreement_sentence(agreement: Any, signed: frozenset[str] = frozenset()) -> str:
+def agreement_sentence(
+    agreement: Any, signed: frozenset[str] = frozenset(), undecided: Sequence[str] = ()
+) -> str:
     """One sentence on whether the losses pick the same best model, right for 1, 2 or N.
 
     A signed loss (mbe) is a bias check: its best model has the smaller bias, which
     is not a preference, so it is neither counted among the losses nor disagrees
-    (as in the agreement itself), unless only signed losses were chosen."""
+    (as in the agreement itself), unless only signed losses were chosen. The
+    ``undecided`` losses name no best model (tied best values, or none defined
+    and finite): said after the verdict, which counts only the others."""
+    apart = ""
+    if undecided:
+        verb = "does" if len(undecided) == 1 else "do"
+        apart = (
+            f"{join_names(list(undecided))} {verb} not name one best model "
+            f"(tied best values, or none defined and finite)."
+        )
     best = agreement.best_model
     if best is None:
-        return "No loss could rank the models."
+        return apart or "No loss could rank the models."
+    if apart:
+        return f"{_verdict(agreement, signed, best, bool(undecided))} {apart}"
+    return _verdict(agreement, signed, best, False)
+
+
+def _verdict(agreement: Any, signed: frozenset[str], best: str, partial: bool) -> str:
+    """The agreement sentence of the losses that name a best model; ``partial``: some
+    losses name none (the sentence then says it counts only those that do)."""
     voting = [label for label in agreement.best_by_loss if label not in signed]
     voting = voting or list(agreement.best_by_loss)
     # Bias checks whose model is not the best: said after the verdict.
@@ -625,10 +651,16 @@ def agreement_sentence(agreement: Any, signed: frozenset[str] = frozenset()) -> 
     if agreement.agree:
         if n == 1:
             (label,) = counted
-            sentence = f"{best} is best on the only loss, {label}"
+            sentence = (
+                f"{best} is best on {label}, the only loss that names one best model"
+                if partial
+                else f"{best} is best on the only loss, {label}"
+            )
         else:
             every = "both losses" if n == 2 else f"all {n} losses"
-            if bias_of:
+            if partial:
+                every += " that name one best model"
+            if bias_of or partial:
                 every += f" ({join_names(counted)})"
             sentence = f"The losses agree: {best} is best on {every}"
         return "; ".join([sentence, *biases]) + "."
@@ -641,7 +673,8 @@ def agreement_sentence(agreement: Any, signed: frozenset[str] = frozenset()) -> 
         parts.append(f"{join_names(labels)} {verb} {model}")
     count = n - len(agreement.disagreeing)
     return (
-        f"The losses disagree: {best} is best on {count} of {n} losses; "
+        f"The losses disagree: {best} is best on {count} of {n} losses"
+        f"{' that name one best model' if partial else ''}; "
         f"{'; '.join(parts + biases)}."
     )
 
@@ -730,7 +763,7 @@ def models_markdown(report: CompareReport) -> str:
     several = len(report.models) >= 2
     header = ["loss", "model", *STAT_HEADERS] + (["rank"] if several else [])
     rows = [
-        [_loss_name(r), r.model, *_stat_cells(r)] + ([str(r.rank)] if several else [])
+        [_loss_name(r), r.model, *_stat_cells(r)] + ([_rank_text(r.rank)] if several else [])
         for r in report.results
     ]
     return cells_to_markdown(header, rows, right=2)

@@ -151,6 +151,24 @@ def compute_table(report: Any) -> Table:
     return table
 
 
+def ranking_lines(report: Any) -> dict[str, str]:
+    """Each loss's models from best to worst as the page says it: "a < b = c", models
+    with equal values joined by "=", those without a value last."""
+    out: dict[str, str] = {}
+    for label, order in report.rankings.items():
+        rank = {r.model: r.rank for r in report.results if r.label == label}
+        tiers: dict[int, list[str]] = {}
+        for model in order:
+            if rank.get(model) is not None:
+                tiers.setdefault(rank[model], []).append(model)
+        text = " < ".join(" = ".join(models) for _, models in sorted(tiers.items()))
+        missing = [m for m in order if rank.get(m) is None]
+        if missing:
+            text = (text + "; " if text else "") + "no value: " + ", ".join(missing)
+        out[label] = text
+    return out
+
+
 def compare_table(report: Any) -> Table:
     """One row per (loss, model): value, distribution, rank and the difference to the best."""
     with_ci = report.ci_level is not None
@@ -384,7 +402,7 @@ def render_html(data: Any, *, command: str, created: str, version: str) -> str:
         "group_column": compute.group_column,
         "compute_table": compute_table(compute),
         "compare_table": compare_table(data.compare),
-        "rankings": data.compare.rankings,
+        "rankings": ranking_lines(data.compare),
         "agreement": agreement_text(data.compare) if len(compute.models) > 1 else "",
         "data_figures": data_figures,
         "curve_figures": curve_figures,
