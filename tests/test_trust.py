@@ -533,3 +533,45 @@ def test_the_reports_rankings_show_ties_and_missing_values(tmp_path):
     rows += [Row("r2", "a", 1), Row("r2", "b", None), Row("r2", "c", None)]
     object.__setattr__(report, "results", rows)
     assert ranking_lines(report) == {"mse": "a = b < c", "r2": "a; no value: b, c"}
+
+
+@pytest.mark.parametrize("command", ["compute", "compare"])
+def test_a_score_without_a_value_says_why(run, tmp_path, command):
+    """r2 and friends shown as '-' come with a warning naming the cause: sums past
+    float64 (targets near 1e200), or fewer than two rows (as scikit-learn's r2_score);
+    a per-row overflow already warned of is not said twice."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text("y_true,y_pred\n1e200,2e200\n3e200,2.5e200\n-1e200,0\n")
+    figures = "r2,explained_variance,d2_absolute_error,d2_tweedie,mae"
+    result = run(command, huge, "-l", figures)
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    tail = "no value (-): the sums behind it overflow float64 at this scale - rescale the targets"
+    assert f"Warning: r2 (y_pred): {tail}" in warned
+    assert f"Warning: explained_variance (y_pred): {tail}" in warned
+    # d2_tweedie's deviances overflow row by row: one warning of it, not two.
+    d2 = [w for w in warned if w.startswith("Warning: d2_tweedie (y_pred): ")]
+    assert len(d2) == 1 and "overflow float64" in d2[0]
+    assert not [w for w in warned if "d2_absolute_error" in w]  # it has a value: 0.375
+    one = tmp_path / "one.csv"
+    one.write_text("y_true,y_pred\n1.5,2\n")
+    result = run(command, one, "-l", "r2,mae")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: r2 (y_pred): no value (-): a score needs at least two rows" in result.stderr
+
+
+def test_the_api_warns_of_a_score_without_a_value(tmp_path):
+    import warnings
+
+    import losscli as lc
+
+    huge = tmp_path / "huge.csv"
+    huge.write_text("y_true,y_pred\n1e200,2e200\n3e200,2.5e200\n-1e200,0\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = lc.compute(str(huge), losses="r2")
+    assert math.isnan(result.value("r2"))
+    assert [str(w.message) for w in caught if issubclass(w.category, lc.LossWarning)] == [
+        "r2 (y_pred): no value (-): the sums behind it overflow float64 at this scale - "
+        "rescale the targets"
+    ]

@@ -62,6 +62,7 @@ from losscli.analysis.diagnostics import (
     overflow_text,
     rowsum_applies,
     rowsum_text,
+    undefined_warnings,
 )
 from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, top_count
@@ -746,4 +747,6 @@ def _warnings(
             out.append(custom_inf_text(selection.spec.name, where, st.inf_count, st.inf_rows))
         elif not st.finite:
             out.append(overflow_text(selection.label, model))
+    figures = [(s.label, model, st.value) for (s, model), st in zip(pairs, state.items)]
+    out.extend(undefined_warnings(figures, out))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -83,6 +83,28 @@ def overflow_text(label: str, model: str) -> str:
         f"{label} ({model}): some per-row losses overflow float64 "
         f"(inf); the value is not meaningful at this scale - rescale the targets"
     )
+
+
+def undefined_text(label: str, model: str, reason: str) -> str:
+    """Why a score has no value (-): ``reason`` "rows" (fewer than two) or "overflow"."""
+    if reason == "rows":
+        return f"{label} ({model}): no value (-): a score needs at least two rows"
+    return (
+        f"{label} ({model}): no value (-): the sums behind it overflow float64 at this "
+        f"scale - rescale the targets"
+    )
+
+
+def undefined_warnings(figures: list[tuple[str, str, Any]], said: list[str]) -> list[str]:
+    """:func:`undefined_text` for each (label, model, accumulator) of a ratio-of-sums
+    figure (r2, explained_variance, d2_*) without a value, unless ``said`` (the
+    warnings so far) already has its per-row overflow."""
+    out = []
+    for label, model, acc in figures:
+        reason = acc.undefined_reason() if hasattr(acc, "undefined_reason") else None
+        if reason is not None and overflow_text(label, model) not in said:
+            out.append(undefined_text(label, model, reason))
+    return out
 
 
 def rows_text(rows: list[int], count: int) -> str:

@@ -41,6 +41,7 @@ from losscli.analysis.diagnostics import (
     hard_labels_text,
     rowsum_applies,
     true_class_zero,
+    undefined_warnings,
     warnings_for,
 )
 from losscli.analysis.evaluate import PerSample, per_sample_losses
@@ -464,6 +465,10 @@ class StreamingCompute:
             self._null_pass()
         results = self._results()
         first = self.first
+        warnings = self._single_chunk_warnings() if self.n_chunks == 1 else self._merged_warnings()
+        warnings += undefined_warnings(
+            [(s.selection.label, s.model, s.overall) for s in self.items], warnings
+        )
         eps_values = {float(s.params["eps"]) for s in self.selections if "eps" in s.params}
         return ComputeReport(
             source=first.source,
@@ -476,9 +481,7 @@ class StreamingCompute:
             group_column=first.group_column,
             eps=min(eps_values) if eps_values else EPS,
             from_logits=first.from_logits,
-            warnings=self._single_chunk_warnings()
-            if self.n_chunks == 1
-            else self._merged_warnings(),
+            warnings=warnings,
             notes=self.notes,
             classes=list(first.classes),
             ci_level=self.ci_level,

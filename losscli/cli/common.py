@@ -207,8 +207,10 @@ def _arrow_allocator() -> None:
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
-    import pyarrow as pa
-
+    try:
+        import pyarrow as pa
+    except ImportError:  # said where the data is read: "pip install pyarrow"
+        return
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:  # a pyarrow built without it (Windows wheels)

@@ -623,6 +623,13 @@ class SkillAccumulator:
         numerator = self.error.m2 if self.explained_variance else self.squared_error
         return _explained(numerator, self.target.m2)
 
+    def undefined_reason(self) -> str | None:
+        """Why there is no value (None when there is one): "rows" (fewer than two, as
+        scikit-learn) or "overflow" (the sums overflowed float64)."""
+        if self.count < 2:
+            return "rows"
+        return "overflow" if math.isnan(self.result()) else None
+
 
 def pinball_terms(e: np.ndarray, alpha: float) -> np.ndarray:
     """alpha max(e, 0) + (1 - alpha) max(-e, 0), the pinball loss of residuals e."""
@@ -650,6 +657,22 @@ class _TwoPass:
     dropped: bool = False
     denominator: float | None = None
     running: float = 0.0
+
+    def result(self) -> float:  # pragma: no cover - each figure has its own
+        raise NotImplementedError
+
+    def undefined_reason(self) -> str | None:
+        """Why there is no value (None when there is one): "rows" (fewer than two, as
+        scikit-learn) or "overflow" (the sums overflowed float64)."""
+        if self.count < 2:
+            return "rows"
+        if self.needs_pass:
+            return None
+        return "overflow" if math.isnan(self.result()) else None
+
+    @property
+    def needs_pass(self) -> bool:  # pragma: no cover - each figure has its own
+        raise NotImplementedError
 
     def _add_common(self, rows: np.ndarray, w: np.ndarray) -> None:
         self.count += int(rows.shape[0])
