@@ -681,10 +681,10 @@ def _per_sample_target(value: Any) -> str | IO[Any] | None:
         return None
     if isinstance(value, (str, bytes, os.PathLike)):
         path = os.fsdecode(os.fspath(value))
-        if not path:
+        if not path.strip():
             raise UsageError(
-                "per_sample is an empty path: give a file name (e.g. per_sample='rows.csv') "
-                "or an open file"
+                f"per_sample is an empty path ({path!r}): give a file name (e.g. "
+                f"per_sample='rows.csv') or an open file"
             )
         return path
     if hasattr(value, "write") and not isinstance(value, type):

@@ -61,8 +61,8 @@ def check_output(path: str) -> None:
     A directory, a missing folder, a folder (or an existing device or FIFO) the
     user may not write to, a read-only file system, an empty path.
     """
-    if not path:
-        raise InputError("cannot write to an empty path; give a file name")
+    if not path.strip():
+        raise InputError(f"cannot write to an empty path ({path!r}); give a file name")
     if os.path.isdir(path):
         raise InputError(f"cannot write {path}: it is a directory; give a file name")
     if is_direct(path):

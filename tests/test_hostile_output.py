@@ -416,19 +416,23 @@ def test_bootstrap_bound_in_the_api(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "option"),
+    ("args", "option", "given"),
     [
-        (("compute", "data.csv", "--per-sample", ""), "--per-sample"),
-        (("report", "data.csv", "-o", ""), "--output"),
-        (("report", "data.csv", "--output="), "--output"),
+        (("compute", "data.csv", "--per-sample", ""), "--per-sample", ""),
+        (("compute", "data.csv", "--per-sample", " "), "--per-sample", " "),
+        (("compute", "data.csv", "--per-sample", "\t"), "--per-sample", "\t"),
+        (("report", "data.csv", "-o", ""), "--output", ""),
+        (("report", "data.csv", "--output="), "--output", ""),
+        (("report", "data.csv", "-o", "  "), "--output", "  "),
     ],
 )
-def test_an_empty_output_path_is_a_usage_error(data, args, option):
+def test_an_empty_output_path_is_a_usage_error(data, args, option, given):
     """Not 'cannot write : No such file or directory' (exit 1), nor the report's default
-    name used instead of what was typed: exit 2 naming the option, nothing written."""
+    name used instead of what was typed, nor a file named ' ': exit 2 naming the option,
+    nothing written."""
     proc = loss(*args, cwd=data.parent)
     line = one_error(proc, 2)
-    assert line == f"Error: {option} needs a file name, or - for stdout (got an empty one)"
+    assert line == f"Error: {option} needs a file name, or - for stdout (got {given!r})"
     assert sorted(p.name for p in data.parent.iterdir()) == ["data.csv"]
 
 
@@ -439,11 +443,15 @@ def test_the_api_refuses_an_empty_per_sample_path_before_any_work(data):
         lc.compute(str(data), per_sample="")
     with pytest.raises(lc.UsageError, match="per_sample is an empty path"):
         lc.compute(str(data), per_sample=b"")
+    with pytest.raises(lc.UsageError, match="per_sample is an empty path"):
+        lc.compute(str(data), per_sample=" ")
+    assert sorted(p.name for p in data.parent.iterdir()) == ["data.csv"]
 
 
 def test_an_empty_path_is_refused_where_outputs_are_checked():
     from losscli.atomic import check_output
     from losscli.errors import InputError
 
-    with pytest.raises(InputError, match="empty path"):
-        check_output("")
+    for path in ("", " ", "\n"):
+        with pytest.raises(InputError, match="empty path"):
+            check_output(path)

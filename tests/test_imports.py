@@ -108,3 +108,9 @@ def test_text_labels_do_not_import_pandas(tmp_path, pos_label):
     imported = _imported_after(_run_cli("compute", str(data), *pos_label, "--format", "json"))
     assert "numpy" in imported and "pyarrow" in imported
     assert "pandas" not in imported
+
+
+def test_recommend_from_flags_alone_reads_no_data_and_loads_no_pyarrow():
+    """No FILE, nothing to read: Arrow (and its allocator) stays unloaded."""
+    imported = _imported_after(_run_cli("recommend", "--task", "regression", "--outliers"))
+    assert "pyarrow" not in imported and "pandas" not in imported

@@ -575,3 +575,86 @@ def test_the_api_warns_of_a_score_without_a_value(tmp_path):
         "r2 (y_pred): no value (-): the sums behind it overflow float64 at this scale - "
         "rescale the targets"
     ]
+
+
+ROUNDING_TIE = """y_true,a,b
+5.0,5.1,5.1
+3.2,3.3000000000000003,3.5
+4.0,4.1,4.7
+4.3,4.6,4.6
+2.5,3.2,2.6
+1.9,2.1999999999999997,2.1999999999999997
+4.7,5.0,4.8
+"""
+
+
+def test_values_equal_but_for_rounding_are_a_tie(run, tmp_path):
+    """The same errors in another row order sum to mse values 2.8e-17 apart: shown as
+    the same number, ranked the same, and no loss names a best model from them."""
+    import json
+
+    path = tmp_path / "perm.csv"
+    path.write_text(ROUNDING_TIE)
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mse,mae,r2")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    values = {(r["loss"], r["model"]): r["value"] for r in data["results"]}
+    assert values[("mse", "a")] != values[("mse", "b")]  # the rounding is there
+    assert math.isclose(values[("mse", "a")], values[("mse", "b")], rel_tol=1e-15)
+    assert {r["rank"] for r in data["results"]} == {1}
+    assert data["agreement"]["best_model"] is None and data["agreement"]["best_by_loss"] == {}
+    assert "mse, mae and r2 do not name one best model" in _flat(run(*args).stdout)
+
+
+def test_a_bias_check_does_not_pick_the_best_model_when_the_losses_tie(run, tmp_path):
+    """mae and mse tie; mbe (a bias check) still names the model with the smaller bias,
+    as a bias, not as the best model; tied losses are not called noise."""
+    import json
+
+    path = tmp_path / "bias_tie.csv"
+    path.write_text("y_true,a,b\n0,1,1\n0,-1,1\n0,1,-1\n0,-1,1\n")
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mae,mse,mbe")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["agreement"] == {
+        "agree": True,
+        "best_model": None,
+        "best_by_loss": {"mbe": "a"},
+        "disagreeing": [],
+    }
+    flat = _flat(run(*args).stdout)
+    assert (
+        "mae and mse do not name one best model (tied best values, or none defined and "
+        "finite). a has the smaller bias (mbe)."
+    ) in flat
+    assert "noise" not in flat and "best on" not in flat
+
+
+def test_no_value_no_interval_of_the_difference(run, tmp_path):
+    """A model whose figure has no value ('-') has no paired interval either (it was
+    [0, 0] in JSON and on the page)."""
+    import json
+
+    path = tmp_path / "big.csv"
+    path.write_text("y_true,a,b\n1e200,2e200,1e200\n3e200,2.5e200,2e200\n-1e200,0,0\n")
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "r2,mae")
+    data = json.loads(run(*args, "--ci", "0.95", "--format", "json").stdout)
+    r2 = [r for r in data["results"] if r["loss"] == "r2"]
+    assert [(r["value"], r["rank"], r["diff_ci_low"], r["diff_ci_high"]) for r in r2] == [
+        (None, None, None, None),
+        (None, None, None, None),
+    ]
+
+
+def test_a_constant_target_predicted_exactly_is_not_an_overflow(run, tmp_path):
+    """d2_tweedie of a constant y_true predicted exactly is 0/0 (scikit-learn divides by
+    zero): its warning says that, not 'overflow'; r2 (force_finite) shows 1."""
+    path = tmp_path / "const.csv"
+    path.write_text("y_true,y_pred\n2,2\n2,2\n")
+    result = run("compute", path, "-l", "r2,d2_tweedie,d2_tweedie:power=1")
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    tail = "no value (-): y_true is constant and predicted exactly (0/0, as scikit-learn's "
+    assert warned == [
+        f"Warning: d2_tweedie (y_pred): {tail}d2_tweedie_score gives it)",
+        f"Warning: d2_tweedie(power=1) (y_pred): {tail}d2_tweedie_score gives it)",
+    ]
+    assert "overflow" not in result.stderr

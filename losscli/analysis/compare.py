@@ -165,11 +165,25 @@ def rank_models(values: dict[str, float], signed: bool, higher: bool = False) ->
     return sorted(values, key=lambda m: ranking_key(values[m], signed, higher))
 
 
+#: Values this close (relative) are a tie: the same figure summed in another row order
+#: differs in its last bits (the project's standard of equality between paths).
+TIE_TOLERANCE = 1e-12
+
+
+def better(key: float, other: float) -> bool:
+    """Whether ranking key ``key`` is better than ``other`` by more than a tie."""
+    if not key < other:
+        return False
+    if math.isinf(key) or math.isinf(other):
+        return True
+    return other - key > TIE_TOLERANCE * max(abs(key), abs(other))
+
+
 def decides(values: list[float], signed: bool, higher: bool = False) -> bool:
     """Whether a loss with these values (one a model) names a best model: its best
     value is defined and finite, and better than every other (not a tie)."""
     keys = sorted(ranking_key(v, signed, higher) for v in values)
-    return bool(keys) and math.isfinite(keys[0]) and (len(keys) == 1 or keys[0] < keys[1])
+    return bool(keys) and math.isfinite(keys[0]) and (len(keys) == 1 or better(keys[0], keys[1]))
 
 
 def agreement_of(
@@ -187,10 +201,11 @@ def agreement_of(
     best_by_loss = {
         label: order[0] for label, order in rankings.items() if order and label not in undecided
     }
-    if not best_by_loss:
-        return Agreement(True, None, {}, [])
     voting = {label: m for label, m in best_by_loss.items() if label not in signed}
-    voting = voting or best_by_loss
+    if all(label in signed for label in rankings):  # only bias checks were chosen
+        voting = best_by_loss
+    if not voting:
+        return Agreement(True, None, best_by_loss, [])
     votes = Counter(voting.values())
     top = max(votes.values())
     # Ties in the vote go to the model chosen by the earliest loss.
@@ -413,8 +428,8 @@ def _model_loss(
     """``keys``: the ranking keys of every model on this loss (see :func:`ranking_key`)."""
     spec = item.selection.spec
     mine = ranking_key(item.value, signed, spec.higher_is_better)
-    # Competition ranking: 1 + the models strictly better; no rank without a value.
-    rank = None if item.value != item.value else 1 + sum(k < mine for k in keys)
+    # Competition ranking: 1 + the models better by more than a tie; none without a value.
+    rank = None if item.value != item.value else 1 + sum(better(k, mine) for k in keys)
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,
@@ -448,6 +463,8 @@ def _with_interval(
     Ranking terms: how far behind the best, so positive means worse (for scores
     where higher is better, best - this model).
     """
+    if row.value != row.value:  # no value, no difference to the best
+        return row
     if higher:
         with np.errstate(invalid="ignore"):
             diffs = best_reps - reps

@@ -86,9 +86,15 @@ def overflow_text(label: str, model: str) -> str:
 
 
 def undefined_text(label: str, model: str, reason: str) -> str:
-    """Why a score has no value (-): ``reason`` "rows" (fewer than two) or "overflow"."""
+    """Why a score has no value (-): ``reason`` "rows" (fewer than two), "constant"
+    (0/0) or "overflow"."""
     if reason == "rows":
         return f"{label} ({model}): no value (-): a score needs at least two rows"
+    if reason == "constant":
+        return (
+            f"{label} ({model}): no value (-): y_true is constant and predicted exactly "
+            f"(0/0, as scikit-learn's d2_tweedie_score gives it)"
+        )
     return (
         f"{label} ({model}): no value (-): the sums behind it overflow float64 at this "
         f"scale - rescale the targets"

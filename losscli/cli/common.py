@@ -77,8 +77,8 @@ def check_outputs(inputs: Sequence[str | None], outputs: Sequence[tuple[str, str
     for option, path in outputs:
         if path is None or path == "-":
             continue
-        if not path:
-            raise UsageError(f"{option} needs a file name, or - for stdout (got an empty one)")
+        if not path.strip():
+            raise UsageError(f"{option} needs a file name, or - for stdout (got {path!r})")
         try:
             info = os.stat(path)
         except OSError:
@@ -219,17 +219,19 @@ def _arrow_allocator() -> None:
 
 
 @contextmanager
-def api_warnings() -> Iterator[None]:
+def api_warnings(reads_data: bool = True) -> Iterator[None]:
     """Print the API's LossWarnings on stderr as 'Warning: ...' lines when the block ends.
 
     Also when it ends with an error, so that the warnings come before the
-    ``Error:`` line, as they were found.
+    ``Error:`` line, as they were found. ``reads_data``: the block reads a file
+    (then Arrow's allocator is chosen first; a run from flags alone loads no pyarrow).
     """
     import warnings
 
     from losscli.errors import LossWarning
 
-    _arrow_allocator()
+    if reads_data:
+        _arrow_allocator()
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:  # noqa: F811

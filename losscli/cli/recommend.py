@@ -150,7 +150,8 @@ def recommend(
     inputs = api_input_kwargs({**kwargs, "task": "auto"})
     for name in ("task", "custom"):  # recommend's --task is the problem, not a column layout
         del inputs[name]
-    with api_warnings(), progress_bar(fmt.lower() == "table" and file is not None) as bar:
+    reads = file is not None
+    with api_warnings(reads_data=reads), progress_bar(fmt.lower() == "table" and reads) as bar:
         result = api_recommend(
             data,
             progress=bar,

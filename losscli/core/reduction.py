@@ -836,16 +836,26 @@ class D2TweedieAccumulator(_TwoPass):
     def refine_finish(self) -> None:
         self.denominator = self.running
 
+    def _denominator(self) -> float:
+        if self.denominator is not None:
+            return self.denominator
+        return self._deviance_sum(np.concatenate(self.ys), np.concatenate(self.ws))
+
     def result(self) -> float:
         if self.count < 2:
             return math.nan
         if self.needs_pass:
             raise RuntimeError("d2_tweedie needs a further pass over the values first")
-        denominator = self.denominator
-        if denominator is None:
-            denominator = self._deviance_sum(np.concatenate(self.ys), np.concatenate(self.ws))
         with np.errstate(all="ignore"):
-            return float(1.0 - np.float64(self.numerator) / np.float64(denominator))
+            return float(1.0 - np.float64(self.numerator) / np.float64(self._denominator()))
+
+    def undefined_reason(self) -> str | None:
+        """As for every d2_*, and "constant": no force_finite here (as scikit-learn's
+        d2_tweedie_score), so a constant y_true predicted exactly is 0/0."""
+        reason = super().undefined_reason()
+        if reason == "overflow" and self.numerator == 0 and self._denominator() == 0:
+            return "constant"
+        return reason
 
 
 @dataclass

@@ -625,7 +625,14 @@ def agreement_sentence(
         )
     best = agreement.best_model
     if best is None:
-        return apart or "No loss could rank the models."
+        # Only bias checks name a model: said as biases, not as a best model.
+        biases = [
+            f"{model} has the smaller bias ({label})"
+            for label, model in agreement.best_by_loss.items()
+            if label in signed
+        ]
+        said = apart or "No loss could rank the models."
+        return f"{said} {'; '.join(biases)}." if biases else said
     if apart:
         return f"{_verdict(agreement, signed, best, bool(undecided))} {apart}"
     return _verdict(agreement, signed, best, False)
@@ -635,7 +642,8 @@ def _verdict(agreement: Any, signed: frozenset[str], best: str, partial: bool) -
     """The agreement sentence of the losses that name a best model; ``partial``: some
     losses name none (the sentence then says it counts only those that do)."""
     voting = [label for label in agreement.best_by_loss if label not in signed]
-    voting = voting or list(agreement.best_by_loss)
+    if not voting:  # only bias checks were chosen (see agreement_of)
+        voting = list(agreement.best_by_loss)
     # Bias checks whose model is not the best: said after the verdict.
     bias_of: dict[str, list[str]] = {}
     for label, model in agreement.best_by_loss.items():
@@ -683,7 +691,8 @@ def noise_text(report: CompareReport) -> str:
     """Could the differences be noise? What --ci says, or how close the models are without it."""
     by_loss: dict[str, list[Any]] = {}
     for r in report.results:
-        if r.rank is not None:
+        # Losses that name no best model (a tie, no finite value) have no difference to test.
+        if r.rank is not None and r.label in report.agreement.best_by_loss:
             by_loss.setdefault(r.label, []).append(r)
     disagreeing = set(report.agreement.disagreeing)
     if report.ci_level is None and report.tests:
@@ -727,6 +736,8 @@ def _tests_text(report: CompareReport) -> str:
     clear: list[str] = []
     unclear: list[str] = []
     for label, order in report.rankings.items():
+        if label not in report.agreement.best_by_loss:  # a tie, or no finite value
+            continue
         mine = [t for t in report.tests if t.loss == label and order[0] in (t.model_a, t.model_b)]
         if not mine:
             continue
