@@ -658,3 +658,29 @@ def test_a_constant_target_predicted_exactly_is_not_an_overflow(run, tmp_path):
         f"Warning: d2_tweedie(power=1) (y_pred): {tail}d2_tweedie_score gives it)",
     ]
     assert "overflow" not in result.stderr
+
+
+def test_a_loss_of_zero_still_has_a_growth_and_a_verdict_that_agree(run, tmp_path):
+    """Exact predictions: every loss is 0 and no injection has a % change (n/a). The
+    growth is read from the injected values themselves (the exponent is scale-free):
+    mse ~k^2 and sensitive, mae ~k and robust, median_ae bounded; it was 'n/a' and
+    'robust: one bad row barely moves it' for mse, next to a growth column of n/a."""
+    import json
+
+    path = tmp_path / "exact.csv"
+    path.write_text("y_true,y_pred\n1,1\n2,2\n3,3\n4,4\n")
+    data = json.loads(run("sensitivity", path, "--format", "json").stdout)
+    by = {r["loss"]: r for r in data["results"]}
+    assert by["mse"]["value"] == 0.0
+    assert (by["mse"]["growth"], by["mse"]["verdict"]) == ("quadratic", "sensitive")
+    assert math.isclose(by["mse"]["growth_exponent"], 2.0, abs_tol=0.01)
+    assert (by["rmse"]["growth"], by["rmse"]["verdict"]) == ("linear", "sensitive")
+    for name in ("mae", "huber", "log_cosh"):
+        assert (by[name]["growth"], by[name]["verdict"]) == ("linear", "robust"), name
+        assert math.isclose(by[name]["growth_exponent"], 1.0, abs_tol=0.01)
+    assert by["median_ae"]["growth"] == "bounded"
+    for r in data["results"]:
+        assert r["growth"] != "n/a"
+        assert not any("barely moves" in reason for reason in r["reasons"]) or (
+            r["loss"] == "median_ae"
+        )

@@ -71,7 +71,9 @@ mae 1, median_ae 0, whatever the size of the data. b >= 1.5 is "quadratic",
 0.5 <= b < 1.5 "linear", b < 0.5 "bounded"; no change at k=10 but a change at
 k=100 is a "jump" (the value is set by the single largest row, as max_error);
 "n/a" when no injection gives a finite change (the value itself overflows float64).
-``growth_ratio`` R = change at k=100 / change at k=10 is kept in JSON.
+``growth_ratio`` R = change at k=100 / change at k=10 is kept in JSON. A loss of
+0 (exact predictions) has no % change (n/a in the table); its growth is read
+from the injected values themselves, which the exponent does not depend on.
 
 Clipping: a probability loss with an ``eps`` parameter (bce, focal, cce, ...)
 on probabilities clips P(true class) at eps, so the synthetic row's loss stops
@@ -691,6 +693,27 @@ def asymptotic_exponent(probe: dict[float, float | None]) -> float | None:
     return None
 
 
+def _from_zero(
+    shown: dict[float, float | None], probe: dict[float, float | None], squared: bool = False
+) -> tuple[dict[float, float | None], dict[float, float | None]]:
+    """The injected values of a loss that is 0 without them, as changes for
+    :func:`growth_of`: each set scaled so that its largest is 100 (the thresholds
+    there read percentages; the exponent does not depend on the scale).
+    ``squared``: of the mean under a root (rmse judged on mse)."""
+
+    def scaled(values: dict[float, float | None]) -> dict[float, float | None]:
+        terms = {
+            k: None if v is None or not math.isfinite(v) else (v * v if squared else v)
+            for k, v in values.items()
+        }
+        top = max((abs(v) for v in terms.values() if v is not None), default=0.0)
+        if top == 0 or not math.isfinite(top):
+            return terms
+        return {k: None if v is None else 100.0 * v / top for k, v in terms.items()}
+
+    return scaled(shown), scaled(probe)
+
+
 def growth_of(
     changes: dict[float, float | None], probe: dict[float, float | None] | None = None
 ) -> tuple[str, float | None, float | None]:
@@ -1014,6 +1037,7 @@ def judge_item(
         and "eps" in selection.params
     )
     changes: dict[float, float | None] = {}
+    moved_values: dict[float, float | None] = {}
     unclipped: dict[float, float | None] = {}
     row_losses: dict[float, float] = {}
     injection: list[InjectionResult] = []
@@ -1022,6 +1046,7 @@ def judge_item(
         moved_value = injected(row)
         moved = None if moved_value is None else change_pct(moved_value, value)
         changes[float(k)] = moved
+        moved_values[float(k)] = moved_value
         regression = not classification
         free = free_moved = None
         logit_row = (
@@ -1052,13 +1077,22 @@ def judge_item(
             )
         )
     probe: dict[float, float | None] = {}
+    probe_values: dict[float, float | None] = {}
     for k in PROBE_KS:
         row = synthetic_row(dataset, model, k, scale, write_logits=raw or None)
         big = injected(row)
         probe[k] = None if big is None else change_pct(big, value)
-        if asymptotic_exponent(probe) is not None:
+        probe_values[k] = big
+        if (
+            asymptotic_exponent(probe if value != 0 else _from_zero({}, probe_values)[1])
+            is not None
+        ):
             break
     growth, ratio, exponent = growth_of(changes, probe)
+    if value == 0:
+        # A loss of 0 (exact predictions) has no % change: the growth exponent is
+        # scale-free, so it is read from the changes themselves.
+        growth, ratio, exponent = growth_of(*_from_zero(moved_values, probe_values))
     clipping = None
     if clips and len(ks) >= 2:
         top_row = synthetic_row(dataset, model, max(ks), 1.0, write_logits=True, from_logits=True)
@@ -1089,6 +1123,10 @@ def judge_item(
         judged_growth, _, judged_exponent = growth_of(
             judged_changes, {k: squared_change(c) for k, c in probe.items()}
         )
+        if value == 0:
+            judged_growth, _, judged_exponent = growth_of(
+                *_from_zero(moved_values, probe_values, squared=True)
+            )
     verdict, reasons = verdict_of(
         judged_change,
         share,
