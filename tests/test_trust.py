@@ -662,9 +662,11 @@ def test_a_constant_target_predicted_exactly_is_not_an_overflow(run, tmp_path):
 
 def test_a_loss_of_zero_still_has_a_growth_and_a_verdict_that_agree(run, tmp_path):
     """Exact predictions: every loss is 0 and no injection has a % change (n/a). The
-    growth is read from the injected values themselves (the exponent is scale-free):
-    mse ~k^2 and sensitive, mae ~k and robust, median_ae bounded; it was 'n/a' and
-    'robust: one bad row barely moves it' for mse, next to a growth column of n/a."""
+    growth is read from the injected values themselves (the exponent is scale-free),
+    and one bad row that moves a loss off 0 at all (an unbounded relative change)
+    makes it sensitive, as a change of 100% would: a perfect model is not more robust
+    than a near-perfect one. mse was 'robust: one bad row barely moves it' beside a
+    growth of n/a; median_ae, which one row does not move, stays robust."""
     import json
 
     path = tmp_path / "exact.csv"
@@ -676,11 +678,51 @@ def test_a_loss_of_zero_still_has_a_growth_and_a_verdict_that_agree(run, tmp_pat
     assert math.isclose(by["mse"]["growth_exponent"], 2.0, abs_tol=0.01)
     assert (by["rmse"]["growth"], by["rmse"]["verdict"]) == ("linear", "sensitive")
     for name in ("mae", "huber", "log_cosh"):
-        assert (by[name]["growth"], by[name]["verdict"]) == ("linear", "robust"), name
+        assert (by[name]["growth"], by[name]["verdict"]) == ("linear", "sensitive"), name
         assert math.isclose(by[name]["growth_exponent"], 1.0, abs_tol=0.01)
-    assert by["median_ae"]["growth"] == "bounded"
+        assert by[name]["reasons"][0].startswith("one bad row moves it from 0 to ")
+    assert by["mae"]["reasons"][0].startswith("one bad row moves it from 0 to 1 already at k=5")
+    assert by["mbe"]["reasons"][0].startswith("one bad row moves the bias from 0 to 1 ")
+    assert by["max_error"]["reasons"][0] == (
+        "one row sets it, the largest error (from 0 to 100 at k=100)"
+    )
+    assert (by["median_ae"]["growth"], by["median_ae"]["verdict"]) == ("bounded", "robust")
     for r in data["results"]:
         assert r["growth"] != "n/a"
-        assert not any("barely moves" in reason for reason in r["reasons"]) or (
-            r["loss"] == "median_ae"
-        )
+
+
+def test_a_perfect_model_is_not_more_robust_than_a_near_perfect_one(run, tmp_path):
+    """brier of probabilities exactly 0/1 (value 0) against 1e-6 away (value 1e-12): one
+    bad row makes both sensitive (it was 'robust: barely moves' for the perfect one)."""
+    import json
+
+    path = tmp_path / "probs.csv"
+    rows = ["y_true,p,q"] + [f"{y},{y},{0.999999 if y else 0.000001}" for y in [0, 1] * 10]
+    path.write_text("\n".join(rows) + "\n")
+    args = ("sensitivity", path, "--pred-col", "p", "--pred-col", "q", "-l", "brier")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    verdicts = {r["model"]: (r["value"] == 0.0, r["verdict"]) for r in data["results"]}
+    assert verdicts == {"p": (True, "sensitive"), "q": (False, "sensitive")}
+
+
+def test_a_bias_of_rounding_size_is_a_tie(run, tmp_path):
+    """Models fitted with an intercept have a bias of ~1e-17, rounding of sums of
+    errors near 1: the same errors in another row order must not make one model's
+    bias 'the smaller' (a relative tolerance alone cannot see it: both are near 0)."""
+    import json
+
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=40)
+    e = rng.normal(size=40)
+    e -= e.mean()
+    path = tmp_path / "centred.csv"
+    pd.DataFrame({"y_true": y, "a": y + e, "b": y + e[rng.permutation(40)]}).to_csv(
+        path, index=False, float_format="%.17g"
+    )
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mbe")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    values = [r["value"] for r in data["results"]]
+    assert max(abs(v) for v in values) < 1e-14
+    assert [r["rank"] for r in data["results"]] == [1, 1]
+    assert data["agreement"]["best_model"] is None
+    assert "mbe does not name one best model" in _flat(run(*args).stdout)

@@ -170,20 +170,42 @@ def rank_models(values: dict[str, float], signed: bool, higher: bool = False) ->
 TIE_TOLERANCE = 1e-12
 
 
-def better(key: float, other: float) -> bool:
-    """Whether ranking key ``key`` is better than ``other`` by more than a tie."""
+def better(key: float, other: float, floor: float = 0.0) -> bool:
+    """Whether ranking key ``key`` is better than ``other`` by more than a tie.
+
+    ``floor``: the smallest difference that is not a tie whatever the values (a
+    signed loss near 0, e.g. a bias of 3e-17 against 1e-17, is rounding of sums
+    of much larger terms: see :func:`tie_floor`).
+    """
     if not key < other:
         return False
     if math.isinf(key) or math.isinf(other):
         return True
-    return other - key > TIE_TOLERANCE * max(abs(key), abs(other))
+    return other - key > max(TIE_TOLERANCE * max(abs(key), abs(other)), floor)
 
 
-def decides(values: list[float], signed: bool, higher: bool = False) -> bool:
+def tie_floor(figures: list[ItemFigures]) -> float:
+    """The tie floor of a signed loss: TIE_TOLERANCE x the size of its per-row terms
+    (their median, p95 and max over the models); its mean cancels to near 0, so
+    values far below that size are rounding. 0 when there are no per-row figures."""
+    sizes = [
+        abs(x)
+        for f in figures
+        for x in (f.median, f.p95, f.max)
+        if x is not None and math.isfinite(x)
+    ]
+    return TIE_TOLERANCE * max(sizes, default=0.0)
+
+
+def decides(values: list[float], signed: bool, higher: bool = False, floor: float = 0.0) -> bool:
     """Whether a loss with these values (one a model) names a best model: its best
     value is defined and finite, and better than every other (not a tie)."""
     keys = sorted(ranking_key(v, signed, higher) for v in values)
-    return bool(keys) and math.isfinite(keys[0]) and (len(keys) == 1 or better(keys[0], keys[1]))
+    return (
+        bool(keys)
+        and math.isfinite(keys[0])
+        and (len(keys) == 1 or better(keys[0], keys[1], floor))
+    )
 
 
 def agreement_of(
@@ -379,13 +401,14 @@ def assemble_report(
         higher = spec.higher_is_better
         order = rank_models(by_model, spec.signed, higher)
         rankings[label] = order
-        if not decides(list(by_model.values()), spec.signed, higher):
+        floor = tie_floor([figures[j] for j in columns]) if spec.signed else 0.0
+        if not decides(list(by_model.values()), spec.signed, higher, floor):
             undecided.add(label)
         best_column = next(j for j in columns if figures[j].model == order[0])
         best_key = ranking_key(figures[best_column].value, spec.signed, higher)
         keys = [ranking_key(v, spec.signed, higher) for v in by_model.values()]
         for j in columns:
-            row = _model_loss(figures[j], keys, best_key, spec.signed)
+            row = _model_loss(figures[j], keys, best_key, spec.signed, floor)
             if replicates is not None and ci_level is not None:
                 row = _with_interval(
                     row,
@@ -424,12 +447,14 @@ def _model_loss(
     keys: list[float],
     best_key: float,
     signed: bool,
+    floor: float = 0.0,
 ) -> ModelLoss:
-    """``keys``: the ranking keys of every model on this loss (see :func:`ranking_key`)."""
+    """``keys``: the ranking keys of every model on this loss (see :func:`ranking_key`);
+    ``floor``: its tie floor (see :func:`better`)."""
     spec = item.selection.spec
     mine = ranking_key(item.value, signed, spec.higher_is_better)
     # Competition ranking: 1 + the models better by more than a tie; none without a value.
-    rank = None if item.value != item.value else 1 + sum(better(k, mine) for k in keys)
+    rank = None if item.value != item.value else 1 + sum(better(k, mine, floor) for k in keys)
     return ModelLoss(
         loss=spec.name,
         label=item.selection.label,

@@ -693,6 +693,11 @@ def asymptotic_exponent(probe: dict[float, float | None]) -> float | None:
     return None
 
 
+def _judged_values(values: dict[float, float | None], squared: bool) -> dict[float, float | None]:
+    """The injected values as judged: of the mean under the root (squared) for rmse."""
+    return {k: None if v is None else (v * v if squared else v) for k, v in values.items()}
+
+
 def _from_zero(
     shown: dict[float, float | None], probe: dict[float, float | None], squared: bool = False
 ) -> tuple[dict[float, float | None], dict[float, float | None]]:
@@ -824,6 +829,7 @@ def verdict_of(
     root: str | None = None,
     robust_property: bool | None = None,
     name: str = "",
+    from_zero: dict[float, float | None] | None = None,
 ) -> tuple[str, list[str]]:
     """("robust" | "sensitive", the reasons with their numbers).
 
@@ -839,6 +845,10 @@ def verdict_of(
     mean (the changes and growth given are of the mean), so its verdict is the
     mean's. ``robust_property``: the registry's ``robust`` property
     (``loss info``); a verdict that differs from it says so and why.
+    ``from_zero``: the loss is 0 without the bad row (exact predictions), and
+    these are its values with it by k: any move away from 0 is an unbounded
+    relative change, so one bad row that moves it makes it sensitive, as a
+    change of 100% or more would.
     """
     sensitive: list[str] = []
     robust: list[str] = []
@@ -846,8 +856,16 @@ def verdict_of(
     b = "" if exponent is None else f"growth exponent {exponent:.2f} at large k"
     shown = {k: c for k, c in (injected or {}).items() if c is not None and math.isfinite(c)}
     biggest = max((abs(c) for c in shown.values()), default=0.0)
+    moved_off = [
+        (k, v)
+        for k, v in sorted((from_zero or {}).items())
+        if v is not None and math.isfinite(v) and v != 0
+    ]
     if largest_row is not None:
-        sensitive.append(f"one row sets it, the largest error ({_pct(largest_row)} at k=100)")
+        at_top = f"{_pct(largest_row)} at k=100"
+        if moved_off and largest_row != largest_row:  # no % of 0
+            at_top = f"from 0 to {fmt_value(moved_off[-1][1])} at k={moved_off[-1][0]:g}"
+        sensitive.append(f"one row sets it, the largest error ({at_top})")
     elif clipping is not None:
         k1, k2 = clipping.ks
         through = growth_text(clipping.unclipped_growth, clipping.unclipped_exponent)
@@ -876,7 +894,14 @@ def verdict_of(
     # One bad row that doubles the loss (or flips the sign of a bias) in the
     # injection table: sensitive on these data, whatever its growth.
     big = [k for k in sorted(shown) if abs(shown[k]) >= SENSITIVE_CHANGE_PCT]
-    if big and not sensitive:
+    if moved_off and not sensitive:
+        k, v = moved_off[0]
+        sensitive.append(
+            f"one bad row moves {'the bias' if signed is not None else it} from 0 to "
+            f"{fmt_value(v)} already at k={k:g} (in {n_rows:,} rows; growth "
+            f"{growth_text(growth, exponent)})"
+        )
+    elif big and not sensitive:
         k = big[0]
         growth_said = growth_text(growth, exponent)
         if signed is not None:
@@ -1143,6 +1168,7 @@ def judge_item(
         root=root,
         robust_property=None if is_custom(spec) else spec.properties.robust,
         name=spec.name,
+        from_zero=None if value != 0 else _judged_values(moved_values, root is not None),
     )
     ratio_of_sums = spec.reduction not in PLAIN_REDUCTIONS
     if measured.scalar:
