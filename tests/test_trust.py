@@ -726,3 +726,23 @@ def test_a_bias_of_rounding_size_is_a_tie(run, tmp_path):
     assert [r["rank"] for r in data["results"]] == [1, 1]
     assert data["agreement"]["best_model"] is None
     assert "mbe does not name one best model" in _flat(run(*args).stdout)
+
+
+def test_a_constant_target_predicted_inexactly_says_why_d2_tweedie_is_minus_inf(run, tmp_path):
+    """d2_tweedie's null deviance is 0 for a constant y_true: any error scores -inf (x/0;
+    scikit-learn raises ZeroDivisionError). The -inf comes with its reason; r2
+    (force_finite) is 0 as in scikit-learn, without a warning."""
+    from sklearn.metrics import r2_score
+
+    path = tmp_path / "const.csv"
+    path.write_text("y_true,y_pred\n2,2.5\n2,1.5\n2,2\n")
+    for command in ("compute", "compare"):
+        result = run(command, path, "-l", "r2,d2_tweedie", "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+        assert warned == [
+            "Warning: d2_tweedie (y_pred): -inf: y_true is constant, so predicting its mean "
+            "has deviance 0 and any error scores -inf (x/0; scikit-learn's d2_tweedie_score "
+            "divides by zero)"
+        ]
+    assert r2_score([2, 2, 2], [2.5, 1.5, 2]) == 0.0

@@ -87,13 +87,19 @@ def overflow_text(label: str, model: str) -> str:
 
 def undefined_text(label: str, model: str, reason: str) -> str:
     """Why a score has no value (-): ``reason`` "rows" (fewer than two), "constant"
-    (0/0) or "overflow"."""
+    (0/0) or "overflow"; or why it is -inf: "constant_inexact" (x/0)."""
     if reason == "rows":
         return f"{label} ({model}): no value (-): a score needs at least two rows"
     if reason == "constant":
         return (
             f"{label} ({model}): no value (-): y_true is constant and predicted exactly "
             f"(0/0, as scikit-learn's d2_tweedie_score gives it)"
+        )
+    if reason == "constant_inexact":
+        return (
+            f"{label} ({model}): -inf: y_true is constant, so predicting its mean has "
+            f"deviance 0 and any error scores -inf (x/0; scikit-learn's d2_tweedie_score "
+            f"divides by zero)"
         )
     return (
         f"{label} ({model}): no value (-): the sums behind it overflow float64 at this "

@@ -851,10 +851,15 @@ class D2TweedieAccumulator(_TwoPass):
 
     def undefined_reason(self) -> str | None:
         """As for every d2_*, and "constant": no force_finite here (as scikit-learn's
-        d2_tweedie_score), so a constant y_true predicted exactly is 0/0."""
+        d2_tweedie_score), so a constant y_true predicted exactly is 0/0; predicted
+        otherwise, "constant_inexact": x/0, the value -inf."""
         reason = super().undefined_reason()
+        if self.count < 2 or self.needs_pass:
+            return reason
         if reason == "overflow" and self.numerator == 0 and self._denominator() == 0:
             return "constant"
+        if reason is None and self._denominator() == 0 and self.numerator > 0:
+            return "constant_inexact"
         return reason
 
 
