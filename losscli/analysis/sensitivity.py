@@ -694,23 +694,24 @@ def asymptotic_exponent(probe: dict[float, float | None]) -> float | None:
 
 
 def _judged_values(values: dict[float, float | None], squared: bool) -> dict[float, float | None]:
-    """The injected values as judged: of the mean under the root (squared) for rmse."""
-    return {k: None if v is None else (v * v if squared else v) for k, v in values.items()}
+    """The injected values as judged (None where not finite): of the mean under the
+    root (squared) for rmse."""
+    return {
+        k: None if v is None or not math.isfinite(v) else (v * v if squared else v)
+        for k, v in values.items()
+    }
 
 
 def _from_zero(
-    shown: dict[float, float | None], probe: dict[float, float | None], squared: bool = False
+    shown: dict[float, float | None], probe: dict[float, float | None]
 ) -> tuple[dict[float, float | None], dict[float, float | None]]:
-    """The injected values of a loss that is 0 without them, as changes for
-    :func:`growth_of`: each set scaled so that its largest is 100 (the thresholds
-    there read percentages; the exponent does not depend on the scale).
-    ``squared``: of the mean under a root (rmse judged on mse)."""
+    """The injected values of a loss that is 0 without them (as judged: see
+    :func:`_judged_values`), as changes for :func:`growth_of`: each set scaled so that
+    its largest is 100 (the thresholds there read percentages; the exponent does not
+    depend on the scale)."""
 
     def scaled(values: dict[float, float | None]) -> dict[float, float | None]:
-        terms = {
-            k: None if v is None or not math.isfinite(v) else (v * v if squared else v)
-            for k, v in values.items()
-        }
+        terms = dict(values)
         top = max((abs(v) for v in terms.values() if v is not None), default=0.0)
         if top == 0 or not math.isfinite(top):
             return terms
@@ -1109,7 +1110,9 @@ def judge_item(
         probe[k] = None if big is None else change_pct(big, value)
         probe_values[k] = big
         if (
-            asymptotic_exponent(probe if value != 0 else _from_zero({}, probe_values)[1])
+            asymptotic_exponent(
+                probe if value != 0 else _from_zero({}, _judged_values(probe_values, False))[1]
+            )
             is not None
         ):
             break
@@ -1117,7 +1120,9 @@ def judge_item(
     if value == 0:
         # A loss of 0 (exact predictions) has no % change: the growth exponent is
         # scale-free, so it is read from the changes themselves.
-        growth, ratio, exponent = growth_of(*_from_zero(moved_values, probe_values))
+        growth, ratio, exponent = growth_of(
+            *_from_zero(_judged_values(moved_values, False), _judged_values(probe_values, False))
+        )
     clipping = None
     if clips and len(ks) >= 2:
         top_row = synthetic_row(dataset, model, max(ks), 1.0, write_logits=True, from_logits=True)
@@ -1150,7 +1155,7 @@ def judge_item(
         )
         if value == 0:
             judged_growth, _, judged_exponent = growth_of(
-                *_from_zero(moved_values, probe_values, squared=True)
+                *_from_zero(_judged_values(moved_values, True), _judged_values(probe_values, True))
             )
     verdict, reasons = verdict_of(
         judged_change,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import cast
@@ -624,11 +625,16 @@ class SkillAccumulator:
         return _explained(numerator, self.target.m2)
 
     def undefined_reason(self) -> str | None:
-        """Why there is no value (None when there is one): "rows" (fewer than two, as
-        scikit-learn) or "overflow" (the sums overflowed float64)."""
-        if self.count < 2:
-            return "rows"
-        return "overflow" if math.isnan(self.result()) else None
+        """See :func:`_why_undefined`."""
+        return _why_undefined(self.count, self.result)
+
+
+def _why_undefined(count: int, result: Callable[[], float]) -> str | None:
+    """Why a ratio-of-sums figure has no value (None when it has one): "rows" (fewer
+    than two, as scikit-learn) or "overflow" (its sums overflowed float64)."""
+    if count < 2:
+        return "rows"
+    return "overflow" if math.isnan(result()) else None
 
 
 def pinball_terms(e: np.ndarray, alpha: float) -> np.ndarray:
@@ -657,22 +663,6 @@ class _TwoPass:
     dropped: bool = False
     denominator: float | None = None
     running: float = 0.0
-
-    def result(self) -> float:  # pragma: no cover - each figure has its own
-        raise NotImplementedError
-
-    def undefined_reason(self) -> str | None:
-        """Why there is no value (None when there is one): "rows" (fewer than two, as
-        scikit-learn) or "overflow" (the sums overflowed float64)."""
-        if self.count < 2:
-            return "rows"
-        if self.needs_pass:
-            return None
-        return "overflow" if math.isnan(self.result()) else None
-
-    @property
-    def needs_pass(self) -> bool:  # pragma: no cover - each figure has its own
-        raise NotImplementedError
 
     def _add_common(self, rows: np.ndarray, w: np.ndarray) -> None:
         self.count += int(rows.shape[0])
@@ -769,6 +759,10 @@ class D2QuantileAccumulator(_TwoPass):
         else:
             self.denominator = self.running
 
+    def undefined_reason(self) -> str | None:
+        """See :func:`_why_undefined` (None while passes are still needed)."""
+        return None if self.needs_pass else _why_undefined(self.count, self.result)
+
     def result(self) -> float:
         if self.count < 2:
             return math.nan
@@ -850,15 +844,17 @@ class D2TweedieAccumulator(_TwoPass):
             return float(1.0 - np.float64(self.numerator) / np.float64(self._denominator()))
 
     def undefined_reason(self) -> str | None:
-        """As for every d2_*, and "constant": no force_finite here (as scikit-learn's
-        d2_tweedie_score), so a constant y_true predicted exactly is 0/0; predicted
-        otherwise, "constant_inexact": x/0, the value -inf."""
-        reason = super().undefined_reason()
-        if self.count < 2 or self.needs_pass:
+        """As :func:`_why_undefined`, and "constant": no force_finite here (as
+        scikit-learn's d2_tweedie_score), so a constant y_true predicted exactly is
+        0/0; predicted otherwise, "constant_inexact": x/0, the value -inf."""
+        if self.needs_pass:
+            return None
+        reason = _why_undefined(self.count, self.result)
+        if self.count < 2 or self._denominator() != 0:
             return reason
-        if reason == "overflow" and self.numerator == 0 and self._denominator() == 0:
+        if reason == "overflow" and self.numerator == 0:
             return "constant"
-        if reason is None and self._denominator() == 0 and self.numerator > 0:
+        if reason is None and self.numerator > 0:
             return "constant_inexact"
         return reason
 
