@@ -17,6 +17,8 @@ from losscli.analysis.bootstrap import (
     MedianInterval,
     PoissonBootstrap,
     block_of_rows,
+    block_sums,
+    blocks_of,
     bootstrap_replicates,
     median_rank,
     percentile_interval,
@@ -82,6 +84,69 @@ def test_merge_of_partitions_equals_one_pass():
     assert np.array_equal(left.merge(right).replicates(), one.replicates(), equal_nan=True)
     with pytest.raises(ValueError):
         left.merge(PoissonBootstrap(KINDS, 40, seed=6))
+
+
+def _splitmix_blocks(rows: np.ndarray, seed: int, blocks: int) -> np.ndarray:
+    """The documented deal, written out with Python integers (the reference)."""
+    mask = (1 << 64) - 1
+    out = []
+    for r in rows.tolist():
+        if r < blocks:
+            out.append(r)
+            continue
+        z = (r + 0x9E3779B97F4A7C15 * (seed + 1)) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        out.append(z % blocks)
+    return np.array(out, dtype=np.intp)
+
+
+@pytest.mark.parametrize("blocks", [BLOCKS, 1000])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_block_of_rows_is_splitmix64_of_the_row(blocks, seed):
+    far = np.array([2**40 + 3, 2**63 + 11, 2**64 - 1], dtype=np.uint64)
+    near = np.concatenate([np.arange(0, 50), np.arange(BLOCKS - 5, BLOCKS + 300)])
+    rows = np.concatenate([near.astype(np.uint64), far])
+    assert np.array_equal(block_of_rows(rows, seed, blocks), _splitmix_blocks(rows, seed, blocks))
+
+
+def test_blocks_and_block_sums_are_shared_by_plans_on_one_batch():
+    """Within sharing(batch), the same rows' blocks and sums are computed once, read-only."""
+    from losscli.analysis.evaluate import sharing
+    from losscli.core.dataset import Dataset
+    from losscli.core.registry import Task
+
+    rows = np.arange(5000, 5300, dtype=np.uint64)
+    gappy = rows[::2].copy()  # not a run of rows: known by identity
+    v = np.linspace(0.0, 3.0, rows.size)
+    batch = Dataset(
+        source="memory",
+        task=Task.REGRESSION,
+        task_reason="test",
+        y_true=np.zeros(3),
+        models={"m": np.zeros(3)},
+        row_numbers=np.arange(1, 4),
+    )
+    with sharing(batch):
+        a = blocks_of(rows, 3, BLOCKS)
+        b = blocks_of(5000, 3, BLOCKS, rows.size)  # the same rows, given by their first
+        assert a is b and not a.flags.writeable
+        assert np.array_equal(a, block_of_rows(rows, 3))
+        g = blocks_of(gappy, 3, BLOCKS)
+        assert g is not a and np.array_equal(g, block_of_rows(gappy, 3))
+        assert blocks_of(gappy.copy(), 3, BLOCKS) is not g
+        s1 = block_sums(a, v, None, BLOCKS)
+        assert block_sums(a, v, None, BLOCKS) is s1
+        assert np.array_equal(s1, np.bincount(a, weights=v, minlength=BLOCKS))
+        w = np.where(np.arange(rows.size) % 3 == 0, 0.0, 2.0)
+        assert np.array_equal(
+            block_sums(a, v, w, BLOCKS),
+            np.bincount(a, weights=np.where(w > 0, w * v, 0.0), minlength=BLOCKS),
+        )
+        assert np.array_equal(block_sums(a, None, None, BLOCKS), np.bincount(a, minlength=BLOCKS))
+    # Outside the block nothing is kept: a new array every time.
+    assert blocks_of(rows, 3, BLOCKS) is not blocks_of(rows, 3, BLOCKS)
 
 
 def test_small_inputs_get_one_poisson_weight_per_row():

@@ -71,6 +71,7 @@ from typing import cast
 
 import numpy as np
 
+from losscli.analysis.evaluate import batch_memo
 from losscli.core.calibration import DEFAULT_BINS, bin_index
 from losscli.core.reduction import (
     MedianAccumulator,
@@ -174,12 +175,80 @@ def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarr
     """
     rows = np.asarray(rows, dtype=np.uint64)
     with np.errstate(over="ignore"):
+        # In place, one scratch array: half the time of the plain expressions.
         z = rows + np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z ^= z >> np.uint64(31)
-    hashed = (z % np.uint64(blocks)).astype(np.intp)
-    return np.where(rows < np.uint64(blocks), rows.astype(np.intp), hashed)
+        t = np.right_shift(z, np.uint64(30))
+        z ^= t
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        np.right_shift(z, np.uint64(27), out=t)
+        z ^= t
+        z *= np.uint64(0x94D049BB133111EB)
+        np.right_shift(z, np.uint64(31), out=t)
+        z ^= t
+    if blocks & (blocks - 1) == 0:
+        z &= np.uint64(blocks - 1)  # the low bits: the same as z % blocks
+    else:
+        z %= np.uint64(blocks)
+    out = z.astype(np.intp)
+    first = rows < np.uint64(blocks)
+    if first.any():
+        out[first] = rows[first].astype(np.intp)
+    return out
+
+
+def blocks_of(rows: np.ndarray | int, seed: int, blocks: int, n: int = 0) -> np.ndarray:
+    """:func:`block_of_rows` of ``rows`` (or of the ``n`` rows from index ``rows`` on).
+
+    Computed once per batch when several plans bootstrap the same rows side by
+    side (``loss report``: compute's intervals and compare's paired ones).
+    Read-only.
+    """
+    if isinstance(rows, int):
+        first, count, alive = rows, n, ()
+    else:
+        rows = np.asarray(rows, dtype=np.uint64)
+        count = int(rows.size)
+        first = int(rows[0]) if count else 0
+        consecutive = count > 0 and int(rows[-1]) - first == count - 1
+        if consecutive and count > 1:
+            consecutive = bool(np.all(rows[1:] - rows[:-1] == np.uint64(1)))
+        if not consecutive:
+            first, alive = -1 - id(rows), (rows,)  # not a run of rows: known by identity
+        else:
+            alive = ()
+
+    def make() -> np.ndarray:
+        keys = rows if first < 0 else np.arange(first, first + count, dtype=np.uint64)
+        out = block_of_rows(cast(np.ndarray, keys), seed, blocks)
+        out.setflags(write=False)
+        return out
+
+    return batch_memo(("bootstrap blocks", first, count, seed, blocks), make, *alive)
+
+
+def block_sums(
+    index: np.ndarray, values: np.ndarray | None, weights: np.ndarray | None, size: int
+) -> np.ndarray:
+    """Per-index sums of ``weights x values`` (rows of weight <= 0 add nothing); read-only.
+
+    ``values`` None: the weights (the row counts when unweighted). Computed once
+    per batch for the same arrays when plans run side by side.
+    """
+
+    def make() -> np.ndarray:
+        if values is None:
+            out = np.bincount(index, weights=weights, minlength=size)
+        else:
+            with np.errstate(all="ignore"):
+                contrib = (
+                    values if weights is None else np.where(weights > 0, weights * values, 0.0)
+                )
+                out = np.bincount(index, weights=contrib, minlength=size)
+        out.setflags(write=False)
+        return out
+
+    key = ("bootstrap block sums", id(index), id(values), id(weights), size)
+    return batch_memo(key, make, index, values, weights)
 
 
 #: Told how many bootstrap resamples have been drawn so far (the CLI's progress bar on a
@@ -349,7 +418,7 @@ class PoissonBootstrap:
             return
         if rows is None:
             rows = np.arange(first_row, first_row + n, dtype=np.uint64)
-        block = block_of_rows(rows, self.seed, self.blocks)
+        block = blocks_of(rows, self.seed, self.blocks)
         codes = np.zeros(n, dtype=np.intp) if cells is None else np.asarray(cells, dtype=np.intp)
         self._grow(int(codes.max()) + 1)
         index = codes * self.blocks + block
@@ -394,15 +463,13 @@ class PoissonBootstrap:
             self.n_rows += n
             if n == 0:
                 return
-            block = block_of_rows(rows, self.seed, self.blocks)
+            block = blocks_of(rows, self.seed, self.blocks)
         else:
             start = self.n_rows if first_row is None else first_row
             self.n_rows = max(self.n_rows, start + n)
             if n == 0:
                 return
-            block = block_of_rows(
-                np.arange(start, start + n, dtype=np.uint64), self.seed, self.blocks
-            )
+            block = blocks_of(start, self.seed, self.blocks, n)
         if cells is None:
             self._grow(1)
             index = block
@@ -413,19 +480,10 @@ class PoissonBootstrap:
         size = self.n_cells * self.blocks
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         positive = None if w is None else w > 0
-        if w is None:
-            self.weight_sums += np.bincount(index, minlength=size).reshape(self.n_cells, -1)
-        else:
-            self.weight_sums += np.bincount(index, weights=w, minlength=size).reshape(
-                self.n_cells, -1
-            )
-        with np.errstate(all="ignore"):
-            for slot, j in enumerate(self._mean_cols):
-                v = np.asarray(values[j], dtype=np.float64)
-                contrib = v if w is None else np.where(positive, w * v, 0.0)  # type: ignore[arg-type]
-                self.sums[:, slot, :] += np.bincount(
-                    index, weights=contrib, minlength=size
-                ).reshape(self.n_cells, -1)
+        self.weight_sums += block_sums(index, None, w, size).reshape(self.n_cells, -1)
+        for slot, j in enumerate(self._mean_cols):
+            v = np.asarray(values[j], dtype=np.float64)
+            self.sums[:, slot, :] += block_sums(index, v, w, size).reshape(self.n_cells, -1)
         for slot, j in enumerate(self._skill_cols):
             self._add_skill(slot, np.asarray(values[j], dtype=np.float64), w, index, size)
         for slot, j in enumerate(self._calib_cols):
@@ -955,16 +1013,17 @@ class MedianBands:
         self, values: Sequence[np.ndarray], weights: np.ndarray | None, rows: np.ndarray
     ) -> None:
         """Add one batch: each series' per-row values, the weights, global row indices."""
-        block = block_of_rows(rows, self.seed, self.blocks)
+        block = blocks_of(rows, self.seed, self.blocks)
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         if w is not None:
             keep = w > 0
             block, w = block[keep], w[keep]
+        total = np.bincount(block, weights=w, minlength=self.blocks)  # the same for every series
         for s, ((lo, hi), raw) in enumerate(zip(self.bands, values)):
             v = np.asarray(raw, dtype=np.float64)
             if w is not None:
                 v = v[keep]
-            self.total[s] += np.bincount(block, weights=w, minlength=self.blocks)
+            self.total[s] += total
             under = v < lo
             self.below[s] += np.bincount(
                 block[under], weights=None if w is None else w[under], minlength=self.blocks

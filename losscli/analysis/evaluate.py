@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from losscli.core.dataset import Dataset
 from losscli.core.registry import LossInputs, LossSelection, Task, is_custom
 from losscli.errors import CustomLossError, DataError, DomainError
+
+T = TypeVar("T")
 
 
 def applies_to(loss_task: Task, data_task: Task) -> bool:
@@ -113,6 +116,8 @@ class _Shared:
     # (selection, its items in model order): plans may hold equal selections, not the same.
     items: list[tuple[LossSelection, list[PerSample]]] = field(default_factory=list)
     inputs: dict[tuple[str, Task], LossInputs] = field(default_factory=dict)
+    # batch_memo's results, with the objects whose ids their keys hold.
+    memo: dict[Hashable, tuple[Any, tuple[object, ...]]] = field(default_factory=dict)
 
     def get(self, selection: LossSelection) -> list[PerSample] | None:
         for known, items in self.items:
@@ -139,6 +144,25 @@ def sharing(batch: Dataset) -> Iterator[None]:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def batch_memo(key: Hashable, make: Callable[[], T], *alive: object) -> T:
+    """``make()``, computed once per ``key`` while plans share one batch (see :func:`sharing`).
+
+    For a figure of the batch that several plans derive alike (the bootstrap's
+    block of each row, its per-block sums of a shared per-sample loss). ``key``
+    must determine the result; ``alive`` are the objects whose ``id()`` it
+    holds, kept until the block ends so that no id is reused meanwhile. The
+    result is shared: callers only read it. Outside the block, ``make()``.
+    """
+    shared = _SHARED.get()
+    if shared is None:
+        return make()
+    known = shared.memo.get(key)
+    if known is None:
+        known = (make(), alive)
+        shared.memo[key] = known
+    return cast(T, known[0])
 
 
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
