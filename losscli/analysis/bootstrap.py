@@ -203,8 +203,9 @@ def blocks_of(rows: np.ndarray | int, seed: int, blocks: int, n: int = 0) -> np.
     side (``loss report``: compute's intervals and compare's paired ones).
     Read-only.
     """
+    alive: tuple[object, ...] = ()
     if isinstance(rows, int):
-        first, count, alive = rows, n, ()
+        first, count = rows, n
     else:
         rows = np.asarray(rows, dtype=np.uint64)
         count = int(rows.size)
@@ -214,8 +215,6 @@ def blocks_of(rows: np.ndarray | int, seed: int, blocks: int, n: int = 0) -> np.
             consecutive = bool(np.all(rows[1:] - rows[:-1] == np.uint64(1)))
         if not consecutive:
             first, alive = -1 - id(rows), (rows,)  # not a run of rows: known by identity
-        else:
-            alive = ()
 
     def make() -> np.ndarray:
         keys = rows if first < 0 else np.arange(first, first + count, dtype=np.uint64)
