@@ -51,7 +51,7 @@ from losscli.io.reader import (
 )
 
 # Bytes of CSV text parsed per block (measured: see benchmarks/README.md).
-CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 4 << 20))
+CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 2 << 20))
 # An input whose (decompressed) text ends within this many bytes is read as one block.
 WHOLE_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
 # The longest record (a row or the header) read; longer ones are an error.
