@@ -189,7 +189,7 @@ def block_of_rows(rows: np.ndarray, seed: int, blocks: int = BLOCKS) -> np.ndarr
         z &= np.uint64(blocks - 1)  # the low bits: the same as z % blocks
     else:
         z %= np.uint64(blocks)
-    out = z.astype(np.intp)
+    out: np.ndarray = z.astype(np.intp)
     first = rows < np.uint64(blocks)
     if first.any():
         out[first] = rows[first].astype(np.intp)
