@@ -746,3 +746,65 @@ def test_a_constant_target_predicted_inexactly_says_why_d2_tweedie_is_minus_inf(
             "divides by zero)"
         ]
     assert r2_score([2, 2, 2], [2.5, 1.5, 2]) == 0.0
+
+
+def _constant_bias(path: Path, spread: float = 0.0) -> None:
+    """y_pred = y_true + 0.1 written with 5 decimals (plus, optionally, a real spread)."""
+    rng = np.random.default_rng(0)
+    y = np.round(rng.normal(10, 3, 2000), 5)
+    q = y + 0.1 + spread * rng.standard_t(2, y.size)
+    pd.DataFrame({"y_true": y, "y_pred": q}).to_csv(path, index=False, float_format="%.5f")
+
+
+@pytest.mark.parametrize("rule", ["mad", "iqr"])
+def test_a_constant_bias_read_from_decimals_has_no_outliers(run, tmp_path, rule):
+    """y - (y + 0.1) reads -0.1 only up to rounding (-0.09999999999999964,
+    -0.10000000000000142 ...). That wobble is no spread: sensitivity flagged 336 of
+    2,000 rows with cut-offs '< -0.1 or > -0.1', and recommend chose huber with
+    delta 6.6e-16 ('outliers present'), for a model that is off by exactly 0.1."""
+    import json
+
+    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
+    from stream_support import small_chunks
+
+    path = tmp_path / "bias.csv"
+    _constant_bias(path)
+    data = json.loads(run("sensitivity", path, "--rule", rule, "--format", "json").stdout)
+    assert data["outliers"]["count"] == 0
+    edges = data["histograms"][0]["edges"]
+    assert edges[-1] - edges[0] == pytest.approx(1.0)  # drawn as one value, as equal ones are
+    if rule == "mad":
+        assert data["outliers"]["scale"] == 0.0
+        assert any("no spread beyond rounding" in w for w in data["warnings"])
+    with small_chunks(4096):  # many batches: the streamed figures are the same
+        again = json.loads(run("sensitivity", path, "--rule", rule, "--format", "json").stdout)
+    assert again["outliers"] == data["outliers"]
+    # The in-memory reference agrees.
+    frame = pd.read_csv(path)
+    y, q = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
+    floor = rounding_floor(input_magnitude(y, q))
+    assert 0 < floor < 1e-12
+    assert flag_outliers(y - q, rule, floor=floor).count == 0
+    assert flag_outliers(y - q, rule).count > 0  # without the floor: rounding flagged
+    rec = json.loads(run("recommend", path, "--format", "json").stdout)
+    assert rec["evidence"]["outlier_count"] == 0
+    assert "excess_kurtosis" not in rec["evidence"]  # no spread: no shape to measure
+    assert rec["recommendations"][0]["loss"] == "mse"
+
+
+def test_a_real_spread_far_below_the_values_is_still_a_spread(run, tmp_path):
+    """The rounding floor is 8 epsilons of |y| + |q| (~4e-14 here): errors of 1e-5 with
+    heavy tails are still measured and flagged, streamed and in memory alike."""
+    import json
+
+    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
+
+    path = tmp_path / "spread.csv"
+    _constant_bias(path, spread=1e-5)
+    data = json.loads(run("sensitivity", path, "--format", "json").stdout)
+    frame = pd.read_csv(path)
+    y, q = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
+    expected = flag_outliers(y - q, floor=rounding_floor(input_magnitude(y, q)))
+    assert data["outliers"]["count"] == expected.count > 0
+    assert data["outliers"]["scale"] == pytest.approx(expected.scale, rel=1e-12)
+    assert data["outliers"]["scale"] > 1e-6

@@ -10,6 +10,14 @@ the standard deviation under normality, as 1.4826 MAD does); if that is also
 IQR rule: flagged when r < Q1 - k IQR or r > Q3 + k IQR (k = threshold,
 default 1.5, Tukey's fences). Quartiles are numpy's linear interpolation.
 
+Spread within rounding is no spread. Inputs read from decimal text are
+rounded to float64, so a model that predicts y_true + 0.1 exactly has
+residuals -0.1, -0.09999999999999998, -0.10000000000000003 ...: a MAD of
+1e-17 would make every such wobble an "outlier". A MAD (or fallback mean
+absolute deviation) at most :func:`rounding_floor` of the inputs, 8 machine
+epsilons times their mean size mean(|y_true| + |y_pred|), counts as 0;
+Tukey's fences are never closer to the quartiles than that floor.
+
 Both rules are equivalent to two cut-offs on the residual itself, kept in
 ``OutlierFlags.lower``/``upper`` (for drawing them on a histogram): a row is
 flagged when r < lower or r > upper.
@@ -17,6 +25,7 @@ flagged when r < lower or r > upper.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +37,34 @@ MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD * 1.4826 estimates sigma under nor
 Z_FACTOR = 0.6745  # Phi^-1(3/4), the constant of the modified z-score
 MEANAD_TO_SIGMA = 1.2533  # sqrt(pi / 2): mean absolute deviation -> sigma under normality
 DEFAULT_THRESHOLD = {"mad": 3.5, "iqr": 1.5}
+
+
+# Residual spread up to this many machine epsilons of the inputs' size is rounding.
+ROUNDING_EPSILONS = 8.0
+
+
+def rounding_floor(magnitude: float) -> float:
+    """The spread of residuals that rounding alone can make, for inputs of mean |y| + |q|.
+
+    Each of y and q is within half an epsilon (relative) of the decimal it was
+    read from, so their difference wobbles by up to about eps (|y| + |q|); the
+    floor allows eight times that on average. 0 for a magnitude that is not
+    finite (no floor rather than an infinite one).
+    """
+    if not math.isfinite(magnitude) or magnitude <= 0:
+        return 0.0
+    return ROUNDING_EPSILONS * float(np.finfo(np.float64).eps) * magnitude
+
+
+def input_abs_sum(y: np.ndarray, q: np.ndarray) -> float:
+    """sum |y| + sum |q| (inf past float64: then no floor)."""
+    with np.errstate(over="ignore"):
+        return float(np.sum(np.abs(y))) + float(np.sum(np.abs(q)))
+
+
+def input_magnitude(y: np.ndarray, q: np.ndarray) -> float:
+    """mean(|y| + |q|) of the rows whose residuals are studied (0 for none)."""
+    return input_abs_sum(y, q) / np.size(y) if np.size(y) else 0.0
 
 
 def residuals_of(dataset: Dataset, model: str) -> np.ndarray:
@@ -77,26 +114,37 @@ class OutlierFlags:
         return self.count / self.mask.size if self.mask.size else 0.0
 
 
-def robust_scale(residuals: np.ndarray) -> tuple[float, float, bool]:
-    """(median, robust sigma, used_fallback) of residuals."""
+def _mad(r: np.ndarray, center: float, floor: float) -> float:
+    """The MAD about ``center``; 0 when it is within ``floor`` (rounding)."""
+    mad = float(np.median(np.abs(r - center)))
+    return mad if mad > floor else 0.0
+
+
+def robust_scale(residuals: np.ndarray, floor: float = 0.0) -> tuple[float, float, bool]:
+    """(median, robust sigma, used_fallback) of residuals.
+
+    ``floor``: spread at most this large is rounding (see :func:`rounding_floor`).
+    """
     r = np.asarray(residuals, dtype=np.float64)
     center = float(np.median(r))
-    mad = float(np.median(np.abs(r - center)))
+    mad = _mad(r, center, floor)
     if mad > 0:
         return center, MAD_TO_SIGMA * mad, False
     mean_ad = float(np.mean(np.abs(r - center)))
+    if not mean_ad > floor:
+        mean_ad = 0.0
     return center, MEANAD_TO_SIGMA * mean_ad, True
 
 
-def robust_zscore(residuals: np.ndarray) -> np.ndarray:
+def robust_zscore(residuals: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """0.6745 (r - median) / MAD, with the documented fallback when MAD is 0."""
     r = np.asarray(residuals, dtype=np.float64)
-    center, sigma, _ = robust_scale(r)
+    center, sigma, _ = robust_scale(r, floor)
     if sigma == 0:
         return np.zeros_like(r)
     # 0.6745 / MAD == 1 / (1.4826 MAD) up to the constants' rounding; use the
     # textbook form with MAD itself when it is available.
-    mad = float(np.median(np.abs(r - center)))
+    mad = _mad(r, center, floor)
     # A spread of residuals far beyond their MAD (1e300 against 1e-10) gives +-inf: an
     # outlier by any threshold, which is what the score should say (no warning needed).
     with np.errstate(over="ignore"):
@@ -105,10 +153,20 @@ def robust_zscore(residuals: np.ndarray) -> np.ndarray:
         return (r - center) / sigma
 
 
+def tukey_fences(q1: float, q3: float, k: float, floor: float = 0.0) -> tuple[float, float]:
+    """Q1 - k IQR and Q3 + k IQR; never closer to the quartiles than ``floor`` (rounding)."""
+    reach = max(k * (q3 - q1), floor)
+    return q1 - reach, q3 + reach
+
+
 def flag_outliers(
-    residuals: np.ndarray, rule: str = "mad", threshold: float | None = None
+    residuals: np.ndarray, rule: str = "mad", threshold: float | None = None, floor: float = 0.0
 ) -> OutlierFlags:
-    """Flag outlying residuals with the MAD (robust z) or IQR (Tukey fences) rule."""
+    """Flag outlying residuals with the MAD (robust z) or IQR (Tukey fences) rule.
+
+    ``floor`` (MAD rule): spread at most this large is rounding
+    (:func:`rounding_floor` of the inputs' size).
+    """
     r = np.asarray(residuals, dtype=np.float64)
     rule = rule.lower()
     if rule not in DEFAULT_THRESHOLD:
@@ -116,19 +174,18 @@ def flag_outliers(
     k = DEFAULT_THRESHOLD[rule] if threshold is None else float(threshold)
     if r.size == 0:
         return OutlierFlags(rule, k, np.zeros(0, dtype=bool), np.nan, np.nan, False)
-    center, sigma, fallback = robust_scale(r)
+    center, sigma, fallback = robust_scale(r, floor)
     if rule == "mad":
-        mask = np.abs(robust_zscore(r)) > k
+        mask = np.abs(robust_zscore(r, floor)) > k
         if sigma > 0:
             # |z| > k  <=>  |r - median| > k MAD / 0.6745 (or k sigma under the fallback)
-            mad = float(np.median(np.abs(r - center)))
+            mad = _mad(r, center, floor)
             half_width = k * mad / Z_FACTOR if mad > 0 else k * sigma
             lower, upper = center - half_width, center + half_width
         else:
             lower, upper = -np.inf, np.inf
     else:
         q1, q3 = np.percentile(r, [25, 75])
-        iqr = q3 - q1
-        lower, upper = float(q1 - k * iqr), float(q3 + k * iqr)
+        lower, upper = tukey_fences(float(q1), float(q3), k, floor)
         mask = (r < lower) | (r > upper)
     return OutlierFlags(rule, k, mask, center, sigma, fallback, lower, upper)

@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from losscli.analysis.diagnostics import true_class_zero
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers, residuals_of
+from losscli.analysis.outliers import (
+    DEFAULT_THRESHOLD,
+    flag_outliers,
+    input_magnitude,
+    residuals_of,
+    rounding_floor,
+)
 from losscli.core.dataset import Dataset
 
 OUTLIER_RULE = "mad"  # the same rule and threshold as `loss sensitivity` by default
@@ -99,13 +105,16 @@ class DataProfile:
         return out
 
 
-def _moments(r: np.ndarray) -> tuple[float | None, float | None]:
-    """(excess kurtosis, skewness) with population moments; None when r is constant."""
+def _moments(r: np.ndarray, floor: float = 0.0) -> tuple[float | None, float | None]:
+    """(excess kurtosis, skewness) with population moments; None when r is constant.
+
+    Constant up to rounding too: deviations from the mean within ``floor``.
+    """
     if r.size < 4:
         return None, None
     centred = r - r.mean()
     largest = float(np.max(np.abs(centred)))
-    if not np.isfinite(largest) or largest == 0:
+    if not np.isfinite(largest) or not largest > floor:
         return None, None
     # Scale-free moments: dividing by the largest deviation first keeps the 4th
     # power from overflowing for residuals of 1e100 and more.
@@ -135,8 +144,9 @@ def profile_regression(
     y = np.asarray(y_true, dtype=np.float64)
     residuals = y - np.asarray(y_pred, dtype=np.float64)
     threshold = DEFAULT_THRESHOLD[OUTLIER_RULE] if threshold is None else threshold
-    flags = flag_outliers(residuals, OUTLIER_RULE, threshold)
-    kurtosis, skew = _moments(residuals)
+    floor = rounding_floor(input_magnitude(y, np.asarray(y_pred, dtype=np.float64)))
+    flags = flag_outliers(residuals, OUTLIER_RULE, threshold, floor)
+    kurtosis, skew = _moments(residuals, floor)
     return {
         "outlier_rule": flags.rule,
         "outlier_threshold": flags.threshold,

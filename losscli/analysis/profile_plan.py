@@ -24,7 +24,7 @@ import numpy as np
 from losscli.analysis.calibration_check import CalibrationEvidence
 from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, residuals_of
+from losscli.analysis.outliers import DEFAULT_THRESHOLD, input_abs_sum, residuals_of, rounding_floor
 from losscli.analysis.plan import InputTally
 from losscli.analysis.profile import MAX_ROWS_LISTED, OUTLIER_RULE, DataProfile, _balance
 from losscli.analysis.robust_plan import RobustScale, flag_mask, residual_tracker, robust_scales
@@ -53,6 +53,7 @@ class ProfileState:
     max_r: float = -math.inf
     sum_y: float = 0.0
     abs_max_y: float = 0.0
+    abs_sum: float = 0.0  # sum |y| + |q| (the rounding floor of the residuals' spread)
     zeros: int = 0
     negatives: int = 0
     class_sums: np.ndarray | None = None  # sum of targets per class (binary: [n0, n1])
@@ -77,6 +78,7 @@ class ProfileState:
             max_r=max(self.max_r, other.max_r),
             sum_y=self.sum_y + other.sum_y,
             abs_max_y=max(self.abs_max_y, other.abs_max_y),
+            abs_sum=self.abs_sum + other.abs_sum,
             zeros=self.zeros + other.zeros,
             negatives=self.negatives + other.negatives,
             class_sums=sums,
@@ -130,6 +132,7 @@ class ProfileScan:
             state.max_r = max(state.max_r, float(np.max(r)))
             state.sum_y += float(np.sum(y))
             state.abs_max_y = max(state.abs_max_y, float(np.max(np.abs(y))))
+            state.abs_sum += input_abs_sum(y, q)
             state.zeros += int(np.count_nonzero(y == 0))
             state.negatives += int(np.count_nonzero(y < 0))
             return state
@@ -283,7 +286,10 @@ def _regression(
     state: ProfileState, model: str, n: int, threshold: float | None
 ) -> Generator[Any, Any, dict[str, Any]]:
     threshold = DEFAULT_THRESHOLD[OUTLIER_RULE] if threshold is None else threshold
-    scales = yield from robust_scales({model: state.residuals}, OUTLIER_RULE, _residuals)
+    floor = rounding_floor(state.abs_sum / n)
+    scales = yield from robust_scales(
+        {model: state.residuals}, OUTLIER_RULE, _residuals, {model: floor}
+    )
     robust = scales[model]
     mean_r = state.sum_r / n
     largest = max(state.max_r - mean_r, mean_r - state.min_r)
@@ -291,7 +297,7 @@ def _regression(
         model, robust, threshold, mean_r, largest, state.abs_max_y
     )
     kurtosis = skew = None
-    if n >= 4 and math.isfinite(largest) and largest > 0:
+    if n >= 4 and math.isfinite(largest) and largest > floor:
         m2 = moments.z2 / n
         if m2 > np.finfo(np.float64).eps ** 2:
             kurtosis = (moments.z4 / n) / m2**2 - 3.0

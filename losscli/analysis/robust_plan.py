@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from losscli.analysis.exact import Tracked, refine
-from losscli.analysis.outliers import MAD_TO_SIGMA, MEANAD_TO_SIGMA, Z_FACTOR
+from losscli.analysis.outliers import MAD_TO_SIGMA, MEANAD_TO_SIGMA, Z_FACTOR, tukey_fences
 from losscli.core.dataset import Dataset
 from losscli.core.quantiles import KeptRanges
 
@@ -74,6 +74,7 @@ class RobustScale:
     fallback: bool
     q1: float = math.nan
     q3: float = math.nan
+    floor: float = 0.0  # spread this small is rounding (outliers.rounding_floor)
 
 
 @dataclass
@@ -117,9 +118,19 @@ def _linear(a: float, b: float, gamma: float) -> float:
 
 
 def robust_scales(
-    tracked: dict[Hashable, Tracked], rule: str, residuals: Residuals
+    tracked: dict[Hashable, Tracked],
+    rule: str,
+    residuals: Residuals,
+    floors: dict[Hashable, float] | None = None,
 ) -> Generator[Any, Any, dict[Hashable, RobustScale]]:
-    """Every key's robust figures, exact (``yield from`` in a plan)."""
+    """Every key's robust figures, exact (``yield from`` in a plan).
+
+    ``floors``: per key, the spread that rounding alone makes
+    (:func:`~losscli.analysis.outliers.rounding_floor`): a MAD or mean absolute
+    deviation at most that large is 0, as in
+    :func:`~losscli.analysis.outliers.robust_scale`.
+    """
+    floors = floors or {}
     counts = {key: t.ranges.total_count for key, t in tracked.items()}
     centers: dict[Hashable, float] = {}
     missing: dict[Hashable, list[tuple[Fraction, bool]]] = {}
@@ -169,6 +180,9 @@ def robust_scales(
     found = yield from refine(missing, deviations)
     for key, values in found.items():
         mads[key] = 0.5 * (values[0] + values[1])
+    for key, mad in mads.items():
+        if not mad > floors.get(key, 0.0):
+            mads[key] = 0.0
 
     zero = {key: centers[key] for key, mad in mads.items() if not mad > 0}
     sums: dict[Hashable, float] = {}
@@ -178,17 +192,19 @@ def robust_scales(
     for key, center in centers.items():
         mad = mads[key]
         n = counts[key]
+        floor = floors.get(key, 0.0)
         if mad > 0:
             scale, fallback = MAD_TO_SIGMA * mad, False
         else:
-            scale, fallback = MEANAD_TO_SIGMA * (sums[key] / n), True
+            mean_ad = sums[key] / n
+            scale, fallback = MEANAD_TO_SIGMA * (mean_ad if mean_ad > floor else 0.0), True
         q1 = q3 = math.nan
         if rule == "iqr":
             r = quartile_ranks[key]
             at = picked[key]
             q1 = _linear(at[r[0]], at[r[1]], 0.25 * (n - 1) - math.floor(0.25 * (n - 1)))
             q3 = _linear(at[r[2]], at[r[3]], 0.75 * (n - 1) - math.floor(0.75 * (n - 1)))
-        out[key] = RobustScale(n, center, scale, mad, fallback, q1, q3)
+        out[key] = RobustScale(n, center, scale, mad, fallback, q1, q3, floor)
     return out
 
 
@@ -207,8 +223,7 @@ def flag_mask(r: np.ndarray, figures: RobustScale, rule: str, threshold: float) 
 
 
 def iqr_fences(figures: RobustScale, threshold: float) -> tuple[float, float]:
-    iqr = figures.q3 - figures.q1
-    return float(figures.q1 - threshold * iqr), float(figures.q3 + threshold * iqr)
+    return tukey_fences(figures.q1, figures.q3, threshold, figures.floor)
 
 
 def mad_cutoffs(figures: RobustScale, threshold: float) -> tuple[float, float]:

@@ -107,7 +107,13 @@ import numpy as np
 
 from losscli.analysis.diagnostics import DOMINANT_SHARE, overflow_text, top_share
 from losscli.analysis.evaluate import PerSample, per_sample_losses
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, flag_outliers, residuals_of
+from losscli.analysis.outliers import (
+    DEFAULT_THRESHOLD,
+    flag_outliers,
+    input_magnitude,
+    residuals_of,
+    rounding_floor,
+)
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import new_accumulator, reduce_values
 from losscli.core.registry import (
@@ -433,7 +439,8 @@ def flag_model(
     n_considered = int(keep.sum())
     if dataset.task is Task.REGRESSION:
         residual = residuals_of(dataset, model)
-        flags = flag_outliers(residual[keep], rule, threshold)
+        floor = rounding_floor(input_magnitude(dataset.y_true[keep], dataset.models[model][keep]))
+        flags = flag_outliers(residual[keep], rule, threshold, floor)
         mask[keep] = flags.mask
         return ModelOutliers(
             model=model,
@@ -997,7 +1004,11 @@ def histogram(
         hi = 0.0  # log10 of probability 1
         if cutoffs:
             lo = min(lo, cutoffs[0] - 0.5)  # keep the cut-off visible on the axis
-    if hi <= lo:
+    floor = 0.0
+    if dataset.task is Task.REGRESSION and outliers.rule not in ("margin", "p_true"):
+        # Residuals equal up to rounding are drawn as one value, as equal ones are.
+        floor = rounding_floor(input_magnitude(dataset.y_true[keep], dataset.models[model][keep]))
+    if hi - lo <= floor:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
     counts, _ = np.histogram(x, edges)
@@ -1219,13 +1230,13 @@ def scale_warnings(task: Task, flags: dict[str, ModelOutliers]) -> list[str]:
     for m, o in flags.items():
         if o.fallback and o.scale > 0:
             warnings.append(
-                f"{m}: MAD of the residuals is 0 (more than half are identical); the scale is "
-                f"1.2533 x the mean absolute deviation = {o.scale:.6g}"
+                f"{m}: MAD of the residuals is 0 (more than half are identical, up to "
+                f"rounding); the scale is 1.2533 x the mean absolute deviation = {o.scale:.6g}"
             )
         if task is Task.REGRESSION and not (o.scale > 0):
             warnings.append(
-                f"{m}: the residuals have no spread; no row is flagged and the injection uses "
-                f"scale 1"
+                f"{m}: the residuals have no spread beyond rounding; no row is flagged and the "
+                f"injection uses scale 1"
             )
     return warnings
 

@@ -32,7 +32,12 @@ import numpy as np
 from losscli.analysis.compare_plan import _merge_opt
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, residuals_of
+from losscli.analysis.outliers import (
+    DEFAULT_THRESHOLD,
+    input_abs_sum,
+    residuals_of,
+    rounding_floor,
+)
 from losscli.analysis.plan import InputTally
 from losscli.analysis.robust_plan import (
     RobustScale,
@@ -102,6 +107,7 @@ class ModelScan:
     x_max: dict[str, float] = field(default_factory=dict)
     n_outside: int = 0  # classification: rows with a prediction outside [0, 1]
     first_outside: tuple[int, tuple[float, ...]] | None = None
+    abs_sum: float = 0.0  # regression: sum |y| + |q| of the rows studied (rounding floor)
 
     def merge(self, other: ModelScan) -> ModelScan:
         keys = set(self.x_min) | set(other.x_min)
@@ -116,6 +122,7 @@ class ModelScan:
             },
             n_outside=self.n_outside + other.n_outside,
             first_outside=self.first_outside or other.first_outside,
+            abs_sum=self.abs_sum + other.abs_sum,
         )
 
     def extent(self, key: str, x: np.ndarray) -> None:
@@ -170,6 +177,10 @@ class SensitivityScan:
                 assert scan.predictions is not None
                 scan.residuals.add(r)
                 scan.predictions.add(batch.models[model][keep])
+                y, q = batch.y_true, batch.models[model]
+                if weights is not None:
+                    y, q = y[keep], q[keep]
+                scan.abs_sum += input_abs_sum(y, q)
                 scan.extent("x", r)
                 continue
             if self.from_logits:
@@ -454,7 +465,12 @@ def sensitivity_plan(
             tracked: dict[Hashable, Tracked] = {
                 m: s.residuals for m, s in scan.models.items() if s.residuals is not None
             }
-            robust = yield from robust_scales(tracked, rule, _residuals)
+            floors: dict[Hashable, float] = {
+                m: rounding_floor(scan.models[str(m)].abs_sum / t.ranges.total_count)
+                for m, t in tracked.items()
+                if t.ranges.total_count
+            }
+            robust = yield from robust_scales(tracked, rule, _residuals, floors)
             predictions: dict[Hashable, Tracked] = {
                 m: s.predictions for m, s in scan.models.items() if s.predictions is not None
             }
@@ -595,7 +611,9 @@ def _flag_rule(
         hi = 0.0
         if cutoffs:
             lo = min(lo, cutoffs[0] - 0.5)
-    if hi <= lo:
+    # Residuals equal up to rounding are drawn as one value, as equal ones are.
+    floor = robust.floor if robust is not None and x_key == "x" else 0.0
+    if hi - lo <= floor:
         lo, hi = lo - 0.5, hi + 0.5
     return FlagRule(name, threshold, robust, x_key, np.linspace(lo, hi, bins + 1))
 
