@@ -764,8 +764,9 @@ def test_a_constant_bias_read_from_decimals_has_no_outliers(run, tmp_path, rule)
     delta 6.6e-16 ('outliers present'), for a model that is off by exactly 0.1."""
     import json
 
-    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
     from stream_support import small_chunks
+
+    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
 
     path = tmp_path / "bias.csv"
     _constant_bias(path)
