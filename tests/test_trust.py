@@ -766,7 +766,7 @@ def test_a_constant_bias_read_from_decimals_has_no_outliers(run, tmp_path, rule)
 
     from stream_support import small_chunks
 
-    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
+    from losscli.analysis.outliers import flag_outliers, rounding_floor_of
 
     path = tmp_path / "bias.csv"
     _constant_bias(path)
@@ -783,7 +783,7 @@ def test_a_constant_bias_read_from_decimals_has_no_outliers(run, tmp_path, rule)
     # The in-memory reference agrees.
     frame = pd.read_csv(path)
     y, q = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
-    floor = rounding_floor(input_magnitude(y, q))
+    floor = rounding_floor_of(y, q)
     assert 0 < floor < 1e-12
     assert flag_outliers(y - q, rule, floor=floor).count == 0
     assert flag_outliers(y - q, rule).count > 0  # without the floor: rounding flagged
@@ -794,18 +794,37 @@ def test_a_constant_bias_read_from_decimals_has_no_outliers(run, tmp_path, rule)
 
 
 def test_a_real_spread_far_below_the_values_is_still_a_spread(run, tmp_path):
-    """The rounding floor is 8 epsilons of |y| + |q| (~4e-14 here): errors of 1e-5 with
+    """The rounding floor is 8 epsilons of the typical max(|y|, |q|) (~3e-14 here): errors of 1e-5 with
     heavy tails are still measured and flagged, streamed and in memory alike."""
     import json
 
-    from losscli.analysis.outliers import flag_outliers, input_magnitude, rounding_floor
+    from losscli.analysis.outliers import flag_outliers, rounding_floor_of
 
     path = tmp_path / "spread.csv"
     _constant_bias(path, spread=1e-5)
     data = json.loads(run("sensitivity", path, "--format", "json").stdout)
     frame = pd.read_csv(path)
     y, q = frame["y_true"].to_numpy(), frame["y_pred"].to_numpy()
-    expected = flag_outliers(y - q, floor=rounding_floor(input_magnitude(y, q)))
+    expected = flag_outliers(y - q, floor=rounding_floor_of(y, q))
     assert data["outliers"]["count"] == expected.count > 0
     assert data["outliers"]["scale"] == pytest.approx(expected.scale, rel=1e-12)
     assert data["outliers"]["scale"] > 1e-6
+
+
+def test_the_rounding_floor_is_that_of_a_typical_row():
+    """8 epsilons of the power of two above the median row's max(|y|, |q|): the same for
+    any split of the rows, not moved by one huge row, 0 when the typical row is 0."""
+    from losscli.analysis.outliers import magnitude_counts, rounding_floor, rounding_floor_of
+
+    eps = float(np.finfo(np.float64).eps)
+    y = np.array([1e308, 1.0, 3.0, 2.0, 5.0])
+    q = np.array([-1e308, 2.0, 4.0, 2.0, 1.0])
+    # max(|y|, |q|): 1e308, 2, 4, 2, 5 -> the median row's is 4 = 0.5 * 2**3
+    assert rounding_floor_of(y, q) == 8 * eps * 8
+    split = magnitude_counts(y[:2], q[:2]) + magnitude_counts(y[2:], q[2:])
+    assert np.array_equal(split, magnitude_counts(y, q))
+    assert rounding_floor(split) == rounding_floor_of(y, q)
+    assert rounding_floor_of(np.zeros(3), np.array([0.0, 0.0, 7.0])) == 0.0
+    assert rounding_floor_of(np.zeros(0), np.zeros(0)) == 0.0
+    # Even counts: the lower middle row (1.5 here, in [1, 2)).
+    assert rounding_floor_of(np.array([1.5, 100.0]), np.zeros(2)) == 8 * eps * 2

@@ -14,9 +14,12 @@ Spread within rounding is no spread. Inputs read from decimal text are
 rounded to float64, so a model that predicts y_true + 0.1 exactly has
 residuals -0.1, -0.09999999999999998, -0.10000000000000003 ...: a MAD of
 1e-17 would make every such wobble an "outlier". A MAD (or fallback mean
-absolute deviation) at most :func:`rounding_floor` of the inputs, 8 machine
-epsilons times their mean size mean(|y_true| + |y_pred|), counts as 0;
-Tukey's fences are never closer to the quartiles than that floor.
+absolute deviation) at most :func:`rounding_floor`, 8 machine epsilons of the
+inputs' typical size, counts as 0; Tukey's fences are never closer to the
+quartiles than that floor. The typical size is the power of two just above
+the median row's max(|y_true|, |y_pred|), read from a count of rows per
+binade (:func:`magnitude_counts`: mergeable, the same for any split of the
+rows, and not moved by a few huge values).
 
 Both rules are equivalent to two cut-offs on the residual itself, kept in
 ``OutlierFlags.lower``/``upper`` (for drawing them on a histogram): a row is
@@ -43,28 +46,44 @@ DEFAULT_THRESHOLD = {"mad": 3.5, "iqr": 1.5}
 ROUNDING_EPSILONS = 8.0
 
 
-def rounding_floor(magnitude: float) -> float:
-    """The spread of residuals that rounding alone can make, for inputs of mean |y| + |q|.
+# Binades of max(|y|, |q|): 0 for zero, then frexp's exponents -1073 .. 1024 offset.
+_EXPONENT_OFFSET = 1075
+MAGNITUDE_BINS = _EXPONENT_OFFSET + 1025
+
+
+def magnitude_counts(y: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Rows per binade of max(|y|, |q|) (counts add up across batches and workers)."""
+    m = np.maximum(np.abs(np.asarray(y, dtype=np.float64)), np.abs(np.asarray(q, np.float64)))
+    _, exponent = np.frexp(m)  # m = f 2**exponent, 0.5 <= f < 1 (0 -> 0)
+    index = np.where(m > 0, exponent + _EXPONENT_OFFSET, 0)
+    return np.bincount(index, minlength=MAGNITUDE_BINS)
+
+
+def rounding_floor(counts: np.ndarray) -> float:
+    """The spread of residuals that rounding alone makes, from :func:`magnitude_counts`.
 
     Each of y and q is within half an epsilon (relative) of the decimal it was
-    read from, so their difference wobbles by up to about eps (|y| + |q|); the
-    floor allows eight times that on average. 0 for a magnitude that is not
-    finite (no floor rather than an infinite one).
+    read from, so y - q wobbles by up to about eps max(|y|, |q|); the floor
+    allows 8 epsilons of 2**e, the power of two just above the median row's
+    max(|y|, |q|) (the lower middle row when the count is even). 0 when that
+    row's inputs are both 0, or there are no rows.
     """
-    if not math.isfinite(magnitude) or magnitude <= 0:
+    n = int(np.sum(counts))
+    if n == 0:
         return 0.0
-    return ROUNDING_EPSILONS * float(np.finfo(np.float64).eps) * magnitude
+    middle = int(np.searchsorted(np.cumsum(counts), (n - 1) // 2 + 1))
+    if middle == 0:
+        return 0.0
+    return (
+        ROUNDING_EPSILONS
+        * float(np.finfo(np.float64).eps)
+        * math.ldexp(1.0, middle - _EXPONENT_OFFSET)
+    )
 
 
-def input_abs_sum(y: np.ndarray, q: np.ndarray) -> float:
-    """sum |y| + sum |q| (inf past float64: then no floor)."""
-    with np.errstate(over="ignore"):
-        return float(np.sum(np.abs(y))) + float(np.sum(np.abs(q)))
-
-
-def input_magnitude(y: np.ndarray, q: np.ndarray) -> float:
-    """mean(|y| + |q|) of the rows whose residuals are studied (0 for none)."""
-    return input_abs_sum(y, q) / np.size(y) if np.size(y) else 0.0
+def rounding_floor_of(y: np.ndarray, q: np.ndarray) -> float:
+    """:func:`rounding_floor` of the rows given (in memory)."""
+    return rounding_floor(magnitude_counts(y, q))
 
 
 def residuals_of(dataset: Dataset, model: str) -> np.ndarray:

@@ -33,9 +33,8 @@ from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
     flag_outliers,
-    input_magnitude,
     residuals_of,
-    rounding_floor,
+    rounding_floor_of,
 )
 from losscli.core.dataset import Dataset
 
@@ -144,7 +143,7 @@ def profile_regression(
     y = np.asarray(y_true, dtype=np.float64)
     residuals = y - np.asarray(y_pred, dtype=np.float64)
     threshold = DEFAULT_THRESHOLD[OUTLIER_RULE] if threshold is None else threshold
-    floor = rounding_floor(input_magnitude(y, np.asarray(y_pred, dtype=np.float64)))
+    floor = rounding_floor_of(y, np.asarray(y_pred, dtype=np.float64))
     flags = flag_outliers(residuals, OUTLIER_RULE, threshold, floor)
     kurtosis, skew = _moments(residuals, floor)
     return {

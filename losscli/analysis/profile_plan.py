@@ -24,7 +24,12 @@ import numpy as np
 from losscli.analysis.calibration_check import CalibrationEvidence
 from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
-from losscli.analysis.outliers import DEFAULT_THRESHOLD, input_abs_sum, residuals_of, rounding_floor
+from losscli.analysis.outliers import (
+    DEFAULT_THRESHOLD,
+    magnitude_counts,
+    residuals_of,
+    rounding_floor,
+)
 from losscli.analysis.plan import InputTally
 from losscli.analysis.profile import MAX_ROWS_LISTED, OUTLIER_RULE, DataProfile, _balance
 from losscli.analysis.robust_plan import RobustScale, flag_mask, residual_tracker, robust_scales
@@ -53,7 +58,8 @@ class ProfileState:
     max_r: float = -math.inf
     sum_y: float = 0.0
     abs_max_y: float = 0.0
-    abs_sum: float = 0.0  # sum |y| + |q| (the rounding floor of the residuals' spread)
+    # Rows per binade of max(|y|, |q|): the rounding floor of the residuals' spread.
+    magnitudes: np.ndarray | None = None
     zeros: int = 0
     negatives: int = 0
     class_sums: np.ndarray | None = None  # sum of targets per class (binary: [n0, n1])
@@ -78,7 +84,7 @@ class ProfileState:
             max_r=max(self.max_r, other.max_r),
             sum_y=self.sum_y + other.sum_y,
             abs_max_y=max(self.abs_max_y, other.abs_max_y),
-            abs_sum=self.abs_sum + other.abs_sum,
+            magnitudes=_add(self.magnitudes, other.magnitudes),
             zeros=self.zeros + other.zeros,
             negatives=self.negatives + other.negatives,
             class_sums=sums,
@@ -101,6 +107,10 @@ class ProfileState:
 
 def _residuals(batch: Dataset, key: Hashable) -> np.ndarray:
     return residuals_of(batch, str(key))
+
+
+def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else a + b
 
 
 @dataclass
@@ -132,7 +142,7 @@ class ProfileScan:
             state.max_r = max(state.max_r, float(np.max(r)))
             state.sum_y += float(np.sum(y))
             state.abs_max_y = max(state.abs_max_y, float(np.max(np.abs(y))))
-            state.abs_sum += input_abs_sum(y, q)
+            state.magnitudes = _add(state.magnitudes, magnitude_counts(y, q))
             state.zeros += int(np.count_nonzero(y == 0))
             state.negatives += int(np.count_nonzero(y < 0))
             return state
@@ -286,7 +296,7 @@ def _regression(
     state: ProfileState, model: str, n: int, threshold: float | None
 ) -> Generator[Any, Any, dict[str, Any]]:
     threshold = DEFAULT_THRESHOLD[OUTLIER_RULE] if threshold is None else threshold
-    floor = rounding_floor(state.abs_sum / n)
+    floor = 0.0 if state.magnitudes is None else rounding_floor(state.magnitudes)
     scales = yield from robust_scales(
         {model: state.residuals}, OUTLIER_RULE, _residuals, {model: floor}
     )

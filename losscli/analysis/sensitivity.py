@@ -110,9 +110,8 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
     flag_outliers,
-    input_magnitude,
     residuals_of,
-    rounding_floor,
+    rounding_floor_of,
 )
 from losscli.core.dataset import Dataset
 from losscli.core.reduction import new_accumulator, reduce_values
@@ -439,7 +438,7 @@ def flag_model(
     n_considered = int(keep.sum())
     if dataset.task is Task.REGRESSION:
         residual = residuals_of(dataset, model)
-        floor = rounding_floor(input_magnitude(dataset.y_true[keep], dataset.models[model][keep]))
+        floor = rounding_floor_of(dataset.y_true[keep], dataset.models[model][keep])
         flags = flag_outliers(residual[keep], rule, threshold, floor)
         mask[keep] = flags.mask
         return ModelOutliers(
@@ -1007,7 +1006,7 @@ def histogram(
     floor = 0.0
     if dataset.task is Task.REGRESSION and outliers.rule not in ("margin", "p_true"):
         # Residuals equal up to rounding are drawn as one value, as equal ones are.
-        floor = rounding_floor(input_magnitude(dataset.y_true[keep], dataset.models[model][keep]))
+        floor = rounding_floor_of(dataset.y_true[keep], dataset.models[model][keep])
     if hi - lo <= floor:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)

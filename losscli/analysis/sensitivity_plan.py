@@ -34,7 +34,7 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
-    input_abs_sum,
+    magnitude_counts,
     residuals_of,
     rounding_floor,
 )
@@ -107,7 +107,8 @@ class ModelScan:
     x_max: dict[str, float] = field(default_factory=dict)
     n_outside: int = 0  # classification: rows with a prediction outside [0, 1]
     first_outside: tuple[int, tuple[float, ...]] | None = None
-    abs_sum: float = 0.0  # regression: sum |y| + |q| of the rows studied (rounding floor)
+    # Regression: rows per binade of max(|y|, |q|), for the rounding floor of the spread.
+    magnitudes: np.ndarray | None = None
 
     def merge(self, other: ModelScan) -> ModelScan:
         keys = set(self.x_min) | set(other.x_min)
@@ -122,7 +123,13 @@ class ModelScan:
             },
             n_outside=self.n_outside + other.n_outside,
             first_outside=self.first_outside or other.first_outside,
-            abs_sum=self.abs_sum + other.abs_sum,
+            magnitudes=(
+                other.magnitudes
+                if self.magnitudes is None
+                else self.magnitudes
+                if other.magnitudes is None
+                else self.magnitudes + other.magnitudes
+            ),
         )
 
     def extent(self, key: str, x: np.ndarray) -> None:
@@ -180,7 +187,8 @@ class SensitivityScan:
                 y, q = batch.y_true, batch.models[model]
                 if weights is not None:
                     y, q = y[keep], q[keep]
-                scan.abs_sum += input_abs_sum(y, q)
+                counts = magnitude_counts(y, q)
+                scan.magnitudes = counts if scan.magnitudes is None else scan.magnitudes + counts
                 scan.extent("x", r)
                 continue
             if self.from_logits:
@@ -466,9 +474,9 @@ def sensitivity_plan(
                 m: s.residuals for m, s in scan.models.items() if s.residuals is not None
             }
             floors: dict[Hashable, float] = {
-                m: rounding_floor(scan.models[str(m)].abs_sum / t.ranges.total_count)
-                for m, t in tracked.items()
-                if t.ranges.total_count
+                m: rounding_floor(counts)
+                for m in tracked
+                if (counts := scan.models[str(m)].magnitudes) is not None
             }
             robust = yield from robust_scales(tracked, rule, _residuals, floors)
             predictions: dict[Hashable, Tracked] = {
