@@ -46,17 +46,16 @@ DEFAULT_THRESHOLD = {"mad": 3.5, "iqr": 1.5}
 ROUNDING_EPSILONS = 8.0
 
 
-# Binades of max(|y|, |q|): 0 for zero, then frexp's exponents -1073 .. 1024 offset.
-_EXPONENT_OFFSET = 1075
-MAGNITUDE_BINS = _EXPONENT_OFFSET + 1025
+# Binades of max(|y|, |q|): float64's biased exponent E (0 for zero and subnormals);
+# a value of exponent E lies in [2**(E - 1023), 2**(E - 1022)).
+MAGNITUDE_BINS = 2048
 
 
 def magnitude_counts(y: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Rows per binade of max(|y|, |q|) (counts add up across batches and workers)."""
     m = np.maximum(np.abs(np.asarray(y, dtype=np.float64)), np.abs(np.asarray(q, np.float64)))
-    _, exponent = np.frexp(m)  # m = f 2**exponent, 0.5 <= f < 1 (0 -> 0)
-    index = np.where(m > 0, exponent + _EXPONENT_OFFSET, 0)
-    return np.bincount(index, minlength=MAGNITUDE_BINS)
+    exponent = np.ascontiguousarray(m).view(np.uint64) >> np.uint64(52)
+    return np.bincount(exponent.astype(np.intp), minlength=MAGNITUDE_BINS)
 
 
 def rounding_floor(counts: np.ndarray) -> float:
@@ -64,9 +63,9 @@ def rounding_floor(counts: np.ndarray) -> float:
 
     Each of y and q is within half an epsilon (relative) of the decimal it was
     read from, so y - q wobbles by up to about eps max(|y|, |q|); the floor
-    allows 8 epsilons of 2**e, the power of two just above the median row's
+    allows 8 epsilons of the power of two just above the median row's
     max(|y|, |q|) (the lower middle row when the count is even). 0 when that
-    row's inputs are both 0, or there are no rows.
+    row's inputs are 0 (or subnormal), or there are no rows.
     """
     n = int(np.sum(counts))
     if n == 0:
@@ -74,11 +73,7 @@ def rounding_floor(counts: np.ndarray) -> float:
     middle = int(np.searchsorted(np.cumsum(counts), (n - 1) // 2 + 1))
     if middle == 0:
         return 0.0
-    return (
-        ROUNDING_EPSILONS
-        * float(np.finfo(np.float64).eps)
-        * math.ldexp(1.0, middle - _EXPONENT_OFFSET)
-    )
+    return ROUNDING_EPSILONS * float(np.finfo(np.float64).eps) * math.ldexp(1.0, middle - 1022)
 
 
 def rounding_floor_of(y: np.ndarray, q: np.ndarray) -> float:
