@@ -828,3 +828,30 @@ def test_the_rounding_floor_is_that_of_a_typical_row():
     assert rounding_floor_of(np.zeros(0), np.zeros(0)) == 0.0
     # Even counts: the lower middle row (1.5 here, in [1, 2)).
     assert rounding_floor_of(np.array([1.5, 100.0]), np.zeros(2)) == 8 * eps * 2
+
+
+@pytest.mark.parametrize("rule", ["mad", "iqr"])
+def test_one_row_off_by_more_than_rounding_is_still_a_spread(run, tmp_path, rule):
+    """99 rows of 1.5, 1.5 and one of 1.5, 1.5000000000001 (~450 ulps): the fallback's mean
+    deviation counts the deviations beyond rounding, so that row is flagged by either
+    rule and no warning says 'no spread' (a diluted mean of 1e-15 was compared with the
+    floor: 'no row is flagged' beside 'Outliers in y_pred: 1 of 100 rows')."""
+    import json
+
+    path = tmp_path / "one.csv"
+    path.write_text("y_true,y_pred\n" + "1.5,1.5\n" * 99 + "1.5,1.5000000000001\n")
+    data = json.loads(run("sensitivity", path, "--rule", rule, "--format", "json").stdout)
+    assert data["outliers"]["count"] == 1 and data["outliers"]["rows"] == [100]
+    assert data["outliers"]["scale"] > 0
+    assert not any("no spread" in w for w in data["warnings"])
+
+
+@pytest.mark.parametrize("command", ["sensitivity", "recommend"])
+def test_the_rounding_floor_of_values_near_the_float64_limit(run, tmp_path, command):
+    """A typical row in the top binade (1.5e308): the floor is finite (it overflowed)."""
+    path = tmp_path / "big.csv"
+    y = 1.5e308 * (1 + np.arange(20) * 1e-15)
+    pd.DataFrame({"y_true": y, "y_pred": y + 1e293}).to_csv(path, index=False, float_format="%.17g")
+    result = run(command, path)
+    assert result.exit_code == 0, result.stderr
+    assert "internal error" not in result.stderr

@@ -15,8 +15,8 @@ rounded to float64, so a model that predicts y_true + 0.1 exactly has
 residuals -0.1, -0.09999999999999998, -0.10000000000000003 ...: a MAD of
 1e-17 would make every such wobble an "outlier". A MAD (or fallback mean
 absolute deviation) at most :func:`rounding_floor`, 8 machine epsilons of the
-inputs' typical size, counts as 0; Tukey's fences are never closer to the
-quartiles than that floor. The typical size is the power of two just above
+inputs' typical size, counts as 0 (the mean counts only the deviations beyond
+the floor); Tukey's fences are never closer to the quartiles than that floor. The typical size is the power of two just above
 the median row's max(|y_true|, |y_pred|), read from a count of rows per
 binade (:func:`magnitude_counts`: mergeable, the same for any split of the
 rows, and not moved by a few huge values).
@@ -73,7 +73,8 @@ def rounding_floor(counts: np.ndarray) -> float:
     middle = int(np.searchsorted(np.cumsum(counts), (n - 1) // 2 + 1))
     if middle == 0:
         return 0.0
-    return ROUNDING_EPSILONS * float(np.finfo(np.float64).eps) * math.ldexp(1.0, middle - 1022)
+    # (ldexp of the product, so that the top binade's 2**1024 never forms)
+    return math.ldexp(ROUNDING_EPSILONS * float(np.finfo(np.float64).eps), middle - 1022)
 
 
 def rounding_floor_of(y: np.ndarray, q: np.ndarray) -> float:
@@ -144,10 +145,22 @@ def robust_scale(residuals: np.ndarray, floor: float = 0.0) -> tuple[float, floa
     mad = _mad(r, center, floor)
     if mad > 0:
         return center, MAD_TO_SIGMA * mad, False
-    mean_ad = float(np.mean(np.abs(r - center)))
-    if not mean_ad > floor:
-        mean_ad = 0.0
-    return center, MEANAD_TO_SIGMA * mean_ad, True
+    return center, MEANAD_TO_SIGMA * mean_deviation_beyond(r, center, floor), True
+
+
+def deviation_sum_beyond(r: np.ndarray, center: float, floor: float) -> float:
+    """sum |r - center| over the rows farther from ``center`` than ``floor`` (rounding)."""
+    deviation = np.abs(r - center)
+    return float(np.sum(deviation[deviation > floor]) if floor > 0 else np.sum(deviation))
+
+
+def mean_deviation_beyond(r: np.ndarray, center: float, floor: float) -> float:
+    """The fallback's mean absolute deviation: deviations within rounding count as 0.
+
+    (Not the plain mean compared with the floor: one row off by 100 ulps among
+    99 equal ones is a spread, however small its mean.)
+    """
+    return deviation_sum_beyond(r, center, floor) / r.size if r.size else 0.0
 
 
 def robust_zscore(residuals: np.ndarray, floor: float = 0.0) -> np.ndarray:

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from losscli.analysis.exact import Tracked, refine
-from losscli.analysis.outliers import MAD_TO_SIGMA, MEANAD_TO_SIGMA, Z_FACTOR, tukey_fences
+from losscli.analysis.outliers import (
+    MAD_TO_SIGMA,
+    MEANAD_TO_SIGMA,
+    Z_FACTOR,
+    deviation_sum_beyond,
+    tukey_fences,
+)
 from losscli.core.dataset import Dataset
 from losscli.core.quantiles import KeptRanges
 
@@ -79,17 +85,20 @@ class RobustScale:
 
 @dataclass
 class _Sums:
-    """Sum of |r - center| per key: the fallback scale when the MAD is 0."""
+    """Sum of |r - center| per key (beyond its rounding floor): the fallback scale when
+    the MAD is 0."""
 
     centers: dict[Hashable, float]
     residuals: Residuals
+    floors: dict[Hashable, float] = field(default_factory=dict)
 
     def new_state(self) -> dict[Hashable, float]:
         return {key: 0.0 for key in self.centers}
 
     def update(self, state: dict[Hashable, float], batch: Dataset) -> dict[Hashable, float]:
         for key, center in self.centers.items():
-            state[key] += float(np.sum(np.abs(self.residuals(batch, key) - center)))
+            r = self.residuals(batch, key)
+            state[key] += deviation_sum_beyond(r, center, self.floors.get(key, 0.0))
         return state
 
     def merge(self, a: dict[Hashable, float], b: dict[Hashable, float]) -> dict[Hashable, float]:
@@ -187,7 +196,7 @@ def robust_scales(
     zero = {key: centers[key] for key, mad in mads.items() if not mad > 0}
     sums: dict[Hashable, float] = {}
     if zero:
-        sums = yield _Sums(zero, residuals)
+        sums = yield _Sums(zero, residuals, floors)
     out: dict[Hashable, RobustScale] = {}
     for key, center in centers.items():
         mad = mads[key]
@@ -196,8 +205,7 @@ def robust_scales(
         if mad > 0:
             scale, fallback = MAD_TO_SIGMA * mad, False
         else:
-            mean_ad = sums[key] / n
-            scale, fallback = MEANAD_TO_SIGMA * (mean_ad if mean_ad > floor else 0.0), True
+            scale, fallback = MEANAD_TO_SIGMA * (sums[key] / n), True
         q1 = q3 = math.nan
         if rule == "iqr":
             r = quartile_ranks[key]
