@@ -16,10 +16,13 @@ residuals -0.1, -0.09999999999999998, -0.10000000000000003 ...: a MAD of
 1e-17 would make every such wobble an "outlier". A MAD (or fallback mean
 absolute deviation) at most :func:`rounding_floor`, 8 machine epsilons of the
 inputs' typical size, counts as 0 (the mean counts only the deviations beyond
-the floor); Tukey's fences are never closer to the quartiles than that floor. The typical size is the power of two just above
-the median row's max(|y_true|, |y_pred|), read from a count of rows per
-binade (:func:`magnitude_counts`: mergeable, the same for any split of the
-rows, and not moved by a few huge values).
+the floor); Tukey's fences are never closer to the quartiles than that floor.
+The typical size is the power of two just above the median row's
+max(|y_true|, |y_pred|), read from a count of rows per binade
+(:func:`magnitude_counts`: mergeable, the same for any split of the rows, and
+not moved by a few huge values). One floor per model: with targets of very
+different sizes (1 and 1e6) the rounding of the large ones still reads as
+spread.
 
 Both rules are equivalent to two cut-offs on the residual itself, kept in
 ``OutlierFlags.lower``/``upper`` (for drawing them on a histogram): a row is
