@@ -218,3 +218,10 @@ def test_log_axes_are_labelled_in_plain_text(run, tmp_path):
     text = svg_text(out)
     assert "10\u00b2" in text and "10\u00b3" in text
     assert "mathdefault" not in out.read_text() and "$" not in text
+
+
+def test_minor_log_labels_are_written_as_the_powers_beside_them():
+    from losscli.report.figures import _between_powers
+
+    labels = [_between_powers(v) for v in (2.0, 5.0, 20.0, 500.0, 2000.0, 5e4, 3.0, 0.0)]
+    assert labels == ["2", "5", "20", "500", "2\u00d710\u00b3", "5\u00d710\u2074", "", ""]

@@ -97,7 +97,8 @@ def _between_powers(value: float) -> str:
     lead = value / 10**exponent
     if abs(lead - round(lead)) > 1e-6 or round(lead) not in (2, 5):
         return ""
-    return f"{value:g}" if exponent < 5 else f"{round(lead)}\u00d7{power_of_ten(10**exponent)}"
+    # Written as the powers beside it are: 20 and 500 below 10³, 2×10³ from there on.
+    return f"{value:g}" if exponent < 3 else f"{round(lead)}\u00d7{power_of_ten(10**exponent)}"
 
 
 def _log_rows(ax: Any, span: float) -> None:
