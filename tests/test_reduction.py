@@ -106,7 +106,7 @@ def test_accumulators_merge_exactly_across_chunk_splits(kind, seed, n, cuts, wei
     streamed = new_accumulator(kind)
     for part in _chunks(n, cuts):
         streamed.add(values[part], None if weights is None else weights[part])
-    assert streamed.result() == pytest.approx(whole, rel=1e-12, abs=0)
+    assert streamed.result() == pytest.approx(whole, rel=1e-12, abs=1e-12 * size)
 
 
 def test_merge_does_not_modify_its_operands():
