@@ -23,6 +23,31 @@ SAMPLES = ROOT / "sample_data"
 os.environ.setdefault("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "False")
 
 
+# At the dependency floors (pyarrow 14.0.2) the test process once hung after its last
+# test, in interpreter shutdown: Arrow's CPU thread pool was shutting down while one of
+# its workers, releasing a CSV reader whose read had ended early (an error in a later
+# block), waited in the reader's task group for a task the pool no longer ran (gdb:
+# ThreadPool::Shutdown on the main thread, ThreadedTaskGroup::Finish in
+# ~AsyncThreadedTableReader on a worker). Every test had passed and the summary was
+# printed. Once pytest has finished its report, the process ends without that
+# teardown (os._exit with pytest's exit status), so the run cannot hang there.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import sys
+
+    if _EXIT_STATUS and os.environ.get("LOSSCLI_TEST_PLAIN_EXIT") != "1":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])
+
+
 @pytest.fixture(autouse=True)
 def _no_custom_losses_left_over():
     """A test that ran --custom in-process leaves no user loss behind for the next test.
