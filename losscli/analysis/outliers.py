@@ -61,6 +61,11 @@ def magnitude_counts(y: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.bincount(exponent.astype(np.intp), minlength=MAGNITUDE_BINS)
 
 
+def add_counts(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Two states of :func:`magnitude_counts` merged (None: no rows yet)."""
+    return b if a is None else a if b is None else a + b
+
+
 def rounding_floor(counts: np.ndarray) -> float:
     """The spread of residuals that rounding alone makes, from :func:`magnitude_counts`.
 

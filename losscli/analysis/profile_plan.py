@@ -26,6 +26,7 @@ from losscli.analysis.diagnostics import true_class_zero
 from losscli.analysis.exact import Tracked
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
+    add_counts,
     magnitude_counts,
     residuals_of,
     rounding_floor,
@@ -84,7 +85,7 @@ class ProfileState:
             max_r=max(self.max_r, other.max_r),
             sum_y=self.sum_y + other.sum_y,
             abs_max_y=max(self.abs_max_y, other.abs_max_y),
-            magnitudes=_add(self.magnitudes, other.magnitudes),
+            magnitudes=add_counts(self.magnitudes, other.magnitudes),
             zeros=self.zeros + other.zeros,
             negatives=self.negatives + other.negatives,
             class_sums=sums,
@@ -107,10 +108,6 @@ class ProfileState:
 
 def _residuals(batch: Dataset, key: Hashable) -> np.ndarray:
     return residuals_of(batch, str(key))
-
-
-def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-    return b if a is None else a if b is None else a + b
 
 
 @dataclass
@@ -142,7 +139,7 @@ class ProfileScan:
             state.max_r = max(state.max_r, float(np.max(r)))
             state.sum_y += float(np.sum(y))
             state.abs_max_y = max(state.abs_max_y, float(np.max(np.abs(y))))
-            state.magnitudes = _add(state.magnitudes, magnitude_counts(y, q))
+            state.magnitudes = add_counts(state.magnitudes, magnitude_counts(y, q))
             state.zeros += int(np.count_nonzero(y == 0))
             state.negatives += int(np.count_nonzero(y < 0))
             return state

@@ -34,6 +34,7 @@ from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
+    add_counts,
     magnitude_counts,
     residuals_of,
     rounding_floor,
@@ -123,13 +124,7 @@ class ModelScan:
             },
             n_outside=self.n_outside + other.n_outside,
             first_outside=self.first_outside or other.first_outside,
-            magnitudes=(
-                other.magnitudes
-                if self.magnitudes is None
-                else self.magnitudes
-                if other.magnitudes is None
-                else self.magnitudes + other.magnitudes
-            ),
+            magnitudes=add_counts(self.magnitudes, other.magnitudes),
         )
 
     def extent(self, key: str, x: np.ndarray) -> None:
@@ -188,7 +183,7 @@ class SensitivityScan:
                 if weights is not None:
                     y, q = y[keep], q[keep]
                 counts = magnitude_counts(y, q)
-                scan.magnitudes = counts if scan.magnitudes is None else scan.magnitudes + counts
+                scan.magnitudes = add_counts(scan.magnitudes, counts)
                 scan.extent("x", r)
                 continue
             if self.from_logits:
