@@ -510,15 +510,14 @@ class TextPass:
         names = self.names
         records = self._records
         first_bad: tuple[int | None, int, int] | None = None
-        for block in records.blocks():
-            start = records.bytes_before - len(block)
-            if not block or block.isspace():
-                continue
+        for block, start, parsed in _parsed_ahead(
+            records, lambda block: _parse_block(block, names, self.fmt, self._columns)
+        ):
             if first_bad is not None:  # count the others for the message, parse nothing more
                 self._bad_rows += len(_bad_rows_of(block, names, self.fmt))
                 continue
             try:
-                table, bad = _parse_block(block, names, self.fmt, self._columns)
+                table, bad = parsed()
             except _BadUtf8 as exc:
                 line, column = _line_and_column(block, exc.offset)
                 line += self._lines_at(start)
@@ -546,6 +545,54 @@ class TextPass:
             raise _field_count_error(self.fmt.shown, *first_bad, self._bad_rows)
         if self.rows == 0:
             raise NoDataRows(f"{self.fmt.shown} has a header but no data rows")
+
+
+_Parsed = tuple[pa.Table, int]  # a block's table, and its rows with a wrong field count
+
+
+def _parsed_ahead(
+    records: _Records, parse: Callable[[bytes], _Parsed]
+) -> Iterator[tuple[bytes, int, Callable[[], _Parsed]]]:
+    """(block, its offset in the text, its parse) for every non-blank block, one parse ahead.
+
+    From a second block on, the next block is cut and handed to a parsing
+    thread before the current one is returned, so Arrow parses block i+1
+    while the caller checks and uses block i (cutting and checking hold the
+    GIL, the parse does not). An input of one block is parsed in the
+    caller's thread. A parse's exception is raised when its result is asked
+    for, in block order; a parse left behind by a caller that stops early
+    finishes on its own (it reads only its block, in memory).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool: ThreadPoolExecutor | None = None
+    first: tuple[bytes, int] | None = None
+    ahead: tuple[bytes, int, Callable[[], _Parsed]] | None = None
+    try:
+        for block in records.blocks():
+            start = records.bytes_before - len(block)
+            if not block or block.isspace():
+                continue
+            if first is None and ahead is None:
+                first = (block, start)  # parsed here, unless another block follows
+                continue
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-parse")
+            if first is not None:
+                ahead = (*first, pool.submit(parse, first[0]).result)
+                first = None
+            current = (block, start, pool.submit(parse, block).result)
+            if ahead is not None:
+                yield ahead
+            ahead = current
+        if first is not None:
+            block = first[0]
+            yield (*first, lambda: parse(block))
+        if ahead is not None:
+            yield ahead
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _chain_first(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
