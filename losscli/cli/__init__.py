@@ -363,6 +363,10 @@ def main() -> None:
     """
     import signal
 
+    # OpenBLAS (NumPy's linear algebra) starts a thread per core at import, and each
+    # spins waiting for work for a while: ~0.1 CPU-s of a 2-core machine at every start,
+    # taken from the parse. Every figure here is elementwise; a user's setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             try:
