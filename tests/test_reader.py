@@ -83,7 +83,20 @@ def test_stray_quote_stops_at_the_record_bound_not_the_end(tmp_path, small_block
             read.append(len(piece))
             yield piece
 
+    real_filler = text_module._filler
+
+    def counted_filler(*args):
+        fill = real_filler(*args)
+
+        def into(view):
+            done = fill(view)
+            read.append(done)
+            return done
+
+        return into
+
     monkeypatch.setattr(text_module, "_pieces", counted)
+    monkeypatch.setattr(text_module, "_filler", counted_filler)
     with pytest.raises(InputError, match=r"line 4, column \d+: a double quote"):
         _chunks(path)
     assert sum(read) <= text_module.MAX_RECORD_BYTES + 2 * text_module.CHUNK_BYTES

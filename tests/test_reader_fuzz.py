@@ -139,3 +139,47 @@ def test_streaming_reader_never_fails_internally(data, container, chunk, whole, 
             # A clean error with a message for people (control characters in column
             # names are escaped when the CLI prints it: report/console.py).
             assert str(exc).strip()
+
+
+def _outcome(path: str, opts: InputOptions) -> list:
+    """What reading gives: each chunk's columns and row numbers, or the error's message."""
+    seen: list = []
+    try:
+        for chunk in open_source(path, opts).batches():
+            seen.append((chunk.y_true.tolist(), chunk.row_numbers.tolist()))
+            seen.append({name: values.tolist() for name, values in chunk.models.items()})
+    except LossCliError as exc:
+        seen.append((type(exc).__name__, str(exc)))
+    return seen
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    data=csv_inputs(),
+    chunk=st.sampled_from([16, 64, 128, 512]),
+    carry=st.sampled_from([0, 8, 64, 1 << 16]),
+    nan=st.sampled_from(["error", "drop"]),
+)
+def test_reading_into_own_buffers_reads_what_pieces_read(data, chunk, carry, nan):
+    """A plain file is read into the records' buffers (no copies); the rows, their
+    numbers and every error are those of the piece-by-piece route, whatever the
+    block size and however much of a block's end is carried into the next buffer."""
+    opts = InputOptions(nan=nan)
+    with (
+        mock.patch.object(text_module, "CHUNK_BYTES", chunk),
+        mock.patch.object(text_module, "WHOLE_BYTES", 1),
+        mock.patch.object(text_module, "MAX_RECORD_BYTES", 4096),
+        mock.patch.object(text_module, "CARRY_BYTES", carry),
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        path = os.path.join(folder, "data.csv")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        filled = _outcome(path, opts)
+        with mock.patch.object(text_module, "_fillable", lambda *args: False):
+            pieces = _outcome(path, opts)
+    assert filled == pieces

@@ -105,7 +105,7 @@ def _check_encoding(encoding: str) -> None:
         )
 
 
-def _line_and_column(data: bytes, offset: int) -> tuple[int, int]:
+def _line_and_column(data: bytes | bytearray, offset: int) -> tuple[int, int]:
     """1-based line and column (in bytes) of a byte offset."""
     line_start = data.rfind(b"\n", 0, offset) + 1
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1

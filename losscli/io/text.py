@@ -57,6 +57,9 @@ WHOLE_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
 # The longest record (a row or the header) read; longer ones are an error.
 MAX_RECORD_BYTES = int(os.environ.get("LOSSCLI_MAX_RECORD_BYTES", 64 << 20))
 
+# A block of text: bytes, or a bytearray the records read into (io/text.py's own).
+Text = bytes | bytearray
+
 _QUOTE = ord('"')
 _LF = ord("\n")
 _CR = ord("\r")
@@ -142,27 +145,57 @@ def _decompressed(raw: IO[bytes], fmt: TextFormat) -> tuple[Any, str | None]:
     return source, None
 
 
+def _read_error(exc: Exception, fmt: TextFormat, compression: str | None) -> InputError:
+    """The message for a stream that cannot be read (or decompressed) to its end."""
+    if isinstance(exc, EOFError):
+        return InputError(
+            f"{fmt.shown} is truncated: the {_NAMES[compression or '.gz']} stream ends "
+            f"early; re-create or re-download the file"
+        )
+    if compression is None:
+        return InputError(f"cannot read {fmt.shown}: {exc}")
+    return InputError(
+        f"{fmt.shown} is not a valid {_NAMES[compression]} file ({exc}); "
+        f"rename it to match its real format or re-create it"
+    )
+
+
+_READ_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+
+
 def _pieces(text: IO[bytes], fmt: TextFormat, compression: str | None) -> Iterator[bytes]:
     """The decompressed bytes in pieces of CHUNK_BYTES, with clear messages for bad streams."""
     size = CHUNK_BYTES
     while True:
         try:
             data = text.read(size)
-        except EOFError:
-            raise InputError(
-                f"{fmt.shown} is truncated: the {_NAMES[compression or '.gz']} stream ends "
-                f"early; re-create or re-download the file"
-            ) from None
-        except (OSError, lzma.LZMAError, zlib.error) as exc:
-            if compression is None:
-                raise InputError(f"cannot read {fmt.shown}: {exc}") from None
-            raise InputError(
-                f"{fmt.shown} is not a valid {_NAMES[compression]} file ({exc}); "
-                f"rename it to match its real format or re-create it"
-            ) from None
+        except _READ_ERRORS as exc:
+            raise _read_error(exc, fmt, compression) from None
         if not data:
             return
         yield data
+
+
+def _fillable(text: Any, compression: str | None, size_hint: int | None, fmt: TextFormat) -> bool:
+    """Whether the text is read into the records' buffers: a file of known size, as it is."""
+    return (
+        compression is None
+        and size_hint is not None
+        and _is_utf8(fmt.encoding)
+        and hasattr(text, "readinto")
+    )
+
+
+def _filler(text: IO[bytes], fmt: TextFormat) -> Callable[[memoryview], int]:
+    """``readinto`` of an uncompressed stream, with the messages of :func:`_pieces`."""
+
+    def fill(view: memoryview) -> int:
+        try:
+            return text.readinto(view)  # type: ignore[attr-defined, no-any-return]
+        except _READ_ERRORS as exc:
+            raise _read_error(exc, fmt, None) from None
+
+    return fill
 
 
 def _utf8_pieces(pieces: Iterator[bytes], fmt: TextFormat) -> Iterator[bytes]:
@@ -194,7 +227,7 @@ def _utf8_pieces(pieces: Iterator[bytes], fmt: TextFormat) -> Iterator[bytes]:
 # --------------------------------------------------------------------------- records
 
 
-def _lines_in(block: bytes) -> int:
+def _lines_in(block: Text) -> int:
     """Line breaks in a block: LF, CRLF and a lone CR each end a line."""
     lf = block.count(b"\n")
     if b"\r" not in block:
@@ -202,7 +235,7 @@ def _lines_in(block: bytes) -> int:
     return lf + block.count(b"\r") - block.count(b"\r\n")
 
 
-def _record_ends(piece: bytes, odd: bool) -> tuple[int, int, bool]:
+def _record_ends(piece: Text, odd: bool) -> tuple[int, int, bool]:
     """Offsets just after the first and last LF outside quotes (-1: none), and the parity after.
 
     ``odd`` says whether the piece starts inside a quoted field. Records are
@@ -225,12 +258,23 @@ def _record_ends(piece: bytes, odd: bool) -> tuple[int, int, bool]:
     return int(ends[0]), int(ends[-1]), parity
 
 
+# Pending bytes (the end of the last block's piece) at most this long are moved to the
+# front of the next piece's buffer before it is read into, so that block needs no join.
+CARRY_BYTES = 64 << 10
+
+
 class _Records:
     """The header record and then blocks of whole records, splitting linearly.
 
     Pending bytes are kept as the list of pieces read since the last cut;
     each piece is scanned once when it arrives (quote parity carried over),
     and a block is joined once when it is cut.
+
+    With ``fill`` (``readinto`` of the rest of an uncompressed UTF-8 file,
+    after the pieces), a piece is read straight into a new buffer that
+    starts with the short rest of the previous block, and a block cut from
+    one such buffer is that buffer, truncated: the text is copied once, from
+    the file, instead of three times (read, cut, join).
     """
 
     def __init__(
@@ -239,12 +283,14 @@ class _Records:
         fmt: TextFormat,
         single: bool,
         count_lines: Callable[[int], int],
+        fill: Callable[[memoryview], int] | None = None,
     ) -> None:
         self._source = pieces
+        self._fill = fill
         self._count_lines = count_lines
         self._fmt = fmt
         self._single = single  # the whole input in one block
-        self._pending: list[bytes] = []
+        self._pending: list[Text] = []
         self._size = 0
         self._odd = False  # quote parity at the end of the pending bytes
         self._first: tuple[int, int] | None = None  # first record end: (piece, offset)
@@ -253,7 +299,7 @@ class _Records:
         self.bytes_before = 0  # bytes of text before the pending bytes
         self._known = (0, 0)  # (bytes, line breaks in them) counted while cheap
 
-    def _scan(self, piece: bytes) -> None:
+    def _scan(self, piece: Text) -> None:
         first, last, self._odd = _record_ends(piece, self._odd)
         index = len(self._pending)
         self._pending.append(piece)
@@ -264,7 +310,9 @@ class _Records:
                 self._first = (index, first)
 
     def _read(self) -> None:
-        piece = next(self._source, b"")
+        piece: Text = next(self._source, b"")
+        if not piece and self._fill is not None:
+            piece = self._filled()
         if not piece:
             self._eof = True
             return
@@ -272,8 +320,40 @@ class _Records:
         if self._last is None and self._size > MAX_RECORD_BYTES:
             raise self._unfinished()
 
-    def _take(self, at: tuple[int, int] | None) -> bytes:
+    def _filled(self) -> bytearray:
+        """The next piece, read into a new buffer after the pending bytes when they are short.
+
+        Pending bytes always start at a record boundary (outside quotes), so
+        the merged buffer is scanned from there; empty at the end of the input.
+        """
+        assert self._fill is not None
+        carry: Text = b""
+        if len(self._pending) == 1 and self._size <= CARRY_BYTES:
+            carry = self._pending.pop()
+            self._size, self._odd, self._first, self._last = 0, False, None, None
+        buffer = bytearray(len(carry) + CHUNK_BYTES)
+        buffer[: len(carry)] = carry
+        read = self._fill(memoryview(buffer)[len(carry) :])
+        if not read:
+            if carry:
+                self._scan(carry)  # as it was
+            return bytearray()
+        del buffer[len(carry) + read :]
+        return buffer
+
+    def _take(self, at: tuple[int, int] | None) -> Text:
         """The pending bytes up to ``at`` (all when None), joined once; the rest stays."""
+        if at is not None and at[0] == 0 and isinstance(self._pending[0], bytearray):
+            # A buffer of our own: the block is the buffer itself, cut after the record.
+            buffer = self._pending[0]
+            offset = at[1]
+            tail = bytes(buffer[offset:])
+            del buffer[offset:]
+            self._pending[0:1] = [tail] if tail else []
+            self._size -= offset
+            self.bytes_before += offset
+            self._first = self._last = None
+            return buffer
         if at is None:
             pieces, self._pending = self._pending, []
         else:
@@ -326,7 +406,7 @@ class _Records:
             f"longest losscli reads; check the line ends and the quotes of the file"
         )
 
-    def header(self) -> bytes | None:
+    def header(self) -> Text | None:
         """The first record after any blank lines (None when the input is blank)."""
         while True:  # blank lines before the header: skipped, counted
             if not self._pending:
@@ -367,7 +447,7 @@ class _Records:
         self._known = (self._known[0] + len(record), self._known[1] + _lines_in(record))
         return record
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[Text]:
         """Blocks of whole records until the input ends (the caller counts their lines)."""
         while True:
             while not self._eof and (
@@ -388,7 +468,7 @@ class _Records:
 # --------------------------------------------------------------------------- header
 
 
-def parse_header(record: bytes, fmt: TextFormat) -> list[str]:
+def parse_header(record: Text, fmt: TextFormat) -> list[str]:
     """The column names of the header record (UTF-8), with the first-line checks."""
     _check_header_line(_first_text_line(record), fmt.sep, fmt.shown)
     text = record.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -403,7 +483,7 @@ def parse_header(record: bytes, fmt: TextFormat) -> list[str]:
     return names
 
 
-def _first_text_line(record: bytes) -> str:
+def _first_text_line(record: Text) -> str:
     text = record.decode("utf-8", errors="replace").lstrip("\ufeff")
     return text.split("\n", 1)[0].split("\r", 1)[0]
 
@@ -433,8 +513,12 @@ class TextPass:
             raise
 
     def _text_pieces(self, raw: IO[bytes]) -> tuple[Iterator[bytes], str | None]:
+        pieces, compression, _ = self._text(raw)
+        return pieces, compression
+
+    def _text(self, raw: IO[bytes]) -> tuple[Iterator[bytes], str | None, Any]:
         text, compression = _decompressed(raw, self.fmt)
-        return _pieces(text, self.fmt, compression), compression
+        return _pieces(text, self.fmt, compression), compression, text
 
     def _count_lines(self, size: int) -> int:
         """Line breaks in the first ``size`` bytes of the text, reading the input again."""
@@ -460,12 +544,18 @@ class TextPass:
 
     def _start(self, size_hint: int | None) -> None:
         fmt = self.fmt
-        pieces, compression = self._text_pieces(self._raw)
+        pieces, compression, text = self._text(self._raw)
         head = next(pieces, b"")
         if not head:
             raise InputError(f"{fmt.shown} is empty: expected a header row and data rows")
         _check_not_binary(head, fmt.shown, fmt.encoding, complete=False)
-        pieces = _chain_first(head, pieces)
+        fill = None
+        if _fillable(text, compression, size_hint, fmt):
+            # The rest is read into the records' own buffers (the first piece is read).
+            fill = _filler(text, fmt)
+            pieces = iter([head])
+        else:
+            pieces = _chain_first(head, pieces)
         if not _is_utf8(fmt.encoding):
             pieces = _utf8_pieces(pieces, fmt)
         single = False
@@ -473,7 +563,7 @@ class TextPass:
             single = size_hint < WHOLE_BYTES
         else:
             single, pieces = _lookahead(pieces)
-        self._records = _Records(pieces, fmt, single, self._count_lines)
+        self._records = _Records(pieces, fmt, single, self._count_lines, fill)
         header = self._records.header()
         if header is None:
             raise InputError(f"{fmt.shown} is empty: expected a header row and data rows")
@@ -551,8 +641,8 @@ _Parsed = tuple[pa.Table, int]  # a block's table, and its rows with a wrong fie
 
 
 def _parsed_ahead(
-    records: _Records, parse: Callable[[bytes], _Parsed]
-) -> Iterator[tuple[bytes, int, Callable[[], _Parsed]]]:
+    records: _Records, parse: Callable[[Text], _Parsed]
+) -> Iterator[tuple[Text, int, Callable[[], _Parsed]]]:
     """(block, its offset in the text, its parse) for every non-blank block, one parse ahead.
 
     From a second block on, the next block is cut and handed to a parsing
@@ -566,8 +656,8 @@ def _parsed_ahead(
     from concurrent.futures import ThreadPoolExecutor
 
     pool: ThreadPoolExecutor | None = None
-    first: tuple[bytes, int] | None = None
-    ahead: tuple[bytes, int, Callable[[], _Parsed]] | None = None
+    first: tuple[Text, int] | None = None
+    ahead: tuple[Text, int, Callable[[], _Parsed]] | None = None
     try:
         for block in records.blocks():
             start = records.bytes_before - len(block)
@@ -627,7 +717,7 @@ class _BadUtf8(Exception):
         self.offset = offset
 
 
-def _check_utf8(block: bytes) -> None:
+def _check_utf8(block: Text) -> None:
     if block.isascii():  # fast path; a UTF-8 check costs ~15 ms per 200 MB otherwise
         return
     try:
@@ -637,7 +727,7 @@ def _check_utf8(block: bytes) -> None:
 
 
 def _parse_block(
-    block: bytes,
+    block: Text,
     names: list[str],
     fmt: TextFormat,
     columns: list[str] | None,
@@ -686,7 +776,7 @@ def _parse_block(
         return table, bad_rows
 
 
-def _line_offset(block: bytes, line: bytes) -> int:
+def _line_offset(block: Text, line: bytes) -> int:
     """Where the first line of the block that is exactly ``line`` starts (-1: none)."""
     start = 0
     while (start := block.find(line, start)) >= 0:
@@ -699,7 +789,7 @@ def _line_offset(block: bytes, line: bytes) -> int:
     return -1
 
 
-def _bad_rows_of(block: bytes, names: list[str], fmt: TextFormat) -> list[tuple[str, int, int]]:
+def _bad_rows_of(block: Text, names: list[str], fmt: TextFormat) -> list[tuple[str, int, int]]:
     """(text, fields expected, fields found) of every row with a wrong count of fields."""
     rows: list[tuple[str, int, int]] = []
     try:
