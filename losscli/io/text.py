@@ -54,6 +54,9 @@ from losscli.io.reader import (
 CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 2 << 20))
 # An input whose (decompressed) text ends within this many bytes is read as one block.
 WHOLE_BYTES = int(os.environ.get("LOSSCLI_STREAM_MIN_BYTES", 32 << 20))
+# Blocks parsed ahead of the one being used, and the threads parsing them.
+PARSE_AHEAD = int(os.environ.get("LOSSCLI_PARSE_AHEAD", 2))
+PARSE_THREADS = int(os.environ.get("LOSSCLI_PARSE_THREADS", 2))
 # The longest record (a row or the header) read; longer ones are an error.
 MAX_RECORD_BYTES = int(os.environ.get("LOSSCLI_MAX_RECORD_BYTES", 64 << 20))
 
@@ -643,43 +646,42 @@ _Parsed = tuple[pa.Table, int]  # a block's table, and its rows with a wrong fie
 def _parsed_ahead(
     records: _Records, parse: Callable[[Text], _Parsed]
 ) -> Iterator[tuple[Text, int, Callable[[], _Parsed]]]:
-    """(block, its offset in the text, its parse) for every non-blank block, one parse ahead.
+    """(block, its offset in the text, its parse) for every non-blank block, parsed ahead.
 
-    From a second block on, the next block is cut and handed to a parsing
-    thread before the current one is returned, so Arrow parses block i+1
-    while the caller checks and uses block i (cutting and checking hold the
-    GIL, the parse does not). An input of one block is parsed in the
-    caller's thread. A parse's exception is raised when its result is asked
-    for, in block order; a parse left behind by a caller that stops early
-    finishes on its own (it reads only its block, in memory).
+    From a second block on, blocks are handed to PARSE_THREADS parsing
+    threads PARSE_AHEAD blocks before they are returned, so Arrow parses the
+    next blocks while the caller checks and uses this one (cutting and
+    checking hold the GIL, the parse does not). An input of one block is
+    parsed in the caller's thread. A parse's exception is raised when its
+    result is asked for, in block order; a parse left behind by a caller
+    that stops early finishes on its own (it reads only its block, in memory).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     pool: ThreadPoolExecutor | None = None
     first: tuple[Text, int] | None = None
-    ahead: tuple[Text, int, Callable[[], _Parsed]] | None = None
+    ahead: deque[tuple[Text, int, Callable[[], _Parsed]]] = deque()
     try:
         for block in records.blocks():
             start = records.bytes_before - len(block)
             if not block or block.isspace():
                 continue
-            if first is None and ahead is None:
+            if first is None and not ahead:
                 first = (block, start)  # parsed here, unless another block follows
                 continue
             if pool is None:
-                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-parse")
+                pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="losscli-parse")
             if first is not None:
-                ahead = (*first, pool.submit(parse, first[0]).result)
+                ahead.append((*first, pool.submit(parse, first[0]).result))
                 first = None
-            current = (block, start, pool.submit(parse, block).result)
-            if ahead is not None:
-                yield ahead
-            ahead = current
+            ahead.append((block, start, pool.submit(parse, block).result))
+            while len(ahead) > PARSE_AHEAD:
+                yield ahead.popleft()
         if first is not None:
             block = first[0]
             yield (*first, lambda: parse(block))
-        if ahead is not None:
-            yield ahead
+        while ahead:
+            yield ahead.popleft()
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
