@@ -68,7 +68,7 @@ MEDIAN_BITS = 16
 # candidates of one refinement bin): bounds memory whatever the file size.
 MEDIAN_CAP = 1 << 18
 # Quantiles of the first chunk bounding the values spooled for the exact median.
-BAND = (0.4, 0.6)
+BAND = (0.45, 0.55)
 # Figures whose denominator needs a statistic of every row first (then another pass).
 TWO_PASS = (Reduction.D2_QUANTILE, Reduction.D2_TWEEDIE)
 Refinable = MedianAccumulator | D2QuantileAccumulator | D2TweedieAccumulator
@@ -116,19 +116,28 @@ class TopShareEstimate:
     n_rows: int = 0
     total: float = 0.0
 
-    def add(self, values: np.ndarray, weights: np.ndarray | None) -> float:
-        """Count a chunk in; returns the chunk's (weighted) sum."""
+    def add(
+        self, values: np.ndarray, weights: np.ndarray | None, total: float | None = None
+    ) -> float:
+        """Count a chunk in; returns the chunk's (weighted) sum.
+
+        ``total``: that sum when the caller has it already (``np.sum(values)``
+        of an unweighted chunk, as the mean's accumulator adds it up).
+        """
         contrib = values if weights is None else np.where(weights > 0, weights * values, 0.0)
         self.n_rows += int(values.size)
-        with np.errstate(all="ignore"):
-            chunk_total = float(np.sum(contrib))
+        if total is not None and weights is None:
+            chunk_total = total
+        else:
+            with np.errstate(all="ignore"):
+                chunk_total = float(np.sum(contrib))
         self.total += chunk_total
         if contrib.size == 0:
             return chunk_total
         if self.threshold is None:
             k = max(0, int(0.95 * contrib.size) - 1)
             self.threshold = float(np.partition(contrib, k)[k])
-        top = contrib[contrib >= self.threshold]
+        top = np.compress(contrib >= self.threshold, contrib)  # faster than a mask index
         if top.size:
             bins = key_bins(top, 16)  # order_keys(top) >> 48, read as uint16 when top >= 0
             # The bins a chunk's top rows fill are few (a bin is 1/16 of a binary order of
@@ -275,7 +284,7 @@ class StreamingCompute:
             values = item.values
             kind = state.selection.spec.reduction
             two_pass = kind in TWO_PASS
-            state.overall.add(values, weights)
+            chunk_sum = state.overall.add(values, weights)
             if groups is not None:
                 sorted_values = values[order]
                 for code, name in enumerate(names):
@@ -297,7 +306,7 @@ class StreamingCompute:
                 # d2_*: the y component, for the pass that sums the denominator (band
                 # mode reads the input again instead).
                 spooled[f"v{index}"] = np.ascontiguousarray(values[:, 1])
-            self._diagnostics(state, chunk, values)
+            self._diagnostics(state, chunk, values, chunk_sum)
         if spooled:
             if weights is not None and not self.band_mode:
                 spooled["w"] = weights
@@ -370,9 +379,9 @@ class StreamingCompute:
             band = (int(edges[0]), int(edges[1]))
             self.bands[index] = band
         inside = (bins >= band[0]) & (bins <= band[1])
-        spooled[f"v{index}"] = values[inside]
+        spooled[f"v{index}"] = np.compress(inside, values)
         if w is not None:
-            spooled[f"w{index}"] = w[inside]
+            spooled[f"w{index}"] = np.compress(inside, w)
 
     def _new_accumulator(self, selection: LossSelection, overall: bool) -> Accumulator:
         kind = selection.spec.reduction
@@ -420,14 +429,17 @@ class StreamingCompute:
                 self.group_positive.add(name)
         return codes, listed
 
-    def _diagnostics(self, state: _ItemState, chunk: Dataset, values: np.ndarray) -> None:
+    def _diagnostics(
+        self, state: _ItemState, chunk: Dataset, values: np.ndarray, chunk_sum: float | None
+    ) -> None:
+        """``chunk_sum``: ``np.sum(values)`` when the loss's accumulator took it (or None)."""
         spec = state.selection.spec
         with np.errstate(all="ignore"):
             proven_finite = False
             if spec.reduction is Reduction.MEAN and not spec.signed:
                 if state.top_share is None:
                     state.top_share = TopShareEstimate()
-                chunk_sum = state.top_share.add(values, chunk.weights)
+                chunk_sum = state.top_share.add(values, chunk.weights, chunk_sum)
                 # Unweighted non-negative losses: a finite sum means every value is finite.
                 proven_finite = chunk.weights is None and math.isfinite(chunk_sum)
             if state.finite and not proven_finite and not np.all(np.isfinite(values)):

@@ -107,16 +107,19 @@ class MeanAccumulator:
     # Reduction.SUM (issue 6): the weighted sum itself, not divided by sum(w).
     total: bool = False
 
-    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+        """Add a chunk; unweighted, returns its ``float(np.sum(values))`` when that was
+        the sum taken (not when finite values overflowed it), for callers that need it."""
         values = np.asarray(values, dtype=np.float64)
         if weights is None:
             # Unit weights: a plain (pairwise) sum, no array of ones (the hot path).
             mantissa, exponent = _sum_scaled(values)
             self._combine(float(values.size), mantissa, exponent, int(values.size))
-            return
+            return mantissa if exponent == 0 else None
         w = _as_weights(values, weights)
         mantissa, exponent = _weighted_sum_scaled(values, w)
         self._combine(float(np.sum(w)), mantissa, exponent, int(np.count_nonzero(w > 0)))
+        return None
 
     def _combine(self, sum_w: float, mantissa: float, exponent: int, count: int) -> None:
         top = max(self.exponent, exponent)
