@@ -44,7 +44,7 @@ from losscli.analysis.diagnostics import (
     undefined_warnings,
     warnings_for,
 )
-from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.analysis.evaluate import PerSample, per_sample_losses, prepare_per_sample
 from losscli.analysis.results import ComputeReport, LossResult
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.reduction import (
@@ -802,27 +802,38 @@ def compute_chunks(
     n_boot: int = 1000,
     seed: int = 0,
     on_items: Callable[[Dataset, list[PerSample]], None] | None = None,
+    prepare_with: Callable[[Callable[[Dataset], None] | None], None] | None = None,
 ) -> ComputeReport:
     """The compute report of a stream of chunks; losses chosen from the first chunk.
 
     ``reread`` (when the input can be read again, i.e. not stdin) lets the
     engine spool only the values near the median and fall back to another
     pass over the input in the rare case the median lies elsewhere.
+    ``prepare_with`` (the source's :meth:`~losscli.io.source.Source.prepare_with`)
+    has the per-sample losses of the next chunks computed in the thread that
+    reads them, while this one accumulates.
     """
     engine: StreamingCompute | None = None
-    for chunk in chunks:
-        if engine is None:
-            engine = StreamingCompute(
-                selections_for(chunk),
-                spool,
-                median_cap=median_cap,
-                reread=reread,
-                ci_level=ci_level,
-                n_boot=n_boot,
-                seed=seed,
-                on_items=on_items,
-            )
-        engine.add(chunk)
+    try:
+        for chunk in chunks:
+            if engine is None:
+                engine = StreamingCompute(
+                    selections_for(chunk),
+                    spool,
+                    median_cap=median_cap,
+                    reread=reread,
+                    ci_level=ci_level,
+                    n_boot=n_boot,
+                    seed=seed,
+                    on_items=on_items,
+                )
+                if prepare_with is not None:
+                    selections = engine.selections
+                    prepare_with(lambda batch: prepare_per_sample(batch, selections))
+            engine.add(chunk)
+    finally:
+        if prepare_with is not None:
+            prepare_with(None)
     if engine is None:
         raise ValueError("no chunk was read")
     return engine.finish(on_pass)
