@@ -17,7 +17,6 @@ import threading
 import numpy as np
 import pytest
 
-import losscli.analysis.evaluate as evaluate
 import losscli.analysis.streaming as streaming
 import losscli.io.text as text_module
 from losscli.analysis.evaluate import per_sample_losses, prepare_per_sample

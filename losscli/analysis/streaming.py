@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -828,8 +829,7 @@ def compute_chunks(
                     on_items=on_items,
                 )
                 if prepare_with is not None:
-                    selections = engine.selections
-                    prepare_with(lambda batch: prepare_per_sample(batch, selections))
+                    prepare_with(partial(prepare_per_sample, selections=engine.selections))
             engine.add(chunk)
     finally:
         if prepare_with is not None:

@@ -61,9 +61,7 @@ class Dataset:
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     # Figures of these very rows computed ahead of their use (by the thread that read the
     # batch: analysis/evaluate.prepare_per_sample). Not copied by dataclasses.replace.
-    prepared: dict[str, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:

@@ -611,6 +611,7 @@ def _prefetched(chunks: Iterator[Dataset], prepare: _Prepare | None = None) -> I
 
     done = object()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read")
+
     # Reads queued in the one worker thread (so the chunks are read one at a time, in
     # order); READ_AHEAD of them let the reader run on while the caller is slower.
     def read() -> object:
