@@ -42,24 +42,24 @@ def float64_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     cast = column if dtype is not None else column.cast(pa.float64(), safe=False)
     dtype = dtype or np.dtype(np.float64)
     chunks = cast.chunks if isinstance(cast, pa.ChunkedArray) else [cast]
-    parts = []
+    # One copy into the result (writable), chunk after chunk, converting as it goes.
+    out = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.float64)
+    at = 0
     for chunk in chunks:
         n = len(chunk)
         if n == 0:
             continue
         validity, data = chunk.buffers()
-        raw = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * dtype.itemsize)
-        values = raw.astype(np.float64)  # a copy (writable) even when already float64
+        values = out[at : at + n]
+        values[:] = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * dtype.itemsize)
         if chunk.null_count:
             if chunk.null_count == n or validity is None:
                 values[:] = np.nan
             else:
                 bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
                 values[bits[chunk.offset : chunk.offset + n] == 0] = np.nan
-        parts.append(values)
-    if not parts:
-        return np.empty(0, dtype=np.float64)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        at += n
+    return out
 
 
 def indices_numpy(indices: pa.Array, missing: int) -> np.ndarray:

@@ -415,9 +415,10 @@ def build_dataset(
     else:
         y_true = arrays[opts.true_col]
     models = {opts.model_name(col): arrays[col] for col in pred_cols}
+    probabilities = _probabilities(models, opts)
     features = frozenset(
-        (["probabilities"] if _probabilities(models, opts) else [])
-        + (["scores"] if _scores(models, opts) else [])
+        (["probabilities"] if probabilities else [])
+        + (["scores"] if opts.from_logits or not probabilities else [])  # _scores, once
     )
     return Dataset(
         source=source,
@@ -617,9 +618,10 @@ def _missing_policy(
     if tally is not None:
         tally.rows_seen += int(row_numbers.shape[0])
     for order, (name, values) in enumerate(arrays.items()):
-        bad = ~np.isfinite(values) if values.ndim == 1 else ~np.isfinite(values).all(axis=1)
-        if not bad.any():
+        finite = np.isfinite(values)
+        if finite.all():  # the usual case: no second pass over the column
             continue
+        bad = ~finite if values.ndim == 1 else ~finite.all(axis=1)
         if opts.nan == "error" and tally is not None:
             idx = np.flatnonzero(bad)
             column = _label(name, opts)
