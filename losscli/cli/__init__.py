@@ -355,6 +355,31 @@ def _on_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _keep_freed_memory() -> None:
+    """glibc: reuse a freed batch's memory for the next batch instead of returning it.
+
+    Every batch allocates and frees arrays of about a megabyte, in several
+    threads. By default glibc serves them from fresh mappings or gives the
+    freed top of a heap back to the system, so each batch faults its pages
+    in again (~40,000 page faults, a tenth of a CPU-second on 10M rows).
+    Arrays up to 4 MiB now come from the heaps, which keep up to 16 MiB free
+    at their top; between passes the engines still return all free memory
+    (engines/local.release_free_memory). A user's MALLOC_* settings win;
+    nothing happens with another C library.
+    """
+    if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 4 << 20)
+    mallopt(m_trim_threshold, 16 << 20)
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -367,6 +392,7 @@ def main() -> None:
     # spins waiting for work for a while: ~0.1 CPU-s of a 2-core machine at every start,
     # taken from the parse. Every figure here is elementwise; a user's setting wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _keep_freed_memory()
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             try:
