@@ -130,3 +130,54 @@ def test_the_hook_is_cleared_after_the_pass(tmp_path, small_blocks):
         pass
     assert len(called) == first
     source.close()
+
+
+@pytest.mark.parametrize("command", ["compare", "sensitivity", "report"])
+def test_the_local_engine_has_plans_prepare_in_the_reading_thread(
+    tmp_path, small_blocks, monkeypatch, command
+):
+    """compare, sensitivity and the report's plans (run together, sharing the losses):
+    the per-sample losses come from the reading thread, and every figure is the same."""
+    import losscli as lc
+    import losscli.analysis.compare_plan as compare_plan
+    import losscli.analysis.sensitivity_plan as sensitivity_plan
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    y = rng.normal(10, 3, n)
+    path = tmp_path / "two.csv"
+    lines = ["y_true,y_pred,y_pred_b"] + [
+        f"{float(a)!r},{float(b)!r},{float(c)!r}"
+        for a, b, c in zip(y, y + rng.standard_t(3, n), y + rng.normal(0, 1, n))
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    threads: list[str] = []
+    real = prepare_per_sample
+
+    def recorded(batch, selections):
+        threads.append(threading.current_thread().name)
+        real(batch, selections)
+
+    modules = (streaming, compare_plan, sensitivity_plan)
+
+    def run_it():
+        models = ["y_pred", "y_pred_b"]
+        if command == "compare":
+            return lc.compare(str(path), y_pred=models).to_dict()
+        if command == "sensitivity":
+            return lc.sensitivity(str(path), y_pred=models).to_dict()
+        data = lc.report_data(str(path), y_pred=models)
+        parts = (data.compute, data.compare, data.sensitivity, data.recommend)
+        return [dataclasses.asdict(part) for part in parts]
+
+    for module in modules:
+        monkeypatch.setattr(module, "prepare_per_sample", recorded)
+    ahead = run_it()
+    assert len(threads) > 3
+    assert all(name.startswith("losscli-read") for name in threads)
+    for module in modules:
+        monkeypatch.setattr(module, "prepare_per_sample", lambda batch, selections: None)
+    plain = run_it()
+    assert json.dumps(ahead, sort_keys=True, default=str) == json.dumps(
+        plain, sort_keys=True, default=str
+    )

@@ -853,6 +853,10 @@ class ComputeStep:
     def new_state(self) -> StreamingCompute:
         return self.engine
 
+    def prepare(self, batch: Dataset) -> None:
+        """The batch's per-sample losses, ahead (an engine may run it in its reading thread)."""
+        prepare_per_sample(batch, self.engine.selections)
+
     def update(self, state: StreamingCompute, batch: Dataset) -> StreamingCompute:
         state.add(batch)
         return state
