@@ -631,7 +631,6 @@ def compute(
                     n_boot=n_boot,
                     seed=seed,
                     on_items=on_items,
-                    prepare_with=getattr(source, "prepare_with", None),
                 )
             finally:
                 spool.close()

@@ -64,12 +64,7 @@ from losscli.analysis.diagnostics import (
     rowsum_text,
     undefined_warnings,
 )
-from losscli.analysis.evaluate import (
-    PerSample,
-    custom_inf_text,
-    per_sample_losses,
-    prepare_per_sample,
-)
+from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, top_count
 from losscli.analysis.plan import InputTally
 from losscli.core.dataset import Dataset
@@ -319,10 +314,6 @@ class CompareScan:
                 PoissonBootstrap(kinds, self.ci.n_boot, self.ci.seed, self.stratified)
             )
         return state
-
-    def prepare(self, batch: Dataset) -> None:
-        """The batch's per-sample losses, ahead (an engine may run it in its reading thread)."""
-        prepare_per_sample(batch, self.selections)
 
     def update(self, state: CompareState, batch: Dataset) -> CompareState:
         state.tally.add(batch)

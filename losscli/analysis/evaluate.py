@@ -165,30 +165,8 @@ def batch_memo(key: Hashable, make: Callable[[], T], *alive: object) -> T:
     return cast(T, known[0])
 
 
-def prepare_per_sample(dataset: Dataset, selections: list[LossSelection]) -> None:
-    """Compute the per-sample losses of ``selections`` now and keep them with the batch.
-
-    For the thread that reads the input, while the caller still works on the
-    batch before: :func:`per_sample_losses` of the same selections on this
-    batch then returns them (the arrays are shared: callers only read them).
-    Nothing is kept when a loss is a --custom one (user code runs in the
-    caller's thread) or when computing fails (the caller computes again and
-    reports the error where it always did).
-    """
-    if any(is_custom(selection.spec) for selection in selections):
-        return
-    try:
-        items = per_sample_losses(dataset, selections)
-    except Exception:  # noqa: BLE001 - raised again, in order, by the caller's own call
-        return
-    dataset.prepared.setdefault("per_sample", []).append((selections, items))
-
-
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
     """Every selected loss for every model, as per-row arrays, in (loss, model) order."""
-    for known, items in dataset.prepared.get("per_sample", ()):
-        if known is selections:
-            return list(items)
     shared = _SHARED.get()
     if shared is not None and shared.batch is not dataset:
         shared = None

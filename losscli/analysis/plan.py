@@ -54,19 +54,6 @@ def rows_before(step: Any) -> Callable[[Any, int], Any] | None:
     return hook if callable(hook) else None
 
 
-def prepared_work(step: Any) -> Callable[[Dataset], None] | None:
-    """A step's optional ``prepare(batch)``, else None.
-
-    Work on a batch that needs no state (its per-sample losses, kept with the
-    batch: ``Dataset.prepared``), which an engine may run ahead of ``update``
-    in the thread that reads the input; ``update`` then finds it done. It
-    must change nothing else, and may fail silently: ``update`` computes
-    again what is missing and reports the errors.
-    """
-    hook = getattr(step, "prepare", None)
-    return hook if callable(hook) else None
-
-
 class BatchSource(Protocol):
     """What an engine reads: each call of ``batches()`` is one full pass over the input."""
 
@@ -171,14 +158,6 @@ class Together:
             for name, step in self.steps.items():
                 state[name] = step.update(state[name], batch)
         return state
-
-    def prepare(self, batch: Dataset) -> None:
-        """Each step's work ahead on the batch (see :func:`prepared_work`), shared as in update."""
-        with sharing(batch):
-            for step in self.steps.values():
-                work = prepared_work(step)
-                if work is not None:
-                    work(batch)
 
     def merge(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         return {name: step.merge(a[name], b[name]) for name, step in self.steps.items()}

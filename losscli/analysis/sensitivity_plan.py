@@ -30,7 +30,7 @@ from typing import Any, cast
 import numpy as np
 
 from losscli.analysis.compare_plan import _merge_opt
-from losscli.analysis.evaluate import PerSample, per_sample_losses, prepare_per_sample
+from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
@@ -327,10 +327,6 @@ class SensitivityFlags:
             return cast(np.ndarray, margins(batch, model)[keep])
         with np.errstate(all="ignore"):
             return cast(np.ndarray, _log_p(batch, model, self.raw or None)[keep])
-
-    def prepare(self, batch: Dataset) -> None:
-        """The batch's per-sample losses, ahead (an engine may run it in its reading thread)."""
-        prepare_per_sample(batch, self.selections)
 
     def update(self, state: FlagState, batch: Dataset) -> FlagState:
         masks = {}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -45,7 +44,7 @@ from losscli.analysis.diagnostics import (
     undefined_warnings,
     warnings_for,
 )
-from losscli.analysis.evaluate import PerSample, per_sample_losses, prepare_per_sample
+from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.results import ComputeReport, LossResult
 from losscli.core.dataset import MAX_GROUPS, Dataset
 from losscli.core.reduction import (
@@ -803,37 +802,27 @@ def compute_chunks(
     n_boot: int = 1000,
     seed: int = 0,
     on_items: Callable[[Dataset, list[PerSample]], None] | None = None,
-    prepare_with: Callable[[Callable[[Dataset], None] | None], None] | None = None,
 ) -> ComputeReport:
     """The compute report of a stream of chunks; losses chosen from the first chunk.
 
     ``reread`` (when the input can be read again, i.e. not stdin) lets the
     engine spool only the values near the median and fall back to another
     pass over the input in the rare case the median lies elsewhere.
-    ``prepare_with`` (the source's :meth:`~losscli.io.source.Source.prepare_with`)
-    has the per-sample losses of the next chunks computed in the thread that
-    reads them, while this one accumulates.
     """
     engine: StreamingCompute | None = None
-    try:
-        for chunk in chunks:
-            if engine is None:
-                engine = StreamingCompute(
-                    selections_for(chunk),
-                    spool,
-                    median_cap=median_cap,
-                    reread=reread,
-                    ci_level=ci_level,
-                    n_boot=n_boot,
-                    seed=seed,
-                    on_items=on_items,
-                )
-                if prepare_with is not None:
-                    prepare_with(partial(prepare_per_sample, selections=engine.selections))
-            engine.add(chunk)
-    finally:
-        if prepare_with is not None:
-            prepare_with(None)
+    for chunk in chunks:
+        if engine is None:
+            engine = StreamingCompute(
+                selections_for(chunk),
+                spool,
+                median_cap=median_cap,
+                reread=reread,
+                ci_level=ci_level,
+                n_boot=n_boot,
+                seed=seed,
+                on_items=on_items,
+            )
+        engine.add(chunk)
     if engine is None:
         raise ValueError("no chunk was read")
     return engine.finish(on_pass)
@@ -852,10 +841,6 @@ class ComputeStep:
 
     def new_state(self) -> StreamingCompute:
         return self.engine
-
-    def prepare(self, batch: Dataset) -> None:
-        """The batch's per-sample losses, ahead (an engine may run it in its reading thread)."""
-        prepare_per_sample(batch, self.engine.selections)
 
     def update(self, state: StreamingCompute, batch: Dataset) -> StreamingCompute:
         state.add(batch)

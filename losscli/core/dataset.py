@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -59,9 +58,6 @@ class Dataset:
     binary_labels: tuple[str, ...] = ()
     # --id-col: input columns (as text) copied into the per-sample output, by column name.
     ids: dict[str, np.ndarray] = field(default_factory=dict)
-    # Figures of these very rows computed ahead of their use (by the thread that read the
-    # batch: analysis/evaluate.prepare_per_sample). Not copied by dataclasses.replace.
-    prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from losscli.analysis.plan import BatchSource, Plan, prepared_work, run_passes
+from losscli.analysis.plan import BatchSource, Plan, run_passes
 from losscli.core.dataset import Dataset
 
 
@@ -33,19 +33,10 @@ def run_plan(
         raise ValueError("the input yielded no batch")
     first: Iterator[Dataset] = itertools.chain([head], batches)
 
-    # Steps' per-batch work ahead (their per-sample losses) runs in the reading thread.
-    prepare_with = getattr(source, "prepare_with", None)
-
     def one_pass(step: Any, number: int) -> Any:
         state = step.new_state()
-        if prepare_with is not None:
-            prepare_with(prepared_work(step))
-        try:
-            for batch in first if number == 1 else source.batches():
-                state = step.update(state, batch)
-        finally:
-            if prepare_with is not None:
-                prepare_with(None)
+        for batch in first if number == 1 else source.batches():
+            state = step.update(state, batch)
         return state
 
     # The name is looked up at each call (tests replace it).

@@ -184,7 +184,6 @@ class Source:
         self.locate = locate
         # How another process (a Dask worker) opens this input again (None: it cannot).
         self.reopen: Reopen | None = None
-        self._prepare = _Prepare()
 
     @property
     def source(self) -> str:
@@ -195,18 +194,7 @@ class Source:
         """One full pass over the input: validated chunks in input order."""
         self.passes += 1
         progress = self.progress if self.passes == 1 else None
-        return _prefetched(self._datasets(progress), self._prepare)
-
-    def prepare_with(self, work: Callable[[Dataset], None] | None) -> None:
-        """Per-batch work done in the reading thread, from now on, before a batch is handed over.
-
-        The consumer's own work on the batch (its per-sample losses) then overlaps
-        its accumulation of the batch before; a pass already under way applies it
-        to the batches it has not read yet. ``work`` must only add to the batch
-        (``Dataset.prepared``) and leave failing to the consumer's own call.
-        None: nothing more.
-        """
-        self._prepare.work = work
+        return _prefetched(self._datasets(progress))
 
     def dataset(self) -> Dataset:
         """The whole input as one Dataset (for the commands that work in memory)."""
@@ -585,20 +573,12 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
 READ_AHEAD = 2
 
 
-@dataclass
-class _Prepare:
-    """The consumer's per-batch work for the reading thread (see Source.prepare_with)."""
-
-    work: Callable[[Dataset], None] | None = None
-
-
-def _prefetched(chunks: Iterator[Dataset], prepare: _Prepare | None = None) -> Iterator[Dataset]:
+def _prefetched(chunks: Iterator[Dataset]) -> Iterator[Dataset]:
     """Read and validate the next chunk in a worker thread while the caller computes.
 
     pyarrow parses and NumPy computes without holding the GIL, so reading
     chunks i+1, i+2 overlaps the losses of chunk i; :data:`READ_AHEAD` chunks
-    ahead bound memory. ``prepare`` (see :meth:`Source.prepare_with`) is the
-    consumer's own work on each chunk, done here once the chunk is read.
+    ahead bound memory.
 
     A pass left early (an error, a consumer that stops, or a generator
     finalised by the garbage collector in whatever thread runs it) waits for
@@ -611,23 +591,15 @@ def _prefetched(chunks: Iterator[Dataset], prepare: _Prepare | None = None) -> I
 
     done = object()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-read")
-
     # Reads queued in the one worker thread (so the chunks are read one at a time, in
     # order); READ_AHEAD of them let the reader run on while the caller is slower.
-    def read() -> object:
-        item = next(chunks, done)
-        work = None if prepare is None else prepare.work
-        if work is not None and item is not done:
-            work(item)  # type: ignore[arg-type]
-        return item
-
-    pending = deque(pool.submit(read) for _ in range(READ_AHEAD))
+    pending = deque(pool.submit(next, chunks, done) for _ in range(READ_AHEAD))
     try:
         while True:
             item = pending.popleft().result()
             if item is done:
                 return
-            pending.append(pool.submit(read))
+            pending.append(pool.submit(next, chunks, done))
             yield item  # type: ignore[misc]
     finally:
         for future in pending:
