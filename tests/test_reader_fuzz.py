@@ -62,6 +62,14 @@ def csv_inputs(draw) -> bytes:
     return encoded
 
 
+# Every fuzz test: 150 inputs, however slow a case (the reader's sizes are lowered).
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
 def _read(path: str, opts: InputOptions) -> None:
     source = open_source(path, opts)
     try:
@@ -97,11 +105,7 @@ def _through_fifo(folder: str, data: bytes, opts: InputOptions) -> None:
         os.close(release)
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(
     data=csv_inputs(),
     container=st.sampled_from(["plain", "plain", "gz", "bz2", "fifo", "fifo-gz", "gz-cut"]),
@@ -153,11 +157,7 @@ def _outcome(path: str, opts: InputOptions) -> list:
     return seen
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(
     data=csv_inputs(),
     chunk=st.sampled_from([16, 64, 128, 512]),

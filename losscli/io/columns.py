@@ -415,11 +415,7 @@ def build_dataset(
     else:
         y_true = arrays[opts.true_col]
     models = {opts.model_name(col): arrays[col] for col in pred_cols}
-    probabilities = _probabilities(models, opts)
-    features = frozenset(
-        (["probabilities"] if probabilities else [])
-        + (["scores"] if opts.from_logits or not probabilities else [])  # _scores, once
-    )
+    features = frozenset(_prediction_features(models, opts))
     return Dataset(
         source=source,
         task=task,
@@ -488,9 +484,14 @@ def _within_unit(values: np.ndarray) -> bool:
     return not (finite.size and (finite.min() < 0 or finite.max() > 1))
 
 
-def _scores(models: dict[str, np.ndarray], opts: InputOptions) -> bool:
-    """Whether margin losses (hinge) read raw scores: logits, or values outside [0, 1]."""
-    return opts.from_logits or not _probabilities(models, opts)
+def _prediction_features(models: dict[str, np.ndarray], opts: InputOptions) -> list[str]:
+    """ "probabilities" when probability losses can read the predictions (logits, or
+    values in [0, 1]); "scores" when margin losses (hinge) read raw scores (logits, or
+    values outside [0, 1]). The predictions are looked at once."""
+    probabilities = _probabilities(models, opts)
+    return (["probabilities"] if probabilities else []) + (
+        ["scores"] if opts.from_logits or not probabilities else []
+    )
 
 
 @dataclass
@@ -955,8 +956,7 @@ def _build_multiclass(
         features=frozenset(
             (["hard_labels"] if labels is not None else [])
             + (["target_columns"] if soft else [])
-            + (["probabilities"] if _probabilities(qs, opts) else [])
-            + (["scores"] if _scores(qs, opts) else [])
+            + _prediction_features(qs, opts)
         ),
         columns=columns,
     )
