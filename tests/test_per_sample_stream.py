@@ -265,7 +265,8 @@ def test_columns_with_the_same_values_share_their_text_byte_for_byte():
         writer = per_sample_module.PerSampleWriter(got)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
-            writer._write_slices(got, table, options, same)
+            writer._write_slices(table, options, same)
+            writer._drain()
         writer.discard()
         assert got.getvalue() == want.getvalue().to_pybytes()
     assert b",-0," in got.getvalue() and b"nan" in got.getvalue()
@@ -305,7 +306,8 @@ def test_a_signed_column_takes_the_text_of_its_absolute_values():
             writer = per_sample_module.PerSampleWriter(got)
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(per_sample_module, "SLICE_ROWS", slice_rows)
-                writer._write_slices(got, table, options, {}, {"mbe": ("mae", negative)})
+                writer._write_slices(table, options, {}, {"mbe": ("mae", negative)})
+                writer._drain()
             writer.discard()
             assert got.getvalue() == want.getvalue().to_pybytes()
 

@@ -31,8 +31,10 @@ import numpy as np
 
 # Rows formatted at once (~170 bytes of text a row for 8 losses: ~2.8 MB a slice).
 SLICE_ROWS = 1 << 14
-# Slices formatted and not yet written, at most: bounds the text held in memory.
-IN_FLIGHT = 3
+# Slices handed to the formatting threads and not yet written, at most: bounds the
+# text (and the batches' losses) held in memory. Slices of one batch are still being
+# formatted while the next batch is read and its figures computed.
+IN_FLIGHT = 8
 # Bytes of output between two requests that the kernel drop what it has written back.
 DROP_WINDOW = 32 << 20
 
@@ -60,6 +62,7 @@ class PerSampleWriter:
         self.spills: dict[str, IO[bytes]] = {}
         self.started = False
         self.pool: ThreadPoolExecutor | None = None
+        self.pending: deque[Future[Any]] = deque()
 
     def _emit(self, target: IO[Any], data: Any) -> None:
         """Write ``data`` (bytes or an Arrow buffer of UTF-8 text) to ``target``."""
@@ -164,13 +167,15 @@ class PerSampleWriter:
                         continue
                     # mbe's e against mae's |e|: the text of -x is "-" and that of x
                     # (NaN, whatever its sign bit, is "nan").
-                    mirror = _twin(seen, np.abs(values), valid)
+                    mirror = None
+                    if _starts_alike(seen, np.abs(values[:_PREFIX])):
+                        mirror = _twin(seen, np.abs(values), valid)
                     if mirror is not None:
                         signed[name] = (mirror, np.signbit(values) & ~np.isnan(values))
                     else:
                         seen.append((name, values, valid))
             if index == 0:
-                self._write_slices(self.sink, pa.table(columns), options, same, signed)
+                self._write_slices(pa.table(columns), options, same, signed)
             else:
                 spill = self.spills.get(model)
                 if spill is None:
@@ -180,17 +185,18 @@ class PerSampleWriter:
 
     def _write_slices(
         self,
-        target: IO[Any],
         table: Any,
         options: Any,
         same: dict[str, str],
         signed: dict[str, tuple[str, np.ndarray]] | None = None,
     ) -> None:
-        """``table`` as CSV text to ``target``, slice by slice, in order.
+        """``table`` as CSV text to the output, slice by slice, in order.
 
         Slices are formatted on two threads (Arrow's writer releases the GIL) into
         Arrow buffers, with at most ``IN_FLIGHT`` slices formatted and not yet
         written: the text held at once is bounded by the slice size, not the batch.
+        It returns with the last slices still being formatted (written by the next
+        call, or ``_drain``), so they overlap the main thread's work on the next batch.
         ``same`` maps a column to an earlier one with the same values (mse and
         rmse, mae and median_ae per row): that column's text is made once, by
         Arrow's own number-to-text cast (what its writer uses), and written twice.
@@ -230,24 +236,27 @@ class PerSampleWriter:
             return sink.getvalue()
 
         starts = range(0, table.num_rows, SLICE_ROWS)
-        if len(starts) == 1:
-            self._emit(target, render(0))
+        if len(starts) == 1 and self.pool is None:
+            self._emit(self.sink, render(0))
             return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=2)
-        pending: deque[Future[Any]] = deque()
         for start in starts:
-            if len(pending) == IN_FLIGHT:
-                self._emit(target, pending.popleft().result())
-            pending.append(self.pool.submit(render, start))
-        while pending:
-            self._emit(target, pending.popleft().result())
+            if len(self.pending) == IN_FLIGHT:
+                self._emit(self.sink, self.pending.popleft().result())
+            self.pending.append(self.pool.submit(render, start))
+
+    def _drain(self) -> None:
+        """Write every slice still being formatted, in order."""
+        while self.pending:
+            self._emit(self.sink, self.pending.popleft().result())
 
     def close(self) -> None:
         """Append the later models' rows; removes the temporary files."""
         import pyarrow.csv as pacsv
 
         try:
+            self._drain()
             for model in self.models[1:]:
                 spill = self.spills.get(model)
                 if spill is None:
@@ -261,20 +270,24 @@ class PerSampleWriter:
                     options = pacsv.WriteOptions(
                         include_header=False, quoting_style="needed" if special else "none"
                     )
-                    self._write_slices(self.sink, table, options, same, signed)
+                    self._write_slices(table, options, same, signed)
+            self._drain()
         finally:
             self.discard()
 
     def discard(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(cancel_futures=True)
             self.pool = None
+        self.pending.clear()
         for spill in self.spills.values():
             spill.close()
         self.spills = {}
 
 
 _SIGN = "negative:"
+# Values compared first when looking for a column's twin.
+_PREFIX = 64
 
 
 def _spill(
@@ -368,6 +381,7 @@ def _twin(
     their bits, so only an exact copy may share its text.
     """
     bits = values.view(np.uint64)
+    head = bits[:_PREFIX].tobytes()
     for name, other, other_valid in seen:
         if valid is None or other_valid is None:
             if (valid is None) != (other_valid is None):
@@ -375,11 +389,18 @@ def _twin(
         elif not np.array_equal(valid, other_valid):
             continue
         if other is values or (
-            bits[:64].tobytes() == other.view(np.uint64)[:64].tobytes()
+            head == other.view(np.uint64)[:_PREFIX].tobytes()
             and np.array_equal(bits, other.view(np.uint64))
         ):
             return name
     return None
+
+
+def _starts_alike(seen: list[tuple[str, np.ndarray, np.ndarray | None]], head: np.ndarray) -> bool:
+    """Whether some column in ``seen`` begins with the bits of ``head``: a cheap test
+    before a whole column is compared (or its absolute values computed)."""
+    bits = head.view(np.uint64).tobytes()
+    return any(other.view(np.uint64)[: head.size].tobytes() == bits for _, other, _ in seen)
 
 
 def _minus_signs(negative: np.ndarray) -> Any:
