@@ -183,3 +183,36 @@ def test_reading_into_own_buffers_reads_what_pieces_read(data, chunk, carry, nan
         with mock.patch.object(text_module, "_fillable", lambda *args: False):
             pieces = _outcome(path, opts)
     assert filled == pieces
+
+
+def _all_record_ends(piece: bytes, odd: bool) -> tuple[int, int, bool]:
+    """Every LF outside quotes, by a plain loop over the bytes: the reference."""
+    ends = []
+    inside = odd
+    for i, byte in enumerate(piece):
+        if byte == ord('"'):
+            inside = not inside
+        elif byte == ord("\n") and not inside:
+            ends.append(i + 1)
+    return (ends[0], ends[-1], inside) if ends else (-1, -1, inside)
+
+
+@FUZZ
+@given(
+    piece=st.lists(st.sampled_from(['"', "\n", ",", "a", '""', "1.5", "\r\n"]), max_size=200).map(
+        lambda parts: "".join(parts).encode()
+    ),
+    odd=st.booleans(),
+    window=st.sampled_from([1, 2, 3, 8, 32, 1 << 16]),
+    span=st.sampled_from([1, 5, 1 << 18]),
+)
+def test_record_ends_searched_at_the_ends_are_every_end_s_first_and_last(piece, odd, window, span):
+    """A quoted piece is searched for record ends only in its first and last window
+    (the quotes before the last window counted span by span): the first and last
+    end and the parity after are those of a byte-by-byte walk, whatever the sizes."""
+    with (
+        mock.patch.object(text_module, "ENDS_WINDOW", window),
+        mock.patch.object(text_module, "_COUNT_SPAN", span),
+    ):
+        assert text_module._record_ends(piece, odd) == _all_record_ends(piece, odd)
+        assert text_module._record_ends(bytearray(piece), odd) == _all_record_ends(piece, odd)

@@ -30,7 +30,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -244,6 +244,12 @@ def _record_ends(piece: Text, odd: bool) -> tuple[int, int, bool]:
     ``odd`` says whether the piece starts inside a quoted field. Records are
     cut at LF only (CRLF files included); a file whose lines end with a lone
     CR is read as one block when it is small and refused when it is not.
+
+    With quotes, only the piece's first and last ``ENDS_WINDOW`` bytes are
+    searched for record ends (the quotes before the last window are counted):
+    finding every record end of a 16 MiB piece cost ~35 ms, a tenth of the
+    reading of a file whose text fields are quoted. A record longer than the
+    window makes the whole piece searched, as before.
     """
     if b'"' not in piece:
         if odd:
@@ -251,14 +257,41 @@ def _record_ends(piece: Text, odd: bool) -> tuple[int, int, bool]:
         first, last = piece.find(b"\n"), piece.rfind(b"\n")
         return (first + 1 if first >= 0 else -1), (last + 1 if last >= 0 else -1), False
     data = np.frombuffer(piece, dtype=np.uint8)
-    quotes = np.flatnonzero(data == _QUOTE)
-    breaks = np.flatnonzero(data == _LF)
-    before = np.searchsorted(quotes, breaks)
-    ends = breaks[(before + int(odd)) % 2 == 0] + 1
-    parity = (int(odd) + quotes.size) % 2 == 1
+    start = data.size - ENDS_WINDOW
+    if start > ENDS_WINDOW:
+        head = _ends_outside_quotes(data[:ENDS_WINDOW], odd)
+        quotes_before = _count_quotes(data[:start])
+        tail_odd = (int(odd) + quotes_before) % 2 == 1
+        tail = _ends_outside_quotes(data[start:], tail_odd)
+        if head.size and tail.size:
+            parity = (int(tail_odd) + _count_quotes(data[start:])) % 2 == 1
+            return int(head[0]), start + int(tail[-1]), parity
+    ends = _ends_outside_quotes(data, odd)
+    parity = (int(odd) + _count_quotes(data)) % 2 == 1
     if not ends.size:
         return -1, -1, parity
     return int(ends[0]), int(ends[-1]), parity
+
+
+# Bytes at each end of a quoted piece searched for its first and last record end.
+ENDS_WINDOW = 1 << 16
+# Bytes compared at once when counting quotes (a boolean array this long, not the piece's).
+_COUNT_SPAN = 1 << 18
+
+
+def _ends_outside_quotes(data: np.ndarray, odd: bool) -> np.ndarray:
+    """Offsets just after each LF of ``data`` outside quotes (``odd``: it starts inside)."""
+    quotes = np.flatnonzero(data == _QUOTE)
+    breaks = np.flatnonzero(data == _LF)
+    before = np.searchsorted(quotes, breaks)
+    return cast(np.ndarray, breaks[(before + int(odd)) % 2 == 0] + 1)
+
+
+def _count_quotes(data: np.ndarray) -> int:
+    return sum(
+        int(np.count_nonzero(data[i : i + _COUNT_SPAN] == _QUOTE))
+        for i in range(0, data.size, _COUNT_SPAN)
+    )
 
 
 # Pending bytes (the end of the last block's piece) at most this long are moved to the
