@@ -283,3 +283,35 @@ def test_in_memory_median_of_more_rows_than_the_streaming_cap():
     counts = np.random.default_rng(4).integers(0, 3, n).astype(float)
     expected = np.median(np.repeat(values, counts.astype(int)))
     assert reduce_values(values, counts, Reduction.MEDIAN) == expected
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_add_slices_gives_each_accumulator_what_add_gives_it(weighted):
+    """Groups' slices added in one go (plain means: the slices' sums at once) leave every
+    accumulator's partial sums bit for bit as adding each slice does: empty slices,
+    an inf, a NaN, finite values whose sum overflows, rmse's sqrt means, medians."""
+    from losscli.core.reduction import MaxAccumulator, MeanAccumulator, add_slices
+
+    rng = np.random.default_rng(5)
+    values = rng.lognormal(size=40) * rng.choice([-1.0, 1.0], size=40)
+    values[10:13] = [1e308, 1e308, 1e308]  # finite, their sum overflows
+    values[20] = np.inf
+    values[30] = np.nan
+    bounds = np.array([0, 0, 5, 9, 14, 14, 22, 31, 40])
+    weights = rng.uniform(0.5, 2.0, size=40) if weighted else None
+    makers = [
+        lambda: [MeanAccumulator() for _ in range(8)],
+        lambda: [MeanAccumulator(sqrt=True) for _ in range(8)],
+        lambda: [MedianAccumulator(cap=4, bits=8) for _ in range(8)],
+        lambda: [MaxAccumulator() for _ in range(8)],
+    ]
+    for make in makers:
+        together, alone = make(), make()
+        add_slices(together, values, bounds, weights)
+        add_slices(together, values[::-1].copy(), bounds, weights)
+        for i, acc in enumerate(alone):
+            for v in (values, values[::-1].copy()):
+                part = slice(bounds[i], bounds[i + 1])
+                acc.add(v[part], None if weights is None else weights[part])
+        for a, b in zip(together, alone):
+            assert repr(a) == repr(b)

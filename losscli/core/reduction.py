@@ -83,12 +83,16 @@ def _weighted_sum_scaled(values: np.ndarray, weights: np.ndarray) -> tuple[float
     return float(np.sum(scaled)), exponent
 
 
+_add_reduce = np.add.reduce
+
+
 def _sum_scaled(values: np.ndarray) -> tuple[float, int]:
     """sum(l) as (mantissa, exponent), like :func:`_weighted_sum_scaled` with unit weights."""
     if values.size == 0:
         return 0.0, 0
     with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.sum(values))
+        # np.sum's own reduction (the same pairwise sum), without its Python wrapper.
+        total = float(_add_reduce(values))
     if math.isfinite(total) or not np.isfinite(values).all():
         return total, 0
     exponent = int(np.frexp(np.max(np.abs(values)))[1])
@@ -960,3 +964,34 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray | None, percenti
     low = _inverted_cdf(v, sw, percentile)
     high = -_inverted_cdf(-v[::-1], sw[::-1], 100.0 - percentile)
     return midpoint(low, high)
+
+
+def add_slices(
+    accumulators: list[Accumulator],
+    values: np.ndarray,
+    bounds: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> None:
+    """``accumulators[i].add(values[bounds[i]:bounds[i + 1]], ...)`` for every i.
+
+    Unweighted plain means (the common case of ``--group-by``) take their
+    slices' sums in one go, each the same pairwise sum ``add`` takes, so the
+    partial sums are identical; any other accumulator, or a slice whose sum
+    is not finite, goes through ``add``.
+    """
+    if weights is None and all(type(a) is MeanAccumulator for a in accumulators):
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = [
+                float(_add_reduce(values[bounds[i] : bounds[i + 1]]))
+                for i in range(len(accumulators))
+            ]
+        for i, (acc, total) in enumerate(zip(accumulators, sums)):
+            n = int(bounds[i + 1] - bounds[i])
+            if math.isfinite(total):
+                cast(MeanAccumulator, acc)._combine(float(n), total, 0, n)
+            else:
+                acc.add(values[bounds[i] : bounds[i + 1]])
+        return
+    for i, acc in enumerate(accumulators):
+        part = slice(int(bounds[i]), int(bounds[i + 1]))
+        acc.add(values[part], None if weights is None else weights[part])
