@@ -821,3 +821,53 @@ def test_help_lines_fit_80_columns(run):
     res = run("sensitivity", "--help")
     assert res.exit_code == 0
     assert max(len(line) for line in res.stdout.splitlines()) <= 80
+
+
+def test_items_with_equal_terms_share_one_worst_rows_state_and_split_when_they_differ():
+    """mse and rmse (mae, median_ae, max_error, mbe's |e|) have the same per-row terms:
+    pass 2 keeps one worst-1% state for them, added to once a batch. When a later
+    batch gives them different terms, the state is split before anything is added,
+    so every item's state is the one its own terms alone would build."""
+    from losscli.analysis.exact import Tracked
+    from losscli.analysis.sensitivity_plan import TOP_FRACTION, ItemState, _share_tops
+
+    rng = np.random.default_rng(11)
+    a, b, c, d = (rng.lognormal(size=500) for _ in range(4))
+    batches = [
+        [a, a.copy(), b, None, a.copy()],  # items 0, 1 and 4 equal: one state
+        [c, c.copy(), b, None, d],  # item 4 differs now: a state of its own
+        [d, c, b, None, d],  # items 0 and 1 differ now
+    ]
+    states = [ItemState() for _ in range(5)]
+    alone = [Tracked(top_fraction=TOP_FRACTION) for _ in range(5)]
+    adds = 0
+    for number, batch in enumerate(batches):
+        contribs = list(batch)
+        _share_tops(states, contribs)
+        if number == 0:
+            assert states[0].top is states[1].top is states[4].top
+            assert states[2].top is not states[0].top and states[3].top is None
+        added: set[int] = set()
+        for j, (state, contrib) in enumerate(zip(states, contribs)):
+            if contrib is None:
+                continue
+            alone[j].add(contrib)
+            if id(state.top) not in added:
+                state.top.add(contrib)
+                added.add(id(state.top))
+                adds += 1
+    assert adds == 2 + 3 + 4
+    for j in (0, 1, 2, 4):
+        got, want = vars(states[j].top.ranges), vars(alone[j].ranges)
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            if isinstance(value, list):  # kept values (and weights), piece by piece
+                value, got[key] = _joined(value), _joined(got[key])
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(got[key], value), (j, key)
+            else:
+                assert got[key] == value, (j, key)
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(pieces) if pieces else np.zeros(0)

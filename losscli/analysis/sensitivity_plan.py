@@ -349,12 +349,21 @@ class SensitivityFlags:
                 flags.marked = marked if flags.marked is None else flags.marked + marked
         weights = batch.weights
         items = per_sample_losses(batch, self.selections)
-        for item, st in zip(items, state.items):
-            self._update_item(st, item, masks[item.model], weights)
+        contribs = [_contribution(item, weights) for item in items]
+        _share_tops(state.items, contribs)
+        added: set[int] = set()
+        for item, st, contrib in zip(items, state.items, contribs):
+            self._update_item(st, item, masks[item.model], weights, contrib, added)
         return state
 
     def _update_item(
-        self, st: ItemState, item: PerSample, mask: np.ndarray, weights: np.ndarray | None
+        self,
+        st: ItemState,
+        item: PerSample,
+        mask: np.ndarray,
+        weights: np.ndarray | None,
+        contrib: np.ndarray | None,
+        added: set[int],
     ) -> None:
         spec = item.selection.spec
         kind = spec.reduction
@@ -384,11 +393,10 @@ class SensitivityFlags:
             # A ratio of sums (r2, d2_*, ece): per-row components, no per-row shares.
             st.n_rows += int(values.shape[0])
             return
-        terms = np.abs(values) if spec.signed else values
-        contrib = terms if weights is None else np.where(weights > 0, weights * terms, 0.0)
-        if st.top is None:
-            st.top = Tracked(top_fraction=TOP_FRACTION)
-        st.top.add(contrib)
+        assert contrib is not None and st.top is not None
+        if id(st.top) not in added:  # shared by items with the same terms: added once
+            st.top.add(contrib)
+            added.add(id(st.top))
         with np.errstate(all="ignore"):
             st.total += float(np.sum(contrib))
             st.flagged += float(np.sum(contrib[mask]))
@@ -399,6 +407,62 @@ class SensitivityFlags:
 
     def finish(self, state: FlagState) -> FlagState:
         return state
+
+
+def _contribution(item: PerSample, weights: np.ndarray | None) -> np.ndarray | None:
+    """w x |l| of every row (positive weights; None for a ratio of sums): the worst 1%'s terms."""
+    if item.values.ndim != 1:
+        return None
+    terms = np.abs(item.values) if item.selection.spec.signed else item.values
+    return terms if weights is None else np.where(weights > 0, weights * terms, 0.0)
+
+
+def _share_tops(states: list[ItemState], contribs: list[np.ndarray | None]) -> None:
+    """Items whose terms are the same (mse and rmse; mae, median_ae, max_error and mbe's
+    |e|) share one worst-1% state, added to once a batch. Equal terms (bit for bit) are
+    made one array in ``contribs`` first.
+
+    Sharing starts with the first batch; in a later batch where the items of one
+    state have different arrays, the state is copied (before anything is added)
+    for each other array, so every state holds exactly its own item's terms.
+    """
+    for j, contrib in enumerate(contribs):
+        if contrib is not None:
+            equal = next((c for c in contribs[:j] if _same_bits(c, contrib)), None)
+            if equal is not None:
+                contribs[j] = equal
+    users: dict[int, list[int]] = {}
+    for j, st in enumerate(states):
+        contrib = contribs[j]
+        if contrib is None:
+            continue
+        if st.top is None:
+            twin = next((i for i in range(j) if contribs[i] is contrib), None)
+            st.top = states[twin].top if twin is not None else None
+            if st.top is None:
+                st.top = Tracked(top_fraction=TOP_FRACTION)
+        users.setdefault(id(st.top), []).append(j)
+    for indices in users.values():
+        first = contribs[indices[0]]
+        copies: dict[int, Tracked] = {}
+        for j in indices[1:]:
+            if contribs[j] is not first:
+                top = states[j].top
+                assert top is not None
+                key = id(contribs[j])
+                if key not in copies:
+                    copies[key] = copy.deepcopy(top)
+                states[j].top = copies[key]
+
+
+def _same_bits(a: np.ndarray | None, b: np.ndarray) -> bool:
+    """Whether ``a`` holds exactly the float64 values of ``b`` (their bits; first 64 first)."""
+    if a is None or a.shape != b.shape or a.dtype != np.float64 or b.dtype != np.float64:
+        return False
+    if a is b:
+        return True
+    x, y = a.view(np.uint64), b.view(np.uint64)
+    return bool(x[:64].tobytes() == y[:64].tobytes() and np.array_equal(x, y))
 
 
 @dataclass
