@@ -176,7 +176,7 @@ def _compare_models(
     from losscli.cli.common import api_warnings, data_checked, note
     from losscli.cli.options import api_join_kwargs
     from losscli.report.compare import render_models
-    from losscli.report.console import make_console, progress_bar
+    from losscli.report.console import progress_bar, report_console
 
     data = data_checked(file, kwargs, [], plot)
     with api_warnings():
@@ -195,7 +195,7 @@ def _compare_models(
             )
         for line in result.notes:
             note(f"Note: {line}")
-        render_models(result, fmt, make_console())
+        render_models(result, fmt, report_console(fmt))
     if plot:
         from losscli.cli.plotting import plot_from_file
 

@@ -113,7 +113,7 @@ def compute(
     from losscli.cli.plotting import plot_from_file
     from losscli.errors import GateFailed
     from losscli.report.compute import render
-    from losscli.report.console import make_console, progress_bar, stdout_stream
+    from losscli.report.console import progress_bar, report_console, stdout_stream
 
     warn(ignored_without_ci(ci))
     # Before any work: the output can be written and is not an input (stdin included).
@@ -139,7 +139,7 @@ def compute(
             stdout_stream().flush()
         for line in result.notes:
             note(f"Note: {line}")
-        render(result, fmt.lower(), make_console(stderr=per_sample == "-"))
+        render(result, fmt.lower(), report_console(fmt, stderr=per_sample == "-"))
         failed = result.gate_failures()
         if plot:
             plot_from_file(plot, file, losses, kwargs, groups=result if group_by else None)

@@ -136,7 +136,7 @@ def recommend(
     from losscli.api import recommend as api_recommend
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note
     from losscli.cli.options import api_join_kwargs, join_data
-    from losscli.report.console import make_console, progress_bar
+    from losscli.report.console import progress_bar, report_console
     from losscli.report.recommend import render
 
     if outliers and no_outliers:
@@ -169,4 +169,4 @@ def recommend(
         )
     for line in result.notes:
         note(f"Note: {line}")
-    render(result, fmt.lower(), make_console())
+    render(result, fmt.lower(), report_console(fmt))
