@@ -274,6 +274,10 @@ class StreamingCompute:
         if self.boot is not None:
             self._bootstrap(chunk, items, groups)
         spooled: dict[str, np.ndarray] = {}
+        # With groups, the spooled values of the median passes are kept sorted by group
+        # (with where each group starts), so those passes need no sort of their own; the
+        # bootstrap's null pass (d2_pinball --ci) needs the file's row order instead.
+        by_group = groups is not None and self.boot is None and not self.band_mode
         if groups is not None:
             # Rows sorted by group (stably: each group keeps the file's row order), so
             # each group is one slice: O(rows log rows) however many groups there are.
@@ -286,6 +290,7 @@ class StreamingCompute:
             kind = state.selection.spec.reduction
             two_pass = kind in TWO_PASS
             chunk_sum = state.overall.add(values, weights)
+            spooled_values = values
             if groups is not None:
                 accumulators = []
                 for name in names:
@@ -294,23 +299,30 @@ class StreamingCompute:
                         acc = self._new_accumulator(state.selection, overall=False)
                         state.groups[name] = acc
                     accumulators.append(acc)
-                add_slices(accumulators, values[order], bounds, sorted_weights)
+                sorted_values = values[order]
+                add_slices(accumulators, sorted_values, bounds, sorted_weights)
+                if by_group:
+                    spooled_values = sorted_values
             if kind is Reduction.MEDIAN:
                 if self.band_mode:
                     self._spool_band(spooled, index, values, weights)
                 else:
-                    spooled[f"v{index}"] = values
+                    spooled[f"v{index}"] = spooled_values
             elif two_pass and not self.band_mode:
                 # d2_*: the y component, for the pass that sums the denominator (band
                 # mode reads the input again instead).
-                spooled[f"v{index}"] = np.ascontiguousarray(values[:, 1])
+                spooled[f"v{index}"] = np.ascontiguousarray(spooled_values[:, 1])
             self._diagnostics(state, chunk, values, chunk_sum)
         if spooled:
             if weights is not None and not self.band_mode:
-                spooled["w"] = weights
+                spooled["w"] = weights[order] if by_group else weights
             if groups is not None:
                 lookup = np.array([self.group_codes[g] for g in groups[1]], dtype=np.int32)
-                spooled["g"] = lookup[groups[0]]
+                if by_group:
+                    spooled["gb"] = bounds
+                    spooled["gc"] = lookup
+                else:
+                    spooled["g"] = lookup[groups[0]]
             self.spool.append(spooled)
         self._row_sums(chunk)
 
@@ -559,6 +571,11 @@ class StreamingCompute:
     ) -> None:
         for arrays in self.spool:
             weights = arrays.get("w")
+            if "gb" in arrays:  # spooled sorted by group: each group is a slice
+                self._refine_sorted(pending, arrays, weights)
+                if progress is not None:
+                    progress()
+                continue
             codes = arrays.get("g")
             order = bounds = None
             sorted_values: dict[int, np.ndarray] = {}
@@ -586,6 +603,27 @@ class StreamingCompute:
                 )
             if progress is not None:
                 progress()
+
+    def _refine_sorted(
+        self,
+        pending: list[tuple[int, Refinable, str | None]],
+        arrays: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+    ) -> None:
+        """One spooled batch whose rows are sorted by group (``gb``: where each of its
+        groups starts, ``gc``: their codes) into the refinement passes."""
+        bounds, codes = arrays["gb"], arrays["gc"]
+        parts = {int(c): slice(int(bounds[j]), int(bounds[j + 1])) for j, c in enumerate(codes)}
+        for index, acc, group in pending:
+            values = arrays.get(f"v{index}")
+            if values is None:
+                continue
+            if group is None:  # the order of the rows does not matter to a quantile
+                acc.refine_add(values, weights)
+                continue
+            part = parts.get(self.group_codes[group])
+            if part is not None:
+                acc.refine_add(values[part], None if weights is None else weights[part])
 
     def _refine_from_source(self, pending: list[tuple[int, Refinable, str | None]]) -> None:
         """The band missed the median: one more pass over the input itself."""
