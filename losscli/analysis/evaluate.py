@@ -165,6 +165,19 @@ def batch_memo(key: Hashable, make: Callable[[], T], *alive: object) -> T:
     return cast(T, known[0])
 
 
+def same_bits(a: np.ndarray | None, b: np.ndarray) -> bool:
+    """Whether ``a`` holds exactly the float64 values of ``b``, bit for bit (-0.0 is not
+    0.0; NaNs alike only with the same bits); the first 64 values are compared first,
+    so most unequal arrays cost almost nothing. Per-sample arrays of different losses
+    with the same terms (mse and rmse, mae and median_ae) are equal this way."""
+    if a is None or a.shape != b.shape or a.dtype != np.float64 or b.dtype != np.float64:
+        return False
+    if a is b:
+        return True
+    x, y = a.view(np.uint64), b.view(np.uint64)
+    return bool(x[:64].tobytes() == y[:64].tobytes() and np.array_equal(x, y))
+
+
 def per_sample_losses(dataset: Dataset, selections: list[LossSelection]) -> list[PerSample]:
     """Every selected loss for every model, as per-row arrays, in (loss, model) order."""
     shared = _SHARED.get()

@@ -30,7 +30,7 @@ from typing import Any, cast
 import numpy as np
 
 from losscli.analysis.compare_plan import _merge_opt
-from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.analysis.evaluate import PerSample, per_sample_losses, same_bits
 from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
@@ -428,7 +428,7 @@ def _share_tops(states: list[ItemState], contribs: list[np.ndarray | None]) -> N
     """
     for j, contrib in enumerate(contribs):
         if contrib is not None:
-            equal = next((c for c in contribs[:j] if _same_bits(c, contrib)), None)
+            equal = next((c for c in contribs[:j] if same_bits(c, contrib)), None)
             if equal is not None:
                 contribs[j] = equal
     users: dict[int, list[int]] = {}
@@ -437,10 +437,8 @@ def _share_tops(states: list[ItemState], contribs: list[np.ndarray | None]) -> N
         if contrib is None:
             continue
         if st.top is None:
-            twin = next((i for i in range(j) if contribs[i] is contrib), None)
-            st.top = states[twin].top if twin is not None else None
-            if st.top is None:
-                st.top = Tracked(top_fraction=TOP_FRACTION)
+            twin = next((states[i].top for i in range(j) if contribs[i] is contrib), None)
+            st.top = twin or Tracked(top_fraction=TOP_FRACTION)
         users.setdefault(id(st.top), []).append(j)
     for indices in users.values():
         first = contribs[indices[0]]
@@ -453,16 +451,6 @@ def _share_tops(states: list[ItemState], contribs: list[np.ndarray | None]) -> N
                 if key not in copies:
                     copies[key] = copy.deepcopy(top)
                 states[j].top = copies[key]
-
-
-def _same_bits(a: np.ndarray | None, b: np.ndarray) -> bool:
-    """Whether ``a`` holds exactly the float64 values of ``b`` (their bits; first 64 first)."""
-    if a is None or a.shape != b.shape or a.dtype != np.float64 or b.dtype != np.float64:
-        return False
-    if a is b:
-        return True
-    x, y = a.view(np.uint64), b.view(np.uint64)
-    return bool(x[:64].tobytes() == y[:64].tobytes() and np.array_equal(x, y))
 
 
 @dataclass

@@ -278,6 +278,7 @@ class StreamingCompute:
         # (with where each group starts), so those passes need no sort of their own; the
         # bootstrap's null pass (d2_pinball --ci) needs the file's row order instead.
         by_group = groups is not None and self.boot is None and not self.band_mode
+        sorted_weights: np.ndarray | None = None
         if groups is not None:
             # Rows sorted by group (stably: each group keeps the file's row order), so
             # each group is one slice: O(rows log rows) however many groups there are.
@@ -315,7 +316,9 @@ class StreamingCompute:
             self._diagnostics(state, chunk, values, chunk_sum)
         if spooled:
             if weights is not None and not self.band_mode:
-                spooled["w"] = weights[order] if by_group else weights
+                spooled["w"] = (
+                    sorted_weights if by_group and sorted_weights is not None else weights
+                )
             if groups is not None:
                 lookup = np.array([self.group_codes[g] for g in groups[1]], dtype=np.int32)
                 if by_group:

@@ -66,13 +66,13 @@ class PerSampleWriter:
         self.pool: ThreadPoolExecutor | None = None
         self.pending: deque[Future[Any]] = deque()
 
-    def _emit(self, target: IO[Any], data: Any) -> None:
-        """Write ``data`` (bytes or an Arrow buffer of UTF-8 text) to ``target``."""
-        if target is self.sink and self.text:
-            target.write(str(memoryview(data), "utf-8"))
+    def _emit(self, data: Any) -> None:
+        """Write ``data`` (bytes or an Arrow buffer of UTF-8 text) to the output."""
+        if self.text:
+            self.sink.write(str(memoryview(data), "utf-8"))
         else:
-            target.write(memoryview(data))
-        if target is self.sink and self.drop_fd is not None:
+            self.sink.write(memoryview(data))
+        if self.drop_fd is not None:
             self._drop_written()
 
     def _drop_written(self) -> None:
@@ -104,7 +104,7 @@ class PerSampleWriter:
         header += (["group"] if self.grouped else []) + self.ids + ["model"] + self.labels
         line = io.StringIO()
         csv.writer(line, lineterminator="\n").writerow(header)
-        self._emit(self.sink, line.getvalue().encode("utf-8"))
+        self._emit(line.getvalue().encode("utf-8"))
         self.started = True
 
     def add(self, chunk: Any, items: list[Any]) -> None:
@@ -239,19 +239,19 @@ class PerSampleWriter:
 
         starts = range(0, table.num_rows, SLICE_ROWS)
         if len(starts) == 1 and self.pool is None:
-            self._emit(self.sink, render(0))
+            self._emit(render(0))
             return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=2)
         for start in starts:
             if len(self.pending) == IN_FLIGHT:
-                self._emit(self.sink, self.pending.popleft().result())
+                self._emit(self.pending.popleft().result())
             self.pending.append(self.pool.submit(render, start))
 
     def _drain(self) -> None:
         """Write every slice still being formatted, in order."""
         while self.pending:
-            self._emit(self.sink, self.pending.popleft().result())
+            self._emit(self.pending.popleft().result())
 
     def close(self) -> None:
         """Append the later models' rows; removes the temporary files."""
@@ -382,18 +382,15 @@ def _twin(
     Bits, not ==: -0.0 and 0.0 (or two NaNs) are written differently or alike by
     their bits, so only an exact copy may share its text.
     """
-    bits = values.view(np.uint64)
-    head = bits[:_PREFIX].tobytes()
+    from losscli.analysis.evaluate import same_bits
+
     for name, other, other_valid in seen:
         if valid is None or other_valid is None:
             if (valid is None) != (other_valid is None):
                 continue
         elif not np.array_equal(valid, other_valid):
             continue
-        if other is values or (
-            head == other.view(np.uint64)[:_PREFIX].tobytes()
-            and np.array_equal(bits, other.view(np.uint64))
-        ):
+        if same_bits(other, values):
             return name
     return None
 
