@@ -359,9 +359,9 @@ def test_data_file_names():
 def test_local_inputs_do_not_import_fsspec(dataset):
     root, _, _ = dataset
     code = (
-        "import sys; from losscli.cli import main; sys.argv = ['loss', 'compute', "
+        "import sys; from losscli.cli import run; sys.argv = ['loss', 'compute', "
         f"{str(root)!r}, '--losses', 'mse', '--format', 'json'];\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "try:\n    run()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'fsspec' not in sys.modules, 'fsspec imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

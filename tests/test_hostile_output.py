@@ -334,6 +334,48 @@ def test_sigterm_exits_143_quietly(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "slow.py"]
 
 
+_ENDING = (
+    "import atexit, os, sys\n"
+    "class Teardown:\n"
+    "    def __del__(self, write=os.write):\n"
+    "        write(2, b'module teardown\\n')\n"
+    "kept = Teardown()\n"
+    "atexit.register(lambda: sys.stderr.write('exit functions ran\\n'))\n"
+    "from losscli.cli import main\n"
+    "sys.argv = ['loss'] + sys.argv[1:]\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(("compute", "data.csv", "-l", "mse", "--per-sample", "-"), 0), (("compute", "missing.csv"), 1)],
+)
+def test_the_process_ends_after_exit_functions_without_module_teardown(tmp_path, args, status):
+    """After a command, Arrow's pool threads may still be letting go of a CSV read;
+    asking for the GIL during the interpreter's teardown aborts the process (exit -6
+    after a complete output). main() flushes the outputs, runs Python's exit
+    functions and ends the process with the command's status, before any teardown."""
+    rows = "".join(f"{i},{i + 0.5}\n" for i in range(30_000))
+    (tmp_path / "data.csv").write_text("y_true,y_pred\n" + rows)
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENDING, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == status, proc.stderr
+    assert proc.stderr.endswith("exit functions ran\n"), proc.stderr
+    assert "module teardown" not in proc.stderr
+    if status == 0:  # the whole per-sample output, well past a pipe's buffer, arrived
+        lines = proc.stdout.splitlines()
+        assert lines[0] == "row,model,mse" and len(lines) == 30_001
+        assert lines[-1] == "30000,y_pred,0.25"
+    else:
+        assert proc.stdout == "" and proc.stderr.startswith("Error: ")
+
+
 # ----------------------------------------------------------------- as an unprivileged user
 
 

@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -380,8 +380,55 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 16 << 20)
 
 
-def main() -> None:
-    """Console-script entry point.
+def main() -> NoReturn:
+    """Console-script entry point: :func:`run`, then the end of the process.
+
+    The command's exit status ends the process once its outputs are flushed and
+    Python's exit functions have run (see :func:`_end_process`).
+    """
+    try:
+        run()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if code is None or isinstance(code, int):
+        status = int(code or 0)
+    else:  # sys.exit("text"), as Python does: the text on stderr, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    _end_process(status)
+
+
+def _end_process(status: int) -> NoReturn:
+    """End the process without the interpreter's teardown of its modules.
+
+    When a command has finished, one of Arrow's pool threads may still be
+    releasing a CSV read's reader, whose Python objects (the bytes it parsed,
+    the bad-row handler) need the GIL to go. During the interpreter's
+    teardown a thread that asks for the GIL is ended by Python, and ending a
+    C++ thread that way aborts the process: "terminate called without an
+    active exception", exit status -6 after a complete output (about one run
+    in 150 of a small file here; apache/arrow#34314). pyarrow 14's pool could
+    also deadlock at that point. So the outputs are flushed, Python's exit
+    functions run (temporary files, logging, child processes), and the
+    process ends there with the command's status.
+    """
+    import atexit
+
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_functions is not None:
+        run_exit_functions()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(status)
+
+
+def run() -> None:
+    """The command line in this process; ends with SystemExit like any Click program.
 
     SIGTERM and SIGHUP unwind like Ctrl-C: temporary files are removed, one line
     ``Terminated.`` on stderr, exit 143 (SIGTERM) or 129 (SIGHUP).
@@ -393,13 +440,6 @@ def main() -> None:
     # taken from the parse. Every figure here is elementwise; a user's setting wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _keep_freed_memory()
-    # At exit, Python's last garbage collection walks every object left (NumPy's,
-    # pyarrow's, rich's: ~40 ms of a 1 s compute). Frozen, they are not walked; the
-    # command has closed its files and removed its temporary files by then.
-    import atexit
-    import gc
-
-    atexit.register(gc.freeze)
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             try:

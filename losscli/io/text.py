@@ -793,7 +793,9 @@ def _parse_block(
             table = pacsv.read_csv(
                 pa.py_buffer(block),
                 read_options=pacsv.ReadOptions(
-                    column_names=names, use_threads=True, block_size=block_size
+                    column_names=names,
+                    use_threads=len(block) > block_size,
+                    block_size=block_size,
                 ),
                 parse_options=parse,
                 convert_options=convert,
