@@ -349,7 +349,10 @@ _ENDING = (
 
 @pytest.mark.parametrize(
     ("args", "status"),
-    [(("compute", "data.csv", "-l", "mse", "--per-sample", "-"), 0), (("compute", "missing.csv"), 1)],
+    [
+        (("compute", "data.csv", "-l", "mse", "--per-sample", "-"), 0),
+        (("compute", "missing.csv"), 1),
+    ],
 )
 def test_the_process_ends_after_exit_functions_without_module_teardown(tmp_path, args, status):
     """After a command, Arrow's pool threads may still be letting go of a CSV read;

@@ -304,6 +304,13 @@ class CompareScan:
     stratified: bool = False  # GAN: d_real and d_fake resampled each within itself
     tests: list[sig.PlannedTest] = field(default_factory=list)  # SPEC 12 significance
 
+    @property
+    def more_passes(self) -> bool:
+        """--ci with a median-type loss: its bands take a second pass (plan.more_passes)."""
+        return self.ci is not None and any(
+            s.spec.reduction is Reduction.MEDIAN for s in self.selections
+        )
+
     def new_state(self) -> CompareState:
         n = len(self.selections) * len(self.models)
         state = CompareState(items=[ItemState() for _ in range(n)])

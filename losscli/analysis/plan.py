@@ -54,6 +54,16 @@ def rows_before(step: Any) -> Callable[[Any, int], Any] | None:
     return hook if callable(hook) else None
 
 
+def more_passes(step: Any) -> bool:
+    """Whether another pass is expected after ``step`` (its optional ``more_passes``).
+
+    An engine may then keep this pass's batches for the next (the local
+    engine's :class:`~losscli.engines.local.BatchSpool`) instead of reading the
+    input again. A step that cannot tell says nothing (False).
+    """
+    return bool(getattr(step, "more_passes", False))
+
+
 class BatchSource(Protocol):
     """What an engine reads: each call of ``batches()`` is one full pass over the input."""
 
@@ -148,6 +158,10 @@ class Together:
     """The current steps of several plans as one pass: every batch goes to each of them."""
 
     steps: dict[str, Any]
+
+    @property
+    def more_passes(self) -> bool:
+        return any(more_passes(step) for step in self.steps.values())
 
     def new_state(self) -> dict[str, Any]:
         return {name: step.new_state() for name, step in self.steps.items()}

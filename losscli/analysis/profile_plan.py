@@ -118,6 +118,11 @@ class ProfileScan:
     model: str | None
     rowsum_tolerance: float
 
+    @property
+    def more_passes(self) -> bool:
+        """A regression profile's moments take a second pass (see plan.more_passes)."""
+        return self.task == "regression" and self.model is not None
+
     def new_state(self) -> ProfileState:
         if self.task in ("binary", "multiclass"):
             return ProfileState(calibration=CalibrationEvidence(self.task))

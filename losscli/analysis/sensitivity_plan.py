@@ -158,6 +158,7 @@ class SensitivityScan:
     task: Task
     rule: str
     from_logits: bool
+    more_passes = True  # the flags' pass follows (see plan.more_passes)
 
     def new_state(self) -> ScanState:
         return ScanState(models={m: ModelScan() for m in self.models})

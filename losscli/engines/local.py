@@ -4,18 +4,29 @@ Pass 1 starts with the first batch, which the plan also sees as its ``head``
 (to choose losses from the task and columns); every further pass the plan
 asks for calls ``source.batches()`` again (each call is one full pass; the
 reader spools stdin on the first pass so that it can be read again).
+
+When the first step says that another pass will follow (``more_passes``:
+sensitivity's flags, compare --ci's median bands, recommend's moments, the
+report), pass 1 also keeps its batches in a :class:`BatchSpool`, a temporary
+file, and the later passes read them back from there instead of parsing and
+checking the input again.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import io
 import itertools
+import pickle
+import queue
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from losscli.analysis.plan import BatchSource, Plan, run_passes
+from losscli.analysis.plan import BatchSource, ListSource, Plan, more_passes, run_passes
 from losscli.core.dataset import Dataset
 
 
@@ -32,15 +43,159 @@ def run_plan(
     if head is None:
         raise ValueError("the input yielded no batch")
     first: Iterator[Dataset] = itertools.chain([head], batches)
+    kept: list[BatchSpool] = []
 
     def one_pass(step: Any, number: int) -> Any:
         state = step.new_state()
-        for batch in first if number == 1 else source.batches():
+        if number > 1:
+            again = kept[0].batches() if kept and kept[0].complete else source.batches()
+            for batch in again:
+                state = step.update(state, batch)
+            return state
+        spool = BatchSpool.start() if _worth_keeping(step, source) else None
+        if spool is not None:
+            kept.append(spool)
+        for batch in first:
+            if spool is not None:
+                spool.add(batch)
             state = step.update(state, batch)
+        if spool is not None:
+            spool.finish_writing()
         return state
 
-    # The name is looked up at each call (tests replace it).
-    return run_passes(plan, head, one_pass, on_pass, lambda: release_free_memory())
+    try:
+        # The name is looked up at each call (tests replace it).
+        return run_passes(plan, head, one_pass, on_pass, lambda: release_free_memory())
+    finally:
+        for spool in kept:
+            spool.close()
+
+
+def _worth_keeping(step: Any, source: BatchSource) -> bool:
+    """Keep pass 1's batches when another pass will follow and the input is not in memory."""
+    return more_passes(step) and not isinstance(source, ListSource)
+
+
+# Batches waiting for the spool's writer: pass 1 waits for it beyond this many.
+SPOOL_QUEUE = 2
+
+
+class BatchSpool:
+    """Pass 1's batches in a temporary file, read back by the later passes.
+
+    Each batch is pickled (protocol 5) with its arrays' bytes written out of
+    band, as they are in memory, so a batch read back is the same Dataset: the
+    same values bit for bit, the same row numbers, groups, weights and notes.
+    Writing happens in a thread of its own (the file's writes release the
+    GIL), at most :data:`SPOOL_QUEUE` batches behind the pass. The file is
+    anonymous (``tempfile.TemporaryFile``: removed as soon as it is closed,
+    even if the process is killed). The spool is an optimisation only: if the
+    temporary folder cannot hold it (full, read-only) or a batch cannot be
+    pickled, it is dropped and the later passes read the input again.
+    """
+
+    def __init__(self, file: io.BufferedRandom) -> None:
+        self._file = file
+        self._index: list[tuple[int, list[int]]] = []  # (pickle bytes, array bytes) a batch
+        self._queue: queue.Queue[Dataset | None] = queue.Queue(maxsize=SPOOL_QUEUE)
+        self._failed = False
+        self._closed = False
+        self.complete = False
+        self._writer = threading.Thread(target=self._write_all, name="losscli-spool", daemon=True)
+        self._writer.start()
+
+    @classmethod
+    def start(cls) -> BatchSpool | None:
+        try:
+            return cls(tempfile.TemporaryFile(prefix="losscli-batches-"))
+        except OSError:  # no usable temporary folder: read the input again instead
+            return None
+
+    def add(self, batch: Dataset) -> None:
+        if not self._failed:
+            self._queue.put(batch)
+
+    def _write_all(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._failed:
+                continue
+            try:
+                self._write(batch)
+            except Exception:  # noqa: BLE001 - a full disk, an unpicklable value: no spool
+                self._failed = True
+
+    def _write(self, batch: Dataset) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        meta = pickle.dumps(batch, protocol=5, buffer_callback=buffers.append)
+        raws = [buffer.raw() for buffer in buffers]
+        self._file.write(meta)
+        for raw in raws:
+            self._file.write(raw)
+        self._index.append((len(meta), [raw.nbytes for raw in raws]))
+
+    def finish_writing(self) -> None:
+        """Wait for the writer once pass 1 has seen every batch."""
+        self._queue.put(None)
+        self._writer.join()
+        if not self._failed:
+            try:
+                self._file.flush()
+                self.complete = True
+            except OSError:
+                self._failed = True
+        if self._failed:
+            self.close()
+
+    def batches(self) -> Iterator[Dataset]:
+        """The spooled batches again, in order, read one batch ahead in a thread."""
+        import numpy as np
+
+        def read() -> Iterator[Dataset]:
+            self._file.seek(0)
+            for size, sizes in self._index:
+                meta = self._file.read(size)
+                arrays = []
+                for nbytes in sizes:
+                    raw = np.empty(nbytes, dtype=np.uint8)
+                    self._file.readinto(raw.data)
+                    arrays.append(raw)
+                yield pickle.loads(meta, buffers=arrays)
+
+        return _ahead(read())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.complete = False
+        if self._writer.is_alive():  # pass 1 ended early (an error): stop the writer
+            self._failed = True
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._queue.put(None)
+            self._writer.join()
+        self._file.close()
+
+
+def _ahead(items: Iterator[Dataset]) -> Iterator[Dataset]:
+    """``items`` produced one ahead in a thread, so that reading overlaps the pass's work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-spool-read") as pool:
+        pending = pool.submit(next, items, done)
+        while True:
+            item = pending.result()
+            if item is done:
+                return
+            pending = pool.submit(next, items, done)
+            yield item  # type: ignore[misc]
 
 
 @functools.lru_cache(maxsize=1)
