@@ -828,8 +828,8 @@ def test_items_with_equal_terms_share_one_worst_rows_state_and_split_when_they_d
     pass 2 keeps one worst-1% state for them, added to once a batch. When a later
     batch gives them different terms, the state is split before anything is added,
     so every item's state is the one its own terms alone would build."""
-    from losscli.analysis.exact import Tracked
-    from losscli.analysis.sensitivity_plan import TOP_FRACTION, ItemState, _share_tops
+    from losscli.analysis.exact import Tracked, share_tracked
+    from losscli.analysis.sensitivity_plan import TOP_FRACTION, ItemState
 
     rng = np.random.default_rng(11)
     a, b, c, d = (rng.lognormal(size=500) for _ in range(4))
@@ -843,7 +843,7 @@ def test_items_with_equal_terms_share_one_worst_rows_state_and_split_when_they_d
     adds = 0
     for number, batch in enumerate(batches):
         contribs = list(batch)
-        _share_tops(states, contribs)
+        share_tracked(states, "top", contribs, lambda _: Tracked(top_fraction=TOP_FRACTION))
         if number == 0:
             assert states[0].top is states[1].top is states[4].top
             assert states[2].top is not states[0].top and states[3].top is None
@@ -867,6 +867,25 @@ def test_items_with_equal_terms_share_one_worst_rows_state_and_split_when_they_d
                 assert np.array_equal(got[key], value), (j, key)
             else:
                 assert got[key] == value, (j, key)
+
+
+def test_equal_values_with_other_weights_or_questions_are_not_shared():
+    from losscli.analysis.exact import Tracked, share_tracked
+    from losscli.analysis.sensitivity_plan import ItemState
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=300)
+    w = rng.integers(1, 4, 300).astype(float)
+    states = [ItemState() for _ in range(5)]
+    arrays = [x, x.copy(), x.copy(), x.copy(), x.copy()]
+    weights = [w, w.copy(), None, w, w]
+    kinds = ["a", "a", "a", "b", "a"]
+    share_tracked(states, "top", arrays, lambda j: Tracked(percentiles=(50.0,)), weights, kinds)
+    tops = [s.top for s in states]
+    assert tops[0] is tops[1] is tops[4]  # same values, same weights, same questions
+    assert tops[2] is not tops[0]  # unweighted
+    assert tops[3] is not tops[0]  # other questions
+    assert arrays[1] is arrays[0] is arrays[4] and arrays[2] is not x and arrays[3] is not x
 
 
 def _joined(pieces: list[np.ndarray]) -> np.ndarray:

@@ -65,7 +65,13 @@ from losscli.analysis.diagnostics import (
     undefined_warnings,
 )
 from losscli.analysis.evaluate import PerSample, custom_inf_text, per_sample_losses
-from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, top_count
+from losscli.analysis.exact import (
+    Tracked,
+    exact_percentiles,
+    exact_top_sums,
+    share_tracked,
+    top_count,
+)
 from losscli.analysis.plan import InputTally
 from losscli.core.dataset import Dataset
 from losscli.core.quantiles import KeptRanges
@@ -326,8 +332,32 @@ class CompareScan:
         state.tally.add(batch)
         items = per_sample_losses(batch, self.selections)
         weights = batch.weights
-        for item, st in zip(items, state.items):
-            self._update_item(st, item, batch, weights)
+        defined: list[np.ndarray | None] = []
+        dws: list[np.ndarray | None] = []
+        kinds: list[Hashable] = []
+        for j, item in enumerate(items):
+            if item.values.ndim != 1:
+                defined.append(None)
+                dws.append(None)
+                kinds.append(j)
+                continue
+            values, dw = item.defined(weights)
+            defined.append(values)
+            dws.append(dw)
+            kinds.append(self._terms_questions(item, dw, j))
+        # Items with the same terms and questions (mse and rmse; mae and max_error, and
+        # median_ae without --ci) share one kept-ranges state, added to once a batch.
+        share_tracked(
+            state.items,
+            "terms",
+            defined,
+            lambda j: self._new_terms(items[j], dws[j]),
+            dws,
+            kinds,
+        )
+        added: set[int] = set()
+        for item, st, terms, dw in zip(items, state.items, defined, dws):
+            self._update_item(st, item, batch, weights, terms, dw, added)
         if state.paired is not None and batch.n_rows:
             state.paired.add([item.values for item in items], batch)
         if state.tests is not None and self.tests:
@@ -341,17 +371,51 @@ class CompareScan:
                 del state.mape_rows[5:]
         return state
 
+    def _band(self, item: PerSample) -> BandPositions | None:
+        """compare --ci: a median also keeps the values at the ends of its bootstrap band."""
+        median = item.selection.spec.reduction is Reduction.MEDIAN
+        return BandPositions() if self.ci is not None and median else None
+
+    @staticmethod
+    def _own_median(item: PerSample) -> bool:
+        """A median over every row (defined on some rows only), kept apart from its terms."""
+        return item.selection.spec.reduction is Reduction.MEDIAN and item.support is not None
+
+    def _terms_questions(self, item: PerSample, dw: np.ndarray | None, j: int) -> Hashable:
+        """What the item's terms are asked (items share a state only if alike)."""
+        if self._band(item) is not None and not self._own_median(item):
+            return ("band", j)  # its own band positions: never shared
+        return dw is None and not item.selection.spec.signed
+
+    def _new_terms(self, item: PerSample, dw: np.ndarray | None) -> Tracked:
+        band = self._band(item)
+        on_terms = band is not None and not self._own_median(item)
+        # Unweighted rows: the contributions are the terms themselves, one kept range.
+        shared = dw is None and not item.selection.spec.signed
+        return Tracked(
+            percentiles=PERCENTILES,
+            top_fraction=TOP_FRACTION if shared else None,
+            extra_positions=band if on_terms else None,
+            extra_spans=band.span if band is not None and on_terms else None,
+        )
+
     def _update_item(
-        self, st: ItemState, item: PerSample, batch: Dataset, weights: np.ndarray | None
+        self,
+        st: ItemState,
+        item: PerSample,
+        batch: Dataset,
+        weights: np.ndarray | None,
+        defined: np.ndarray | None,
+        dw: np.ndarray | None,
+        added: set[int],
     ) -> None:
         spec = item.selection.spec
         kind = spec.reduction
         values = item.values
         st.scalar = st.scalar or item.scalar
         st.supported = st.supported or item.support is not None
-        # compare --ci: a median also keeps the values at the ends of its bootstrap band.
-        band = BandPositions() if self.ci is not None and kind is Reduction.MEDIAN else None
-        if kind is Reduction.MEDIAN and item.support is not None:
+        band = self._band(item)
+        if self._own_median(item):
             if st.median_value is None:
                 st.median_value = Tracked(
                     percentiles=(50.0,),
@@ -370,18 +434,13 @@ class CompareScan:
             # r2, d2_*, ece: per-row components of a ratio, no per-row statistics.
             st.n_all += int(values.shape[0])
             return
-        defined, dw = item.defined(weights)
+        assert defined is not None and st.terms is not None  # share_tracked made it
         # Unweighted rows: the contributions are the terms themselves, one kept range.
         shared = dw is None and not spec.signed
-        if st.terms is None:
-            st.terms = Tracked(
-                percentiles=PERCENTILES,
-                top_fraction=TOP_FRACTION if shared else None,
-                extra_positions=band if st.median_value is None else None,
-                extra_spans=band.span if band is not None and st.median_value is None else None,
-            )
-            st.shared = shared
-        st.terms.add(defined, dw)
+        st.shared = shared
+        if id(st.terms) not in added:  # shared by items with the same terms: added once
+            st.terms.add(defined, dw)
+            added.add(id(st.terms))
         st.largest.add(defined, dw)
         if not spec.signed:
             contrib = _contrib(defined, dw)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.analysis.evaluate import same_bits
 from losscli.core import quantiles
 from losscli.core.dataset import Dataset
 from losscli.core.quantiles import KeptRanges, OrderStatisticPasses, percentile_targets
@@ -74,6 +75,77 @@ class Tracked:
             KeptRanges.merged([self.ranges, other.ranges]),
             self.extra_spans,
         )
+
+
+# --------------------------------------------------------------------------- shared states
+
+
+def share_tracked(
+    states: list[Any],
+    attr: str,
+    arrays: list[np.ndarray | None],
+    make: Callable[[int], Tracked],
+    weights: list[np.ndarray | None] | None = None,
+    kinds: list[Hashable] | None = None,
+) -> None:
+    """Give the states whose ``arrays`` are the same one :class:`Tracked` in ``attr``.
+
+    Items of a plan whose per-row terms are equal bit for bit (mse and rmse;
+    mae, median_ae and max_error) would each keep the same ranges of the same
+    values. Here equal arrays (with equal ``weights``, and of the same
+    ``kinds``: the same questions) become one object in ``arrays``, and from
+    the first batch on their states share one Tracked (``make(j)`` creates
+    item j's), so the caller adds to each distinct Tracked once per batch. In
+    a later batch where the items of one Tracked have different arrays, it is
+    copied (before anything is added) for each other array, so every state
+    always holds exactly its own item's values. None: the item has none.
+    """
+    n = len(arrays)
+    same_kind = (lambda i, j: True) if kinds is None else (lambda i, j: kinds[i] == kinds[j])
+
+    def same_weights(i: int, j: int) -> bool:
+        if weights is None:
+            return True
+        a, b = weights[i], weights[j]
+        return (a is None and b is None) or (b is not None and same_bits(a, b))
+
+    for j in range(n):
+        array = arrays[j]
+        if array is None:
+            continue
+        for i in range(j):
+            earlier = arrays[i]
+            if (
+                same_kind(i, j)
+                and same_weights(i, j)
+                and (earlier is array or same_bits(earlier, array))
+            ):
+                arrays[j] = earlier
+                break
+    users: dict[int, list[int]] = {}
+    for j in range(n):
+        if arrays[j] is None:
+            continue
+        if getattr(states[j], attr) is None:
+            twin = next(
+                (
+                    getattr(states[i], attr)
+                    for i in range(j)
+                    if arrays[i] is arrays[j] and getattr(states[i], attr) is not None
+                ),
+                None,
+            )
+            setattr(states[j], attr, twin if twin is not None else make(j))
+        users.setdefault(id(getattr(states[j], attr)), []).append(j)
+    for indices in users.values():
+        first = arrays[indices[0]]
+        copies: dict[int, Tracked] = {}
+        for j in indices[1:]:
+            if arrays[j] is not first:
+                key = id(arrays[j])
+                if key not in copies:
+                    copies[key] = copy.deepcopy(getattr(states[j], attr))
+                setattr(states[j], attr, copies[key])
 
 
 # --------------------------------------------------------------------------- fallback passes

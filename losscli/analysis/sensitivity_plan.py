@@ -30,8 +30,15 @@ from typing import Any, cast
 import numpy as np
 
 from losscli.analysis.compare_plan import _merge_opt
-from losscli.analysis.evaluate import PerSample, per_sample_losses, same_bits
-from losscli.analysis.exact import Tracked, exact_percentiles, exact_top_sums, refine, top_count
+from losscli.analysis.evaluate import PerSample, per_sample_losses
+from losscli.analysis.exact import (
+    Tracked,
+    exact_percentiles,
+    exact_top_sums,
+    refine,
+    share_tracked,
+    top_count,
+)
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
     add_counts,
@@ -351,7 +358,9 @@ class SensitivityFlags:
         weights = batch.weights
         items = per_sample_losses(batch, self.selections)
         contribs = [_contribution(item, weights) for item in items]
-        _share_tops(state.items, contribs)
+        # Items with the same terms (mse and rmse; mae, median_ae, max_error and mbe's |e|)
+        # share one worst-1% state, added to once a batch.
+        share_tracked(state.items, "top", contribs, lambda _: Tracked(top_fraction=TOP_FRACTION))
         added: set[int] = set()
         for item, st, contrib in zip(items, state.items, contribs):
             self._update_item(st, item, masks[item.model], weights, contrib, added)
@@ -416,42 +425,6 @@ def _contribution(item: PerSample, weights: np.ndarray | None) -> np.ndarray | N
         return None
     terms = np.abs(item.values) if item.selection.spec.signed else item.values
     return terms if weights is None else np.where(weights > 0, weights * terms, 0.0)
-
-
-def _share_tops(states: list[ItemState], contribs: list[np.ndarray | None]) -> None:
-    """Items whose terms are the same (mse and rmse; mae, median_ae, max_error and mbe's
-    |e|) share one worst-1% state, added to once a batch. Equal terms (bit for bit) are
-    made one array in ``contribs`` first.
-
-    Sharing starts with the first batch; in a later batch where the items of one
-    state have different arrays, the state is copied (before anything is added)
-    for each other array, so every state holds exactly its own item's terms.
-    """
-    for j, contrib in enumerate(contribs):
-        if contrib is not None:
-            equal = next((c for c in contribs[:j] if same_bits(c, contrib)), None)
-            if equal is not None:
-                contribs[j] = equal
-    users: dict[int, list[int]] = {}
-    for j, st in enumerate(states):
-        contrib = contribs[j]
-        if contrib is None:
-            continue
-        if st.top is None:
-            twin = next((states[i].top for i in range(j) if contribs[i] is contrib), None)
-            st.top = twin or Tracked(top_fraction=TOP_FRACTION)
-        users.setdefault(id(st.top), []).append(j)
-    for indices in users.values():
-        first = contribs[indices[0]]
-        copies: dict[int, Tracked] = {}
-        for j in indices[1:]:
-            if contribs[j] is not first:
-                top = states[j].top
-                assert top is not None
-                key = id(contribs[j])
-                if key not in copies:
-                    copies[key] = copy.deepcopy(top)
-                states[j].top = copies[key]
 
 
 @dataclass
