@@ -30,6 +30,7 @@ from losscli.engines import local
 from losscli.engines.local import BatchSpool, run_plan
 from losscli.errors import InputError
 from losscli.io import InputOptions
+from losscli.io.frames import FrameSource
 from losscli.io.source import open_source
 
 
@@ -226,6 +227,8 @@ def test_which_steps_keep_their_batches(tmp_path):
         compare_plan(lambda h: choose_losses(("mse", "mae"), h), ci_level=0.9, n_boot=50)(head)
     )
     assert not more_passes(only_means)
-    # Batches already in memory are not spooled.
+    # Batches already in memory are not spooled (a list of batches, a DataFrame).
     assert not local._worth_keeping(with_ci, ListSource([head]))
+    frame = FrameSource({"y_true": [1.0, 2.0], "y_pred": [1.5, 2.5]}, InputOptions())
+    assert not local._worth_keeping(with_ci, frame)
     assert local._worth_keeping(with_ci, source)

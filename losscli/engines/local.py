@@ -72,8 +72,10 @@ def run_plan(
 
 
 def _worth_keeping(step: Any, source: BatchSource) -> bool:
-    """Keep pass 1's batches when another pass will follow and the input is not in memory."""
-    return more_passes(step) and not isinstance(source, ListSource)
+    """Keep pass 1's batches when another pass will follow and the input is not in memory
+    (batches in a list, a DataFrame or arrays: read again at no parsing cost)."""
+    in_memory = isinstance(source, ListSource) or bool(getattr(source, "in_memory", False))
+    return more_passes(step) and not in_memory
 
 
 # Batches waiting for the spool's writer: pass 1 waits for it beyond this many.

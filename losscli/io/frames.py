@@ -165,8 +165,11 @@ class FrameSource:
     """In-memory data as a source: ``batches()`` yields it as one validated Dataset.
 
     The same interface as :class:`losscli.io.source.Source` (each call is one
-    full pass), so every command runs on it unchanged.
+    full pass), so every command runs on it unchanged. ``in_memory``: an engine
+    reads it again rather than keeping a copy of a pass (engines/local.py).
     """
+
+    in_memory = True
 
     def __init__(self, data: Any, opts: InputOptions, *, source: str | None = None) -> None:
         self.table = to_table(data)
