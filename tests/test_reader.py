@@ -69,6 +69,45 @@ def test_stray_quote_in_a_streamed_file_fails_with_its_line(run, tmp_path, small
     assert_error(run("compute", path), 1, "line 41, column", "is never closed")
 
 
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "one-block"])
+def test_an_unclosed_quote_among_quoted_fields_is_found_where_it_opens(
+    run, tmp_path, monkeypatch, streamed
+):
+    """Every row quotes its note; row 41 leaves its quote open. By counting alone every
+    later quote would pair the other way round (the last quote of the file would be
+    blamed); the first closing quote that does not end its field gives it away."""
+    if streamed:
+        monkeypatch.setattr(text_module, "WHOLE_BYTES", 1)
+        monkeypatch.setattr(text_module, "CHUNK_BYTES", 256)
+    lines = _rows(3000, extra='"s04"').splitlines()
+    lines[40] = lines[40].replace('"s04"', '"s04')  # line 41
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    column = lines[40].index('"') + 1
+    assert_error(run("compute", path), 1, f"line 41, column {column}:", "is never closed")
+
+
+def test_a_stray_quote_after_a_field_over_two_lines_is_the_one_blamed(run, tmp_path):
+    text = 'y_true,note,y_pred,memo\n1,"two\nlines",2,"oops\n3,x,4,y\n'
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    column = 'lines",2,"oops'.index('"oops') + 1
+    assert_error(run("compute", path), 1, f"line 3, column {column}:", "is never closed")
+
+
+@pytest.mark.parametrize(
+    ("text", "blamed"),
+    [
+        (b'1,"a"\n2,"b\n3,"c"\n', 8),  # "c read as a closing quote: b's quote is open
+        (b'1,"a ""quoted"" word\n2,3\n', 2),  # doubled quotes are not closing ones
+        (b'1,"a"  ,"b\n', 8),  # spaces may follow a closing quote
+        (b'1,x"y\n2,3\n', 3),  # a quote inside a field opens one
+    ],
+)
+def test_the_unclosed_quote_is_the_one_whose_pairing_breaks(text, blamed):
+    assert text_module._unclosed_quote(text, b",") == blamed
+
+
 def test_stray_quote_stops_at_the_record_bound_not_the_end(tmp_path, small_blocks, monkeypatch):
     """Reading stops once the open record passes MAX_RECORD_BYTES (bounded work)."""
     lines = _rows(20000, extra="ok").splitlines()

@@ -426,7 +426,8 @@ class _Records:
         pending = b"".join(self._pending)[: MAX_RECORD_BYTES + 1]
         shown = self._fmt.shown
         if self._odd or pending.count(b'"') % 2:
-            line, column = _line_and_column(pending, pending.rfind(b'"'))
+            at = _unclosed_quote(pending, self._fmt.sep.encode())
+            line, column = _line_and_column(pending, at)
             return InputError(
                 f"{shown}, line {self.lines_before() + line}, column {column}: a double "
                 f'quote (") is never closed; close or remove it'
@@ -718,6 +719,48 @@ def _parsed_ahead(
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+# Quotes walked to find the unclosed one (an error path; beyond this: the last quote).
+QUOTES_WALKED = 1 << 20
+
+
+def _unclosed_quote(text: bytes, sep: bytes) -> int:
+    """Where the double quote that is never closed most likely is, in a record that
+    never ends (``text`` starts outside quotes).
+
+    Counting alone cannot tell which quote is the stray one: after it, every
+    later pair of quotes is paired the other way round. So the quotes are
+    paired from the start, and a closing quote must be doubled (an escaped
+    quote) or end its field (the delimiter, a line end or the end may follow,
+    after spaces): the first closing quote that does neither (``"s05`` read as
+    a closing quote) shows that the quote which opened that field is the one
+    never closed. If every pair is well formed, the last opening quote is.
+    """
+    opened = -1
+    at = text.find(b'"')
+    walked = 0
+    while at >= 0 and walked < QUOTES_WALKED:
+        walked += 1
+        if opened < 0:
+            opened = at
+            at = text.find(b'"', at + 1)
+            continue
+        if text[at + 1 : at + 2] == b'"':  # doubled: a quote inside the field
+            at = text.find(b'"', at + 2)
+            continue
+        end = at + 1
+        while text[end : end + 1] in (b" ", b"\t"):
+            end += 1
+        follows = text[end : end + 1]
+        if follows in (b"", b"\n", b"\r") or follows == sep:
+            opened = -1
+            at = text.find(b'"', at + 1)
+            continue
+        return opened  # the pairing broke inside the field this quote opened
+    if at >= 0 or opened < 0:
+        return text.rfind(b'"')
+    return opened
 
 
 def _chain_first(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
