@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import threading
 
 import numpy as np
@@ -198,15 +199,91 @@ def test_an_error_in_pass_1_stops_the_spool(tmp_path, small_chunks):
     assert alive == []
 
 
-def test_the_spool_leaves_no_file_behind(tmp_path, small_chunks, monkeypatch):
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="Linux: /proc/self/fd")
+@pytest.mark.parametrize("bad_row", [None, 2500], ids=["done", "error in pass 1"])
+def test_the_spool_is_closed_when_the_command_ends(tmp_path, small_chunks, monkeypatch, bad_row):
+    """The file is anonymous (never in the folder); what must not outlive the command
+    is the open file (its space) and the writer thread."""
+    path = _write(tmp_path / "d.csv", bad_row=bad_row)
+    made: list[BatchSpool] = []
+    start = BatchSpool.start.__func__
+
+    def recorded(cls):
+        spool = start(cls)
+        made.append(spool)
+        return spool
+
+    monkeypatch.setattr(BatchSpool, "start", classmethod(recorded))
+    before = _open_fds()
+    if bad_row is None:
+        _, reads = _run(_sensitivity(), path)
+        assert reads == 1
+    else:
+        with pytest.raises(InputError):
+            _run(_sensitivity(), path)
+    assert len(made) == 1 and made[0]._file.closed
+    assert _open_fds() <= before
+    assert not [t for t in threading.enumerate() if t.name == "losscli-spool"]
+
+
+def test_a_spool_beyond_its_share_of_the_folder_gives_its_space_back(
+    tmp_path, small_chunks, monkeypatch
+):
+    """A bound on the spool (half the free space at its start): past it, the file is
+    truncated at once, so the temporary files a command needs still find room, and
+    the input is read again."""
     path = _write(tmp_path / "d.csv")
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setenv("TMPDIR", str(folder))
-    monkeypatch.setattr(local.tempfile, "tempdir", None)
-    _, reads = _run(_sensitivity(), path)
-    assert reads == 1
-    assert list(folder.iterdir()) == []
+    want, _ = _run(_sensitivity(), path)
+    made: list[BatchSpool] = []
+
+    def small(cls):
+        spool = cls(local.tempfile.TemporaryFile(), budget=20_000)
+        made.append(spool)
+        return spool
+
+    sizes_after_drop: list[int] = []
+    drop = BatchSpool._drop
+
+    def watched(self):
+        drop(self)
+        sizes_after_drop.append(os.fstat(self._fd).st_size)
+
+    monkeypatch.setattr(BatchSpool, "start", classmethod(small))
+    monkeypatch.setattr(BatchSpool, "_drop", watched)
+    got, reads = _run(_sensitivity(), path)
+    assert reads == 2
+    assert_same(got.as_dict(), want.as_dict())
+    assert made[0]._size <= 20_000 and made[0]._index == []
+    assert sizes_after_drop == [0]  # the space went back when the bound was reached
+
+
+def test_stdin_and_fifos_are_not_spooled_twice(tmp_path):
+    """They are copied to a temporary file as they are read already."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    step = next(_compare_ci()(next(iter(ListSource([_head(tmp_path)]).batches()))))
+    for name in ("-", str(fifo)):
+        source = open_source(name, OPTS)
+        try:
+            assert source.keeps_a_copy
+            assert not local._worth_keeping(step, source)
+        finally:
+            source.close()
+    regular = open_source(str(_write(tmp_path / "r.csv", n=20)), OPTS)
+    assert not regular.keeps_a_copy and local._worth_keeping(step, regular)
+    regular.close()
+
+
+def _head(tmp_path):
+    source = open_source(str(_write(tmp_path / "h.csv", n=50)), OPTS)
+    try:
+        return next(iter(source.batches()))
+    finally:
+        source.close()
 
 
 def test_which_steps_keep_their_batches(tmp_path):

@@ -15,9 +15,11 @@ checking the input again.
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import io
 import itertools
+import os
 import pickle
 import queue
 import sys
@@ -73,13 +75,19 @@ def run_plan(
 
 def _worth_keeping(step: Any, source: BatchSource) -> bool:
     """Keep pass 1's batches when another pass will follow and the input is not in memory
-    (batches in a list, a DataFrame or arrays: read again at no parsing cost)."""
+    (batches in a list, a DataFrame or arrays: read again at no parsing cost) and not
+    already copied to a temporary file as it is read (stdin, a FIFO: ``keeps_a_copy``;
+    a second copy would double what the temporary folder holds)."""
     in_memory = isinstance(source, ListSource) or bool(getattr(source, "in_memory", False))
-    return more_passes(step) and not in_memory
+    copied = bool(getattr(source, "keeps_a_copy", False))
+    return more_passes(step) and not in_memory and not copied
 
 
 # Batches waiting for the spool's writer: pass 1 waits for it beyond this many.
 SPOOL_QUEUE = 2
+# The share of the temporary folder's free space (at the start) the spool may take:
+# the rest stays for the temporary files a command cannot do without.
+SPOOL_SHARE = 0.5
 
 
 class BatchSpool:
@@ -91,27 +99,46 @@ class BatchSpool:
     Writing happens in a thread of its own (the file's writes release the
     GIL), at most :data:`SPOOL_QUEUE` batches behind the pass. The file is
     anonymous (``tempfile.TemporaryFile``: removed as soon as it is closed,
-    even if the process is killed). The spool is an optimisation only: if the
-    temporary folder cannot hold it (full, read-only) or a batch cannot be
-    pickled, it is dropped and the later passes read the input again.
+    even if the process is killed).
+
+    The spool is an optimisation only. It takes at most :data:`SPOOL_SHARE` of
+    the space free in the temporary folder when it starts; beyond that, or if
+    a write fails (a full or read-only folder) or a batch cannot be pickled,
+    it stops, gives its space back at once (the file is truncated, so the
+    temporary files the command needs still find room) and the later passes
+    read the input again.
     """
 
-    def __init__(self, file: io.BufferedRandom) -> None:
+    def __init__(self, file: io.BufferedRandom, budget: int) -> None:
         self._file = file
-        self._index: list[tuple[int, list[int]]] = []  # (pickle bytes, array bytes) a batch
+        self._fd = file.fileno()
+        self._budget = budget
+        self._size = 0
+        # (offset, pickle bytes, array bytes) of every batch.
+        self._index: list[tuple[int, int, list[int]]] = []
         self._queue: queue.Queue[Dataset | None] = queue.Queue(maxsize=SPOOL_QUEUE)
         self._failed = False
         self._closed = False
         self.complete = False
         self._writer = threading.Thread(target=self._write_all, name="losscli-spool", daemon=True)
-        self._writer.start()
+        try:
+            self._writer.start()
+        except BaseException:
+            file.close()
+            raise
 
     @classmethod
     def start(cls) -> BatchSpool | None:
         try:
-            return cls(tempfile.TemporaryFile(prefix="losscli-batches-"))
+            file = tempfile.TemporaryFile(prefix="losscli-batches-")
         except OSError:  # no usable temporary folder: read the input again instead
             return None
+        try:
+            found = os.fstatvfs(file.fileno())
+            budget = int(found.f_bavail * found.f_frsize * SPOOL_SHARE)
+        except (OSError, AttributeError):  # no statvfs here: no bound but the disk's
+            budget = sys.maxsize
+        return cls(file, budget)
 
     def add(self, batch: Dataset) -> None:
         if not self._failed:
@@ -127,16 +154,30 @@ class BatchSpool:
             try:
                 self._write(batch)
             except Exception:  # noqa: BLE001 - a full disk, an unpicklable value: no spool
-                self._failed = True
+                self._drop()
 
     def _write(self, batch: Dataset) -> None:
         buffers: list[pickle.PickleBuffer] = []
         meta = pickle.dumps(batch, protocol=5, buffer_callback=buffers.append)
         raws = [buffer.raw() for buffer in buffers]
+        size = len(meta) + sum(raw.nbytes for raw in raws)
+        if self._size + size > self._budget:
+            raise OSError(errno.ENOSPC, "the spool's share of the temporary folder is used")
         self._file.write(meta)
         for raw in raws:
             self._file.write(raw)
-        self._index.append((len(meta), [raw.nbytes for raw in raws]))
+        self._index.append((self._size, len(meta), [raw.nbytes for raw in raws]))
+        self._size += size
+
+    def _drop(self) -> None:
+        """Stop spooling and give the space back now (the file is closed later)."""
+        self._failed = True
+        self._index.clear()
+        try:
+            self._file.seek(0)
+            self._file.truncate(0)
+        except (OSError, ValueError):
+            pass
 
     def finish_writing(self) -> None:
         """Wait for the writer once pass 1 has seen every batch."""
@@ -147,22 +188,29 @@ class BatchSpool:
                 self._file.flush()
                 self.complete = True
             except OSError:
-                self._failed = True
+                self._drop()
         if self._failed:
             self.close()
 
     def batches(self) -> Iterator[Dataset]:
-        """The spooled batches again, in order, read one batch ahead in a thread."""
+        """The spooled batches again, in order, read one batch ahead in a thread.
+
+        Reads are positional (``os.pread``), so a pass left early and a new pass
+        never share a file position.
+        """
         import numpy as np
 
+        fd, index = self._fd, list(self._index)
+
         def read() -> Iterator[Dataset]:
-            self._file.seek(0)
-            for size, sizes in self._index:
-                meta = self._file.read(size)
+            for offset, size, sizes in index:
+                meta = _read_at(fd, size, offset)
+                offset += size
                 arrays = []
                 for nbytes in sizes:
                     raw = np.empty(nbytes, dtype=np.uint8)
-                    self._file.readinto(raw.data)
+                    _read_into(fd, raw, offset)
+                    offset += nbytes
                     arrays.append(raw)
                 yield pickle.loads(meta, buffers=arrays)
 
@@ -185,19 +233,52 @@ class BatchSpool:
         self._file.close()
 
 
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    data = os.pread(fd, size, offset)
+    while len(data) < size:
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            raise OSError(errno.EIO, "the batch spool ended early")
+        data += more
+    return data
+
+
+def _read_into(fd: int, buffer: Any, offset: int) -> None:
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < len(view):
+        if hasattr(os, "preadv"):
+            count = os.preadv(fd, [view[done:]], offset + done)
+        else:  # pragma: no cover - platforms without preadv
+            data = os.pread(fd, len(view) - done, offset + done)
+            count = len(data)
+            view[done : done + count] = data
+        if count == 0:
+            raise OSError(errno.EIO, "the batch spool ended early")
+        done += count
+
+
 def _ahead(items: Iterator[Dataset]) -> Iterator[Dataset]:
-    """``items`` produced one ahead in a thread, so that reading overlaps the pass's work."""
+    """``items`` produced one ahead in a thread, so that reading overlaps the pass's work.
+
+    A pass left early does not wait for the read in flight (it may be finalised by the
+    garbage collector in that very thread): the read finishes on its own and is dropped.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     done = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-spool-read") as pool:
-        pending = pool.submit(next, items, done)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-spool-read")
+    pending = pool.submit(next, items, done)
+    try:
         while True:
             item = pending.result()
             if item is done:
                 return
             pending = pool.submit(next, items, done)
             yield item  # type: ignore[misc]
+    finally:
+        pending.cancel()
+        pool.shutdown(wait=False)
 
 
 @functools.lru_cache(maxsize=1)

@@ -184,6 +184,8 @@ class Source:
         self.locate = locate
         # How another process (a Dask worker) opens this input again (None: it cannot).
         self.reopen: Reopen | None = None
+        # Copied to a temporary file as it is read (stdin, FIFOs): later passes read that.
+        self.keeps_a_copy = False
 
     @property
     def source(self) -> str:
@@ -769,7 +771,7 @@ def open_source(
     if path == "-":
         spool = _Spool(lambda: sys.stdin.buffer)
         fmt = text_format(path, opts.delimiter, opts.encoding, stream=True)
-        return Source(
+        stdin = Source(
             path,
             opts,
             lambda columns: TextPass(spool.reader, fmt, columns=columns),
@@ -777,6 +779,8 @@ def open_source(
             closer=spool.close,
             unsplittable="stdin (-)",
         )
+        stdin.keeps_a_copy = True
+        return stdin
     try:
         info = os.stat(path)
     except OSError:
@@ -788,7 +792,7 @@ def open_source(
         # A FIFO, <(...) or a device: readable once, so spooled for later passes.
         spool = _Spool(lambda: _open_binary(path))
         fmt = text_format(path, opts.delimiter, opts.encoding, stream=True)
-        return Source(
+        once = Source(
             path,
             opts,
             lambda columns: TextPass(spool.reader, fmt, columns=columns),
@@ -796,6 +800,8 @@ def open_source(
             closer=spool.close,
             unsplittable=f"{path} (a pipe or device, readable once)",
         )
+        once.keeps_a_copy = True
+        return once
     source = _file_source(path, opts, progress=progress, size=info.st_size)
     source.reopen = reopen
     return source
