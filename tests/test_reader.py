@@ -108,6 +108,19 @@ def test_the_unclosed_quote_is_the_one_whose_pairing_breaks(text, blamed):
     assert text_module._unclosed_quote(text, b",") == blamed
 
 
+@pytest.mark.parametrize("sep", [b"\t", b" ", b";"])
+def test_a_tab_or_space_delimiter_ends_a_field_after_its_closing_quote(sep):
+    text = b"1" + sep + b'"a"' + sep + b'"b\n'
+    assert text_module._unclosed_quote(text, sep) == text.rindex(b'"')
+
+
+def test_the_unclosed_quote_of_a_tsv_file_is_found(run, tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text('y_true\tnote\ty_pred\tmemo\n1\t"two\nlines"\t2\t"oops\n3\tx\t4\ty\n')
+    column = 'lines"\t2\t"oops'.index('"oops') + 1
+    assert_error(run("compute", path), 1, f"line 3, column {column}:", "is never closed")
+
+
 def test_stray_quote_stops_at_the_record_bound_not_the_end(tmp_path, small_blocks, monkeypatch):
     """Reading stops once the open record passes MAX_RECORD_BYTES (bounded work)."""
     lines = _rows(20000, extra="ok").splitlines()

@@ -750,8 +750,8 @@ def _unclosed_quote(text: bytes, sep: bytes) -> int:
             at = text.find(b'"', at + 2)
             continue
         end = at + 1
-        while text[end : end + 1] in (b" ", b"\t"):
-            end += 1
+        while text[end : end + 1] in (b" ", b"\t") and text[end : end + 1] != sep:
+            end += 1  # spaces before the delimiter (unless they are the delimiter)
         follows = text[end : end + 1]
         if follows in (b"", b"\n", b"\r") or follows == sep:
             opened = -1
