@@ -379,6 +379,27 @@ def test_the_process_ends_after_exit_functions_without_module_teardown(tmp_path,
         assert proc.stdout == "" and proc.stderr.startswith("Error: ")
 
 
+@pytest.mark.parametrize(
+    ("replacement", "status", "said"),
+    [
+        ("lambda: sys.exit('bye')", 1, "bye\n"),  # a text exit code, as Python prints it
+        ("lambda: sys.exit(None)", 0, ""),
+        ("lambda: sys.exit(3)", 3, ""),
+        ("lambda: 1 / 0", 1, "ZeroDivisionError"),  # not an exit: its traceback, status 1
+    ],
+)
+def test_every_way_out_of_the_command_line_ends_the_same_way(replacement, status, said):
+    code = _ENDING.replace(
+        "from losscli.cli import main\n",
+        f"import losscli.cli as c\nc.run = {replacement}\nmain = c.main\n",
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == status, proc.stderr
+    assert said in proc.stderr
+    assert proc.stderr.endswith("exit functions ran\n")
+    assert "module teardown" not in proc.stderr
+
+
 # ----------------------------------------------------------------- as an unprivileged user
 
 

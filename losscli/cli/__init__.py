@@ -390,6 +390,9 @@ def main() -> NoReturn:
         run()
     except SystemExit as exc:
         code = exc.code
+    except BaseException:  # not made an exit status by run(): --traceback, or a bug
+        sys.excepthook(*sys.exc_info())
+        code = 1
     else:
         code = 0
     if code is None or isinstance(code, int):
@@ -422,7 +425,7 @@ def _end_process(status: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+        except (OSError, ValueError, KeyboardInterrupt):  # a closed pipe, or Ctrl-C now
             pass
     os._exit(status)
 
