@@ -261,6 +261,11 @@ def test_a_spool_beyond_its_share_of_the_folder_gives_its_space_back(
     assert sizes_after_drop == [0]  # the space went back when the bound was reached
 
 
+def test_without_positional_reads_there_is_no_spool(monkeypatch):
+    monkeypatch.delattr(local.os, "pread")
+    assert BatchSpool.start() is None
+
+
 def test_stdin_and_fifos_are_not_spooled_twice(tmp_path):
     """They are copied to a temporary file as they are read already."""
     fifo = tmp_path / "pipe"

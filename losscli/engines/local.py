@@ -129,6 +129,8 @@ class BatchSpool:
 
     @classmethod
     def start(cls) -> BatchSpool | None:
+        if not hasattr(os, "pread"):  # no positional reads here: read the input again
+            return None
         try:
             file = tempfile.TemporaryFile(prefix="losscli-batches-")
         except OSError:  # no usable temporary folder: read the input again instead
