@@ -888,5 +888,17 @@ def test_equal_values_with_other_weights_or_questions_are_not_shared():
     assert arrays[1] is arrays[0] is arrays[4] and arrays[2] is not x and arrays[3] is not x
 
 
+def test_one_array_asked_different_questions_is_not_shared():
+    """Two items may be given the very same array object (a cached |e|) and still be
+    asked different questions: identity alone must not make them share."""
+    from losscli.analysis.exact import Tracked, share_tracked
+    from losscli.analysis.sensitivity_plan import ItemState
+
+    x = np.arange(10.0)
+    states = [ItemState(), ItemState()]
+    share_tracked(states, "top", [x, x], lambda j: Tracked(percentiles=(50.0,)), None, ["a", "b"])
+    assert states[0].top is not states[1].top
+
+
 def _joined(pieces: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.zeros(0)

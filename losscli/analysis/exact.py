@@ -101,27 +101,24 @@ def share_tracked(
     always holds exactly its own item's values. None: the item has none.
     """
     n = len(arrays)
-    same_kind = (lambda i, j: True) if kinds is None else (lambda i, j: kinds[i] == kinds[j])
 
-    def same_weights(i: int, j: int) -> bool:
-        if weights is None:
-            return True
-        a, b = weights[i], weights[j]
-        return (a is None and b is None) or (b is not None and same_bits(a, b))
+    def alike(i: int, j: int) -> bool:
+        if kinds is not None and kinds[i] != kinds[j]:
+            return False
+        if weights is not None:
+            a, b = weights[i], weights[j]
+            if not ((a is None and b is None) or (b is not None and same_bits(a, b))):
+                return False
+        b = arrays[j]
+        return b is not None and (arrays[i] is b or same_bits(arrays[i], b))
 
+    # group[j]: the first item alike to item j (the very same array object is not enough:
+    # two items may be given one array and still be asked different questions).
+    group = list(range(n))
     for j in range(n):
-        array = arrays[j]
-        if array is None:
-            continue
-        for i in range(j):
-            earlier = arrays[i]
-            if (
-                same_kind(i, j)
-                and same_weights(i, j)
-                and (earlier is array or same_bits(earlier, array))
-            ):
-                arrays[j] = earlier
-                break
+        if arrays[j] is not None:
+            group[j] = next((i for i in range(j) if group[i] == i and alike(i, j)), j)
+            arrays[j] = arrays[group[j]]
     users: dict[int, list[int]] = {}
     for j in range(n):
         if arrays[j] is None:
@@ -131,21 +128,20 @@ def share_tracked(
                 (
                     getattr(states[i], attr)
                     for i in range(j)
-                    if arrays[i] is arrays[j] and getattr(states[i], attr) is not None
+                    if group[i] == group[j] and getattr(states[i], attr) is not None
                 ),
                 None,
             )
             setattr(states[j], attr, twin if twin is not None else make(j))
         users.setdefault(id(getattr(states[j], attr)), []).append(j)
     for indices in users.values():
-        first = arrays[indices[0]]
+        first = group[indices[0]]
         copies: dict[int, Tracked] = {}
         for j in indices[1:]:
-            if arrays[j] is not first:
-                key = id(arrays[j])
-                if key not in copies:
-                    copies[key] = copy.deepcopy(getattr(states[j], attr))
-                setattr(states[j], attr, copies[key])
+            if group[j] != first:
+                if group[j] not in copies:
+                    copies[group[j]] = copy.deepcopy(getattr(states[j], attr))
+                setattr(states[j], attr, copies[group[j]])
 
 
 # --------------------------------------------------------------------------- fallback passes
