@@ -195,12 +195,14 @@ class BatchSpool:
             self.close()
 
     def batches(self) -> Iterator[Dataset]:
-        """The spooled batches again, in order, read one batch ahead in a thread.
+        """The spooled batches again, in order, read ahead in a thread as the input is.
 
         Reads are positional (``os.pread``), so a pass left early and a new pass
         never share a file position.
         """
         import numpy as np
+
+        from losscli.io.source import _prefetched
 
         fd, index = self._fd, list(self._index)
 
@@ -216,7 +218,7 @@ class BatchSpool:
                     arrays.append(raw)
                 yield pickle.loads(meta, buffers=arrays)
 
-        return _ahead(read())
+        return _prefetched(read())
 
     def close(self) -> None:
         if self._closed:
@@ -258,29 +260,6 @@ def _read_into(fd: int, buffer: Any, offset: int) -> None:
         if count == 0:
             raise OSError(errno.EIO, "the batch spool ended early")
         done += count
-
-
-def _ahead(items: Iterator[Dataset]) -> Iterator[Dataset]:
-    """``items`` produced one ahead in a thread, so that reading overlaps the pass's work.
-
-    A pass left early does not wait for the read in flight (it may be finalised by the
-    garbage collector in that very thread): the read finishes on its own and is dropped.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    done = object()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="losscli-spool-read")
-    pending = pool.submit(next, items, done)
-    try:
-        while True:
-            item = pending.result()
-            if item is done:
-                return
-            pending = pool.submit(next, items, done)
-            yield item  # type: ignore[misc]
-    finally:
-        pending.cancel()
-        pool.shutdown(wait=False)
 
 
 @functools.lru_cache(maxsize=1)
