@@ -200,7 +200,7 @@ class BatchSpool:
         Reads are positional (``os.pread``), so a pass left early and a new pass
         never share a file position.
         """
-        import numpy as np
+        import pyarrow as pa
 
         from losscli.io.source import _prefetched
 
@@ -212,7 +212,9 @@ class BatchSpool:
                 offset += size
                 arrays = []
                 for nbytes in sizes:
-                    raw = np.empty(nbytes, dtype=np.uint8)
+                    # Arrow's memory pool, as the batches of pass 1 (the C heap keeps
+                    # what it frees: pass 2's peak grew with the input's size).
+                    raw = pa.allocate_buffer(nbytes)
                     _read_into(fd, raw, offset)
                     offset += nbytes
                     arrays.append(raw)
