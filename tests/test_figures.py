@@ -62,7 +62,7 @@ def test_compare_ranks_accuracy_highest_first_and_agreement_follows(run, tmp_pat
     assert acc["b"]["median"] is None and acc["b"]["top1pct_share"] is None
 
 
-def test_compare_table_shows_a_score_behind_the_best_as_negative(run, tmp_path):
+def test_compare_table_shows_how_far_a_score_is_behind_the_best_as_the_json_does(run, tmp_path):
     rows = BINARY.split("\n", 1)[1]
     path = _write(tmp_path, BINARY + rows * 4)
     out = run(
@@ -71,7 +71,19 @@ def test_compare_table_shows_a_score_behind_the_best_as_negative(run, tmp_path):
     )  # fmt: skip
     assert out.exit_code == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if x.strip().startswith("accuracy") and "[" in x)
-    assert "-0.5" in line and "clearly worse" in line
+    # behind best: 1.0 - 0.5, positive as for a loss, the JSON's diff_to_best
+    assert "0.5" in line and "-0.5" not in line and "clearly worse" in line
+    low, high = (float(v) for v in line.split("[")[1].split("]")[0].split(","))
+    assert 0 < low <= 0.5 <= high
+    data = json.loads(
+        run(
+            "compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "accuracy", "--ci",
+            "0.9", "--bootstrap", "200", "--format", "json",
+        ).stdout
+    )  # fmt: skip
+    (b,) = [r for r in data["results"] if r["model"] == "b"]
+    assert b["diff_to_best"] == 0.5
+    assert (low, high) == (float(f"{b['diff_ci_low']:.5g}"), float(f"{b['diff_ci_high']:.5g}"))
     assert "scores (higher is better) rank from the highest" in " ".join(out.stdout.split())
 
 

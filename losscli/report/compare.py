@@ -481,17 +481,16 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             low, high = row.diff_ci_low, row.diff_ci_high
             interval = "-"
             verdict = ""
-            # Shown as this model minus the best: a score (higher is better) behind
-            # the best is below it, so its difference and interval are negative.
-            sign = -1.0 if row.higher else 1.0
+            # How far behind the best, as diff_to_best in the JSON and the page: > 0 is
+            # worse for losses and scores alike (a score's best - value), so the
+            # figures are the same everywhere and an interval above 0 is "worse".
             if low is not None and high is not None:
-                shown = sorted((sign * low, sign * high))
                 interval = (
-                    f"[{fmt_number(shown[0], percent=row.percent)}, "
-                    f"{fmt_number(shown[1], percent=row.percent)}]"
+                    f"[{fmt_number(low, percent=row.percent)}, "
+                    f"{fmt_number(high, percent=row.percent)}]"
                 )
                 verdict = "clearly worse" if low > 0 else "not separable"
-            diff = ("-" if row.higher else "+") + fmt_number(row.diff_to_best, percent=row.percent)
+            diff = fmt_number(row.diff_to_best, percent=row.percent)
             ci_rows.append((row.label, row.model, [diff, interval, verdict]))
         console.print(
             Text(
@@ -499,7 +498,7 @@ def render_models_table(report: CompareReport, console: Console) -> None:
                 "interval)"
             )
         )
-        print_model_table(console, ["minus best", "interval", ""], ci_rows, report.models)
+        print_model_table(console, ["behind best", "interval", ""], ci_rows, report.models)
 
     if several:
         console.print(Text(agreement_text(report)))
@@ -528,6 +527,13 @@ def render_models_table(report: CompareReport, console: Console) -> None:
             + (
                 "; scores (higher is better) rank from the highest"
                 if several and any(r.higher for r in report.results)
+                else ""
+            )
+            + (
+                "; behind best: how far a model trails the best one (value - best;"
+                " |value| - |best| for signed losses; best - value for scores), > 0 is"
+                " worse"
+                if several and report.ci_level is not None
                 else ""
             ),
             style="dim",

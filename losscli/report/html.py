@@ -173,7 +173,7 @@ def compare_table(report: Any) -> Table:
     """One row per (loss, model): value, distribution, rank and the difference to the best."""
     with_ci = report.ci_level is not None
     headers = ["loss", "model", "value", "median", "p95", "max", "worst 1% share", "rank"]
-    headers += ["diff to best"] + (["interval"] if with_ci else [])
+    headers += ["behind best"] + (["interval"] if with_ci else [])
     table = Table(headers, numeric=set(range(2, len(headers))))
     previous = None
     for i, r in enumerate(report.results):
