@@ -855,3 +855,28 @@ def test_the_rounding_floor_of_values_near_the_float64_limit(run, tmp_path, comm
     result = run(command, path)
     assert result.exit_code == 0, result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_compare_says_no_test_or_interval_where_none_could_be_computed(run, tmp_path):
+    """A figure that overflows (model a: mse inf, mae's differences of 1e200, whose
+    variance overflows) gets no paired test and mse no interval: the sentence says so
+    instead of calling the difference noise or the interval one that includes 0."""
+    path = tmp_path / "overflow.csv"
+    path.write_text("y_true,a,b\n1,1e200,1.5\n2,2,2.5\n3,3,3.1\n")
+    args = ("compare", path, "--pred-col", "a", "--pred-col", "b", "-l", "mse,mae")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    sentence = _sentence(result.stdout)
+    assert "no test on mse and mae" in sentence
+    assert "noise" not in sentence
+    result = run(*args, "--ci", "0.95", "--bootstrap", "200")
+    assert result.exit_code == 0, result.stderr
+    sentence = _sentence(result.stdout)
+    # mae has an interval, and it includes 0; mse (inf) has none
+    assert "not separable on mae (the paired interval includes 0)" in sentence
+    assert "No paired interval on mse (a value that is not finite)" in sentence
+    # and the same with mse alone: nothing is called clear or not separable
+    flat = " ".join(run(*args[:-1], "mse", "--ci", "0.95", "--bootstrap", "200").stdout.split())
+    sentence = flat[flat.index("b is best") : flat.index("task regression")]
+    assert "No paired interval on mse" in sentence
+    assert "separable" not in sentence and "clear" not in sentence

@@ -717,19 +717,32 @@ def noise_text(report: CompareReport) -> str:
             "rerun with --ci 0.95 for paired-bootstrap intervals."
         )
     level = f"{100 * report.ci_level:g}%"
+    behind = {label: [r for r in rows if r.rank != 1] for label, rows in by_loss.items()}
+    # No interval (a value that overflows): nothing is said about noise there.
+    no_interval = [
+        label for label, rows in behind.items() if any(r.diff_ci_low is None for r in rows)
+    ]
     unclear = [
         label
-        for label, rows in by_loss.items()
-        if any(r.rank != 1 and not (r.diff_ci_low is not None and r.diff_ci_low > 0) for r in rows)
+        for label, rows in behind.items()
+        if label not in no_interval and any(not r.diff_ci_low > 0 for r in rows)  # type: ignore[operator]
     ]
+    missing = (
+        f" No paired interval on {join_names(no_interval)} (a value that is not finite)."
+        if no_interval
+        else ""
+    )
     if not unclear:
-        return f"At {level} every difference is clear (paired bootstrap)."
+        if no_interval and len(no_interval) == len(behind):
+            return missing.strip()
+        clear = "every other difference" if no_interval else "every difference"
+        return f"At {level} {clear} is clear (paired bootstrap).{missing}"
     noise = (
         " so the disagreement may be noise" if disagreeing and disagreeing <= set(unclear) else ""
     )
     return (
         f"At {level} the models are not separable on {join_names(unclear)} (the paired "
-        f"interval includes 0){',' if noise else ''}{noise}."
+        f"interval includes 0){',' if noise else ''}{noise}.{missing}"
     )
 
 
@@ -741,21 +754,32 @@ def _tests_text(report: CompareReport) -> str:
     """What the paired tests say about the best model of each tested loss."""
     clear: list[str] = []
     unclear: list[str] = []
+    untested: list[str] = []
     for label, order in report.rankings.items():
         if label not in report.agreement.best_by_loss:  # a tie, or no finite value
             continue
         mine = [t for t in report.tests if t.loss == label and order[0] in (t.model_a, t.model_b)]
         if not mine:
             continue
-        separated = all(t.p_adjusted == t.p_adjusted and t.p_adjusted < TEST_ALPHA for t in mine)
-        (clear if separated else unclear).append(label)
-    if not clear and not unclear:
+        p_values = [t.p_adjusted for t in mine]
+        if any(p != p for p in p_values):  # a test that gave no p-value (NaN)
+            untested.append(label)
+        elif all(p < TEST_ALPHA for p in p_values):
+            clear.append(label)
+        else:
+            unclear.append(label)
+    if not clear and not unclear and not untested:
         return "--ci 0.95 adds paired-bootstrap intervals of the differences."
     parts = []
     if clear:
         parts.append(f"the best model differs clearly on {join_names(clear)}")
     if unclear:
         parts.append(f"not on {join_names(unclear)} (the difference may be noise)")
+    if untested:
+        parts.append(
+            f"no test on {join_names(untested)} (fewer than 2 rows, or per-row differences"
+            " that overflow or never vary)"
+        )
     return (
         f"Paired tests (Holm-adjusted p < {TEST_ALPHA:g}): {'; '.join(parts)}; "
         "--ci 0.95 adds paired-bootstrap intervals."
