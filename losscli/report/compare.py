@@ -725,7 +725,7 @@ def noise_text(report: CompareReport) -> str:
     unclear = [
         label
         for label, rows in behind.items()
-        if label not in no_interval and any(not r.diff_ci_low > 0 for r in rows)  # type: ignore[operator]
+        if label not in no_interval and any(not r.diff_ci_low > 0 for r in rows)
     ]
     missing = (
         f" No paired interval on {join_names(no_interval)} (a value that is not finite)."
