@@ -596,6 +596,47 @@ def test_growth_label_is_the_measured_exponent(run, monkeypatch):
     assert "~k^2" not in rmse_line
 
 
+def test_growth_text_names_the_power_measured():
+    """A class is a verdict criterion (b >= 1.5 quadratic); the text is the power measured."""
+    from losscli.analysis.sensitivity import growth_text
+
+    assert growth_text("quadratic", 2.0) == "~k^2 (b=2.00)"
+    assert growth_text("quadratic", 1.9) == "~k^2 (b=1.90)"
+    assert growth_text("quadratic", 3.0) == "~k^3 (b=3.00)"
+    assert growth_text("quadratic", 1.6) == "~k^1.6 (b=1.60)"
+    assert growth_text("linear", 1.0) == "~k (b=1.00)"
+    assert growth_text("linear", 0.5) == "~k^0.5 (b=0.50)"
+    assert growth_text("quadratic", None) == "~k^2"
+    assert growth_text("bounded", 0.0) == "bounded"
+    assert growth_text("jump", None) == "jump"
+
+
+def test_a_custom_loss_of_another_power_reads_as_that_power(run, tmp_path, monkeypatch):
+    """|e|^3 was labelled '~k^2 (b=3.00)' and |e|^0.5 '~k (b=0.50)'."""
+    module = tmp_path / "powers.py"
+    module.write_text(
+        "import numpy as np\n"
+        "def cubic(y_true, y_pred):\n"
+        "    return np.abs(np.asarray(y_true) - np.asarray(y_pred)) ** 3\n"
+        "def root(y_true, y_pred):\n"
+        "    return np.abs(np.asarray(y_true) - np.asarray(y_pred)) ** 0.5\n"
+    )
+    monkeypatch.setenv("COLUMNS", "120")
+    res = run(
+        "sensitivity", OUTLIERS, "-l", "mse", "--custom", f"{module}:cubic",
+        "--custom", f"{module}:root",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    cubic = [x for x in lines if x.strip().startswith("cubic")]
+    root = [x for x in lines if x.strip().startswith("root")]
+    assert any(x.rstrip().endswith("~k^3 (b=3.00)") for x in cubic)  # the injection table
+    assert any("moves it ~k^3 (growth exponent 3.00" in x for x in cubic)  # the verdict
+    assert any(x.rstrip().endswith("~k^0.5 (b=0.50)") for x in root)
+    assert any("moves it ~k^0.5 (growth exponent 0.50" in x for x in root)
+    assert "~k^2 (b=3" not in res.stdout and "~k (b=0.5" not in res.stdout
+
+
 def test_signed_loss_reads_as_a_bias_and_documents_its_share(run, run_json, monkeypatch):
     _, rep = report_for(OUTLIERS, ["mbe"])
     mbe = result(rep, "mbe")

@@ -791,12 +791,28 @@ def fmt_value(value: float) -> str:
     return f"{value:.5g}"
 
 
+def power_text(growth: str, exponent: float | None) -> str:
+    """~k^2 or ~k for a growth class, or ~k^b when the measured exponent is another power.
+
+    The classes are verdict criteria (b >= 1.5 "quadratic", 0.5 <= b < 1.5
+    "linear"); the text names the power measured, so a custom loss growing as
+    |e|^3 reads ~k^3, not ~k^2 beside b=3.00.
+    """
+    base = {"quadratic": "~k^2", "linear": "~k"}[growth]
+    if exponent is None:
+        return base
+    nominal = 2.0 if growth == "quadratic" else 1.0
+    if abs(exponent - nominal) < 0.25:
+        return base
+    return f"~k^{exponent:.2g}"
+
+
 def growth_text(growth: str, exponent: float | None) -> str:
     """~k^2 / ~k / bounded / jump / clipped, with the measured exponent when there is one."""
-    base = {"quadratic": "~k^2", "linear": "~k", "bounded": "bounded"}.get(growth, growth)
-    if growth in ("quadratic", "linear") and exponent is not None:
-        return f"{base} (b={exponent:.2f})"
-    return base
+    if growth in ("quadratic", "linear"):
+        base = power_text(growth, exponent)
+        return base if exponent is None else f"{base} (b={exponent:.2f})"
+    return {"bounded": "bounded"}.get(growth, growth)
 
 
 @dataclass(frozen=True)
@@ -884,13 +900,17 @@ def verdict_of(
             f"logits) it grows {through}, {_pct(clipping.unclipped_change)} at k={k2:g}"
         )
     elif growth == "quadratic":
+        power = power_text(growth, exponent)
         sensitive.append(
-            f"one bad row moves {it} ~k^2 ({b})" if b else f"one bad row moves {it} ~k^2"
+            f"one bad row moves {it} {power} ({b})" if b else f"one bad row moves {it} {power}"
         )
     elif growth == "jump":
         sensitive.append(f"one bad row sets {it} (no change at k=10, a change at k=100)")
     elif growth == "linear":
-        robust.append(f"one bad row moves {it} ~k ({b})" if b else f"one bad row moves {it} ~k")
+        power = power_text(growth, exponent)
+        robust.append(
+            f"one bad row moves {it} {power} ({b})" if b else f"one bad row moves {it} {power}"
+        )
     elif biggest < BARELY_PCT:
         robust.append(f"one bad row barely moves {it} (bounded{', ' + b if b else ''})")
     else:
