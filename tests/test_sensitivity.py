@@ -606,6 +606,7 @@ def test_growth_text_names_the_power_measured():
     assert growth_text("quadratic", 1.6) == "~k^1.6 (b=1.60)"
     assert growth_text("linear", 1.0) == "~k (b=1.00)"
     assert growth_text("linear", 0.5) == "~k^0.5 (b=0.50)"
+    assert growth_text("quadratic", 123.4) == "~k^123 (b=123.40)"
     assert growth_text("quadratic", None) == "~k^2"
     assert growth_text("bounded", 0.0) == "bounded"
     assert growth_text("jump", None) == "jump"

@@ -804,7 +804,7 @@ def power_text(growth: str, exponent: float | None) -> str:
     nominal = 2.0 if growth == "quadratic" else 1.0
     if abs(exponent - nominal) < 0.25:
         return base
-    return f"~k^{exponent:.2g}"
+    return f"~k^{exponent:.2g}" if exponent < 10 else f"~k^{exponent:.0f}"  # no 1.2e+02
 
 
 def growth_text(growth: str, exponent: float | None) -> str:
