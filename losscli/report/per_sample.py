@@ -10,8 +10,9 @@ themselves (Arrow's binary IPC format: eight bytes a distinct loss value, half
 the size of their text), and are turned into text when they are appended.
 
 Numbers are written in Arrow's shortest round-trip form (``0.25``, ``2``,
-``1e-05``, ``inf``, ``nan``): reading the file back gives exactly the
-float64 values computed. A loss's cell is empty on rows where it is not
+``inf``, ``nan``; exponent notation as the installed pyarrow spells it:
+``1.5e-7`` with pyarrow 26): reading the file back gives exactly the float64
+values computed. A loss's cell is empty on rows where it is not
 defined (its support, e.g. d_real rows for gan_generator).
 """
 
