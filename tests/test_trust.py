@@ -874,9 +874,57 @@ def test_compare_says_no_test_or_interval_where_none_could_be_computed(run, tmp_
     sentence = _sentence(result.stdout)
     # mae has an interval, and it includes 0; mse (inf) has none
     assert "not separable on mae (the paired interval includes 0)" in sentence
-    assert "No paired interval on mse (a value that is not finite)" in sentence
+    assert "No paired interval for a on mse (a value that is not finite)" in sentence
     # and the same with mse alone: nothing is called clear or not separable
     flat = " ".join(run(*args[:-1], "mse", "--ci", "0.95", "--bootstrap", "200").stdout.split())
     sentence = flat[flat.index("b is best") : flat.index("task regression")]
-    assert "No paired interval on mse" in sentence
+    assert "No paired interval for a on mse" in sentence
     assert "separable" not in sentence and "clear" not in sentence
+
+
+def _three_models(path: Path, seed: int, scale_c: float) -> None:
+    """best; c as far off as best on mse but worse on mae; a with one row at 1e200."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    y = rng.normal(size=n) * 10
+    e = rng.standard_t(3, size=n)
+    e /= np.sqrt((e**2).mean())
+    c = y + rng.choice([-1, 1], size=n) * scale_c
+    a = y + rng.normal(size=n) * 5
+    a[0] = 1e200
+    rows = "".join(",".join(repr(float(v)) for v in r) + "\n" for r in zip(y, y + e, c, a))
+    path.write_text("y_true,best,c,a\n" + rows)
+
+
+def test_three_models_one_without_a_figure_the_others_still_judged(run, tmp_path):
+    """Model a overflows (mse inf; its differences to the best have no interval and no
+    test); c's difference on mse includes 0. The sentence judges c and names a: it
+    never calls every difference clear, nor says there is no interval or no test on
+    a loss where c has one."""
+    import json
+
+    path = tmp_path / "three.csv"
+    _three_models(path, seed=2, scale_c=1.02)
+    args = ("compare", path, "--pred-col", "best", "--pred-col", "c", "--pred-col", "a")
+    args += ("-l", "mse,mae")
+    ci = ("--ci", "0.95", "--bootstrap", "300")
+    data = json.loads(run(*args, *ci, "--format", "json").stdout)
+    rows = [r for r in data["results"] if r["rank"] != 1]
+    unclear = sorted(
+        {r["loss"] for r in rows if r["diff_ci_low"] is not None and r["diff_ci_low"] <= 0}
+    )
+    assert unclear == ["mse"]  # c on mse: the data are made so
+    assert [(r["loss"], r["model"]) for r in rows if r["diff_ci_low"] is None] == [("mse", "a")]
+    sentence = _sentence(run(*args, *ci).stdout)
+    assert "not separable on mse (the paired interval includes 0)" in sentence
+    assert "No paired interval for a on mse (a value that is not finite)" in sentence
+    assert "clear" not in sentence.split("Paired tests")[0]
+    # Without --ci: the tests that ran decide; the ones that gave no p-value are named.
+    tests = {(t["loss"], t["model_b"]): t["p_adjusted"] for t in data["tests"]}
+    assert tests[("mae", "c")] < 0.05 and tests[("mse", "c")] >= 0.05
+    assert tests[("mse", "a")] is None and tests[("mae", "a")] is None
+    sentence = _sentence(run(*args).stdout)
+    assert "the best model differs clearly on mae" in sentence
+    assert "not on mse (the difference may be noise)" in sentence
+    assert "no test of a on mse and mae" in sentence
+    assert "no test on" not in sentence

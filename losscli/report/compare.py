@@ -718,22 +718,27 @@ def noise_text(report: CompareReport) -> str:
         )
     level = f"{100 * report.ci_level:g}%"
     behind = {label: [r for r in rows if r.rank != 1] for label, rows in by_loss.items()}
-    # No interval (a value that overflows): nothing is said about noise there.
-    no_interval = [
-        label for label, rows in behind.items() if any(r.diff_ci_low is None for r in rows)
-    ]
+    # Judged model by model: a row without an interval (a value that overflows) says
+    # nothing about noise; the other rows of its loss still do.
     unclear = [
         label
         for label, rows in behind.items()
-        if label not in no_interval and any(not r.diff_ci_low > 0 for r in rows)
+        if any(r.diff_ci_low is not None and not r.diff_ci_low > 0 for r in rows)
+    ]
+    no_interval = [
+        (label, [r.model for r in rows if r.diff_ci_low is None])
+        for label, rows in behind.items()
+        if any(r.diff_ci_low is None for r in rows)
     ]
     missing = (
-        f" No paired interval on {join_names(no_interval)} (a value that is not finite)."
+        " No paired interval "
+        + join_names([f"for {join_names(models)} on {label}" for label, models in no_interval])
+        + " (a value that is not finite)."
         if no_interval
         else ""
     )
     if not unclear:
-        if no_interval and len(no_interval) == len(behind):
+        if not any(r.diff_ci_low is not None for rows in behind.values() for r in rows):
             return missing.strip()
         clear = "every other difference" if no_interval else "every difference"
         return f"At {level} {clear} is clear (paired bootstrap).{missing}"
@@ -755,19 +760,26 @@ def _tests_text(report: CompareReport) -> str:
     clear: list[str] = []
     unclear: list[str] = []
     untested: list[str] = []
+    partly: dict[tuple[str, ...], list[str]] = {}  # models without a test -> losses
     for label, order in report.rankings.items():
         if label not in report.agreement.best_by_loss:  # a tie, or no finite value
             continue
         mine = [t for t in report.tests if t.loss == label and order[0] in (t.model_a, t.model_b)]
         if not mine:
             continue
-        p_values = [t.p_adjusted for t in mine]
-        if any(p != p for p in p_values):  # a test that gave no p-value (NaN)
+        # Judged on the tests that gave a p-value; one that gave none (NaN) is named.
+        tested = [t.p_adjusted for t in mine if t.p_adjusted == t.p_adjusted]
+        if not tested:
             untested.append(label)
-        elif all(p < TEST_ALPHA for p in p_values):
+            continue
+        if all(p < TEST_ALPHA for p in tested):
             clear.append(label)
         else:
             unclear.append(label)
+        others = [t.model_b if t.model_a == order[0] else t.model_a for t in mine]
+        lacking = tuple(m for t, m in zip(mine, others) if t.p_adjusted != t.p_adjusted)
+        if lacking:
+            partly.setdefault(lacking, []).append(label)
     if not clear and not unclear and not untested:
         return "--ci 0.95 adds paired-bootstrap intervals of the differences."
     parts = []
@@ -775,9 +787,11 @@ def _tests_text(report: CompareReport) -> str:
         parts.append(f"the best model differs clearly on {join_names(clear)}")
     if unclear:
         parts.append(f"not on {join_names(unclear)} (the difference may be noise)")
-    if untested:
+    missing = [f"on {join_names(untested)}"] if untested else []
+    missing += [f"of {join_names(list(m))} on {join_names(ls)}" for m, ls in partly.items()]
+    if missing:
         parts.append(
-            f"no test on {join_names(untested)} (fewer than 2 rows, or per-row differences"
+            f"no test {'; '.join(missing)} (fewer than 2 rows, or per-row differences"
             " that overflow or never vary)"
         )
     return (
