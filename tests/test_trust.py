@@ -306,7 +306,7 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
     # A bias check is no disagreement: every loss prefers linear.
     assert sentence.startswith("The losses agree: linear is best on all 7 losses")
     assert "disagree" not in sentence
-    # the sentence names exactly the losses whose interval includes 0
+    # the sentence names exactly the losses where an interval is not all above 0
     import json
 
     data = json.loads(run(*args, "--ci", "0.95", "--bootstrap", "300", "--format", "json").stdout)
@@ -315,7 +315,7 @@ def test_compare_words_a_bias_as_a_bias_and_says_whether_it_could_be_noise(run, 
         for r in data["results"]
         if r["rank"] != 1 and not (r["diff_ci_low"] is not None and r["diff_ci_low"] > 0)
     }
-    named = sentence.split("not separable on", 1)[1].split("(the paired")[0]
+    named = sentence.split("not separable on", 1)[1].split("(a paired")[0]
     assert {
         w.strip(" ,") for w in named.replace(" and ", ",").split(",") if w.strip(" ,")
     } == unclear
@@ -873,7 +873,7 @@ def test_compare_says_no_test_or_interval_where_none_could_be_computed(run, tmp_
     assert result.exit_code == 0, result.stderr
     sentence = _sentence(result.stdout)
     # mae has an interval, and it includes 0; mse (inf) has none
-    assert "not separable on mae (the paired interval includes 0)" in sentence
+    assert "not separable on mae (a paired interval is not all above 0)" in sentence
     assert "No paired interval for a on mse (a value that is not finite)" in sentence
     # and the same with mse alone: nothing is called clear or not separable
     flat = " ".join(run(*args[:-1], "mse", "--ci", "0.95", "--bootstrap", "200").stdout.split())
@@ -916,7 +916,7 @@ def test_three_models_one_without_a_figure_the_others_still_judged(run, tmp_path
     assert unclear == ["mse"]  # c on mse: the data are made so
     assert [(r["loss"], r["model"]) for r in rows if r["diff_ci_low"] is None] == [("mse", "a")]
     sentence = _sentence(run(*args, *ci).stdout)
-    assert "not separable on mse (the paired interval includes 0)" in sentence
+    assert "not separable on mse (a paired interval is not all above 0)" in sentence
     assert "No paired interval for a on mse (a value that is not finite)" in sentence
     assert "clear" not in sentence.split("Paired tests")[0]
     # Without --ci: the tests that ran decide; the ones that gave no p-value are named.
@@ -928,3 +928,72 @@ def test_three_models_one_without_a_figure_the_others_still_judged(run, tmp_path
     assert "not on mse (the difference may be noise)" in sentence
     assert "no test of a on mse and mae" in sentence
     assert "no test on" not in sentence
+
+
+def test_compare_calls_a_disagreement_noise_only_if_the_best_models_difference_is(run, tmp_path):
+    """mae prefers m2 over the overall best m1 by a clear interval; only m3's interval on
+    mae includes 0. That is no reason to call the disagreement noise (it was)."""
+    import json
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = rng.normal(size=n) * 10
+    m1 = y + rng.normal(size=n)
+
+    def spiky() -> np.ndarray:  # 10% of rows far off, the rest very close
+        return np.where(rng.random(n) < 0.1, rng.normal(size=n) * 8, rng.normal(size=n) * 0.1)
+
+    m3 = y + spiky()
+    m2 = y + spiky()
+    rows = "".join(",".join(repr(float(v)) for v in r) + "\n" for r in zip(y, m1, m2, m3))
+    path = tmp_path / "spiky.csv"
+    path.write_text("y_true,m1,m2,m3\n" + rows)
+    args = ("compare", path, "--pred-col", "m1", "--pred-col", "m2", "--pred-col", "m3")
+    args += ("-l", "mse,mae", "--ci", "0.95", "--bootstrap", "300")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["agreement"]["best_model"] == "m1"
+    assert data["agreement"]["disagreeing"] == ["mae"]
+    mae = {r["model"]: r for r in data["results"] if r["loss"] == "mae"}
+    assert mae["m2"]["rank"] == 1 and mae["m1"]["diff_ci_low"] > 0  # m1 clearly behind m2
+    assert mae["m3"]["diff_ci_low"] <= 0  # m3 not separable from m2
+    sentence = _sentence(run(*args).stdout)
+    assert "not separable on mae" in sentence
+    assert "noise" not in sentence
+
+
+def test_compare_says_when_unweighted_tests_favour_another_model(run, tmp_path):
+    """The tests count each row once; with weights the values can rank the other way. The
+    sentence said "the best model differs clearly" beside tests favouring the other model."""
+    import json
+
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.normal(size=n)
+    heavy = np.arange(n) % 4 == 0  # weight 10: m1 close; elsewhere (0.1) m2 closer
+    m1 = y + np.where(heavy, rng.normal(0, 0.3, n), rng.normal(0, 2, n))
+    m2 = y + np.where(heavy, rng.normal(0, 2, n), rng.normal(0, 0.8, n))
+    w = np.where(heavy, 10.0, 0.1)
+    rows = "".join(",".join(repr(float(v)) for v in r) + "\n" for r in zip(y, m1, m2, w))
+    path = tmp_path / "weighted.csv"
+    path.write_text("y_true,m1,m2,w\n" + rows)
+    args = ("compare", path, "--pred-col", "m1", "--pred-col", "m2", "-l", "mse,mae")
+    args += ("--weight-col", "w")
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["rankings"] == {"mse": ["m1", "m2"], "mae": ["m1", "m2"]}
+    for test in data["tests"]:  # m1 - m2 > 0 row by row: m2 favoured, clearly
+        assert test["statistic"] > 0 and test["p_adjusted"] < 0.05
+    sentence = _sentence(run(*args).stdout)
+    assert "differs clearly" not in sentence
+    assert "the tests favour m2 on mse and mae (a test counts each row once" in sentence
+
+
+def test_compare_without_ci_measures_a_bias_gap_by_absolute_value(run, tmp_path):
+    """mbe -0.966 against +0.984 is 1.9% apart in ranking terms, not 200%."""
+    path = tmp_path / "bias.csv"
+    y = np.linspace(0, 1, 50)
+    rows = "".join(f"{a!r},{a + 0.966!r},{a - 0.984!r}\n" for a in y.tolist())
+    path.write_text("y_true,m1,m2\n" + rows)
+    flat = " ".join(
+        run("compare", path, "--pred-col", "m1", "--pred-col", "m2", "-l", "mbe").stdout.split()
+    )
+    assert "1.9% apart" in flat and "2e+02%" not in flat

@@ -565,6 +565,9 @@ class PairTest:
     statistic: float
     p_value: float
     p_adjusted: float
+    # The model the rows favour (the lower mean loss, or fewer wrong rows; None: neither):
+    # the direction McNemar's statistic, min(n_ab, n_ba), does not carry. Not in the JSON.
+    favours: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -664,18 +667,23 @@ def results(
 ) -> list[PairTest]:
     """The statistics and p-values, Holm-adjusted across the pairs of each loss."""
     raw: list[tuple[float, float]] = []
+    favours: list[str | None] = []
     for i, acc in enumerate(state.sums):
+        test = tests[i]
         if isinstance(acc, Discordance):
             raw.append(mcnemar_exact(acc.only_a_wrong, acc.only_b_wrong))
+            gap = float(acc.only_b_wrong - acc.only_a_wrong)  # > 0: a is wrong on fewer rows
         else:
             lags = () if autocov is None else autocov[i]
             raw.append(diebold_mariano(acc.n, acc.mean, acc.m2 / acc.n if acc.n else 0.0, lags))
+            gap = -acc.mean if acc.n else 0.0  # d = loss_a - loss_b: < 0 favours a
+        favours.append(test.model_a if gap > 0 else test.model_b if gap < 0 else None)
     adjusted = [math.nan] * len(tests)
     for label in dict.fromkeys(t.label for t in tests):
         index = [i for i, t in enumerate(tests) if t.label == label]
         for i, p in zip(index, holm([raw[i][1] for i in index])):
             adjusted[i] = p
     return [
-        PairTest(t.label, t.model_a, t.model_b, t.test, stat, p, adj)
-        for t, (stat, p), adj in zip(tests, raw, adjusted)
+        PairTest(t.label, t.model_a, t.model_b, t.test, stat, p, adj, side)
+        for t, (stat, p), adj, side in zip(tests, raw, adjusted, favours)
     ]

@@ -708,7 +708,8 @@ def noise_text(report: CompareReport) -> str:
         for label, rows in by_loss.items():
             ranked = sorted(rows, key=lambda r: r.rank)
             if len(ranked) >= 2 and math.isfinite(ranked[0].value) and ranked[0].value != 0:
-                gap = abs(ranked[1].value - ranked[0].value) / abs(ranked[0].value)
+                # In ranking terms (|value| for a signed loss), as diff_to_best.
+                gap = ranked[1].diff_to_best / abs(ranked[0].value)
                 if math.isfinite(gap):
                     gaps.append((gap, label))
         closest = f" (the closest: {min(gaps)[1]}, {100 * min(gaps)[0]:.2g}% apart)" if gaps else ""
@@ -742,12 +743,25 @@ def noise_text(report: CompareReport) -> str:
             return missing.strip()
         clear = "every other difference" if no_interval else "every difference"
         return f"At {level} {clear} is clear (paired bootstrap).{missing}"
+    # A loss that prefers another model is noise only if the overall best model's
+    # difference on it (behind that model) could be 0.
+    overall = report.agreement.best_model
+    close = [
+        label
+        for label in disagreeing
+        if any(
+            r.model == overall and r.diff_ci_low is not None and not r.diff_ci_low > 0
+            for r in behind.get(label, [])
+        )
+    ]
     noise = (
-        " so the disagreement may be noise" if disagreeing and disagreeing <= set(unclear) else ""
+        " so the disagreement may be noise"
+        if disagreeing and len(close) == len(disagreeing)
+        else ""
     )
     return (
-        f"At {level} the models are not separable on {join_names(unclear)} (the paired "
-        f"interval includes 0){',' if noise else ''}{noise}.{missing}"
+        f"At {level} the models are not separable on {join_names(unclear)} (a paired "
+        f"interval is not all above 0){',' if noise else ''}{noise}.{missing}"
     )
 
 
@@ -761,32 +775,45 @@ def _tests_text(report: CompareReport) -> str:
     unclear: list[str] = []
     untested: list[str] = []
     partly: dict[tuple[str, ...], list[str]] = {}  # models without a test -> losses
+    contrary: dict[tuple[str, ...], list[str]] = {}  # models the tests favour -> losses
     for label, order in report.rankings.items():
         if label not in report.agreement.best_by_loss:  # a tie, or no finite value
             continue
-        mine = [t for t in report.tests if t.loss == label and order[0] in (t.model_a, t.model_b)]
+        best = order[0]
+        mine = [t for t in report.tests if t.loss == label and best in (t.model_a, t.model_b)]
         if not mine:
             continue
+        others = [t.model_b if t.model_a == best else t.model_a for t in mine]
         # Judged on the tests that gave a p-value; one that gave none (NaN) is named.
-        tested = [t.p_adjusted for t in mine if t.p_adjusted == t.p_adjusted]
-        if not tested:
-            untested.append(label)
-            continue
-        if all(p < TEST_ALPHA for p in tested):
-            clear.append(label)
-        else:
-            unclear.append(label)
-        others = [t.model_b if t.model_a == order[0] else t.model_a for t in mine]
+        tested = [(t, m) for t, m in zip(mine, others) if t.p_adjusted == t.p_adjusted]
         lacking = tuple(m for t, m in zip(mine, others) if t.p_adjusted != t.p_adjusted)
         if lacking:
             partly.setdefault(lacking, []).append(label)
-    if not clear and not unclear and not untested:
+        if not tested:
+            untested.append(label)
+            continue
+        # The tests count every row once; weighted values can rank the other way.
+        against = tuple(
+            m for t, m in tested if t.p_adjusted < TEST_ALPHA and t.favours not in (None, best)
+        )
+        if against:
+            contrary.setdefault(against, []).append(label)
+        elif all(t.p_adjusted < TEST_ALPHA for t, _ in tested):
+            clear.append(label)
+        else:
+            unclear.append(label)
+    if not clear and not unclear and not untested and not contrary:
         return "--ci 0.95 adds paired-bootstrap intervals of the differences."
     parts = []
     if clear:
         parts.append(f"the best model differs clearly on {join_names(clear)}")
     if unclear:
         parts.append(f"not on {join_names(unclear)} (the difference may be noise)")
+    for models, labels in contrary.items():
+        parts.append(
+            f"the tests favour {join_names(list(models))} on {join_names(labels)} (a test "
+            "counts each row once; the values weigh the rows)"
+        )
     missing = [f"on {join_names(untested)}"] if untested else []
     missing += [f"of {join_names(list(m))} on {join_names(ls)}" for m, ls in partly.items()]
     if missing:
