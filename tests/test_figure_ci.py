@@ -447,14 +447,15 @@ def test_cli_d2_pinball_intervals_equal_the_api(regression_file, run):
 
 
 def test_a_figure_without_value_has_no_interval(tmp_path, run):
-    """One row: r2 and d2_* are undefined (scikit-learn: NaN), so is their interval."""
+    """One row: r2 and d2_* are undefined (scikit-learn: NaN), so is their interval; mae
+    has a value but no interval (every resample of one row is that row)."""
     path = tmp_path / "one.csv"
     path.write_text("y_true,y_pred\n1.5,1.0\n")
     losses = "d2_absolute_error,d2_pinball:alpha=0.9,r2,d2_tweedie,mae"
     payload = _cli(run, "compute", str(path), "-l", losses, "--ci", "0.9", "--bootstrap", "50")
     for row in payload["results"]:
         if row["loss"] == "mae":
-            assert row["value"] == 0.5 and row["ci_low"] == row["ci_high"] == 0.5, row
+            assert row["value"] == 0.5 and row["ci_low"] is None and row["ci_high"] is None
         else:
             assert row["value"] is None and row["ci_low"] is None, row
             assert row["ci_high"] is None, row

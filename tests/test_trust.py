@@ -997,3 +997,27 @@ def test_compare_without_ci_measures_a_bias_gap_by_absolute_value(run, tmp_path)
         run("compare", path, "--pred-col", "m1", "--pred-col", "m2", "-l", "mbe").stdout.split()
     )
     assert "1.9% apart" in flat and "2e+02%" not in flat
+
+
+def test_no_interval_from_a_single_row(run, tmp_path, monkeypatch):
+    """Every resample of one row is that row: intervals of width 0 were shown, and the
+    sentence said "every difference is clear". Now no interval, and the sentence says why."""
+    import json
+
+    monkeypatch.setenv("COLUMNS", "80")
+    path = tmp_path / "one.csv"
+    path.write_text("y_true,a,b,c\n1.5,1.6,2.0,2.5\n")
+    models = ("--pred-col", "a", "--pred-col", "b", "--pred-col", "c")
+    ci = ("--ci", "0.95", "--bootstrap", "50")
+    data = json.loads(run("compute", path, *models, "-l", "mse", *ci, "--format", "json").stdout)
+    assert [(r["ci_low"], r["ci_high"]) for r in data["results"]] == [(None, None)] * 3
+    result = run("compute", path, *models, "-l", "mse", *ci)
+    assert "1 row used" in result.stdout and "[" not in result.stdout.split("task")[0]
+    args = ("compare", path, *models, "-l", "mse,mae", *ci)
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert all(r["diff_ci_low"] is None and r["diff_ci_high"] is None for r in data["results"])
+    sentence = _sentence(run(*args).stdout)
+    assert "clear" not in sentence
+    assert "No paired interval for b and c on mse and for b and c on mae (fewer than 2 rows)" in (
+        sentence
+    )

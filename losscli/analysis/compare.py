@@ -409,7 +409,8 @@ def assemble_report(
         keys = [ranking_key(v, spec.signed, higher) for v in by_model.values()]
         for j in columns:
             row = _model_loss(figures[j], keys, best_key, spec.signed, floor)
-            if replicates is not None and ci_level is not None:
+            # A resample of fewer than two rows is those rows: no interval.
+            if replicates is not None and ci_level is not None and facts.n_rows >= 2:
                 row = _with_interval(
                     row,
                     replicates[:, j],

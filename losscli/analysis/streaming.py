@@ -677,8 +677,9 @@ class StreamingCompute:
         low: float | None = None
         high: float | None = None
         value = acc.result()
-        # No value (a skill score of fewer than two rows): no interval either.
-        if self.ci_level is not None and not state.scalar and not math.isnan(value):
+        # No value (a skill score of fewer than two rows): no interval either; nor from
+        # fewer than two rows (every resample of one row is that row: a width of 0).
+        if self.ci_level is not None and not state.scalar and not math.isnan(value) and n >= 2:
             if isinstance(acc, MedianInterval):
                 low, high = acc.interval()
             elif reps is not None:

@@ -15,6 +15,7 @@ from losscli.report.format import (
     cells_to_markdown,
     fmt_number,
     fmt_params,
+    plural,
     write_report,
 )
 
@@ -586,13 +587,6 @@ def scalar_note(report: CompareReport) -> str:
     return text
 
 
-def plural(n: int, word: str) -> str:
-    """'1 row', '1,000 rows', '2 losses'."""
-    if n == 1:
-        return f"1 {word}"
-    return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"
-
-
 def join_names(names: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     if len(names) <= 1:
@@ -731,10 +725,11 @@ def noise_text(report: CompareReport) -> str:
         for label, rows in behind.items()
         if any(r.diff_ci_low is None for r in rows)
     ]
+    why = "fewer than 2 rows" if report.n_rows < 2 else "a value that is not finite"
     missing = (
         " No paired interval "
         + join_names([f"for {join_names(models)} on {label}" for label, models in no_interval])
-        + " (a value that is not finite)."
+        + f" ({why})."
         if no_interval
         else ""
     )

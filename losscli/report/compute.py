@@ -10,6 +10,7 @@ from losscli.report.format import (
     fmt_number,
     fmt_params,
     group_label,
+    plural,
     write_report,
 )
 
@@ -185,7 +186,7 @@ def render_table(report: ComputeReport, console: Console) -> None:
         _print_narrow(report, with_ci, console)
     caption = [
         f"task {report.task} ({report.task_reason})",
-        f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
+        f"{plural(report.n_rows, 'row')} used, {report.n_dropped:,} dropped",
     ]
     if report.from_logits:
         caption.append("predictions read as logits")

@@ -192,3 +192,10 @@ def write_report(
         console.file.write(text)
     else:
         table(report)
+
+
+def plural(n: int, word: str) -> str:
+    """'1 row', '1,000 rows', '2 losses'."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"

@@ -19,6 +19,7 @@ from losscli.analysis.sensitivity import (
 from losscli.report.format import (
     fmt_number,
     fmt_params,
+    plural,
     write_report,
 )
 
@@ -427,7 +428,7 @@ def render_table(report: SensitivityReport, console: Console) -> None:
     console.print(Text(f"Outlier sensitivity: {report.source}", style="bold"))
     caption = [
         f"task {report.task} ({report.task_reason})",
-        f"{report.n_rows:,} rows used, {report.n_dropped:,} dropped",
+        f"{plural(report.n_rows, 'row')} used, {report.n_dropped:,} dropped",
     ]
     if report.from_logits:
         caption.append("predictions read as logits")
