@@ -1021,3 +1021,14 @@ def test_no_interval_from_a_single_row(run, tmp_path, monkeypatch):
     assert "No paired interval for b and c on mse and for b and c on mae (fewer than 2 rows)" in (
         sentence
     )
+
+
+def test_no_interval_for_a_group_of_one_row(run, tmp_path):
+    import json
+
+    path = tmp_path / "groups.csv"
+    path.write_text("y_true,y_pred,g\n1.5,1.6,a\n2.5,2.0,a\n3.5,3.1,a\n4.5,4.0,b\n")
+    args = ("compute", path, "-l", "mse", "--group-by", "g", "--ci", "0.9", "--bootstrap", "50")
+    rows = {r["group"]: r for r in json.loads(run(*args, "--format", "json").stdout)["results"]}
+    assert rows["b"]["n_rows"] == 1 and rows["b"]["ci_low"] is None and rows["b"]["ci_high"] is None
+    assert rows["a"]["ci_low"] is not None and rows[None]["ci_low"] is not None
