@@ -812,7 +812,7 @@ def growth_text(growth: str, exponent: float | None) -> str:
     if growth in ("quadratic", "linear"):
         base = power_text(growth, exponent)
         return base if exponent is None else f"{base} (b={exponent:.2f})"
-    return {"bounded": "bounded"}.get(growth, growth)
+    return growth
 
 
 @dataclass(frozen=True)
@@ -899,18 +899,11 @@ def verdict_of(
             f"{_pct(clipping.change)} at both k={k1:g} and k={k2:g}; unclipped (through "
             f"logits) it grows {through}, {_pct(clipping.unclipped_change)} at k={k2:g}"
         )
-    elif growth == "quadratic":
-        power = power_text(growth, exponent)
-        sensitive.append(
-            f"one bad row moves {it} {power} ({b})" if b else f"one bad row moves {it} {power}"
-        )
+    elif growth in ("quadratic", "linear"):
+        moves = f"one bad row moves {it} {power_text(growth, exponent)}" + (f" ({b})" if b else "")
+        (sensitive if growth == "quadratic" else robust).append(moves)
     elif growth == "jump":
         sensitive.append(f"one bad row sets {it} (no change at k=10, a change at k=100)")
-    elif growth == "linear":
-        power = power_text(growth, exponent)
-        robust.append(
-            f"one bad row moves {it} {power} ({b})" if b else f"one bad row moves {it} {power}"
-        )
     elif biggest < BARELY_PCT:
         robust.append(f"one bad row barely moves {it} (bounded{', ' + b if b else ''})")
     else:
