@@ -20,6 +20,7 @@ import pytest
 import losscli as lc
 from losscli.errors import InputError
 from losscli.io.columns import InputOptions
+from losscli.io.files import remote_error
 from losscli.io.source import open_source
 from tests.test_errors import assert_error
 from tests.test_files import DAYS, assert_same_json, make_dataset
@@ -220,6 +221,45 @@ def test_unreachable_endpoint_is_an_error_not_a_hang(run):
         )
     line = assert_error(result, 1, "cannot reach the storage", "endpoint_url")
     assert SECRET not in line
+
+
+@pytest.mark.parametrize("port", [40369, 14030, 4030, 403])
+def test_unreachable_endpoint_whose_port_holds_403_is_not_access_denied(port):
+    # The endpoint's URL is in the error's text: a port such as 40369 once made a
+    # refused connection read "access denied" (a random port in the test above).
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+    url = f"http://127.0.0.1:{port}/{BUCKET}/parquet"
+    for exc in (EndpointConnectionError(endpoint_url=url), ConnectTimeoutError(endpoint_url=url)):
+        message = str(remote_error(f"s3://{BUCKET}/parquet/", exc, {}))
+        assert message.startswith(f"cannot reach the storage for s3://{BUCKET}/parquet/ ("), message
+        assert str(port) in message and "access denied" not in message
+    refused = ConnectionRefusedError(111, f"Connect call failed ('127.0.0.1', {port})")
+    assert "cannot reach the storage" in str(remote_error("s3://b/k", refused, {}))
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "An error occurred (403) when calling the HeadObject operation: Forbidden",
+        "An error occurred (AccessDenied) when calling the ListObjectsV2 operation",
+        "Server responded with status 403",
+        "HTTP 403: signature does not match",
+    ],
+)
+def test_http_403_and_access_denied_are_access_denied(detail):
+    message = str(remote_error("s3://b/k", OSError(detail), {}))
+    assert (
+        message == f"cannot read s3://b/k: access denied ({detail}); check the credentials "
+        "and that they may read this location"
+    )
+
+
+@pytest.mark.parametrize(
+    "detail", ["bucket b-4031 has no key k", "request 4030ab failed", "object v1.403.2 is gone"]
+)
+def test_digits_403_inside_a_word_are_not_access_denied(detail):
+    assert str(remote_error("s3://b/k", OSError(detail), {})) == f"cannot read s3://b/k: {detail}"
 
 
 def test_s3_partitions_open_in_another_process(s3):

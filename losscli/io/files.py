@@ -443,6 +443,13 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+# A refused or timed-out connection, decided before access denied: its text names the
+# endpoint, whose port may hold the digits 403 ...
+_UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError")
+# ... and HTTP status 403 as a word: not the digits of a port or a key (":40369").
+_HTTP_403 = re.compile(r"(?<![\w:./-])403(?![\w.])")
+
+
 def remote_error(what: str, exc: BaseException, storage_options: Mapping[str, Any]) -> InputError:
     """A storage library's exception as one clear InputError, secrets hidden."""
     name = type(exc).__name__
@@ -455,12 +462,14 @@ def remote_error(what: str, exc: BaseException, storage_options: Mapping[str, An
             f"--storage-option key=... --storage-option secret=... (or set "
             f"AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), or anon=true for a public bucket"
         )
-    if (
+    unreachable = name in _UNREACHABLE or isinstance(exc, (ConnectionError, TimeoutError))
+    if not unreachable and (
         isinstance(exc, PermissionError)
         or any(
-            word in detail for word in ("AccessDenied", "Forbidden", "InvalidAccessKeyId", "403")
+            word in detail
+            for word in ("AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch")
         )
-        or "SignatureDoesNotMatch" in detail
+        or _HTTP_403.search(detail) is not None
     ):
         return InputError(
             f"cannot read {what}: access denied ({detail}); check the credentials and that "
@@ -468,9 +477,7 @@ def remote_error(what: str, exc: BaseException, storage_options: Mapping[str, An
         )
     if isinstance(exc, FileNotFoundError):
         return InputError(f"file not found: {what} ({detail})")
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError") or (
-        isinstance(exc, (ConnectionError, TimeoutError))
-    ):
+    if unreachable:
         return InputError(
             f"cannot reach the storage for {what} ({detail}); check the URL, the network "
             f"and --storage-option endpoint_url"
