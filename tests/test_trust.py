@@ -1013,6 +1013,8 @@ def test_no_interval_from_a_single_row(run, tmp_path, monkeypatch):
     assert [(r["ci_low"], r["ci_high"]) for r in data["results"]] == [(None, None)] * 3
     result = run("compute", path, *models, "-l", "mse", *ci)
     assert "1 row used" in result.stdout and "[" not in result.stdout.split("task")[0]
+    assert "no bootstrap CI from 1 row (needs 2)" in result.stdout
+    assert "95% bootstrap CI" not in result.stdout
     args = ("compare", path, *models, "-l", "mse,mae", *ci)
     data = json.loads(run(*args, "--format", "json").stdout)
     assert all(r["diff_ci_low"] is None and r["diff_ci_high"] is None for r in data["results"])
@@ -1032,3 +1034,5 @@ def test_no_interval_for_a_group_of_one_row(run, tmp_path):
     rows = {r["group"]: r for r in json.loads(run(*args, "--format", "json").stdout)["results"]}
     assert rows["b"]["n_rows"] == 1 and rows["b"]["ci_low"] is None and rows["b"]["ci_high"] is None
     assert rows["a"]["ci_low"] is not None and rows[None]["ci_low"] is not None
+    footer = " ".join(run(*args).stdout.split())
+    assert "90% bootstrap CI, 50 resamples (none for a group of 1 row)" in footer

@@ -193,7 +193,13 @@ def render_table(report: ComputeReport, console: Console) -> None:
     if report.task in ("binary", "multiclass"):
         caption.append(f"eps {report.eps:.3g}")
     if report.ci_level is not None:
-        caption.append(f"{100 * report.ci_level:g}% bootstrap CI, {report.n_boot} resamples")
+        if report.n_rows < 2:  # every resample of one row is that row: no interval
+            caption.append(f"no bootstrap CI from {plural(report.n_rows, 'row')} (needs 2)")
+        else:
+            ci = f"{100 * report.ci_level:g}% bootstrap CI, {report.n_boot} resamples"
+            if any(r.group is not None and r.n_rows < 2 for r in report.results):
+                ci += " (none for a group of 1 row)"
+            caption.append(ci)
     if report.weight_column:
         caption.append(f"weighted by {report.weight_column}")
     print_footer(console, caption)
