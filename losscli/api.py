@@ -30,6 +30,7 @@ import dataclasses
 import functools
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -469,7 +470,31 @@ def _in_memory_on_dask(engine: str, what: str) -> None:
 CUSTOM_LOADED_BY_CLI: Sequence[str] = ("<loaded by the command line>",)
 
 
-def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
+def _custom_texts(custom: Sequence[str] | str | None) -> tuple[str, ...]:
+    """``custom`` as a tuple of ``"path.py:FUNC"`` texts (one text alone is one loss)."""
+    if custom is None:
+        return ()
+    if isinstance(custom, (str, os.PathLike)):
+        return (os.fspath(custom),)
+    return tuple(os.fspath(text) for text in custom)
+
+
+def _check_per_sample_path(data: Any, custom: Sequence[str] | str | None, path: str) -> None:
+    """``per_sample`` is writable and none of the inputs (data files, --custom code).
+
+    The same check as the command line's, before any work: a path naming an input
+    (a link to it included) is a UsageError and nothing is written.
+    """
+    from losscli.outputs import check_outputs, input_paths
+
+    files = _file_list(data)
+    if files is None and isinstance(data, (str, bytes, os.PathLike)):
+        files = [os.fsdecode(os.fspath(data))]
+    texts = () if custom is CUSTOM_LOADED_BY_CLI else _custom_texts(custom)
+    check_outputs(input_paths(files, {"custom": texts}), [("per_sample", path)])
+
+
+def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str] | str | None) -> None:
     """Load custom losses and parse ``losses`` before reading data (typos fail fast).
 
     ``custom`` (``["path.py:FUNC"]``, as ``--custom``) replaces the custom losses
@@ -480,7 +505,7 @@ def _prepare_losses(losses: tuple[str, ...], custom: Sequence[str]) -> None:
     if custom is not CUSTOM_LOADED_BY_CLI:
         from losscli.custom import load_custom_losses
 
-        load_custom_losses(tuple(custom))
+        load_custom_losses(_custom_texts(custom))
     if losses:
         select_losses(list(losses), Task.REGRESSION)
 
@@ -560,7 +585,8 @@ def compute(
     (``"r2=0.8"``, for scores) make sure the gated figures are computed;
     :meth:`~losscli.results.ComputeResult.gate_failures` then names those
     beyond their bound. ``per_sample`` writes the per-row losses as CSV to a path
-    (atomically) or an open text file; ``id_cols`` names input columns copied
+    (atomically; ``"-"`` is standard output; a path naming an input is a
+    UsageError) or an open text file; ``id_cols`` names input columns copied
     into it (a join's key columns are copied anyway). ``pos_label`` names the
     positive class of binary labels written as text or numbers other than 0/1
     (two text labels without it: the later in sorted order, as scikit-learn);
@@ -587,6 +613,8 @@ def compute(
     if ci is not None:
         _check_ci(ci, n_boot, seed)
     per_sample = _per_sample_target(per_sample)
+    if isinstance(per_sample, str):
+        _check_per_sample_path(data, custom, per_sample)
     chosen = _engine(engine, scheduler, data)
     if chosen == "dask" and per_sample is not None:
         raise UsageError(
@@ -681,6 +709,9 @@ def _per_sample_target(value: Any) -> str | IO[Any] | None:
         return None
     if isinstance(value, (str, bytes, os.PathLike)):
         path = os.fsdecode(os.fspath(value))
+        if path == "-":  # as on the command line: standard output
+            handle: IO[Any] = sys.stdout
+            return handle
         if not path.strip():
             raise UsageError(
                 f"per_sample is an empty path ({path!r}): give a file name (e.g. "
@@ -688,8 +719,8 @@ def _per_sample_target(value: Any) -> str | IO[Any] | None:
             )
         return path
     if hasattr(value, "write") and not isinstance(value, type):
-        handle: IO[Any] = value
-        return handle
+        opened: IO[Any] = value
+        return opened
     shown = repr(value) if isinstance(value, (bool, int, float)) else f"a {type(value).__name__}"
     raise UsageError(
         f"per_sample takes a path or an open file to write every row's losses to as CSV "

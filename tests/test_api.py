@@ -350,6 +350,44 @@ def test_per_sample_to_a_handle_and_a_path(tmp_path):
     assert target.read_text() == handle.getvalue()
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("which", ["data", "absolute", "link", "list", "joined", "custom"])
+def test_per_sample_never_overwrites_an_input(tmp_path, which):
+    """The command line refused this; the API wrote the per-row CSV over the input."""
+    (tmp_path / "a.csv").write_text("id,y_true,y_pred\n1,1.0,1.5\n2,2.0,2.5\n")
+    (tmp_path / "b.csv").write_text("id,y_true,model_b\n1,1.0,1.2\n2,2.0,2.1\n")
+    (tmp_path / "sq.py").write_text("def sq(y_true, y_pred):\n    return (y_true - y_pred) ** 2\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "a.csv")
+    before = _tree(tmp_path)
+    data, target, extra = {
+        "data": ("a.csv", "a.csv", {}),
+        "absolute": ("a.csv", str(tmp_path / "a.csv"), {}),
+        "link": ("link.csv", "a.csv", {}),
+        "list": (["a.csv"], "a.csv", {}),
+        "joined": (["a.csv", "b.csv"], "b.csv", {"on": "id", "y_pred": ["y_pred", "model_b"]}),
+        "custom": ("a.csv", "sq.py", {"custom": "sq.py:sq"}),
+    }[which]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        with pytest.raises(lc.UsageError, match="is the input file: writing it would overwrite"):
+            lc.compute(data, losses="mse", per_sample=target, **extra)
+    assert _tree(tmp_path) == before
+
+
+def test_custom_may_be_one_text_and_per_sample_dash_is_stdout(tmp_path, capsys):
+    (tmp_path / "sq.py").write_text("def sq(y_true, y_pred):\n    return (y_true - y_pred) ** 2\n")
+    data = {"y_true": [1.0, 2.0], "y_pred": [1.5, 2.0]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        result = lc.compute(data, losses="sq", custom="sq.py:sq", per_sample="-")
+    assert result.value("sq") == 0.125
+    assert capsys.readouterr().out.splitlines() == ["row,model,sq", "1,y_pred,0.25", "2,y_pred,0"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sq.py"]  # no file named "-"
+
+
 def test_list_losses_and_loss_info_are_data():
     names = [row["name"] for row in lc.list_losses()]
     assert "mse" in names and "giou" in names
