@@ -35,9 +35,9 @@ def parsed_columns():
     seen: list[list[str] | None] = []
     real = text_module._parse_block
 
-    def spy(block, names, fmt, columns):
+    def spy(block, names, fmt, columns, text=()):
         seen.append(columns)
-        return real(block, names, fmt, columns)
+        return real(block, names, fmt, columns, text)
 
     with mock.patch.object(text_module, "_parse_block", spy):
         yield seen

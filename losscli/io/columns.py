@@ -205,6 +205,33 @@ def needed_columns(names: Sequence[str], opts: InputOptions) -> list[str] | None
     return columns
 
 
+def text_columns(names: Sequence[str], opts: InputOptions) -> list[str]:
+    """Columns of a text file read as text, not numbers: their cells are names.
+
+    --group-by and --id-col values ("007" and "7" are two stores; "TRUE" stays
+    "TRUE"), and the class names in y_true of a multiclass input ("01" names
+    the column y_pred_01). A column the options also read as numbers is not one.
+    """
+    from losscli.io.families import detect_family
+
+    numeric = {*(opts.pred_cols or ()), *opts.extra_columns}
+    numeric.update(c for c in (opts.weight_col, opts.time_col) if c is not None)
+    wanted = [c for c in (opts.group_by, *opts.id_cols) if c is not None]
+    try:
+        multiclass = detect_family(names, opts.task) is None and (
+            opts.task == "multiclass" or (opts.task == "auto" and _looks_multiclass(names, opts))
+        )
+    except InputError:
+        multiclass = False  # the full read reports it
+    if multiclass:
+        soft = any(n.startswith(opts.true_prefix) for n in names if n != opts.true_col)
+        if not soft:
+            wanted.append(opts.true_col)
+    else:
+        numeric.add(opts.true_col)
+    return [c for c in dict.fromkeys(wanted) if c in names and c not in numeric]
+
+
 # --------------------------------------------------------------------------- missing values
 
 
@@ -920,7 +947,7 @@ def _build_multiclass(
             labels = np.argmax(t, axis=1)
         columns = {"y_true": ",".join(true_cols)}
     else:
-        index = {c: i for i, c in enumerate(classes)}
+        index = _class_index(classes, labels_raw)
         assert labels_raw is not None
         unknown = [(i, v) for i, v in enumerate(labels_raw) if v not in index]
         if unknown:
@@ -1019,6 +1046,33 @@ def missing_and_extra(missing: Sequence[str], extra: Sequence[str]) -> str:
         f"extra {', '.join(extra)}" if extra else "",
     )
     return "; ".join(part for part in parts if part)
+
+
+def _class_index(classes: Sequence[str], labels: Sequence[str | None] | None) -> dict[str, int]:
+    """Each label's class position: by name, else by the same number ("1.0" is class 1,
+    7 from a numeric column is class 07) when exactly one class has that number."""
+    index = {c: i for i, c in enumerate(classes)}
+    by_number: dict[float, list[int]] = {}
+    for i, c in enumerate(classes):
+        number = _as_number(c)
+        if number is not None:
+            by_number.setdefault(number, []).append(i)
+    for label in set(labels or ()):
+        if label is None or label in index:
+            continue
+        number = _as_number(label)
+        matches = by_number.get(number, []) if number is not None else []
+        if len(matches) == 1:
+            index[label] = matches[0]
+    return index
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _class_text(value: Any) -> str:

@@ -33,7 +33,7 @@ import stat
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -279,11 +279,13 @@ class Source:
         try:
             project = getattr(reading, "project", None)
             if project is not None:
-                from losscli.io.columns import needed_columns
+                from losscli.io.columns import needed_columns, text_columns
 
-                columns = needed_columns(reading.names, self.opts)
-                if columns is not None:
-                    project(columns)  # parse only the columns the options use
+                # Parse only the columns the options use, names as text.
+                project(
+                    needed_columns(reading.names, self.opts),
+                    text_columns(reading.names, self.opts),
+                )
             yield from self._validated(reading, progress, whole=self.whole)
         finally:
             reading.close()
@@ -703,8 +705,11 @@ class _ParquetPass:
         self._columns = columns
         self._done = 0
 
-    def project(self, columns: list[str]) -> None:
-        """Read only these columns from now on (before ``tables()``)."""
+    def project(self, columns: list[str] | None, text: Sequence[str] = ()) -> None:
+        """Read only these columns (None: all) from now on (before ``tables()``).
+
+        ``text`` is for text files: Parquet's columns carry their own types.
+        """
         self._columns = columns
 
     def tables(self) -> Iterator[tuple[pa.Table, int]]:

@@ -28,7 +28,7 @@ import lzma
 import os
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -543,6 +543,7 @@ class TextPass:
         self._opener = opener
         self._raw = opener()
         self._columns = columns
+        self._text_columns: list[str] = []
         try:
             self._start(size_hint)
         except BaseException:
@@ -608,13 +609,15 @@ class TextPass:
         self.rows = 0
         self._bad_rows = 0
 
-    def project(self, columns: list[str]) -> None:
-        """Convert only these columns from now on (before ``tables()``).
+    def project(self, columns: list[str] | None, text: Sequence[str] = ()) -> None:
+        """Convert only these columns (None: all) from now on (before ``tables()``).
 
         Every field is still split, so field counts and row numbers are
         checked as before; the other columns are never parsed into values.
+        The ``text`` columns are kept as text, never read as numbers or booleans.
         """
         self._columns = columns
+        self._text_columns = list(text)
 
     def _lines_at(self, offset: int) -> int:
         """Line breaks in the first ``offset`` bytes of the text (read again: error path)."""
@@ -638,7 +641,8 @@ class TextPass:
         records = self._records
         first_bad: tuple[int | None, int, int] | None = None
         for block, start, parsed in _parsed_ahead(
-            records, lambda block: _parse_block(block, names, self.fmt, self._columns)
+            records,
+            lambda block: _parse_block(block, names, self.fmt, self._columns, self._text_columns),
         ):
             if first_bad is not None:  # count the others for the message, parse nothing more
                 self._bad_rows += len(_bad_rows_of(block, names, self.fmt))
@@ -809,8 +813,9 @@ def _parse_block(
     names: list[str],
     fmt: TextFormat,
     columns: list[str] | None,
+    text: Sequence[str] = (),
 ) -> tuple[pa.Table, int]:
-    """(table, rows with a wrong number of fields)."""
+    """(table, rows with a wrong number of fields); the ``text`` columns as strings."""
     _check_utf8(block)
     bad_rows = 0
 
@@ -823,7 +828,7 @@ def _parse_block(
     parse = pacsv.ParseOptions(
         delimiter=fmt.sep, invalid_row_handler=on_invalid, newlines_in_values=b'"' in block
     )
-    types = None
+    types = {name: pa.string() for name in text} or None
     if (b"x" in block or b"X" in block) and (b"0x" in block or b"0X" in block):
         # pyarrow reads 0x10 as the integer 16; the number grammar (io/numbers.py) does not.
         types = {name: pa.string() for name in (columns or names)}
