@@ -1537,7 +1537,7 @@ class Accumulator:
         self.n_rows = 0
         self.n_dropped = 0
         self._notes: list[str] = []
-        self._features: frozenset[str] | None = None
+        self._classes: int | None = None  # multiclass: the columns of y_pred
 
     def _dataset(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Dataset:
         from losscli.io.columns import InputOptions
@@ -1560,25 +1560,39 @@ class Accumulator:
         """Add a piece of the data: targets, predictions and optional sample weights."""
         from losscli.analysis.evaluate import per_sample_losses
         from losscli.core.reduction import MedianAccumulator, new_accumulator
-        from losscli.core.registry import Reduction, Task, select_losses
+        from losscli.core.registry import Reduction, Task, panel_omissions, select_losses
 
         dataset = self._dataset(y_true, y_pred, sample_weight)
+        width = _class_count(dataset)
+        if self._classes is not None and width != self._classes:
+            raise UsageError(
+                f"this piece has {width} classes (columns of y_pred); the accumulator's "
+                f"earlier pieces had {self._classes}: every piece needs the same classes"
+            )
+        selections = self._selections
+        notes = list(dataset.notes)
+        if selections is None:
+            # The default panel for what these data provide, as lc.compute chooses it.
+            selections = select_losses(list(self._texts), Task(self.task), dataset.features)
+            if not self._texts:
+                notes += panel_omissions(Task(self.task), dataset.features)
+        # Every loss of the piece first: a piece that fails changes nothing.
+        items = per_sample_losses(dataset, selections) if dataset.n_rows else []
         if self._selections is None:
-            self._selections = select_losses(list(self._texts), Task(self.task), None)
+            self._selections = selections
             self._states = [
                 MedianAccumulator(cap=2**62)
                 if s.spec.reduction is Reduction.MEDIAN
                 else new_accumulator(s.reducer)
-                for s in self._selections
+                for s in selections
             ]
+        self._classes = width
         self.n_rows += dataset.n_rows
         self.n_dropped += dataset.n_dropped
-        for line in dataset.notes:
+        for line in notes:
             if line not in self._notes:
                 self._notes.append(line)
-        if dataset.n_rows == 0:
-            return
-        for state, item in zip(self._states, per_sample_losses(dataset, self._selections)):
+        for state, item in zip(self._states, items):
             state.add(item.values, dataset.weights)
 
     @_quiet_numpy
@@ -1590,9 +1604,22 @@ class Accumulator:
             self._from_logits,
         ):
             raise UsageError("only accumulators of the same losses, task and options merge")
+        if None not in (self._classes, other._classes) and self._classes != other._classes:
+            raise UsageError(
+                f"only accumulators of the same classes merge ({self._classes} and "
+                f"{other._classes} columns of y_pred)"
+            )
+        if None not in (self._selections, other._selections) and [
+            s.label for s in self._selections or ()
+        ] != [s.label for s in other._selections or ()]:
+            raise UsageError(
+                "only accumulators of the same losses merge: their default panels differ "
+                "(the data of one allow losses the other's do not); name the losses"
+            )
         out = Accumulator(
             list(self._texts) or None, task=self.task, from_logits=self._from_logits, nan=self._nan
         )
+        out._classes = self._classes if self._classes is not None else other._classes
         out.n_rows = self.n_rows + other.n_rows
         out.n_dropped = self.n_dropped + other.n_dropped
         out._notes = list(dict.fromkeys([*self._notes, *other._notes]))
@@ -1640,6 +1667,14 @@ class Accumulator:
             from_logits=self._from_logits,
             notes=list(self._notes),
         )
+
+
+def _class_count(dataset: Dataset) -> int | None:
+    """A multiclass piece's number of classes (None for other tasks)."""
+    values = dataset.y_true
+    if getattr(values, "ndim", 1) == 2:
+        return int(values.shape[1])
+    return None
 
 
 def _copy(state: Any) -> Any:
