@@ -283,7 +283,7 @@ class _InputArguments:
             pred_prefixes=prefixes if len(prefixes) > 1 else (),
             true_prefix=a.true_prefix,
             task=_choice(a.task, "task", TASKS),
-            from_logits=bool(a.from_logits),
+            from_logits=_flag(a.from_logits, "from_logits"),
             nan=_choice(a.nan, "nan", ("error", "drop")),
             delimiter=a.delimiter,
             encoding=a.encoding,
@@ -611,7 +611,7 @@ def compute(
         _gate_texts(fail_below, "fail_below"), below=True
     )
     if ci is not None:
-        _check_ci(ci, n_boot, seed)
+        ci, n_boot, seed = _check_ci(ci, n_boot, seed)
     per_sample = _per_sample_target(per_sample)
     if isinstance(per_sample, str):
         _check_per_sample_path(data, custom, per_sample)
@@ -692,15 +692,37 @@ def compute(
     return result
 
 
-def _check_ci(ci: float, n_boot: int, seed: int) -> None:
-    if not (0 < float(ci) < 1):
+def _check_ci(ci: float, n_boot: int, seed: int) -> tuple[float, int, int]:
+    """The interval's arguments checked, as Python numbers (NumPy scalars are welcome)."""
+    import numbers
+
+    if isinstance(ci, bool) or not isinstance(ci, numbers.Real) or not 0 < ci < 1:
         raise UsageError(f"ci must be a level between 0 and 1, e.g. 0.95 (got {ci!r})")
-    if not 10 <= int(n_boot) <= 100_000:
+    if (
+        isinstance(n_boot, bool)
+        or not isinstance(n_boot, numbers.Integral)
+        or not 10 <= n_boot <= 100_000
+    ):
         raise UsageError(
-            f"n_boot must be between 10 and 100,000 bootstrap resamples (got {n_boot!r})"
+            f"n_boot must be a whole number of bootstrap resamples between 10 and 100,000 "
+            f"(got {n_boot!r})"
         )
-    if int(seed) < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise UsageError(f"seed must be a whole number >= 0 (got {seed!r})")
+    return float(ci), int(n_boot), int(seed)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A True/False argument (or 0/1): a text such as "False" is not taken for True."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise UsageError(f"{name} takes True or False (got {value!r})")
 
 
 def _per_sample_target(value: Any) -> str | IO[Any] | None:
@@ -825,7 +847,7 @@ def compare(
 
     texts = _loss_texts(losses)
     if ci is not None:
-        _check_ci(ci, n_boot, seed)
+        ci, n_boot, seed = _check_ci(ci, n_boot, seed)
     chosen = _engine(engine, scheduler, data)
     opts = inputs.options()
     if time_col is not None:  # SPEC 12: --time-col orders the rows for the HAC variance
@@ -1055,13 +1077,13 @@ def recommend(
     chosen_engine = _engine(engine, scheduler, data)
     flags = Flags(
         task=chosen,
-        outliers=None if outliers is None else bool(outliers),
-        heavy_tails=heavy_tails,
-        imbalanced=imbalanced,
-        max_margin=max_margin,
-        need_probabilities=need_probabilities,
-        interpretable=interpretable,
-        smooth=smooth,
+        outliers=None if outliers is None else _flag(outliers, "outliers"),
+        heavy_tails=_flag(heavy_tails, "heavy_tails"),
+        imbalanced=_flag(imbalanced, "imbalanced"),
+        max_margin=_flag(max_margin, "max_margin"),
+        need_probabilities=_flag(need_probabilities, "need_probabilities"),
+        interpretable=_flag(interpretable, "interpretable"),
+        smooth=_flag(smooth, "smooth"),
     )
     # Flags and losses are checked before any data are read (usage errors first).
     if data is None:
@@ -1318,7 +1340,7 @@ def _evaluate(
     columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
     opts = InputOptions(
         task=spec.task.value,
-        from_logits=bool(from_logits),
+        from_logits=_flag(from_logits, "from_logits"),
         weight_col="sample_weight" if "sample_weight" in columns else None,
         pred_prefix="y_pred_",
         interval_level=level,
@@ -1327,7 +1349,7 @@ def _evaluate(
     selection = LossSelection(spec, spec.resolve_params(params))
     (item,) = per_sample_losses(dataset, [selection])[:1]
     texts = value_warnings([item])
-    if per_sample:
+    if _flag(per_sample, "per_sample"):
         return np.asarray(item.values), texts
     # The reducer carries the parameters a figure's reduction reads (ece's n_bins,
     # d2_pinball's alpha), as the commands' plans do.
@@ -1516,7 +1538,7 @@ class Accumulator:
         from losscli.core.registry import Task, select_losses
 
         self._texts = _loss_texts(losses)
-        self._from_logits = bool(from_logits)
+        self._from_logits = _flag(from_logits, "from_logits")
         self._nan = _choice(nan, "nan", ("error", "drop"))
         if self._texts:
             parsed = select_losses(list(self._texts), Task.REGRESSION)
@@ -1803,7 +1825,7 @@ def report_data(
 
     texts = _loss_texts(losses)
     if ci is not None:
-        _check_ci(ci, n_boot, seed)
+        ci, n_boot, seed = _check_ci(ci, n_boot, seed)
     _in_memory_on_dask(_engine(engine, scheduler, data), "loss report")
     opts = inputs.options()
     _prepare_losses(texts, custom or ())

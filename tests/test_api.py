@@ -397,3 +397,34 @@ def test_list_losses_and_loss_info_are_data():
         lc.list_losses("regresion")
     with pytest.raises(lc.UsageError, match="without parameters"):
         lc.loss_info("huber:delta=2")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ci": "0.95"}, "ci must be a level between 0 and 1"),
+        ({"ci": True}, "ci must be a level between 0 and 1"),
+        ({"ci": 0.95, "n_boot": 100.5}, "n_boot must be a whole number"),
+        ({"ci": 0.95, "seed": None}, "seed must be a whole number"),
+        ({"from_logits": "False"}, "from_logits takes True or False"),
+        ({"from_logits": 2}, "from_logits takes True or False"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_usage_errors(kwargs, message):
+    """A raw TypeError, or a text "False" silently read as True (logits), before."""
+    data = {"y_true": [0, 1, 1], "y_pred": [0.2, 0.7, 0.9]}
+    with pytest.raises(lc.UsageError, match=message):
+        lc.compute(data, **kwargs)
+
+
+def test_flags_and_numpy_scalars():
+    with pytest.raises(lc.UsageError, match="outliers takes True or False"):
+        lc.recommend(outliers="no")
+    with pytest.raises(lc.UsageError, match="per_sample takes True or False"):
+        lc.losses.mse([1.0], [2.0], per_sample="yes")
+    assert lc.losses.bce([0, 1], [0.2, 0.7], from_logits=np.bool_(False)) == lc.losses.bce(
+        [0, 1], [0.2, 0.7]
+    )
+    data = {"y_true": [0, 1, 1], "y_pred": [0.2, 0.7, 0.9]}
+    numpy_args = lc.compute(data, ci=np.float64(0.9), n_boot=np.int64(50), seed=np.int32(1))
+    assert numpy_args.to_dict() == lc.compute(data, ci=0.9, n_boot=50, seed=1).to_dict()
