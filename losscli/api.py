@@ -1337,9 +1337,12 @@ def _evaluate(
     from losscli.io.frames import FrameSource
 
     level = _interval_level(arrays.pop("interval_level", 0.9))
-    columns = _loss_columns(spec.task.value, spec.name, y_true, y_pred, sample_weight, arrays)
+    task = spec.task.value
+    if any(t.value == "multiclass" for t in spec.also_tasks) and np.ndim(y_pred) == 2:
+        task = "multiclass"  # accuracy, zero_one, ece, mce: (n, K) class probabilities
+    columns = _loss_columns(task, spec.name, y_true, y_pred, sample_weight, arrays)
     opts = InputOptions(
-        task=spec.task.value,
+        task=task,
         from_logits=_flag(from_logits, "from_logits"),
         weight_col="sample_weight" if "sample_weight" in columns else None,
         pred_prefix="y_pred_",

@@ -121,3 +121,24 @@ def test_contrastive_takes_label_by_name():
         lc.losses.contrastive(label, a=a, b=b, label=label)
     with pytest.raises(lc.UsageError, match="needs the pair labels"):
         lc.losses.contrastive(a=a, b=b)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "zero_one", "ece", "mce"])
+def test_figures_of_binary_and_multiclass_take_class_probabilities(name):
+    """lc.losses.accuracy(y, P) with P of shape (n, K) was an error ("1-D arrays")."""
+    from sklearn.metrics import accuracy_score, zero_one_loss
+
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(4), 300)
+    y = rng.integers(0, 4, 300)
+    w = rng.integers(0, 3, 300).astype(float)
+    function = getattr(lc.losses, name)
+    frame = {"y_true": y, "y_pred": P, "w": w}
+    assert function(y, P) == lc.compute(frame, losses=name).value(name)
+    weighted = lc.compute(frame, losses=name, weights="w").value(name)
+    assert function(y, P, sample_weight=w) == weighted
+    if name in ("accuracy", "zero_one"):
+        reference = accuracy_score if name == "accuracy" else zero_one_loss
+        hit = P.argmax(axis=1)
+        assert function(y, P) == pytest.approx(reference(y, hit), rel=1e-12)
+        assert weighted == pytest.approx(reference(y, hit, sample_weight=w), rel=1e-12)
