@@ -151,6 +151,17 @@ def _value_of(rows: Sequence[Any], models: Sequence[str], loss: str, model: str 
     raise UsageError(f"no value of {label} for model {chosen_model!r}")  # pragma: no cover
 
 
+def _group_name(value: Any) -> str | None:
+    """``value`` as the reader names a group of that value (None: no such name)."""
+    import pyarrow as pa
+
+    try:
+        text = pa.array([value]).cast(pa.string())[0].as_py()
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    return None if text is None else str(text).strip()
+
+
 def _rows_text(n: int) -> str:
     return f"{n:,} row" + ("" if n == 1 else "s")
 
@@ -186,6 +197,11 @@ class ComputeResult(ComputeReport, _Result):
         if group is not None and self.group_column is None:
             raise UsageError("this result has no groups: compute with group_by=COLUMN")
         rows = [r for r in self.results if r.group == (None if group is None else str(group))]
+        if group is not None and not rows and not isinstance(group, str):
+            # A DataFrame's groups are named as the reader writes the column's values
+            # as text (True -> "true", 1.0 -> "1"): the same rule finds them.
+            named = _group_name(group)
+            rows = [r for r in self.results if named is not None and r.group == named]
         if group is not None and not rows:
             groups = sorted({str(r.group) for r in self.results if r.group is not None})
             raise UsageError(f"no group {group!r} in this result; it has: {', '.join(groups)}")

@@ -428,3 +428,27 @@ def test_flags_and_numpy_scalars():
     data = {"y_true": [0, 1, 1], "y_pred": [0.2, 0.7, 0.9]}
     numpy_args = lc.compute(data, ci=np.float64(0.9), n_boot=np.int64(50), seed=np.int32(1))
     assert numpy_args.to_dict() == lc.compute(data, ci=0.9, n_boot=50, seed=1).to_dict()
+
+
+def test_value_finds_a_group_by_the_value_of_a_dataframe_column():
+    """value(group=True) said "no group True; it has: false, true"."""
+    frame = pd.DataFrame(
+        {
+            "y_true": [1.0, 2.0, 3.0, 4.0],
+            "y_pred": [1.5, 2.0, 3.0, 5.0],
+            "flag": [True, False, True, False],
+            "level": [1.0, 2.0, 1.0, 2.0],
+            "day": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-02"]),
+        }
+    )
+    for column, value, name in [
+        ("flag", True, "true"),
+        ("level", 1.0, "1"),
+        ("day", pd.Timestamp("2024-01-01"), None),
+    ]:
+        result = lc.compute(frame, losses="mse", group_by=column)
+        assert result.value("mse", group=value) == 0.125
+        if name is not None:
+            assert result.value("mse", group=name) == 0.125
+    with pytest.raises(lc.UsageError, match="no group 3.0"):
+        lc.compute(frame, losses="mse", group_by="level").value("mse", group=3.0)
