@@ -151,7 +151,9 @@ class ModelOutliers:
     model: str
     rule: str  # "mad", "iqr", "p_true" (classification) or "margin" (raw scores)
     threshold: float
-    mask: np.ndarray  # over all rows of the dataset
+    # Over all rows of an in-memory dataset; empty in a streamed result (the rows are
+    # not kept: ``rows`` names the flagged ones).
+    mask: np.ndarray
     rows: list[int]  # 1-based data-row numbers of every flagged row
     n_considered: int  # rows of positive weight
     scale: float  # robust sd of the residuals (regression), nan otherwise
