@@ -151,6 +151,19 @@ def test_contradicted_flag_evidence_wins(run_json):
     assert "mse" in {a["loss"] for a in out["avoid"]}
 
 
+def test_heavy_tails_flag_agreeing_with_the_file_is_no_contradiction(run_json):
+    # The residuals' excess kurtosis is 29.7 > 1: the file agrees with --heavy-tails.
+    # It was listed under contradictions as "not heavy-tailed (29.7 <= 1)".
+    out = rec_json(run_json, sample("regression_outliers.csv"), "--heavy-tails")
+    assert out["evidence"]["excess_kurtosis"] > 1
+    assert out["contradictions"] == []
+    # A file whose tails are light still disagrees with the flag (the flag wins).
+    out = rec_json(run_json, sample("regression_clean.csv"), "--heavy-tails")
+    (c,) = out["contradictions"]
+    assert c["flag"] == "--heavy-tails" and c["winner"] == "flag"
+    assert out["evidence"]["excess_kurtosis"] <= 1
+
+
 def test_regression_clean_file(run_json):
     out = rec_json(run_json, sample("regression_clean.csv"))
     assert losses(out)[0] == "mse"

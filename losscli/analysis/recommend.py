@@ -226,7 +226,7 @@ def reconcile(
         if kurt is not None:
             if kurt > R.HEAVY_TAILS_KURTOSIS and not heavy:
                 heavy, heavy_from = True, "evidence"
-            elif heavy and _strong(profile):
+            elif heavy and kurt <= R.HEAVY_TAILS_KURTOSIS and _strong(profile):
                 contradictions.append(
                     Contradiction(
                         "--heavy-tails",
