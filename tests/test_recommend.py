@@ -171,6 +171,31 @@ def test_regression_clean_file(run_json):
     assert out["contradictions"] == []
 
 
+def test_too_few_rows_for_the_tails_is_said_so(run_json, tmp_path):
+    # 2 rows: the residuals have a spread (robust sigma 0.37) but no kurtosis can be
+    # measured. R-REG-CLEAN said "the residuals have no spread to measure".
+    path = tmp_path / "two.csv"
+    path.write_text("y_true,y_pred\n1,2\n3,3.5\n")
+    out = rec_json(run_json, str(path))
+    assert out["evidence"]["residual_scale"] > 0
+    assert "excess_kurtosis" not in out["evidence"]
+    clean = next(
+        r["text"] for r in out["recommendations"][0]["reasons"] if r["rule"] == "R-REG-CLEAN"
+    )
+    assert "no spread" not in clean
+    assert "too few rows (2 < 4) to measure the residuals' tails" in clean
+
+
+def test_residuals_without_spread_are_said_so(run_json, tmp_path):
+    path = tmp_path / "flat.csv"
+    path.write_text("y_true,y_pred\n" + "".join(f"{i},{i + 1}\n" for i in range(20)))
+    out = rec_json(run_json, str(path))
+    clean = next(
+        r["text"] for r in out["recommendations"][0]["reasons"] if r["rule"] == "R-REG-CLEAN"
+    )
+    assert "the residuals have no spread to measure" in clean
+
+
 def test_outliers_flag_kept_on_clean_file(run_json):
     out = rec_json(run_json, sample("regression_clean.csv"), "--outliers")
     (c,) = out["contradictions"]

@@ -36,6 +36,7 @@ from losscli.analysis.outliers import (
     residuals_of,
     rounding_floor_of,
 )
+from losscli.analysis.rules import MIN_ROWS_FOR_MOMENTS
 from losscli.core.dataset import Dataset
 
 OUTLIER_RULE = "mad"  # the same rule and threshold as `loss sensitivity` by default
@@ -109,7 +110,7 @@ def _moments(r: np.ndarray, floor: float = 0.0) -> tuple[float | None, float | N
 
     Constant up to rounding too: deviations from the mean within ``floor``.
     """
-    if r.size < 4:
+    if r.size < MIN_ROWS_FOR_MOMENTS:
         return None, None
     centred = r - r.mean()
     largest = float(np.max(np.abs(centred)))

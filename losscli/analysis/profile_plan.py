@@ -34,6 +34,7 @@ from losscli.analysis.outliers import (
 from losscli.analysis.plan import InputTally
 from losscli.analysis.profile import MAX_ROWS_LISTED, OUTLIER_RULE, DataProfile, _balance
 from losscli.analysis.robust_plan import RobustScale, flag_mask, residual_tracker, robust_scales
+from losscli.analysis.rules import MIN_ROWS_FOR_MOMENTS
 from losscli.core.dataset import Dataset
 
 
@@ -309,7 +310,7 @@ def _regression(
         model, robust, threshold, mean_r, largest, state.abs_max_y
     )
     kurtosis = skew = None
-    if n >= 4 and math.isfinite(largest) and largest > floor:
+    if n >= MIN_ROWS_FOR_MOMENTS and math.isfinite(largest) and largest > floor:
         m2 = moments.z2 / n
         if m2 > np.finfo(np.float64).eps ** 2:
             kurtosis = (moments.z4 / n) / m2**2 - 3.0

@@ -68,6 +68,9 @@ HEAVY_TAILS_KURTOSIS = 1.0
 #: residuals are Gaussian-like when |excess kurtosis| <= HEAVY_TAILS_KURTOSIS and
 #: |skew| <= this.
 GAUSSIAN_MAX_SKEW = 1.0
+#: the residuals' excess kurtosis and skew are measured from this many rows on (the
+#: profile leaves them out below it: too few rows to say anything about the tails).
+MIN_ROWS_FOR_MOMENTS = 4
 #: classes are imbalanced when smallest share / largest share < this
 #: (binary: fewer than 20% positives or negatives).
 IMBALANCE_RATIO = 0.25
@@ -359,6 +362,11 @@ def gaussian_text(f: Facts) -> str:
         return (
             f"the residuals look Gaussian (excess kurtosis {_g(p.excess_kurtosis)}, "
             f"skew {_g(p.skew)}; within {HEAVY_TAILS_KURTOSIS:g} and {GAUSSIAN_MAX_SKEW:g})"
+        )
+    if p is not None and p.n_rows < MIN_ROWS_FOR_MOMENTS:
+        return (
+            f"too few rows ({p.n_rows} < {MIN_ROWS_FOR_MOMENTS}) to measure the residuals' "
+            f"tails (Gaussian noise assumed)"
         )
     if p is not None:
         return "the residuals have no spread to measure (Gaussian noise assumed)"
