@@ -1127,6 +1127,10 @@ def recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
     )
     result: RecommendResult = _promote(report, RecommendResult)
+    if profile is not None and profile.n_dropped:  # as compute warns of them (--nan drop)
+        from losscli.analysis.diagnostics import dropped_text
+
+        _Messages(warnings=[dropped_text(profile.n_dropped, profile.n_rows)]).issue()
     return result
 
 

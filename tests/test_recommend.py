@@ -314,6 +314,37 @@ def test_p_rowsum_and_p_log0(run_json, tmp_path):
     assert out["evidence"]["n_rows_not_summing_to_1"] == 20
 
 
+def _with_missing(tmp_path):
+    """60 complete rows and 40 whose y_pred is empty."""
+    path = tmp_path / "nan.csv"
+    rows = [f"{i},{i + 1}" for i in range(1, 61)] + [f"{i}," for i in range(61, 101)]
+    path.write_text("y_true,y_pred\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_nan_drop_reports_the_dropped_rows(run, tmp_path):
+    # --nan drop said nothing about the 40 rows it skipped (SPEC 2: "reports how
+    # many were dropped"); compute and sensitivity say "60 rows used, 40 dropped".
+    path = _with_missing(tmp_path)
+    result = run("recommend", path, "--nan", "drop", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["evidence"]["n_rows"] == 60 and out["evidence"]["n_dropped"] == 40
+    assert "40 row(s) with missing or non-numeric values were dropped" in result.stderr
+    table = CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1"}).invoke(
+        cli, ["recommend", str(path), "--nan", "drop"]
+    )
+    assert table.exit_code == 0, table.stderr
+    assert "60 rows used, 40 dropped" in table.stdout
+    assert "40 row(s)" in table.stderr
+
+
+def test_no_dropped_rows_is_zero(run_json):
+    out = rec_json(run_json, sample("regression_clean.csv"))
+    assert out["evidence"]["n_dropped"] == 0
+    assert rec_json(run_json, "--outliers")["evidence"] == {}
+
+
 def test_several_models_note_on_stderr(run):
     result = run(
         "recommend", sample("regression_clean.csv"), "--pred-col", "y_pred", "--pred-col", "model_b"

@@ -51,6 +51,7 @@ class DataProfile:
     task: str
     task_reason: str
     n_rows: int
+    n_dropped: int = 0  # rows skipped for missing values (--nan drop)
     model: str | None = None
     models: tuple[str, ...] = ()
     from_logits: bool = False
@@ -260,6 +261,7 @@ def profile_dataset(
         task=task,
         task_reason=dataset.task_reason,
         n_rows=dataset.n_rows,
+        n_dropped=dataset.n_dropped,
         model=model if task in ("regression", "binary", "multiclass") else None,
         models=models,
         from_logits=dataset.from_logits,

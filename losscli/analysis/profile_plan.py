@@ -285,6 +285,7 @@ def profile_plan(
             task=task,
             task_reason=head.task_reason,
             n_rows=n,
+            n_dropped=state.tally.n_dropped,
             model=model if task in ("regression", "binary", "multiclass") else None,
             models=tuple(models),
             from_logits=head.from_logits,

@@ -9,6 +9,7 @@ from losscli.analysis.rules import EVIDENCE_HALF_ROWS
 from losscli.report.format import (
     fmt_number,
     fmt_params,
+    plural,
     write_report,
 )
 
@@ -282,8 +283,14 @@ def render_table(report: RecommendReport, console: Console) -> None:
             if k in EVIDENCE_LABELS
         ]
         section("Evidence", [(label, value, "") for label, value in figures])
-    if report.task_reason:
-        console.print(Text(f"task {report.task} ({report.task_reason})", style="dim"))
+    caption = [f"task {report.task} ({report.task_reason})"] if report.task_reason else []
+    if "n_rows" in report.evidence:  # a file was read: its rows, as compute's footer says
+        caption.append(
+            f"{plural(report.evidence['n_rows'], 'row')} used, "
+            f"{report.evidence.get('n_dropped', 0):,} dropped"
+        )
+    if caption:
+        console.print(Text(" · ".join(caption), style="dim"))
     footer = "scores 0-1, higher is better"
     if report.evidence:
         footer += "; the file's measurements back a loss times the evidence strength"
