@@ -498,6 +498,33 @@ def test_outliers_and_no_outliers_together_exit_2(run, args):
     assert "--outliers and --no-outliers contradict each other" in error
 
 
+def test_custom_is_refused_not_ignored(run, tmp_path):
+    # --custom was loaded (its file imported) and then silently ignored.
+    code = tmp_path / "cust.py"
+    marker = tmp_path / "imported"
+    code.write_text(
+        "import pathlib, numpy as np\n"
+        f"pathlib.Path({str(marker)!r}).write_text('x')\n"
+        "def boom(y_true, y_pred):\n"
+        "    return np.abs(y_true - y_pred)\n"
+    )
+    for args in (
+        [sample("regression_clean.csv"), "--custom", f"{code}:boom"],
+        ["--outliers", "--custom", f"{code}:boom"],
+        [sample("regression_clean.csv"), "-l", "mae", "--custom", f"{code}:boom"],
+    ):
+        result = run("recommend", *args)
+        assert result.exit_code == 2, result.stdout
+        assert result.stdout == ""
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert "--custom does not apply to recommend" in error
+        assert "compute" in error and "sensitivity" in error
+    assert not marker.exists()  # refused before the user's code runs
+    shown = run("recommend", "--help").stdout
+    assert "PATH.py:FUNC[" not in shown  # not offered as an option...
+    assert "--custom (the" in shown  # ...but named among the usage errors
+
+
 def test_outliers_flags_still_work_alone(run_json):
     assert run_json("recommend", "--outliers")["flags"] == ["--outliers"]
     assert run_json("recommend", "--no-outliers")["flags"] == ["--no-outliers"]

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from losscli.cli.options import (
+    _load_custom,
     api_input_kwargs,
     digits_option,
     format_option,
@@ -37,6 +38,33 @@ def _input_options_without_task(func: Any) -> Any:
     return decorated
 
 
+def _without_custom(func: Any) -> Any:
+    """--losses without the loading --custom of the shared loss options (see _refuse_custom)."""
+    decorated = loss_options(func)
+    decorated.__click_params__ = [
+        p for p in decorated.__click_params__ if getattr(p, "name", None) != "custom"
+    ]
+    return decorated
+
+
+def _refuse_custom(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    """--custom is a usage error here (exit 2), before the user's file is imported.
+
+    The rules rate the catalogue's losses by what each one is (robust, probabilistic,
+    margin-based...); a loss of the user's own carries none of that, so recommend
+    could only call it "not backed" whatever it does. Without --custom the losses an
+    earlier invocation in this process loaded are cleared, as the other commands do.
+    """
+    if value:
+        raise UsageError(
+            "--custom does not apply to recommend: its rules rate the catalogue's losses "
+            "and know nothing of a loss of your own; measure yours with loss compute, "
+            "compare, sensitivity or report --custom PATH.py:FUNC (recommend --losses "
+            "rates the catalogue's losses you plan to use)"
+        )
+    _load_custom(ctx, param, value)
+
+
 EPILOG = """\b
 Flags alone imply a task: --outliers, --no-outliers, --heavy-tails,
 --interpretable (and --smooth alone) -> regression; --imbalanced,
@@ -44,7 +72,9 @@ Flags alone imply a task: --outliers, --no-outliers, --heavy-tails,
 Usage errors (exit 2): --outliers with --no-outliers;
 --max-margin with --need-probabilities (hinge is not probabilistic,
 cross-entropy not margin-based); a regression flag with a classification
-one; a flag that does not apply to the task or the file.
+one; a flag that does not apply to the task or the file; --custom (the
+rules rate the catalogue's losses: measure yours with compute, compare,
+sensitivity or report).
 With FILE, data that strongly show what a flag denies win (--no-outliers on
 >= 1% outliers): see "contradictions". With several models the first
 --pred-col is profiled.
@@ -99,7 +129,16 @@ class RecommendCommand(click.Command):
 )
 @click.option("--smooth", is_flag=True, help="You want a smooth (differentiable) loss.")
 @_input_options_without_task
-@loss_options
+@click.option(
+    "--custom",
+    "custom",
+    multiple=True,
+    hidden=True,
+    expose_value=False,
+    callback=_refuse_custom,
+    help="Refused (exit 2): give --custom to compute, compare, sensitivity or report (repeatable).",
+)
+@_without_custom
 @format_option
 @digits_option
 def recommend(
