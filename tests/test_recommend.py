@@ -196,6 +196,40 @@ def test_residuals_without_spread_are_said_so(run_json, tmp_path):
     assert "the residuals have no spread to measure" in clean
 
 
+def _gross_errors(tmp_path, n: int):
+    """n rows of small errors, 5 of them off by +50 (about 10% outliers)."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(10, 5, n)
+    pred = y + rng.normal(0, 1, n)
+    pred[:5] += 50
+    path = tmp_path / f"gross{n}.csv"
+    path.write_text("y_true,y_pred\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(y, pred)))
+    return str(path)
+
+
+def test_few_rows_disagreeing_with_a_flag_are_noted(run, run_json, tmp_path):
+    # 49 rows, 10% of them gross errors, --no-outliers: the flag wins (fewer than 50
+    # rows) but it won silently, with no contradiction and no note.
+    result = run("recommend", _gross_errors(tmp_path, 49), "--no-outliers", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["contradictions"] == []
+    assert "R-REG-OUTLIERS" not in out["rules_fired"]  # the flag still wins
+    (note,) = out["notes"]
+    assert note.startswith("--no-outliers: the data suggest outliers (10.2% of rows (5 of 49)")
+    assert note.endswith("but too few rows to overrule the flag (49 < 50)")
+    assert f"Note: {note}" in result.stderr
+    # From 50 rows the evidence wins, as a contradiction (and no note).
+    out = rec_json(run_json, _gross_errors(tmp_path, 50), "--no-outliers")
+    assert [c["winner"] for c in out["contradictions"]] == ["evidence"]
+    assert out["notes"] == []
+
+
+def test_few_rows_agreeing_with_a_flag_are_not_noted(run_json, tmp_path):
+    out = rec_json(run_json, _gross_errors(tmp_path, 49), "--outliers")
+    assert out["contradictions"] == [] and out["notes"] == []
+
+
 def test_outliers_flag_kept_on_clean_file(run_json):
     out = rec_json(run_json, sample("regression_clean.csv"), "--outliers")
     (c,) = out["contradictions"]

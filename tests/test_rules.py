@@ -732,6 +732,49 @@ def test_weak_evidence_does_not_override_a_flag():
     assert "R-REG-CLEAN" in report.fired
 
 
+@pytest.mark.parametrize(
+    "flags, profile, start",
+    [
+        (
+            Flags(outliers=False),
+            reg(n_rows=30, outlier_count=3, outlier_fraction=0.1),
+            "--no-outliers: the data suggest outliers",
+        ),
+        (Flags(outliers=True), reg(n_rows=30), "--outliers: the data suggest no outliers"),
+        (Flags(heavy_tails=True), reg(n_rows=30), "--heavy-tails: the data suggest light tails"),
+        (
+            Flags(imbalanced=True),
+            binary(positive=0.5, n_rows=30),
+            "--imbalanced: the data suggest balanced classes",
+        ),
+    ],
+)
+def test_weak_evidence_against_a_flag_is_a_note(flags, profile, start):
+    # Under 50 rows the flag stands, as before, but the disagreement is said.
+    report = run(flags, profile)
+    assert report.contradictions == ()
+    (note,) = report.notes
+    assert note.startswith(start) and "too few rows to" in note and note.endswith("(30 < 50)")
+    # From 50 rows the same disagreement is a contradiction, not a note.
+    strong = run(flags, dataclasses.replace(profile, n_rows=50))
+    assert [c.flag for c in strong.contradictions] == [start.split(":")[0]]
+    assert strong.notes == ()
+
+
+@pytest.mark.parametrize(
+    "flags, profile",
+    [
+        (Flags(outliers=False), reg(n_rows=30)),
+        (Flags(outliers=True), reg(n_rows=30, outlier_count=3, outlier_fraction=0.1)),
+        (Flags(heavy_tails=True), reg(n_rows=30, excess_kurtosis=5.0)),
+        (Flags(imbalanced=True), binary(positive=0.1, n_rows=30)),
+    ],
+)
+def test_weak_evidence_agreeing_with_a_flag_is_not_noted(flags, profile):
+    report = run(flags, profile)
+    assert report.contradictions == () and report.notes == ()
+
+
 def test_outliers_flag_is_kept_on_clean_data_and_noted():
     report = run(Flags(outliers=True), reg())
     (c,) = report.contradictions

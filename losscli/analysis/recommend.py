@@ -171,14 +171,31 @@ def _strong(profile: DataProfile) -> bool:
     return profile.n_rows >= R.MIN_ROWS_FOR_STRONG_EVIDENCE
 
 
+def _too_few(profile: DataProfile, flag: str, suggest: str, verb: str = "weigh against") -> str:
+    """The note for a file that disagrees with a flag on too few rows to count.
+
+    From MIN_ROWS_FOR_STRONG_EVIDENCE rows the disagreement is a
+    :class:`Contradiction`; below, the flag stands and this note says why.
+    """
+    return (
+        f"{flag}: the data suggest {suggest}, but too few rows to {verb} the flag "
+        f"({profile.n_rows} < {R.MIN_ROWS_FOR_STRONG_EVIDENCE})"
+    )
+
+
 def reconcile(
     flags: Flags,
     task: str,
     profile: DataProfile | None = None,
     planned: tuple[PlannedLoss, ...] = (),
 ) -> tuple[Facts, list[Contradiction]]:
-    """Merge flags and measured evidence into Facts; list where they disagree."""
+    """Merge flags and measured evidence into Facts; list where they disagree.
+
+    A disagreement measured on fewer than MIN_ROWS_FOR_STRONG_EVIDENCE rows is no
+    contradiction (the flag stands) but a note in ``Facts.notes``.
+    """
     contradictions: list[Contradiction] = []
+    notes: list[str] = []
     outliers, outliers_from = flags.outliers, ("flag" if flags.outliers is not None else "")
     heavy, heavy_from = flags.heavy_tails, ("flag" if flags.heavy_tails else "")
     imbalanced, imbalanced_from = flags.imbalanced, ("flag" if flags.imbalanced else "")
@@ -193,7 +210,16 @@ def reconcile(
         )
         present = frac >= R.OUTLIERS_PRESENT_FRACTION
         absent = frac <= R.OUTLIERS_ABSENT_FRACTION
-        if flags.outliers is False and present and _strong(profile):
+        if flags.outliers is False and present and not _strong(profile):
+            notes.append(
+                _too_few(
+                    profile,
+                    "--no-outliers",
+                    f"outliers ({measured}; present from {R.OUTLIERS_PRESENT_FRACTION:.0%})",
+                    "overrule",
+                )
+            )
+        elif flags.outliers is False and present:
             outliers, outliers_from = True, "evidence"
             contradictions.append(
                 Contradiction(
@@ -206,7 +232,15 @@ def reconcile(
                     "evidence",
                 )
             )
-        elif flags.outliers is True and absent and _strong(profile):
+        elif flags.outliers is True and absent and not _strong(profile):
+            notes.append(
+                _too_few(
+                    profile,
+                    "--outliers",
+                    f"no outliers ({measured}; absent up to {R.OUTLIERS_ABSENT_FRACTION:.1%})",
+                )
+            )
+        elif flags.outliers is True and absent:
             contradictions.append(
                 Contradiction(
                     "--outliers",
@@ -226,7 +260,16 @@ def reconcile(
         if kurt is not None:
             if kurt > R.HEAVY_TAILS_KURTOSIS and not heavy:
                 heavy, heavy_from = True, "evidence"
-            elif heavy and kurt <= R.HEAVY_TAILS_KURTOSIS and _strong(profile):
+            elif heavy and kurt <= R.HEAVY_TAILS_KURTOSIS and not _strong(profile):
+                notes.append(
+                    _too_few(
+                        profile,
+                        "--heavy-tails",
+                        f"light tails (excess kurtosis of the residuals {kurt:.3g} <= "
+                        f"{R.HEAVY_TAILS_KURTOSIS:g})",
+                    )
+                )
+            elif heavy and kurt <= R.HEAVY_TAILS_KURTOSIS:
                 contradictions.append(
                     Contradiction(
                         "--heavy-tails",
@@ -247,7 +290,16 @@ def reconcile(
         ratio = profile.imbalance_ratio
         if ratio < R.IMBALANCE_RATIO and not imbalanced:
             imbalanced, imbalanced_from = True, "evidence"
-        elif imbalanced and ratio >= R.BALANCED_RATIO and _strong(profile):
+        elif imbalanced and ratio >= R.BALANCED_RATIO and not _strong(profile):
+            notes.append(
+                _too_few(
+                    profile,
+                    "--imbalanced",
+                    f"balanced classes (smallest class share {profile.minority_fraction:.1%}, "
+                    f"ratio to the largest {ratio:.3g} >= {R.BALANCED_RATIO:g})",
+                )
+            )
+        elif imbalanced and ratio >= R.BALANCED_RATIO:
             contradictions.append(
                 Contradiction(
                     "--imbalanced",
@@ -279,6 +331,7 @@ def reconcile(
         smooth=flags.smooth,
         profile=profile,
         planned=planned,
+        notes=tuple(notes),
     )
     return facts, contradictions
 
@@ -574,5 +627,5 @@ def recommend(
         planned=tuple(planned),
         fired=tuple(f.id for f in fired),
         flags=tuple(flags.given()) if flags is not None else (),
-        notes=notes,
+        notes=(*notes, *(n for n in facts.notes if n not in notes)),
     )

@@ -118,7 +118,8 @@ Thresholds (all in losscli/analysis/rules.py):
                  (the rule of loss sensitivity)
   outliers       present if >= {OUTLIERS_PRESENT_FRACTION:.0%} of rows are outliers, absent if
                  <= {OUTLIERS_ABSENT_FRACTION:.1%} (a normal sample: ~0.05%); present beats
-                 --no-outliers when the file has >= {MIN_ROWS_FOR_STRONG_EVIDENCE} rows
+                 --no-outliers when the file has >= {MIN_ROWS_FOR_STRONG_EVIDENCE} rows (fewer:
+                 the flag stands and a note says the data disagree)
   heavy tails    excess kurtosis of the residuals > {HEAVY_TAILS_KURTOSIS:g}
   Gaussian-like  |excess kurtosis| <= {HEAVY_TAILS_KURTOSIS:g} and |skew| <= {GAUSSIAN_MAX_SKEW:g}
   imbalanced     smallest class share / largest < {IMBALANCE_RATIO:g}
@@ -186,6 +187,8 @@ class Facts:
     smooth: bool = False
     profile: DataProfile | None = None
     planned: tuple[PlannedLoss, ...] = ()
+    # where the file disagrees with a flag on too few rows to count (the flag stands)
+    notes: tuple[str, ...] = ()
 
     @property
     def robustness_needed(self) -> bool:

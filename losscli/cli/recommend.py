@@ -76,8 +76,9 @@ one; a flag that does not apply to the task or the file; --custom (the
 rules rate the catalogue's losses: measure yours with compute, compare,
 sensitivity or report).
 With FILE, data that strongly show what a flag denies win (--no-outliers on
->= 1% outliers): see "contradictions". With several models the first
---pred-col is profiled.
+>= 1% outliers): see "contradictions". On fewer than 50 rows a flag the
+data disagree with stands, and a note says so. With several models the
+first --pred-col is profiled.
 
 """
 
