@@ -230,6 +230,25 @@ def test_few_rows_agreeing_with_a_flag_are_not_noted(run_json, tmp_path):
     assert out["contradictions"] == [] and out["notes"] == []
 
 
+def test_one_outlier_row_is_one_row_not_1_rows(tmp_path, run_json):
+    # The Evidence said "20.0% (1 rows with |robust z| > 3.5)".
+    path = tmp_path / "consty.csv"
+    path.write_text("y_true,y_pred\n5,1\n5,2\n5,3\n5,4\n5,9\n")
+    result = CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1"}).invoke(
+        cli, ["recommend", str(path)]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "20.0% (1 row with |robust z| > 3.5)" in result.stdout
+    assert "1 rows" not in result.stdout
+    path.write_text("y_true,y_pred\n1.5,2\n")
+    (clean,) = [
+        r["text"]
+        for r in rec_json(run_json, str(path))["recommendations"][0]["reasons"]
+        if r["rule"] == "R-REG-CLEAN"
+    ]
+    assert "only 1 row, weak evidence" in clean and "1 rows" not in clean
+
+
 def test_outliers_flag_kept_on_clean_file(run_json):
     out = rec_json(run_json, sample("regression_clean.csv"), "--outliers")
     (c,) = out["contradictions"]

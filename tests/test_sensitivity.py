@@ -944,3 +944,22 @@ def test_one_array_asked_different_questions_is_not_shared():
 
 def _joined(pieces: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
+@pytest.mark.parametrize(
+    "text, reads",
+    [("y_true,y_pred\n1,2\n", "binary"), ("y_true,y_pred\n1.5,2\n", "regression")],
+)
+def test_one_row_is_one_row_not_1_rows(tmp_path, run, monkeypatch, text, reads):
+    # The verdicts said "(in 1 rows; ...)" and "on these 1 rows".
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "one.csv"
+    path.write_text(text)
+    result = run("sensitivity", path)
+    assert result.exit_code == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert f"task {reads}" in shown
+    assert "1 rows" not in shown
+    assert "(in 1 row" in shown and "on this 1 row " in shown
+    if reads == "regression":
+        assert "Outliers in y_pred: 0 of 1 row (0%)" in shown

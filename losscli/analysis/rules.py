@@ -337,7 +337,7 @@ def outlier_text(f: Facts) -> str:
             f"{p.outlier_threshold:g}"
         )
         weak = (
-            f"; only {p.n_rows} rows, weak evidence"
+            f"; only {p.n_rows} row{'' if p.n_rows == 1 else 's'}, weak evidence"
             if p.n_rows < MIN_ROWS_FOR_STRONG_EVIDENCE
             else ""
         )

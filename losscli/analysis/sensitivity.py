@@ -125,6 +125,7 @@ from losscli.core.registry import (
 )
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
+from losscli.report.format import plural
 
 INJECTION_KS = (5.0, 10.0, 50.0, 100.0)
 PROBE_KS = tuple(10.0**j for j in range(3, 13))  # where the synthetic row dominates
@@ -837,6 +838,11 @@ def squared_change(change: float | None) -> float | None:
     return 100.0 * ((1.0 + change / 100.0) ** 2 - 1.0)
 
 
+def _these_rows(n: int) -> str:
+    """'these 1,000 rows', 'this 1 row' (the rows a verdict is measured on)."""
+    return f"this {plural(n, 'row')}" if n == 1 else f"these {plural(n, 'row')}"
+
+
 def verdict_of(
     change: float | None,
     share: float,
@@ -920,7 +926,7 @@ def verdict_of(
         k, v = moved_off[0]
         sensitive.append(
             f"one bad row moves {'the bias' if signed is not None else it} from 0 to "
-            f"{fmt_value(v)} already at k={k:g} (in {n_rows:,} rows; growth "
+            f"{fmt_value(v)} already at k={k:g} (in {plural(n_rows, 'row')}; growth "
             f"{growth_text(growth, exponent)})"
         )
     elif big and not sensitive:
@@ -936,12 +942,12 @@ def verdict_of(
             )
             sensitive.append(
                 f"one bad row {what}: at k={k:g} it moves from {value:+.5g} to "
-                f"{moved_to:+.5g} (in {n_rows:,} rows)"
+                f"{moved_to:+.5g} (in {plural(n_rows, 'row')})"
             )
         else:
             sensitive.append(
                 f"one bad row changes {it} by {_pct(shown[k])} already at k={k:g} "
-                f"(in {n_rows:,} rows; growth {growth_said})"
+                f"(in {plural(n_rows, 'row')}; growth {growth_said})"
             )
     moved = ""
     if signed is not None and change is not None:
@@ -975,12 +981,12 @@ def verdict_of(
         if robust_property:
             reasons.append(
                 f"{label} lists it as robust (in general a large error does not dominate "
-                f"it), but on these {n_rows:,} rows the figures above say otherwise"
+                f"it), but on {_these_rows(n_rows)} the figures above say otherwise"
             )
         else:
             reasons.append(
                 f"{label} lists it as not robust (in general large errors can dominate it); "
-                f"on these {n_rows:,} rows no figure above reaches a sensitive threshold"
+                f"on {_these_rows(n_rows)} no figure above reaches a sensitive threshold"
             )
     return verdict, reasons
 

@@ -99,7 +99,8 @@ def rows(report: RecommendReport) -> list[dict[str, Any]]:
 def _evidence_value(key: str, value: Any, evidence: dict[str, Any]) -> str:
     if key == "outlier_fraction":
         return (
-            f"{100 * value:.1f}% ({evidence.get('outlier_count')} rows with |robust z| > "
+            f"{100 * value:.1f}% ({plural(int(evidence.get('outlier_count', 0)), 'row')} with "
+            f"|robust z| > "
             f"{evidence.get('outlier_threshold', 3.5):g})"
         )
     if key == "evidence_strength":

@@ -75,7 +75,7 @@ def _outlier_lines(report: SensitivityReport, o: ModelOutliers) -> list[str]:
     if o.rule in ("p_true", "margin"):
         head = f"Confidently wrong rows in {o.model}: {o.count:,} of {o.n_considered:,}"
     else:
-        head = f"Outliers in {o.model}: {o.count:,} of {o.n_considered:,} rows"
+        head = f"Outliers in {o.model}: {o.count:,} of {plural(o.n_considered, 'row')}"
     lines = [f"{head} ({fmt_share(o.fraction)}), {_rule_text(o)}"]
     if o.rule == "p_true" and report.raw_scores:
         lines.append("  raw scores of margin losses, read as logits (softmax)")
