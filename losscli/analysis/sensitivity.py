@@ -125,7 +125,7 @@ from losscli.core.registry import (
 )
 from losscli.core.stable import sigmoid, softmax
 from losscli.errors import DataError
-from losscli.report.format import plural
+from losscli.words import plural
 
 INJECTION_KS = (5.0, 10.0, 50.0, 100.0)
 PROBE_KS = tuple(10.0**j for j in range(3, 13))  # where the synthetic row dominates

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from losscli.report.console import for_people, safe
+from losscli.words import plural as plural  # re-exported: the report's modules use it
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -192,10 +193,3 @@ def write_report(
         console.file.write(text)
     else:
         table(report)
-
-
-def plural(n: int, word: str) -> str:
-    """'1 row', '1,000 rows', '2 losses'."""
-    if n == 1:
-        return f"1 {word}"
-    return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"
