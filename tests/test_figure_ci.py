@@ -121,6 +121,38 @@ def test_d2_tweedie_replicates_are_sklearn_under_the_drawn_weights(power, offset
         assert got[r] == pytest.approx(want, rel=1e-12), r
 
 
+@pytest.mark.parametrize("power", [0, 1.5, 3])
+def test_d2_tweedie_replicate_of_one_distinct_target_is_minus_inf(power):
+    """Few rows: a replicate drawing one row (or tied targets) has no null deviance, so
+    d2 is -inf (as for a constant file) and the interval leaves it out; rounding made it
+    a huge finite value that moved the interval's ends."""
+    n = 8
+    rng = np.random.default_rng(int(2 * power))
+    y = np.round(rng.gamma(2.0, 1.0, n), 15)
+    y[[2, 7]] = y[1]  # ties too
+    p = y * np.exp(rng.normal(0, 0.3, n))
+    selection = select_losses([f"d2_tweedie:power={power}"], Task.REGRESSION)[0]
+    comp = selection.per_sample(LossInputs(y_true=y, y_pred=p))
+    state = PoissonBootstrap([selection.reducer], 400, seed=0)
+    state.update([comp], None)
+    got = state.replicates()[:, 0]
+    draws = poisson_draws(0, 400).astype(np.float64)
+    block = block_of_rows(np.arange(n, dtype=np.uint64), 0)
+    single = 0
+    for r in range(400):
+        weights = draws[r, block]
+        drawn = weights > 0
+        if not drawn.any():
+            assert np.isnan(got[r])
+        elif np.unique(y[drawn]).size == 1:
+            single += 1
+            assert got[r] == -np.inf, (r, got[r])
+        else:
+            want = reduce_values(comp, weights, selection.reducer)
+            assert got[r] == pytest.approx(want, rel=1e-9), r
+    assert single > 0
+
+
 def _null(y: np.ndarray, w: np.ndarray, q: float, alpha: float) -> float:
     from losscli.core.reduction import pinball_terms
 

@@ -49,6 +49,39 @@ def test_replicates_are_sklearn_scores_under_the_drawn_weights(offset):
         )
 
 
+@pytest.mark.parametrize("n, ties", [(2, False), (3, False), (5, False), (8, True)])
+def test_few_rows_replicates_of_one_distinct_value_are_sklearns(n, ties):
+    """A replicate drawing one row (or only tied targets) has no spread: scikit-learn
+    gives r2 0 (1 when exact) and explained_variance 1; rounding residue gave 8.7e16."""
+    rng = np.random.default_rng(n)
+    y = np.round(rng.normal(size=n), 1) if not ties else np.array([1.0, 1, 1, 2, 2, 1, 2, 1])
+    p = y + rng.normal(0.3, 0.8, size=n)
+    state = PoissonBootstrap(KINDS, 300, seed=0)
+    state.update(_values(y, p), None)
+    got = state.replicates()
+    draws = poisson_draws(0, 300).astype(np.float64)
+    block = block_of_rows(np.arange(n, dtype=np.uint64), 0)
+    for r in range(300):
+        weights = draws[r, block]
+        if weights.sum() == 0:
+            assert np.isnan(got[r, :2]).all()
+            continue
+        drawn = weights > 0
+        if np.unique(y[drawn]).size == 1:
+            # No spread in y: scikit-learn's rule (force_finite) is r2 = 0 unless every
+            # residual is 0; explained_variance = 1 when the residuals do not vary
+            # either. (sklearn's own weighted mean can leave a rounding residue here.)
+            residuals = (y - p)[drawn]
+            assert got[r, 0] == (1.0 if np.all(residuals == 0) else 0.0)
+            assert got[r, 1] == (1.0 if np.unique(residuals).size == 1 else 0.0)
+            continue
+        want = r2_score(y, p, sample_weight=weights)
+        assert got[r, 0] == pytest.approx(want, rel=1e-9, abs=1e-12)
+        want = explained_variance_score(y, p, sample_weight=weights)
+        assert got[r, 1] == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert got[r, 0] <= 1.0 and got[r, 1] <= 1.0
+
+
 def test_replicates_do_not_depend_on_the_split():
     y, p, w = _data()
     whole = PoissonBootstrap(KINDS, 60, seed=5)

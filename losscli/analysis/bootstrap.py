@@ -92,6 +92,8 @@ _CACHED_DRAWS = 8 << 20
 _MEANS = (Reduction.MEAN, Reduction.SQRT_MEAN, Reduction.SUM)
 # Skill scores resampled from per-block moments of their components (e, y).
 _SKILLS = (Reduction.R2, Reduction.EXPLAINED_VARIANCE)
+# Relative rounding of a replicate's sums (a few thousand terms): a spread within it of 0 is 0.
+_ROUNDING = 64 * np.finfo(np.float64).eps
 # Calibration figures resampled from per-block reliability bins (confidence, correct).
 _CALIBRATION = (Reduction.ECE, Reduction.MCE)
 # d2_pinball / d2_absolute_error: per-block sums of the model's pinball loss (pass 1) and
@@ -600,7 +602,12 @@ class PoissonBootstrap:
                 weight = draws @ w
                 mean = centre + (draws @ (w * shifted)) / weight
                 spread = _unit_deviance(np.where(filled, means, 1.0)[None, :], mean[:, None], power)
-                spread = np.where(filled[None, :], spread, 0.0)
+                # A block whose mean is the replicate's mean up to rounding adds no
+                # deviance (one row drawn, or ties): its rounding residue would make the
+                # null deviance tiny instead of 0, and the value huge instead of -inf.
+                level = np.maximum(np.abs(means)[None, :], np.abs(mean)[:, None])
+                same = np.abs(means[None, :] - mean[:, None]) <= _ROUNDING * level
+                spread = np.where(filled[None, :] & ~same, spread, 0.0)
                 null = draws @ inner + np.einsum("rk,rk->r", draws * w[None, :], spread)
                 value = 1.0 - (draws @ model) / null
                 out[:, slot] = np.where(weight > 0, value, math.nan)
@@ -692,7 +699,12 @@ class PoissonBootstrap:
                     shifted = mean - centre
                     first = draws @ (w * shifted).sum(axis=0)
                     second = draws @ (w * shifted * shifted + inner).sum(axis=0)
-                    m2[part] = second - first * first / weight
+                    # A replicate of one distinct value (one row drawn, or ties) has m2 = 0;
+                    # the difference leaves a rounding residue that 1 - num / den would
+                    # blow up (r2 of 8.7e16): within rounding of 0 is 0, as sklearn's
+                    # two-pass variance gives.
+                    spread = second - first * first / weight
+                    m2[part] = np.where(spread <= _ROUNDING * second, 0.0, spread)
                 squared = draws @ unit[:, 5, :].sum(axis=0)
                 numerator = m2[1] if self.kinds[j] is Reduction.EXPLAINED_VARIANCE else squared
                 denominator = m2[3]
