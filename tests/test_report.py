@@ -336,3 +336,117 @@ def test_figures_of_many_rows_are_reported_without_a_curve(run, losses):
     for name in losses.split(","):
         assert name in html
     assert ('<section id="curves">' in html) == ("mse" in losses)
+
+
+# --------------------------------------------------------------------------- hostile text
+
+# What must never reach the page raw: C0 controls but the page's own newlines, DEL, C1
+# controls, bidi marks, embeddings, overrides and isolates, line and paragraph separators.
+RAW = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+RLO_MODEL = "m\u202eevil"
+NEWLINE_MODEL = "line\nbreak"
+BELL_MODEL = "\x1b[32mbell\x07"
+GROUPS = ["a\rb", "\x1b]0;pwned\x07", "x\u2066y\u2069", "\x85next"]
+
+
+def hostile_report(run, tmp_path: Path) -> tuple[Path, list[str]]:
+    import csv
+
+    data = tmp_path / "d\u202eata.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["y_true", "y_pred", RLO_MODEL, NEWLINE_MODEL, BELL_MODEL, "g\x1b[1m"])
+        for i in range(1000):  # plain text enough that the controls are a few stray bytes
+            y = i % 9
+            group = GROUPS[i % 4] if i < 40 else "plain"
+            writer.writerow([y, y + 0.3, y - 0.5 * (i % 3), y + (i % 4), y * 1.1, group])
+    out = tmp_path / "page.html"
+    args = ["report", str(data), "--pred-col", "y_pred", "--pred-col", RLO_MODEL]
+    args += ["--pred-col", NEWLINE_MODEL, "--pred-col", BELL_MODEL, "--group-by", "g\x1b[1m"]
+    args += ["--bootstrap", "20", "-o", str(out)]
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    return out, ["loss", *args]
+
+
+def test_user_strings_show_controls_and_bidi_as_escapes(run, tmp_path):
+    """A model named m<U+202E>evil showed reversed text (the page held the raw override),
+    a newline in a name showed as a space and ESC/BEL reached the page. Now every user
+    string (title, facts, tables, chart titles and labels, notes, the command) shows them
+    as the terminal does."""
+    out, _ = hostile_report(run, tmp_path)
+    html = out.read_text(encoding="utf-8")
+    assert RAW.search(html) is None, repr(RAW.search(html))
+    assert NEWLINE_MODEL not in html
+    for shown in (
+        "m\\u202eevil",
+        "line\\nbreak",
+        "\\x1b[32mbell\\x07",
+        "a\\rb",
+        "x\\u2066y\\u2069",
+    ):
+        assert shown in html, shown
+    assert "<title>Loss report: " + str(tmp_path / "d\\u202eata.csv") + "</title>" in html
+    # in the charts (inline SVG): the titles and the per-group axis
+    svg = "".join(re.findall(r"<svg.*?</svg>", html, re.DOTALL))
+    assert 'aria-label="Residuals: m\\u202eevil"' in svg
+    assert "a\\rb" in svg and "g\\x1b[1m" in svg
+
+
+def test_command_with_controls_is_shown_escaped_and_still_runs(run, tmp_path):
+    """The reproducing command quotes such words as $'...', which the shell reads back into
+    the very arguments given (the page shows no raw control, and pasting it still works)."""
+    import html as html_module
+    import shutil
+    import subprocess
+
+    out, argv = hostile_report(run, tmp_path)
+    page = out.read_text(encoding="utf-8")
+    found = re.search(r'<code class="cmd" id="command">([^<]*)</code>', page)
+    assert found is not None
+    command = html_module.unescape(found.group(1))
+    assert RAW.search(command) is None and "\n" not in command
+    assert "$'m\\u202eevil'" in command and "$'line\\nbreak'" in command
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to read the command back")
+    assert command.startswith("loss report ")
+    words = subprocess.run(
+        [bash, "-c", "printf '%s\\0' " + command.removeprefix("loss ")],
+        capture_output=True,
+        check=True,
+        env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+    ).stdout.decode("utf-8")
+    words = words.split("\0")[:-1]
+    given = argv[1:]
+    assert words[:2] == given[:2]  # report FILE
+    pairs = [(words[i], words[i + 1]) for i in range(2, len(words), 2)]
+    wanted = [(given[i], given[i + 1]) for i in range(2, len(given), 2)]
+    wanted = [("--output" if flag == "-o" else flag, value) for flag, value in wanted]
+    assert sorted(pairs) == sorted(wanted)
+    assert [v for f, v in pairs if f == "--pred-col"] == [v for f, v in wanted if f == "--pred-col"]
+
+
+@pytest.mark.parametrize(
+    "word", ["plain", "", "it's", "a\\nb", "tab\there", "\x85", "\x1b[2J", "\u202e", "é\u2028x"]
+)
+def test_shell_word_reads_back_as_the_word(word):
+    import shutil
+    import subprocess
+
+    from losscli.report.console import safe, shell_word
+
+    quoted = shell_word(word)
+    assert safe(quoted) == quoted  # nothing raw in it
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to read the word back")
+    got = subprocess.run(
+        [bash, "-c", "printf '%s' " + quoted],
+        capture_output=True,
+        check=True,
+        env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+    ).stdout.decode("utf-8")
+    assert got == word

@@ -32,8 +32,13 @@ def default_output(file: str) -> str:
 
 
 def reproducing_command(ctx: click.Context, file: str) -> str:
-    """``loss report FILE`` plus every option given on the command line, shell-quoted."""
-    import shlex
+    """``loss report FILE`` plus every option given on the command line, shell-quoted.
+
+    A word holding control characters or bidi overrides is written ``$'...'`` with
+    visible escapes (:func:`~losscli.report.console.shell_word`): the page shows
+    it as the terminal would, and pasting it into bash or zsh runs the same command.
+    """
+    from losscli.report.console import shell_word
 
     parts = ["loss", "report", file, *ctx.params.get("more_files", ())]
     for param in ctx.command.params:
@@ -53,7 +58,7 @@ def reproducing_command(ctx: click.Context, file: str) -> str:
                 flag,
                 v if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v),
             ]
-    return shlex.join(parts)
+    return " ".join(shell_word(part) for part in parts)
 
 
 def _created() -> str:

@@ -32,10 +32,15 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
+def _visible(char: str, byte_below: int = 0x100) -> str:
+    """The escape of one unsafe character: ``\\n``, ``\\r``, ``\\t``, ``\\xHH`` below
+    ``byte_below``, else ``\\uHHHH``."""
     code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < byte_below else f"\\u{code:04x}")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _visible(match.group())
 
 
 def safe(text: str) -> str:
@@ -46,6 +51,24 @@ def safe(text: str) -> str:
     twice changes nothing. Every user-supplied string printed for people goes through it.
     """
     return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def shell_word(arg: str) -> str:
+    """``arg`` quoted for a POSIX shell, with :func:`safe`'s visible escapes.
+
+    A word without control characters or bidi overrides is quoted as
+    :func:`shlex.quote` does. One with them is written in the shell's ``$'...'``
+    form (bash, zsh, ksh, POSIX.1-2024), which reads the escapes back into the
+    characters: a column ``m``, right-to-left override, ``evil`` is shown as
+    ``$'m\\u202eevil'``, so the command reads as it runs. C1 controls are written
+    ``\\u0085`` there, not ``\\x85`` (``$'\\x85'`` is one byte, not the character).
+    """
+    import shlex
+
+    if not _UNSAFE.search(arg):
+        return shlex.quote(arg)
+    body = arg.replace("\\", "\\\\").replace("'", "\\'")
+    return "$'" + _UNSAFE.sub(lambda m: _visible(m.group(), byte_below=0x80), body) + "'"
 
 
 def for_people(obj: T) -> T:

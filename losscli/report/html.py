@@ -1,13 +1,16 @@
 """``loss report``: the analyses of one file as a single self-contained HTML page.
 
 Jinja2 renders the page with autoescape on (column, class and group names are
-user data); the charts are inline SVG from :mod:`losscli.report.figures`; the
+user data), and every user-supplied string on it (titles, tables, chart labels,
+notes, the reproducing command) shows control characters and bidi overrides as
+the terminal does: visible escapes (:func:`losscli.report.console.safe`, applied
+to the whole report before the page is built). The charts are inline SVG from :mod:`losscli.report.figures`; the
 stylesheet is inlined. Nothing on the page loads anything: no script, no
 external style, font or image.
 
 Every number shown carries where it comes from: ``data-src`` (the command
 whose ``--format json`` holds it), ``data-path`` (a JSON pointer into that
-output), ``data-v`` (the value at full precision, as in the JSON) and
+output; a name's controls escaped as the JSON text writes them), ``data-v`` (the value at full precision, as in the JSON) and
 ``data-fmt`` (how it is shown), so a test can check the page against the
 commands' JSON.
 """
@@ -370,8 +373,12 @@ def render_html(data: Any, *, command: str, created: str, version: str) -> str:
     from importlib.resources import files
 
     from losscli.report.compare import agreement_text
+    from losscli.report.console import for_people, safe
     from losscli.report.figures import curve_panels, data_panels
 
+    # User strings (source, columns, models, classes, groups, notes) as the terminal shows them.
+    data = for_people(data)
+    command = safe(command)
     compute = data.compute
     n = 0
     data_figures = _figures(data_panels(data.charts), n)
