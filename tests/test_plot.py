@@ -225,3 +225,23 @@ def test_minor_log_labels_are_written_as_the_powers_beside_them():
 
     labels = [_between_powers(v) for v in (2.0, 5.0, 20.0, 500.0, 2000.0, 5e4, 3.0, 0.0)]
     assert labels == ["2", "5", "20", "500", "2\u00d710\u00b3", "5\u00d710\u2074", "", ""]
+
+
+def test_plot_labels_show_controls_as_escapes_without_warnings(run, tmp_path):
+    """A group value 'a<CR>b' printed matplotlib's 'Glyph 13 (^M) missing from font(s)'
+    warning (with the raw byte) and drew nothing; the chart now shows it as a\\rb."""
+    import warnings
+
+    data = tmp_path / "cr.csv"
+    cr = '"a\rb"'
+    rows = ["y_true,y_pred,g"]
+    rows += [f"{i % 5},{i % 5 + 0.5 * (i % 3)},{cr if i % 2 else 'c'}" for i in range(400)]
+    data.write_bytes(("\n".join(rows) + "\n").encode())
+    out = tmp_path / "cr.svg"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run("compute", data, "--group-by", "g", "--plot", out)
+    assert result.exit_code == 0, result.stderr
+    assert [str(w.message) for w in caught] == []
+    text = svg_text(out)
+    assert "a\\rb" in text and "\r" not in text

@@ -450,3 +450,69 @@ def test_shell_word_reads_back_as_the_word(word):
         env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
     ).stdout.decode("utf-8")
     assert got == word
+
+
+LONG_MODEL = "model_" + "abcdefghij" * 14 + "_end"  # 150 characters
+
+
+def long_names_csv(tmp_path: Path) -> Path:
+    import csv
+
+    data = tmp_path / "long.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["y_true", "y_pred", LONG_MODEL, "g"])
+        for i in range(600):  # plain text enough that a stray control is no binary file
+            y = (i * 7) % 11
+            group = ["a\rb", "\u4e2d\u6587", "plain", "x" * 60][i % 4]
+            writer.writerow([y, y + 0.25 * (i % 5), y - 0.5 * (i % 3), group])
+    return data
+
+
+def test_chart_warnings_never_reach_the_terminal(run, tmp_path):
+    """Before, matplotlib printed 'UserWarning: Glyph 13 (^M) missing from font(s)' (the
+    raw byte included) or 'constrained_layout not applied because axes sizes collapsed to
+    zero' with its source line. Now the charts are drawn without a word on stderr."""
+    import warnings
+
+    out = tmp_path / "long.html"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(
+            "report", long_names_csv(tmp_path), "--pred-col", "y_pred", "--pred-col",
+            LONG_MODEL, "--group-by", "g", "--bootstrap", "20", "-o", out,
+        )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert [str(w.message) for w in caught] == []
+    assert result.stderr == f"Report written to {out}\n"
+
+
+def test_long_names_are_shortened_in_the_charts_only(run, tmp_path):
+    """A 150-character model name cut the chart's title off and its legend covered the
+    plot; the charts now show it cut in the middle with an ellipsis, the tables whole."""
+    from losscli.report.figures import LEGEND_CHARS, TITLE_CHARS, fit
+
+    out = tmp_path / "long.html"
+    result = run(
+        "report", long_names_csv(tmp_path), "--pred-col", "y_pred", "--pred-col",
+        LONG_MODEL, "--group-by", "g", "--bootstrap", "20", "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    charts = "".join(re.findall(r"<svg.*?</svg>", html, re.DOTALL))
+    tables = re.sub(r"<svg.*?</svg>", "", html, flags=re.DOTALL)
+    assert LONG_MODEL in tables
+    assert not re.search(r">[^<]*" + LONG_MODEL, charts)  # no chart text holds it whole
+    title = fit("Residuals: " + LONG_MODEL, TITLE_CHARS)
+    assert len(title) == TITLE_CHARS and "\u2026" in title and title.endswith("_end")
+    assert title in charts
+    assert fit(LONG_MODEL, LEGEND_CHARS) in charts  # the legends of the per-group charts
+    assert "a\\rb" in charts and "\r" not in html
+
+
+def test_fit_escapes_then_shortens():
+    from losscli.report.figures import fit
+
+    assert fit("a\rb", 10) == "a\\rb"
+    assert fit("abcdefghijklmnopqrstuvwxyz", 10) == "abcdef\u2026xyz"
+    assert fit("short", 10) == "short"

@@ -96,21 +96,24 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
         ) from None
     import matplotlib
 
+    from losscli.report.figures import fit_axes, quiet
+
     check_writable(path)
 
     count = max(1, len(panels))
     fig = Figure(figsize=(5.0 * count, 4.0), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, count, squeeze=False)[0]
-    for ax, panel in zip(axes, panels):
-        for series in panel.series:
-            xs, ys = _finite_points(series)
-            ax.plot(xs, ys, label=series.label, linewidth=1.8)
-        ax.set_title(panel.title)
-        ax.set_xlabel(panel.xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
+    with quiet():
+        for ax, panel in zip(axes, panels):
+            for series in panel.series:
+                xs, ys = _finite_points(series)
+                ax.plot(xs, ys, label=series.label, linewidth=1.8)
+            ax.set_xlabel(panel.xlabel)
+            ax.set_ylabel(ylabel)
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+            fit_axes(ax, panel.title)
 
     def save(handle: Any) -> None:
         # Fixed metadata and hash salt keep the SVG identical from run to run.
@@ -119,7 +122,7 @@ def save_chart(path: str, panels: Sequence[Panel], *, ylabel: str = "loss") -> N
             metadata = {"Date": None}
         elif fmt == "pdf":
             metadata = {"Creator": "losscli", "CreationDate": None}
-        with matplotlib.rc_context({"svg.hashsalt": "losscli"}):
+        with matplotlib.rc_context({"svg.hashsalt": "losscli"}), quiet():
             fig.savefig(handle, format=fmt, metadata=metadata, dpi=120)
 
     write_atomically(path, save, binary=True)

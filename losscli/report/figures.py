@@ -7,6 +7,11 @@ SVG and into ``--plot PATH`` files (png, svg or pdf).
 
 SVG output is deterministic: a fixed hash salt per chart (ids unique within
 one report), no date in the metadata, text kept as text.
+
+Names on a chart (titles, axis labels, legends, group ticks) show control
+characters and bidi overrides as the terminal's escapes and are cut in the
+middle with an ellipsis when long (:func:`fit`); matplotlib's own warnings are
+silenced where charts are drawn (:func:`quiet`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from losscli.errors import UsageError, require_modules
+from losscli.report.console import safe
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 PLOT_EXTRA_HINT = "pip install 'losscli[plot]'"
@@ -27,6 +35,47 @@ COLORS = ("#1f6feb", "#d9480f", "#2f9e44", "#7048e8", "#c2255c", "#0c8599", "#e6
 KEPT = "#4c6ef5"
 FLAGGED = "#e8590c"
 MAX_GROUP_LOSSES = 4  # per-group charts: the first losses only (the table has them all)
+# The longest text a chart shows in each place (characters); longer names are cut in the
+# middle with an ellipsis, so the axes keep their room (the tables have the whole name).
+TITLE_CHARS = 36
+LABEL_CHARS = 44
+LEGEND_CHARS = 24
+TICK_CHARS = 16
+ELLIPSIS = "\u2026"
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` as a chart shows it: control characters and bidi overrides as the
+    terminal's visible escapes (:func:`~losscli.report.console.safe`), and at most
+    ``limit`` characters: a longer text keeps its start and end around an ellipsis."""
+    text = safe(text)
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    tail = limit - 1 - head
+    return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
+
+
+def fit_axes(ax: Any, title: str, **style: Any) -> None:
+    """Set the title (in ``style``), and pass it, the axis labels and the legend entries
+    of ``ax`` through :func:`fit`."""
+    ax.set_title(fit(title, TITLE_CHARS), **style)
+    ax.xaxis.label.set_text(fit(ax.xaxis.label.get_text(), LABEL_CHARS))
+    ax.yaxis.label.set_text(fit(ax.yaxis.label.get_text(), LABEL_CHARS))
+    legend = ax.get_legend()
+    if legend is not None:
+        for text in legend.get_texts():
+            text.set_text(fit(text.get_text(), LEGEND_CHARS))
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Where a chart is drawn and saved: matplotlib's warnings (a glyph missing from its
+    font, a layout that did not fit) are about the drawing, not the data, and never
+    reach the terminal (they would also print the user's text raw)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass(frozen=True)
@@ -221,7 +270,9 @@ def group_panels(report: Any) -> list[ChartPanel]:
                     label=model,
                 )
             ax.set_xticks(range(len(groups)))
-            ax.set_xticklabels([str(g) for g in groups], rotation=30 if len(groups) > 4 else 0)
+            ax.set_xticklabels(
+                [fit(str(g), TICK_CHARS) for g in groups], rotation=30 if len(groups) > 4 else 0
+            )
             ax.set_xlabel(report.group_column or "group")
             ax.set_ylabel(label)
             if len(models) > 1:
@@ -286,7 +337,7 @@ def _figure(panels: Sequence[ChartPanel], columns: int, width: float, height: fl
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels):
         panel.draw(ax)
-        ax.set_title(panel.title, fontsize="medium")
+        fit_axes(ax, panel.title, fontsize="medium")
         ax.grid(True, alpha=0.25)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -302,7 +353,7 @@ def svg_text(panel: ChartPanel, salt: str, width: float = 4.6, height: float = 3
     """One panel as an inline <svg> element: deterministic, scaled by CSS (no fixed size)."""
     import matplotlib
 
-    with matplotlib.rc_context(_rc(salt)):
+    with matplotlib.rc_context(_rc(salt)), quiet():
         fig = _figure([panel], 1, width, height)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "losscli"})
@@ -310,7 +361,7 @@ def svg_text(panel: ChartPanel, salt: str, width: float = 4.6, height: float = 3
     text = text[text.index("<svg") :]
     # The viewBox keeps the proportions; CSS gives the width (100% of the column).
     text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
-    text = text.replace("<svg", f'<svg role="img" aria-label="{_attr(panel.title)}"', 1)
+    text = text.replace("<svg", f'<svg role="img" aria-label="{_attr(safe(panel.title))}"', 1)
     return _prefix_ids(text, salt + "-")
 
 
@@ -336,7 +387,8 @@ def save_panels(path: str, panels: Sequence[ChartPanel]) -> None:
     fmt = plot_format(path)
     require_matplotlib()
     check_writable(path)
-    fig = _figure(panels, 2, 5.0, 3.6)
+    with quiet():
+        fig = _figure(panels, 2, 5.0, 3.6)
 
     def save(handle: Any) -> None:
         metadata: dict[str, Any] = {"Creator": "losscli"}
@@ -346,7 +398,7 @@ def save_panels(path: str, panels: Sequence[ChartPanel]) -> None:
             metadata["CreationDate"] = None
         else:
             metadata = {"Software": "losscli"}
-        with matplotlib.rc_context(_rc("losscli")):
+        with matplotlib.rc_context(_rc("losscli")), quiet():
             fig.savefig(handle, format=fmt, metadata=metadata, dpi=110)
 
     write_atomically(path, save, binary=True)
