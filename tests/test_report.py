@@ -516,3 +516,33 @@ def test_fit_escapes_then_shortens():
     assert fit("a\rb", 10) == "a\\rb"
     assert fit("abcdefghijklmnopqrstuvwxyz", 10) == "abcdef\u2026xyz"
     assert fit("short", 10) == "short"
+
+
+@pytest.mark.parametrize("custom", [False, True], ids=["streamed", "custom-in-memory"])
+def test_interval_bound_advice_names_what_report_can_do(run, tmp_path, monkeypatch, custom):
+    """Over the bootstrap state's bound, report said '... or leave out --ci', which report
+    cannot do (its intervals are always drawn; --ci sets their level). It now names the
+    losses, the models and the group column, and following the advice works."""
+    import losscli.analysis.streaming as streaming
+
+    monkeypatch.setattr(streaming, "CI_STATE_BYTES", 1 << 19)
+    extra = []
+    if custom:
+        code = tmp_path / "sq.py"
+        code.write_text("def sq(y_true, y_pred):\n    return (y_true - y_pred) ** 2\n")
+        extra = ["--custom", f"{code}:sq"]
+    data = SAMPLES / "regression_clean.csv"
+    out = tmp_path / "r.html"
+    args = ["report", data, "--pred-col", "y_pred", "--pred-col", "model_b", *extra]
+    args += ["--group-by", "segment", "--bootstrap", "20", "-o", out]
+    result = run(*args)
+    assert result.exit_code == 1
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert message.startswith("Error: the report's intervals with --group-by segment: ")
+    assert "over the 0.5 MiB bound; choose fewer losses (-l) or models, or group by a " in message
+    assert "--ci" not in message
+    assert not out.exists()
+    fewer = run(*args, "-l", "mse")
+    assert fewer.exit_code == 0, fewer.stderr
+    assert out.is_file()

@@ -20,8 +20,10 @@ def compute(
     ci_level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    command: str = "compute",
 ) -> tuple[ComputeReport, list[PerSample]]:
-    """The compute report and the per-sample losses behind it."""
+    """The compute report and the per-sample losses behind it (``command``: whose
+    options an error's advice names)."""
     from losscli.analysis.streaming import StreamingCompute
 
     kept: list[list[PerSample]] = []
@@ -31,6 +33,7 @@ def compute(
         n_boot=n_boot,
         seed=seed,
         on_items=lambda _chunk, items: kept.append(items),
+        command=command,
     )
     engine.add(dataset)
     return engine.finish(), kept[0]

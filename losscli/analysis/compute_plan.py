@@ -157,7 +157,9 @@ def merge_states(a: ComputeState, b: ComputeState) -> ComputeState:
             other = _renumbered(b.boot, target, len(a.group_codes))
         a.boot = a.boot.merge(other)
         if a.first is not None and a.first.groups is not None:
-            check_ci_state(a.boot, len(a.group_codes), len(a.items), a.first.group_column)
+            check_ci_state(
+                a.boot, len(a.group_codes), len(a.items), a.first.group_column, a.command
+            )
     a.n_chunks += b.n_chunks
     a.n_rows += b.n_rows
     a.file_rows += b.file_rows

@@ -288,7 +288,7 @@ def build_report(
 ) -> ReportData:
     """Run compute, compare, the curves, sensitivity and recommend on ``dataset``."""
     compute_report, items = compute(
-        dataset, selections, ci_level=ci_level, n_boot=n_boot, seed=seed
+        dataset, selections, ci_level=ci_level, n_boot=n_boot, seed=seed, command="report"
     )
     compare_report = compare_models(
         dataset, selections, ci_level=ci_level, n_boot=n_boot, seed=seed

@@ -273,7 +273,13 @@ def report_plan(
 
         plans = {
             "compute": compute_plan(
-                chosen, spool, reread=reread, ci_level=ci_level, n_boot=n_boot, seed=seed
+                chosen,
+                spool,
+                reread=reread,
+                ci_level=ci_level,
+                n_boot=n_boot,
+                seed=seed,
+                command="report",
             ),
             "compare": compare_plan(chosen, ci_level=ci_level, n_boot=n_boot, seed=seed),
             "profile": profile_plan(ROWSUM_TOLERANCE),

@@ -218,8 +218,10 @@ class StreamingCompute:
         n_boot: int = 1000,
         seed: int = 0,
         on_items: Callable[[Dataset, list[PerSample]], None] | None = None,
+        command: str = "compute",
     ) -> None:
         self.selections = selections
+        self.command = command  # whose advice an error gives (check_ci_state)
         self.ci_level = ci_level
         self.n_boot = n_boot
         self.seed = seed
@@ -360,7 +362,9 @@ class StreamingCompute:
             codes, names = groups
             lookup = np.array([self.group_codes[g] for g in names], dtype=np.intp)
             cells = lookup[codes]
-            check_ci_state(self.boot, len(self.group_codes), len(items), chunk.group_column)
+            check_ci_state(
+                self.boot, len(self.group_codes), len(items), chunk.group_column, self.command
+            )
         elif chunk.strata is not None:
             cells = np.asarray(chunk.strata, dtype=np.intp)
         self.boot.update(
@@ -807,16 +811,33 @@ def _mib(size: int) -> str:
 
 
 def check_ci_state(
-    boot: PoissonBootstrap, n_groups: int, n_pairs: int, group_column: str | None
+    boot: PoissonBootstrap,
+    n_groups: int,
+    n_pairs: int,
+    group_column: str | None,
+    command: str = "compute",
 ) -> None:
-    """DataError when --ci's bootstrap state for ``n_groups`` groups is over CI_STATE_BYTES."""
+    """DataError when --ci's bootstrap state for ``n_groups`` groups is over CI_STATE_BYTES.
+
+    The advice is what ``command`` can do: ``compute`` (and the API's compute) can leave
+    the intervals out; ``report`` always draws them (--ci sets their level), so it names
+    the losses, the models and the group column. The state's size does not depend on
+    the number of resamples (it holds one sum per block of rows), so --bootstrap is
+    no way out.
+    """
     needed = boot.state_bytes(n_groups)
     if needed > CI_STATE_BYTES:
+        what = "the report's intervals" if command == "report" else "--ci"
+        way_out = (
+            "choose fewer losses (-l) or models, or group by a coarser column (fewer "
+            "--bootstrap resamples do not shrink it)"
+            if command == "report"
+            else "choose fewer losses (-l) or models, group by a coarser column, or leave out --ci"
+        )
         raise DataError(
-            f"--ci with --group-by {group_column}: {n_groups} groups "
+            f"{what} with --group-by {group_column}: {n_groups} groups "
             f"x {n_pairs} loss-model pairs need {_mib(needed)} of bootstrap "
-            f"state, over the {_mib(CI_STATE_BYTES)} bound; choose fewer losses "
-            f"(-l) or models, group by a coarser column, or leave out --ci"
+            f"state, over the {_mib(CI_STATE_BYTES)} bound; {way_out}"
         )
 
 
@@ -907,8 +928,12 @@ def compute_plan(
     ci_level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    command: str = "compute",
 ) -> Callable[[Dataset], Generator[ComputeStep, StreamingCompute, ComputeReport]]:
-    """``loss compute`` as a one-pass plan (what :func:`compute_chunks` does), to run with others."""
+    """``loss compute`` as a one-pass plan (what :func:`compute_chunks` does), to run with others.
+
+    ``command``: the command it runs for, whose options an error's advice names.
+    """
 
     def plan(head: Dataset) -> Generator[ComputeStep, StreamingCompute, ComputeReport]:
         engine = StreamingCompute(
@@ -918,6 +943,7 @@ def compute_plan(
             ci_level=ci_level,
             n_boot=n_boot,
             seed=seed,
+            command=command,
         )
         finished = yield ComputeStep(engine)
         return finished.finish()
