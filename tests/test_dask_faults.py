@@ -106,8 +106,8 @@ def test_scheduler_without_engine_dask_is_a_usage_error(run):
 
 @pytest.mark.parametrize("command", ["compute --per-sample", "report"])
 def test_commands_that_stay_on_one_machine_say_so(run, command, tmp_path):
-    out = str(tmp_path / "out")
     name, *option = command.split()
+    out = str(tmp_path / ("out" if option else "out.html"))
     result = run(
         name,
         SAMPLES / "regression_clean.csv",

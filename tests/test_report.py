@@ -546,3 +546,26 @@ def test_interval_bound_advice_names_what_report_can_do(run, tmp_path, monkeypat
     fewer = run(*args, "-l", "mse")
     assert fewer.exit_code == 0, fewer.stderr
     assert out.is_file()
+
+
+@pytest.mark.parametrize("name", ["out.pdf", "out.html.pdf", "report", "out.svg", "page.txt"])
+def test_output_that_is_not_html_is_a_usage_error(run, tmp_path, name):
+    """`loss report x.csv -o out.pdf` wrote HTML into a .pdf file; now it is exit 2 naming
+    what report writes, before any work, with nothing written."""
+    out = tmp_path / name
+    result = run("report", SAMPLES / "regression_clean.csv", "--bootstrap", "20", "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: --output {out}: loss report writes an HTML page; give a file name ending in "
+        f".html or .htm, or - for stdout\n"
+    )
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["r.html", "r.htm", "R.HTML", "/dev/null"])
+def test_html_names_and_devices_are_written(run, tmp_path, name):
+    out = name if name.startswith("/") else str(tmp_path / name)
+    result = run("report", SAMPLES / "regression_clean.csv", "--bootstrap", "20", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.endswith(f"Report written to {out}\n")

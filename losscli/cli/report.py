@@ -10,6 +10,7 @@ import click
 from losscli.cli.options import MAX_RESAMPLES, input_options, join_options, loss_options
 
 COMPRESSED = (".gz", ".bz2", ".xz")
+PAGE_EXTENSIONS = (".html", ".htm")
 
 
 def default_output(file: str) -> str:
@@ -29,6 +30,24 @@ def default_output(file: str) -> str:
             name = name[: -len(ext)]
     stem = os.path.splitext(name)[0] or name
     return f"{stem}.loss-report.html"
+
+
+def check_page_path(path: str) -> None:
+    """UsageError unless --output names an HTML file: ``-o out.pdf`` wrote HTML into a .pdf.
+
+    ``-`` (stdout), an existing device or FIFO and ``/dev/fd/N`` are written as they
+    are; an empty name is left to the check of every output path (its own message).
+    """
+    from losscli.atomic import is_direct
+    from losscli.errors import UsageError
+
+    if path == "-" or not path.strip() or is_direct(path):
+        return
+    if not path.lower().endswith(PAGE_EXTENSIONS):
+        raise UsageError(
+            f"--output {path}: loss report writes an HTML page; give a file name ending "
+            f"in .html or .htm, or - for stdout"
+        )
 
 
 def reproducing_command(ctx: click.Context, file: str) -> str:
@@ -83,8 +102,8 @@ def _created() -> str:
     "--output",
     "-o",
     metavar="PATH",
-    help="Where to write the page (default: FILE-stem.loss-report.html in the current "
-    "directory; - for stdout).",
+    help="Where to write the page, a name ending in .html or .htm (default: "
+    "FILE-stem.loss-report.html in the current directory; - for stdout).",
 )
 @click.option(
     "--ci",
@@ -166,6 +185,7 @@ def report(
     path = default_output(file) if output is None else output
     files = join_data(file, kwargs)
     check_outputs(input_paths(files, kwargs), [("--output", path)])
+    check_page_path(path)
     with api_warnings():
         data = report_data(
             files,
