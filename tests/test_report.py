@@ -569,3 +569,82 @@ def test_html_names_and_devices_are_written(run, tmp_path, name):
     result = run("report", SAMPLES / "regression_clean.csv", "--bootstrap", "20", "-o", out)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.endswith(f"Report written to {out}\n")
+
+
+def test_many_groups_page_is_small_and_says_what_it_left_out(run, tmp_path):
+    """1,000 groups made a 1.8 MB page (every group in the table and on one chart axis,
+    sorted as text: 0, 1, 10, 100, ...). The page now shows the 20 groups with the most
+    rows, in numeric order, says how many it left out and the command that gives them
+    all, and stays under 1 MB."""
+    import csv
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = rng.normal(size=n).round(3)
+    groups = np.concatenate([np.arange(1000), np.repeat(np.arange(0, 1000, 37), 40)])
+    groups = np.concatenate([groups, rng.integers(0, 1000, n - len(groups))])
+    data = tmp_path / "many.csv"
+    lines = ["y_true,y_pred,g"]
+    lines += [f"{a},{a + b:.3f},{g}" for a, b, g in zip(y, rng.normal(0, 0.5, n), groups)]
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "many.html"
+    result = run("report", data, "--group-by", "g", "-l", "mae", "--bootstrap", "10", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_size < 1_000_000
+    html = out.read_text(encoding="utf-8")
+
+    counts = np.bincount(groups, minlength=1000)
+    biggest = sorted(sorted(range(1000), key=lambda g: (-counts[g], g))[:20])
+    assert min(counts[biggest]) > 40  # the groups given 40 more rows
+    table = re.search(r'<table id="compute-table">.*?</table>', html, re.DOTALL).group(0)
+    shown = re.findall(r"<tr[^>]*><td>([^<]+)</td>", table)
+    assert shown == ["(all)"] + [str(g) for g in biggest]  # by value, not 0, 1, 10, 100
+    note = re.search(r'<p class="muted" id="groups-note">(.*?)</p>', html, re.DOTALL).group(1)
+    assert note.startswith("1,000 groups of g: the table and the charts show the 20 with the ")
+    assert "the other 980 are in the output of" in note
+    command = re.search(r"<code>(.*?)</code>", note).group(1)
+    assert command == f"loss compute {data} --losses mae --bootstrap 10 --group-by g --ci 0.95 " \
+        "--format csv"  # fmt: skip
+    assert "20 of 1000 groups (most rows)" in html  # the per-group chart's axis
+    assert f"Note: {re.sub(r'<.*?>', '', note)[:-1]}" in result.stderr.replace("\n", " ")
+
+    # The command gives every group.
+    every = run(*shlex.split(command)[1:])
+    assert every.exit_code == 0, every.stderr
+    groups_found = {row["group"] for row in csv.DictReader(io.StringIO(every.stdout))}
+    assert len(groups_found - {""}) == 1000
+
+
+def test_group_order_is_numeric_for_numbers():
+    from losscli.report.format import group_order
+
+    names = ["10", "2", "b", "1", "g10", "-1", "0.5", "g2", "100", "nan"]
+    assert sorted(names, key=group_order) == [
+        "-1", "0.5", "1", "2", "10", "100", "b", "g2", "g10", "nan",
+    ]  # fmt: skip
+
+
+def test_fewer_groups_are_shown_with_many_losses_and_models():
+    from losscli.analysis.results import ComputeReport, LossResult
+    from losscli.report.format import MAX_SHOWN_GROUPS, choose_groups
+
+    def report(n_groups: int, losses: int, models: int) -> ComputeReport:
+        names = [f"m{i}" for i in range(models)]
+        results = [
+            LossResult(f"l{k}", f"l{k}", {}, m, 1.0, group=str(g), n_rows=g + 1)
+            for g in range(n_groups)
+            for k in range(losses)
+            for m in names
+        ]
+        return ComputeReport("f", "regression", "", 10, 0, names, results, group_column="g")
+
+    few = choose_groups(report(12, 8, 2))
+    assert few is not None and few.hidden == 0 and few.shown == [str(g) for g in range(12)]
+    many = choose_groups(report(500, 8, 2))
+    assert many is not None and len(many.shown) == MAX_SHOWN_GROUPS and many.total == 500
+    assert many.shown == [str(g) for g in range(480, 500)]  # the most rows
+    wide = choose_groups(report(500, 10, 12))
+    assert wide is not None and 1 <= len(wide.shown) < MAX_SHOWN_GROUPS

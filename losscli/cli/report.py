@@ -57,11 +57,32 @@ def reproducing_command(ctx: click.Context, file: str) -> str:
     visible escapes (:func:`~losscli.report.console.shell_word`): the page shows
     it as the terminal would, and pasting it into bash or zsh runs the same command.
     """
+    return _command(ctx, file, "report")
+
+
+def groups_command(ctx: click.Context, file: str) -> str:
+    """The ``loss compute`` that gives every group's values of the page as CSV: the same
+    input, losses, groups, level, resamples and seed (the page may show some groups).
+
+    The options given to report that compute takes too (all but -o, --rule and
+    --threshold), and --ci, which compute leaves off by default.
+    """
+    from losscli.cli.compute import compute
+
+    words = _command(ctx, file, "compute", only=frozenset(p.name for p in compute.params if p.name))
+    if ctx.get_parameter_source("ci") is not click.core.ParameterSource.COMMANDLINE:
+        words += f" --ci {ctx.params['ci']:g}"
+    return words + " --format csv"
+
+
+def _command(ctx: click.Context, file: str, name: str, only: frozenset[str] | None = None) -> str:
     from losscli.report.console import shell_word
 
-    parts = ["loss", "report", file, *ctx.params.get("more_files", ())]
+    parts = ["loss", name, file, *ctx.params.get("more_files", ())]
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if only is not None and param.name not in only:
             continue
         if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE:
             continue
@@ -179,7 +200,8 @@ def report(
     from losscli.api import report_data
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note, write_atomically
     from losscli.cli.options import api_input_kwargs, api_join_kwargs, join_data
-    from losscli.report.html import render_html, require_report_extra
+    from losscli.report.format import choose_groups
+    from losscli.report.html import groups_left_out, render_html, require_report_extra
 
     require_report_extra()
     path = default_output(file) if output is None else output
@@ -201,11 +223,19 @@ def report(
         )
     from losscli import __version__
 
+    every_group = groups_command(ctx, file) if group_by is not None else None
     page = render_html(
-        data, command=reproducing_command(ctx, file), created=_created(), version=__version__
+        data,
+        command=reproducing_command(ctx, file),
+        created=_created(),
+        version=__version__,
+        groups_command=every_group,
     )
     for line in data.compute.notes:
         note(f"Note: {line}")
+    left_out = groups_left_out(choose_groups(data.compute))
+    if left_out and every_group:
+        note(f"Note: {left_out} {every_group}")
 
     def write(handle: Any) -> None:
         handle.write(page)

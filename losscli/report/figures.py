@@ -237,7 +237,21 @@ def reliability_panel(r: Any) -> ChartPanel:
 
 
 def group_panels(report: Any) -> list[ChartPanel]:
-    """Per loss: each group's value with its interval, one series per model."""
+    """Per loss: each group's value with its interval, one series per model.
+
+    The groups are those the report's table shows (:func:`~losscli.report.format.choose_groups`:
+    with many, those with the most rows), numbers in numeric order (2 before 10); the
+    axis label says how many of how many.
+    """
+    from losscli.report.format import choose_groups
+
+    choice = choose_groups(report)
+    if choice is None:
+        return []
+    groups = choice.shown
+    xlabel = report.group_column or "group"
+    if choice.hidden:
+        xlabel = f"{fit(xlabel, TICK_CHARS)}: {len(groups)} of {choice.total} groups (most rows)"
     by_loss: dict[str, list[Any]] = {}
     for r in report.results:
         if r.group is not None:
@@ -246,7 +260,8 @@ def group_panels(report: Any) -> list[ChartPanel]:
     for label, rows in list(by_loss.items())[:MAX_GROUP_LOSSES]:
 
         def draw(ax: Any, rows: list[Any] = rows, label: str = label) -> None:
-            groups = list(dict.fromkeys(r.group for r in rows))
+            place = {g: i for i, g in enumerate(groups)}
+            rows = [r for r in rows if r.group in place]
             models = list(dict.fromkeys(r.model for r in rows))
             step = 0.8 / max(1, len(models))
             for m, model in enumerate(models):
@@ -254,7 +269,7 @@ def group_panels(report: Any) -> list[ChartPanel]:
                 for r in rows:
                     if r.model != model or not math.isfinite(r.value):
                         continue
-                    xs.append(groups.index(r.group) - 0.4 + step * (m + 0.5))
+                    xs.append(place[r.group] - 0.4 + step * (m + 0.5))
                     ys.append(r.value)
                     low = r.ci_low if r.ci_low is not None else r.value
                     high = r.ci_high if r.ci_high is not None else r.value
@@ -273,7 +288,7 @@ def group_panels(report: Any) -> list[ChartPanel]:
             ax.set_xticklabels(
                 [fit(str(g), TICK_CHARS) for g in groups], rotation=30 if len(groups) > 4 else 0
             )
-            ax.set_xlabel(report.group_column or "group")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(label)
             if len(models) > 1:
                 ax.legend(fontsize="small")

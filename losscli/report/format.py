@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from losscli.report.console import for_people, safe
@@ -65,6 +67,83 @@ def group_label(group: str | None) -> str:
     if group == TOTAL_GROUP or (len(group) >= 2 and group[0] == group[-1] == '"'):
         return json.dumps(group, ensure_ascii=False)
     return group
+
+
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
+
+
+def group_order(group: str) -> tuple[Any, ...]:
+    """The sort key of --group-by values on the page: numbers by value (2 before 10, -1
+    before 0.5), then the other names with their digit runs compared as numbers (g2 before
+    g10), the text as it is breaking ties."""
+    try:
+        value = float(group)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value):
+        return (0, value, (), group)
+    parts = tuple(
+        (0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p)
+        for p in _DIGIT_RUNS.split(group)
+        if p
+    )
+    return (1, 0.0, parts, group)
+
+
+#: The most --group-by values the report's tables and charts show (with all losses and
+#: models); more are left out, and the page says which and how to get them all.
+MAX_SHOWN_GROUPS = 20
+#: ... and fewer with many losses x models: at most this many values in the per-group
+#: rows of the compute table, and this many points per per-group chart. With them the
+#: page stays the same size, below 1 MB, whatever the number of groups.
+GROUP_TABLE_CELLS = 480
+GROUP_CHART_POINTS = 60
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    """The groups a report shows: the ``len(shown)`` with the most rows, in
+    :func:`group_order`; ``total`` groups in all."""
+
+    column: str
+    shown: list[str]
+    total: int
+    rows_shown: int
+    rows_total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.shown)
+
+
+def choose_groups(report: Any) -> GroupChoice | None:
+    """Which groups of a grouped compute report the page shows (None: not grouped).
+
+    All of them up to :data:`MAX_SHOWN_GROUPS` (fewer with many losses x models, see
+    :data:`GROUP_TABLE_CELLS`); beyond, those with the most rows (ties: in name order).
+    """
+    if report.group_column is None:
+        return None
+    rows: dict[str, int] = {}
+    for r in report.results:
+        if r.group is not None:
+            rows.setdefault(r.group, r.n_rows)
+    labels = len({r.label for r in report.results})
+    models = max(1, len(report.models))
+    limit = min(
+        MAX_SHOWN_GROUPS,
+        GROUP_TABLE_CELLS // max(1, labels * models),
+        GROUP_CHART_POINTS // models,
+    )
+    limit = max(1, limit)
+    biggest = sorted(rows, key=lambda g: (-rows[g], group_order(g)))[:limit]
+    return GroupChoice(
+        column=report.group_column,
+        shown=sorted(biggest, key=group_order),
+        total=len(rows),
+        rows_shown=sum(rows[g] for g in biggest),
+        rows_total=sum(rows.values()),
+    )
 
 
 def fmt_params(params: Mapping[str, Any]) -> str:

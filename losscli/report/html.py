@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losscli.errors import require_modules
-from losscli.report.format import fmt_number, fmt_params, group_label
+from losscli.report.format import (
+    GroupChoice,
+    choose_groups,
+    fmt_number,
+    fmt_params,
+    group_label,
+)
 
 REPORT_EXTRA_HINT = "pip install 'losscli[report]'"
 
@@ -114,7 +120,12 @@ def _params(params: dict[str, Any]) -> str:
 
 
 def compute_table(report: Any) -> Table:
-    """Losses down, models across; value and interval per cell; a section per group."""
+    """Losses down, models across; value and interval per cell; a section per group.
+
+    With --group-by: the whole data first, then the groups
+    :func:`~losscli.report.format.choose_groups` picks (all of them up to 20; beyond,
+    those with the most rows), in :func:`~losscli.report.format.group_order`.
+    """
     grouped = report.group_column is not None
     headers = ([report.group_column] if grouped else []) + ["loss", "params"] + report.models
     table = Table(headers)
@@ -123,6 +134,12 @@ def compute_table(report: Any) -> Table:
     cells: dict[tuple[Any, str], dict[str, tuple[int, Any]]] = {}
     for i, r in enumerate(report.results):
         cells.setdefault((r.group, r.label), {})[r.model] = (i, r)
+    choice = choose_groups(report)
+    if choice is not None:
+        rank = {group: n for n, group in enumerate([None, *choice.shown])}
+        kept = [key for key in cells if key[0] in rank]
+        kept.sort(key=lambda key: rank[key[0]])  # stable: the losses keep their order
+        cells = {key: cells[key] for key in kept}
     previous: Any = "\0"
     for (group, _label), by_model in cells.items():
         first = next(iter(by_model.values()))[1]
@@ -368,14 +385,45 @@ def _environment() -> Any:
     return env
 
 
-def render_html(data: Any, *, command: str, created: str, version: str) -> str:
-    """The report page of a :class:`losscli.analysis.report.ReportData`."""
+def groups_left_out(choice: GroupChoice | None) -> str:
+    """What the page says when it shows some of the groups ('' when it shows all), before
+    the command that gives them all."""
+    if choice is None or not choice.hidden:
+        return ""
+    return (
+        f"{choice.total:,} groups of {choice.column}: the table and the charts show the "
+        f"{len(choice.shown)} with the most rows ({choice.rows_shown:,} of "
+        f"{choice.rows_total:,} rows), so that the page stays small; the other "
+        f"{choice.hidden:,} are in the output of"
+    )
+
+
+def all_groups_command(report: Any) -> str:
+    """The command whose CSV holds every group's values (FILE: the report's input)."""
+    from losscli.report.console import shell_word
+
+    ci = f" --ci {report.ci_level:g}" if report.ci_level is not None else ""
+    return f"loss compute FILE --group-by {shell_word(report.group_column or '')}{ci} --format csv"
+
+
+def render_html(
+    data: Any, *, command: str, created: str, version: str, groups_command: str | None = None
+) -> str:
+    """The report page of a :class:`losscli.analysis.report.ReportData`.
+
+    ``groups_command``: how to get every group's values when the page shows some of
+    them (default: ``loss compute FILE --group-by COL --ci LEVEL --format csv``). Beyond
+    20 groups (fewer with many losses x models) the table and the per-group charts show
+    those with the most rows, so the page's size does not grow with the groups.
+    """
     from importlib.resources import files
 
     from losscli.report.compare import agreement_text
     from losscli.report.console import for_people, safe
     from losscli.report.figures import curve_panels, data_panels
 
+    if groups_command is None and data.compute.group_column is not None:
+        groups_command = all_groups_command(data.compute)
     # User strings (source, columns, models, classes, groups, notes) as the terminal shows them.
     data = for_people(data)
     command = safe(command)
@@ -408,6 +456,8 @@ def render_html(data: Any, *, command: str, created: str, version: str) -> str:
         "from_logits": compute.from_logits,
         "group_column": compute.group_column,
         "compute_table": compute_table(compute),
+        "groups_note": groups_left_out(choose_groups(compute)),
+        "groups_command": safe(groups_command or ""),
         "compare_table": compare_table(data.compare),
         "rankings": ranking_lines(data.compare),
         "agreement": agreement_text(data.compare) if len(compute.models) > 1 else "",
