@@ -124,3 +124,19 @@ def test_a_group_named_all_is_told_from_the_total(data):
     )  # fmt: skip
     groups = [r["group"] for r in doc["results"] if r["model"] == "model_alpha"]
     assert groups == [None, "(all)", "a", "b"]  # JSON keeps the data exact
+
+
+@pytest.mark.parametrize(
+    "value, digits, text",
+    [
+        (1.5241383936e-06, None, "1.5241e-06"),  # was 1.524e-06: one digit short
+        (1.7043e150, None, "1.7043e+150"),
+        (-2.5e-5, 3, "-2.50e-05"),
+        (123456789.0, None, "1.2346e+08"),
+        (0.00012345678, None, "0.00012346"),
+    ],
+)
+def test_exponent_form_keeps_the_significant_digits(value, digits, text):
+    from losscli.report.format import fmt_number
+
+    assert fmt_number(value, digits=digits) == text

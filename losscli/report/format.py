@@ -42,7 +42,7 @@ def fmt_number(value: float | None, *, percent: bool = False, digits: int | None
     if magnitude == 0:
         return "0"
     if magnitude >= 10 ** max(digits, DEFAULT_DIGITS) * 10 or magnitude < 1e-4:
-        return f"{value:.{max(digits - 2, 0)}e}"
+        return f"{value:.{max(digits - 1, 0)}e}"  # digits significant: 1.5241e-06
     text = f"{value:.{digits}g}"
     if "e" in text and digits < DEFAULT_DIGITS:
         # fewer digits than the value's integer part (1828.7 at 3 digits): 1830, as the
