@@ -152,3 +152,67 @@ def test_wide_range_chart_uses_a_symlog_axis():
     # a bounded curve keeps its linear axis
     assert not chart_scale(analyse(parse_loss_list("mse")[0], "sigmoid").curves).symlog
     assert "symlog" not in chart(analyse(parse_loss_list("mse")[0], "sigmoid"), 80, False)
+
+
+# --------------------------------------------------------------------------- tweedie
+
+
+def _tweedie_d2(mu: np.ndarray, y: float, power: float) -> np.ndarray:
+    """d2/dmu2 of the unit tweedie deviance, by hand: 2 mu^(-p-1) (p y + (1 - p) mu)."""
+    return 2.0 * mu ** (-power - 1.0) * (power * y + (1.0 - power) * mu)
+
+
+@pytest.mark.parametrize("power", [1.5, 2.0, 3.0, 4.0])
+def test_tweedie_curvature_matches_scikit_learn(power):
+    """The hand formula against finite differences of scikit-learn's deviance."""
+    from sklearn.metrics import mean_tweedie_deviance
+
+    def deviance(mu: float) -> float:
+        return float(mean_tweedie_deviance([1.0], [mu], power=power))
+
+    for mu in (0.3, 1.0, 1.4, 2.5, 4.5):
+        h = 1e-4 * mu
+        numeric = (deviance(mu + h) - 2.0 * deviance(mu) + deviance(mu - h)) / h**2
+        expected = float(_tweedie_d2(np.array(mu), 1.0, power))
+        assert numeric == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("power", [1.5, 2.0, 3.0, 4.0])
+def test_tweedie_is_not_convex_beyond_p_over_p_minus_1(run_json, power):
+    """For y = 1 the deviance bends down for mu > p / (p - 1), up to the grid's end (5).
+
+    A tolerance of 1e-12 of the curve's largest value (~1e13 near mu = 0 for
+    power 4) once hid all of it: power 4 read convex, power 3 ended at 4.924.
+    """
+    name = f"tweedie:power={power:g}"
+    out = run_json("explain", name)
+    assert out["convex"] is False
+    (found,) = [i for i in out["nonconvex"] if i["y_true"] == 1]
+    assert found["from"] == pytest.approx(power / (power - 1.0), abs=1e-7)
+    assert found["to"] == 5.0  # the grid's edge (y_true + 4): 'and beyond'
+    # the report's own curve has the analytic sign wherever that is clear
+    (curve,) = [c for c in out["curves"] if c["y_true"] == 1]
+    mu = np.array(curve["output"])
+    d2 = np.array(curve["second_derivative"])
+    expected = _tweedie_d2(mu, 1.0, power)
+    clear = np.abs(expected) > 1e-6 * np.maximum(1.0, np.abs(expected).min())
+    assert np.array_equal(np.sign(d2[clear]), np.sign(expected[clear]))
+    # and its value, away from mu -> 0 where a step of 1e-3 is no longer small
+    away = mu > 0.1
+    np.testing.assert_allclose(d2[away], expected[away], rtol=1e-5, atol=1e-7)
+
+
+def test_tweedie_power_4_table_names_the_interval(run):
+    out = run("explain", "tweedie:power=4").stdout
+    assert "tweedie(power=4) with an identity link is NOT convex" in " ".join(out.split())
+    assert "everywhere on the grid" not in out
+    assert "1.33333" in out
+
+
+def test_zero_curvature_rounding_is_no_interval():
+    """Piecewise linear losses: rounding noise in d2 never makes an interval."""
+    for name in ("hinge", "multiclass_hinge", "mbe", "mae", "pinball:alpha=0.9"):
+        for link in ("identity",):
+            assert analyse(parse_loss_list(name)[0], link).convex, (name, link)
+    for name in ("hinge", "multiclass_hinge"):
+        assert analyse(parse_loss_list(name)[0], "sigmoid").convex, name

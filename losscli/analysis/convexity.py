@@ -18,7 +18,9 @@ How it is computed, for any registered loss of one prediction:
   (error O(h^4)), on a grid that is uniform in the link's output.
 - Sign changes on the grid are refined by bisection in z down to 1e-13, so an
   interval boundary is exact to far better than the grid spacing; a loss with
-  no interval where d2L/dz2 < -tolerance is reported convex.
+  no point where d2L/dz2 < -noise is reported convex, where noise is that
+  point's own rounding error (see :func:`second_derivative`), not a share of
+  the curve's largest value.
 - Where a loss has a kink known analytically (huber at |y - p| = delta; mae,
   pinball, smape, median_ae, max_error at p = y; hinge and squared_hinge at
   the margin t z = 1), the finite differences straddle it and the bisection
@@ -45,7 +47,6 @@ GRID_POINTS = 2001
 PROBABILITY_MARGIN = 1e-4  # the sigmoid grid covers p in [1e-4, 1 - 1e-4] (|z| <= 9.2)
 REGRESSION_SPAN = 4.0  # identity grid for regression losses: y_true +- 4
 STEP = 1e-3  # finite-difference step in z (Richardson: h and h/2)
-RELATIVE_TOLERANCE = 1e-12  # on the grid, |d2| below noise or 1e-12 max|d2| counts as 0
 BISECTION_TOLERANCE = 1e-13
 
 
@@ -140,33 +141,53 @@ def _loss_of_z(
 
 
 def second_derivative(
-    f: Callable[[np.ndarray], np.ndarray], z: np.ndarray
+    f: Callable[[np.ndarray], np.ndarray],
+    z: np.ndarray,
+    kernel_input: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(d2f/dz2, its rounding-noise level) by central differences and one Richardson step.
+    """(d2f/dz2, its rounding-noise level at each point) by central differences and one
+    Richardson step.
 
     The extrapolation is used only where both step sizes agree in sign: next to
     a kink (hinge, mae) one difference straddles it and the other does not, and
     extrapolating would invent a negative curvature there.
+
+    The noise level is local: the rounding error of the values differenced at that
+    point, amplified by 1/h^2. A value of f is rounded relative to the terms it is
+    made of, which are the values themselves and the kernel's inputs: y_true (0 or
+    1), the prediction x (``kernel_input(z)``; z itself by default) and, for two
+    classes, 1 - x, so at most max(1, |x|) in size, each carried into f by the
+    slope df/dx. mse on a sigmoid near p = 1 or multiclass_hinge near 0 compute a
+    small value from terms near 1; and rounding z +- h moves f by the slope times
+    |z|. Nothing global enters: a curve that is huge at one end (tweedie near
+    mu = 0) keeps its genuinely negative values elsewhere.
     """
     z = np.asarray(z, dtype=np.float64)
     h = STEP * np.maximum(1.0, np.abs(z))
+    x_of = kernel_input if kernel_input is not None else (lambda points: points)
     with np.errstate(all="ignore"):
         f0 = f(z)
+        x0 = np.abs(np.asarray(x_of(z), dtype=np.float64))
         size = np.abs(f0)
         slope = np.zeros_like(z)
+        slope_x = np.zeros_like(z)
 
         def central(step: np.ndarray) -> np.ndarray:
-            nonlocal size, slope
+            nonlocal size, slope, slope_x
             up, down = f(z + step), f(z - step)
             size = np.maximum(size, np.maximum(np.abs(up), np.abs(down)))
-            slope = np.maximum(slope, np.abs(up - down) / (2.0 * step))
+            change = np.abs(up - down)
+            slope = np.maximum(slope, change / (2.0 * step))
+            moved = np.abs(np.asarray(x_of(z + step)) - np.asarray(x_of(z - step)))
+            slope_x = np.maximum(slope_x, np.where(moved > 0, change / moved, 0.0))
             return cast(np.ndarray, (up - 2.0 * f0 + down) / (step * step))
 
         coarse, fine = central(h), central(h / 2.0)
         extrapolated = (4.0 * fine - coarse) / 3.0
         d2 = np.where(coarse * fine > 0, extrapolated, fine)
-        # Rounding of f and of z +- h, amplified by 1/h^2 (with margin).
-        noise = 64.0 * EPS * (size + slope * np.abs(z)) / np.square(h / 2.0)
+        terms = size + slope * np.abs(z) + slope_x * np.maximum(1.0, x0)
+        # Rounding of the terms, amplified by 1/h^2 (with margin).
+        noise = 64.0 * EPS * terms / np.square(h / 2.0)
     return d2, noise
 
 
@@ -259,16 +280,17 @@ def analyse(selection: LossSelection, link: str) -> ConvexityReport:
     notes: list[str] = []
     for y in y_values:
         f, output = _loss_of_z(selection, link, y)
+        # What the kernel reads: the link's output for regression losses, z itself
+        # (a logit, or the probability on an identity link) for the others.
+        kernel_input = output if spec.task is Task.REGRESSION else None
         z = _grid(selection, link, y)
-        d2_grid, noise = second_derivative(f, z)
+        d2_grid, noise = second_derivative(f, z, kernel_input)
         valid = np.isfinite(d2_grid)
         if not valid.any():
             notes.append(f"y_true = {y:g} is outside the domain of {spec.name}; skipped")
             continue
         z, d2_grid, noise = z[valid], d2_grid[valid], noise[valid]
         curves.append(Curve(y, output(z), d2_grid))
-        scale = float(np.max(np.abs(d2_grid)))
-        relative = RELATIVE_TOLERANCE * scale
 
         def is_negative(
             points: np.ndarray, f: Callable[[np.ndarray], np.ndarray] = f
@@ -277,7 +299,10 @@ def analyse(selection: LossSelection, link: str) -> ConvexityReport:
             # and a tolerance here would shift the boundary.
             return second_derivative(f, points)[0] < 0
 
-        negative = d2_grid < -np.maximum(noise, relative)
+        # The tolerance is each point's own rounding noise, never a share of the
+        # curve's largest value: that is 1e13 near mu = 0 for tweedie with power 4,
+        # and hid its whole non-convex interval mu > 4/3.
+        negative = d2_grid < -noise
         if not negative.any():
             continue
         flips = np.flatnonzero(negative[1:] != negative[:-1])
