@@ -119,6 +119,22 @@ def test_structured_losses_are_a_usage_error(run):
     assert "detection loss" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("coverage", "coverage is an interval loss"),
+        ("interval_score", "interval_score is an interval loss"),
+        ("pinball_q", "pinball_q is a quantile loss"),
+        ("vae", "vae is a vae loss"),
+    ],
+)
+def test_other_tasks_are_named_with_the_right_article(run, name, words):
+    result = run("explain", name)
+    assert result.exit_code == 2
+    assert words in result.stderr
+    assert " a interval" not in result.stderr
+
+
 def test_unknown_loss_and_link(run):
     assert run("explain", "msee").exit_code == 2
     assert run("explain", "mse", "--link", "tanh").exit_code == 2

@@ -134,9 +134,10 @@ def _loss_of_z(
             return evaluate(inputs)
 
         return multiclass, output
+    article = "an" if task.value[:1] in "aeiou" else "a"  # an interval loss
     raise UsageError(
         f"explain analyses losses of one prediction (regression, binary, multiclass); "
-        f"{spec.name} is a {task.value} loss"
+        f"{spec.name} is {article} {task.value} loss"
     )
 
 
