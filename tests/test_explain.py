@@ -135,6 +135,65 @@ def test_other_tasks_are_named_with_the_right_article(run, name, words):
     assert " a interval" not in result.stderr
 
 
+SET_FIGURES = ["r2", "explained_variance", "d2_absolute_error", "d2_pinball", "d2_tweedie"]
+
+
+@pytest.mark.parametrize("name", [*SET_FIGURES, "ece", "mce", "d2_pinball:alpha=0.9"])
+@pytest.mark.parametrize("link", [None, "identity", "sigmoid"])
+def test_scores_and_calibration_figures_of_a_set_are_a_usage_error(run, name, link):
+    """They were an internal error (shapes (2001,2) and (2001,) in a broadcast)."""
+    args = ["explain", name] + (["--link", link] if link else [])
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {name.split(':')[0]} is a ")
+    assert "over a whole set of predictions" in line
+    assert "not a loss of one prediction" in line
+    kind = "calibration figure" if name in ("ece", "mce") else "score"
+    assert f"is a {kind} over" in line
+
+
+def test_set_figures_are_a_usage_error_in_the_api_too():
+    import losscli as lc
+
+    with pytest.raises(lc.UsageError, match="not a loss of one prediction"):
+        lc.explain("r2")
+
+
+@pytest.mark.parametrize("name", ["zero_one", "accuracy"])
+@pytest.mark.parametrize("link", ["sigmoid", "softmax", "identity"])
+def test_a_step_function_is_said_to_be_one_not_a_tiny_interval(run, name, link):
+    """zero_one once showed a non-convex 'interval' 0.5 to 0.500125: an artefact of
+    finite differences across its jump. It is piecewise constant in p, jumping at 0.5
+    (sklearn's zero_one_loss says the same of labels thresholded at p > 0.5)."""
+    from sklearn.metrics import accuracy_score, zero_one_loss
+
+    p = np.array([0.4, 0.5, 0.5000001, 0.9])
+    labels = (p > 0.5).astype(int)
+    score = zero_one_loss if name == "zero_one" else accuracy_score
+    assert [score([1], [k]) for k in labels] == (
+        [1, 1, 0, 0] if name == "zero_one" else [0, 0, 1, 1]
+    )
+
+    result = run("explain", name, "--link", link)
+    assert result.exit_code == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    symbol = "prediction" if link == "identity" else "p"
+    assert f"{name} is a step function" in line
+    assert f"jumping at {symbol} = 0.5;" in line
+    assert "derivative is 0 almost everywhere" in line and "not convex" in line
+    assert "0.500125" not in line and "internal error" not in line
+
+
+def test_a_kernel_that_overflows_is_not_called_a_step(run):
+    # power -1e308: mu^(2 - p) is 0 below mu = 1 and inf - inf (NaN) above; the finite
+    # part is flat, but that is overflow, not a step function
+    result = run("explain", "tweedie:power=-1e308")
+    assert result.exit_code == 0, result.stderr
+    assert "step function" not in result.stdout + result.stderr
+
+
 def test_unknown_loss_and_link(run):
     assert run("explain", "msee").exit_code == 2
     assert run("explain", "mse", "--link", "tanh").exit_code == 2

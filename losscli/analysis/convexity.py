@@ -37,7 +37,14 @@ from typing import Any, cast
 
 import numpy as np
 
-from losscli.core.registry import EPS, LossInputs, LossSelection, Task
+from losscli.core.registry import (
+    EPS,
+    PLAIN_REDUCTIONS,
+    LossInputs,
+    LossSelection,
+    Reduction,
+    Task,
+)
 from losscli.core.stable import sigmoid
 from losscli.errors import UsageError
 
@@ -270,10 +277,100 @@ def _bisect(
     return cast(np.ndarray, 0.5 * (lo + hi))
 
 
+# The per-prediction loss behind each score of a whole set (what to explain instead).
+SCORE_LOSSES = {
+    "r2": "mse",
+    "explained_variance": "mse",
+    "d2_absolute_error": "mae",
+    "d2_pinball": "pinball",
+    "d2_tweedie": "tweedie",
+}
+STEP_JUMPS = 4  # a loss that changes between at most this many grid neighbours is a step
+
+
+def refuse_set_figures(selection: LossSelection) -> None:
+    """Scores and calibration figures of a whole set have no value per prediction.
+
+    Their kernels return per-row components (error and y_true, confidence and
+    correctness) that only a ratio of sums or a binning over all rows turns into
+    one figure, so there is no curve in z to differentiate.
+    """
+    spec = selection.spec
+    if spec.reduction in PLAIN_REDUCTIONS:
+        return
+    if spec.reduction in (Reduction.ECE, Reduction.MCE):
+        what = "a calibration figure over a whole set of predictions (confidences binned "
+        what += "over its rows)"
+        instead = "bce"
+    else:
+        what = "a score over a whole set of predictions (a ratio of sums over its rows)"
+        instead = SCORE_LOSSES.get(spec.name, "mse")
+    raise UsageError(
+        f"{spec.name} is {what}, not a loss of one prediction, so it has no curve in the "
+        f"pre-activation z to explain; explain a per-prediction loss instead, e.g. "
+        f"loss explain {instead}"
+    )
+
+
+def step_jumps(selection: LossSelection, link: str) -> list[float] | None:
+    """Where the loss jumps (as the link's output), if it is a step function.
+
+    zero_one and accuracy are piecewise constant: their finite differences are 0
+    except across the jump, where they are +-1/h^2 side by side, which bisection
+    would turn into a non-convex "interval" one step wide. None when the loss is
+    not piecewise constant on the grid (or has no jump at all).
+    """
+    jumps: list[float] = []
+    for y in (0.0, 1.0):
+        f, output = _loss_of_z(selection, link, y)
+        z = _grid(selection, link, y)
+        with np.errstate(all="ignore"):
+            values = f(z)
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue  # y_true outside the loss's domain: analyse says so
+        if not finite.all():
+            # Defined on part of the grid only (a domain edge, or a kernel that
+            # overflows, as tweedie with power -1e308 does): not a step function.
+            return None
+        changes = np.flatnonzero(np.diff(values) != 0)
+        if changes.size > STEP_JUMPS:
+            return None
+        for i in changes:
+            lo, hi, start = float(z[i]), float(z[i + 1]), values[i]
+            while hi - lo > BISECTION_TOLERANCE * max(1.0, abs(lo)):
+                mid = 0.5 * (lo + hi)
+                if f(np.array([mid]))[0] == start:
+                    lo = mid
+                else:
+                    hi = mid
+            jumps.append(float(output(np.array([0.5 * (lo + hi)]))[0]))
+    return jumps or None
+
+
+def refuse_steps(selection: LossSelection, link: str) -> None:
+    """A step function has no curvature to chart: say what it is instead."""
+    jumps = step_jumps(selection, link)
+    if jumps is None:
+        return
+    name = selection.spec.name
+    output = "the prediction" if link == "identity" else f"p = {link}(z)"
+    symbol = "prediction" if link == "identity" else "p"
+    at = ", ".join(sorted({f"{symbol} = {j:.6g}" for j in jumps}))
+    raise UsageError(
+        f"{name} is a step function of {output}: piecewise constant, jumping at {at}; its "
+        f"derivative is 0 almost everywhere (no gradient to train on) and it is not convex, "
+        f"so it has no curvature to chart. Explain a smooth surrogate instead, e.g. "
+        f"loss explain bce"
+    )
+
+
 def analyse(selection: LossSelection, link: str) -> ConvexityReport:
     """Where the loss, composed with ``link``, is not convex in the pre-activation."""
     if link not in LINKS:
         raise UsageError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
+    refuse_set_figures(selection)
+    refuse_steps(selection, link)
     spec = selection.spec
     y_values = (0.0, 1.0)
     intervals: list[Interval] = []
