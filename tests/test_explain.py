@@ -291,3 +291,55 @@ def test_zero_curvature_rounding_is_no_interval():
             assert analyse(parse_loss_list(name)[0], link).convex, (name, link)
     for name in ("hinge", "multiclass_hinge"):
         assert analyse(parse_loss_list(name)[0], "sigmoid").convex, name
+
+
+# --------------------------------------------------------------------------- zero curvature
+
+
+def _tick_labels(text: str) -> list[str]:
+    return [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+
+
+@pytest.mark.parametrize(
+    ("name", "link"),
+    [
+        ("hinge", "sigmoid"),
+        ("hinge", "identity"),
+        ("multiclass_hinge", "softmax"),
+        ("multiclass_hinge", "identity"),
+        ("mbe", "identity"),
+        ("mae", "identity"),
+    ],
+)
+def test_zero_curvature_is_reported_as_zero(run_json, name, link):
+    """Piecewise linear losses: d2L/dz2 = 0 away from the kink, by hand. Rounding noise
+    of +-2e-9 was reported as such beside "convex": true."""
+    out = run_json("explain", name, "--link", link)
+    assert out["convex"] is True
+    for curve in out["curves"]:
+        x = np.array(curve["output"])
+        d2 = np.array(curve["second_derivative"])
+        assert np.all(d2 >= 0), d2.min()
+        # the kink: the margin t z = 1 (hinge), p = y (mae); mbe is linear everywhere
+        y = curve["y_true"]
+        z = np.log(x) - np.log1p(-x) if link != "identity" else x
+        if name == "mbe":
+            kink = np.inf
+        elif name == "multiclass_hinge" and link == "identity":
+            kink = y  # scores (1 - p, p): 2p (y = 0) or 2 - 2p (y = 1) hits 0 at p = y
+        elif name in ("hinge", "multiclass_hinge"):
+            kink = 2 * y - 1  # the margin (2y - 1) z = 1
+        else:
+            kink = y
+        away = np.abs(z - kink) > 0.01
+        assert np.all(d2[away] == 0.0)
+
+
+@pytest.mark.parametrize("name", ["hinge", "mbe", "multiclass_hinge"])
+def test_zero_curvature_chart_has_no_noise_axis(run, name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = run("explain", name).stdout
+    assert "1e-15" not in out and "e-9" not in out
+    for label in _tick_labels(out):
+        float(label)  # '11e-9' was two labels printed over each other
+    assert "every curve lies on the zero line" in out

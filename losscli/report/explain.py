@@ -93,6 +93,8 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
     text = fig.build().string(colorless=not color)
     fig.clear()
     lines = [line.rstrip() for line in str(text).splitlines()] + ["   ".join(legend)]
+    if report.curves and all(not np.any(c.second_derivative) for c in report.curves):
+        lines.append("d2L/dz2 is 0 on the whole grid: every curve lies on the zero line")
     if scale.symlog:
         lines.append(
             f"y axis: symlog - linear within +-{scale.threshold:g}, logarithmic beyond "
