@@ -343,3 +343,45 @@ def test_zero_curvature_chart_has_no_noise_axis(run, name, monkeypatch):
     for label in _tick_labels(out):
         float(label)  # '11e-9' was two labels printed over each other
     assert "every curve lies on the zero line" in out
+
+
+# --------------------------------------------------------------------------- width
+
+
+WIDE_LEGENDS = [
+    ("gamma",),
+    ("poisson",),
+    ("hinge", "--link", "identity"),
+    ("tweedie:power=3",),
+    ("huber:delta=0.5",),
+    ("bce", "--link", "identity"),
+    ("mse", "--link", "sigmoid"),
+    ("mbe",),
+]
+
+
+@pytest.mark.parametrize("columns", [80, 30, 20])
+@pytest.mark.parametrize("args", WIDE_LEGENDS, ids=lambda a: " ".join(a))
+def test_every_line_fits_the_terminal(run, monkeypatch, args, columns):
+    """The symlog legend was 90-94 columns wide at COLUMNS=80, and the markers'
+    legend ran past 20 and 30 columns."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = run("explain", *args)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if len(line) > columns] == []
+    flat = " ".join(result.stdout.split())
+    assert "y_true=" in flat and "- zero" in flat
+    if "symlog" in flat:
+        assert "logarithmic beyond (d2L/dz2 spans orders of magnitude)" in flat
+
+
+@pytest.mark.parametrize("width", [20, 25, 80])
+def test_the_chart_fits_its_width_whatever_the_environment(monkeypatch, width):
+    """The chart is drawn at the width it is given, not at least 30 columns."""
+    from losscli.report.explain import chart
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    for name, link in (("gamma", "identity"), ("mse", "sigmoid")):
+        text = chart(analyse(parse_loss_list(name)[0], link), width, color=False)
+        assert max(len(line) for line in text.splitlines()) <= width

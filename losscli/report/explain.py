@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 CURVE_POINTS = 101  # points per curve in JSON (the analysis itself uses a finer grid)
+MIN_WIDTH = 20  # the narrowest chart (the console is never narrower)
 
 
 def _label(y_true: float) -> int | float:
@@ -65,7 +67,8 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
     scale = chart_scale(report.curves)
     fig = plotext.figure
     fig.clear()
-    fig.plot_size(max(width, 30), 18)
+    width = max(width, MIN_WIDTH)
+    fig.plot_size(width, 18)
     legend = []
     for i, curve in enumerate(report.curves):
         marker = MARKERS[i % len(MARKERS)]
@@ -92,15 +95,31 @@ def chart(report: ConvexityReport, width: int, color: bool) -> str:
     fig.label(report.output_name, "x")
     text = fig.build().string(colorless=not color)
     fig.clear()
-    lines = [line.rstrip() for line in str(text).splitlines()] + ["   ".join(legend)]
+    lines = [line.rstrip() for line in str(text).splitlines()]
+    lines += _entries(legend, width)
+    notes = []
     if report.curves and all(not np.any(c.second_derivative) for c in report.curves):
-        lines.append("d2L/dz2 is 0 on the whole grid: every curve lies on the zero line")
+        notes.append("d2L/dz2 is 0 on the whole grid: every curve lies on the zero line")
     if scale.symlog:
-        lines.append(
+        notes.append(
             f"y axis: symlog - linear within +-{scale.threshold:g}, logarithmic beyond "
             f"(d2L/dz2 spans orders of magnitude)"
         )
+    for note in notes:
+        lines += textwrap.wrap(note, width, break_on_hyphens=False)
     return "\n".join(lines) + "\n"
+
+
+def _entries(entries: list[str], width: int, gap: str = "   ") -> list[str]:
+    """Legend entries side by side, as many per line as fit in ``width``; an entry is
+    never split (one wider than the line is folded on its own)."""
+    lines: list[str] = []
+    for entry in entries:
+        if lines and len(lines[-1]) + len(gap) + len(entry) <= width:
+            lines[-1] += gap + entry
+        else:
+            lines += textwrap.wrap(entry, width, break_on_hyphens=False) or [""]
+    return lines
 
 
 def render_table(report: ConvexityReport, console: Console, color: bool) -> None:
