@@ -8,3 +8,8 @@ def plural(n: int, word: str) -> str:
     if n == 1:
         return f"1 {word}"
     return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"
+
+
+def article(word: str) -> str:
+    """'a' or 'an' before ``word`` ('an interval', 'a regression')."""
+    return "an" if word[:1].lower() in "aeiou" and word[:1] else "a"

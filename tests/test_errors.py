@@ -387,6 +387,11 @@ def test_probabilities_outside_unit_interval(check, content, args, fragments):
             ["-l", "bce"],
             ("bce is a binary loss", "regression", "--task"),
         ),
+        (
+            b"y_true,y_pred\n1,0.2\n2,0.7\n",
+            ["-l", "coverage"],
+            ("coverage is an interval loss", "regression"),
+        ),
     ],
     ids=[
         "binary-label-2",
@@ -394,6 +399,7 @@ def test_probabilities_outside_unit_interval(check, content, args, fragments):
         "partial-soft-targets",
         "soft-out-of-range",
         "wrong-task",
+        "wrong-task-an",
     ],
 )
 def test_labels_and_classes(check, content, args, fragments):

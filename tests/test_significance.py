@@ -137,6 +137,13 @@ def test_binomial_tail_property_against_exact_sums(data, n):
     assert sig.binomial_half_cdf(k, n) == pytest.approx(want, rel=1e-12, abs=1e-300)
 
 
+def test_mcnemar_without_discordant_rows_is_no_test():
+    """Identical models (no row where exactly one is wrong) give no statistic, as the
+    README says and as DM does; it gave statistic 0 and p 1."""
+    statistic, p = sig.mcnemar_exact(0, 0)
+    assert math.isnan(statistic) and math.isnan(p)
+
+
 @settings(max_examples=100, deadline=None)
 @given(data=st.data(), n=st.integers(1, 10**6))
 def test_mcnemar_property_against_statsmodels(data, n):

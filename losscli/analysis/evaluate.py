@@ -13,6 +13,7 @@ import numpy as np
 from losscli.core.dataset import Dataset
 from losscli.core.registry import LossInputs, LossSelection, Task, is_custom
 from losscli.errors import CustomLossError, DataError, DomainError
+from losscli.words import article
 
 T = TypeVar("T")
 
@@ -30,7 +31,8 @@ def check_applicable(selection: LossSelection, dataset: Dataset) -> None:
     spec = selection.spec
     if not any(applies_to(task, dataset.task) for task in spec.tasks):
         raise DataError(
-            f"loss {spec.name} is a {'/'.join(t.value for t in spec.tasks)} loss but the data "
+            f"loss {spec.name} is {article(spec.tasks[0].value)} "
+            f"{'/'.join(t.value for t in spec.tasks)} loss but the data "
             f"are {dataset.task.value} "
             f"({dataset.task_reason}); choose {dataset.task.value} losses (see `loss list`) "
             f"or set --task"

@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from losscli.words import article
+
 if TYPE_CHECKING:
     from losscli.analysis.profile import DataProfile
 
@@ -863,7 +865,9 @@ RULES: tuple[Rule, ...] = (
         ),
         when=lambda f: bool(f.planned),
         because=lambda f: (
-            ", ".join(f"{p.name} is a {p.task} loss" for p in f.planned if _off_task(f, p))
+            ", ".join(
+                f"{p.name} is {article(p.task)} {p.task} loss" for p in f.planned if _off_task(f, p)
+            )
             + f" but the task is {f.task}"
         ),
         rationale="a loss must match the problem type",

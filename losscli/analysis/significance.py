@@ -293,11 +293,15 @@ def diebold_mariano(
 
 
 def mcnemar_exact(only_a_wrong: int, only_b_wrong: int) -> tuple[float, float]:
-    """(min(n_ab, n_ba), two-sided exact p) as statsmodels' mcnemar(exact=True)."""
+    """(min(n_ab, n_ba), two-sided exact p) as statsmodels' mcnemar(exact=True).
+
+    No row where exactly one model is wrong (identical models): no test, (NaN, NaN),
+    as the Diebold-Mariano test of identical losses (statsmodels says 0 and p 1).
+    """
     n = only_a_wrong + only_b_wrong
     low = min(only_a_wrong, only_b_wrong)
     if n == 0:
-        return float(low), 1.0
+        return math.nan, math.nan
     return float(low), min(1.0, 2.0 * binomial_half_cdf(low, n))
 
 
