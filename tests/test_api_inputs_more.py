@@ -133,3 +133,16 @@ def test_a_comma_list_of_gates_is_refused_as_the_cli_refuses_it():
 def test_a_gate_that_is_not_a_text_is_a_usage_error(no_work):
     with pytest.raises(lc.UsageError, match='^fail_below expects "NAME=VALUE" texts'):
         lc.compute(DATA, fail_below=[("r2", 0.8)])
+
+
+def test_an_object_column_of_numbers_and_number_texts_is_read_like_a_file():
+    """1 beside "2" in one object column: "the DataFrame cannot be read" (Arrow's own
+    error); as a file's cells, the numbers and number texts are now read alike."""
+    frame = pd.DataFrame(
+        {"y_true": pd.Series([1, "2", 3.5, " 4"], dtype=object), "y_pred": [1.5, 2.0, 3.0, 4.5]}
+    )
+    want = np.mean(np.square([1 - 1.5, 2 - 2.0, 3.5 - 3.0, 4 - 4.5]))
+    assert lc.compute(frame, losses="mse").value("mse") == pytest.approx(want, rel=1e-12)
+    bad = frame.assign(y_true=pd.Series([1, "x", 3.5, None], dtype=object))
+    with pytest.raises(lc.InputError, match="column y_true: 2 missing or non-numeric"):
+        lc.compute(bad, losses="mse")

@@ -79,7 +79,29 @@ def _from_pandas(frame: Any) -> pa.Table:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except CAST_ERRORS as exc:
+        mixed = _as_text_where_mixed(frame)
+        if mixed is None:
+            raise InputError(f"the DataFrame cannot be read: {_first_line(exc)}") from None
+    try:
+        return pa.Table.from_pandas(mixed, preserve_index=False)
+    except CAST_ERRORS as exc:
         raise InputError(f"the DataFrame cannot be read: {_first_line(exc)}") from None
+
+
+def _as_text_where_mixed(frame: Any) -> Any:
+    """``frame`` with each object column Arrow cannot type (1 beside "2") as text, as a
+    file's cells are: the numbers among them are then read as numbers are from text.
+    None when no column is mixed that way."""
+    changed = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        try:
+            pa.array(column, from_pandas=True)
+        except CAST_ERRORS:
+            changed[name] = column.map(lambda v: v if v is None or v != v else str(v))
+    return frame.assign(**changed) if changed else None
 
 
 def _from_mapping(data: Mapping[Any, Any]) -> pa.Table:
