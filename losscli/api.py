@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from losscli.errors import InputError, LossWarning, UsageError
+from losscli.words import plural
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -1668,6 +1669,11 @@ class Accumulator:
         from losscli.core.registry import EPS
         from losscli.results import ComputeResult
 
+        if self.n_rows == 0 and self.n_dropped:
+            raise InputError(
+                f"every row added so far was dropped ({plural(self.n_dropped, 'row')} with "
+                f"missing or non-numeric values, nan='drop'): there is no row to compute on"
+            )
         if self._selections is None or self.n_rows == 0:
             raise UsageError("the accumulator has no rows yet: call update() first")
         results = [

@@ -170,3 +170,10 @@ def test_pieces_and_merges_need_the_same_classes():
     other.update([0, 1], [[0.7, 0.3], [0.2, 0.8]])
     with pytest.raises(lc.UsageError, match="same classes"):
         acc.merge(other)
+
+
+def test_every_row_dropped_says_so():
+    acc = lc.Accumulator("mae", nan="drop")
+    acc.update([1.0, 2.0], [float("nan"), float("nan")])
+    with pytest.raises(lc.InputError, match="every row added so far was dropped \\(2 rows"):
+        acc.result()
