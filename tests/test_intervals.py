@@ -145,6 +145,18 @@ def test_coverage_gates_both_ways(run, tmp_path):
     assert fine.exit_code == 0, fine.stderr
 
 
+def test_compare_reports_coverage_but_never_ranks_it(run_json, tmp_path):
+    """Coverage is best at its nominal level: compare shows it, with no rank (null),
+    no difference to a best model, and no place in the rankings or the agreement."""
+    out = run_json("compare", _write(_interval_frame(), tmp_path))
+    rows = {r["loss"]: r for r in out["results"]}
+    assert rows["coverage"]["rank"] is None
+    assert rows["coverage"]["diff_to_best"] is None
+    assert rows["interval_score"]["rank"] == 1
+    assert set(out["rankings"]) == {"mean_width", "interval_score"}
+    assert set(out["agreement"]["best_by_loss"]) == {"mean_width", "interval_score"}
+
+
 def test_loss_info_says_what_the_figures_are(run):
     out = run("info", "coverage")
     assert "closer to the nominal level is better" in out.stdout

@@ -5,7 +5,8 @@ the per-row terms (weighted median and 95th percentile, max, and the share of
 the total carried by the worst 1% of rows). With several models, each loss
 ranks them (signed losses such as mbe by absolute value: a bias of -2 is worse
 than one of +1; scores such as r2, where higher is better, from the highest:
-the registry's ``direction``), and the best models per loss are compared: the losses agree
+the registry's ``direction``; coverage, whose best value is its nominal level, ranks
+nothing), and the best models per loss are compared: the losses agree
 when they all pick the same model. ``--ci`` adds paired-bootstrap intervals of
 each model's difference to the best: every replicate draws the same rows for
 all models, so the row-to-row noise they share cancels out of the difference.
@@ -397,6 +398,11 @@ def assemble_report(
     results: list[ModelLoss] = []
     for label, columns in groups.items():
         spec = figures[columns[0]].selection.spec
+        if spec.nominal:  # coverage: closer to its nominal level is better; never ranked
+            for j in columns:
+                row = _model_loss(figures[j], [], 0.0, spec.signed)
+                results.append(replace(row, rank=None, diff_to_best=math.nan))
+            continue
         by_model = {figures[j].model: figures[j].value for j in columns}
         higher = spec.higher_is_better
         order = rank_models(by_model, spec.signed, higher)
