@@ -868,6 +868,7 @@ def test_compare_says_no_test_or_interval_where_none_could_be_computed(run, tmp_
     assert result.exit_code == 0, result.stderr
     sentence = _sentence(result.stdout)
     assert "no test on mse and mae" in sentence
+    assert "; of a on" not in sentence  # a loss with no test at all is named once
     assert "noise" not in sentence
     result = run(*args, "--ci", "0.95", "--bootstrap", "200")
     assert result.exit_code == 0, result.stderr

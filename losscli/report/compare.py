@@ -782,11 +782,11 @@ def _tests_text(report: CompareReport) -> str:
         # Judged on the tests that gave a p-value; one that gave none (NaN) is named.
         tested = [(t, m) for t, m in zip(mine, others) if t.p_adjusted == t.p_adjusted]
         lacking = tuple(m for t, m in zip(mine, others) if t.p_adjusted != t.p_adjusted)
-        if lacking:
-            partly.setdefault(lacking, []).append(label)
-        if not tested:
+        if not tested:  # "no test on <loss>" says it for every model
             untested.append(label)
             continue
+        if lacking:
+            partly.setdefault(lacking, []).append(label)
         # The tests count every row once; weighted values can rank the other way.
         against = tuple(
             m for t, m in tested if t.p_adjusted < TEST_ALPHA and t.favours not in (None, best)
