@@ -257,3 +257,16 @@ def test_missing_values_follow_nan_policy(run, run_json, tmp_path):
     assert "y_upper" in line and "row" in line
     out = run_json("compute", path, "--nan", "drop")
     assert out["n_rows"] == 29 and out["n_dropped"] == 1
+
+
+def test_id_col_copies_columns_into_per_sample(run, tmp_path):
+    path = tmp_path / "iv.csv"
+    path.write_text("key,y_true,y_lower,y_upper\nr1,1,0.5,1.5\nr2,2,2.5,3\nr3,3,,4\n")
+    out = tmp_path / "rows.csv"
+    result = run("compute", path, "-l", "interval_score", "--interval-level", "0.5",
+                 "--id-col", "key", "--nan", "drop", "--per-sample", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == ["row", "key", "model", "interval_score"]
+    assert rows["key"].tolist() == ["r1", "r2"]
+    assert rows["interval_score"].tolist() == [1.0, 0.5 + 4 * 0.5]

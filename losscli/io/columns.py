@@ -67,6 +67,9 @@ class InputOptions:
     id_cols: tuple[str, ...] = ()
     # Set when --per-sample is written: a join of files then copies its key columns too.
     per_sample_ids: bool = False
+    # A join of interval or quantile files (--on): (model, its columns in the joined
+    # table) per file, (lower, upper) or the quantile columns by increasing level.
+    family_models: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Set by the streaming reader once it has decided the task for the whole
     # file, so every chunk reports the detection's real reason.
     task_reason: str | None = None
@@ -393,7 +396,7 @@ def build_dataset(
 
     interval = detect_interval_family(names, opts)
     if interval is not None:
-        _refuse_for(opts, f"{interval[0].value} predictions")
+        _refuse_for(opts, f"{interval[0].value} predictions", ids=False)
         return build_interval_dataset(table, opts, source, interval, row_numbers, chunk, tally)
     # --- end interval and quantile families ---
 
@@ -465,9 +468,14 @@ def build_dataset(
     )
 
 
-def _refuse_for(opts: InputOptions, what: str) -> None:
-    """--pos-label and --id-col apply to y_true/y_pred columns only."""
-    for given, option in ((opts.pos_label, "--pos-label"), (opts.id_cols, "--id-col")):
+def _refuse_for(opts: InputOptions, what: str, *, ids: bool = True) -> None:
+    """--pos-label (and, with ``ids``, --id-col) apply to y_true/y_pred columns only.
+
+    Interval and quantile files are read row by row like y_true/y_pred files, so
+    --id-col (and the key columns of a join) reach their --per-sample output too.
+    """
+    refused = [(opts.pos_label, "--pos-label")] + ([(opts.id_cols, "--id-col")] if ids else [])
+    for given, option in refused:
         if given:
             raise UsageError(f"{option} applies to y_true and prediction columns, not to {what}")
 

@@ -15,7 +15,9 @@ they stream. One interval (or one set of quantiles) is one model, named
 upper] (the (n, L) quantile predictions, columns in increasing level). The
 nominal level (``--interval-level``) and the quantile levels ride along each
 row in ``extra`` ("level": (n,), "levels": (n, L)), so that any slice of the
-rows carries them and the kernels stay pure.
+rows carries them and the kernels stay pure. Several such files joined on a
+key (``--on``, :mod:`losscli.io.join`) are one model per file, named after the
+file, all in one Dataset (``InputOptions.family_models``).
 
 Validation: lower <= upper on every row (an Error names the first row that
 breaks it); quantile column suffixes must be numbers strictly between 0 and
@@ -107,9 +109,14 @@ def build_interval_dataset(
     task, reason = family
     names = table.column_names
     _require(table, opts.true_col, "--true-col")
-    if task is Task.INTERVAL:
-        pred_cols = list(opts.interval_cols or DEFAULT_INTERVAL_COLS)
-        model, option = "interval", "--interval-cols"
+    option = "--interval-cols" if task is Task.INTERVAL else "--task quantile"
+    levels_of: list[float] = []
+    if opts.family_models:  # a join of files (--on): one model per file, named after it
+        models = [(name, list(cols)) for name, cols in opts.family_models]
+        if task is Task.QUANTILE:  # every file has these levels (checked by the join)
+            levels_of = [float(c.rpartition(QUANTILE_PREFIX)[2]) for c in models[0][1]]
+    elif task is Task.INTERVAL:
+        models = [("interval", list(opts.interval_cols or DEFAULT_INTERVAL_COLS))]
     else:
         quantiles = quantile_columns(names)
         if not quantiles:
@@ -117,53 +124,60 @@ def build_interval_dataset(
                 f"--task quantile needs columns {QUANTILE_PREFIX}<level> (e.g. "
                 f"{QUANTILE_PREFIX}0.1, {QUANTILE_PREFIX}0.9); the file has: {', '.join(names[:20])}"
             )
-        pred_cols = [name for _, name in quantiles]
-        model, option = "quantiles", "--task quantile"
+        models = [("quantiles", [name for _, name in quantiles])]
+        levels_of = [level for level, _ in quantiles]
+    pred_cols = [col for _, cols in models for col in cols]
     for col in pred_cols:
         _require(table, col, option)
     arrays: dict[str, np.ndarray] = {opts.true_col: _numeric(table, opts.true_col)}
     for col in pred_cols:
         arrays[col] = _numeric(table, col)
-    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally, ids=False)
+    kept = _keep_rows(table, opts, arrays, row_numbers, chunk, tally)
     arrays, row_numbers = kept.arrays, kept.row_numbers
     y_true = arrays[opts.true_col]
-    y_pred = np.column_stack([arrays[c] for c in pred_cols]) if pred_cols else np.zeros((0, 0))
+    predictions = {
+        model: np.column_stack([arrays[c] for c in cols]) if cols else np.zeros((0, 0))
+        for model, cols in models
+    }
     n = y_true.shape[0]
     if task is Task.INTERVAL:
-        lower, upper = pred_cols
-        crossed = np.flatnonzero(y_pred[:, 0] > y_pred[:, 1])
-        if crossed.size:
-            i = int(crossed[0])
-            raise DataError(
-                f"column {lower}: {y_pred[i, 0]:g} at row {int(row_numbers[i])} is above "
-                f"{upper} = {y_pred[i, 1]:g} ({crossed.size} row(s) in this part of the input); "
-                f"an interval needs lower <= upper - check the order of --interval-cols"
-            )
+        for model, (lower, upper) in models:
+            y_pred = predictions[model]
+            crossed = np.flatnonzero(y_pred[:, 0] > y_pred[:, 1])
+            if crossed.size:
+                i = int(crossed[0])
+                raise DataError(
+                    f"column {lower}: {y_pred[i, 0]:g} at row {int(row_numbers[i])} is above "
+                    f"{upper} = {y_pred[i, 1]:g} ({crossed.size} row(s) in this part of the "
+                    f"input); an interval needs lower <= upper - check the order of "
+                    f"--interval-cols"
+                )
         level = float(opts.interval_level)
         extra = {"level": np.full(n, level)}
         notes: tuple[str, ...] = (
             f"intervals of nominal level {level:g} (--interval-level): coverage is best near "
             f"{level:g}, interval_score uses alpha = {1 - level:g}",
         )
+        features: frozenset[str] = frozenset()
     else:
-        levels = np.array([level for level, _ in quantiles], dtype=np.float64)
+        levels = np.array(levels_of, dtype=np.float64)
         extra = {"levels": np.broadcast_to(levels, (n, levels.size)).copy()}
         notes = ()
+        features = frozenset(f"level={level}" for level in levels_of)
     return Dataset(
         source=source,
         task=task,
         task_reason=reason,
         y_true=y_true,
-        models={model: y_pred},
+        models=predictions,
         row_numbers=row_numbers,
         weights=kept.weights,
         groups=kept.groups,
+        ids=kept.ids,
         group_column=opts.group_by,
         n_dropped=kept.n_dropped,
-        columns={"y_true": opts.true_col, model: ",".join(pred_cols)},
+        columns={"y_true": opts.true_col, **{m: ",".join(cols) for m, cols in models}},
         extra=extra,
         notes=notes,
-        features=frozenset(
-            f"level={level}" for level, _ in (quantiles if task is Task.QUANTILE else [])
-        ),
+        features=features,
     )

@@ -8,7 +8,10 @@ the file (``a:y_pred``). Those tables go through the same
 the Python API read a join like one pre-joined file.
 
 Models are named by the file's stem when it has one prediction column (or
-one multiclass prefix), ``stem:column`` (``stem:prefix``) otherwise. y_true
+one multiclass prefix), ``stem:column`` (``stem:prefix``) otherwise. Files
+of interval or quantile forecasts (the first file decides; every file needs
+the family's columns, quantile files the first file's levels) are one model
+each, named by the stem (``InputOptions.family_models``). y_true
 comes from the first file; a later file that has the column too must agree
 with it key by key. Row numbers in messages are the first file's data rows.
 
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, LossWarning, UsageError
 from losscli.io.arrow import bool_array, index_array
 from losscli.io.columns import InputOptions, _class_columns, _missing_column
@@ -250,13 +254,18 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         for key in keys:
             _require(member, key, "--on")
     prefixes = opts.prefixes()
-    multiclass = opts.task == "multiclass" or (
-        opts.task == "auto"
-        and not opts.pred_cols
-        and any(len(_class_columns(first.names, p, prefixes)) >= 2 for p in prefixes)
+    family = _forecast_family(first, opts)  # interval or quantile files: the first decides
+    multiclass = family is None and (
+        opts.task == "multiclass"
+        or (
+            opts.task == "auto"
+            and not opts.pred_cols
+            and any(len(_class_columns(first.names, p, prefixes)) >= 2 for p in prefixes)
+        )
     )
     kept: list[str] = list(keys)
     model_names: list[tuple[str, str]] = []
+    family_models: list[tuple[str, tuple[str, ...]]] = []
     joined_prefixes: list[str] = []
     joined_cols: list[str] = []
     true_cols = [opts.true_col]  # the first file's targets: y_true, or soft y_true_<class>
@@ -289,7 +298,14 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
     for column in kept:
         first.renames[column] = column
     for member in members:
-        if multiclass:
+        if family is not None:
+            columns = _forecast_columns(member, family[0], opts, first, family_models)
+            renamed = tuple(f"{member.label}:{col}" for col in columns)
+            member.renames.update(zip(columns, renamed))
+            family_models.append((member.label, renamed))
+        elif multiclass:
+            if member is not first:
+                _same_kind(member, first, opts)
             found = []
             for prefix in prefixes:
                 cols = _class_columns(member.names, prefix, prefixes)
@@ -311,6 +327,8 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
                 model_names.append((joined_prefix, model))
         else:
             pred_cols = list(opts.pred_cols) or ["y_pred"]
+            if member is not first and not set(pred_cols) <= set(member.names):
+                _same_kind(member, first, opts)
             for col in pred_cols:
                 _require(member, col, "--pred-col")
             for col in pred_cols:
@@ -329,6 +347,16 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
             for joined in member.renames.values()
             if joined not in names and joined != member.true_check
         ]
+    if family is not None:  # one model per file, read by io/intervals.py
+        joined_opts = replace(
+            opts,
+            task=family[0].value,
+            task_reason=family[1],
+            interval_cols=None,
+            family_models=tuple(family_models),
+            id_cols=id_cols,
+        )
+        return JoinPlan(members, keys, how, joined_opts, names)
     joined_opts = replace(
         opts,
         pred_cols=tuple(joined_cols),
@@ -338,6 +366,75 @@ def _plan(members: list[_Member], keys: tuple[str, ...], how: str, opts: InputOp
         id_cols=id_cols,
     )
     return JoinPlan(members, keys, how, joined_opts, names)
+
+
+def _forecast_family(member: _Member, opts: InputOptions) -> tuple[Task, str] | None:
+    """The interval or quantile family of one file's columns (None: y_pred or classes)."""
+    from losscli.io.intervals import detect_interval_family
+
+    try:
+        return detect_interval_family(member.names, opts)
+    except InputError as error:  # a y_pred_q column whose level is not one
+        raise InputError(f"{member.path}: {error.message}") from None
+
+
+def _forecast_columns(
+    member: _Member,
+    task: Task,
+    opts: InputOptions,
+    first: _Member,
+    found: Sequence[tuple[str, tuple[str, ...]]],
+) -> list[str]:
+    """One file's interval columns (lower, upper) or quantile columns (by level).
+
+    Every file needs the family's columns (the first file decided the family),
+    and quantile files need the first file's levels, so that the same
+    pinball_q<level> and crps_quantile compare them.
+    """
+    from losscli.io.intervals import DEFAULT_INTERVAL_COLS, QUANTILE_PREFIX, quantile_columns
+
+    has = ", ".join(member.names[:20]) + (" ..." if len(member.names) > 20 else "")
+    if task is Task.INTERVAL:
+        lower, upper = opts.interval_cols or DEFAULT_INTERVAL_COLS
+        if lower not in member.names or upper not in member.names:
+            raise InputError(
+                f"{member.path}: prediction intervals need the columns {lower} and {upper} "
+                f"(name them with --interval-cols LOWER,UPPER; every file joined with --on "
+                f"holds one model's intervals); the file has: {has}"
+            )
+        return [lower, upper]
+    try:
+        quantiles = quantile_columns(member.names)
+    except InputError as error:
+        raise InputError(f"{member.path}: {error.message}") from None
+    if not quantiles:
+        raise InputError(
+            f"{member.path}: quantile forecasts need columns {QUANTILE_PREFIX}<level> (e.g. "
+            f"{QUANTILE_PREFIX}0.1, {QUANTILE_PREFIX}0.9; every file joined with --on holds one "
+            f"model's quantiles); the file has: {has}"
+        )
+    if found:
+        theirs = [float(c.rpartition(QUANTILE_PREFIX)[2]) for c in found[0][1]]
+        mine = [level for level, _ in quantiles]
+        if mine != theirs:
+            raise InputError(
+                f"{member.path}: quantile levels {', '.join(f'{v:g}' for v in mine)} differ "
+                f"from {first.path}'s ({', '.join(f'{v:g}' for v in theirs)}); the files "
+                f"joined with --on are compared level by level, so each needs the same levels"
+            )
+    return [name for _, name in quantiles]
+
+
+def _same_kind(member: _Member, first: _Member, opts: InputOptions) -> None:
+    """A later file of intervals or quantiles joined to a first file of y_pred or classes."""
+    family = _forecast_family(member, opts)
+    if family is None:
+        return
+    kind = "prediction intervals" if family[0] is Task.INTERVAL else "quantile forecasts"
+    raise InputError(
+        f"{member.path} holds {kind} ({family[1]}) but the first file, {first.path}, does "
+        f"not; the files joined with --on must hold the same kind of predictions"
+    )
 
 
 # --------------------------------------------------------------------------- keys
