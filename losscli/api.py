@@ -1128,10 +1128,10 @@ def recommend(
         facts, contradictions, task_reason=task_reason, flags=flags, notes=tuple(notes)
     )
     result: RecommendResult = _promote(report, RecommendResult)
-    if profile is not None and profile.n_dropped:  # as compute warns of them (--nan drop)
-        from losscli.analysis.diagnostics import dropped_text
+    if profile is not None:  # its result has no warnings of its own to carry them
+        from losscli.analysis.diagnostics import input_warnings
 
-        _Messages(warnings=[dropped_text(profile.n_dropped, profile.n_rows)]).issue()
+        _Messages(warnings=input_warnings(profile.n_dropped, profile.n_rows)).issue()
     return result
 
 

@@ -425,6 +425,25 @@ def test_nan_drop_reports_dropped_rows(run, tmp_path):
     assert "2 rows used, 4 dropped" in " ".join(table.stdout.split())
 
 
+@pytest.mark.parametrize("command", ["compute", "compare", "sensitivity", "recommend", "report"])
+def test_every_data_command_warns_of_the_dropped_rows(run, tmp_path, command):
+    """SPEC 2/7: --nan drop reports the rows it skipped, a warning on stderr. loss
+    sensitivity printed none (only its table's footer and JSON n_dropped said it)."""
+    rows = [f"{i},{i + i % 7 / 4}" for i in range(1, 61)] + [f"{i}," for i in range(61, 101)]
+    path = write(tmp_path / "nan.csv", "y_true,y_pred\n" + "\n".join(rows) + "\n")
+    args = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    result = run(command, path, "--nan", "drop", *args)
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert (
+        warned.count(
+            "Warning: 40 row(s) with missing or non-numeric values were dropped (--nan drop); "
+            "60 row(s) used"
+        )
+        == 1
+    ), result.stderr
+
+
 def test_nan_drop_with_nothing_left_is_an_error(run, tmp_path):
     path = write(tmp_path / "nan.csv", "y_true,y_pred\n1,\n2,x\n")
     assert_error(run("compute", path, "--nan", "drop"), 1, "nothing is left")

@@ -963,3 +963,24 @@ def test_one_row_is_one_row_not_1_rows(tmp_path, run, monkeypatch, text, reads):
     assert "(in 1 row" in shown and "on this 1 row " in shown
     if reads == "regression":
         assert "Outliers in y_pred: 0 of 1 row (0%)" in shown
+
+
+def test_dropped_rows_are_a_warning_streamed_or_in_memory(tmp_path, run_json):
+    """--nan drop: the rows skipped are the report's first warning (JSON, and a
+    LossWarning from lc.sensitivity), as in compute; they were only n_dropped."""
+    import losscli as lc
+
+    rows = [f"{i},{i + i % 7 / 4}" for i in range(1, 61)] + [f"{i}," for i in range(61, 101)]
+    path = tmp_path / "nan.csv"
+    path.write_text("y_true,y_pred\n" + "\n".join(rows) + "\n")
+    text = "40 row(s) with missing or non-numeric values were dropped (--nan drop); 60 row(s) used"
+    code = tmp_path / "user_losses.py"
+    code.write_text(SCALAR_LOSS)
+    streamed = run_json("sensitivity", path, "--nan", "drop", "-l", "mse")
+    in_memory = run_json("sensitivity", path, "--nan", "drop", "--custom", f"{code}:per_row")
+    for out in (streamed, in_memory):
+        assert (out["n_rows"], out["n_dropped"]) == (60, 40)
+        assert out["warnings"][0] == text
+    with pytest.warns(lc.LossWarning, match=r"^40 row\(s\) with missing"):
+        result = lc.sensitivity(str(path), losses="mse", nan="drop")
+    assert result.warnings[0] == text

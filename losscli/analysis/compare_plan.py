@@ -55,9 +55,9 @@ from losscli.analysis.diagnostics import (
     ROWSUM_TOLERANCE,
     clipping_text,
     dominant_text,
-    dropped_text,
     hard_labels,
     hard_labels_text,
+    input_warnings,
     mape_zero_text,
     overflow_text,
     rowsum_applies,
@@ -774,10 +774,7 @@ def _warnings(
     head: Dataset,
 ) -> list[str]:
     """The warnings of :func:`~losscli.analysis.diagnostics.warnings_for`, from the counts."""
-    out: list[str] = []
-    tally = state.tally
-    if tally.n_dropped:
-        out.append(dropped_text(tally.n_dropped, tally.n_rows))
+    out = input_warnings(state.tally.n_dropped, state.tally.n_rows)
     if head.task in (Task.BINARY, Task.MULTICLASS) and not head.from_logits:
         scored = {model for selection, model in pairs if selection.spec.properties.probabilistic}
         out.extend(

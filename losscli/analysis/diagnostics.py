@@ -28,9 +28,7 @@ def top_share(values: np.ndarray, weights: np.ndarray | None, fraction: float = 
 
 def warnings_for(dataset: Dataset, items: list[PerSample]) -> list[str]:
     """Human-readable warnings about what dominates or distorts the computed values."""
-    out: list[str] = []
-    if dataset.n_dropped:
-        out.append(dropped_text(dataset.n_dropped, dataset.n_rows))
+    out = input_warnings(dataset.n_dropped, dataset.n_rows)
     out.extend(_hard_labels(dataset, items))
     out.extend(_clipping(dataset, items))
     out.extend(_row_sums(dataset, items))
@@ -64,11 +62,15 @@ def value_warnings(items: list[PerSample]) -> list[str]:
 # The texts, apart from the measuring, so that streamed plans say exactly the same.
 
 
-def dropped_text(n_dropped: int, n_rows: int) -> str:
-    return (
+def input_warnings(n_dropped: int, n_rows: int) -> list[str]:
+    """The first warnings of every data command (compute, compare, sensitivity,
+    recommend, report), whatever reads the rows: those --nan drop skipped."""
+    if not n_dropped:
+        return []
+    return [
         f"{n_dropped:,} row(s) with missing or non-numeric values were dropped "
         f"(--nan drop); {n_rows:,} row(s) used"
-    )
+    ]
 
 
 def dominant_text(label: str, model: str, share: float) -> str:

@@ -105,7 +105,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from losscli.analysis.diagnostics import DOMINANT_SHARE, overflow_text, top_share
+from losscli.analysis.diagnostics import DOMINANT_SHARE, input_warnings, overflow_text, top_share
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.outliers import (
     DEFAULT_THRESHOLD,
@@ -1359,6 +1359,8 @@ def sensitivity(
         injection_scale=scales,
         from_logits=dataset.from_logits,
         notes=list(dataset.notes),
-        warnings=scale_warnings(dataset.task, flags) + overflow_warnings(results),
+        warnings=input_warnings(dataset.n_dropped, dataset.n_rows)
+        + scale_warnings(dataset.task, flags)
+        + overflow_warnings(results),
         raw_scores=raw,
     )

@@ -30,6 +30,7 @@ from typing import Any, cast
 import numpy as np
 
 from losscli.analysis.compare_plan import _merge_opt
+from losscli.analysis.diagnostics import input_warnings
 from losscli.analysis.evaluate import PerSample, per_sample_losses
 from losscli.analysis.exact import (
     Tracked,
@@ -577,7 +578,9 @@ def sensitivity_plan(
             injection_scale=scales,
             from_logits=head.from_logits,
             notes=list(scan.tally.notes),
-            warnings=scale_warnings(head.task, outliers) + overflow_warnings(results),
+            warnings=input_warnings(scan.tally.n_dropped, n_rows)
+            + scale_warnings(head.task, outliers)
+            + overflow_warnings(results),
             raw_scores=raw,
         )
 

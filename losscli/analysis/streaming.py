@@ -36,9 +36,9 @@ from losscli.analysis.diagnostics import (
     DOMINANT_SHARE,
     ROWSUM_TOLERANCE,
     clipping_text,
-    dropped_text,
     hard_labels,
     hard_labels_text,
+    input_warnings,
     rowsum_applies,
     true_class_zero,
     undefined_warnings,
@@ -707,10 +707,8 @@ class StreamingCompute:
         return warnings_for(self.first, self.first_items)
 
     def _merged_warnings(self) -> list[str]:
-        out: list[str] = []
         assert self.first is not None
-        if self.n_dropped:  # as warnings_for says it of a single chunk
-            out.append(dropped_text(self.n_dropped, self.n_rows))
+        out = input_warnings(self.n_dropped, self.n_rows)  # as warnings_for of a single chunk
         if self.first.task in (Task.BINARY, Task.MULTICLASS) and not self.first.from_logits:
             scored = {s.model for s in self.items if s.selection.spec.properties.probabilistic}
             out.extend(
