@@ -1412,7 +1412,7 @@ def _loss_columns(
         q = np.asarray(y_pred, dtype=np.float64).reshape(len(np.asarray(y_true)), -1)
         if q.shape[1] != len(levels):
             raise UsageError(
-                f"{name}: y_pred has {q.shape[1]} column(s) but levels gives {len(levels)}"
+                f"{name}: y_pred has {plural(q.shape[1], 'column')} but levels gives {len(levels)}"
             )
         columns["y_true"] = np.asarray(y_true, dtype=np.float64)
         for j, tau in enumerate(levels):
@@ -1475,7 +1475,8 @@ def _gan_labelled(name: str, y_true: Any, y_pred: Any, given: dict[str, Any]) ->
     values = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     if labels.size != values.size:
         raise UsageError(
-            f"{how}; got {labels.size} label(s) in y_true and {values.size} output(s) in y_pred"
+            f"{how}; got {plural(labels.size, 'label')} in y_true and "
+            f"{plural(values.size, 'output')} in y_pred"
         )
     if not np.all((labels == 0) | (labels == 1)):
         raise UsageError(f"{how}; y_true holds values other than 0 and 1")

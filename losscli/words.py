@@ -1,13 +1,19 @@
-"""Words shared by every layer's sentences (analysis verdicts, report tables)."""
+"""Words shared by every layer's sentences (analysis verdicts, report tables, messages)."""
 
 from __future__ import annotations
 
 
 def plural(n: int, word: str) -> str:
-    """'1 row', '1,000 rows', '2 losses'."""
+    """'1 row', '1,000 rows', '2 losses', '3 true boxes'."""
     if n == 1:
         return f"1 {word}"
-    return f"{n:,} {word}es" if word.endswith("s") else f"{n:,} {word}s"
+    sibilant = word.endswith(("s", "x", "z", "ch", "sh"))
+    return f"{n:,} {word}es" if sibilant else f"{n:,} {word}s"
+
+
+def verb(n: int, one: str, many: str) -> str:
+    """The form of a verb whose subject is ``n`` things: verb(1, "has", "have") is 'has'."""
+    return one if n == 1 else many
 
 
 def article(word: str) -> str:

@@ -437,8 +437,8 @@ def test_every_data_command_warns_of_the_dropped_rows(run, tmp_path, command):
     warned = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert (
         warned.count(
-            "Warning: 40 row(s) with missing or non-numeric values were dropped (--nan drop); "
-            "60 row(s) used"
+            "Warning: 40 rows with missing or non-numeric values were dropped (--nan drop); "
+            "60 rows used"
         )
         == 1
     ), result.stderr
@@ -883,10 +883,10 @@ def test_duplicate_columns(run, tmp_path):
     assert_error(run("compute", path), 1, "duplicate column name 'y_pred'")
 
 
-@pytest.mark.parametrize("bad_row", ["3\n", "3,4,5\n"])
-def test_ragged_rows(run, tmp_path, bad_row):
+@pytest.mark.parametrize(("bad_row", "fields"), [("3\n", "1 field"), ("3,4,5\n", "3 fields")])
+def test_ragged_rows(run, tmp_path, bad_row, fields):
     path = write(tmp_path / "r.csv", "y_true,y_pred\n1,2\n" + bad_row + "5,6\n")
-    assert_error(run("compute", path), 1, "field(s) but the header has 2")
+    assert_error(run("compute", path), 1, f"line 3: {fields} but the header has 2")
 
 
 def test_missing_column_lists_columns_and_suggests(run, tmp_path):
@@ -1073,7 +1073,7 @@ def test_empty_group_cell_is_a_missing_value(run, tmp_path):
     result = run("compute", path, "-l", "mae", "--group-by", "g")
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.strip() == (
-        "Error: column g (--group-by): 1 empty cell(s) (rows 2); "
+        "Error: column g (--group-by): 1 empty cell (rows 2); "
         "fill them or pass --nan drop to skip those rows"
     )
     dropped = run(

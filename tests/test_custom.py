@@ -353,5 +353,5 @@ def test_inf_from_a_custom_loss_is_a_warning_naming_the_rows(run, non_finite_fil
             "json",
         )
         assert result.exit_code == 0, result.stderr
-        assert "custom loss infret returned +-inf on 2 row(s) (rows 3, 10)" in result.stderr
+        assert "custom loss infret returned +-inf on 2 rows (rows 3, 10)" in result.stderr
         assert "overflow" not in result.stderr

@@ -520,7 +520,7 @@ def test_dropped_rows_warning_is_the_same_in_one_chunk_or_several(tmp_path):
     one = compute_chunks([dataset], _choose(("mae",)))
     several = compute_chunks(split_rows(dataset, [1, 2]), _choose(("mae",)))
     assert one.warnings == several.warnings
-    assert one.warnings[0].startswith("2 row(s) with missing or non-numeric values were dropped")
+    assert one.warnings[0].startswith("2 rows with missing or non-numeric values were dropped")
 
 
 def test_custom_losses_run_on_the_workers(client):

@@ -249,8 +249,8 @@ def test_missing_columns_list_found_and_suggest(check, content, args, fragments)
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        (b"y_true,y_pred\n1,2\n3,4,5\n6,7\n", ("line 3", "3 field(s)", "header has 2")),
-        (b"y_true,y_pred\n1,2\n3,4\n5\n", ("line 4", "1 field(s)", "header has 2")),
+        (b"y_true,y_pred\n1,2\n3,4,5\n6,7\n", ("line 3", "3 fields", "header has 2")),
+        (b"y_true,y_pred\n1,2\n3,4\n5\n", ("line 4", "1 field but", "header has 2")),
         (b"y_true,y_pred\n1,2\n3,4,5\n6,7,8\n", ("line 3", "2 such rows")),
     ],
     ids=["too-many", "too-few", "several"],

@@ -204,10 +204,10 @@ def test_missing_keys_are_an_error_with_counts_per_file(run, tmp_path):
     assert result.stdout == ""
     message = result.stderr.strip()
     assert message.startswith("Error: the files do not have the same keys (--on id): ")
-    assert f"{paths['a']} has 1 row(s) whose key is missing from another file (first: 1020)" in (
+    assert f"{paths['a']} has 1 row whose key is missing from another file (first: 1020)" in (
         message
     )
-    assert f"{paths['b']} has 2 row(s) whose key is missing from another file (first: " in message
+    assert f"{paths['b']} has 2 rows whose key is missing from another file (first: " in message
     assert message.endswith("pass --join inner to keep only the keys every file has")
 
 
@@ -235,8 +235,8 @@ def test_repeated_keys_are_an_error_either_way(run, tmp_path, how):
     assert result.stdout == ""
     message = result.stderr.strip()
     assert message.startswith("Error: keys repeat within a file (--on id): ")
-    assert f"{paths['a']} has 2 row(s) whose key repeats (first: 1012" in message
-    assert f"{paths['b']} has 2 row(s) whose key repeats (first: 1005" in message
+    assert f"{paths['a']} has 2 rows whose key repeats (first: 1012" in message
+    assert f"{paths['b']} has 2 rows whose key repeats (first: 1005" in message
     assert message.endswith("each key must name one row per file (add a column to the key, "
                             "e.g. --on id,fold)")  # fmt: skip
 
@@ -444,8 +444,8 @@ def test_sorted_files_with_missing_keys(run, run_json, tmp_path, monkeypatch):
     result = run("compute", paths["a"], paths["b"], "--on", "id")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: the files do not have the same keys (--on id): {paths['a']} has 1 row(s) "
-        f"whose key is missing from another file (first: 3999); {paths['b']} has 2 row(s) "
+        f"Error: the files do not have the same keys (--on id): {paths['a']} has 1 row "
+        f"whose key is missing from another file (first: 3999); {paths['b']} has 2 rows "
         f"whose key is missing from another file (first: 1000, 2500); pass --join inner to "
         f"keep only the keys every file has"
     )
@@ -464,7 +464,7 @@ def test_sorted_files_with_repeated_keys(run, tmp_path):
     result = run("compute", paths["a"], paths["b"], "--on", "id", "--join", "inner")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: keys repeat within a file (--on id): {paths['b']} has 2 row(s) whose key "
+        f"Error: keys repeat within a file (--on id): {paths['b']} has 2 rows whose key "
         f"repeats (first: 1500, 1501); each key must name one row per file (add a column to "
         f"the key, e.g. --on id,fold)"
     )
@@ -517,7 +517,38 @@ def test_an_empty_key_cell_is_an_error(run, tmp_path):
     result = run("compute", a, b, "--on", "id")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: {b}: key column id (--on) has 1 empty cell(s) (rows 2); every row needs a key"
+        f"Error: {b}: key column id (--on) has 1 empty cell (rows 2); every row needs a key"
+    )
+
+
+def test_join_inner_warning_of_one_row(run, tmp_path):
+    """It said 'kept the 1 rows whose key is in every file'."""
+    a, b = _pair(tmp_path, b_text="id,y_pred\n2,2.0\n")
+    result = run("compute", a, b, "--on", "id", "--join", "inner", "-l", "mae")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"Warning: --join inner kept the 1 row whose key is in every file: {a} lost 1 of 2 rows"
+    ) in result.stderr
+
+
+def test_join_inner_warning_counts_each_files_rows_in_words():
+    """'lost 1 of 1 rows' read wrong; the counts come from the join's tallies."""
+    from types import SimpleNamespace
+
+    from losscli.io.join import _finish, _Tally
+
+    plan = SimpleNamespace(
+        members=[SimpleNamespace(path="a.csv"), SimpleNamespace(path="b.csv")],
+        keys=("id",),
+        how="inner",
+        warned=False,
+    )
+    tallies = [_Tally(rows=1, unmatched=1), _Tally(rows=1_500, unmatched=2)]
+    with pytest.warns(LossWarning) as caught:
+        _finish(plan, tallies, 1)
+    assert str(caught[0].message) == (
+        "--join inner kept the 1 row whose key is in every file: "
+        "a.csv lost 1 of 1 row, b.csv lost 2 of 1,500 rows"
     )
 
 
@@ -599,8 +630,8 @@ def test_composite_key_errors_name_every_part(run, tmp_path):
     result = run("compute", a, b, "--on", "user,day")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"Error: the files do not have the same keys (--on user,day): {a} has 1 row(s) whose "
-        f"key is missing from another file (first: (user=2, day=1)); {b} has 1 row(s) whose "
+        f"Error: the files do not have the same keys (--on user,day): {a} has 1 row whose "
+        f"key is missing from another file (first: (user=2, day=1)); {b} has 1 row whose "
         f"key is missing from another file (first: (user=2, day=2)); pass --join inner to keep "
         f"only the keys every file has"
     )

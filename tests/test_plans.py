@@ -269,7 +269,7 @@ def test_cli_sensitivity_probabilities_error_counts_every_batch(tmp_path, monkey
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("Error: loss sensitivity reads the predictions of y_pred")
-    assert "row 1500 has 3.5 (2 row(s) outside [0, 1])" in result.stderr
+    assert "row 1500 has 3.5 (2 rows outside [0, 1])" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["regression_outliers.csv", "binary_imbalanced.csv"])

@@ -122,7 +122,7 @@ def test_field_count_errors_are_unchanged(tmp_path, small_chunks):
         whole = _run(args)
     assert projected == whole
     assert projected[0] == 1 and projected[1] == ""
-    assert "line 2001: 8 field(s) but the header has 7 (2 such rows in all)" in projected[2]
+    assert "line 2001: 8 fields but the header has 7 (2 such rows in all)" in projected[2]
 
 
 def test_bad_values_in_used_columns_are_reported_the_same(tmp_path, small_chunks):
@@ -138,7 +138,7 @@ def test_bad_values_in_used_columns_are_reported_the_same(tmp_path, small_chunks
         whole = _run(args)
     assert projected == whole
     assert projected[0] == 1 and projected[1] == ""
-    assert "28 missing or non-numeric value(s)" in projected[2]
+    assert "28 missing or non-numeric values" in projected[2]
 
 
 def test_parquet_reads_only_the_used_columns(tmp_path):
@@ -194,4 +194,4 @@ def test_rows_counted_after_the_first_bad_row_may_hold_bad_utf8(tmp_path, small_
         sys.unraisablehook = before
     assert seen == []
     assert code == 1 and out == ""
-    assert "line 11: 3 field(s) but the header has 2 (2 such rows in all)" in err
+    assert "line 11: 3 fields but the header has 2 (2 such rows in all)" in err

@@ -383,13 +383,13 @@ def test_nan_drop_reports_the_dropped_rows(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["evidence"]["n_rows"] == 60 and out["evidence"]["n_dropped"] == 40
-    assert "40 row(s) with missing or non-numeric values were dropped" in result.stderr
+    assert "40 rows with missing or non-numeric values were dropped" in result.stderr
     table = CliRunner(env={"COLUMNS": "100", "NO_COLOR": "1"}).invoke(
         cli, ["recommend", str(path), "--nan", "drop"]
     )
     assert table.exit_code == 0, table.stderr
     assert "60 rows used, 40 dropped" in table.stdout
-    assert "40 row(s)" in table.stderr
+    assert "40 rows" in table.stderr
 
 
 def test_no_dropped_rows_is_zero(run_json):

@@ -973,7 +973,7 @@ def test_dropped_rows_are_a_warning_streamed_or_in_memory(tmp_path, run_json):
     rows = [f"{i},{i + i % 7 / 4}" for i in range(1, 61)] + [f"{i}," for i in range(61, 101)]
     path = tmp_path / "nan.csv"
     path.write_text("y_true,y_pred\n" + "\n".join(rows) + "\n")
-    text = "40 row(s) with missing or non-numeric values were dropped (--nan drop); 60 row(s) used"
+    text = "40 rows with missing or non-numeric values were dropped (--nan drop); 60 rows used"
     code = tmp_path / "user_losses.py"
     code.write_text(SCALAR_LOSS)
     streamed = run_json("sensitivity", path, "--nan", "drop", "-l", "mse")
@@ -981,6 +981,6 @@ def test_dropped_rows_are_a_warning_streamed_or_in_memory(tmp_path, run_json):
     for out in (streamed, in_memory):
         assert (out["n_rows"], out["n_dropped"]) == (60, 40)
         assert out["warnings"][0] == text
-    with pytest.warns(lc.LossWarning, match=r"^40 row\(s\) with missing"):
+    with pytest.warns(lc.LossWarning, match=r"^40 rows with missing"):
         result = lc.sensitivity(str(path), losses="mse", nan="drop")
     assert result.warnings[0] == text

@@ -113,7 +113,7 @@ def test_short_row_in_a_later_chunk_names_its_line(tmp_path):
     lines = path.read_text().splitlines()
     lines[2000] = "1.5"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputError, match=r", line 2001: 1 field\(s\) but the header has 3"):
+    with pytest.raises(InputError, match=r", line 2001: 1 field but the header has 3"):
         streamed_report(path, InputOptions())
 
 

@@ -224,10 +224,10 @@ def test_p_log0_counts_only_rows_whose_loss_the_clipping_sets(run):
     assert wrong == 4
     pitfall = _pitfalls(run, DATA / "cancer_hard.csv")["P-LOG0"]
     message = pitfall["message"]
-    assert message.startswith(f"{wrong} row(s) give the true class probability exactly 0")
+    assert message.startswith(f"{wrong} rows give the true class probability exactly 0")
     assert "calibrate" in message and "--from-logits" not in message
     warning = run("compute", DATA / "cancer_hard.csv").stderr
-    assert f"P-LOG0 y_pred: {wrong} row(s) predict probability exactly 0" in warning
+    assert f"P-LOG0 y_pred: {wrong} rows predict probability exactly 0" in warning
 
 
 def test_hard_labels_say_100_percent_and_are_named(run, tmp_path):

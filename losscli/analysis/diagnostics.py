@@ -9,6 +9,7 @@ import numpy as np
 from losscli.analysis.evaluate import PerSample
 from losscli.core.dataset import Dataset
 from losscli.core.registry import EPS, LossSelection, Reduction, Task
+from losscli.words import plural, verb
 
 DOMINANT_SHARE = 0.5  # warn when the worst 1% of rows carry more than half of a loss
 ROWSUM_TOLERANCE = 1e-6
@@ -68,8 +69,8 @@ def input_warnings(n_dropped: int, n_rows: int) -> list[str]:
     if not n_dropped:
         return []
     return [
-        f"{n_dropped:,} row(s) with missing or non-numeric values were dropped "
-        f"(--nan drop); {n_rows:,} row(s) used"
+        f"{plural(n_dropped, 'row')} with missing or non-numeric values "
+        f"{verb(n_dropped, 'was', 'were')} dropped (--nan drop); {plural(n_rows, 'row')} used"
     ]
 
 
@@ -128,7 +129,8 @@ def rows_text(rows: list[int], count: int) -> str:
 
 def mape_zero_text(count: int, rows: list[int]) -> str:
     return (
-        f"P-MAPE0 mape: {count} row(s) have y_true = 0 (rows {rows_text(rows, count)}); each is "
+        f"P-MAPE0 mape: {plural(count, 'row')} {verb(count, 'has', 'have')} y_true = 0 "
+        f"(rows {rows_text(rows, count)}); each is "
         f"divided by eps ({EPS:.3g}) instead, so these rows dominate mape - use smape or mae there"
     )
 
@@ -160,7 +162,8 @@ def hard_labels(q: np.ndarray) -> bool:
 
 def clipping_text(model: str, count: int, eps: float, loss: str, share: float) -> str:
     return (
-        f"P-LOG0 {model}: {count} row(s) predict probability exactly 0 for the true "
+        f"P-LOG0 {model}: {plural(count, 'row')} {verb(count, 'predicts', 'predict')} "
+        f"probability exactly 0 for the true "
         f"class; clipping (eps={eps:.3g}) decides their "
         f"{loss} ({share_text(share)} of the total)"
     )
@@ -177,7 +180,8 @@ def hard_labels_text(model: str) -> str:
 
 def rowsum_text(model: str, count: int, row: int, value: float) -> str:
     return (
-        f"P-ROWSUM {model}: {count} row(s) of class probabilities do not sum to 1 "
+        f"P-ROWSUM {model}: {plural(count, 'row')} of class probabilities "
+        f"{verb(count, 'does', 'do')} not sum to 1 "
         f"(row {row} sums to {value:.6g}); they are used as "
         f"given, not renormalised - logits? use --from-logits"
     )

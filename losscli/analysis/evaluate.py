@@ -13,7 +13,7 @@ import numpy as np
 from losscli.core.dataset import Dataset
 from losscli.core.registry import LossInputs, LossSelection, Task, is_custom
 from losscli.errors import CustomLossError, DataError, DomainError
-from losscli.words import article
+from losscli.words import article, plural
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ def check_domain(selection: LossSelection, dataset: Dataset, model: str) -> None
         hint = f"; {rule.hint}" if rule.hint else ""
         raise DomainError(
             f"loss {selection.spec.name}: column {column} has {shown} at row "
-            f"{int(dataset.row_numbers[i])} ({flat_bad.size} row(s) in all), but "
+            f"{int(dataset.row_numbers[i])} ({plural(flat_bad.size, 'row')} in all), but "
             f"{rule.target} must be {rule.requirement}{hint}"
         )
 
@@ -237,7 +237,8 @@ def check_custom_values(
     nan = np.flatnonzero(np.isnan(values))
     if nan.size:
         raise CustomLossError(
-            f"custom loss {name} returned NaN{where} on {nan.size} of {values.size} row(s) "
+            f"custom loss {name} returned NaN{where} on {nan.size:,} of "
+            f"{plural(values.size, 'row')} "
             f"(rows {_rows_text(dataset, nan)}); it must return a number for every row - "
             f"check {selection.spec.reference} on those rows"
         )
@@ -252,6 +253,6 @@ def custom_inf_text(name: str, where: str, count: int, rows: list[int]) -> str:
     """The warning about a --custom loss's +-inf rows (first five row numbers)."""
     shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if count > 5 else "")
     return (
-        f"custom loss {name}{where} returned +-inf on {count} row(s) (rows "
+        f"custom loss {name}{where} returned +-inf on {plural(count, 'row')} (rows "
         f"{shown}); its value is then inf (or undefined when both signs occur)"
     )

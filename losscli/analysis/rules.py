@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from losscli.words import article
+from losscli.words import article, plural, verb
 
 if TYPE_CHECKING:
     from losscli.analysis.profile import DataProfile
@@ -320,6 +320,14 @@ def _fires(rule: Rule, facts: Facts) -> bool:
 
 
 # --------------------------------------------------------------------------- evidence texts
+
+
+def _counted(n: int | None, noun: str, one: str = "", many: str = "") -> str:
+    """A count the rule's condition found, in words: '1 row', '3 zeros'; with the forms
+    of a verb after it, '1 row gives', '3 rows give'."""
+    count = n or 0
+    text = plural(count, noun)
+    return f"{text} {verb(count, one, many)}" if one else text
 
 
 def _pct(x: float) -> str:
@@ -888,7 +896,8 @@ RULES: tuple[Rule, ...] = (
             and f.profile.predictions == "probabilities"
         ),
         because=lambda f: (
-            f"{f.profile.n_true_class_zero} row(s) give the true class probability exactly 0"  # type: ignore[union-attr]
+            f"{_counted(f.profile.n_true_class_zero, 'row', 'gives', 'give')} "  # type: ignore[union-attr]
+            f"the true class probability exactly 0"
         ),
         rationale=(
             "log(0) is -inf, so cross-entropy clips them to eps and the clipping eps, not "
@@ -982,7 +991,8 @@ RULES: tuple[Rule, ...] = (
             and not f.max_margin  # raw scores are what hinge wants
         ),
         because=lambda f: (
-            f"{f.profile.n_pred_outside_01} prediction value(s) lie outside [0, 1] "  # type: ignore[union-attr]
+            f"{_counted(f.profile.n_pred_outside_01, 'prediction value', 'lies', 'lie')} "  # type: ignore[union-attr]
+            f"outside [0, 1] "
             f"(from {f.profile.pred_min:.4g} to {f.profile.pred_max:.4g})"  # type: ignore[union-attr]
         ),
         rationale=(
@@ -1042,7 +1052,8 @@ RULES: tuple[Rule, ...] = (
             and bool(f.profile.n_rows_not_summing_to_1)
         ),
         because=lambda f: (
-            f"{f.profile.n_rows_not_summing_to_1} row(s) of class probabilities do not sum "  # type: ignore[union-attr]
+            f"{_counted(f.profile.n_rows_not_summing_to_1, 'row')} of class probabilities "  # type: ignore[union-attr]
+            f"{verb(f.profile.n_rows_not_summing_to_1 or 0, 'does', 'do')} not sum "  # type: ignore[union-attr]
             f"to 1 (largest deviation {f.profile.max_rowsum_deviation:.3g} > "  # type: ignore[union-attr]
             f"{ROWSUM_TOLERANCE:g})"
         ),
@@ -1059,7 +1070,7 @@ RULES: tuple[Rule, ...] = (
             f.task == "regression" and f.profile is not None and bool(f.profile.n_zero_targets)
         ),
         because=lambda f: (
-            f"you plan mape and y_true has {f.profile.n_zero_targets} zero(s)"  # type: ignore[union-attr]
+            f"you plan mape and y_true has {_counted(f.profile.n_zero_targets, 'zero')}"  # type: ignore[union-attr]
         ),
         rationale=(
             "mape divides by abs(y_true) (floored at eps), so each zero target adds about "

@@ -401,8 +401,8 @@ def check_probabilities(dataset: Dataset, selections: list[LossSelection] | None
                 f"loss sensitivity reads the predictions of {dataset.column_of('y_pred', model)} "
                 f"as probabilities to find confidently wrong rows, but row "
                 f"{int(dataset.row_numbers[i])} has {', '.join(f'{v:g}' for v in shown)} "
-                f"({int(bad.sum())} row(s) outside [0, 1]); if these are raw scores (logits), "
-                f"add --from-logits"
+                f"({plural(int(bad.sum()), 'row')} outside [0, 1]); if these are raw scores "
+                f"(logits), add --from-logits"
             )
     return False
 

@@ -83,6 +83,7 @@ from losscli.core.dataset import Dataset
 from losscli.core.reduction import Accumulator, new_accumulator
 from losscli.core.registry import LossInputs, LossSelection, Reduction, Task
 from losscli.errors import DataError
+from losscli.words import plural
 
 TOP_FRACTION = 0.01
 
@@ -603,8 +604,8 @@ def _raw_scores(scan: ScanState, head: Dataset, selections: list[LossSelection])
                 f"loss sensitivity reads the predictions of {head.column_of('y_pred', model)} "
                 f"as probabilities to find confidently wrong rows, but row "
                 f"{row} has {', '.join(f'{v:g}' for v in shown)} "
-                f"({s.n_outside} row(s) outside [0, 1]); if these are raw scores (logits), "
-                f"add --from-logits"
+                f"({plural(s.n_outside, 'row')} outside [0, 1]); if these are raw scores "
+                f"(logits), add --from-logits"
             )
     return False
 

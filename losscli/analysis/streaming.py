@@ -40,6 +40,7 @@ from losscli.analysis.diagnostics import (
     hard_labels_text,
     input_warnings,
     rowsum_applies,
+    rowsum_text,
     true_class_zero,
     undefined_warnings,
     warnings_for,
@@ -735,11 +736,7 @@ class StreamingCompute:
         rowsums = rowsum_applies(self.first, [s.selection for s in self.items])
         for model, (count, row, value) in self.row_sums.items():
             if count and rowsums:
-                out.append(
-                    f"P-ROWSUM {model}: {count} row(s) of class probabilities do not sum to 1 "
-                    f"(row {row} sums to {value:.6g}); they are used as "
-                    f"given, not renormalised - logits? use --from-logits"
-                )
+                out.append(rowsum_text(model, count, row, value))
         for state in self.items:
             if state.top_share is None or self.n_rows < 100:
                 continue

@@ -29,6 +29,7 @@ from losscli.io.arrow import (
     repeated_string,
 )
 from losscli.io.numbers import column_float64
+from losscli.words import plural
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ class MissingTally:
         rows = rows_text(entry.rows, entry.count)
         if entry.group:
             raise DataError(
-                f"column {entry.column} (--group-by): {entry.count} empty cell(s) "
+                f"column {entry.column} (--group-by): {plural(entry.count, 'empty cell')} "
                 f"(rows {rows}); fill them or pass --nan drop to skip those rows"
             )
         if entry.text and entry.count == self.rows_seen:
@@ -301,7 +302,7 @@ class MissingTally:
                 f"choose numeric columns with --true-col / --pred-col"
             )
         raise DataError(
-            f"column {entry.column}: {entry.count} missing or non-numeric value(s) "
+            f"column {entry.column}: {plural(entry.count, 'missing or non-numeric value')} "
             f"(rows {rows}; first: {entry.example}); "
             f"fix them or pass --nan drop to skip those rows"
         )
@@ -676,7 +677,8 @@ def _missing_policy(
             rows = rows_text(row_numbers[idx[:5]], idx.size)
             if name == "\0groups":
                 raise DataError(
-                    f"column {column} (--group-by): {idx.size} empty cell(s) (rows {rows}); "
+                    f"column {column} (--group-by): {plural(idx.size, 'empty cell')} "
+                    f"(rows {rows}); "
                     f"fill them or pass --nan drop to skip those rows"
                 )
             if bad.all() and column in table.column_names and _is_text(table, column):
@@ -691,7 +693,7 @@ def _missing_policy(
                 else "a missing value"
             )
             raise DataError(
-                f"column {column}: {idx.size} missing or non-numeric value(s) "
+                f"column {column}: {plural(idx.size, 'missing or non-numeric value')} "
                 f"(rows {rows}; first: {example}); "
                 f"fix them or pass --nan drop to skip those rows"
             )

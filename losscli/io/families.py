@@ -40,6 +40,7 @@ from losscli.core.losses.structured import euclidean_distance, gan_term_weights
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError, UsageError
 from losscli.io.arrow import CAST_ERRORS
+from losscli.words import plural, verb
 
 FAMILY_TASKS = (Task.DETECTION, Task.SIMILARITY, Task.GENERATIVE, Task.VAE)
 BOX_TRUE = ("true_x1", "true_y1", "true_x2", "true_y2")
@@ -167,7 +168,8 @@ class _Columns:
                 idx = np.flatnonzero(bad)
                 rows = rows_text(idx[:5] + 1, idx.size)
                 raise DataError(
-                    f"column {name}: {idx.size} missing or non-numeric value(s) (rows {rows}; "
+                    f"column {name}: {plural(idx.size, 'missing or non-numeric value')} "
+                    f"(rows {rows}; "
                     f"first: {_cell_text(self.table, name, int(idx[0]))}); fix them or pass "
                     f"--nan drop to skip those rows"
                 )
@@ -272,7 +274,7 @@ def _check_boxes(t: np.ndarray, p: np.ndarray, rows: np.ndarray) -> list[str]:
                 i, row = _first_bad(bad, rows)
                 raise DataError(
                     f"column {names[hi]}: {boxes[i, hi]:g} at row {row} is less than "
-                    f"{names[lo]} = {boxes[i, lo]:g} ({int(bad.sum())} row(s) in all); boxes "
+                    f"{names[lo]} = {boxes[i, lo]:g} ({plural(int(bad.sum()), 'row')} in all); boxes "
                     f"are corners (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1 - convert "
                     f"(x, y, w, h) boxes to corners first"
                 )
@@ -281,7 +283,8 @@ def _check_boxes(t: np.ndarray, p: np.ndarray, rows: np.ndarray) -> list[str]:
         flat = (boxes[:, 2] == boxes[:, 0]) | (boxes[:, 3] == boxes[:, 1])
         if flat.any():
             notes.append(
-                f"{int(flat.sum())} {label} box(es) have zero area (first at row "
+                f"{plural(int(flat.sum()), f'{label} box')} "
+                f"{verb(int(flat.sum()), 'has', 'have')} zero area (first at row "
                 f"{_first_bad(flat, rows)[1]}); their IoU is 0 unless the other box overlaps "
                 f"nothing either, so their iou loss is 1"
             )
@@ -292,7 +295,7 @@ def _matched(names: Sequence[str], prefixes: Sequence[str]) -> list[list[str]]:
     groups = [_prefixed(names, p) for p in prefixes]
     counts = [len(g) for g in groups]
     if len(set(counts)) > 1 or not counts[0]:
-        shown = ", ".join(f"{c} {p}* column(s)" for p, c in zip(prefixes, counts))
+        shown = ", ".join(plural(c, f"{p}* column") for p, c in zip(prefixes, counts))
         raise DataError(f"embedding dimension mismatch: {shown}; each needs the same k columns")
     suffixes = [[n[len(p) :] for n in g] for p, g in zip(prefixes, groups)]
     for p, s in zip(prefixes[1:], suffixes[1:]):
@@ -429,7 +432,8 @@ def _gan_column(table: pa.Table, name: str, opts: Any) -> tuple[np.ndarray, np.n
         idx = np.flatnonzero(bad)
         shown = rows_text(rows[idx[:5]], idx.size)
         raise DataError(
-            f"column {name}: {idx.size} missing or non-numeric value(s) (rows {shown}; first: "
+            f"column {name}: {plural(idx.size, 'missing or non-numeric value')} "
+            f"(rows {shown}; first: "
             f"{_cell_text(table, name, int(idx[0]))}); only trailing empty cells may end a "
             f"shorter column - fix them or pass --nan drop"
         )
@@ -441,7 +445,7 @@ def _gan_column(table: pa.Table, name: str, opts: Any) -> tuple[np.ndarray, np.n
             i, row = _first_bad(outside, rows)
             raise DataError(
                 f"column {name}: {values[i]:g} at row {row} is not a probability in [0, 1] "
-                f"({int(outside.sum())} value(s) in all); if these are raw discriminator "
+                f"({plural(int(outside.sum()), 'value')} in all); if these are raw discriminator "
                 f"scores (logits), add --from-logits"
             )
     return values, rows, int(bad.sum())
@@ -466,7 +470,10 @@ def _gan(table: pa.Table, opts: Any, source: str, reason: str) -> Dataset:
     if "d_real" in names and real.size == 0:
         raise DataError("column d_real has no values")
     is_real = np.concatenate([np.ones(real.size), np.zeros(fake.size)])
-    notes = [f"d_real: {real.size} value(s), d_fake: {fake.size} value(s) (each mean is its own)"]
+    notes = [
+        f"d_real: {plural(real.size, 'value')}, d_fake: {plural(fake.size, 'value')} "
+        f"(each mean is its own)"
+    ]
     return Dataset(
         source=source,
         task=Task.GENERATIVE,

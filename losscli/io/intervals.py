@@ -36,6 +36,7 @@ import pyarrow as pa
 from losscli.core.dataset import Dataset
 from losscli.core.registry import Task
 from losscli.errors import DataError, InputError
+from losscli.words import plural
 
 DEFAULT_INTERVAL_COLS = ("y_lower", "y_upper")
 QUANTILE_PREFIX = "y_pred_q"
@@ -148,7 +149,7 @@ def build_interval_dataset(
                 i = int(crossed[0])
                 raise DataError(
                     f"column {lower}: {y_pred[i, 0]:g} at row {int(row_numbers[i])} is above "
-                    f"{upper} = {y_pred[i, 1]:g} ({crossed.size} row(s) in this part of the "
+                    f"{upper} = {y_pred[i, 1]:g} ({plural(crossed.size, 'row')} in this part of the "
                     f"input); an interval needs lower <= upper - check the order of "
                     f"--interval-cols"
                 )

@@ -55,6 +55,7 @@ from losscli.errors import DataError, InputError, LossWarning, UsageError
 from losscli.io.arrow import bool_array, index_array
 from losscli.io.columns import InputOptions, _class_columns, _missing_column
 from losscli.io.source import Progress, Source, concat_tables, open_source
+from losscli.words import plural
 
 JOIN_KINDS = ("exact", "inner")
 # A hash join keeping more than this in memory says so (the streaming memory bound).
@@ -472,7 +473,7 @@ def _keys_of(table: pa.Table, keys: Sequence[str], member: _Member, rows: np.nda
             nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
             shown = ", ".join(str(int(rows[i])) for i in nulls[:5])
             raise DataError(
-                f"{member.path}: key column {key} (--on) has {nulls.size} empty cell(s) "
+                f"{member.path}: key column {key} (--on) has {plural(nulls.size, 'empty cell')} "
                 f"(rows {shown}{', ...' if nulls.size > 5 else ''}); every row needs a key"
             )
         arrays.append(_key_values(column))
@@ -522,7 +523,8 @@ def _keys_text(plan: JoinPlan) -> str:
 
 def _raise_repeated(plan: JoinPlan, tallies: list[_Tally]) -> None:
     parts = [
-        f"{m.path} has {t.repeated:,} row(s) whose key repeats (first: {', '.join(t.first_repeated)})"
+        f"{m.path} has {plural(t.repeated, 'row')} whose key repeats "
+        f"(first: {', '.join(t.first_repeated)})"
         for m, t in zip(plan.members, tallies)
         if t.repeated
     ]
@@ -538,7 +540,7 @@ def _finish(plan: JoinPlan, tallies: list[_Tally], joined: int) -> None:
     lost = [(m, t) for m, t in zip(plan.members, tallies) if t.unmatched]
     if lost and plan.how == "exact":
         parts = [
-            f"{m.path} has {t.unmatched:,} row(s) whose key is missing from another file "
+            f"{m.path} has {plural(t.unmatched, 'row')} whose key is missing from another file "
             f"(first: {', '.join(t.first_unmatched)})"
             for m, t in lost
         ]
@@ -553,9 +555,11 @@ def _finish(plan: JoinPlan, tallies: list[_Tally], joined: int) -> None:
         )
     if lost and not plan.warned:  # once, whatever the passes
         plan.warned = True
-        shown = ", ".join(f"{m.path} lost {t.unmatched:,} of {t.rows:,} rows" for m, t in lost)
+        shown = ", ".join(
+            f"{m.path} lost {t.unmatched:,} of {plural(t.rows, 'row')}" for m, t in lost
+        )
         warnings.warn(
-            f"--join inner kept the {joined:,} rows whose key is in every file: {shown}",
+            f"--join inner kept the {plural(joined, 'row')} whose key is in every file: {shown}",
             LossWarning,
             stacklevel=2,
         )

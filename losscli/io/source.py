@@ -444,7 +444,7 @@ class WholeInputChecks:
     """The checks that hold for the whole input, over its chunks (same messages as one table).
 
     Missing or non-numeric values under ``--nan error`` are counted over every
-    chunk and reported at the end ("4 missing or non-numeric value(s) (rows 2,
+    chunk and reported at the end ("4 missing or non-numeric values (rows 2,
     3, 4, 6; ...)"), or as soon as another error would be raised, which they
     precede as they do within one table.
     """

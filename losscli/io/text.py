@@ -49,6 +49,7 @@ from losscli.io.reader import (
     _short,
     _split_extension,
 )
+from losscli.words import plural
 
 # Bytes of CSV text parsed per block (measured: see benchmarks/README.md).
 CHUNK_BYTES = int(os.environ.get("LOSSCLI_CHUNK_BYTES", 2 << 20))
@@ -922,5 +923,5 @@ def _field_count_error(
             "otherwise check the delimiter (--delimiter)"
         )
     return InputError(
-        f"{shown}, {where}: {actual} field(s) but the header has {expected}{more}; {hint}"
+        f"{shown}, {where}: {plural(actual, 'field')} but the header has {expected}{more}; {hint}"
     )

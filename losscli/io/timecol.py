@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from losscli.core.dataset import Dataset
 from losscli.errors import DataError, InputError
+from losscli.words import plural
 
 
 def time_keys(table: pa.Table, name: str) -> np.ndarray:
@@ -32,7 +33,7 @@ def time_keys(table: pa.Table, name: str) -> np.ndarray:
     if empty:
         rows = np.flatnonzero(np.asarray(column.is_null().to_pylist(), dtype=bool))[:5] + 1
         raise DataError(
-            f"column {name} (--time-col): {empty} empty cell(s) (rows "
+            f"column {name} (--time-col): {plural(empty, 'empty cell')} (rows "
             f"{', '.join(str(int(r)) for r in rows)}); every row needs its time"
         )
     try:
