@@ -292,6 +292,34 @@ def test_html_and_rich_views_show_the_table():
         assert console.file.getvalue().strip()
 
 
+def test_html_view_shows_controls_and_bidi_as_escapes():
+    """In Jupyter a model named m<U+202E>evil showed as 'mlive' (the raw override reached
+    the table), and ESC and newlines in names and groups were passed through. The HTML
+    table now shows them as the terminal and the report page do, and still HTML-escapes."""
+    import re
+
+    rlo, esc, tag = "m\u202eevil", "a\x1b[2Jb", "<b>x\x07</b>"
+    data = {
+        "y_true": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        rlo: [1.5, 2.25, 3.0, 4.75, 4.0, 6.5],
+        esc: [1.0, 2.5, 3.75, 4.5, 5.25, 5.0],
+        tag: [0.5, 2.25, 2.0, 4.5, 5.75, 6.25],
+        "g": ["line\nbreak"] * 3 + ["x\u2066y"] * 3,
+    }
+    raw = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+    for result in (
+        lc.compute(data, y_pred=[rlo, esc, tag], group_by="g"),
+        lc.compare(data, y_pred=[rlo, esc, tag]),
+        lc.sensitivity(data, y_pred=[rlo, esc, tag]),
+    ):
+        html = result._repr_html_()
+        assert raw.search(html) is None, repr(raw.search(html))
+        assert "m\\u202eevil" in html and "a\\x1b[2Jb" in html
+        assert "&lt;b&gt;x\\x07&lt;/b&gt;" in html and "<b>" not in html
+    html = lc.compute(data, y_pred=[rlo, esc, tag], group_by="g")._repr_html_()
+    assert "line\\nbreak" in html and "x\\u2066y" in html
+
+
 def test_errors_are_value_errors_with_the_cli_messages():
     with pytest.raises(lc.InputError, match=r"column 'y_prd' not found .*did you mean 'y_pred'"):
         lc.compute({"y_true": [1.0], "y_pred": [1.0]}, y_pred="y_prd")

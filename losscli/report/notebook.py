@@ -1,7 +1,10 @@
 """Result objects in Jupyter and rich: an HTML table, and the terminal table as a renderable.
 
 Both show what the command line shows, formatted the same way
-(:func:`~losscli.report.format.fmt_number`); nothing here computes.
+(:func:`~losscli.report.format.fmt_number`); nothing here computes. User strings
+(columns, models, groups, classes, notes) show control characters and bidi overrides
+as the terminal and the report page show them (:func:`~losscli.report.console.safe`),
+then are HTML-escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from losscli.report.console import safe
 from losscli.report.format import fmt_number, fmt_params
 
 if TYPE_CHECKING:
@@ -34,6 +38,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _text(text: str) -> str:
+    """A string as the notebook shows it: visible escapes first, then HTML escaping."""
+    return html.escape(safe(text))
+
+
 def html_table(
     title: str,
     facts: Sequence[str],
@@ -41,21 +50,24 @@ def html_table(
     columns: Sequence[str],
     notes: Sequence[str] = (),
 ) -> str:
-    """A self-contained HTML block: a title, one line of facts, the rows, then notes."""
-    out = ['<div class="losscli-result">', f"<strong>{html.escape(title)}</strong>"]
+    """A self-contained HTML block: a title, one line of facts, the rows, then notes.
+
+    Every text on it goes through :func:`_text`: a model named ``m``, right-to-left
+    override, ``evil`` shows as ``m\\u202eevil``, an ESC as ``\\x1b``, a newline as
+    ``\\n``, as ``loss compute`` prints them.
+    """
+    out = ['<div class="losscli-result">', f"<strong>{_text(title)}</strong>"]
     if facts:
-        out.append(f"<p><small>{html.escape(' · '.join(facts))}</small></p>")
+        out.append(f"<p><small>{_text(' · '.join(facts))}</small></p>")
     out.append("<table>")
-    out.append(
-        "<thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead>"
-    )
+    out.append("<thead><tr>" + "".join(f"<th>{_text(c)}</th>" for c in columns) + "</tr></thead>")
     out.append("<tbody>")
     for row in rows[:HTML_MAX_ROWS]:
         cells = []
         for c in columns:
             value = row.get(c)
             align = ' style="text-align:right"' if isinstance(value, (int, float)) else ""
-            cells.append(f"<td{align}>{html.escape(_cell(value))}</td>")
+            cells.append(f"<td{align}>{_text(_cell(value))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     if len(rows) > HTML_MAX_ROWS:
@@ -63,7 +75,7 @@ def html_table(
             f"<p><small>{len(rows) - HTML_MAX_ROWS:,} more rows: use .to_pandas()</small></p>"
         )
     for note in notes:
-        out.append(f"<p><small>{html.escape(note)}</small></p>")
+        out.append(f"<p><small>{_text(note)}</small></p>")
     out.append("</div>")
     return "\n".join(out)
 
