@@ -429,6 +429,56 @@ def test_command_with_controls_is_shown_escaped_and_still_runs(run, tmp_path):
     assert [v for f, v in pairs if f == "--pred-col"] == [v for f, v in wanted if f == "--pred-col"]
 
 
+def test_evidence_shows_each_name_escaped_once(run, tmp_path):
+    """The evidence table showed a dict or list value as the JSON text of the already
+    escaped names: a model named m<ESC>x read m\\\\x1bx in the calibration row, a class
+    bi<ESC>rd read bi\\\\x1brd in class_fractions (and m\\u202eevil as m\\\\u202eevil). Each
+    name now shows escaped once, as everywhere else on the page, its numbers formatted."""
+    import csv
+
+    esc_model, esc_class = "m\x1bx", "bi\x1brd"
+    binary = tmp_path / "binary.csv"
+    with binary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["y_true", esc_model, RLO_MODEL])
+        for i in range(200):
+            y = i % 2
+            writer.writerow([y, (0.7 if y else 0.3) + 0.001 * (i % 50), 0.5 + 0.002 * (i % 40)])
+    classes = tmp_path / "classes.csv"
+    with classes.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["y_true", "y_pred_cat", f"y_pred_{esc_class}"])
+        for i in range(400):  # plain text enough that the controls are a few stray bytes
+            rare = i % 7 == 0
+            p = 0.6 + 0.001 * (i % 90)
+            writer.writerow(
+                [esc_class if rare else "cat", 1 - p if rare else p, p if rare else 1 - p]
+            )
+
+    def evidence(data: Path, *options: str) -> str:
+        out = tmp_path / (data.stem + ".html")
+        result = run("report", data, *options, "--bootstrap", "20", "-o", out)
+        assert result.exit_code == 0, result.stderr
+        html = out.read_text(encoding="utf-8")
+        return re.search(r'<table id="evidence-table">.*?</table>', html, re.DOTALL).group(0)
+
+    def row(table: str, key: str) -> str:
+        cell = re.search(rf'<th scope="row">{key}</th><td>(.*?)</td>', table).group(1)
+        return re.sub(r"<[^>]+>", "", cell)  # the text shown
+
+    table = evidence(binary, "--pred-col", esc_model, "--pred-col", RLO_MODEL)
+    calibration = row(table, "calibration")
+    assert calibration.startswith("m\\x1bx: (log_loss: "), calibration
+    assert "; m\\u202eevil: (log_loss: " in calibration
+    assert "\\\\" not in table and RAW.search(table) is None
+
+    table = evidence(classes)
+    assert row(table, "minority_class") == "bi\\x1brd"
+    fractions = row(table, "class_fractions")
+    assert re.fullmatch(r"cat: [0-9.]+, bi\\x1brd: [0-9.]+", fractions), fractions
+    assert "\\\\" not in table and RAW.search(table) is None
+
+
 @pytest.mark.parametrize(
     "word", ["plain", "", "it's", "a\\nb", "tab\there", "\x85", "\x1b[2J", "\u202e", "é\u2028x"]
 )

@@ -315,21 +315,45 @@ def outlier_rows(report: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _evidence_items(value: Any, path: tuple[Any, ...]) -> list[Item]:
+    """One evidence value as the page shows it: numbers as :class:`Num` (with their place
+    in recommend's JSON), lists joined by commas (row numbers as plain text), dicts as
+    ``key: value`` (a dict of dicts, such as the calibration figures per model, as
+    ``key: (k: v, ...); ...``).
+
+    Strings are shown as they are: the report was made safe for people once already
+    (:func:`~losscli.report.console.for_people`), so a name holding ESC shows ``\\x1b``,
+    not a JSON text of it (``\\\\x1b``).
+    """
+    if isinstance(value, bool):
+        return ["yes" if value else "no"]
+    if isinstance(value, (int, float)):
+        fmt = "int" if isinstance(value, int) else "g"
+        return [Num(value, "recommend", pointer(*path), fmt)]
+    if value is None:
+        return ["-"]
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            # row numbers: as the outlier table lists them (1234, not 1,234)
+            return [", ".join(str(v) for v in value) or "-"]
+        items: list[Item] = []
+        for i, v in enumerate(value):
+            items += ([", "] if i else []) + _evidence_items(v, (*path, i))
+        return items or ["-"]
+    if isinstance(value, dict):
+        nested = any(isinstance(v, dict) for v in value.values())
+        items = []
+        for i, (k, v) in enumerate(value.items()):
+            inner = _evidence_items(v, (*path, k))
+            if isinstance(v, dict):
+                inner = ["(", *inner, ")"]
+            items += ([("; " if nested else ", ")] if i else []) + [f"{k}: ", *inner]
+        return items or ["-"]
+    return [str(value)]
+
+
 def _evidence(evidence: dict[str, Any]) -> list[tuple[str, list[Item]]]:
-    out: list[tuple[str, list[Item]]] = []
-    for key, value in evidence.items():
-        if isinstance(value, bool):
-            out.append((key, ["yes" if value else "no"]))
-        elif isinstance(value, (int, float)):
-            fmt = "int" if isinstance(value, int) else "g"
-            out.append((key, [Num(value, "recommend", pointer("evidence", key), fmt)]))
-        elif isinstance(value, str):
-            out.append((key, [value]))
-        elif value is None:
-            out.append((key, ["-"]))
-        else:
-            out.append((key, [json.dumps(value, ensure_ascii=False)]))
-    return out
+    return [(key, _evidence_items(value, ("evidence", key))) for key, value in evidence.items()]
 
 
 def recommend_view(report: Any) -> dict[str, Any]:
