@@ -560,6 +560,36 @@ def test_long_names_are_shortened_in_the_charts_only(run, tmp_path):
     assert "a\\rb" in charts and "\r" not in html
 
 
+@pytest.mark.parametrize("custom", [False, True], ids=["streamed", "custom-in-memory"])
+def test_each_residual_histogram_is_labelled_with_its_own_model(run, run_json, tmp_path, custom):
+    """The residual histogram of model_b was labelled 'Residuals y_true - y_pred' (on the
+    page, in `loss sensitivity` and its JSON): every model's axis now names its own
+    prediction column, and the file's target column."""
+    extra = []
+    if custom:
+        code = tmp_path / "sq.py"
+        code.write_text("def sq(y_true, y_pred):\n    return (y_true - y_pred) ** 2\n")
+        extra = ["--custom", f"{code}:sq"]
+    data = SAMPLES / "regression_outliers.csv"
+    models = ["--pred-col", "y_pred", "--pred-col", "model_b"]
+    out = tmp_path / "r.html"
+    result = run("report", data, *models, *extra, "--bootstrap", "20", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    charts = re.findall(r"<svg.*?</svg>", out.read_text(encoding="utf-8"), re.DOTALL)
+    for model in ("y_pred", "model_b"):
+        (chart,) = [c for c in charts if f'aria-label="Residuals: {model}"' in c]
+        assert f"Residuals y_true - {model}<" in chart
+        assert ("y_true - y_pred" in chart) == (model == "y_pred")
+
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(data.read_text().replace("y_true,", "target,", 1))
+    found = run_json("sensitivity", renamed, "--true-col", "target", *models, *extra)
+    assert [h["quantity"] for h in found["histograms"]] == [
+        "Residuals target - y_pred",
+        "Residuals target - model_b",
+    ]
+
+
 def test_fit_escapes_then_shortens():
     from losscli.report.figures import fit
 

@@ -994,6 +994,13 @@ def verdict_of(
 # --------------------------------------------------------------------------- histogram
 
 
+def residual_quantity(dataset: Dataset, model: str) -> str:
+    """What a regression model's residual histogram counts: ``Residuals y_true - model_b``,
+    with the file's target column and that model's own prediction column."""
+    truth = dataset.columns.get("y_true") or "y_true"
+    return f"Residuals {truth} - {dataset.columns.get(model) or model}"
+
+
 def histogram(
     dataset: Dataset, outliers: ModelOutliers, bins: int, raw_scores: bool = False
 ) -> Histogram:
@@ -1002,7 +1009,7 @@ def histogram(
     model = outliers.model
     if dataset.task is Task.REGRESSION:
         x = residuals_of(dataset, model)[keep]
-        quantity = "Residuals y_true - y_pred"
+        quantity = residual_quantity(dataset, model)
         cutoffs = [c for c in (outliers.lower, outliers.upper) if math.isfinite(c)]
     elif outliers.rule == "margin":
         x = margins(dataset, model)[keep]

@@ -75,6 +75,7 @@ from losscli.analysis.sensitivity import (
     margin_only,
     margins,
     overflow_warnings,
+    residual_quantity,
     scale_warnings,
     share_of,
     true_class_probability,
@@ -564,7 +565,7 @@ def sensitivity_plan(
             )
             results.append(result)
             injection.extend(rows)
-        histograms = [_histogram(m, rules[m], outliers[m], state.models[m]) for m in models]
+        histograms = [_histogram(head, m, rules[m], outliers[m], state.models[m]) for m in models]
         return SensitivityReport(
             source=head.source,
             task=head.task.value,
@@ -707,9 +708,11 @@ def _proxy(head: Dataset, medians: dict[Hashable, dict[float, float]]) -> Datase
     )
 
 
-def _histogram(model: str, rule: FlagRule, outliers: ModelOutliers, flags: ModelFlags) -> Histogram:
+def _histogram(
+    head: Dataset, model: str, rule: FlagRule, outliers: ModelOutliers, flags: ModelFlags
+) -> Histogram:
     quantity = {
-        "x": "Residuals y_true - y_pred",
+        "x": residual_quantity(head, model),
         "margin": "Margin t x score",
     }.get(rule.x_key, "log10 P(true class)")
     if rule.robust is not None or rule.rule in ("mad", "iqr"):
