@@ -728,3 +728,152 @@ def test_fewer_groups_are_shown_with_many_losses_and_models():
     assert many.shown == [str(g) for g in range(480, 500)]  # the most rows
     wide = choose_groups(report(500, 10, 12))
     assert wide is not None and 1 <= len(wide.shown) < MAX_SHOWN_GROUPS
+
+
+WIDE_LOSSES = [
+    "mse", "rmse", "mae", "mbe", "huber", "log_cosh", "mape", "smape", "msle", "rmsle",
+    "median_ae", "max_error", "poisson", "gamma", "pinball", "huber:delta=2",
+    "huber:delta=5", "pinball:alpha=0.1", "pinball:alpha=0.9", "tweedie:power=1.5",
+]  # fmt: skip
+
+
+def test_very_wide_page_is_small_and_says_what_it_left_out(run, tmp_path):
+    """24 models x 20 losses made a page of several MB (a compare and a sensitivity row,
+    and an injection and a verdict line, per loss and model, and a residual histogram of
+    ~45 kB per model), against SPEC 11's 'under 1 MB for any input'. The page now shows
+    the first 16 losses and the 3 models with the best average rank over them (the data
+    charts too), says how many it left out in every section, and the commands that list
+    them all; it stays under 1 MB."""
+    import csv
+    import html as html_module
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 300
+    y = rng.gamma(3.0, 10.0, n) + 1.0
+    # noise by model: the best three are columns 7, 3 and 18, not the first ones
+    noise = {7: 0.5, 3: 1.0, 18: 1.5}
+    names = [f"m{i:02d}" for i in range(24)]
+    data = tmp_path / "wide.csv"
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["y_true", *names])
+        preds = [np.abs(y + rng.normal(0, noise.get(i, 6.0 + i), n)) + 0.5 for i in range(24)]
+        for row in zip(y, *preds):
+            writer.writerow([f"{v:.4f}" for v in row])
+    options = [word for name in names for word in ("--pred-col", name)]
+    options += ["-l", ",".join(WIDE_LOSSES)]
+    out = tmp_path / "wide.html"
+    result = run("report", data, *options, "--bootstrap", "10", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_size < 1_000_000
+    html = out.read_text(encoding="utf-8")
+
+    best = ["m03", "m07", "m18"]
+    compare = re.search(r'<table id="compare-table">.*?</table>', html, re.DOTALL).group(0)
+    rows = re.findall(r"<tr[^>]*><td>([^<]*)</td><td>([^<]*)</td>", compare)
+    assert [model for _, model in rows] == best * 16
+    assert [loss for loss, _ in rows if loss] == [
+        "mse", "rmse", "mae", "mbe", "huber", "log_cosh", "mape", "smape", "msle", "rmsle",
+        "median_ae", "max_error", "poisson", "gamma", "pinball", "huber(delta=2)",
+    ]  # fmt: skip
+    header = re.search(r'<table id="compute-table">\s*<thead>(.*?)</thead>', html, re.DOTALL)
+    assert re.findall(r'scope="col">([^<]*)<', header.group(1)) == ["loss", "params", *best]
+    residuals = re.findall(r'aria-label="Residuals: ([^"]*)"', html)
+    assert residuals == best
+    assert len(re.findall(r"<li><code>[^<]*</code> \(m\d\d\):", html)) == 48  # verdicts
+
+    def note(id: str) -> tuple[str, str]:
+        found = re.search(rf'<p class="muted" id="{id}">(.*?)</p>', html, re.DOTALL)
+        assert found is not None, id
+        text = html_module.unescape(found.group(1).split("<code>")[0].strip())
+        command = re.search(r"<code>(.*?)</code>", found.group(1))
+        return text, "" if command is None else html_module.unescape(command.group(1))
+
+    text, compute_command = note("models-note")
+    assert text.startswith(
+        "24 models and 20 losses: the tables show the first 16 losses and the 3 models with "
+        "the best average rank over them, so that the page stays small; the other 21 models "
+        "and 4 losses are in the output of"
+    ), text
+    assert compute_command.startswith(f"loss compute {data} --pred-col m00 ")
+    assert compute_command.endswith(" --bootstrap 10 --ci 0.95 --format csv")
+    assert f"Note: {text} {compute_command}" in result.stderr.replace("\n", " ")
+    text, command = note("compare-note")
+    assert text.startswith("This table shows 3 of 24 models and 16 of 20 losses")
+    assert command.startswith(f"loss compare {data} --pred-col m00 ")
+    assert command.endswith(" --ci 0.95 --format csv")
+    # The rows shown are those of compare's JSON their numbers point to.
+    every = run(*shlex.split(command.replace("--format csv", "--format json"))[1:])
+    assert every.exit_code == 0, every.stderr
+    results = json.loads(every.stdout)["results"]
+    assert len(results) == 24 * 20
+    points = re.findall(r'<td>([^<]*)</td><td class="r"><span class="n" data-src="compare" '
+                        r'data-path="/results/(\d+)/value" data-v="([^"]*)"', compare)  # fmt: skip
+    assert len(points) == 48
+    for model, index, value in points:
+        assert results[int(index)]["model"] == model
+        assert results[int(index)]["value"] == json.loads(value)
+    text, command = note("sensitivity-note")
+    assert text.startswith("These tables show 3 of 24 models and 16 of 20 losses")
+    assert command.startswith("loss sensitivity ") and command.endswith(" --format csv")
+    text, command = note("charts-note")
+    assert text.startswith("The charts of each model show 3 of 24, those with the best ")
+    assert command.startswith("loss sensitivity ") and command.endswith(" --plot charts.png")
+    text, command = note("curves-note")
+    assert text.startswith("The chart shows the curves of the first 16 of 20 losses")
+    assert command.startswith("loss compare --losses ") and command.endswith(" --format csv")
+    text, command = note("recommend-note")
+    assert text.startswith("This section shows the first 16 of the losses you chose")
+    assert command.startswith("loss recommend ") and command.endswith(" --format json")
+
+    # The commands give everything the page left out.
+    every = run(*shlex.split(compute_command)[1:])
+    assert every.exit_code == 0, every.stderr
+    rows = list(csv.DictReader(io.StringIO(every.stdout)))
+    assert len({(row["loss"], row["params"], row["model"]) for row in rows}) == 24 * 20
+    every = run(*shlex.split(command)[1:])
+    assert every.exit_code == 0, every.stderr
+    assert len(json.loads(every.stdout)["planned"]) == 20
+
+
+def test_models_and_losses_shown_are_bounded():
+    from losscli.analysis.compare import CompareReport
+    from losscli.analysis.results import ComputeReport, LossResult
+    from losscli.report.format import (
+        MAX_CHART_MODELS,
+        MAX_SHOWN_LOSSES,
+        MAX_SHOWN_MODELS,
+        SHOWN_PAIRS,
+        choose_models,
+    )
+
+    def reports(losses: int, models: int):
+        names = [f"m{i}" for i in range(models)]
+        results = [LossResult(f"l{k}", f"l{k}", {}, m, 1.0) for k in range(losses) for m in names]
+        compute = ComputeReport("f", "regression", "", 10, 0, names, results)
+        # the last models rank best
+        ranked = [
+            type("Row", (), {"label": f"l{k}", "model": m, "rank": models - i})
+            for k in range(losses)
+            for i, m in enumerate(names)
+        ]
+        compare = CompareReport.__new__(CompareReport)
+        object.__setattr__(compare, "results", ranked)
+        return compute, compare
+
+    few = choose_models(*reports(4, 5))
+    assert not few.hidden and few.models == [f"m{i}" for i in range(5)]
+    assert few.charted == [f"m{i}" for i in range(1, 5)]  # the 4 best
+    wide = choose_models(*reports(15, 12))
+    assert wide.losses == [f"l{k}" for k in range(15)] and wide.models == ["m9", "m10", "m11"]
+    assert wide.hidden_models == 9 and wide.hidden_losses == 0
+    for losses, models in [(1, 500), (200, 1), (60, 60), (16, 8)]:
+        choice = choose_models(*reports(losses, models))
+        assert 1 <= len(choice.losses) <= MAX_SHOWN_LOSSES
+        assert 1 <= len(choice.models) <= MAX_SHOWN_MODELS
+        assert len(choice.losses) * len(choice.models) <= SHOWN_PAIRS
+        assert len(choice.charted) <= MAX_CHART_MODELS
+        assert choice.total_losses == losses and choice.total_models == models

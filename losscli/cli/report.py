@@ -61,8 +61,9 @@ def reproducing_command(ctx: click.Context, file: str) -> str:
 
 
 def groups_command(ctx: click.Context, file: str) -> str:
-    """The ``loss compute`` that gives every group's values of the page as CSV: the same
-    input, losses, groups, level, resamples and seed (the page may show some groups).
+    """The ``loss compute`` that gives every value of the page as CSV: the same input,
+    losses, groups, level, resamples and seed (the page may show some groups, losses or
+    models).
 
     The options given to report that compute takes too (all but -o, --rule and
     --threshold), and --ci, which compute leaves off by default.
@@ -73,6 +74,43 @@ def groups_command(ctx: click.Context, file: str) -> str:
     if ctx.get_parameter_source("ci") is not click.core.ParameterSource.COMMANDLINE:
         words += f" --ci {ctx.params['ci']:g}"
     return words + " --format csv"
+
+
+def left_out_commands(ctx: click.Context, file: str, data: Any) -> dict[str, str]:
+    """The commands that give what the page may leave out with many models or losses, with
+    the report's own input options (see :func:`losscli.report.html.render_html`): every
+    row of compute, compare and sensitivity as CSV, every model's data charts (none for
+    several joined files, which --plot refuses), every curve, and recommend's JSON."""
+    from losscli.cli.compare import compare
+    from losscli.cli.compute import compute
+    from losscli.cli.recommend import recommend
+    from losscli.cli.sensitivity import sensitivity
+    from losscli.report.html import curves_command
+
+    def run(command: click.Command, drop: frozenset[str] = frozenset()) -> str:
+        only = frozenset(p.name for p in command.params if p.name) - drop
+        return _command(ctx, file, command.name or "", only=only)
+
+    ci = ""
+    if ctx.get_parameter_source("ci") is not click.core.ParameterSource.COMMANDLINE:
+        ci = f" --ci {ctx.params['ci']:g}"  # compare leaves out intervals by default
+    charts = ""
+    if not ctx.params.get("more_files"):
+        # The charts of regression and classification come with the outlier rule.
+        plotted = (
+            run(sensitivity)
+            if data.sensitivity is not None
+            else run(compute, frozenset({"ci", "n_boot", "seed"}))
+        )
+        charts = plotted + " --plot charts.png"
+    return {
+        "compute": groups_command(ctx, file),
+        "compare": run(compare) + ci + " --format csv",
+        "sensitivity": run(sensitivity) + " --format csv",
+        "charts": charts,
+        "curves": curves_command(data),
+        "recommend": run(recommend) + " --format json",
+    }
 
 
 def _command(ctx: click.Context, file: str, name: str, only: frozenset[str] | None = None) -> str:
@@ -200,8 +238,13 @@ def report(
     from losscli.api import report_data
     from losscli.cli.common import api_warnings, check_outputs, input_paths, note, write_atomically
     from losscli.cli.options import api_input_kwargs, api_join_kwargs, join_data
-    from losscli.report.format import choose_groups
-    from losscli.report.html import groups_left_out, render_html, require_report_extra
+    from losscli.report.format import choose_groups, choose_models
+    from losscli.report.html import (
+        groups_left_out,
+        models_left_out,
+        render_html,
+        require_report_extra,
+    )
 
     require_report_extra()
     path = default_output(file) if output is None else output
@@ -224,18 +267,24 @@ def report(
     from losscli import __version__
 
     every_group = groups_command(ctx, file) if group_by is not None else None
+    commands = left_out_commands(ctx, file, data)
     page = render_html(
         data,
         command=reproducing_command(ctx, file),
         created=_created(),
         version=__version__,
         groups_command=every_group,
+        commands=commands,
     )
     for line in data.compute.notes:
         note(f"Note: {line}")
-    left_out = groups_left_out(choose_groups(data.compute))
+    shown = choose_models(data.compute, data.compare)
+    left_out = groups_left_out(choose_groups(data.compute, shown))
     if left_out and every_group:
         note(f"Note: {left_out} {every_group}")
+    left_out = models_left_out(shown)
+    if left_out:
+        note(f"Note: {left_out} {commands['compute']}")
 
     def write(handle: Any) -> None:
         handle.write(page)

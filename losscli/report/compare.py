@@ -74,15 +74,18 @@ def curves_dict(report: CurvesReport) -> dict[str, Any]:
     }
 
 
-def chart_panels(report: CurvesReport) -> list[Panel]:
-    """One panel per grid variable, drawn from the dense chart curves."""
+def chart_panels(report: CurvesReport, labels: Sequence[str] | None = None) -> list[Panel]:
+    """One panel per grid variable, drawn from the dense chart curves (of ``labels``
+    only, when given)."""
     panels = []
     for variable in report.variables():
         series = [
             Series(c.label, [float(x) for x in c.grid], [float(y) for y in c.values])
             for c in report.chart_curves
-            if c.variable == variable
+            if c.variable == variable and (labels is None or c.label in labels)
         ]
+        if labels is not None and not series:
+            continue
         panels.append(Panel(CHART_TITLES[variable], VARIABLE_TEXT[variable], series))
     return panels
 

@@ -236,16 +236,17 @@ def reliability_panel(r: Any) -> ChartPanel:
     return ChartPanel(f"Reliability: {r.model}", draw)
 
 
-def group_panels(report: Any) -> list[ChartPanel]:
+def group_panels(report: Any, shown: Any = None) -> list[ChartPanel]:
     """Per loss: each group's value with its interval, one series per model.
 
     The groups are those the report's table shows (:func:`~losscli.report.format.choose_groups`:
     with many, those with the most rows), numbers in numeric order (2 before 10); the
-    axis label says how many of how many.
+    axis label says how many of how many. ``shown`` (a
+    :class:`~losscli.report.format.ModelChoice`): the losses and models the page shows.
     """
     from losscli.report.format import choose_groups
 
-    choice = choose_groups(report)
+    choice = choose_groups(report, shown)
     if choice is None:
         return []
     groups = choice.shown
@@ -254,7 +255,7 @@ def group_panels(report: Any) -> list[ChartPanel]:
         xlabel = f"{fit(xlabel, TICK_CHARS)}: {len(groups)} of {choice.total} groups (most rows)"
     by_loss: dict[str, list[Any]] = {}
     for r in report.results:
-        if r.group is not None:
+        if r.group is not None and (shown is None or shown.shows(r.label, r.model)):
             by_loss.setdefault(r.label, []).append(r)
     panels = []
     for label, rows in list(by_loss.items())[:MAX_GROUP_LOSSES]:
@@ -297,12 +298,13 @@ def group_panels(report: Any) -> list[ChartPanel]:
     return panels
 
 
-def curve_panels(curves: Any) -> list[ChartPanel]:
-    """The guide's "Loss vs Error" figure: one panel per grid variable."""
+def curve_panels(curves: Any, labels: Sequence[str] | None = None) -> list[ChartPanel]:
+    """The guide's "Loss vs Error" figure: one panel per grid variable (the curves of
+    ``labels`` only, when given)."""
     from losscli.report.compare import chart_panels
 
     out = []
-    for panel in chart_panels(curves):
+    for panel in chart_panels(curves, labels):
 
         def draw(ax: Any, panel: Any = panel) -> None:
             for i, series in enumerate(panel.series):
@@ -326,14 +328,22 @@ def curve_panels(curves: Any) -> list[ChartPanel]:
     return out
 
 
-def data_panels(charts: Any) -> list[ChartPanel]:
-    """Every data chart of a ChartData, in the report's order."""
-    panels = [residual_panel(h) for h in charts.residuals]
-    panels += [reliability_panel(r) for r in charts.reliability]
-    panels += [p_true_panel(h) for h in charts.p_true]
-    panels += [value_panel(h) for h in charts.values]
+def data_panels(charts: Any, shown: Any = None) -> list[ChartPanel]:
+    """Every data chart of a ChartData, in the report's order.
+
+    ``shown`` (a :class:`~losscli.report.format.ModelChoice`, default all): the charts
+    of its ``charted`` models, and the per-group charts of its losses and models.
+    """
+
+    def drawn(items: Sequence[Any]) -> list[Any]:
+        return [x for x in items if shown is None or x.model in shown.charted]
+
+    panels = [residual_panel(h) for h in drawn(charts.residuals)]
+    panels += [reliability_panel(r) for r in drawn(charts.reliability)]
+    panels += [p_true_panel(h) for h in drawn(charts.p_true)]
+    panels += [value_panel(h) for h in drawn(charts.values)]
     if charts.groups is not None:
-        panels += group_panels(charts.groups)
+        panels += group_panels(charts.groups, shown)
     return panels
 
 

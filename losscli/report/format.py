@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from losscli.report.console import for_people, safe
@@ -116,11 +117,12 @@ class GroupChoice:
         return self.total - len(self.shown)
 
 
-def choose_groups(report: Any) -> GroupChoice | None:
+def choose_groups(report: Any, shown: ModelChoice | None = None) -> GroupChoice | None:
     """Which groups of a grouped compute report the page shows (None: not grouped).
 
     All of them up to :data:`MAX_SHOWN_GROUPS` (fewer with many losses x models, see
     :data:`GROUP_TABLE_CELLS`); beyond, those with the most rows (ties: in name order).
+    ``shown``: the losses and models the page shows (:func:`choose_models`), default all.
     """
     if report.group_column is None:
         return None
@@ -128,8 +130,8 @@ def choose_groups(report: Any) -> GroupChoice | None:
     for r in report.results:
         if r.group is not None:
             rows.setdefault(r.group, r.n_rows)
-    labels = len({r.label for r in report.results})
-    models = max(1, len(report.models))
+    labels = len({r.label for r in report.results}) if shown is None else len(shown.losses)
+    models = max(1, len(report.models) if shown is None else len(shown.models))
     limit = min(
         MAX_SHOWN_GROUPS,
         GROUP_TABLE_CELLS // max(1, labels * models),
@@ -143,6 +145,95 @@ def choose_groups(report: Any) -> GroupChoice | None:
         total=len(rows),
         rows_shown=sum(rows[g] for g in biggest),
         rows_total=sum(rows.values()),
+    )
+
+
+#: The most models the report's tables show (with all their shown losses), and the most
+#: losses (the first given); more are left out, and the page says which and how to get
+#: them all.
+MAX_SHOWN_MODELS = 8
+MAX_SHOWN_LOSSES = 16
+#: ... and fewer models with many losses: at most this many (loss, model) rows in the
+#: comparison and sensitivity tables (and values in the compute table's whole-data rows).
+SHOWN_PAIRS = 48
+#: The per-model data charts (residual histograms, reliability diagrams, P(true class)
+#: and per-sample loss histograms) of at most this many of the shown models: with these
+#: bounds the page stays below 1 MB whatever the number of models and losses.
+MAX_CHART_MODELS = 4
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The models and losses a report shows: ``models`` (in the report's order) are those
+    with the best average rank over the shown ``losses`` (the first ones given);
+    ``charted``, the best of them, get data charts. ``total_*`` of each in all."""
+
+    models: list[str]
+    charted: list[str]
+    losses: list[str]
+    total_models: int
+    total_losses: int
+
+    @property
+    def hidden_models(self) -> int:
+        return self.total_models - len(self.models)
+
+    @property
+    def hidden_losses(self) -> int:
+        return self.total_losses - len(self.losses)
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the tables leave out models or losses."""
+        return bool(self.hidden_models or self.hidden_losses)
+
+    def shows(self, label: str, model: str) -> bool:
+        """Whether the tables show this loss of this model."""
+        return label in self._losses and model in self._models
+
+    @cached_property
+    def _losses(self) -> frozenset[str]:
+        return frozenset(self.losses)
+
+    @cached_property
+    def _models(self) -> frozenset[str]:
+        return frozenset(self.models)
+
+
+def choose_models(compute: Any, compare: Any) -> ModelChoice:
+    """Which models and losses the report's tables and charts show.
+
+    The losses: the first :data:`MAX_SHOWN_LOSSES`, in the order given. The models: all
+    of them up to :data:`MAX_SHOWN_MODELS` and :data:`SHOWN_PAIRS` (loss, model) rows;
+    beyond, those with the best average rank over the shown losses in ``compare`` (a
+    loss that ranks no model counts as last; ties: in the order given). The data charts
+    are those of the :data:`MAX_CHART_MODELS` best of them.
+    """
+    models = list(compute.models)
+    labels = list(dict.fromkeys(r.label for r in compute.results))
+    losses = labels[:MAX_SHOWN_LOSSES]
+    shown_losses = frozenset(losses)
+    ranks: dict[str, dict[str, int]] = {}
+    for r in compare.results:
+        if r.label in shown_losses and r.rank is not None:
+            ranks.setdefault(r.model, {})[r.label] = r.rank
+    last = len(models) + 1
+
+    def average_rank(model: str) -> float:
+        found = ranks.get(model, {})
+        return sum(found.get(label, last) for label in losses) / max(1, len(losses))
+
+    place = {model: i for i, model in enumerate(models)}
+    best = sorted(models, key=lambda m: (average_rank(m), place[m]))
+    limit = max(1, min(MAX_SHOWN_MODELS, SHOWN_PAIRS // max(1, len(losses))))
+    shown = frozenset(best[:limit])
+    charted = frozenset(best[: min(limit, MAX_CHART_MODELS)])
+    return ModelChoice(
+        models=[m for m in models if m in shown],
+        charted=[m for m in models if m in charted],
+        losses=losses,
+        total_models=len(models),
+        total_losses=len(labels),
     )
 
 
