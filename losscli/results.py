@@ -151,15 +151,39 @@ def _value_of(rows: Sequence[Any], models: Sequence[str], loss: str, model: str 
     raise UsageError(f"no value of {label} for model {chosen_model!r}")  # pragma: no cover
 
 
-def _group_name(value: Any) -> str | None:
-    """``value`` as the reader names a group of that value (None: no such name)."""
+def _group_names(value: Any) -> set[str]:
+    """The names the reader may give a group of ``value`` (empty: none).
+
+    The reader writes a column's values as Arrow casts them to text, so a date-time's
+    name depends on the column's unit (pandas 2 stores nanoseconds, pandas 3 often
+    microseconds): every unit's spelling is a candidate.
+    """
     import pyarrow as pa
 
     try:
-        text = pa.array([value]).cast(pa.string())[0].as_py()
+        array = pa.array([value])
     except (pa.ArrowException, TypeError, ValueError):
-        return None
-    return None if text is None else str(text).strip()
+        return set()
+    arrays = [array]
+    kind = array.type
+    if pa.types.is_timestamp(kind) or pa.types.is_duration(kind):
+        for unit in ("s", "ms", "us", "ns"):
+            typed = (
+                pa.timestamp(unit, kind.tz) if pa.types.is_timestamp(kind) else pa.duration(unit)
+            )
+            try:
+                arrays.append(array.cast(typed))
+            except (pa.ArrowException, TypeError, ValueError):
+                continue  # a unit too coarse to hold the value names no group of it
+    names = set()
+    for each in arrays:
+        try:
+            text = each.cast(pa.string())[0].as_py()
+        except (pa.ArrowException, TypeError, ValueError):
+            continue
+        if text is not None:
+            names.add(str(text).strip())
+    return names
 
 
 def _rows_text(n: int) -> str:
@@ -200,8 +224,8 @@ class ComputeResult(ComputeReport, _Result):
         if group is not None and not rows and not isinstance(group, str):
             # A DataFrame's groups are named as the reader writes the column's values
             # as text (True -> "true", 1.0 -> "1"): the same rule finds them.
-            named = _group_name(group)
-            rows = [r for r in self.results if named is not None and r.group == named]
+            named = _group_names(group)
+            rows = [r for r in self.results if r.group in named]
         if group is not None and not rows:
             groups = sorted({str(r.group) for r in self.results if r.group is not None})
             raise UsageError(f"no group {group!r} in this result; it has: {', '.join(groups)}")

@@ -480,3 +480,22 @@ def test_value_finds_a_group_by_the_value_of_a_dataframe_column():
             assert result.value("mse", group=name) == 0.125
     with pytest.raises(lc.UsageError, match="no group 3.0"):
         lc.compute(frame, losses="mse", group_by="level").value("mse", group=3.0)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_value_finds_a_date_time_group_whatever_the_column_unit(unit):
+    """pandas 2 stores date-times in nanoseconds and the group was named
+    "2024-01-01 00:00:00.000000000": value(group=Timestamp(...)) found no group."""
+    days = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-02"])
+    frame = pd.DataFrame(
+        {
+            "y_true": [1.0, 2.0, 3.0, 4.0],
+            "y_pred": [1.5, 2.0, 3.0, 5.0],
+            "day": days.astype(f"datetime64[{unit}]"),
+        }
+    )
+    result = lc.compute(frame, losses="mse", group_by="day")
+    assert result.value("mse", group=pd.Timestamp("2024-01-01")) == 0.125
+    assert result.value("mse", group=pd.Timestamp("2024-01-02")) == 0.5
+    with pytest.raises(lc.UsageError, match="no group"):
+        result.value("mse", group=pd.Timestamp("2024-01-03"))
