@@ -245,3 +245,32 @@ def test_plot_labels_show_controls_as_escapes_without_warnings(run, tmp_path):
     assert [str(w.message) for w in caught] == []
     text = svg_text(out)
     assert "a\\rb" in text and "\r" not in text
+
+
+def test_a_histogram_draws_each_bin_at_its_count_with_the_flagged_rows_on_top():
+    """The bins are drawn as two filled step outlines (one artist a series, not one a
+    bin): the kept rows from 0, the flagged rows stacked on them, edges unchanged."""
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from losscli.report.figures import residual_panel
+
+    h = SimpleNamespace(
+        edges=[-3.0, -1.0, 0.0, 1.0, 4.0],
+        counts=[5, 400, 380, 7],
+        flagged=[5, 0, 0, 2],
+        cutoffs=[-2.5, 2.0],
+        quantity="Residuals y_true - y_pred",
+        model="m",
+    )
+    ax = Figure().subplots()
+    residual_panel(h).draw(ax)
+    kept, top = (p.get_data() for p in ax.patches)
+    np.testing.assert_array_equal(kept.values, [0, 400, 380, 5])
+    np.testing.assert_array_equal(kept.edges, h.edges)
+    assert kept.baseline == 0
+    np.testing.assert_array_equal(top.values, h.counts)
+    np.testing.assert_array_equal(top.baseline, [0, 400, 380, 5])
+    assert ax.get_yscale() == "log"  # 400 against 5: the few rows stay visible
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["rows", "flagged"]

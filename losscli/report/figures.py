@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from losscli.errors import UsageError, require_modules
 from losscli.report.console import safe
 
@@ -106,15 +108,14 @@ def _bars(ax: Any, edges: Sequence[float], counts: Sequence[int], flagged: Seque
     if not edges:
         ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
         return
-    lefts = list(edges[:-1])
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    # One filled step outline a series (not a rectangle a bin): drawing and laying out
+    # a page's histograms took ~40% less time (benchmarks/README.md).
     flagged = list(flagged) or [0] * len(counts)
-    kept = [c - f for c, f in zip(counts, flagged)]
-    ax.bar(lefts, kept, width=widths, align="edge", color=KEPT, label="rows")
+    kept = np.array([c - f for c, f in zip(counts, flagged)], dtype=float)
+    ax.stairs(kept, list(edges), fill=True, color=KEPT, label="rows")
     if any(flagged):
-        ax.bar(
-            lefts, flagged, width=widths, bottom=kept, align="edge", color=FLAGGED, label="flagged"
-        )
+        top = kept + np.array(flagged, dtype=float)
+        ax.stairs(top, list(edges), baseline=kept, fill=True, color=FLAGGED, label="flagged")
     if max(counts, default=0) > 0 and max(counts) >= 20 * max(1, min(c for c in counts if c)):
         # Outlying bins hold a few rows next to thousands: a log axis keeps them visible.
         _log_rows(ax, max(counts) / max(1, min(c for c in counts if c)))
@@ -157,7 +158,7 @@ def _log_rows(ax: Any, span: float) -> None:
     first time a report draws one; Unicode superscripts read the same. Under
     two decades, 2x and 5x a power of ten are labelled too.
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10.0))
@@ -165,6 +166,9 @@ def _log_rows(ax: Any, span: float) -> None:
     if span < 100:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: _between_powers(value)))
     else:
+        # Unlabelled minor ticks (eight a decade) cost more to lay out than the rest
+        # of the chart: over two decades and more the powers of ten suffice.
+        ax.yaxis.set_minor_locator(NullLocator())
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
